@@ -1,0 +1,57 @@
+"""The ``station`` command: thin argparse front ends over the same services the GUI uses.
+
+Each area of the station has one module here with a ``register(subparsers)`` function;
+``main`` wires them together. Exit codes: 0 success, 1 a unit failed, 2 a usage or
+configuration error (with a clear message on stderr and nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from station.domain.errors import StationError
+
+EXIT_OK = 0
+EXIT_UNIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Modules under station.cli that add subcommands, in the order `station --help` lists them.
+COMMAND_MODULES = ("sim",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description="Production provisioning station: flash, credential, lock and activate units.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"station.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if arguments.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = arguments.handler(arguments)
+        return result
+    except StationError as error:
+        print(f"station: error [{error.code}]: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

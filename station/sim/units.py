@@ -1,0 +1,310 @@
+"""Persistent state of simulated units, shared safely between processes.
+
+Each unit is a directory under the simulation state directory::
+
+    <sim dir>/units/<unit-id>/nvm.bin     flash (1 MiB) followed by UICR (4 KiB)
+    <sim dir>/units/<unit-id>/unit.json   identity, lock latch, lifetime flags, faults
+    <sim dir>/units/<unit-id>/unit.lock   file lock guarding both
+
+Non-volatile memory is memory-mapped, so every process sees every committed write at
+once. Anything that changes a unit (a probe's memory transfer, a flash-algorithm run, a
+console command) does so inside :meth:`SimUnit.locked`, which takes the file lock, reloads
+``unit.json`` if another process replaced it, and saves it atomically on the way out.
+RAM and CPU registers are not here: they are volatile and belong to the process that
+emulates the core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import mmap
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import filelock
+import platformdirs
+
+from station.domain.errors import SimulationError
+from station.sim import board
+
+SIM_DIR_ENVIRONMENT_VARIABLE = "STATION_SIM_DIR"
+LOCK_TIMEOUT_SECONDS = 30.0
+NVM_SIZE = board.FLASH_SIZE + board.UICR_SIZE
+_UNIT_ID_PATTERN = re.compile(r"^unit-\d{4,}$")
+
+ConsoleBehaviour = Literal["normal", "silent", "garbage"]
+CONSOLE_BEHAVIOURS: tuple[ConsoleBehaviour, ...] = ("normal", "silent", "garbage")
+
+
+def default_sim_dir() -> Path:
+    """Where simulated units live: ``STATION_SIM_DIR`` or the user's data directory."""
+    configured = os.environ.get(SIM_DIR_ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured)
+    return platformdirs.user_data_path("provisioning-station") / "sim"
+
+
+@dataclass
+class Faults:
+    """Faults injected into one unit; all off by default.
+
+    ``drop_writes`` is a half-open flash address range whose writes the NVMC silently
+    ignores; ``transfer_fault_address`` makes any debug memory access covering it fault;
+    ``disconnect_after_bytes`` makes the probe drop off the bus after that many bytes of
+    memory transfer in one session; ``algo_hang`` makes the flash algorithm never reach
+    its breakpoint; ``console`` makes the console silent or garbled; ``reset_after_transfers``
+    makes the unit reset by itself after that many debug memory transfers in one session.
+    """
+
+    drop_writes: tuple[int, int] | None = None
+    transfer_fault_address: int | None = None
+    disconnect_after_bytes: int | None = None
+    algo_hang: bool = False
+    console: ConsoleBehaviour = "normal"
+    reset_after_transfers: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["drop_writes"] = list(self.drop_writes) if self.drop_writes else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Faults:
+        drop = data.get("drop_writes")
+        console = data.get("console", "normal")
+        if console not in CONSOLE_BEHAVIOURS:
+            raise SimulationError(f"unknown console behaviour {console!r}")
+        return cls(
+            drop_writes=(int(drop[0]), int(drop[1])) if drop else None,
+            transfer_fault_address=data.get("transfer_fault_address"),
+            disconnect_after_bytes=data.get("disconnect_after_bytes"),
+            algo_hang=bool(data.get("algo_hang", False)),
+            console=console,
+            reset_after_transfers=data.get("reset_after_transfers"),
+        )
+
+    @property
+    def active(self) -> list[str]:
+        """Names of the faults that are switched on, for display."""
+        names = []
+        if self.drop_writes:
+            names.append(f"drop-writes 0x{self.drop_writes[0]:X}-0x{self.drop_writes[1]:X}")
+        if self.transfer_fault_address is not None:
+            names.append(f"transfer-fault 0x{self.transfer_fault_address:X}")
+        if self.disconnect_after_bytes is not None:
+            names.append(f"disconnect-after {self.disconnect_after_bytes}")
+        if self.algo_hang:
+            names.append("algo-hang")
+        if self.console != "normal":
+            names.append(f"console-{self.console}")
+        if self.reset_after_transfers is not None:
+            names.append(f"self-reset-after {self.reset_after_transfers}")
+        return names
+
+
+@dataclass
+class UnitInfo:
+    """Everything about a unit that is not memory contents."""
+
+    unit_id: str
+    device_id: int
+    timing_factor: float = 0.0
+    part: int = board.PART_NRF52840
+    variant: int = board.VARIANT_AAF0
+    package: int = board.PACKAGE_QI
+    protected: bool = False  # APPROTECT as latched at the last reset
+    ever_erased: bool = False  # a CTRL-AP ERASEALL happened: a development unit for life
+    boot_count: int = 0
+    activated_product: str | None = None
+    faults: Faults = field(default_factory=Faults)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["device_id"] = f"{self.device_id:016X}"
+        data["faults"] = self.faults.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnitInfo:
+        values = dict(data)
+        values["device_id"] = int(values["device_id"], 16)
+        values["faults"] = Faults.from_json(values.get("faults") or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+class SimUnit:
+    """One simulated unit's non-volatile state; safe to open from many processes."""
+
+    def __init__(self, directory: Path) -> None:
+        if not (directory / "unit.json").is_file() or not (directory / "nvm.bin").is_file():
+            raise SimulationError(f"no simulated unit at {directory}")
+        self.directory = directory
+        self._lock = filelock.FileLock(str(directory / "unit.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        self._nvm_file = open(directory / "nvm.bin", "r+b")  # noqa: SIM115 - lives as long as the unit
+        self._nvm = mmap.mmap(self._nvm_file.fileno(), NVM_SIZE)
+        self._info_stamp: tuple[int, int, int] | None = None
+        self._saved_info: dict[str, Any] = {}
+        self.info = self._load_info()
+
+    @property
+    def unit_id(self) -> str:
+        return self.info.unit_id
+
+    @property
+    def probe_id(self) -> str:
+        """The id stock pyOCD tools take: ``sim:<unit-id>``."""
+        return f"sim:{self.info.unit_id}"
+
+    def close(self) -> None:
+        self._nvm.close()
+        self._nvm_file.close()
+
+    # ---- locking and metadata -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[SimUnit]:
+        """Hold the unit's file lock; reload ``unit.json`` first and save it after if changed."""
+        try:
+            self._lock.acquire()
+        except filelock.Timeout as error:
+            raise SimulationError(f"simulated unit {self.directory.name} is busy in another process") from error
+        try:
+            if self._lock.lock_counter == 1:
+                self.info = self._load_info()
+            yield self
+            if self._lock.lock_counter == 1:
+                self._save_info_if_changed()
+        finally:
+            self._lock.release()
+
+    def reload(self) -> UnitInfo:
+        """Fresh metadata as another process may have left it."""
+        with self.locked():
+            return self.info
+
+    def _load_info(self) -> UnitInfo:
+        path = self.directory / "unit.json"
+        stat = path.stat()
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp == self._info_stamp:
+            return self.info
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self._info_stamp = stamp
+        self._saved_info = data
+        return UnitInfo.from_json(data)
+
+    def _save_info_if_changed(self) -> None:
+        data = self.info.to_json()
+        if data == self._saved_info:
+            return
+        path = self.directory / "unit.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, path)
+        stat = path.stat()
+        self._info_stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        self._saved_info = data
+
+    # ---- non-volatile memory --------------------------------------------------------------
+
+    @staticmethod
+    def _nvm_offset(address: int, length: int) -> int:
+        """Map a flash or UICR address range to an offset in ``nvm.bin``."""
+        if board.FLASH_BASE <= address and address + length <= board.FLASH_BASE + board.FLASH_SIZE:
+            return address - board.FLASH_BASE
+        if board.UICR_BASE <= address and address + length <= board.UICR_BASE + board.UICR_SIZE:
+            return board.FLASH_SIZE + address - board.UICR_BASE
+        raise SimulationError("address range is not flash or UICR", address=address)
+
+    def read_nvm(self, address: int, length: int) -> bytes:
+        """Read flash or UICR. A single read of up to a page is consistent without the lock."""
+        offset = self._nvm_offset(address, length)
+        return self._nvm[offset : offset + length]
+
+    def program_nvm(self, address: int, data: bytes) -> None:
+        """Program flash or UICR as the NVMC does: bits only go from 1 to 0. Caller holds the lock."""
+        offset = self._nvm_offset(address, len(data))
+        current = int.from_bytes(self._nvm[offset : offset + len(data)], "little")
+        new = current & int.from_bytes(data, "little")
+        self._nvm[offset : offset + len(data)] = new.to_bytes(len(data), "little")
+
+    def erase_page(self, address: int) -> None:
+        """Erase the 4 KiB flash page holding ``address``. Caller holds the lock."""
+        page = address - (address % board.PAGE_SIZE)
+        offset = self._nvm_offset(page, board.PAGE_SIZE)
+        self._nvm[offset : offset + board.PAGE_SIZE] = b"\xff" * board.PAGE_SIZE
+
+    def erase_uicr(self) -> None:
+        offset = self._nvm_offset(board.UICR_BASE, board.UICR_SIZE)
+        self._nvm[offset : offset + board.UICR_SIZE] = b"\xff" * board.UICR_SIZE
+
+    def erase_all_flash(self) -> None:
+        """NVMC ERASEALL: flash and UICR. Caller holds the lock."""
+        self._nvm[:] = b"\xff" * NVM_SIZE
+
+    def flush(self) -> None:
+        self._nvm.flush()
+
+    # ---- lock latch and reset -------------------------------------------------------------
+
+    def approtect_requested(self) -> bool:
+        """UICR APPROTECT asks for protection (anything but 0xFF or the HwDisable 0x5A)."""
+        value = self.read_nvm(board.UICR_APPROTECT, 4)[0]
+        return value not in (0xFF, 0x5A)
+
+    def reset(self) -> None:
+        """A reset of the chip: APPROTECT latches, the boot counter moves. Caller holds the lock."""
+        self.info.protected = self.approtect_requested()
+        self.info.boot_count += 1
+
+
+class SimUnitStore:
+    """The simulation state directory: creates, lists and opens units."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else default_sim_dir()
+
+    @property
+    def units_dir(self) -> Path:
+        return self.root / "units"
+
+    def create_unit(self, *, timing_factor: float = 0.0, device_id: int | None = None) -> SimUnit:
+        """Make a blank unit (erased flash and UICR, unique DEVICEID) and return it."""
+        if timing_factor < 0:
+            raise SimulationError("timing factor must not be negative")
+        self.units_dir.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(self.root / "store.lock"), timeout=LOCK_TIMEOUT_SECONDS):
+            numbers = [int(p.name.split("-")[1]) for p in self.units_dir.iterdir() if _UNIT_ID_PATTERN.match(p.name)]
+            unit_id = f"unit-{(max(numbers) + 1) if numbers else 1:04d}"
+            directory = self.units_dir / unit_id
+            directory.mkdir()
+            (directory / "nvm.bin").write_bytes(b"\xff" * NVM_SIZE)
+            info = UnitInfo(
+                unit_id=unit_id,
+                device_id=device_id if device_id is not None else secrets.randbits(64),
+                timing_factor=timing_factor,
+            )
+            (directory / "unit.json").write_text(json.dumps(info.to_json(), indent=2, sort_keys=True))
+        return SimUnit(directory)
+
+    def unit_ids(self) -> list[str]:
+        if not self.units_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.units_dir.iterdir() if _UNIT_ID_PATTERN.match(p.name) and (p / "unit.json").is_file()
+        )
+
+    def open_unit(self, unit_id: str) -> SimUnit:
+        """Open a unit by id; ``sim:`` prefixes are accepted so probe ids work too."""
+        unit_id = unit_id.removeprefix("sim:")
+        if not _UNIT_ID_PATTERN.match(unit_id) or not (self.units_dir / unit_id).is_dir():
+            raise SimulationError(f"no simulated unit {unit_id!r} in {self.units_dir}")
+        return SimUnit(self.units_dir / unit_id)
