@@ -1,0 +1,69 @@
+"""Protocols between layers that must not import each other.
+
+The store implements these with SQLAlchemy; security, the flow and the reports depend only
+on the Protocol, so they stay free of the database library and can be tested against any
+implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from station.domain.records import SealedToken, TokenStatus
+
+
+@dataclass(frozen=True)
+class VaultParameters:
+    """How the vault key is derived from its passphrase (scrypt), and a value to check it.
+
+    ``check_value`` is an AES-GCM encryption of a fixed text under the vault key: it tells a
+    wrong passphrase from a right one without storing anything derived only from the key.
+    """
+
+    salt: bytes
+    scrypt_n: int
+    scrypt_r: int
+    scrypt_p: int
+    check_nonce: bytes
+    check_value: bytes
+
+
+class TokenRepository(Protocol):
+    """Persistence of sealed activation tokens and their uses."""
+
+    def vault_parameters(self) -> VaultParameters | None:
+        """The vault's key-derivation parameters, or None before the first import."""
+        ...
+
+    def set_vault_parameters(self, parameters: VaultParameters) -> None:
+        """Record the parameters once; refuse (StationError) to replace existing ones."""
+        ...
+
+    def add_sealed_tokens(self, tokens: Sequence[SealedToken]) -> int:
+        """Store tokens not already present (by fingerprint); return how many were new."""
+        ...
+
+    def sealed_tokens(self, product: str) -> list[SealedToken]:
+        """All tokens of a product, oldest first."""
+        ...
+
+    def token_statuses(self, product: str | None = None) -> list[TokenStatus]:
+        """Fingerprint, product, uses and limit of every token (of one product if given)."""
+        ...
+
+    def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """Count one use against an attempt, atomically refusing a token at its limit."""
+        ...
+
+
+class AuditSigner(Protocol):
+    """Signs audit entries and exports with the station's key (Ed25519)."""
+
+    @property
+    def public_key_fingerprint(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def verify(self, data: bytes, signature: bytes) -> bool: ...

@@ -1,0 +1,150 @@
+"""Value types for what the station records: units, attempts, steps, credentials, tokens, audit.
+
+These are what the store's repositories return (never ORM rows) and what the flow, the
+reports and the GUI consume. Times are timezone-aware UTC. No type here holds a secret:
+tokens appear as keyed fingerprints, credentials as certificate serials and fingerprints.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class JournalState(enum.StrEnum):
+    """Where an attempt stands; committed before each irreversible act (see DESIGN.md)."""
+
+    SCANNED = "SCANNED"
+    CONNECTED = "CONNECTED"
+    FLASHED = "FLASHED"
+    VERIFIED = "VERIFIED"
+    CREDENTIALS_RESERVED = "CREDENTIALS_RESERVED"
+    INJECTED = "INJECTED"
+    LOCK_PENDING = "LOCK_PENDING"
+    LOCKED = "LOCKED"
+    ACTIVATED = "ACTIVATED"
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    NEEDS_INSPECTION = "NEEDS_INSPECTION"
+
+
+class AttemptResult(enum.StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    NEEDS_INSPECTION = "NEEDS_INSPECTION"
+
+
+class StepOutcome(enum.StrEnum):
+    RUNNING = "RUNNING"
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+class CredentialState(enum.StrEnum):
+    RESERVED = "RESERVED"  # committed before the credential leaves the station
+    INJECTED = "INJECTED"  # written to the unit and read back
+    VOID = "VOID"  # never to be used again (unit scrapped, rework, failed injection)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    attempt_id: int
+    name: str
+    started_at: datetime
+    outcome: StepOutcome
+    ended_at: datetime | None = None
+    detail: str = ""
+    failure_code: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at one unit: one row, updated as the journal moves."""
+
+    id: int
+    serial: str
+    station: str
+    operator: str
+    work_order: str | None
+    recipe_hash: str
+    product: str
+    state: JournalState
+    result: AttemptResult
+    started_at: datetime
+    ended_at: datetime | None = None
+    device_id: str | None = None
+    probe_id: str | None = None
+    failure_step: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    previous_attempt_id: int | None = None
+    is_rework: bool = False
+    image_hashes: tuple[str, ...] = ()
+    certificate_fingerprint: str | None = None
+    token_fingerprint: str | None = None
+    console_transcript: str = ""
+    steps: tuple[StepRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    serial: str
+    device_id: str | None
+    first_seen_at: datetime
+    is_golden: bool = False
+    is_development: bool = False  # ever erased: never to ship
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    certificate_serial: str  # hex
+    certificate_fingerprint: str  # SHA-256 hex of the DER certificate
+    serial: str
+    device_id: str
+    attempt_id: int
+    state: CredentialState
+    certificate_pem: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SealedToken:
+    """An activation token as the store keeps it: AES-GCM ciphertext and a keyed fingerprint."""
+
+    fingerprint: str
+    product: str
+    nonce: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+    use_limit: int | None
+    imported_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    fingerprint: str
+    product: str
+    uses: int
+    use_limit: int | None
+    imported_at: datetime
+
+    @property
+    def exhausted(self) -> bool:
+        return self.use_limit is not None and self.uses >= self.use_limit
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One append-only audit log entry; ``entry_hash`` chains to the previous one."""
+
+    sequence: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    detail: str
+    previous_hash: str
+    entry_hash: str
+    signature: bytes = field(repr=False)
