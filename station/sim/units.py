@@ -163,6 +163,11 @@ class SimUnit:
         """The id stock pyOCD tools take: ``sim:<unit-id>``."""
         return f"sim:{self.info.unit_id}"
 
+    @property
+    def nvm_map(self) -> mmap.mmap:
+        """The shared memory map of flash + UICR, for the emulated core to read directly."""
+        return self._nvm
+
     def close(self) -> None:
         self._nvm.close()
         self._nvm_file.close()

@@ -1,0 +1,165 @@
+"""An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
+
+Flash and UICR are mapped straight onto the unit's memory-mapped ``nvm.bin`` read-only, so
+the CPU reads what every process sees; a store to them is trapped and handed to the
+device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
+timing). RAM is ordinary emulator memory owned by this process. Peripherals (NVMC,
+watchdog) are MMIO callbacks into the device model.
+
+Firmware never executes here: the core only runs what a debugger loads into RAM and
+resumes, and halts when that code reaches a BKPT, as the flash algorithm's return does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from collections.abc import Callable
+from typing import Final
+
+import unicorn
+from unicorn import arm_const
+
+from station.sim import board
+
+PERIPHERAL_BASE: Final = 0x4000_0000
+PERIPHERAL_SIZE: Final = 0x0010_0000
+INSTRUCTION_BUDGET: Final = 50_000_000  # per resume; more than any flash routine needs
+_BKPT_INTERRUPT: Final = 7
+
+# DCRSR register selector -> unicorn register (Cortex-M debug register numbering).
+_CORE_REGISTERS: Final[dict[int, int]] = {
+    **{index: getattr(arm_const, f"UC_ARM_REG_R{index}") for index in range(13)},
+    13: arm_const.UC_ARM_REG_SP,
+    14: arm_const.UC_ARM_REG_LR,
+    15: arm_const.UC_ARM_REG_PC,
+    16: arm_const.UC_ARM_REG_XPSR,
+    17: arm_const.UC_ARM_REG_MSP,
+    18: arm_const.UC_ARM_REG_PSP,
+}
+_SPECIAL_REGISTER_SELECTOR: Final = 20  # CONTROL[31:24] FAULTMASK[23:16] BASEPRI[15:8] PRIMASK[7:0]
+
+PeripheralRead = Callable[[int, int], int]
+PeripheralWrite = Callable[[int, int, int], None]
+NvmWrite = Callable[[int, int, int], None]
+
+
+class EmulatedCore:
+    """The CPU of one simulated unit, as seen from the debug port."""
+
+    def __init__(
+        self,
+        nvm: mmap.mmap,
+        ficr: bytes,
+        on_nvm_write: NvmWrite,
+        on_peripheral_read: PeripheralRead,
+        on_peripheral_write: PeripheralWrite,
+    ) -> None:
+        self._uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+        self._uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
+        self._nvm_buffer = (ctypes.c_char * len(nvm)).from_buffer(nvm)
+        base = ctypes.addressof(self._nvm_buffer)
+        read_only = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC
+        self._uc.mem_map_ptr(board.FLASH_BASE, board.FLASH_SIZE, read_only, base)
+        self._uc.mem_map_ptr(board.UICR_BASE, board.UICR_SIZE, read_only, base + board.FLASH_SIZE)
+        self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
+        self._uc.mem_write(board.FICR_BASE, ficr)
+        self._uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
+        self._uc.mmio_map(
+            PERIPHERAL_BASE,
+            PERIPHERAL_SIZE,
+            lambda _uc, offset, size, _data: on_peripheral_read(PERIPHERAL_BASE + offset, size),
+            None,
+            lambda _uc, offset, size, value, _data: on_peripheral_write(PERIPHERAL_BASE + offset, size, value),
+            None,
+        )
+        self._on_nvm_write = on_nvm_write
+        self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE_PROT, self._trap_nvm_write)
+        self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
+        self._hit_breakpoint = False
+        self._fault: str | None = None
+        self.halted = True
+
+    def close(self) -> None:
+        """Release the emulator before the memory map it points into goes away."""
+        self._uc.emu_stop()
+        del self._uc
+        del self._nvm_buffer
+
+    # ---- hooks ----------------------------------------------------------------------------
+
+    def _trap_nvm_write(
+        self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
+    ) -> bool:
+        self._on_nvm_write(address, size, value & ((1 << (8 * size)) - 1))
+        return True  # handled: the emulator skips the store and goes on
+
+    def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
+        if interrupt == _BKPT_INTERRUPT:
+            self._hit_breakpoint = True
+        else:
+            self._fault = f"exception {interrupt}"
+        uc.emu_stop()
+
+    # ---- debugger view --------------------------------------------------------------------
+
+    def read_register(self, selector: int) -> int:
+        if selector == _SPECIAL_REGISTER_SELECTOR:
+            control = self._uc.reg_read(arm_const.UC_ARM_REG_CONTROL)
+            faultmask = self._uc.reg_read(arm_const.UC_ARM_REG_FAULTMASK)
+            basepri = self._uc.reg_read(arm_const.UC_ARM_REG_BASEPRI)
+            primask = self._uc.reg_read(arm_const.UC_ARM_REG_PRIMASK)
+            return int((control << 24) | (faultmask << 16) | (basepri << 8) | primask) & 0xFFFFFFFF
+        register = _CORE_REGISTERS.get(selector)
+        if register is None:
+            return 0  # FPU and other optional registers: not implemented, read as zero
+        value = int(self._uc.reg_read(register)) & 0xFFFFFFFF
+        if selector == 15:
+            value &= ~1
+        return value
+
+    def write_register(self, selector: int, value: int) -> None:
+        value &= 0xFFFFFFFF
+        if selector == _SPECIAL_REGISTER_SELECTOR:
+            self._uc.reg_write(arm_const.UC_ARM_REG_CONTROL, (value >> 24) & 0xFF)
+            self._uc.reg_write(arm_const.UC_ARM_REG_FAULTMASK, (value >> 16) & 0xFF)
+            self._uc.reg_write(arm_const.UC_ARM_REG_BASEPRI, (value >> 8) & 0xFF)
+            self._uc.reg_write(arm_const.UC_ARM_REG_PRIMASK, value & 0xFF)
+            return
+        register = _CORE_REGISTERS.get(selector)
+        if register is None:
+            return
+        if selector == 15:
+            value &= ~1
+        self._uc.reg_write(register, value)
+
+    def read_ram(self, address: int, length: int) -> bytes:
+        return bytes(self._uc.mem_read(address, length))
+
+    def write_ram(self, address: int, data: bytes) -> None:
+        self._uc.mem_write(address, data)
+
+    def clear_ram(self) -> None:
+        self._uc.mem_write(board.RAM_BASE, b"\0" * board.RAM_SIZE)
+
+    def reset_registers(self) -> None:
+        """Core reset: registers to their reset values, Thumb state, main stack."""
+        for selector in range(13):
+            self.write_register(selector, 0)
+        self._uc.reg_write(arm_const.UC_ARM_REG_LR, 0xFFFFFFFF)
+        self._uc.reg_write(arm_const.UC_ARM_REG_XPSR, 0x0100_0000)
+        self.write_register(_SPECIAL_REGISTER_SELECTOR, 0)
+
+    def run(self) -> tuple[bool, str | None]:
+        """Run from the current PC until a BKPT, a fault, or the instruction budget.
+
+        Returns (reached_breakpoint, fault description or None).
+        """
+        self._hit_breakpoint = False
+        self._fault = None
+        pc = self.read_register(15)
+        try:
+            self._uc.emu_start(pc | 1, 0xFFFF_FFFE, count=INSTRUCTION_BUDGET)
+        except unicorn.UcError as error:
+            self._fault = f"{error} at 0x{self.read_register(15):08X}"
+        return self._hit_breakpoint, self._fault

@@ -1,0 +1,222 @@
+"""pyOCD debug-probe plugin for simulated units (entry point ``pyocd.probe`` -> ``sim``).
+
+With the package installed, stock pyOCD sees every unit in the simulation directory as a
+probe: ``pyocd list``, ``pyocd load -u sim:unit-0001``, ``pyocd erase --mass``,
+``pyocd cmd`` and ``pyocd server`` all work, and so does the station's own driver. The
+probe reports itself as attached to an nRF52840 board, so no ``-t`` is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from pyocd.board.board import Board
+from pyocd.board.board_ids import BoardInfo
+from pyocd.core import exceptions
+from pyocd.core.memory_interface import MemoryInterface
+from pyocd.core.plugin import Plugin
+from pyocd.probe.debug_probe import DebugProbe
+
+from station.domain.errors import SimulationError
+from station.sim.device import AHB_AP, SimDevice
+from station.sim.units import SimUnit, SimUnitStore, default_sim_dir
+
+LOG = logging.getLogger(__name__)
+
+BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
+
+
+class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
+    """The AHB-AP fast path: whole blocks per call, as ST-Link and J-Link probes provide."""
+
+    def __init__(self, device: SimDevice) -> None:
+        self._device = device
+
+    def write_memory(self, addr: int, data: int, transfer_size: int = 32, **attrs: Any) -> None:
+        self._device.write_memory(addr & 0xFFFFFFFF, data, transfer_size)
+
+    def read_memory(
+        self, addr: int, transfer_size: int = 32, now: bool = True, **attrs: Any
+    ) -> int | Callable[[], int]:
+        result = self._device.read_memory(addr & 0xFFFFFFFF, transfer_size)
+        return result if now else (lambda: result)
+
+    def write_memory_block32(self, addr: int, data: Sequence[int], **attrs: Any) -> None:
+        self._device.write_block(addr & 0xFFFFFFFF, b"".join(int(w & 0xFFFFFFFF).to_bytes(4, "little") for w in data))
+
+    def read_memory_block32(self, addr: int, size: int, **attrs: Any) -> Sequence[int]:
+        raw = self._device.read_block(addr & 0xFFFFFFFF, size * 4)
+        return [int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)]
+
+    def write_memory_block8(self, addr: int, data: Sequence[int], **attrs: Any) -> None:
+        self._device.write_block(addr & 0xFFFFFFFF, bytes(data))
+
+    def read_memory_block8(self, addr: int, size: int, **attrs: Any) -> Sequence[int]:
+        return list(self._device.read_block(addr & 0xFFFFFFFF, size))
+
+
+class SimProbe(DebugProbe):  # type: ignore[misc]
+    """A probe wired to one simulated unit."""
+
+    @classmethod
+    def get_all_connected_probes(cls, unique_id: str | None = None, is_explicit: bool = False) -> list[SimProbe]:
+        store = SimUnitStore(default_sim_dir())
+        return [cls(store.root, unit_id) for unit_id in store.unit_ids()]
+
+    @classmethod
+    def get_probe_with_id(cls, unique_id: str, is_explicit: bool = False) -> SimProbe | None:
+        store = SimUnitStore(default_sim_dir())
+        unit_id = unique_id.removeprefix("sim:")
+        if unit_id in store.unit_ids():
+            return cls(store.root, unit_id)
+        return None
+
+    def __init__(self, root: Path, unit_id: str) -> None:
+        super().__init__()
+        self._root = root
+        self._unit_id = unit_id
+        self._unit: SimUnit | None = None
+        self._device: SimDevice | None = None
+        self._is_connected = False
+        self._memory_interface: SimMemoryInterface | None = None
+
+    # ---- identity -------------------------------------------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return f"Simulated nRF52840 unit [{self._unit_id}]"
+
+    @property
+    def vendor_name(self) -> str:
+        return "Provisioning Station"
+
+    @property
+    def product_name(self) -> str:
+        return "Simulated unit"
+
+    @property
+    def supported_wire_protocols(self) -> Collection[DebugProbe.Protocol]:
+        return [DebugProbe.Protocol.DEFAULT, DebugProbe.Protocol.SWD]
+
+    @property
+    def unique_id(self) -> str:
+        return self._unit_id
+
+    @property
+    def wire_protocol(self) -> DebugProbe.Protocol | None:
+        return DebugProbe.Protocol.SWD if self._is_connected else None
+
+    @property
+    def is_open(self) -> bool:
+        return self._device is not None
+
+    @property
+    def capabilities(self) -> set[DebugProbe.Capability]:
+        return set()
+
+    @property
+    def associated_board_info(self) -> BoardInfo | None:
+        return BOARD_INFO
+
+    def create_associated_board(self) -> Board:
+        """An nRF52840 board unless the session names another target (``-t``)."""
+        return Board(self.session, board_info=BOARD_INFO)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> SimDevice:
+        if self._device is None:
+            raise exceptions.ProbeError(f"simulated probe {self._unit_id} is not open")
+        return self._device
+
+    def open(self) -> None:
+        try:
+            self._unit = SimUnitStore(self._root).open_unit(self._unit_id)
+        except SimulationError as error:
+            raise exceptions.ProbeError(str(error)) from error
+        self._device = SimDevice(self._unit)
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.close()
+            self._device = None
+        if self._unit is not None:
+            self._unit.close()
+            self._unit = None
+        self._memory_interface = None
+
+    def connect(self, protocol: DebugProbe.Protocol | None = None) -> None:
+        self.device._check_link()
+        self._is_connected = True
+
+    def disconnect(self) -> None:
+        self._is_connected = False
+        self._memory_interface = None
+
+    def set_clock(self, frequency: float) -> None:
+        """Clock speed has no effect on a simulated link."""
+
+    def reset(self) -> None:
+        self.device.set_reset_pin(True)
+        self.device.set_reset_pin(False)
+
+    def assert_reset(self, asserted: bool) -> None:
+        self.device.set_reset_pin(asserted)
+
+    def is_reset_asserted(self) -> bool:
+        return self.device.reset_pin_asserted
+
+    def flush(self) -> None:
+        self.device._check_link()
+
+    # ---- DAP access ------------------------------------------------------------------------------
+
+    def read_dp(self, addr: int, now: bool = True) -> int | Callable[[], int]:
+        result = self.device.read_dp(addr)
+        return result if now else (lambda: result)
+
+    def write_dp(self, addr: int, data: int) -> None:
+        self.device.write_dp(addr, data)
+
+    def read_ap(self, addr: int, now: bool = True) -> int | Callable[[], int]:
+        result = self.device.read_ap(addr)
+        return result if now else (lambda: result)
+
+    def write_ap(self, addr: int, data: int) -> None:
+        self.device.write_ap(addr, data)
+
+    def read_ap_multiple(
+        self, addr: int, count: int = 1, now: bool = True
+    ) -> Sequence[int] | Callable[[], Sequence[int]]:
+        results = [self.device.read_ap(addr) for _ in range(count)]
+        return results if now else (lambda: results)
+
+    def write_ap_multiple(self, addr: int, values: Sequence[int]) -> None:
+        for value in values:
+            self.device.write_ap(addr, value)
+
+    def get_memory_interface_for_ap(self, ap_address: Any) -> MemoryInterface | None:
+        if getattr(ap_address, "apsel", None) != AHB_AP:
+            return None
+        if self._memory_interface is None:
+            self._memory_interface = SimMemoryInterface(self.device)
+        return self._memory_interface
+
+
+class SimProbePlugin(Plugin):  # type: ignore[misc]
+    """Registers the ``sim`` probe type with pyOCD."""
+
+    def load(self) -> type[SimProbe]:
+        return SimProbe
+
+    @property
+    def name(self) -> str:
+        return "sim"
+
+    @property
+    def description(self) -> str:
+        return "Provisioning Station simulated nRF52840 units"
