@@ -1,9 +1,8 @@
 """An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
 
-Flash and UICR are mapped straight onto the unit's memory-mapped ``nvm.bin`` read-only, so
-the CPU reads what every process sees; a store to them is trapped and handed to the
-device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
-timing). RAM is ordinary emulator memory owned by this process. Peripherals (NVMC,
+Flash and UICR are MMIO regions over the unit's memory-mapped ``nvm.bin``, so the CPU reads
+what every process sees, and every store to them goes to the device's NVMC model, which
+applies flash semantics (1 -> 0 only, dropped-write faults, timing). RAM is ordinary emulator memory owned by this process. Peripherals (NVMC,
 watchdog) are MMIO callbacks into the device model.
 
 Firmware never executes here: the core only runs what a debugger loads into RAM and
@@ -12,7 +11,6 @@ resumes, and halts when that code reaches a BKPT, as the flash algorithm's retur
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 from collections.abc import Callable
 from typing import Final
@@ -57,11 +55,23 @@ class EmulatedCore:
     ) -> None:
         self._uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
         self._uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
-        self._nvm_buffer = (ctypes.c_char * len(nvm)).from_buffer(nvm)
-        base = ctypes.addressof(self._nvm_buffer)
-        read_only = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC
-        self._uc.mem_map_ptr(board.FLASH_BASE, board.FLASH_SIZE, read_only, base)
-        self._uc.mem_map_ptr(board.UICR_BASE, board.UICR_SIZE, read_only, base + board.FLASH_SIZE)
+        self._nvm = nvm
+        self._on_nvm_write = on_nvm_write
+        # Flash and UICR are MMIO: every CPU load reads the shared map (what other processes see),
+        # every store goes to the NVMC model. (A pointer mapping would be faster to read, but the
+        # engine completes stores to it even when a hook has handled them.)
+        for base, size, offset in (
+            (board.FLASH_BASE, board.FLASH_SIZE, 0),
+            (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
+        ):
+            self._uc.mmio_map(
+                base,
+                size,
+                self._nvm_reader(offset),
+                None,
+                self._nvm_writer(base),
+                None,
+            )
         self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
         self._uc.mem_write(board.FICR_BASE, ficr)
         self._uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
@@ -73,8 +83,6 @@ class EmulatedCore:
             lambda _uc, offset, size, value, _data: on_peripheral_write(PERIPHERAL_BASE + offset, size, value),
             None,
         )
-        self._on_nvm_write = on_nvm_write
-        self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE_PROT, self._trap_nvm_write)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
         self._hit_breakpoint = False
         self._fault: str | None = None
@@ -84,15 +92,23 @@ class EmulatedCore:
         """Release the emulator before the memory map it points into goes away."""
         self._uc.emu_stop()
         del self._uc
-        del self._nvm_buffer
 
     # ---- hooks ----------------------------------------------------------------------------
 
-    def _trap_nvm_write(
-        self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
-    ) -> bool:
-        self._on_nvm_write(address, size, value & ((1 << (8 * size)) - 1))
-        return True  # handled: the emulator skips the store and goes on
+    def _nvm_reader(self, offset: int) -> Callable[[unicorn.Uc, int, int, object], int]:
+        nvm = self._nvm
+
+        def read(_uc: unicorn.Uc, address: int, size: int, _data: object) -> int:
+            start = offset + address
+            return int.from_bytes(nvm[start : start + size], "little")
+
+        return read
+
+    def _nvm_writer(self, base: int) -> Callable[[unicorn.Uc, int, int, int, object], None]:
+        def write(_uc: unicorn.Uc, address: int, size: int, value: int, _data: object) -> None:
+            self._on_nvm_write(base + address, size, value & ((1 << (8 * size)) - 1))
+
+        return write
 
     def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
         if interrupt == _BKPT_INTERRUPT:
