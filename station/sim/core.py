@@ -2,8 +2,9 @@
 
 Flash and UICR are MMIO regions over the unit's memory-mapped ``nvm.bin``, so the CPU reads
 what every process sees, and every store to them goes to the device's NVMC model, which
-applies flash semantics (1 -> 0 only, dropped-write faults, timing). RAM is ordinary emulator memory owned by this process. Peripherals (NVMC,
-watchdog) are MMIO callbacks into the device model.
+applies flash semantics (1 -> 0 only, dropped-write faults, timing). RAM is ordinary
+emulator memory owned by this process. Peripherals (NVMC, watchdog) are MMIO callbacks
+into the device model.
 
 Firmware never executes here: the core only runs what a debugger loads into RAM and
 resumes, and halts when that code reaches a BKPT, as the flash algorithm's return does.

@@ -174,10 +174,9 @@ def test_approtect_takes_effect_at_reset_and_leaves_flash_untouched(unit: SimUni
     flash_before = unit.read_nvm(0, board.FLASH_SIZE)
 
     assert approtect_status(unit) == 0
-    with pytest.raises(KeyError, match="no selected core"):
-        # Exactly what pyOCD does with auto_unlock=False on a locked nRF52.
-        with session_for(unit):
-            pass
+    # Exactly what pyOCD does with auto_unlock=False on a locked nRF52.
+    with pytest.raises(KeyError, match="no selected core"), session_for(unit):
+        pass
     assert unit.reload().protected
     assert not unit.info.ever_erased
     assert unit.read_nvm(0, board.FLASH_SIZE) == flash_before
