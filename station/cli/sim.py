@@ -1,0 +1,277 @@
+"""``station sim ...``: create, serve, inspect and break simulated units.
+
+The simulated units are what the station's tests, its demo and operator training run on;
+the same commands let an engineer reproduce a line problem on a desk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from station.domain.errors import SimulationError
+from station.sim import board
+from station.sim.units import CONSOLE_BEHAVIOURS, Faults, SimUnit, SimUnitStore, default_sim_dir
+
+FAULT_KINDS = (
+    "drop-writes",
+    "transfer-fault",
+    "disconnect-after",
+    "algo-hang",
+    "console",
+    "self-reset-after",
+    "locked",
+    "clear",
+)
+
+REGIONS = (
+    ("bootloader", board.BOOTLOADER_ADDRESS, board.BOOTLOADER_SIZE),
+    ("app-header", board.APP_HEADER_ADDRESS, board.APP_HEADER_SIZE),
+    ("application", board.APPLICATION_ADDRESS, board.APPLICATION_SIZE),
+    ("credentials", board.CREDENTIALS_ADDRESS, board.CREDENTIALS_SIZE),
+    ("key-store", board.KEY_STORE_ADDRESS, board.KEY_STORE_SIZE),
+    ("uicr", board.UICR_BASE, board.UICR_SIZE),
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("sim", help="simulated units: create, serve consoles, inspect, inject faults")
+    parser.add_argument(
+        "--sim-dir", type=Path, default=None, help="simulation state directory (default: STATION_SIM_DIR or user data)"
+    )
+    commands = parser.add_subparsers(dest="sim_command", metavar="SIM_COMMAND", required=True)
+
+    create = commands.add_parser("create", help="create blank units and print their probe ids")
+    create.add_argument("--count", type=int, default=1, help="how many units (default 1)")
+    create.add_argument(
+        "--timing", type=float, default=0.0, help="physical timing factor: 0 instant, 1 datasheet speed (default 0)"
+    )
+    create.set_defaults(handler=_create)
+
+    serve = commands.add_parser("serve", help="serve every unit's console on a pty until stopped")
+    serve.set_defaults(handler=_serve)
+
+    show = commands.add_parser("show", help="lock state, lifetime flags, activation and region hashes of a unit")
+    show.add_argument("unit", help="unit id or probe id (unit-0001 or sim:unit-0001)")
+    show.set_defaults(handler=_show)
+
+    listing = commands.add_parser("list", help="list units with their state in one line each")
+    listing.set_defaults(handler=_list)
+
+    fault = commands.add_parser(
+        "fault",
+        help="inject a fault into a unit",
+        description=(
+            "Kinds: drop-writes START END (flash writes in [START, END) silently dropped); "
+            "transfer-fault ADDRESS; disconnect-after BYTES; algo-hang; console normal|silent|garbage; "
+            "self-reset-after TRANSFERS; locked (the unit arrives with APPROTECT set); clear (all faults off)."
+        ),
+    )
+    fault.add_argument("unit", help="unit id or probe id")
+    fault.add_argument("kind", choices=FAULT_KINDS)
+    fault.add_argument("values", nargs="*", help="the fault's arguments (numbers may be hex, e.g. 0x20000)")
+    fault.set_defaults(handler=_fault)
+
+    dms = commands.add_parser("dms", help="the simulated device-management service")
+    dms_commands = dms.add_subparsers(dest="dms_command", metavar="DMS_COMMAND", required=True)
+    add_product = dms_commands.add_parser("add-product", help="create a production product")
+    add_product.add_argument("code", help="product code, e.g. ACME-TOASTER")
+    add_product.add_argument("--token-file", type=Path, required=True, help="activation tokens, one per line")
+    add_product.add_argument("--ca", type=Path, action="append", default=[], help="trusted factory CA certificate PEM")
+    add_product.add_argument("--development", action="store_true", help="a development product, not production")
+    add_product.set_defaults(handler=_dms_add_product)
+    dms_show = dms_commands.add_parser("show", help="products and the devices activated to them")
+    dms_show.set_defaults(handler=_dms_show)
+
+
+def _store(arguments: argparse.Namespace) -> SimUnitStore:
+    return SimUnitStore(arguments.sim_dir or default_sim_dir())
+
+
+def _create(arguments: argparse.Namespace) -> int:
+    if arguments.count < 1:
+        raise SimulationError("--count must be at least 1")
+    store = _store(arguments)
+    for _ in range(arguments.count):
+        unit = store.create_unit(timing_factor=arguments.timing)
+        print(unit.probe_id)
+        unit.close()
+    return 0
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from station.sim.console import ConsoleServer
+    from station.sim.dms import SimDeviceManagement
+
+    store = _store(arguments)
+    store.root.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    announced: set[str] = set()
+    with ConsoleServer(store, SimDeviceManagement(store.root)) as server:
+        try:
+            while not stop.is_set():
+                for unit_id, path in sorted(server.ports().items()):
+                    if unit_id not in announced:
+                        announced.add(unit_id)
+                        print(f"sim:{unit_id} {path}", flush=True)
+                stop.wait(0.2)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _parse_number(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError as error:
+        raise SimulationError(f"{text!r} is not a number") from error
+
+
+def _region_summary(unit: SimUnit, address: int, size: int) -> str:
+    data = unit.read_nvm(address, size)
+    if data == b"\xff" * size:
+        return "erased"
+    return "sha256 " + hashlib.sha256(data).hexdigest()
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    from station.sim.dms import SimDeviceManagement
+
+    store = _store(arguments)
+    unit = store.open_unit(arguments.unit)
+    try:
+        info = unit.reload()
+        dms = SimDeviceManagement(store.root)
+        pending = unit.approtect_requested() and not info.protected
+        lock_state = "LOCKED (APPROTECT)" if info.protected else "unlocked"
+        if pending:
+            lock_state += ", APPROTECT set: locks at next reset"
+        activation = info.activated_product or "not activated"
+        service_product = dms.product_of(info.device_id)
+        rows = [
+            ("unit", info.unit_id),
+            ("probe", unit.probe_id),
+            ("device id", f"{info.device_id:016X}"),
+            ("lock", lock_state),
+            ("ever erased", "YES - development unit for life" if info.ever_erased else "no"),
+            ("development unit (service)", "yes" if dms.is_development_unit(info.device_id) else "no"),
+            ("activation (unit)", activation),
+            ("activation (service)", service_product or "not in any product directory"),
+            ("boot count", str(info.boot_count)),
+            ("timing factor", f"{info.timing_factor:g}"),
+            ("faults", ", ".join(info.faults.active) or "none"),
+        ]
+        rows += [
+            (f"region {name} 0x{address:08X}+0x{size:X}", _region_summary(unit, address, size))
+            for name, address, size in REGIONS
+        ]
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            print(f"{label:<{width}}  {value}")
+    finally:
+        unit.close()
+    return 0
+
+
+def _list(arguments: argparse.Namespace) -> int:
+    store = _store(arguments)
+    for unit_id in store.unit_ids():
+        unit = store.open_unit(unit_id)
+        info = unit.reload()
+        flags = ["locked" if info.protected else "unlocked"]
+        if info.ever_erased:
+            flags.append("ever-erased")
+        if info.activated_product:
+            flags.append(f"activated:{info.activated_product}")
+        flags += info.faults.active
+        print(f"{unit.probe_id}  {info.device_id:016X}  timing {info.timing_factor:g}  {' '.join(flags)}")
+        unit.close()
+    return 0
+
+
+def _fault(arguments: argparse.Namespace) -> int:
+    store = _store(arguments)
+    unit = store.open_unit(arguments.unit)
+    values: list[str] = arguments.values
+    kind: str = arguments.kind
+    expected = {"drop-writes": 2, "transfer-fault": 1, "disconnect-after": 1, "console": 1, "self-reset-after": 1}
+    count = expected.get(kind, 0)
+    if len(values) != count:
+        raise SimulationError(f"fault {kind} takes {count} value(s), got {len(values)}")
+    try:
+        with unit.locked():
+            faults = unit.info.faults
+            if kind == "drop-writes":
+                start, end = (_parse_number(value) for value in values)
+                if not 0 <= start < end <= board.FLASH_SIZE:
+                    raise SimulationError("drop-writes range must lie within flash and have START < END")
+                faults.drop_writes = (start, end)
+            elif kind == "transfer-fault":
+                faults.transfer_fault_address = _parse_number(values[0])
+            elif kind == "disconnect-after":
+                faults.disconnect_after_bytes = _parse_number(values[0])
+            elif kind == "algo-hang":
+                faults.algo_hang = True
+            elif kind == "console":
+                if values[0] not in CONSOLE_BEHAVIOURS:
+                    raise SimulationError(f"console behaviour must be one of {', '.join(CONSOLE_BEHAVIOURS)}")
+                faults.console = values[0]
+            elif kind == "self-reset-after":
+                faults.reset_after_transfers = _parse_number(values[0])
+            elif kind == "locked":
+                lock_unit_as_delivered(unit)
+            elif kind == "clear":
+                unit.info.faults = Faults()
+        print(
+            f"{unit.probe_id}: faults: {', '.join(unit.info.faults.active) or 'none'}"
+            + ("; locked" if unit.info.protected else "")
+        )
+    finally:
+        unit.close()
+    return 0
+
+
+def lock_unit_as_delivered(unit: SimUnit) -> None:
+    """Make a unit arrive locked, as a unit from a previous run or a returned board does."""
+    with unit.locked():
+        unit.program_nvm(board.UICR_APPROTECT, b"\x00\x00\x00\x00")
+        unit.reset()
+
+
+def _dms_add_product(arguments: argparse.Namespace) -> int:
+    from station.sim.dms import SimDeviceManagement
+
+    try:
+        tokens = [line.strip() for line in arguments.token_file.read_text(encoding="utf-8").splitlines()]
+        certificates = [path.read_bytes() for path in arguments.ca]
+    except OSError as error:
+        raise SimulationError(f"cannot read {error.filename}: {error.strerror}") from error
+    service = SimDeviceManagement(_store(arguments).root)
+    service.add_product(
+        arguments.code, [token for token in tokens if token], certificates, production=not arguments.development
+    )
+    print(f"product {arguments.code}: {sum(1 for t in tokens if t)} token(s), {len(certificates)} trusted CA(s)")
+    return 0
+
+
+def _dms_show(arguments: argparse.Namespace) -> int:
+    from station.sim.dms import SimDeviceManagement
+
+    service = SimDeviceManagement(_store(arguments).root)
+    for product in service.products():
+        kind = "production" if product.production else "development"
+        print(
+            f"{product.code} ({kind}): {product.token_count} token(s), "
+            f"{len(product.trusted_ca_fingerprints)} trusted CA(s)"
+        )
+        for device in service.devices_in(product.code):
+            print(
+                f"  {device.device_id:016X}  {device.endpoint_name}  cert {device.certificate_fingerprint[:16]}…  "
+                f"{device.activated_at}"
+            )
+    return 0
