@@ -350,14 +350,20 @@ class SimDevice:
         if board.RAM_BASE <= address and address + len(data) <= board.RAM_BASE + board.RAM_SIZE:
             self.core.write_ram(address, data)
             return
+        if PPB_BASE <= address < PPB_END:
+            # Debug registers: what needs the unit's lock (reset, resume) takes it itself.
+            self._write_words(address, data)
+            return
         with self.unit.locked():
-            offset = 0
-            while offset < len(data):
-                current = address + offset
-                size = 4 if current % 4 == 0 and len(data) - offset >= 4 else 1
-                chunk = data[offset : offset + size]
-                self._write_word(current, int.from_bytes(chunk, "little"), size)
-                offset += size
+            self._write_words(address, data)
+
+    def _write_words(self, address: int, data: bytes) -> None:
+        offset = 0
+        while offset < len(data):
+            current = address + offset
+            size = 4 if current % 4 == 0 and len(data) - offset >= 4 else 1
+            self._write_word(current, int.from_bytes(data[offset : offset + size], "little"), size)
+            offset += size
 
     def read_memory(self, address: int, bits: int) -> int:
         return int.from_bytes(self.read_block(address, bits // 8), "little")
@@ -537,6 +543,7 @@ class SimDevice:
         """
         self._halted = False
         faults = self.unit.info.faults
+        started = time.monotonic()  # physical time runs from the resume, emulation included
         self._modelled_seconds = 0.0
         self._in_emulation = True
         try:
@@ -551,7 +558,7 @@ class SimDevice:
             return  # never reaches its breakpoint: the debugger's timeout must catch it
         self._dfsr |= DFSR_BKPT
         self._halt_pending = True
-        self._halt_visible_at = time.monotonic() + self._modelled_seconds * self._factor
+        self._halt_visible_at = started + self._modelled_seconds * self._factor
 
     def _core_reset(self) -> None:
         self.core.reset_registers()
