@@ -51,7 +51,7 @@ ensure_installed() {
     fingerprint="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest(), sys.version)')"
     local stamp="$VENV/.station-installed${extras:+-$extras}"
     if [[ "${STATION_REINSTALL:-0}" != "1" && -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]] \
-        && "$VENV/bin/python" -c 'import station' 2>/dev/null; then
+        && "$VENV/bin/python" -I -c 'import importlib.metadata as m; m.version("provisioning-station")' 2>/dev/null; then
         return
     fi
     say "installing the project into $VENV (pip install -e '$target')"
