@@ -1,0 +1,71 @@
+"""nRF52 access-port protection: UICR APPROTECT, read back through the Nordic CTRL-AP.
+
+Locking writes UICR.APPROTECT = 0x00, which latches at the next reset; after it the AHB-AP
+refuses every memory access and CTRL-AP APPROTECTSTATUS reads 0. The CTRL-AP is reachable
+whatever the lock state, so asking is safe: the session for it is opened with the generic
+``cortex_m`` target and ``allow_no_cores`` so that pyOCD never tries (and never erases).
+The only way back is CTRL-AP ERASEALL, which wipes flash, UICR and RAM.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from station.domain.errors import LockError
+from station.domain.recipe import LockMethod
+
+CTRL_AP_INDEX: Final = 1
+CTRL_AP_RESET: Final = 0x000
+CTRL_AP_ERASEALL: Final = 0x004
+CTRL_AP_ERASEALLSTATUS: Final = 0x008
+CTRL_AP_APPROTECTSTATUS: Final = 0x00C
+UICR_APPROTECT: Final = 0x1000_1208
+APPROTECT_ENABLED: Final = 0x0000_0000
+ERASE_ALL_TIMEOUT_SECONDS: Final = 15.0
+
+
+class Nrf52ApprotectLock:
+    method = LockMethod.NRF52_APPROTECT
+
+    @property
+    def inspection_options(self) -> dict[str, Any]:
+        return {"target_override": "cortex_m", "allow_no_cores": True}
+
+    @staticmethod
+    def _ctrl_ap(session: Any) -> Any:
+        try:
+            return session.target.dp.aps[CTRL_AP_INDEX]
+        except (AttributeError, KeyError) as error:
+            raise LockError("the unit has no Nordic CTRL-AP: is this an nRF52?") from error
+
+    def is_locked(self, inspection_session: Any) -> bool:
+        return int(self._ctrl_ap(inspection_session).read_reg(CTRL_AP_APPROTECTSTATUS)) == 0
+
+    def apply_lock(self, session: Any) -> None:
+        target = session.target
+        current = int(target.read32(UICR_APPROTECT))
+        if current & 0xFF != APPROTECT_ENABLED:
+            # NVMC write-enable, write, read-only again (bits only go from 1 to 0).
+            target.write_uicr(UICR_APPROTECT, APPROTECT_ENABLED)
+        if int(target.read32(UICR_APPROTECT)) & 0xFF != APPROTECT_ENABLED:
+            raise LockError("UICR APPROTECT did not take the value written", address=UICR_APPROTECT)
+        # Reset through the CTRL-AP: the AHB-AP is closed as soon as the lock latches, so a
+        # reset through it would leave pyOCD polling a core it can no longer see.
+        ctrl_ap = self._ctrl_ap(session)
+        ctrl_ap.write_reg(CTRL_AP_RESET, 1)
+        ctrl_ap.write_reg(CTRL_AP_RESET, 0)
+
+    def rework_erase(self, inspection_session: Any) -> None:
+        ctrl_ap = self._ctrl_ap(inspection_session)
+        ctrl_ap.write_reg(CTRL_AP_ERASEALL, 1)
+        deadline = time.monotonic() + ERASE_ALL_TIMEOUT_SECONDS
+        while int(ctrl_ap.read_reg(CTRL_AP_ERASEALLSTATUS)) != 0:
+            if time.monotonic() > deadline:
+                raise LockError("CTRL-AP erase did not finish in time")
+            time.sleep(0.01)
+        ctrl_ap.write_reg(CTRL_AP_RESET, 1)
+        ctrl_ap.write_reg(CTRL_AP_RESET, 0)
+        ctrl_ap.write_reg(CTRL_AP_ERASEALL, 0)
+        if self.is_locked(inspection_session):
+            raise LockError("the unit is still locked after the CTRL-AP erase")

@@ -1,0 +1,210 @@
+"""The unit's debug connection through pyOCD; the only place the station imports pyocd.
+
+Every session is opened with ``auto_unlock=False``: pyOCD's default mass-erases a locked
+nRF52 or Kinetis on connect, and erasing a locked unit is a supervisor's rework, never an
+accident. pyOCD does not verify after programming, so :meth:`AttachedUnit.read` exists for
+the station's own read-back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pyocd.core import exceptions as pyocd_errors
+from pyocd.core.helpers import ConnectHelper
+from pyocd.core.session import Session
+from pyocd.flash.loader import FlashLoader
+
+from station.domain.errors import FlashError, ProbeError, StationError, UnitError, UnitLockedError
+from station.drivers.locks import LockStrategy
+
+LOG = logging.getLogger(__name__)
+
+READ_CHUNK: Final = 64 * 1024
+# Where family members keep their unique device id (two little-endian words).
+_DEVICE_ID_ADDRESS: Final = {"nrf52": 0x1000_0060}
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class ProgramStatistics:
+    bytes_programmed: int
+    pages_programmed: int
+    pages_identical: int
+
+
+class _MeasuringFlashLoader(FlashLoader):  # type: ignore[misc]
+    """pyOCD's loader, keeping the per-region statistics it otherwise only logs."""
+
+    performance: list[Any]
+
+    def _log_performance(self, perf_list: list[Any]) -> None:
+        self.performance = list(perf_list)
+        super()._log_performance(perf_list)
+
+
+def _translate(error: BaseException, doing: str) -> StationError:
+    """pyOCD's exceptions as the station's, with what was being done and no internals."""
+    if isinstance(error, StationError):
+        return error
+    if isinstance(error, pyocd_errors.ProbeDisconnected):
+        return ProbeError(f"probe lost the unit while {doing}: check the cable and the fixture")
+    if isinstance(error, pyocd_errors.TransferFaultError):
+        return FlashError(f"memory transfer fault while {doing}", address=error.fault_address)
+    if isinstance(error, pyocd_errors.FlashFailure):
+        return FlashError(f"flash algorithm failed while {doing}: {error}")
+    if isinstance(error, pyocd_errors.TransferTimeoutError | pyocd_errors.TimeoutError):
+        return ProbeError(f"probe timed out while {doing}")
+    if isinstance(error, pyocd_errors.ProbeError):
+        return ProbeError(f"probe error while {doing}: {error}")
+    if isinstance(error, pyocd_errors.Error):
+        return UnitError(f"debug error while {doing}: {error}")
+    return UnitError(f"unexpected {type(error).__name__} while {doing}: {error}")
+
+
+class AttachedUnit:
+    """A unit with an open, unlocked debug session."""
+
+    def __init__(self, session: Session, target_type: str, lock: LockStrategy) -> None:
+        self._session = session
+        self._target_type = target_type
+        self._lock = lock
+
+    @property
+    def target(self) -> Any:
+        return self._session.target
+
+    def read_device_id(self) -> str:
+        """The family's unique device id as 16 uppercase hex digits."""
+        address = next((a for prefix, a in _DEVICE_ID_ADDRESS.items() if self._target_type.startswith(prefix)), None)
+        if address is None:
+            raise UnitError(f"reading the device id of a {self._target_type} is not supported")
+        try:
+            low, high = self.target.read_memory_block32(address, 2)
+        except Exception as error:
+            raise _translate(error, "reading the device id") from error
+        return f"{(int(high) << 32) | int(low):016X}"
+
+    def program(
+        self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None
+    ) -> ProgramStatistics:
+        """Program all segments in one pass (erase, then program), skipping identical pages."""
+        try:
+            loader = _MeasuringFlashLoader(self._session, progress=progress, smart_flash=True)
+            loader.performance = []
+            for address, data in segments:
+                loader.add_data(address, data)
+            loader.commit()
+        except Exception as error:
+            raise _translate(error, "programming flash") from error
+        return ProgramStatistics(
+            bytes_programmed=sum(int(info.program_byte_count) for info in loader.performance),
+            pages_programmed=sum(int(info.program_page_count) for info in loader.performance),
+            pages_identical=sum(int(info.skipped_page_count) for info in loader.performance),
+        )
+
+    def read(self, address: int, length: int) -> bytes:
+        out = bytearray()
+        try:
+            while len(out) < length:
+                count = min(READ_CHUNK, length - len(out))
+                out += bytes(self.target.read_memory_block8(address + len(out), count))
+        except Exception as error:
+            raise _translate(error, f"reading memory at 0x{address:08X}") from error
+        return bytes(out)
+
+    def apply_lock(self) -> None:
+        try:
+            self._lock.apply_lock(self._session)
+        except Exception as error:
+            raise _translate(error, "locking the debug port") from error
+
+    def reset(self) -> None:
+        try:
+            self.target.reset()
+        except Exception as error:
+            raise _translate(error, "resetting the unit") from error
+
+
+class PyOcdProbe:
+    """One slot's probe, by its pyOCD unique id (``sim:unit-0001`` for a simulated unit)."""
+
+    def __init__(self, probe_id: str, target_type: str, lock: LockStrategy, *, frequency: int = 4_000_000) -> None:
+        self.probe_id = probe_id
+        self.target_type = target_type
+        self._lock = lock
+        self._frequency = frequency
+
+    def _open(self, extra_options: dict[str, Any]) -> Session:
+        options = {
+            "auto_unlock": False,  # never, whatever else changes
+            "frequency": self._frequency,
+            "target_override": self.target_type,
+            "resume_on_disconnect": False,
+            "warning.cortex_m_default": False,
+            **extra_options,
+        }
+        options["auto_unlock"] = False
+        try:
+            session = ConnectHelper.session_with_chosen_probe(
+                unique_id=self.probe_id, blocking=False, auto_open=False, options=options
+            )
+        except Exception as error:
+            raise _translate(error, "looking for the probe") from error
+        if session is None:
+            raise ProbeError(f"probe {self.probe_id} is not connected")
+        try:
+            session.open()
+        except KeyError as error:
+            # pyOCD's answer to a locked nRF52 under auto_unlock=False: no core to select.
+            with contextlib.suppress(Exception):
+                session.close()
+            raise UnitLockedError("the unit's debug port is locked") from error
+        except Exception as error:
+            with contextlib.suppress(Exception):
+                session.close()
+            raise _translate(error, "connecting to the unit") from error
+        return session
+
+    def is_locked(self) -> bool:
+        """Ask the unit (fresh session) whether its debug port is locked; never changes it."""
+        session = self._open(self._lock.inspection_options)
+        try:
+            return self._lock.is_locked(session)
+        except Exception as error:
+            raise _translate(error, "reading the lock state") from error
+        finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def attach(self) -> Iterator[AttachedUnit]:
+        """An unlocked unit, ready to program; a locked one raises UnitLockedError untouched."""
+        if self.is_locked():
+            raise UnitLockedError("the unit's debug port is locked")
+        session = self._open({})
+        try:
+            yield AttachedUnit(session, self.target_type, self._lock)
+        finally:
+            with contextlib.suppress(Exception):
+                session.close()
+
+    def rework_erase(self) -> None:
+        """A supervisor's rework: erase everything through the family's recovery path."""
+        session = self._open(self._lock.inspection_options)
+        try:
+            self._lock.rework_erase(session)
+        except Exception as error:
+            raise _translate(error, "erasing the unit for rework") from error
+        finally:
+            session.close()
+
+
+def list_probes() -> list[tuple[str, str]]:
+    """(unique id, description) of every probe pyOCD sees, simulated ones included."""
+    probes = ConnectHelper.get_all_connected_probes(blocking=False, print_wait_message=False)
+    return [(probe.unique_id, probe.description) for probe in probes]
