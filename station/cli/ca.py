@@ -1,0 +1,77 @@
+"""``station ca init|show``: the factory CA that signs every unit's device certificate."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from station.cli.passphrase import obtain_passphrase
+from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
+from station.domain.errors import CaError
+from station.domain.recipe import KeyType
+from station.security.ca import (
+    DEFAULT_COMMON_NAME,
+    DEFAULT_VALIDITY_DAYS,
+    ca_certificate,
+    ca_paths,
+    describe_certificate,
+    init_ca,
+)
+
+EXIT_OK = 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("ca", help="the factory CA: create it once, show its certificate")
+    commands = parser.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
+
+    init = commands.add_parser(
+        "init",
+        help=f"create the factory CA (key encrypted with ${CA_PASSPHRASE_ENVIRONMENT_VARIABLE} or a prompted "
+        "passphrase); never overwrites an existing one",
+    )
+    init.add_argument("--common-name", default=DEFAULT_COMMON_NAME, metavar="CN", help="CA subject common name")
+    init.add_argument(
+        "--validity-days", type=int, default=DEFAULT_VALIDITY_DAYS, metavar="N", help="CA certificate validity"
+    )
+    init.add_argument(
+        "--key-type", choices=[key_type.value for key_type in KeyType], default=KeyType.EC_P256.value,
+        help="CA key type (default ec-p256)",
+    )
+    init.set_defaults(handler=_init)
+
+    show = commands.add_parser("show", help="print the CA certificate (PEM), subject, validity and fingerprint")
+    show.set_defaults(handler=_show)
+
+
+def _init(arguments: argparse.Namespace) -> int:
+    paths = StationPaths.from_environment()
+    certificate_path, key_path = ca_paths(paths.ca_dir)
+    if key_path.exists() or certificate_path.exists():
+        # Say so before asking for a passphrase that could not be used anyway.
+        raise CaError(f"a factory CA already exists in {paths.ca_dir}; it is never overwritten")
+    passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "CA", confirm=True)
+    ca = init_ca(paths.ca_dir, passphrase, arguments.common_name, arguments.key_type, arguments.validity_days)
+    details = describe_certificate(ca.certificate)
+    print(f"created factory CA in {paths.ca_dir}")
+    print(f"  subject     {details['subject']}")
+    print(f"  valid       {details['not_before']} to {details['not_after']}")
+    print(f"  sha256      {details['sha256_fingerprint']}")
+    print(f"  private key {key_path} (encrypted; keep the passphrase safe: it cannot be recovered)")
+    return EXIT_OK
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    paths = StationPaths.from_environment()
+    certificate = ca_certificate(paths.ca_dir)
+    details = describe_certificate(certificate)
+    print(certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"), end="")
+    print(f"subject     {details['subject']}")
+    print(f"issuer      {details['issuer']}")
+    print(f"serial      {details['serial']}")
+    print(f"not before  {details['not_before']}")
+    print(f"not after   {details['not_after']}")
+    print(f"sha256      {details['sha256_fingerprint']}")
+    return EXIT_OK

@@ -1,0 +1,94 @@
+"""The demo recipe for simulated units, rendered next to the generated demo firmware.
+
+A recipe must pin its images' hashes, and the demo images are generated, not committed; so
+the recipe is rendered from ``resources/demo/recipe.toml.in`` with the hashes of the images
+that :func:`station.sim.firmware.build_demo_firmware` wrote. ``resources/demo/recipe.toml``
+is that rendering for the default demo firmware (a test keeps it current).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+from typing import Final
+
+from station.domain.errors import SimulationError
+from station.domain.recipe import (
+    CredentialPlan,
+    ImageFormat,
+    Recipe,
+    image_content_sha256,
+    load_recipe,
+    read_image,
+)
+from station.sim.firmware import DemoFirmware
+
+RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"
+DEMO_RECIPE_TEMPLATE: Final = RESOURCES_DIR / "demo" / "recipe.toml.in"
+DEMO_RECIPE: Final = RESOURCES_DIR / "demo" / "recipe.toml"
+RECIPE_FILE_NAME: Final = "recipe.toml"
+
+
+def render_demo_recipe(
+    firmware: DemoFirmware,
+    *,
+    relative_to: Path,
+    plan: CredentialPlan | str = CredentialPlan.STATION_GENERATED,
+) -> str:
+    """The demo recipe's TOML text for ``firmware``, naming image files relative to ``relative_to``."""
+    if not DEMO_RECIPE_TEMPLATE.is_file():
+        raise SimulationError(f"demo recipe template {DEMO_RECIPE_TEMPLATE} is missing")
+    values = {"firmware_version": firmware.firmware_version, "plan": CredentialPlan(plan).value}
+    for key, image in (
+        ("bootloader", firmware.bootloader),
+        ("app_header", firmware.app_header),
+        ("application", firmware.application),
+    ):
+        # Hash the file as the recipe loader will read it, by the recipe's own definition.
+        content_hash = image_content_sha256(read_image(image.bin_path, ImageFormat.BIN, image.address))
+        if content_hash != image.sha256:
+            raise SimulationError(f"demo image {image.name} changed on disk after it was built")
+        values[f"{key}_file"] = Path(os.path.relpath(image.bin_path, relative_to)).as_posix()
+        values[f"{key}_sha256"] = content_hash
+    template = string.Template(DEMO_RECIPE_TEMPLATE.read_text(encoding="utf-8"))
+    return template.substitute(values)
+
+
+def write_demo_recipe(
+    out_dir: Path,
+    firmware: DemoFirmware,
+    *,
+    plan: CredentialPlan | str = CredentialPlan.STATION_GENERATED,
+) -> Path:
+    """Write ``recipe.toml`` into ``out_dir`` for ``firmware`` and check that it loads."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / RECIPE_FILE_NAME
+    path.write_text(render_demo_recipe(firmware, relative_to=out_dir, plan=plan), encoding="utf-8")
+    return path
+
+
+def load_demo_recipe(
+    out_dir: Path,
+    firmware: DemoFirmware,
+    *,
+    plan: CredentialPlan | str = CredentialPlan.STATION_GENERATED,
+) -> Recipe:
+    """Write the demo recipe and load it (which checks every image and hash)."""
+    return load_recipe(write_demo_recipe(out_dir, firmware, plan=plan))
+
+
+def render_committed_demo_recipe() -> str:
+    """``resources/demo/recipe.toml`` as it should be: the default demo firmware's recipe."""
+    import tempfile
+
+    from station.sim.firmware import build_demo_firmware
+
+    with tempfile.TemporaryDirectory() as directory:
+        firmware = build_demo_firmware(Path(directory))
+        return render_demo_recipe(firmware, relative_to=Path(directory))
+
+
+if __name__ == "__main__":  # python -m station.sim.demo_recipe: regenerate the committed demo recipe
+    DEMO_RECIPE.write_text(render_committed_demo_recipe(), encoding="utf-8")
+    print(f"wrote {DEMO_RECIPE}")
