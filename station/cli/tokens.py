@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from station.cli.db import add_database_option, open_checked_database, station_paths
 from station.cli.passphrase import obtain_passphrase
-from station.config import VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
+from station.config import VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
 from station.domain.errors import VaultError
 from station.domain.ports import TokenRepository
 from station.security.station_key import load_or_create_station_key
@@ -45,9 +44,27 @@ def register(subparsers: Any) -> None:
     lister.set_defaults(handler=_list)
 
 
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """``--db URL``, as ``station.cli.db`` defines it for every command that uses the store.
+
+    Repeated here so that this module (and with it the ``station`` parser) loads even where the
+    store package cannot be imported; the store is imported when a tokens command runs.
+    """
+    parser.add_argument(
+        "--db", metavar="URL", default=None,
+        help="database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data directory)",
+    )
+
+
+def station_paths(arguments: argparse.Namespace) -> StationPaths:
+    return StationPaths.from_environment(db_url=getattr(arguments, "db", None))
+
+
 @contextmanager
 def _open_token_repository(arguments: argparse.Namespace) -> Iterator[tuple[TokenRepository, Any]]:
     """The store's token repository (and the database, for the audit log), closed afterwards."""
+    from station.cli.db import open_checked_database  # the store: SQLAlchemy, loaded only when needed
+
     database = open_checked_database(arguments)
     try:
         yield database.tokens, database
