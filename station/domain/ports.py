@@ -67,3 +67,9 @@ class AuditSigner(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
     def verify(self, data: bytes, signature: bytes) -> bool: ...
+
+
+class AuditVerifier(Protocol):
+    """Checks audit signatures; needs only the station's public key (AuditSigner is one)."""
+
+    def verify(self, data: bytes, signature: bytes) -> bool: ...

@@ -148,3 +148,79 @@ class AuditEntry:
     previous_hash: str
     entry_hash: str
     signature: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StationRecord:
+    name: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OperatorRecord:
+    """An operator; ``pin_hash`` is a slow hash of the PIN (the GUI's login), never the PIN."""
+
+    name: str
+    role: str
+    pin_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class WorkOrderRecord:
+    code: str
+    product: str | None
+    quantity: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RecipeRecord:
+    """A recipe exactly as used: its TOML text and the SHA-256 of that text."""
+
+    sha256: str
+    product: str
+    content: str = field(repr=False)
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptFilter:
+    """Which attempts an export or a query wants; every field left None matches all.
+
+    ``since`` is inclusive and ``until`` exclusive, both on the attempt's start time (UTC).
+    """
+
+    work_order: str | None = None
+    product: str | None = None
+    station: str | None = None
+    operator: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    result: AttemptResult | None = None
+    serials: tuple[str, ...] | None = None
+
+
+class AuditProblem(enum.StrEnum):
+    """Why an audit entry failed verification."""
+
+    HASH_MISMATCH = "hash mismatch"  # the entry's fields no longer give its stored hash
+    BAD_SIGNATURE = "bad signature"  # the stored hash is not signed by the station's key
+    BROKEN_LINK = "broken link"  # previous_hash names no entry of the log
+    SEQUENCE_GAP = "sequence gap"  # a sequence number is missing (entry deleted)
+    REORDERED = "reordered"  # previous_hash names an entry other than the one before it
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Outcome of walking the audit chain: OK with a count, or the first bad entry."""
+
+    entries_checked: int
+    last_hash: str | None = None  # head of the chain when OK: compare with an earlier copy
+    bad_sequence: int | None = None
+    problem: AuditProblem | None = None
+    explanation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None

@@ -1,0 +1,37 @@
+"""The traceability store: SQLAlchemy models, Alembic migrations, repositories.
+
+SQLAlchemy and Alembic are imported only inside this package; everything it hands out is a
+domain record from ``station.domain.records``.
+
+Typical use::
+
+    database = open_database(StationPaths.from_environment().db_url)
+    database.check_schema()              # refuses an unknown or old schema
+    attempt = database.attempts.create_attempt(serial=..., station=..., ...)
+    database.audit_log(signer).append_audit("operator:ann", "tokens.import", "12 tokens")
+"""
+
+from station.store.audit import AuditRepository
+from station.store.database import Database, head_revision, migration_config, open_database
+from station.store.repositories import (
+    UNSET,
+    AttemptRepository,
+    CredentialRepository,
+    RegistryRepository,
+    SqlTokenRepository,
+    UnitRepository,
+)
+
+__all__ = [
+    "UNSET",
+    "AttemptRepository",
+    "AuditRepository",
+    "CredentialRepository",
+    "Database",
+    "RegistryRepository",
+    "SqlTokenRepository",
+    "UnitRepository",
+    "head_revision",
+    "migration_config",
+    "open_database",
+]

@@ -1,0 +1,131 @@
+"""``station db upgrade|status|verify``: the traceability database's schema and audit chain.
+
+Also the one place the other commands get their database from: :func:`add_database_option`
+adds ``--db URL`` (default ``STATION_DB_URL``, else ``station.db`` in the data directory) and
+:func:`open_checked_database` opens it and refuses a schema this station does not know. The
+store (SQLAlchemy, Alembic) is imported only when a command runs, so building the ``station``
+parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from station.config import StationPaths
+from station.domain.errors import StationKeyError
+from station.domain.ports import AuditVerifier
+from station.security.station_key import StationPublicKey, load_station_key
+
+if TYPE_CHECKING:
+    from station.store import Database
+
+EXIT_OK = 0
+EXIT_AUDIT_BAD = 1
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="URL", default=None,
+        help="database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data directory)",
+    )
+
+
+def station_paths(arguments: argparse.Namespace) -> StationPaths:
+    return StationPaths.from_environment(db_url=getattr(arguments, "db", None))
+
+
+def open_checked_database(arguments: argparse.Namespace) -> Database:
+    """The station's database, refusing (StoreError) a missing, old or unknown schema."""
+    from station.store import open_database
+
+    database = open_database(station_paths(arguments).db_url)
+    try:
+        database.check_schema()
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("db", help="the traceability database: schema and audit log")
+    commands = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+
+    upgrade = commands.add_parser("upgrade", help="create the schema, or bring it to this station's version")
+    add_database_option(upgrade)
+    upgrade.set_defaults(handler=_upgrade)
+
+    status = commands.add_parser("status", help="print the schema revision and whether it is current")
+    add_database_option(status)
+    status.set_defaults(handler=_status)
+
+    verify = commands.add_parser(
+        "verify", help="walk the audit log's hash chain and signatures; name the first bad entry"
+    )
+    verify.add_argument(
+        "--public-key", type=Path, metavar="FILE",
+        help="the station's Ed25519 public key (PEM); default: the public half of the station key",
+    )
+    add_database_option(verify)
+    verify.set_defaults(handler=_verify)
+
+
+def _upgrade(arguments: argparse.Namespace) -> int:
+    from station.store import open_database
+
+    database = open_database(station_paths(arguments).db_url)
+    try:
+        before = database.current_revision()
+        reached = database.upgrade()
+    finally:
+        database.dispose()
+    if before == reached:
+        print(f"database {database.url} is already at schema revision {reached} (current)")
+    else:
+        print(f"database {database.url} upgraded from {before or 'empty'} to schema revision {reached} (current)")
+    return EXIT_OK
+
+
+def _status(arguments: argparse.Namespace) -> int:
+    from station.store import head_revision, open_database
+
+    database = open_database(station_paths(arguments).db_url, create_dirs=False)
+    try:
+        current = database.current_revision()
+    finally:
+        database.dispose()
+    head = head_revision()
+    state = "current" if current == head else f"this station needs {head}; run `station db upgrade`"
+    print(f"database {database.url}: schema revision {current or 'none'} ({state})")
+    return EXIT_OK
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    verifier = _audit_verifier(arguments)
+    database = open_checked_database(arguments)
+    try:
+        outcome = database.audit_log().verify_audit(verifier)
+    finally:
+        database.dispose()
+    if outcome.ok:
+        head = f", head {outcome.last_hash}" if outcome.last_hash else ""
+        print(f"audit log OK: {outcome.entries_checked} entries verified{head}")
+        return EXIT_OK
+    print(f"audit log BAD at entry {outcome.bad_sequence}: {outcome.problem} -- {outcome.explanation} "
+          f"({outcome.entries_checked} entries before it verified)")
+    return EXIT_AUDIT_BAD
+
+
+def _audit_verifier(arguments: argparse.Namespace) -> AuditVerifier:
+    """The public key given with --public-key, else the public half of the station's own key."""
+    path: Path | None = arguments.public_key
+    if path is None:
+        return load_station_key(station_paths(arguments).station_key_path).public_key
+    try:
+        return StationPublicKey.from_pem(path.read_bytes())
+    except OSError as error:
+        raise StationKeyError(f"cannot read the public key {path}: {error.strerror or error}") from None
+    except StationKeyError as error:
+        raise StationKeyError(f"{path}: {error}") from None

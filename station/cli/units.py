@@ -1,0 +1,105 @@
+"""``station units show SERIAL``: everything the station ever did to one unit."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from station.cli.db import add_database_option, open_checked_database
+from station.domain.errors import StoreError
+from station.domain.records import AttemptRecord, CredentialRecord, UnitRecord
+
+EXIT_OK = 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("units", help="look up units in the traceability store")
+    commands = parser.add_subparsers(dest="units_command", metavar="ACTION", required=True)
+    show = commands.add_parser("show", help="print a unit's full history: attempts, steps, credentials")
+    show.add_argument("serial", metavar="SERIAL")
+    show.add_argument("--no-transcript", action="store_true", help="leave out console transcripts")
+    add_database_option(show)
+    show.set_defaults(handler=_show)
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    database = open_checked_database(arguments)
+    try:
+        unit = database.units.get_unit(arguments.serial)
+        if unit is None:
+            raise StoreError(f"no unit with serial {arguments.serial!r} in {database.url}")
+        attempts = database.attempts.history(unit.serial)
+        credentials = database.credentials.credentials_for_serial(unit.serial)
+    finally:
+        database.dispose()
+    print(format_unit_history(unit, attempts, credentials, transcripts=not arguments.no_transcript))
+    return EXIT_OK
+
+
+def format_unit_history(
+    unit: UnitRecord,
+    attempts: list[AttemptRecord],
+    credentials: list[CredentialRecord],
+    *,
+    transcripts: bool = True,
+) -> str:
+    lines = [f"Unit {unit.serial}"]
+    lines.append(f"  device id      {unit.device_id or '-'}")
+    lines.append(f"  first seen     {_time(unit.first_seen_at)}")
+    flags = [name for name, on in (("DEVELOPMENT (erased; never ship)", unit.is_development),
+                                   ("GOLDEN (reference unit)", unit.is_golden)) if on]
+    if flags:
+        lines.append(f"  marked         {', '.join(flags)}")
+    lines.append(f"  attempts       {len(attempts)}")
+    by_attempt: dict[int, list[CredentialRecord]] = {}
+    for credential in credentials:
+        by_attempt.setdefault(credential.attempt_id, []).append(credential)
+    for attempt in attempts:
+        lines.append("")
+        lines.extend(_attempt_lines(attempt, by_attempt.get(attempt.id, []), transcripts))
+    return "\n".join(lines)
+
+
+def _attempt_lines(attempt: AttemptRecord, credentials: list[CredentialRecord], transcripts: bool) -> list[str]:
+    duration = "" if attempt.ended_at is None else f" ({(attempt.ended_at - attempt.started_at).total_seconds():.1f} s)"
+    lines = [
+        f"Attempt {attempt.id}: {attempt.result.value} (journal state {attempt.state.value})",
+        f"  started        {_time(attempt.started_at)}",
+        f"  ended          {_time(attempt.ended_at)}{duration}",
+        f"  station        {attempt.station}",
+        f"  operator       {attempt.operator}",
+        f"  work order     {attempt.work_order or '-'}",
+        f"  product        {attempt.product}",
+        f"  recipe         {attempt.recipe_hash}",
+        f"  device id      {attempt.device_id or '-'}",
+        f"  probe          {attempt.probe_id or '-'}",
+        f"  previous       {attempt.previous_attempt_id or '-'}",
+        f"  rework         {'yes' if attempt.is_rework else 'no'}",
+    ]
+    for image_hash in attempt.image_hashes:
+        lines.append(f"  image sha256   {image_hash}")
+    lines.append(f"  certificate    {attempt.certificate_fingerprint or '-'} (SHA-256 fingerprint)")
+    lines.append(f"  token          {attempt.token_fingerprint or '-'} (keyed fingerprint)")
+    if attempt.failure_code or attempt.failure_step or attempt.failure_message:
+        lines.append(f"  failure        step {attempt.failure_step or '-'}, code {attempt.failure_code or '-'}: "
+                     f"{attempt.failure_message or ''}")
+    if attempt.steps:
+        lines.append("  steps")
+        width = max(len(step.name) for step in attempt.steps)
+        for step in attempt.steps:
+            seconds = "" if step.ended_at is None else f"{(step.ended_at - step.started_at).total_seconds():8.3f} s"
+            code = f" [{step.failure_code}]" if step.failure_code else ""
+            detail = f"  {step.detail}" if step.detail else ""
+            lines.append(f"    {step.name:<{width}}  {step.outcome.value:<8} {seconds:>10}{code}{detail}")
+    for credential in credentials:
+        lines.append(f"  credential     serial {credential.certificate_serial} {credential.state.value}, "
+                     f"fingerprint {credential.certificate_fingerprint}")
+    if transcripts and attempt.console_transcript:
+        lines.append("  console transcript")
+        lines.extend(f"    | {line}" for line in attempt.console_transcript.splitlines())
+    return lines
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")

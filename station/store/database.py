@@ -1,0 +1,184 @@
+"""Opening the traceability database and keeping its schema at the version this code knows.
+
+Any SQLAlchemy URL works; SQLite (the default) is tuned for a station that must never lose
+a committed row: WAL journal, ``synchronous=FULL``, a busy timeout, foreign keys on. The
+schema comes only from the Alembic migrations shipped in ``migrations/``; the station
+refuses a database whose revision is not the one it was built for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from station.domain.errors import StoreError
+from station.domain.ports import AuditSigner
+from station.store.audit import AuditRepository
+from station.store.repositories import (
+    AttemptRepository,
+    CredentialRepository,
+    RegistryRepository,
+    SqlTokenRepository,
+    UnitRepository,
+)
+from station.store.session import WRITE_OPTION, Sessions, describe
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_SECONDS = 30
+UPGRADE_HINT = "run `station db upgrade`"
+
+
+def migration_config() -> Config:
+    """Alembic configuration built in code: no alembic.ini is needed at run time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(migration_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise StoreError("the station ships no database migrations")
+    return head
+
+
+class Database:
+    """One database: its engine, schema management, and the repositories over it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = Sessions(engine)
+        self.registry = RegistryRepository(self._sessions)
+        self.units = UnitRepository(self._sessions)
+        self.attempts = AttemptRepository(self._sessions)
+        self.credentials = CredentialRepository(self._sessions)
+        self.tokens = SqlTokenRepository(self._sessions)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def audit_log(self, signer: AuditSigner | None = None) -> AuditRepository:
+        """The audit log; ``signer`` (an AuditSigner) is needed only to append."""
+        return AuditRepository(self._sessions, signer)
+
+    def current_revision(self) -> str | None:
+        """The schema revision recorded in the database, or None for a database without one."""
+        try:
+            with self.engine.connect() as connection:
+                heads = MigrationContext.configure(connection).get_current_heads()
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot read the database at {self.url}: {describe(error)}") from error
+        if len(heads) > 1:
+            raise StoreError(f"the database at {self.url} has several schema revisions {heads}; repair it")
+        return heads[0] if heads else None
+
+    def upgrade(self, revision: str = "head") -> str:
+        """Bring the schema to ``revision`` (the newest by default); return the revision reached."""
+        current = self.current_revision()
+        if current is not None:
+            self._require_known(current)
+        config = migration_config()
+        try:
+            with self.engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        except CommandError as error:
+            raise StoreError(f"cannot upgrade the database at {self.url}: {error}") from error
+        except SQLAlchemyError as error:
+            raise StoreError(f"upgrading the database at {self.url} failed: {describe(error)}") from error
+        reached = self.current_revision()
+        return reached if reached is not None else "(none)"
+
+    def check_schema(self) -> None:
+        """Refuse (StoreError) a database whose schema is not exactly the one this code knows."""
+        head = head_revision()
+        current = self.current_revision()
+        if current == head:
+            return
+        if current is None:
+            if self._has_tables():
+                raise StoreError(
+                    f"the database at {self.url} has tables but no station schema revision; "
+                    "it was not made by `station db upgrade` and the station will not use it"
+                )
+            raise StoreError(f"the database at {self.url} has no station schema yet; {UPGRADE_HINT}")
+        self._require_known(current)
+        raise StoreError(
+            f"the database at {self.url} has schema revision {current}, this station needs {head}; "
+            f"{UPGRADE_HINT}"
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _require_known(self, revision: str) -> None:
+        try:
+            ScriptDirectory.from_config(migration_config()).get_revision(revision)
+        except CommandError as error:
+            raise StoreError(
+                f"the database at {self.url} has schema revision {revision!r}, which this station "
+                "does not know (it was written by a newer or different station version); refusing "
+                "to use or upgrade it -- run the station version that wrote it"
+            ) from error
+
+    def _has_tables(self) -> bool:
+        with self.engine.connect() as connection:
+            return bool(inspect(connection).get_table_names())
+
+
+def open_database(url: str, *, create_dirs: bool = True, echo: bool = False) -> Database:
+    """Open (never create the schema of) the database at ``url``: any SQLAlchemy URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StoreError(f"not a database URL: {url!r}") from error
+    options: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        in_memory = database in ("", ":memory:") or "mode=memory" in database
+        options["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}
+        if in_memory:
+            options["poolclass"] = StaticPool
+        elif create_dirs and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options["pool_pre_ping"] = True
+    try:
+        engine = create_engine(parsed, **options)
+    except (ArgumentError, ImportError) as error:
+        raise StoreError(f"cannot open {parsed.render_as_string(hide_password=True)}: {error}") from error
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return Database(engine)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the driver, decides where transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

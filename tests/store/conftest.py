@@ -1,0 +1,129 @@
+"""Fixtures for the store tests: the same database-backed tests run on every backend.
+
+SQLite always; PostgreSQL too when ``STATION_TEST_POSTGRES_URL`` names a database the tests
+may wipe (its ``public`` schema is dropped and re-created before each test), e.g.
+``postgresql+psycopg://station:station@127.0.0.1/station_test``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine, text
+
+from station.store import Database, open_database
+
+POSTGRES_URL_VARIABLE = "STATION_TEST_POSTGRES_URL"
+
+RECIPE_TEXT = '[product]\ncode = "ACME-TOASTER"\n'
+
+
+class TestSigner:
+    """A tiny Ed25519 AuditSigner, standing in for the station key of station/security."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.private_key = Ed25519PrivateKey.generate()
+        self.public_key = self.private_key.public_key()
+
+    @property
+    def public_key_fingerprint(self) -> str:
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return hashlib.sha256(raw).hexdigest()
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private_key.sign(data)
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        try:
+            self.public_key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    def write_private_pem(self, path: Path) -> None:
+        path.write_bytes(self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ))
+        path.chmod(0o600)
+
+    def write_public_pem(self, path: Path) -> None:
+        path.write_bytes(self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ))
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+def _backends() -> list[object]:
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql", id="postgresql",
+            marks=pytest.mark.skipif(not os.environ.get(POSTGRES_URL_VARIABLE),
+                                     reason=f"set {POSTGRES_URL_VARIABLE} to run against PostgreSQL"),
+        ),
+    ]
+
+
+@pytest.fixture(params=_backends())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'station.db'}"
+    url = os.environ[POSTGRES_URL_VARIABLE]
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "station.db"
+
+
+@pytest.fixture
+def sqlite_url(sqlite_path: Path) -> str:
+    return f"sqlite:///{sqlite_path}"
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    """A database of each backend, upgraded to the current schema."""
+    opened = open_database(db_url)
+    opened.upgrade()
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    opened = open_database(sqlite_url)
+    opened.upgrade()
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def signer() -> TestSigner:
+    return TestSigner()
+
+
+@pytest.fixture
+def recipe_hash(database: Database) -> str:
+    return database.registry.record_recipe(RECIPE_TEXT, "ACME-TOASTER").sha256

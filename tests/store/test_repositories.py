@@ -1,0 +1,360 @@
+"""The repository suite: run against every backend (see conftest's ``db_url``)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from station.domain.errors import StoreError
+from station.domain.ports import TokenRepository, VaultParameters
+from station.domain.records import (
+    AttemptFilter,
+    AttemptRecord,
+    AttemptResult,
+    CredentialState,
+    JournalState,
+    SealedToken,
+    StepOutcome,
+)
+from station.store import Database
+
+T0 = datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+def _attempt(database: Database, recipe_hash: str, serial: str = "SN-0001", **extra: object) -> AttemptRecord:
+    fields: dict[str, object] = {
+        "serial": serial, "station": "line1-st1", "operator": "ann", "recipe_hash": recipe_hash,
+        "product": "ACME-TOASTER", "work_order": "WO-1",
+    }
+    fields.update(extra)
+    return database.attempts.create_attempt(**fields)  # type: ignore[arg-type]
+
+
+def _token(fingerprint: str, *, product: str = "ACME-TOASTER", limit: int | None = None) -> SealedToken:
+    return SealedToken(fingerprint=fingerprint, product=product, nonce=b"n" * 12, ciphertext=b"c" * 40,
+                       use_limit=limit, imported_at=T0)
+
+
+# -- reference data ---------------------------------------------------------------------
+
+
+def test_registry_upserts(database: Database) -> None:
+    station = database.registry.upsert_station("line1-st1", "first station")
+    assert station.name == "line1-st1" and station.created_at.tzinfo is not None
+    assert database.registry.upsert_station("line1-st1", "renamed").description == "renamed"
+    assert [s.name for s in database.registry.stations()] == ["line1-st1"]
+
+    operator = database.registry.upsert_operator("ann", "supervisor", pin_hash="scrypt$abc")
+    assert (operator.role, operator.pin_hash) == ("supervisor", "scrypt$abc")
+    assert database.registry.upsert_operator("ann", "operator").pin_hash == "scrypt$abc"  # kept
+    assert database.registry.upsert_operator("ann", "operator", pin_hash=None).pin_hash is None
+    assert database.registry.get_operator("nobody") is None
+    assert [o.name for o in database.registry.operators()] == ["ann"]
+
+    order = database.registry.upsert_work_order("WO-1", product="ACME-TOASTER", quantity=500)
+    assert (order.product, order.quantity) == ("ACME-TOASTER", 500)
+    assert database.registry.upsert_work_order("WO-1").quantity == 500
+    assert database.registry.get_work_order("WO-1") == order
+
+
+def test_recipes_are_kept_by_hash_of_their_text(database: Database) -> None:
+    recipe = database.registry.record_recipe("a = 1\n", "P1")
+    assert recipe.sha256 == hashlib.sha256(b"a = 1\n").hexdigest()
+    assert database.registry.record_recipe("a = 1\n", "P1") == recipe  # idempotent
+    assert database.registry.get_recipe(recipe.sha256) == recipe
+    assert database.registry.record_recipe("a = 2\n", "P1").sha256 != recipe.sha256  # edited = new
+    with pytest.raises(StoreError, match="not the SHA-256"):
+        database.registry.record_recipe("a = 3\n", "P1", sha256="0" * 64)
+    with pytest.raises(StoreError, match="already recorded for product P1"):
+        database.registry.record_recipe("a = 1\n", "P2")
+
+
+# -- units ------------------------------------------------------------------------------
+
+
+def test_units(database: Database) -> None:
+    assert database.units.get_unit("SN-1") is None
+    unit = database.units.get_or_create_unit("SN-1", at=T0)
+    assert unit.first_seen_at == T0 and unit.device_id is None
+    assert database.units.get_or_create_unit("SN-1", "DEV-A").device_id == "DEV-A"
+    assert database.units.get_or_create_unit("SN-1", "DEV-B").device_id == "DEV-A"  # first one stays
+    assert database.units.mark_development("SN-1").is_development
+    assert database.units.set_golden("SN-1").is_golden
+    assert not database.units.set_golden("SN-1", False).is_golden
+    assert database.units.get_unit("SN-1").is_development  # type: ignore[union-attr]
+
+
+def test_development_devices_are_known_by_device_id(database: Database, recipe_hash: str) -> None:
+    database.units.get_or_create_unit("SN-1", "DEV-A")
+    assert not database.units.is_development_device("DEV-A")
+    database.units.mark_development("SN-1")
+    assert database.units.is_development_device("DEV-A")
+    # A device seen only in an attempt (the unit kept another id) counts too.
+    attempt = _attempt(database, recipe_hash, serial="SN-2", device_id="DEV-B")
+    database.units.get_or_create_unit("SN-3", "DEV-C")
+    database.attempts.set_attempt_fields(attempt.id, device_id="DEV-C")
+    database.units.mark_development("SN-2")
+    assert database.units.is_development_device("DEV-C") and database.units.is_development_device("DEV-B")
+    assert not database.units.is_development_device("DEV-Z")
+
+
+def test_times_are_utc_aware_and_naive_times_are_refused(database: Database) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    unit = database.units.get_or_create_unit("SN-TZ", at=datetime(2026, 3, 1, 10, 0, tzinfo=plus_two))
+    assert unit.first_seen_at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert unit.first_seen_at.utcoffset() == timedelta(0)
+    with pytest.raises(StoreError, match="timezone-aware"):
+        database.units.get_or_create_unit("SN-NAIVE", at=datetime(2026, 3, 1, 10, 0))
+
+
+# -- attempts and steps -----------------------------------------------------------------
+
+
+def test_attempt_lifecycle(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash, probe_id="sim:unit-0001", at=T0)
+    assert (attempt.state, attempt.result) == (JournalState.SCANNED, AttemptResult.IN_PROGRESS)
+    assert attempt.started_at == T0 and attempt.previous_attempt_id is None
+    assert (attempt.station, attempt.operator, attempt.work_order) == ("line1-st1", "ann", "WO-1")
+
+    database.attempts.set_attempt_fields(attempt.id, device_id="DEV-1", image_hashes=["aa" * 32, "bb" * 32])
+    database.attempts.advance(attempt.id, JournalState.CONNECTED)
+    step = database.attempts.start_step(attempt.id, "flash", at=T0 + timedelta(seconds=1))
+    assert step.outcome is StepOutcome.RUNNING and step.id is not None
+    finished = database.attempts.finish_step(step.id, StepOutcome.PASSED, detail="2 regions",
+                                             at=T0 + timedelta(seconds=3.5))
+    assert finished.ended_at == T0 + timedelta(seconds=3.5)
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.finish_step(step.id, StepOutcome.FAILED)
+    database.attempts.append_transcript(attempt.id, "> hello\n")
+    database.attempts.append_transcript(attempt.id, "< ok\n")
+    database.attempts.advance(attempt.id, JournalState.FLASHED)
+
+    done = database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED, at=T0 + timedelta(seconds=9))
+    assert (done.state, done.result, done.ended_at) == (JournalState.PASSED, AttemptResult.PASSED,
+                                                        T0 + timedelta(seconds=9))
+    assert done.device_id == "DEV-1" and done.image_hashes == ("aa" * 32, "bb" * 32)
+    assert done.console_transcript == "> hello\n< ok\n"
+    assert [(s.name, s.outcome, s.detail) for s in done.steps] == [("flash", StepOutcome.PASSED, "2 regions")]
+    assert database.units.get_unit("SN-0001").device_id == "DEV-1"  # type: ignore[union-attr]
+
+    # A finished attempt is final.
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.advance(attempt.id, JournalState.LOCKED)
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="X")
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.start_step(attempt.id, "late")
+
+
+def test_finish_rules(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash)
+    with pytest.raises(StoreError, match="use finish_attempt"):
+        database.attempts.advance(attempt.id, JournalState.PASSED)
+    with pytest.raises(StoreError, match="needs a failure code"):
+        database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED)
+    with pytest.raises(StoreError, match="carries no failure"):
+        database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED, failure_code="X")
+    with pytest.raises(StoreError, match="cannot finish as IN_PROGRESS"):
+        database.attempts.finish_attempt(attempt.id, AttemptResult.IN_PROGRESS)
+    failed = database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_step="flash",
+                                              failure_code="PROBE_TIMEOUT", failure_message="Move the board")
+    assert (failed.state, failed.failure_step, failed.failure_code, failed.failure_message) == (
+        JournalState.FAILED, "flash", "PROBE_TIMEOUT", "Move the board")
+    with pytest.raises(StoreError, match="no attempt 999999"):
+        database.attempts.get_attempt(999999)
+
+
+def test_attempt_needs_a_recorded_recipe(database: Database) -> None:
+    with pytest.raises(StoreError, match="is not recorded"):
+        _attempt(database, "f" * 64)
+    assert database.units.get_unit("SN-0001") is None  # nothing written
+
+
+def test_history_latest_and_unfinished(database: Database, recipe_hash: str) -> None:
+    first = _attempt(database, recipe_hash, at=T0)
+    database.attempts.finish_attempt(first.id, AttemptResult.FAILED, failure_code="FLASH")
+    other = _attempt(database, recipe_hash, serial="SN-0002", station="line1-st2")
+    second = _attempt(database, recipe_hash, is_rework=True, at=T0 + timedelta(minutes=5))
+    assert second.previous_attempt_id == first.id and second.is_rework
+    database.attempts.start_step(second.id, "connect")
+
+    history = database.attempts.history("SN-0001")
+    assert [a.id for a in history] == [first.id, second.id]
+    assert [s.name for s in history[1].steps] == ["connect"]
+    assert database.attempts.history("SN-NONE") == []
+    latest = database.attempts.latest_attempt("SN-0001")
+    assert latest is not None and latest.id == second.id
+    assert database.attempts.latest_attempt("SN-NONE") is None
+    assert [a.id for a in database.attempts.unfinished_attempts()] == [other.id, second.id]
+    assert [a.id for a in database.attempts.unfinished_attempts("line1-st1")] == [second.id]
+
+
+def test_iter_attempts_filters(database: Database, recipe_hash: str) -> None:
+    other_hash = database.registry.record_recipe("other\n", "OTHER").sha256
+    made = []
+    for index in range(6):
+        attempt = _attempt(
+            database, recipe_hash if index % 2 == 0 else other_hash, serial=f"SN-{index}",
+            product="ACME-TOASTER" if index % 2 == 0 else "OTHER",
+            work_order="WO-A" if index < 3 else "WO-B", operator="ann" if index < 4 else "bob",
+            station="st1" if index != 5 else "st2", at=T0 + timedelta(days=index),
+        )
+        step = database.attempts.start_step(attempt.id, "flash", at=T0 + timedelta(days=index))
+        database.attempts.finish_step(step.id, StepOutcome.PASSED, at=T0 + timedelta(days=index, seconds=2))
+        if index % 3 == 0:
+            database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED)
+        made.append(attempt.id)
+
+    def ids(**wanted: object) -> list[int]:
+        found = [a.id for a in database.attempts.iter_attempts(AttemptFilter(**wanted), batch_size=2)]  # type: ignore[arg-type]
+        assert database.attempts.count_attempts(AttemptFilter(**wanted)) == len(found)  # type: ignore[arg-type]
+        return found
+
+    assert ids() == made
+    assert ids(work_order="WO-A") == made[:3]
+    assert ids(product="OTHER") == made[1::2]
+    assert ids(operator="bob") == made[4:]
+    assert ids(station="st2") == [made[5]]
+    assert ids(since=T0 + timedelta(days=2), until=T0 + timedelta(days=4)) == made[2:4]
+    assert ids(result=AttemptResult.PASSED) == [made[0], made[3]]
+    assert ids(serials=("SN-1", "SN-4")) == [made[1], made[4]]
+    assert ids(work_order="WO-B", result=AttemptResult.IN_PROGRESS) == [made[4], made[5]]
+    every = list(database.attempts.iter_attempts())
+    assert all(len(a.steps) == 1 and a.steps[0].name == "flash" for a in every)
+
+
+# -- credentials ------------------------------------------------------------------------
+
+
+def _reserve(database: Database, attempt_id: int, serial_hex: str = "0a1b", fingerprint: str = "ab" * 32):
+    return database.credentials.reserve_credential(
+        certificate_serial=serial_hex, certificate_fingerprint=fingerprint, serial="SN-0001",
+        device_id="DEV-1", attempt_id=attempt_id,
+        certificate_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+
+
+def test_credentials_lifecycle(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash)
+    credential = _reserve(database, attempt.id, "0A1B")
+    assert credential.state is CredentialState.RESERVED and credential.certificate_serial == "0a1b"
+    assert database.attempts.get_attempt(attempt.id).certificate_fingerprint == "ab" * 32
+    assert database.credentials.mark_injected("0a1b").state is CredentialState.INJECTED
+    with pytest.raises(StoreError, match="not RESERVED"):
+        database.credentials.mark_injected("0a1b")
+    assert database.credentials.void_credential("0a1b").state is CredentialState.VOID
+    with pytest.raises(StoreError, match="not RESERVED"):
+        database.credentials.mark_injected("0a1b")
+    assert [c.certificate_serial for c in database.credentials.credentials_for_attempt(attempt.id)] == ["0a1b"]
+    assert database.credentials.credentials_for_serial("SN-0001")[0].state is CredentialState.VOID
+    assert database.credentials.get_credential("0A1B") is not None
+    with pytest.raises(StoreError, match="no credential"):
+        database.credentials.void_credential("ffff")
+
+
+def test_a_credential_is_never_offered_twice(database: Database, recipe_hash: str) -> None:
+    first = _attempt(database, recipe_hash)
+    _reserve(database, first.id)
+    database.credentials.void_credential("0a1b")
+    second = _attempt(database, recipe_hash, serial="SN-0002")
+    with pytest.raises(StoreError, match="never offered twice"):
+        _reserve(database, second.id)  # same certificate serial, even though VOID
+    with pytest.raises(StoreError, match="never offered twice"):
+        _reserve(database, second.id, "0c0d")  # same fingerprint under another serial
+    assert database.credentials.credentials_for_attempt(second.id) == []
+
+
+def test_concurrent_reservations_of_one_credential_give_it_once(database: Database, recipe_hash: str) -> None:
+    attempts = [_attempt(database, recipe_hash, serial=f"SN-{index}") for index in range(8)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(attempts))
+
+    def reserve(attempt_id: int) -> None:
+        barrier.wait()
+        try:
+            _reserve(database, attempt_id, "beef")
+            outcomes.append("reserved")
+        except StoreError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=reserve, args=(a.id,)) for a in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["reserved"]
+
+
+def test_private_keys_are_refused(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash)
+    with pytest.raises(StoreError, match="private key"):
+        database.credentials.reserve_credential(
+            certificate_serial="01", certificate_fingerprint="cd" * 32, serial="SN-0001", device_id="D",
+            attempt_id=attempt.id,
+            certificate_pem="-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n",
+        )
+
+
+# -- token vault ------------------------------------------------------------------------
+
+
+def test_token_repository_protocol(database: Database, recipe_hash: str) -> None:
+    tokens: TokenRepository = database.tokens
+    assert tokens.vault_parameters() is None
+    parameters = VaultParameters(salt=b"s" * 16, scrypt_n=2**14, scrypt_r=8, scrypt_p=1,
+                                 check_nonce=b"n" * 12, check_value=b"v" * 32)
+    tokens.set_vault_parameters(parameters)
+    assert tokens.vault_parameters() == parameters
+    with pytest.raises(StoreError, match="never replaced"):
+        tokens.set_vault_parameters(parameters)
+
+    assert tokens.add_sealed_tokens([_token("f1"), _token("f2", limit=2), _token("f3", product="OTHER")]) == 3
+    assert tokens.add_sealed_tokens([_token("f1"), _token("f4")]) == 1
+    assert [t.fingerprint for t in tokens.sealed_tokens("ACME-TOASTER")] == ["f1", "f2", "f4"]
+    assert tokens.sealed_tokens("ACME-TOASTER")[0] == _token("f1")
+
+    attempt = _attempt(database, recipe_hash)
+    tokens.record_token_use("f2", attempt.id)
+    assert database.attempts.get_attempt(attempt.id).token_fingerprint == "f2"
+    statuses = {s.fingerprint: s for s in tokens.token_statuses()}
+    assert (statuses["f2"].uses, statuses["f2"].use_limit, statuses["f2"].exhausted) == (1, 2, False)
+    assert statuses["f1"].uses == 0 and statuses["f3"].product == "OTHER"
+    assert [s.fingerprint for s in tokens.token_statuses("OTHER")] == ["f3"]
+
+    tokens.record_token_use("f2", attempt.id)
+    with pytest.raises(StoreError, match="reached its use limit"):
+        tokens.record_token_use("f2", attempt.id)
+    assert {s.fingerprint: s for s in tokens.token_statuses()}["f2"].exhausted
+    with pytest.raises(StoreError, match="no activation token"):
+        tokens.record_token_use("nope", attempt.id)
+    with pytest.raises(StoreError, match="no attempt"):
+        tokens.record_token_use("f1", 999999)
+    for _ in range(3):
+        tokens.record_token_use("f1", attempt.id)  # no limit
+    assert {s.fingerprint: s for s in tokens.token_statuses()}["f1"].uses == 3
+
+
+def test_token_limit_holds_under_concurrent_use(database: Database, recipe_hash: str) -> None:
+    database.tokens.add_sealed_tokens([_token("shared", limit=3)])
+    attempts = [_attempt(database, recipe_hash, serial=f"SN-{index}") for index in range(8)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(attempts))
+
+    def use(attempt_id: int) -> None:
+        barrier.wait()
+        try:
+            database.tokens.record_token_use("shared", attempt_id)
+            outcomes.append("used")
+        except StoreError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=use, args=(a.id,)) for a in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["used"] * 3
+    assert database.tokens.token_statuses()[0].uses == 3
