@@ -38,6 +38,10 @@ class ProgramStatistics:
     pages_identical: int
 
 
+def _ignore_progress(_fraction: float) -> None:
+    """Progress nobody asked to see."""
+
+
 class _MeasuringFlashLoader(FlashLoader):  # type: ignore[misc]
     """pyOCD's loader, keeping the per-region statistics it otherwise only logs."""
 
@@ -95,7 +99,8 @@ class AttachedUnit:
     ) -> ProgramStatistics:
         """Program all segments in one pass (erase, then program), skipping identical pages."""
         try:
-            loader = _MeasuringFlashLoader(self._session, progress=progress, smart_flash=True)
+            # pyOCD prints a progress bar to stdout when given no callback: always give one.
+            loader = _MeasuringFlashLoader(self._session, progress=progress or _ignore_progress, smart_flash=True)
             loader.performance = []
             for address, data in segments:
                 loader.add_data(address, data)

@@ -1,0 +1,145 @@
+"""The demo and training environment: simulated units, demo CA, vault, recipe, and their consoles.
+
+Everything lives in one directory (``STATION_DEMO_DIR``, default under the user's data
+directory, or a directory the caller names), kept between runs so that the history built by
+one demo is there for ``station units show`` and ``station report export`` afterwards::
+
+    <demo>/sim/         simulated units and the simulated device-management service
+    <demo>/data/        the station's database, factory CA, station key and logs
+    <demo>/firmware/    generated demo firmware and the demo recipe that pins it
+
+The demo CA and vault passphrases are fixed, published training values: a demo directory
+holds no production secret. The demo's activation tokens are random, and are written only
+into the (encrypted) vault and, as hashes, into the simulated service.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+
+from station.config import StationPaths
+from station.domain.recipe import CredentialPlan
+from station.drivers.dms import SimulatedDeviceManagementClient
+from station.security.ca import ca_paths, init_ca
+from station.security.vault import TokenVault, UnlockedVault
+from station.sim.console import ConsoleServer
+from station.sim.demo_recipe import write_demo_recipe
+from station.sim.dms import SimDeviceManagement
+from station.sim.firmware import build_demo_firmware
+from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE, SimUnit, SimUnitStore
+from station.store import open_database
+
+DEMO_DIR_ENVIRONMENT_VARIABLE: Final = "STATION_DEMO_DIR"
+DEMO_CA_PASSPHRASE: Final = "demo-ca-passphrase"  # training only: published on purpose
+DEMO_VAULT_PASSPHRASE: Final = "demo-vault-passphrase"  # training only: published on purpose
+DEMO_TOKEN_COUNT: Final = 500
+DEMO_TOKEN_USE_LIMIT: Final = 10
+DEMO_SERIAL_PREFIX: Final = "TST-"
+
+
+def default_demo_dir() -> Path:
+    configured = os.environ.get(DEMO_DIR_ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured)
+    return platformdirs.user_data_path("provisioning-station") / "demo"
+
+
+@dataclass
+class DemoEnvironment:
+    """A ready demo directory: paths, recipe file, simulated units and service."""
+
+    root: Path
+    paths: StationPaths
+    recipe_path: Path
+    units: SimUnitStore
+    service: SimDeviceManagement
+
+    @property
+    def sim_dir(self) -> Path:
+        return self.units.root
+
+    @property
+    def ca_passphrase(self) -> str:
+        return DEMO_CA_PASSPHRASE
+
+    def unlock_vault(self) -> UnlockedVault:
+        database = open_database(self.paths.db_url)
+        try:
+            return TokenVault(database.tokens).unlocked(DEMO_VAULT_PASSPHRASE)
+        finally:
+            database.dispose()
+
+    def development_registry(self) -> SimulatedDeviceManagementClient:
+        return SimulatedDeviceManagementClient(self.sim_dir)
+
+    def create_units(self, count: int, *, timing_factor: float = 0.0) -> list[SimUnit]:
+        return [self.units.create_unit(timing_factor=timing_factor) for _ in range(count)]
+
+    def console_server(self) -> ConsoleServer:
+        return ConsoleServer(self.units, self.service)
+
+    def console_path(self, unit: SimUnit) -> str:
+        """The console port a slot for this unit opens: the link the console server keeps."""
+        return str(unit.directory / "console")
+
+
+def prepare_demo(
+    root: Path | None = None,
+    *,
+    plan: CredentialPlan = CredentialPlan.STATION_GENERATED,
+    app_size: int = 64 * 1024,
+) -> DemoEnvironment:
+    """Create (or reuse) the demo directory and make everything in it ready to provision.
+
+    Points ``STATION_SIM_DIR`` at the demo's units, since pyOCD's probe plugin finds them there.
+    """
+    root = root if root is not None else default_demo_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    sim_dir = root / "sim"
+    sim_dir.mkdir(exist_ok=True)
+    os.environ[SIM_DIR_ENVIRONMENT_VARIABLE] = str(sim_dir)
+    paths = StationPaths.from_environment(data_dir=root / "data", db_url=f"sqlite:///{root / 'data' / 'station.db'}")
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+
+    firmware_dir = root / f"firmware-{plan.value}-{app_size}"
+    firmware = build_demo_firmware(firmware_dir, app_size=app_size)
+    recipe_path = write_demo_recipe(firmware_dir, firmware, plan=plan)
+
+    database = open_database(paths.db_url)
+    try:
+        database.upgrade()
+        if not ca_paths(paths.ca_dir)[1].exists():
+            init_ca(paths.ca_dir, DEMO_CA_PASSPHRASE, common_name="Demo Factory CA (training only)")
+        service = SimDeviceManagement(sim_dir)
+        vault = TokenVault(database.tokens)
+        product = "ACME-TOASTER"
+        if not any(summary.code == product for summary in service.products()):
+            tokens = [secrets.token_urlsafe(24) for _ in range(DEMO_TOKEN_COUNT)]
+            unlocked = vault.initialize_or_check(DEMO_VAULT_PASSPHRASE)
+            unlocked.import_tokens(product, tokens, use_limit=DEMO_TOKEN_USE_LIMIT)
+            service.add_product(product, tokens, [ca_paths(paths.ca_dir)[0].read_bytes()])
+            del tokens
+    finally:
+        database.dispose()
+    return DemoEnvironment(
+        root=root, paths=paths, recipe_path=recipe_path, units=SimUnitStore(sim_dir), service=service
+    )
+
+
+def next_demo_serials(is_used: Callable[[str], bool], count: int) -> list[str]:
+    """Valid demo serials (``TST-000001`` …) that no unit has yet."""
+    serials: list[str] = []
+    number = 1
+    while len(serials) < count:
+        candidate = f"{DEMO_SERIAL_PREFIX}{number:06d}"
+        if not is_used(candidate):
+            serials.append(candidate)
+        number += 1
+    return serials

@@ -1,0 +1,254 @@
+"""What the per-unit sequence needs from the world, as Protocols.
+
+The flow is pure Python: drivers (pyOCD, pyserial), the store (SQLAlchemy), security
+(cryptography) and the GUI implement these structurally, and tests use hand-written fakes.
+Every secret crosses these ports as an object whose ``repr`` hides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from station.domain.records import (
+    AttemptRecord,
+    AttemptResult,
+    CredentialRecord,
+    JournalState,
+    StepOutcome,
+    StepRecord,
+    UnitRecord,
+)
+
+ProgressCallback = Callable[[float], None]
+
+
+# ---- the unit ---------------------------------------------------------------------------------
+
+
+class AttachedUnit(Protocol):
+    """A unit with an open, unlocked debug session."""
+
+    def read_device_id(self) -> str: ...
+
+    def program(self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None) -> Any: ...
+
+    def read(self, address: int, length: int) -> bytes: ...
+
+    def apply_lock(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class UnitProbe(Protocol):
+    """One slot's debug probe."""
+
+    probe_id: str
+
+    def is_locked(self) -> bool: ...
+
+    def attach(self) -> AbstractContextManager[AttachedUnit]: ...
+
+    def rework_erase(self) -> None: ...
+
+
+class ConsoleReply(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> str: ...
+
+
+class UnitConsole(Protocol):
+    """One open serial console; replies come back with secrets already replaced by labels."""
+
+    @property
+    def transcript(self) -> str: ...
+
+    def discard_input(self) -> None: ...
+
+    def wait_for_banner(self, timeout: float) -> str: ...
+
+    def command(
+        self, line: str, *, timeout: float | None = None, secrets: Mapping[str, str] | None = None
+    ) -> ConsoleReply: ...
+
+    def close(self) -> None: ...
+
+
+ConsoleOpener = Callable[[], UnitConsole]
+
+
+# ---- credentials, tokens, the device-management service ------------------------------------
+
+
+class IssuedCredentialView(Protocol):
+    """What the flow sees of an issued credential (no private key)."""
+
+    @property
+    def certificate_serial(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def certificate_pem(self) -> str: ...
+
+    @property
+    def endpoint_name(self) -> str: ...
+
+
+class CredentialIssuer(Protocol):
+    """Issues production credentials per the recipe's plan and checks what the unit holds."""
+
+    @property
+    def device_generated(self) -> bool: ...
+
+    def endpoint_name(self, serial: str, device_id: str) -> str: ...
+
+    def issue_station_generated(self, serial: str, device_id: str) -> IssuedCredentialView: ...
+
+    def issue_from_csr(self, serial: str, device_id: str, csr_pem: str) -> IssuedCredentialView: ...
+
+    def region_bytes(self, issued: IssuedCredentialView) -> bytes:
+        """The credential region's content for this credential (may hold its private key)."""
+        ...
+
+    def check_region(self, issued: IssuedCredentialView, read_back: bytes) -> None:
+        """CredentialError unless the region read back holds exactly this credential."""
+        ...
+
+
+class SecretToken(Protocol):
+    """An activation token: its text only through ``secret()``, for the command line to the unit."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def secret(self) -> str: ...
+
+
+class TokenSource(Protocol):
+    def next_token(self, product: str) -> SecretToken: ...
+
+    def record_use(self, token: Any, attempt_id: int) -> None:
+        """Count a use of a token this source handed out against an attempt."""
+        ...
+
+
+class DevelopmentUnitRegistry(Protocol):
+    """The device-management service's knowledge of development (ever-erased) units."""
+
+    def is_development_unit(self, device_id: str) -> bool: ...
+
+
+# ---- the journal (the traceability store) ---------------------------------------------------
+
+
+class AttemptJournal(Protocol):
+    def create_attempt(
+        self,
+        *,
+        serial: str,
+        station: str,
+        operator: str,
+        recipe_hash: str,
+        product: str,
+        work_order: str | None = None,
+        device_id: str | None = None,
+        probe_id: str | None = None,
+        is_rework: bool = False,
+        at: datetime | None = None,
+    ) -> AttemptRecord: ...
+
+    def advance(self, attempt_id: int, state: JournalState) -> None: ...
+
+    def set_attempt_fields(
+        self,
+        attempt_id: int,
+        *,
+        device_id: Any = ...,
+        probe_id: Any = ...,
+        image_hashes: Any = ...,
+        certificate_fingerprint: Any = ...,
+        token_fingerprint: Any = ...,
+        console_transcript: Any = ...,
+        is_rework: Any = ...,
+    ) -> None: ...
+
+    def finish_attempt(
+        self,
+        attempt_id: int,
+        result: AttemptResult,
+        *,
+        failure_step: str | None = None,
+        failure_code: str | None = None,
+        failure_message: str | None = None,
+        at: datetime | None = None,
+    ) -> AttemptRecord: ...
+
+    def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord: ...
+
+    def finish_step(
+        self,
+        step_id: int,
+        outcome: StepOutcome,
+        *,
+        detail: str = "",
+        failure_code: str | None = None,
+        at: datetime | None = None,
+    ) -> StepRecord: ...
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord: ...
+
+    def latest_attempt(self, serial: str) -> AttemptRecord | None: ...
+
+    def unfinished_attempts(self, station: str | None = None) -> list[AttemptRecord]: ...
+
+
+class CredentialJournal(Protocol):
+    def reserve_credential(
+        self,
+        *,
+        certificate_serial: str,
+        certificate_fingerprint: str,
+        serial: str,
+        device_id: str,
+        attempt_id: int,
+        certificate_pem: str,
+        at: datetime | None = None,
+    ) -> CredentialRecord: ...
+
+    def mark_injected(self, certificate_serial: str) -> CredentialRecord: ...
+
+    def void_credential(self, certificate_serial: str) -> CredentialRecord: ...
+
+    def credentials_for_attempt(self, attempt_id: int) -> list[CredentialRecord]: ...
+
+    def credentials_for_serial(self, serial: str) -> list[CredentialRecord]: ...
+
+
+class UnitJournal(Protocol):
+    def get_unit(self, serial: str) -> UnitRecord | None: ...
+
+    def mark_development(self, serial: str) -> UnitRecord: ...
+
+    def is_development_device(self, device_id: str) -> bool: ...
+
+
+class AuditTrail(Protocol):
+    def append_audit(self, actor: str, action: str, detail: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Journal:
+    """The store as the flow uses it (the store's repositories satisfy each part)."""
+
+    attempts: AttemptJournal
+    credentials: CredentialJournal
+    units: UnitJournal
+    audit: AuditTrail
