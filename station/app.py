@@ -52,9 +52,9 @@ def configure_logging(paths: StationPaths, *, verbose: bool = False) -> Path:
     if not verbose:
         # pyOCD reports a locked unit's missing core as an error while the station merely asks
         # whether it is locked: keep its chatter in the log file, off the operator's terminal.
-        for handler in root.handlers:
-            if type(handler) is logging.StreamHandler and not any(isinstance(f, _FileOnly) for f in handler.filters):
-                handler.addFilter(_FileOnly())
+        for existing in root.handlers:
+            if type(existing) is logging.StreamHandler and not any(isinstance(f, _FileOnly) for f in existing.filters):
+                existing.addFilter(_FileOnly())
     return log_file
 
 

@@ -1,0 +1,128 @@
+"""A simulated production line for end-to-end tests: real pyOCD, real ptys, real store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from station.app import StationServices, make_slot
+from station.demo import DemoEnvironment, prepare_demo
+from station.domain.recipe import CredentialPlan, Recipe
+from station.flow.sequence import AttemptOutcome, Slot, StationContext, UnitProvisioner
+from station.security.vault import UnlockedVault
+from station.sim.console import ConsoleServer
+from station.sim.units import SimUnit
+
+# Short console timeouts so that a silent console fails in a second, not in half a minute.
+FAST_CONSOLE = {
+    "command_timeout_seconds = 5.0": "command_timeout_seconds = 0.6",
+    "boot_timeout_seconds = 10.0": "boot_timeout_seconds = 1.0",
+    "activate_timeout_seconds = 15.0": "activate_timeout_seconds = 1.0",
+}
+
+
+@dataclass
+class Line:
+    """One station with its demo environment; units are created on demand."""
+
+    environment: DemoEnvironment
+    services: StationServices
+    recipe: Recipe
+    vault: UnlockedVault
+    provisioner: UnitProvisioner
+    consoles: ConsoleServer
+    units: list[SimUnit]
+
+    def new_unit(self) -> SimUnit:
+        unit = self.environment.create_units(1)[0]
+        self.units.append(unit)
+        self.consoles.wait_for_port(unit.unit_id)
+        return unit
+
+    def slot(self, unit: SimUnit) -> Slot:
+        return make_slot("test", unit.probe_id, self.environment.console_path(unit), self.recipe)
+
+    def provision(self, serial: str, unit: SimUnit) -> AttemptOutcome:
+        return self.provisioner.provision(serial, self.slot(unit))
+
+    def all_tokens(self) -> list[str]:
+        """The plaintext of every demo token (test-only: to look for it where it must not be)."""
+        return [
+            self.vault.open(sealed).secret()
+            for sealed in self.services.database.tokens.sealed_tokens(self.recipe.activation.token_pool)
+        ]
+
+
+def variant_recipe(environment: DemoEnvironment, name: str, replacements: dict[str, str]) -> Path:
+    """A copy of the demo recipe with some text replaced, next to the same images."""
+    text = environment.recipe_path.read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = environment.recipe_path.with_name(f"{name}.toml")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def build_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    plan: CredentialPlan = CredentialPlan.STATION_GENERATED,
+    replacements: dict[str, str] | None = None,
+) -> Iterator[Line]:
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    monkeypatch.setenv("STATION_NAME", "line-1-station-1")
+    environment = prepare_demo(tmp_path / "demo", plan=plan)
+    recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})})
+    services = StationServices.open(environment.paths)
+    recipe = services.load_recipe(recipe_path)
+    vault = environment.unlock_vault()
+    provisioner = services.provisioner(
+        recipe,
+        ca_passphrase=environment.ca_passphrase,
+        vault=vault,
+        context=StationContext("line-1-station-1", "ann", "WO-1001"),
+        development_registry=environment.development_registry(),
+    )
+    units: list[SimUnit] = []
+    with environment.console_server() as consoles:
+        yield Line(environment, services, recipe, vault, provisioner, consoles, units)
+    for unit in units:
+        unit.close()
+    services.close()
+
+
+@pytest.fixture
+def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
+    yield from build_line(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def make_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Line]]:
+    """Build a line with a variant recipe: ``make_line(replacements={...})``."""
+    builders: list[Iterator[Line]] = []
+
+    def make(
+        replacements: dict[str, str] | None = None, plan: CredentialPlan = CredentialPlan.STATION_GENERATED
+    ) -> Line:
+        builder = build_line(tmp_path, monkeypatch, plan=plan, replacements=replacements)
+        builders.append(builder)
+        return next(builder)
+
+    yield make
+    for builder in builders:
+        for _ in builder:
+            pass
+
+
+@pytest.fixture
+def device_generated_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
+    yield from build_line(tmp_path, monkeypatch, plan=CredentialPlan.DEVICE_GENERATED)
+
+
+def secret_free(text: str, secrets: list[str]) -> bool:
+    return not any(re.search(re.escape(secret), text) for secret in secrets)
