@@ -255,3 +255,23 @@ def test_vault_locked_needs_a_person(line: Line) -> None:
     unit = line.new_unit()
     outcome = line.provision("TST-000704", unit)
     assert outcome.failure_step == "activate" and outcome.failure_code == "VAULT" and outcome.needs_person
+
+
+def test_serials_bound_to_device_ids_are_checked_at_connect(make_line: Callable[..., Line]) -> None:
+    binding = '[binding]\nrequire_listed = true\n\n[binding.devices]\n"TST-000990" = "00000000DEADBEEF"\n\n[activation]'
+    line = make_line(replacements={"[activation]": binding})
+
+    def unit_with(device_id: int) -> SimUnit:
+        unit = line.environment.units.create_unit(device_id=device_id)
+        line.units.append(unit)
+        line.consoles.wait_for_port(unit.unit_id)
+        return unit
+
+    wrong = unit_with(0x0000_0000_CAFE_F00D)
+    refused = line.provision("TST-000990", wrong)
+    assert refused.failure_step == "connect" and refused.failure_code == "BINDING"
+    assert "bound to device 00000000DEADBEEF" in refused.message
+    assert flash_of(wrong) == b"\xff" * board.FLASH_SIZE
+    unlisted = line.provision("TST-000991", unit_with(0x0000_0000_0000_0001))
+    assert unlisted.failure_code == "BINDING" and "not listed" in unlisted.message
+    assert line.provision("TST-000990", unit_with(0x0000_0000_DEAD_BEEF)).passed
