@@ -1,8 +1,9 @@
 """An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
 
-Flash and UICR are MMIO regions over the unit's memory-mapped ``nvm.bin``, so the CPU reads
-what every process sees, and every store to them goes to the device's NVMC model, which
-applies flash semantics (1 -> 0 only, dropped-write faults, timing). RAM is ordinary
+The CPU reads flash and UICR from a copy of the unit's memory-mapped ``nvm.bin`` refreshed
+around every run, so it sees what every process sees; every store to them goes to the
+device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
+timing) to the shared map. RAM is ordinary
 emulator memory owned by this process. Peripherals (NVMC, watchdog) are MMIO callbacks
 into the device model.
 
@@ -12,6 +13,7 @@ resumes, and halts when that code reaches a BKPT, as the flash algorithm's retur
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 from collections.abc import Callable
 from typing import Final
@@ -58,21 +60,24 @@ class EmulatedCore:
         self._uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
         self._nvm = nvm
         self._on_nvm_write = on_nvm_write
-        # Flash and UICR are MMIO: every CPU load reads the shared map (what other processes see),
-        # every store goes to the NVMC model. (A pointer mapping would be faster to read, but the
-        # engine completes stores to it even when a hook has handled them.)
+        # The CPU reads flash and UICR from a private copy of the shared map, refreshed before
+        # and after every run (reads at memory speed: the CRC analyzer reads every byte). Every
+        # store is trapped and handed to the NVMC model, which writes the shared map with flash
+        # semantics; the engine also completes the store into the copy, which the next refresh
+        # corrects. (Flash algorithms never read back what they wrote within one call.)
+        self._shadow = (ctypes.c_char * len(nvm))()
+        # A view of the shared map to copy from without an intermediate bytes object; released
+        # in close(), before the unit closes the map.
+        self._nvm_view = (ctypes.c_char * len(nvm)).from_buffer(nvm)
+        base_address = ctypes.addressof(self._shadow)
+        readable = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
         for base, size, offset in (
             (board.FLASH_BASE, board.FLASH_SIZE, 0),
             (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
         ):
-            self._uc.mmio_map(
-                base,
-                size,
-                self._nvm_reader(offset),
-                None,
-                self._nvm_writer(base),
-                None,
-            )
+            self._uc.mem_map_ptr(base, size, readable, base_address + offset)
+            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_store, begin=base, end=base + size - 1)
+        self.sync()
         self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
         self._uc.mem_write(board.FICR_BASE, ficr)
         self._uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
@@ -93,23 +98,23 @@ class EmulatedCore:
         """Release the emulator before the memory map it points into goes away."""
         self._uc.emu_stop()
         del self._uc
+        del self._nvm_view
 
     # ---- hooks ----------------------------------------------------------------------------
 
-    def _nvm_reader(self, offset: int) -> Callable[[unicorn.Uc, int, int, object], int]:
-        nvm = self._nvm
+    def _trap_store(self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object) -> None:
+        self._on_nvm_write(address, size, value & ((1 << (8 * size)) - 1))
 
-        def read(_uc: unicorn.Uc, address: int, size: int, _data: object) -> int:
-            start = offset + address
-            return int.from_bytes(nvm[start : start + size], "little")
-
-        return read
-
-    def _nvm_writer(self, base: int) -> Callable[[unicorn.Uc, int, int, int, object], None]:
-        def write(_uc: unicorn.Uc, address: int, size: int, value: int, _data: object) -> None:
-            self._on_nvm_write(base + address, size, value & ((1 << (8 * size)) - 1))
-
-        return write
+    def sync(self, address: int | None = None, length: int = 0) -> None:
+        """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
+        if address is None:
+            ctypes.memmove(self._shadow, self._nvm_view, len(self._shadow))
+            return
+        offset = (
+            address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
+        )
+        destination = ctypes.addressof(self._shadow) + offset
+        ctypes.memmove(destination, ctypes.addressof(self._nvm_view) + offset, length)
 
     def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
         if interrupt == _BKPT_INTERRUPT:
@@ -175,8 +180,11 @@ class EmulatedCore:
         self._hit_breakpoint = False
         self._fault = None
         pc = self.read_register(15)
+        self.sync()
         try:
             self._uc.emu_start(pc | 1, 0xFFFF_FFFE, count=INSTRUCTION_BUDGET)
         except unicorn.UcError as error:
             self._fault = f"{error} at 0x{self.read_register(15):08X}"
+        finally:
+            self.sync()
         return self._hit_breakpoint, self._fault

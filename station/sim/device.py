@@ -446,13 +446,17 @@ class SimDevice:
             if erasing and board.FLASH_BASE <= value < board.FLASH_BASE + board.FLASH_SIZE:
                 self._spend(board.PAGE_ERASE_SECONDS)
                 self.unit.erase_page(value)
+                page = value - value % board.PAGE_SIZE
+                self.core.sync(page, board.PAGE_SIZE)
         elif address == NVMC_ERASEALL:
             if erasing and value & 1:
                 self._spend(board.CHIP_ERASE_SECONDS)
                 self.unit.erase_all_flash()
+                self.core.sync()
         elif address == NVMC_ERASEUICR and erasing and value & 1:
             self._spend(board.PAGE_ERASE_SECONDS)
             self.unit.erase_uicr()
+            self.core.sync(board.UICR_BASE, board.UICR_SIZE)
 
     # ---- core debug ---------------------------------------------------------------------------
 
