@@ -77,6 +77,8 @@ RETRYABLE = (ProbeError, FlashError, ConsoleTimeoutError, ConsoleProtocolError, 
 # Failures where the station needs a person rather than the next unit (shown amber).
 NEEDS_PERSON_CODES = frozenset({UnitLockedError.code, VaultError.code, ProbeError.code, "NO_PROBE"})
 SCAN_STEP = "scan"
+TOKEN_LIMIT_CODE = "TOKEN_LIMIT"  # the store's refusal of a token at its use limit
+TOKEN_RACE_TRIES = 20
 REWORK_STEP = "rework"
 
 
@@ -613,8 +615,7 @@ class UnitProvisioner:
                 raise VaultError("the token vault is locked: a supervisor must unlock it for the shift")
             token = run.token
             if token is None:  # one token per attempt, however many tries the step takes
-                token = self.tokens.next_token(self.recipe.activation.token_pool)
-                self.tokens.record_use(token, run.attempt_id)
+                token = self._take_token(run.attempt_id)
                 self.journal.attempts.set_attempt_fields(run.attempt_id, token_fingerprint=token.fingerprint)
                 run.token = token
             reply = console.command(
@@ -631,6 +632,20 @@ class UnitProvisioner:
 
         self._step(run, StepName.ACTIVATE.value, activate)
         self._advance(run, JournalState.ACTIVATED)
+
+    def _take_token(self, attempt_id: int) -> SecretToken:
+        """The next token with a use left, its use recorded; another slot may take a last use first."""
+        assert self.tokens is not None
+        for _ in range(TOKEN_RACE_TRIES):
+            token = self.tokens.next_token(self.recipe.activation.token_pool)
+            try:
+                self.tokens.record_use(token, attempt_id)
+            except StationError as error:
+                if error.code == TOKEN_LIMIT_CODE:
+                    continue
+                raise
+            return token
+        raise VaultError("could not take an activation token: other slots took every use left")
 
     def _check_identity(self, run: _Run) -> None:
         commands = self.recipe.console.commands

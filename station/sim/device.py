@@ -205,6 +205,7 @@ class SimDevice:
 
     def _spend(self, seconds: float) -> None:
         """Account NVMC time: inside a core run it delays the halt, else it keeps READY low."""
+        self.unit.info.nvm_busy_seconds += seconds * self._factor
         if self._in_emulation:
             self._modelled_seconds += seconds
         else:
@@ -317,6 +318,8 @@ class SimDevice:
             info.activated_product = None
         LOG.info("%s: CTRL-AP ERASEALL: flash, UICR and RAM erased; unit marked ever-erased", info.unit_id)
         self._erase_all_busy_until = time.monotonic() + board.CHIP_ERASE_SECONDS * self._factor
+        with self.unit.locked():
+            self.unit.info.nvm_busy_seconds += board.CHIP_ERASE_SECONDS * self._factor
 
     # ---- memory transfers (AHB-AP) -----------------------------------------------------------
 

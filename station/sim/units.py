@@ -123,6 +123,9 @@ class UnitInfo:
     ever_erased: bool = False  # a CTRL-AP ERASEALL happened: a development unit for life
     boot_count: int = 0
     activated_product: str | None = None
+    # Physical time the flash controller has been busy over the unit's life, at its timing
+    # factor: what a benchmark compares the station's cycle time with.
+    nvm_busy_seconds: float = 0.0
     faults: Faults = field(default_factory=Faults)
 
     def to_json(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, null, select, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,6 +61,10 @@ STREAM_BATCH_SIZE = 1000
 _PRIVATE_KEY_MARKER = "PRIVATE KEY"
 
 _RowT = TypeVar("_RowT", bound=Base)
+
+
+# The code of the refusal when another slot took a token's last use first.
+TOKEN_LIMIT_CODE = "TOKEN_LIMIT"
 
 
 class _Unset(enum.Enum):
@@ -232,6 +236,11 @@ class UnitRepository:
             row.is_development = True
             return _unit(row)
 
+    def golden_serials(self) -> frozenset[str]:
+        """Serials of the reference units (few): reports leave them out of yield."""
+        with self._sessions.reading() as session:
+            return frozenset(session.scalars(select(Unit.serial).where(Unit.is_golden.is_(True))))
+
     def set_golden(self, serial: str, golden: bool = True) -> UnitRecord:
         """Mark (or unmark) a reference unit used to check the station, not shipped product."""
         with self._sessions.writing() as session:
@@ -289,6 +298,13 @@ _ATTEMPT_COLUMNS = (
     Attempt.console_transcript,
 )
 
+_ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT = (
+    *(column for column in _ATTEMPT_COLUMNS if column is not Attempt.console_transcript),
+    null().label("console_transcript"),
+)
+
+_STEP_OUTCOMES = {outcome.value: outcome for outcome in StepOutcome}
+
 _STEP_COLUMNS = (
     Step.id.label("step_id"),
     Step.attempt_id.label("step_attempt_id"),
@@ -329,6 +345,8 @@ def _filter_conditions(wanted: AttemptFilter) -> list[ColumnElement[bool]]:
         conditions.append(Attempt.result == wanted.result.value)
     if wanted.serials is not None:
         conditions.append(Unit.serial.in_(wanted.serials))
+    if wanted.recipe_hash is not None:
+        conditions.append(Attempt.recipe_hash == wanted.recipe_hash.lower())
     return conditions
 
 
@@ -357,19 +375,6 @@ def _attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptReco
         token_fingerprint=row.token_fingerprint,
         console_transcript=row.console_transcript or "",
         steps=tuple(steps),
-    )
-
-
-def _step_from_joined_row(row: Row[Any]) -> StepRecord:
-    return StepRecord(
-        id=row.step_id,
-        attempt_id=row.step_attempt_id,
-        name=row.step_name,
-        started_at=row.step_started_at,
-        ended_at=row.step_ended_at,
-        outcome=StepOutcome(row.step_outcome),
-        detail=row.step_detail or "",
-        failure_code=row.step_failure_code,
     )
 
 
@@ -610,34 +615,64 @@ class AttemptRepository:
             return int(session.scalar(query) or 0)
 
     def iter_attempts(
-        self, wanted: AttemptFilter | None = None, *, batch_size: int = STREAM_BATCH_SIZE
+        self,
+        wanted: AttemptFilter | None = None,
+        *,
+        batch_size: int = STREAM_BATCH_SIZE,
+        by_unit: bool = False,
+        with_transcripts: bool = True,
     ) -> Iterator[AttemptRecord]:
         """Stream matching attempts with their steps, in id order, without loading them all.
 
         One query joins attempts to steps and is read ``batch_size`` rows at a time (a
         server-side cursor on PostgreSQL). The read transaction stays open until the
-        iterator is exhausted or closed.
+        iterator is exhausted or closed. ``by_unit`` orders by unit first (each unit's
+        attempts together, oldest first), so per-unit statistics need no per-unit map;
+        ``with_transcripts=False`` leaves the console transcripts out (empty) for exports
+        that do not carry them.
         """
         conditions = _filter_conditions(wanted or AttemptFilter())
-        query = (
-            _attempt_query(*_STEP_COLUMNS)
-            .outerjoin(Step, Step.attempt_id == Attempt.id)
+        columns = _ATTEMPT_COLUMNS if with_transcripts else _ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT
+        order = (Attempt.unit_id, Attempt.id) if by_unit else (Attempt.id,)
+        base = (
+            select(*columns, Attempt.unit_id.label("unit_key"))
+            .join(Unit, Attempt.unit_id == Unit.id)
+            .join(Station, Attempt.station_id == Station.id)
+            .join(Operator, Attempt.operator_id == Operator.id)
+            .outerjoin(WorkOrder, Attempt.work_order_id == WorkOrder.id)
             .where(*conditions)
-            .order_by(Attempt.id, Step.id)
+            .order_by(*order)
+            .limit(batch_size)
         )
+        # Keyset pagination inside one read transaction (one snapshot): each batch of attempts,
+        # then the steps of exactly those attempts. Attempt columns are read once per attempt,
+        # not once per step as a join would repeat them.
         with self._sessions.streaming(batch_size) as connection:
-            result = connection.execute(query)
-            current: Row[Any] | None = None
-            steps: list[StepRecord] = []
-            for row in result:
-                if current is not None and row.id != current.id:
-                    yield _attempt_from_row(current, steps)
-                    steps = []
-                current = row
-                if row.step_id is not None:
-                    steps.append(_step_from_joined_row(row))
-            if current is not None:
-                yield _attempt_from_row(current, steps)
+            after: tuple[int, int] | None = None
+            while True:
+                query = base
+                if after is not None:
+                    query = query.where(
+                        tuple_(Attempt.unit_id, Attempt.id) > tuple_(*after) if by_unit else Attempt.id > after[1]
+                    )
+                rows = connection.execute(query).all()
+                if not rows:
+                    return
+                steps: dict[int, list[StepRecord]] = {row.id: [] for row in rows}
+                step_query = (
+                    select(*_STEP_COLUMNS).where(Step.attempt_id.in_(list(steps))).order_by(Step.attempt_id, Step.id)
+                )
+                for step_id, attempt_id, name, started, ended, outcome, detail, code in connection.execute(step_query):
+                    steps[attempt_id].append(StepRecord(
+                        id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=ended,
+                        outcome=_STEP_OUTCOMES[outcome], detail=detail or "", failure_code=code,
+                    ))
+                for row in rows:
+                    yield _attempt_from_row(row, steps[row.id])
+                last = rows[-1]
+                after = (last.unit_key, last.id)
+                if len(rows) < batch_size:
+                    return
 
 
 # ---------------------------------------------------------------------------------------
@@ -856,7 +891,8 @@ class SqlTokenRepository:
                 used = session.scalar(select(func.count(TokenUse.id)).where(TokenUse.fingerprint == fingerprint))
                 if (used or 0) >= token.use_limit:
                     raise StoreError(
-                        f"activation token {fingerprint} has reached its use limit ({token.use_limit})"
+                        f"activation token {fingerprint} has reached its use limit ({token.use_limit})",
+                        code=TOKEN_LIMIT_CODE,
                     )
             session.add(TokenUse(fingerprint=fingerprint, attempt_id=attempt_id, used_at=utc_now()))
             attempt.token_fingerprint = fingerprint
