@@ -199,6 +199,7 @@ class AttemptFilter:
     until: datetime | None = None
     result: AttemptResult | None = None
     serials: tuple[str, ...] | None = None
+    recipe_hash: str | None = None  # the SHA-256 of the recipe text, lower-case hex
 
 
 class AuditProblem(enum.StrEnum):

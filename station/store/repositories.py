@@ -634,7 +634,7 @@ class AttemptRepository:
         conditions = _filter_conditions(wanted or AttemptFilter())
         columns = _ATTEMPT_COLUMNS if with_transcripts else _ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT
         order = (Attempt.unit_id, Attempt.id) if by_unit else (Attempt.id,)
-        base = (
+        base: Select[*tuple[Any, ...]] = (
             select(*columns, Attempt.unit_id.label("unit_key"))
             .join(Unit, Attempt.unit_id == Unit.id)
             .join(Station, Attempt.station_id == Station.id)
