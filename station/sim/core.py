@@ -40,9 +40,9 @@ _CORE_REGISTERS: Final[dict[int, int]] = {
 }
 _SPECIAL_REGISTER_SELECTOR: Final = 20  # CONTROL[31:24] FAULTMASK[23:16] BASEPRI[15:8] PRIMASK[7:0]
 
-PeripheralRead = Callable[[int, int], int]
 PeripheralWrite = Callable[[int, int, int], None]
-NvmWrite = Callable[[int, int, int], None]
+Store = tuple[int, int, int]  # address, size in bytes, value
+NvmStores = Callable[[list[Store]], None]
 
 
 class EmulatedCore:
@@ -52,19 +52,22 @@ class EmulatedCore:
         self,
         nvm: mmap.mmap,
         ficr: bytes,
-        on_nvm_write: NvmWrite,
-        on_peripheral_read: PeripheralRead,
+        on_nvm_stores: NvmStores,
         on_peripheral_write: PeripheralWrite,
+        peripheral_values: dict[int, int],
     ) -> None:
         self._uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
         self._uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
         self._nvm = nvm
-        self._on_nvm_write = on_nvm_write
+        self._on_nvm_stores = on_nvm_stores
+        self._on_peripheral_write = on_peripheral_write
+        self._pending_stores: list[Store] = []
         # The CPU reads flash and UICR from a private copy of the shared map, refreshed before
         # and after every run (reads at memory speed: the CRC analyzer reads every byte). Every
-        # store is trapped and handed to the NVMC model, which writes the shared map with flash
-        # semantics; the engine also completes the store into the copy, which the next refresh
-        # corrects. (Flash algorithms never read back what they wrote within one call.)
+        # store is noted and handed, in order and in batches, to the NVMC model, which writes
+        # the shared map with flash semantics; the engine also completes the store into the
+        # copy, which the next refresh corrects. (Flash algorithms never read back what they
+        # wrote within one call.)
         self._shadow = (ctypes.c_char * len(nvm))()
         # A view of the shared map to copy from without an intermediate bytes object; released
         # in close(), before the unit closes the map.
@@ -81,13 +84,17 @@ class EmulatedCore:
         self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
         self._uc.mem_write(board.FICR_BASE, ficr)
         self._uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
-        self._uc.mmio_map(
-            PERIPHERAL_BASE,
-            PERIPHERAL_SIZE,
-            lambda _uc, offset, size, _data: on_peripheral_read(PERIPHERAL_BASE + offset, size),
-            None,
-            lambda _uc, offset, size, value, _data: on_peripheral_write(PERIPHERAL_BASE + offset, size, value),
-            None,
+        # Peripherals are memory the CPU reads at full speed (NVMC READY reads 1: inside a run
+        # the flash is always ready, its time is charged when the run ends); every store to
+        # them goes to the device model first, after the stores to flash before it.
+        self._uc.mem_map(PERIPHERAL_BASE, PERIPHERAL_SIZE)
+        for address, value in peripheral_values.items():
+            self._uc.mem_write(address, value.to_bytes(4, "little"))
+        self._uc.hook_add(
+            unicorn.UC_HOOK_MEM_WRITE,
+            self._trap_peripheral_store,
+            begin=PERIPHERAL_BASE,
+            end=PERIPHERAL_BASE + PERIPHERAL_SIZE - 1,
         )
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
         self._hit_breakpoint = False
@@ -102,8 +109,22 @@ class EmulatedCore:
 
     # ---- hooks ----------------------------------------------------------------------------
 
-    def _trap_store(self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object) -> None:
-        self._on_nvm_write(address, size, value & ((1 << (8 * size)) - 1))
+    def _trap_store(
+        self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
+    ) -> None:
+        self._pending_stores.append((address, size, value & ((1 << (8 * size)) - 1)))
+
+    def _trap_peripheral_store(
+        self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
+    ) -> None:
+        self.flush_stores()
+        self._on_peripheral_write(address, size, value & ((1 << (8 * size)) - 1))
+
+    def flush_stores(self) -> None:
+        """Hand the stores to flash noted so far to the NVMC model, in order."""
+        if self._pending_stores:
+            stores, self._pending_stores = self._pending_stores, []
+            self._on_nvm_stores(stores)
 
     def sync(self, address: int | None = None, length: int = 0) -> None:
         """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
@@ -186,5 +207,6 @@ class EmulatedCore:
         except unicorn.UcError as error:
             self._fault = f"{error} at 0x{self.read_register(15):08X}"
         finally:
+            self.flush_stores()
             self.sync()
         return self._hit_breakpoint, self._fault

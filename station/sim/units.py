@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import mmap
 import os
 import re
 import secrets
+import struct
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ from station.sim import board
 SIM_DIR_ENVIRONMENT_VARIABLE = "STATION_SIM_DIR"
 LOCK_TIMEOUT_SECONDS = 30.0
 NVM_SIZE = board.FLASH_SIZE + board.UICR_SIZE
+COUNTERS_SIZE = 4096
 _UNIT_ID_PATTERN = re.compile(r"^unit-\d{4,}$")
 
 ConsoleBehaviour = Literal["normal", "silent", "garbage"]
@@ -123,9 +128,6 @@ class UnitInfo:
     ever_erased: bool = False  # a CTRL-AP ERASEALL happened: a development unit for life
     boot_count: int = 0
     activated_product: str | None = None
-    # Physical time the flash controller has been busy over the unit's life, at its timing
-    # factor: what a benchmark compares the station's cycle time with.
-    nvm_busy_seconds: float = 0.0
     faults: Faults = field(default_factory=Faults)
 
     def to_json(self) -> dict[str, Any]:
@@ -143,6 +145,47 @@ class UnitInfo:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+class _UnitLock:
+    """Exclusive across processes (flock on a file held open) and threads (a re-entrant lock).
+
+    The station's probe takes a unit's lock for every memory transfer and every flash
+    algorithm run, hundreds of times a unit: a lock that keeps its file open costs a system
+    call per acquisition, where re-opening the lock file (as ``filelock`` does) costs a path
+    look-up and an open as well.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._threads = threading.RLock()
+        self.depth = 0
+
+    def acquire(self, timeout: float) -> bool:
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        if self.depth == 0:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        self._threads.release()
+                        return False
+                    time.sleep(0.0005)
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SimUnit:
     """One simulated unit's non-volatile state; safe to open from many processes."""
 
@@ -150,9 +193,14 @@ class SimUnit:
         if not (directory / "unit.json").is_file() or not (directory / "nvm.bin").is_file():
             raise SimulationError(f"no simulated unit at {directory}")
         self.directory = directory
-        self._lock = filelock.FileLock(str(directory / "unit.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        self._lock = _UnitLock(directory / "unit.lock")
         self._nvm_file = open(directory / "nvm.bin", "r+b")  # noqa: SIM115 - lives as long as the unit
         self._nvm = mmap.mmap(self._nvm_file.fileno(), NVM_SIZE)
+        counters = directory / "counters.bin"
+        if not counters.exists():
+            counters.write_bytes(bytes(COUNTERS_SIZE))
+        self._counters_file = open(counters, "r+b")  # noqa: SIM115 - lives as long as the unit
+        self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
         self._info_stamp: tuple[int, int, int] | None = None
         self._saved_info: dict[str, Any] = {}
         self.info = self._load_info()
@@ -174,21 +222,35 @@ class SimUnit:
     def close(self) -> None:
         self._nvm.close()
         self._nvm_file.close()
+        self._counters.close()
+        self._counters_file.close()
+        self._lock.close()
+
+    # ---- physical time --------------------------------------------------------------------
+
+    @property
+    def nvm_busy_seconds(self) -> float:
+        """Physical time the flash controller has been busy over the unit's life, at its timing
+        factor: what a benchmark compares the station's cycle time with."""
+        value: float = struct.unpack_from("<d", self._counters, 0)[0]
+        return value
+
+    def add_nvm_busy_seconds(self, seconds: float) -> None:
+        """Count flash-controller time (caller holds the lock). A shared map: no file write."""
+        struct.pack_into("<d", self._counters, 0, self.nvm_busy_seconds + seconds)
 
     # ---- locking and metadata -------------------------------------------------------------
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[SimUnit]:
         """Hold the unit's file lock; reload ``unit.json`` first and save it after if changed."""
+        if not self._lock.acquire(LOCK_TIMEOUT_SECONDS):
+            raise SimulationError(f"simulated unit {self.directory.name} is busy in another process")
         try:
-            self._lock.acquire()
-        except filelock.Timeout as error:
-            raise SimulationError(f"simulated unit {self.directory.name} is busy in another process") from error
-        try:
-            if self._lock.lock_counter == 1:
+            if self._lock.depth == 1:
                 self.info = self._load_info()
             yield self
-            if self._lock.lock_counter == 1:
+            if self._lock.depth == 1:
                 self._save_info_if_changed()
         finally:
             self._lock.release()

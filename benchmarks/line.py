@@ -1,0 +1,113 @@
+"""A simulated line for benchmarks: the demo environment, real pyOCD, real ptys, real store.
+
+Units run at timing factor 1 (datasheet flash speed) unless a benchmark says otherwise, and
+every unit reports the physical time its flash controller was busy (``nvm_busy_seconds``),
+which is what the station's cycle time is compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+@dataclass
+class BenchLine:
+    environment: Any
+    services: Any
+    recipe: Any
+    provisioner: Any
+    consoles: Any
+    next_serial: int = 1
+    units: list[Any] = field(default_factory=list)
+
+    def new_units(self, count: int, timing: float = 1.0) -> list[Any]:
+        units = self.environment.create_units(count, timing_factor=timing)
+        for unit in units:
+            self.consoles.wait_for_port(unit.unit_id)
+        self.units.extend(units)
+        return units
+
+    def slot(self, unit: Any) -> Any:
+        from station.app import make_slot
+
+        return make_slot(unit.unit_id, unit.probe_id, self.environment.console_path(unit), self.recipe)
+
+    def serial(self) -> str:
+        serial = f"TST-{self.next_serial:06d}"
+        self.next_serial += 1
+        return serial
+
+
+@contextmanager
+def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[BenchLine]:
+    """A fresh demo environment in a temporary directory, with its consoles served."""
+    from station.app import StationServices
+    from station.demo import prepare_demo
+    from station.flow.sequence import StationContext
+
+    root = root or Path(tempfile.mkdtemp(prefix="station-bench-"))
+    os.environ["STATION_SIM_DIR"] = str(root / "sim")
+    environment = prepare_demo(root, app_size=app_size)
+    services = StationServices.open(environment.paths)
+    recipe = services.load_recipe(environment.recipe_path)
+    provisioner = services.provisioner(
+        recipe,
+        ca_passphrase=environment.ca_passphrase,
+        vault=environment.unlock_vault(),
+        context=StationContext("bench-station", "bench-operator", "WO-BENCH"),
+        development_registry=environment.development_registry(),
+    )
+    with environment.console_server() as consoles:
+        line = BenchLine(environment, services, recipe, provisioner, consoles)
+        try:
+            yield line
+        finally:
+            for unit in line.units:
+                unit.close()
+            services.close()
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
+    print(f"\n{title}")
+    print("  ".join(column.rjust(width) for column, width in zip(columns, widths, strict=True)))
+    print("  ".join("-" * width for width in widths))
+    for row in cells:
+        print("  ".join(value.rjust(width) for value, width in zip(row, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def write_results(name: str, data: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return path
