@@ -188,9 +188,11 @@ class PyOcdProbe:
 
     @contextlib.contextmanager
     def attach(self) -> Iterator[AttachedUnit]:
-        """An unlocked unit, ready to program; a locked one raises UnitLockedError untouched."""
-        if self.is_locked():
-            raise UnitLockedError("the unit's debug port is locked")
+        """An unlocked unit, ready to program; a locked one raises UnitLockedError untouched.
+
+        With ``auto_unlock=False`` pyOCD opens a locked unit without touching it and fails for
+        want of a core, which :meth:`_open` reports as UnitLockedError.
+        """
         session = self._open({})
         try:
             yield AttachedUnit(session, self.target_type, self._lock)

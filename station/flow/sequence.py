@@ -385,18 +385,19 @@ class UnitProvisioner:
 
     def _connect(self, run: _Run) -> None:
         def connect(step: StepContext) -> None:
-            if run.slot.probe.is_locked():
+            try:
+                run.unit = run.stack.enter_context(run.slot.probe.attach())
+            except UnitLockedError as locked:
                 credential = self._resumable_credential(run.serial)
                 if credential is None:
                     raise UnitLockedError(
                         "the unit arrived locked: it was not touched; set it aside for a supervisor (rework)"
-                    )
+                    ) from locked
                 self._confirm_locked_unit(run, credential, step)
                 run.resume_credential = credential
                 run.device_id = credential.device_id
                 step.detail = f"locked unit holds credential {credential.certificate_serial}: resuming"
             else:
-                run.unit = run.stack.enter_context(run.slot.probe.attach())
                 run.device_id = run.unit.read_device_id()
                 step.detail = f"device id {run.device_id}"
             self._check_device_may_be_used(run.serial, run.device_id)
@@ -405,7 +406,15 @@ class UnitProvisioner:
             self.journal.attempts.set_attempt_fields(run.attempt_id, device_id=run.device_id)
             run.observer.identified(run.serial, run.device_id)
 
-        self._step(run, StepName.CONNECT.value, connect)
+        def connect_once(step: StepContext) -> None:
+            try:
+                connect(step)
+            except BaseException:
+                run.stack.close()  # a retry opens a fresh session, never a second one
+                run.unit = None
+                raise
+
+        self._step(run, StepName.CONNECT.value, connect_once)
         self._advance(run, JournalState.CONNECTED)
 
     def _check_device_may_be_used(self, serial: str, device_id: str) -> None:
