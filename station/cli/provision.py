@@ -9,18 +9,20 @@ usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
 from station.domain.errors import ConfigurationError
-from station.domain.recipe import CredentialPlan, StepName
+from station.domain.recipe import CredentialPlan, Recipe, StepName
 from station.domain.records import StepOutcome
 from station.flow.ports import DevelopmentUnitRegistry
-from station.flow.sequence import AttemptOutcome, StationContext
+from station.flow.sequence import AttemptOutcome, StationContext, UnitProvisioner
 
 EXIT_OK, EXIT_UNIT_FAILED, EXIT_USAGE = 0, 1, 2
 SUMMARY_STEPS = [step.value for step in StepName]
@@ -112,8 +114,17 @@ def _print_outcome(outcome: AttemptOutcome, out: TextIO = sys.stdout) -> int:
     return EXIT_OK if outcome.passed else EXIT_UNIT_FAILED
 
 
-def _provision(arguments: argparse.Namespace) -> int:
-    from station.app import StationServices, configure_logging, make_slot, station_name
+@contextlib.contextmanager
+def _provisioner(
+    arguments: argparse.Namespace,
+    operator: str,
+    *,
+    with_vault: bool,
+    work_order: str | None = None,
+    probe: str = "",
+) -> Iterator[tuple[UnitProvisioner, Recipe]]:
+    """The station's services and sequence for one command: store, recipe, CA, vault if needed."""
+    from station.app import StationServices, configure_logging, station_name
     from station.cli.passphrase import obtain_passphrase
 
     paths = _paths(arguments)
@@ -122,60 +133,54 @@ def _provision(arguments: argparse.Namespace) -> int:
     try:
         recipe = services.load_recipe(arguments.recipe)
         ca_passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA")
-        vault = services.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"))
-        context = StationContext(station_name(), arguments.operator, arguments.work_order)
-        provisioner = services.provisioner(
-            recipe,
-            ca_passphrase=ca_passphrase,
-            vault=vault,
-            context=context,
-            development_registry=_registry_for(arguments.probe),
+        vault = (
+            services.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"))
+            if with_vault
+            else None
         )
+        yield (
+            services.provisioner(
+                recipe,
+                ca_passphrase=ca_passphrase,
+                vault=vault,
+                context=StationContext(station_name(), operator, work_order),
+                development_registry=_registry_for(probe),
+            ),
+            recipe,
+        )
+    finally:
+        services.close()
+
+
+def _provision(arguments: argparse.Namespace) -> int:
+    from station.app import make_slot
+
+    with _provisioner(
+        arguments, arguments.operator, with_vault=True, work_order=arguments.work_order, probe=arguments.probe
+    ) as (provisioner, recipe):
         slot = make_slot("cli", arguments.probe, arguments.console, recipe)
         for settled in provisioner.recover_unfinished({arguments.probe: slot}):
             print(f"recovered attempt {settled.id} ({settled.serial}): {settled.failure_message}", flush=True)
         outcome = provisioner.provision(arguments.serial, slot, LinePrinter())
-    finally:
-        services.close()
     return _print_outcome(outcome)
 
 
 def _rework(arguments: argparse.Namespace) -> int:
-    from station.app import StationServices, configure_logging, make_slot, station_name
-    from station.cli.passphrase import obtain_passphrase
+    from station.app import make_slot
 
-    paths = _paths(arguments)
-    configure_logging(paths, verbose=arguments.verbose)
-    services = StationServices.open(paths)
-    try:
-        recipe = services.load_recipe(arguments.recipe)
-        ca_passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA")
-        context = StationContext(station_name(), arguments.supervisor)
-        provisioner = services.provisioner(recipe, ca_passphrase=ca_passphrase, vault=None, context=context)
+    with _provisioner(arguments, arguments.supervisor, with_vault=False) as (provisioner, recipe):
         slot = make_slot("cli", arguments.probe, "rework-has-no-console", recipe)
         outcome = provisioner.rework(arguments.serial, slot, arguments.supervisor)
-    finally:
-        services.close()
     print(f"REWORK {outcome.serial} {outcome.failure_code}: {outcome.message}", flush=True)
     return EXIT_OK if outcome.failure_code == "REWORKED" else EXIT_UNIT_FAILED
 
 
 def _recover(arguments: argparse.Namespace) -> int:
-    from station.app import StationServices, configure_logging, make_slot, station_name
-    from station.cli.passphrase import obtain_passphrase
+    from station.app import make_slot
 
-    paths = _paths(arguments)
-    configure_logging(paths, verbose=arguments.verbose)
-    services = StationServices.open(paths)
-    try:
-        recipe = services.load_recipe(arguments.recipe)
-        ca_passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA")
-        context = StationContext(station_name(), "recovery")
-        provisioner = services.provisioner(recipe, ca_passphrase=ca_passphrase, vault=None, context=context)
+    with _provisioner(arguments, "recovery", with_vault=False) as (provisioner, recipe):
         slots = {probe: make_slot(probe, probe, "recovery-has-no-console", recipe) for probe in arguments.probe}
         settled = provisioner.recover_unfinished(slots)
-    finally:
-        services.close()
     for attempt in settled:
         print(
             f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}: "

@@ -327,9 +327,7 @@ class UnitProvisioner:
         attempt = self.journal.attempts.get_attempt(run.attempt_id)
         if attempt.state in (JournalState.LOCK_PENDING, JournalState.LOCKED, JournalState.ACTIVATED):
             return  # the unit keeps it; a rescan resumes with it
-        for credential in self.journal.credentials.credentials_for_attempt(run.attempt_id):
-            if credential.state is not CredentialState.VOID:
-                self.journal.credentials.void_credential(credential.certificate_serial)
+        self._void(self.journal.credentials.credentials_for_attempt(run.attempt_id))
 
     # ---- step machinery ---------------------------------------------------------------------
 
@@ -427,11 +425,15 @@ class UnitProvisioner:
         if self.recipe.binding is not None:
             self.recipe.binding.check(serial, device_id)
 
-    def _void_superseded_credentials(self, serial: str) -> None:
-        """The unit is unlocked, so no credential of earlier attempts is on a locked unit: void them."""
-        for credential in self.journal.credentials.credentials_for_serial(serial):
+    def _void(self, credentials: list[CredentialRecord]) -> None:
+        """Void credentials for good: none of them is ever offered to a unit again."""
+        for credential in credentials:
             if credential.state is not CredentialState.VOID:
                 self.journal.credentials.void_credential(credential.certificate_serial)
+
+    def _void_superseded_credentials(self, serial: str) -> None:
+        """The unit is unlocked, so no credential of earlier attempts is on a locked unit: void them."""
+        self._void(self.journal.credentials.credentials_for_serial(serial))
 
     def _resumable_credential(self, serial: str) -> CredentialRecord | None:
         """The credential this station injected into a unit that then got locked, if any."""
@@ -730,9 +732,7 @@ class UnitProvisioner:
             return self._finish_failed(run, failure.step, failure.error)
         self.journal.attempts.set_attempt_fields(run.attempt_id, device_id=run.device_id)
         self.journal.units.mark_development(serial)
-        for credential in self.journal.credentials.credentials_for_serial(serial):
-            if credential.state is not CredentialState.VOID:
-                self.journal.credentials.void_credential(credential.certificate_serial)
+        self._void(self.journal.credentials.credentials_for_serial(serial))
         self.journal.audit.append_audit(
             supervisor, "unit.rework", f"serial {serial} device {run.device_id} erased; development unit for life"
         )
@@ -767,9 +767,7 @@ class UnitProvisioner:
         credentials = self.journal.credentials.credentials_for_attempt(attempt.id)
         may_be_locked = state in (JournalState.LOCK_PENDING, JournalState.LOCKED, JournalState.ACTIVATED)
         if not may_be_locked:
-            for credential in credentials:
-                if credential.state is not CredentialState.VOID:
-                    self.journal.credentials.void_credential(credential.certificate_serial)
+            self._void(credentials)
             return self.journal.attempts.finish_attempt(
                 attempt.id,
                 AttemptResult.FAILED,
@@ -802,9 +800,7 @@ class UnitProvisioner:
                 failure_code="INTERRUPTED_LOCKED",
                 failure_message="the station stopped after locking the unit: scan it again to resume at activation",
             )
-        for credential in credentials:
-            if credential.state is not CredentialState.VOID:
-                self.journal.credentials.void_credential(credential.certificate_serial)
+        self._void(credentials)
         return self.journal.attempts.finish_attempt(
             attempt.id,
             AttemptResult.FAILED,

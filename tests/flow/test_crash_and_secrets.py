@@ -164,3 +164,25 @@ def test_the_token_appears_nowhere(line: Line, tmp_path: Path, caplog: pytest.Lo
         needle = token.encode()
         for name, content in haystacks.items():
             assert needle not in content, f"an activation token was found in {name}"
+
+
+def test_rework_and_recover_commands(
+    line: Line, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from station.cli.sim import lock_unit_as_delivered
+
+    for name, value in station_environment(line).items():
+        monkeypatch.setenv(name, value)
+    unit = line.new_unit()
+    lock_unit_as_delivered(unit)
+    common = ["--recipe", str(line.recipe.path), "--db", line.environment.paths.db_url]
+    assert main(["recover", *common, "--probe", unit.probe_id]) == 0
+    assert "no unfinished attempts" in capsys.readouterr().out
+
+    assert main(["rework", *common, "--serial", "TST-000950", "--probe", unit.probe_id, "--supervisor", "sue"]) == 0
+    assert "REWORK TST-000950 REWORKED" in capsys.readouterr().out
+    assert unit.reload().ever_erased and not unit.info.protected
+    refused = main(["provision", *common, "--serial", "TST-000950", "--probe", unit.probe_id,
+                    "--console", line.environment.console_path(unit), "--operator", "ann"])  # fmt: skip
+    assert refused == 1
+    assert "FAIL TST-000950 scan DEVELOPMENT_UNIT" in capsys.readouterr().out
