@@ -22,3 +22,10 @@ def sim_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def sim_store(sim_dir: Path) -> Iterator[SimUnitStore]:
     yield SimUnitStore(sim_dir)
+
+
+@pytest.fixture(autouse=True)
+def _private_station_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the user's real data directory (station key, database): a test that
+    names none gets a fresh one; tests that set their own (monkeypatch.setenv) override it."""
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path_factory.mktemp("station-data")))

@@ -1,44 +1,123 @@
-"""``station report export``: attempts as CSV or NDJSON, filtered, streamed to a file."""
+"""``station report export|yield|verify|public-key``: traceability reports from the command line.
+
+- ``export``: attempts as CSV, NDJSON or PDF, filtered, streamed to a file, and signed: the
+  file gets ``FILE.manifest.json`` and ``FILE.sig`` beside it (see ``station.reports.signing``).
+- ``yield``: first-pass and final yield, attempts per unit, the failure Pareto and time per
+  step, as a table on the terminal (or JSON with ``--json``).
+- ``verify``: checks an export against its manifest and signature.
+- ``public-key``: prints the station's public key (PEM), to hand to whoever verifies.
+
+Dates in filters are UTC unless they carry an offset (``2026-03-01T08:00+01:00``); reports
+show local time next to UTC.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import socket
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from station.cli.db import add_database_option, open_checked_database
-from station.domain.errors import ConfigurationError, StationError
+from station.config import StationPaths
+from station.domain.errors import ConfigurationError, StationKeyError
 from station.domain.records import AttemptFilter, AttemptResult
-from station.reports.export import export_csv, export_json
+from station.reports.yield_stats import YieldReport
 
 EXIT_OK = 0
+EXIT_NOT_VERIFIED = 1
+# The same variable station.app reads; not imported from there, which would load the drivers.
+STATION_NAME_ENVIRONMENT_VARIABLE = "STATION_NAME"
+FORMATS = ("csv", "json", "pdf")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("report", help="export production records")
+    parser = subparsers.add_parser("report", help="traceability reports: signed exports, yield, verification")
     commands = parser.add_subparsers(dest="report_command", metavar="ACTION", required=True)
+
     export = commands.add_parser(
-        "export", help="write one line per attempt (CSV or NDJSON); never contains secrets"
+        "export", help="write the attempts as CSV, NDJSON or PDF, signed by the station key; never contains secrets"
     )
-    export.add_argument("--format", choices=("csv", "json"), required=True, help="csv, or json (NDJSON)")
+    export.add_argument("--format", choices=FORMATS, required=True,
+                        help="csv (one row per attempt), json (NDJSON, one object per attempt with its steps), "
+                             "or pdf (a report for people: figures, charts, unit table)")
     export.add_argument("--out", required=True, type=Path, metavar="FILE", help="file to write (replaced)")
-    export.add_argument("--work-order", metavar="WO")
-    export.add_argument("--product", metavar="CODE")
-    export.add_argument("--station", metavar="NAME")
-    export.add_argument("--operator", metavar="NAME")
-    export.add_argument("--serial", action="append", metavar="SERIAL", help="only this unit (repeatable)")
-    export.add_argument("--since", type=parse_moment, metavar="DATE",
-                        help="attempts started at or after (YYYY-MM-DD or ISO time; UTC unless given)")
-    export.add_argument("--until", type=parse_until, metavar="DATE",
-                        help="attempts started before this time, or on or before this day (YYYY-MM-DD)")
-    export.add_argument("--result", choices=[result.value for result in AttemptResult], metavar="RESULT",
-                        help="one of " + ", ".join(result.value for result in AttemptResult))
+    add_filter_options(export)
     export.add_argument("--include-transcripts", action="store_true",
                         help="json only: add each attempt's console transcript")
+    export.add_argument("--pdf-rows", type=int, default=None, metavar="N",
+                        help="pdf only: list at most N attempts in the unit table (default 5000); the figures "
+                             "always cover every attempt, and CSV/JSON list them all")
+    _add_data_dir_option(export)
     add_database_option(export)
     export.set_defaults(handler=_export)
+
+    yields = commands.add_parser("yield", help="print yield, failures and time per step for the filtered attempts")
+    add_filter_options(yields)
+    yields.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_database_option(yields)
+    yields.set_defaults(handler=_yield)
+
+    verify = commands.add_parser("verify", help="check an export against its manifest and signature")
+    verify.add_argument("file", type=Path, metavar="FILE", help="the exported file (FILE.manifest.json and "
+                                                                 "FILE.sig must be beside it)")
+    verify.add_argument("--public-key", type=Path, metavar="PEM",
+                        help="the signing station's public key (trusted); default: this station's own key "
+                             "when it has one, else only the key named in the manifest")
+    _add_data_dir_option(verify)
+    verify.set_defaults(handler=_verify)
+
+    public_key = commands.add_parser("public-key", help="print this station's public key (PEM) for verifiers")
+    public_key.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead")
+    _add_data_dir_option(public_key)
+    public_key.set_defaults(handler=_public_key)
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """The filters every report takes (all optional; together they narrow the selection)."""
+    parser.add_argument("--work-order", metavar="WO")
+    parser.add_argument("--product", metavar="CODE")
+    parser.add_argument("--recipe", metavar="SHA256", help="the recipe's SHA-256 (as the cover and CSV show it)")
+    parser.add_argument("--station", metavar="NAME")
+    parser.add_argument("--operator", metavar="NAME")
+    parser.add_argument("--serial", action="append", metavar="SERIAL", help="only this unit (repeatable)")
+    parser.add_argument("--serials-file", type=Path, metavar="FILE", help="only the units listed, one serial a line")
+    parser.add_argument("--since", type=parse_moment, metavar="DATE",
+                        help="attempts started at or after (YYYY-MM-DD or ISO time; UTC unless given)")
+    parser.add_argument("--until", type=parse_until, metavar="DATE",
+                        help="attempts started before this time, or on or before this day (YYYY-MM-DD)")
+    parser.add_argument("--result", choices=[result.value for result in AttemptResult], metavar="RESULT",
+                        help="one of " + ", ".join(result.value for result in AttemptResult))
+
+
+def filter_from_arguments(arguments: argparse.Namespace) -> AttemptFilter:
+    serials: list[str] = list(arguments.serial or [])
+    if arguments.serials_file is not None:
+        try:
+            text = arguments.serials_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"cannot read the serial list {arguments.serials_file}: {error}") from None
+        serials += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        if not serials:
+            raise ConfigurationError(f"the serial list {arguments.serials_file} names no serial")
+    recipe = arguments.recipe.strip().lower() if arguments.recipe else None
+    if recipe is not None and (len(recipe) != 64 or any(c not in "0123456789abcdef" for c in recipe)):
+        raise ConfigurationError("--recipe takes the recipe's SHA-256: 64 hexadecimal digits")
+    return AttemptFilter(
+        work_order=arguments.work_order,
+        product=arguments.product,
+        recipe_hash=recipe,
+        station=arguments.station,
+        operator=arguments.operator,
+        since=arguments.since,
+        until=arguments.until,
+        result=None if arguments.result is None else AttemptResult(arguments.result),
+        serials=tuple(dict.fromkeys(serials)) if serials else None,
+    )
 
 
 def parse_moment(text: str) -> datetime:
@@ -60,41 +139,181 @@ def parse_until(text: str) -> datetime:
     return datetime.combine(moment.date() + timedelta(days=1), time(), tzinfo=UTC)
 
 
+def station_name() -> str:
+    return os.environ.get(STATION_NAME_ENVIRONMENT_VARIABLE) or socket.gethostname()
+
+
+def _add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="station data directory holding the station key (default: $STATION_DATA_DIR)")
+
+
+def _paths(arguments: argparse.Namespace) -> StationPaths:
+    return StationPaths.from_environment(data_dir=arguments.data_dir, db_url=getattr(arguments, "db", None))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 def _export(arguments: argparse.Namespace) -> int:
+    from station.reports.pdf import DEFAULT_TABLE_LIMIT
+    from station.reports.service import ExportFormat, ExportRequest, export_report
+    from station.security.station_key import load_or_create_station_key
+
     if arguments.include_transcripts and arguments.format != "json":
         raise ConfigurationError("--include-transcripts works with --format json only")
-    wanted = AttemptFilter(
-        work_order=arguments.work_order,
-        product=arguments.product,
-        station=arguments.station,
-        operator=arguments.operator,
-        since=arguments.since,
-        until=arguments.until,
-        result=None if arguments.result is None else AttemptResult(arguments.result),
-        serials=None if not arguments.serial else tuple(arguments.serial),
-    )
+    if arguments.pdf_rows is not None and arguments.format != "pdf":
+        raise ConfigurationError("--pdf-rows works with --format pdf only")
+    if arguments.pdf_rows is not None and arguments.pdf_rows < 0:
+        raise ConfigurationError("--pdf-rows cannot be negative")
+    wanted = filter_from_arguments(arguments)
     out_path: Path = arguments.out
     if out_path.parent and not out_path.parent.is_dir():
         raise ConfigurationError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
-    partial = out_path.with_name(f".{out_path.name}.partial")
+    signer = load_or_create_station_key(_paths(arguments).station_key_path)
+    request = ExportRequest(
+        wanted=wanted,
+        export_format=ExportFormat(arguments.format),
+        out_path=out_path,
+        include_transcripts=arguments.include_transcripts,
+        table_limit=DEFAULT_TABLE_LIMIT if arguments.pdf_rows is None else arguments.pdf_rows,
+    )
     database = open_checked_database(arguments)
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
-            rows = database.attempts.iter_attempts(wanted)
-            if arguments.format == "csv":
-                count = export_csv(rows, out)
-            else:
-                count = export_json(rows, out, include_transcripts=arguments.include_transcripts)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, out_path)
-    except StationError:
-        partial.unlink(missing_ok=True)
-        raise
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise StationError(f"cannot write {out_path}: {error.strerror or error}") from error
+        result = export_report(database, request, signer=signer, station=station_name())
     finally:
         database.dispose()
-    print(f"wrote {count} attempt{'s' if count != 1 else ''} to {out_path}")
+    noun = "attempt" if result.row_count == 1 else "attempts"
+    listed = "" if result.table_rows is None or result.table_rows == result.row_count else (
+        f" ({result.table_rows} listed in the unit table)")
+    print(f"wrote {result.row_count} {noun} to {out_path}{listed}")
+    print(f"signed: {result.manifest_path.name}, {result.signature_path.name} "
+          f"(station key {signer.public_key_fingerprint[:16]}…)")
+    return EXIT_OK
+
+
+def _yield(arguments: argparse.Namespace) -> int:
+    from station.reports.summary import compute_yield
+
+    wanted = filter_from_arguments(arguments)
+    database = open_checked_database(arguments)
+    try:
+        figures = compute_yield(database, wanted)
+    finally:
+        database.dispose()
+    if arguments.json:
+        print(json.dumps(figures.to_json(), indent=2))
+        return EXIT_OK
+    print_yield_table(figures, wanted)
+    return EXIT_OK
+
+
+def print_yield_table(figures: YieldReport, wanted: AttemptFilter, out: TextIO | None = None) -> None:
+    """The ``station report yield`` table."""
+    from station.reports.filters import describe_filter, human_duration, local_time
+
+    out = out or sys.stdout
+
+    def percent(value: float | None, numerator: int, denominator: int) -> str:
+        return "-" if value is None else f"{value * 100:6.2f} %  ({numerator} of {denominator})"
+
+    lines = [f"{label}: {value}" for label, value in describe_filter(wanted)]
+    print("; ".join(lines), file=out)
+    rows = [
+        ("attempts", f"{figures.attempts}  ({', '.join(f'{k} {v}' for k, v in figures.result_counts.items())})"
+         if figures.attempts else "0"),
+        ("units", f"{figures.units}  (golden left out: {figures.golden_units} units, "
+                  f"{figures.golden_attempts} attempts; rework attempts: {figures.rework_attempts})"),
+        ("first-pass yield", percent(figures.first_pass_yield, figures.first_pass_units, figures.units_started)),
+        ("final yield", percent(figures.final_yield, figures.final_pass_units, figures.units)),
+        ("attempts per unit", "-" if figures.attempts_per_unit is None else f"{figures.attempts_per_unit:.3f}"),
+        ("units per hour", "-" if figures.units_per_hour is None or figures.span_hours is None else
+         f"{figures.units_per_hour:.1f}  (over {human_duration(figures.span_hours * 3600)}: "
+         f"{local_time(figures.span_start)} to {local_time(figures.span_end)})"),
+        ("in progress", str(figures.in_progress_attempts)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(file=out)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}", file=out)
+    for title, entries in (("failures by step", figures.failures_by_step),
+                           ("failures by code", figures.failures_by_code)):
+        print(f"\n{title} ({figures.failures} failures)", file=out)
+        if not entries:
+            print("  none", file=out)
+        name_width = max(12, *(len(entry.name) for entry in entries)) if entries else 12
+        for entry in entries:
+            print(f"  {entry.name:<{name_width}} {entry.count:>8}  {entry.share * 100:6.1f} %  "
+                  f"cumulative {entry.cumulative_share * 100:6.1f} %", file=out)
+    print("\ntime per step (seconds)", file=out)
+    timings = [*figures.step_times, *([figures.attempt_time] if figures.attempt_time else [])]
+    if not timings:
+        print("  none", file=out)
+    else:
+        step_width = max(12, *(len(timing.step) for timing in timings))
+        print(f"  {'step':<{step_width}} {'count':>8} {'median':>9} {'p95':>9} {'max':>9}", file=out)
+        for timing in timings:
+            print(f"  {timing.step:<{step_width}} {timing.count:>8} {timing.median_s:>9.3f} {timing.p95_s:>9.3f} "
+                  f"{timing.max_s:>9.3f}", file=out)
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    from station.reports.filters import local_time
+    from station.reports.signing import verify_export
+    from station.security.station_key import StationPublicKey, load_station_key
+
+    path: Path = arguments.file
+    trusted: StationPublicKey | None = None
+    source = ""
+    if arguments.public_key is not None:
+        try:
+            trusted = StationPublicKey.from_pem(arguments.public_key.read_bytes())
+        except OSError as error:
+            raise StationKeyError(f"cannot read the public key {arguments.public_key}: "
+                                  f"{error.strerror or error}") from None
+        source = f"the trusted key {arguments.public_key}"
+    else:
+        key_path = _paths(arguments).station_key_path
+        if key_path.exists():
+            try:
+                trusted = load_station_key(key_path).public_key
+                source = "this station's key"
+            except StationKeyError as error:
+                print(f"note: this station's key is not usable ({error}); checking with the manifest's key only",
+                      file=sys.stderr)
+    outcome = verify_export(path, trusted_key=trusted)
+    manifest = outcome.manifest
+    if outcome.ok:
+        rows = manifest.get("row_count")
+        recounted = " (recounted)" if outcome.rows_recounted is not None else ""
+        created = manifest.get("created_at")
+        created_text = local_time(datetime.fromisoformat(created)) if isinstance(created, str) else "?"
+        print(f"OK: {path} is as signed")
+        print(f"  {manifest.get('format')} export, {rows} rows{recounted}, SHA-256 {manifest.get('sha256')}")
+        print(f"  created {created_text} by station {manifest.get('station')}")
+        if trusted is not None:
+            print(f"  signed by {source} ({outcome.key_fingerprint})")
+        else:
+            print(f"  signed by the key named in the manifest ({outcome.key_fingerprint}); this proves the file is "
+                  "unchanged since signing, not who signed it: pass --public-key with the station's public key")
+        return EXIT_OK
+    print(f"FAILED: {path} does not verify", file=sys.stderr)
+    for finding in outcome.findings:
+        print(f"  {finding}", file=sys.stderr)
+    if any(finding.problem.value == "signed by another key" for finding in outcome.findings) and \
+            arguments.public_key is None:
+        print("  (if the export comes from another station, verify with that station's public key: "
+              "--public-key FILE)", file=sys.stderr)
+    return EXIT_NOT_VERIFIED
+
+
+def _public_key(arguments: argparse.Namespace) -> int:
+    from station.security.station_key import load_station_key
+
+    pem = load_station_key(_paths(arguments).station_key_path).public_key_pem()
+    if arguments.out is None:
+        print(pem, end="")
+    else:
+        arguments.out.write_text(pem, encoding="ascii")
+        print(f"wrote the station's public key to {arguments.out}")
     return EXIT_OK

@@ -63,7 +63,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+            # combine() rather than replace(tzinfo=...): same value, several times faster, and
+            # exports read millions of these.
+            return datetime.combine(value.date(), value.time(), UTC)
         return value.astimezone(UTC)
 
 

@@ -9,6 +9,7 @@ when something happened.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -350,6 +351,16 @@ def _filter_conditions(wanted: AttemptFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+_JOURNAL_STATES = {state.value: state for state in JournalState}
+_ATTEMPT_RESULTS = {result.value: result for result in AttemptResult}
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_hashes(text: str) -> tuple[str, ...]:
+    """The JSON list of image hashes as a tuple; cached, since a line runs few firmware sets."""
+    return tuple(json.loads(text))
+
+
 def _attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptRecord:
     return AttemptRecord(
         id=row.id,
@@ -359,8 +370,8 @@ def _attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptReco
         work_order=row.work_order_code,
         recipe_hash=row.recipe_hash,
         product=row.product,
-        state=JournalState(row.state),
-        result=AttemptResult(row.result),
+        state=_JOURNAL_STATES[row.state],
+        result=_ATTEMPT_RESULTS[row.result],
         started_at=row.started_at,
         ended_at=row.ended_at,
         device_id=row.device_id,
@@ -370,7 +381,7 @@ def _attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptReco
         failure_message=row.failure_message,
         previous_attempt_id=row.previous_attempt_id,
         is_rework=bool(row.is_rework),
-        image_hashes=tuple(json.loads(row.image_hashes or "[]")),
+        image_hashes=_image_hashes(row.image_hashes or "[]"),
         certificate_fingerprint=row.certificate_fingerprint,
         token_fingerprint=row.token_fingerprint,
         console_transcript=row.console_transcript or "",

@@ -1,0 +1,458 @@
+"""The traceability report as a PDF for people, with reportlab (headless, no Qt).
+
+Pages: a cover (filter, stations, products, work orders, recipe and firmware image hashes,
+totals, the signing key), the yield figures with the failure tables, a failure Pareto chart and
+a cycle-time chart, then the unit table -- one line per attempt: attempt, serial, device id,
+result, failure, operator, local start time, certificate fingerprint -- on landscape pages.
+
+Memory: reportlab's platypus lays out a document from a story held in memory, and keeps the
+finished pages until it writes the file. The unit table is therefore capped at
+``table_limit`` attempts (default :data:`DEFAULT_TABLE_LIMIT`, about 170 pages); beyond that the
+report says plainly how many more attempts there are and that the CSV and JSON exports (which
+stream without limit) hold every one. The figures and charts always cover the whole selection:
+they come from one streaming pass (:func:`station.reports.summary.summarize`). Rows are read
+from the store's stream into one long table (its header repeated on every page), which
+platypus splits across pages cheaply because every row has the same fixed height.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    KeepTogether,
+    LongTable,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult
+from station.reports.charts import cycle_time_chart, pareto_chart
+from station.reports.filters import describe_filter, human_duration, local_time, utc_time
+from station.reports.summary import ReportSummary
+from station.reports.yield_stats import ParetoEntry, YieldReport
+
+DEFAULT_TABLE_LIMIT = 5000
+TITLE = "Traceability report"
+# DejaVu covers Latin, Greek and Cyrillic names; the PDF base fonts cover Latin-1 only.
+_FONT_FILES = {
+    "StationSans": "DejaVuSans.ttf",
+    "StationSans-Bold": "DejaVuSans-Bold.ttf",
+    "StationMono": "DejaVuSansMono.ttf",
+}
+_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+
+@dataclass(frozen=True)
+class Fonts:
+    regular: str
+    bold: str
+    mono: str
+
+
+@functools.cache
+def report_fonts() -> Fonts:
+    """DejaVu when the system has it (wider character coverage), else the PDF base fonts."""
+    for directory in _FONT_DIRS:
+        paths = {name: directory / file for name, file in _FONT_FILES.items()}
+        if all(path.is_file() for path in paths.values()):
+            try:
+                for name, path in paths.items():
+                    pdfmetrics.registerFont(TTFont(name, str(path)))
+            except Exception:  # a damaged font file: fall back rather than fail the report
+                break
+            return Fonts("StationSans", "StationSans-Bold", "StationMono")
+    return Fonts("Helvetica", "Helvetica-Bold", "Courier")
+
+
+@dataclass(frozen=True)
+class PdfContext:
+    """What the report says about itself: who made it, when, for which filter."""
+
+    wanted: AttemptFilter
+    station: str
+    key_fingerprint: str
+    created_at: datetime
+    zone: tzinfo | None = None  # local time zone for display; None: this computer's
+
+
+def write_pdf(
+    out_path: Path,
+    summary: ReportSummary,
+    rows: Iterable[AttemptRecord],
+    context: PdfContext,
+    *,
+    table_limit: int = DEFAULT_TABLE_LIMIT,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
+    """Write the report to ``out_path``; return the number of attempts in the unit table."""
+    fonts = report_fonts()
+    styles = _Styles(fonts)
+    figures = summary.figures
+    document = _Document(str(out_path), context, fonts)
+    story: list[Flowable] = []
+    story += _cover(summary, context, styles, table_limit)
+    story += [NextPageTemplate("portrait"), PageBreak()]
+    story += _figures_pages(figures, styles, fonts)
+    story += [NextPageTemplate("landscape"), PageBreak()]
+    listed = _unit_table(story, rows, summary, context, styles, fonts, table_limit, on_row)
+    document.build(story)
+    return listed
+
+
+# ---------------------------------------------------------------------------------------------
+# Document and styles
+
+
+class _Document(BaseDocTemplate):  # type: ignore[misc]
+    def __init__(self, filename: str, context: PdfContext, fonts: Fonts) -> None:
+        super().__init__(
+            filename,
+            pagesize=A4,
+            leftMargin=18 * mm,
+            rightMargin=18 * mm,
+            topMargin=16 * mm,
+            bottomMargin=16 * mm,
+            title=TITLE,
+            author=f"Provisioning station {context.station}",
+            subject=TITLE,
+            creator="provisioning-station",
+        )
+        self._context = context
+        self._fonts = fonts
+        portrait_frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="portrait")
+        wide = landscape(A4)
+        margin = 8 * mm
+        landscape_frame = Frame(margin, 14 * mm, wide[0] - 2 * margin, wide[1] - 26 * mm, id="landscape",
+                                leftPadding=0, rightPadding=0)
+        self.addPageTemplates([
+            PageTemplate("portrait", [portrait_frame], onPage=self._footer, pagesize=A4),
+            PageTemplate("landscape", [landscape_frame], onPage=self._footer, pagesize=wide),
+        ])
+
+    def _footer(self, canvas: Any, document: Any) -> None:
+        canvas.saveState()
+        width = canvas._pagesize[0]
+        canvas.setFont(self._fonts.regular, 7)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        created = local_time(self._context.created_at, self._context.zone)
+        text = (f"{TITLE} · station {self._context.station} · created {created} · "
+                f"signed by key {self._context.key_fingerprint[:16]}…")
+        canvas.drawString(12 * mm, 8 * mm, text)
+        canvas.drawRightString(width - 12 * mm, 8 * mm, f"page {document.page}")
+        canvas.restoreState()
+
+
+class _Styles:
+    def __init__(self, fonts: Fonts) -> None:
+        self.title = ParagraphStyle("title", fontName=fonts.bold, fontSize=20, leading=24, spaceAfter=4)
+        self.subtitle = ParagraphStyle("subtitle", fontName=fonts.regular, fontSize=10, leading=13,
+                                       textColor=colors.HexColor("#444444"), spaceAfter=10)
+        self.heading = ParagraphStyle("heading", fontName=fonts.bold, fontSize=12, leading=15, spaceBefore=10,
+                                      spaceAfter=5)
+        self.body = ParagraphStyle("body", fontName=fonts.regular, fontSize=9, leading=11.5)
+        self.small = ParagraphStyle("small", fontName=fonts.regular, fontSize=7.5, leading=9.5,
+                                    textColor=colors.HexColor("#444444"))
+        self.mono = ParagraphStyle("mono", fontName=fonts.mono, fontSize=7.5, leading=9.5)
+        self.cell = ParagraphStyle("cell", fontName=fonts.regular, fontSize=8.5, leading=10.5)
+        self.cell_bold = ParagraphStyle("cell_bold", parent=self.cell, fontName=fonts.bold)
+        self.note = ParagraphStyle("note", fontName=fonts.bold, fontSize=9, leading=12, spaceBefore=8,
+                                   textColor=colors.HexColor("#8a3b12"))
+
+
+_GRID = colors.HexColor("#bbbbbb")
+_HEADER_FILL = colors.HexColor("#e8eef7")
+
+
+def _key_value_table(rows: list[tuple[str, Any]], styles: _Styles, widths: tuple[float, float]) -> Table:
+    data = [[Paragraph(_escape(label), styles.cell_bold), value if isinstance(value, Flowable)
+             else Paragraph(_escape(str(value)), styles.cell)] for label, value in rows]
+    table = Table(data, colWidths=list(widths), hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, _GRID),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+    ]))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Cover
+
+
+def _cover(summary: ReportSummary, context: PdfContext, styles: _Styles, table_limit: int) -> list[Flowable]:
+    figures, inventory = summary.figures, summary.inventory
+    zone = context.zone
+    story: list[Flowable] = [
+        Paragraph(TITLE, styles.title),
+        Paragraph(_escape(f"Created {local_time(context.created_at, zone)} ({utc_time(context.created_at)}) "
+                          f"by station {context.station}. Times are local ({_zone_name(context.created_at, zone)})"
+                          " unless marked UTC; the database keeps UTC."), styles.subtitle),
+        Paragraph("Filter", styles.heading),
+        _key_value_table(describe_filter(context.wanted, zone), styles, (38 * mm, 136 * mm)),
+        Paragraph("Totals", styles.heading),
+    ]
+    results = ", ".join(f"{name} {count}" for name, count in figures.result_counts.items()) or "none"
+    span = "—"
+    if figures.span_start is not None and figures.span_end is not None:
+        span = f"{local_time(figures.span_start, zone)} to {local_time(figures.span_end, zone)}"
+    totals: list[tuple[str, Any]] = [
+        ("attempts", f"{figures.attempts}  ({results})"),
+        ("units", f"{figures.units} production units; {figures.golden_units} golden (reference) units with "
+                  f"{figures.golden_attempts} attempts, left out of yield"),
+        ("rework attempts", str(figures.rework_attempts)),
+        ("first-pass yield", _yield_text(figures.first_pass_yield, figures.first_pass_units, figures.units_started)),
+        ("final yield", _yield_text(figures.final_yield, figures.final_pass_units, figures.units)),
+        ("time span", span),
+        ("unit table", f"{min(figures.attempts, table_limit)} of {figures.attempts} attempts listed"),
+    ]
+    story.append(_key_value_table(totals, styles, (38 * mm, 136 * mm)))
+    story.append(Paragraph("Stations, products and work orders", styles.heading))
+    story.append(_key_value_table([
+        ("stations", ", ".join(inventory.stations) or "—"),
+        ("products", ", ".join(inventory.products) or "—"),
+        ("work orders", (", ".join(inventory.work_orders) or "—")
+         + (f" and {inventory.work_orders_more} more" if inventory.work_orders_more else "")),
+        ("operators", ", ".join(inventory.operators) or "—"),
+    ], styles, (38 * mm, 136 * mm)))
+    story.append(Paragraph("Recipes and firmware used (SHA-256)", styles.heading))
+    story.append(_key_value_table([
+        ("recipes", _hash_list(inventory.recipe_hashes, inventory.recipe_hashes_more, styles)),
+        ("firmware images", _hash_list(inventory.image_hashes, inventory.image_hashes_more, styles)),
+    ], styles, (38 * mm, 136 * mm)))
+    story.append(Paragraph("Signature", styles.heading))
+    story.append(Paragraph(_escape(
+        "This file is signed by the station's Ed25519 key with fingerprint (SHA-256 of the public key):"),
+        styles.body))
+    story.append(Paragraph(_escape(context.key_fingerprint), styles.mono))
+    story.append(Paragraph(_escape(
+        "Its manifest (this file's name + .manifest.json) records the file's SHA-256, and the signature "
+        "(+ .sig) covers the manifest. Check both with: station report verify FILE --public-key STATION.pub"),
+        styles.small))
+    return story
+
+
+def _hash_list(hashes: tuple[str, ...], more: int, styles: _Styles) -> Paragraph:
+    text = "<br/>".join(_escape(value) for value in hashes) or "—"
+    if more:
+        text += f"<br/>and {more} more"
+    return Paragraph(text, styles.mono)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures and charts
+
+
+def _figures_pages(figures: YieldReport, styles: _Styles, fonts: Fonts) -> list[Flowable]:
+    story: list[Flowable] = [Paragraph("Yield", styles.heading)]
+    rate = figures.units_per_hour
+    attempt_time = figures.attempt_time
+    story.append(_key_value_table([
+        ("first-pass yield", _yield_text(figures.first_pass_yield, figures.first_pass_units, figures.units_started)
+         + " — units whose first attempt ever passed / units whose first attempt is in this report"),
+        ("final yield", _yield_text(figures.final_yield, figures.final_pass_units, figures.units)
+         + " — units whose latest attempt passed / units"),
+        ("attempts per unit", "—" if figures.attempts_per_unit is None else
+         f"{figures.attempts_per_unit:.2f} ({figures.production_attempts} production attempts)"),
+        ("units per hour", "—" if rate is None else
+         f"{rate:.1f} over {human_duration((figures.span_hours or 0) * 3600)}"),
+        ("attempt time", "—" if attempt_time is None else
+         f"median {attempt_time.median_s:.2f} s, 95th percentile {attempt_time.p95_s:.2f} s"),
+        ("failures", f"{figures.failures} ({figures.failed_attempts} failed, "
+                     f"{figures.needs_inspection_attempts} need inspection); "
+                     f"{figures.in_progress_attempts} attempts still in progress"),
+    ], styles, (38 * mm, 136 * mm)))
+    story.append(Paragraph(
+        "Golden (reference) units and rework attempts are left out of these figures; see the README's "
+        "definitions.", styles.small))
+
+    story.append(CondPageBreak(90 * mm))
+    story.append(Paragraph("Failures by code", styles.heading))
+    story.append(pareto_chart(figures.failures_by_code, title="Failure Pareto (by code)", font=fonts.regular))
+    story.append(Spacer(1, 4))
+    story.append(_pareto_table(figures.failures_by_code, "failure code", styles))
+    story.append(KeepTogether([Paragraph("Failures by step", styles.heading),
+                               _pareto_table(figures.failures_by_step, "step", styles)]))
+
+    story.append(CondPageBreak(100 * mm))
+    story.append(Paragraph("Time per step", styles.heading))
+    story.append(cycle_time_chart(figures.step_times, title="Cycle time per step", font=fonts.regular))
+    rows = [["step", "count", "median (s)", "95th percentile (s)", "max (s)"]]
+    timings = [*figures.step_times, *([figures.attempt_time] if figures.attempt_time else [])]
+    for timing in timings:
+        rows.append([timing.step, str(timing.count), f"{timing.median_s:.3f}", f"{timing.p95_s:.3f}",
+                     f"{timing.max_s:.3f}"])
+    story.append(_grid_table(rows, styles, (40 * mm, 22 * mm, 28 * mm, 38 * mm, 24 * mm),
+                             bold_last=figures.attempt_time is not None))
+    return story
+
+
+def _pareto_table(entries: tuple[ParetoEntry, ...], what: str, styles: _Styles) -> Flowable:
+    if not entries:
+        return Paragraph("No failures.", styles.body)
+    rows = [[what, "count", "share", "cumulative"]]
+    rows += [[entry.name, str(entry.count), f"{entry.share * 100:.1f} %", f"{entry.cumulative_share * 100:.1f} %"]
+             for entry in entries]
+    return _grid_table(rows, styles, (60 * mm, 22 * mm, 24 * mm, 26 * mm))
+
+
+def _grid_table(rows: list[list[str]], styles: _Styles, widths: tuple[float, ...], *, bold_last: bool = False) -> Table:
+    table = Table(rows, colWidths=list(widths), hAlign="LEFT", repeatRows=1)
+    commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), styles.cell.fontName, 8.5),
+        ("FONT", (0, 0), (-1, 0), styles.cell_bold.fontName, 8.5),
+        ("BACKGROUND", (0, 0), (-1, 0), _HEADER_FILL),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, _GRID),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if bold_last:
+        commands.append(("FONT", (0, -1), (-1, -1), styles.cell_bold.fontName, 8.5))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit table
+
+_UNIT_COLUMNS = ("attempt", "serial", "device id", "result", "failure (step: code)", "operator", "started (local)",
+                 "certificate fingerprint (SHA-256)")
+_UNIT_WIDTHS = (13 * mm, 25 * mm, 29 * mm, 21 * mm, 44 * mm, 22 * mm, 40 * mm, 86 * mm)
+_UNIT_FONT_SIZE = 7.0
+_FINGERPRINT_FONT_SIZE = 6.1
+_UNIT_ROW_HEIGHT = 9.6
+
+
+def _unit_table(
+    story: list[Flowable],
+    rows: Iterable[AttemptRecord],
+    summary: ReportSummary,
+    context: PdfContext,
+    styles: _Styles,
+    fonts: Fonts,
+    table_limit: int,
+    on_row: Callable[[int], None] | None,
+) -> int:
+    total = summary.figures.attempts
+    story.append(Paragraph("Units", styles.heading))
+    story.append(Paragraph(_escape(
+        f"One line per attempt, oldest first; times are local ({_zone_name(context.created_at, context.zone)}). "
+        "* marks a golden (reference) unit, left out of yield."), styles.small))
+    story.append(Spacer(1, 3))
+    listed = 0
+    table_rows: list[list[str]] = []
+    golden = summary.golden_serials
+    for attempt in rows:
+        if listed >= table_limit:
+            break
+        table_rows.append(_unit_row(attempt, golden, context.zone, fonts))
+        listed += 1
+        if on_row is not None:
+            on_row(listed)
+    if table_rows:
+        story.append(_unit_long_table(table_rows, fonts))
+    if listed == 0:
+        story.append(Paragraph("No attempts match the filter.", styles.body))
+    remaining = total - listed
+    if remaining > 0:
+        story.append(Paragraph(_escape(
+            f"{remaining} more rows in the CSV/JSON export: this report lists the first {listed} of {total} "
+            "attempts. The figures and charts above cover all of them."), styles.note))
+    else:
+        story.append(Paragraph(_escape(f"End of the unit table: {listed} attempts."), styles.small))
+    return listed
+
+
+def _unit_row(attempt: AttemptRecord, golden: frozenset[str], zone: tzinfo | None, fonts: Fonts) -> list[str]:
+    failure = ""
+    if attempt.result is not AttemptResult.PASSED and (attempt.failure_step or attempt.failure_code):
+        failure = f"{attempt.failure_step or '?'}: {attempt.failure_code or '?'}"
+    result = attempt.result.value + (" *" if attempt.serial in golden else "") + (" R" if attempt.is_rework else "")
+    widths = [width - 4 for width in _UNIT_WIDTHS]
+    regular = functools.partial(_fit, font=fonts.regular, size=_UNIT_FONT_SIZE)
+    return [
+        str(attempt.id),
+        regular(attempt.serial, width=widths[1]),
+        _fit(attempt.device_id or "", width=widths[2], font=fonts.mono, size=_FINGERPRINT_FONT_SIZE),
+        result,
+        regular(failure, width=widths[4]),
+        regular(attempt.operator, width=widths[5]),
+        local_time(attempt.started_at, zone),
+        _fit(attempt.certificate_fingerprint or "", width=widths[7], font=fonts.mono, size=_FINGERPRINT_FONT_SIZE),
+    ]
+
+
+def _unit_long_table(rows: list[list[str]], fonts: Fonts) -> Table:
+    """One table, header repeated on every page; fixed row heights keep page splitting cheap."""
+    table = LongTable([list(_UNIT_COLUMNS), *rows], colWidths=list(_UNIT_WIDTHS),
+                      rowHeights=[_UNIT_ROW_HEIGHT] * (len(rows) + 1), repeatRows=1, hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), fonts.regular, _UNIT_FONT_SIZE),
+        ("FONT", (0, 0), (-1, 0), fonts.bold, _UNIT_FONT_SIZE),
+        ("FONT", (7, 1), (7, -1), fonts.mono, _FINGERPRINT_FONT_SIZE),
+        ("FONT", (2, 1), (2, -1), fonts.mono, _FINGERPRINT_FONT_SIZE),
+        ("BACKGROUND", (0, 0), (-1, 0), _HEADER_FILL),
+        ("ALIGN", (0, 0), (0, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.2, _GRID),
+        ("TOPPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f6f6")]),
+    ]))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Text helpers
+
+
+def _fit(text: str, *, width: float, font: str, size: float) -> str:
+    """The text, shortened with an ellipsis to fit ``width`` points (a table cell does not wrap)."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _yield_text(value: float | None, numerator: int, denominator: int) -> str:
+    return "—" if value is None else f"{value * 100:.1f} % ({numerator} of {denominator})"
+
+
+def _zone_name(moment: datetime, zone: tzinfo | None) -> str:
+    shown = moment.astimezone(zone) if zone is not None else moment.astimezone()
+    name = shown.tzname() or ""
+    offset = local_time(shown, zone).rsplit(" ", 1)[-1]
+    return f"{name}, UTC{offset}" if name and name != "UTC" else f"UTC{offset}" if offset != "+00:00" else "UTC"
+
+
+__all__ = ["DEFAULT_TABLE_LIMIT", "PdfContext", "report_fonts", "write_pdf"]
