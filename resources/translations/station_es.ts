@@ -1,0 +1,863 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="es" sourcelanguage="en">
+<context>
+    <name>AttemptHistoryModel</name>
+    <message>
+        <source>Started</source>
+        <translation>Inicio</translation>
+    </message>
+    <message>
+        <source>Serial</source>
+        <translation>Número de serie</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Resultado</translation>
+    </message>
+    <message>
+        <source>Failed step</source>
+        <translation>Paso fallido</translation>
+    </message>
+    <message>
+        <source>Code</source>
+        <translation>Código</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>Operador</translation>
+    </message>
+    <message>
+        <source>Device id</source>
+        <translation>Id. de dispositivo</translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation>Orden de trabajo</translation>
+    </message>
+    <message>
+        <source>Attempt</source>
+        <translation>Intento</translation>
+    </message>
+</context>
+<context>
+    <name>DemoBar</name>
+    <message>
+        <source>Training mode: simulated units</source>
+        <translation>Modo de formación: unidades simuladas</translation>
+    </message>
+    <message>
+        <source>Simulate scan</source>
+        <translation>Simular escaneo</translation>
+    </message>
+    <message>
+        <source>Scan again</source>
+        <translation>Escanear otra vez</translation>
+    </message>
+    <message>
+        <source>Faults</source>
+        <translation>Fallos</translation>
+    </message>
+    <message>
+        <source>Drop flash writes</source>
+        <translation>Perder escrituras de flash</translation>
+    </message>
+    <message>
+        <source>Silent console</source>
+        <translation>Consola muda</translation>
+    </message>
+    <message>
+        <source>Next unit arrives locked</source>
+        <translation>La próxima unidad llega bloqueada</translation>
+    </message>
+    <message>
+        <source>Slot {slot}: {serial}</source>
+        <translation>Posición {slot}: {serial}</translation>
+    </message>
+    <message>
+        <source>No unit scanned yet</source>
+        <translation>Aún no se ha escaneado ninguna unidad</translation>
+    </message>
+    <message>
+        <source>Slot {slot}</source>
+        <translation>Posición {slot}</translation>
+    </message>
+    <message>
+        <source>Clear faults</source>
+        <translation>Quitar fallos</translation>
+    </message>
+    <message>
+        <source>Slot {slot}: {faults}</source>
+        <translation>Posición {slot}: {faults}</translation>
+    </message>
+</context>
+<context>
+    <name>EngineerView</name>
+    <message>
+        <source>Recipe and work order</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Check a recipe file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Use this recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation type="unfinished">Orden de trabajo</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Factory CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation type="unfinished">Estado</translation>
+    </message>
+    <message>
+        <source>Name (new CA)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CA passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Again (new CA)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Create CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Activation tokens</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Token file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Uses per token (0: no limit)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Vault passphrase</source>
+        <translation type="unfinished">Contraseña del almacén</translation>
+    </message>
+    <message>
+        <source>Import tokens</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Slots</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation type="unfinished">Nombre</translation>
+    </message>
+    <message>
+        <source>Probe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Console port</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fixture label</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add slot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove slot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Find probes and ports</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save slots</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>People</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name / badge id</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Role</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN (supervisor, engineer)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Register</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In use: {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Refused: {problem}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No recipe chosen.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>open for this recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>exists, not open: give its passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>none yet: create one</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipes (*.toml)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe refused.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe checked: {name}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe in use. Open the CA for it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Work order set.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The two passphrases differ.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Text files (*.txt *.csv);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Looking for probes and ports…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Found {probes} probe(s) and {ports} serial port(s).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Slots saved.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Registered.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>HistoryView</name>
+    <message>
+        <source>Serial</source>
+        <translation>Número de serie</translation>
+    </message>
+    <message>
+        <source>scan or type a serial</source>
+        <translation>escanee o escriba un número de serie</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Resultado</translation>
+    </message>
+    <message>
+        <source>All</source>
+        <translation>Todos</translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation>Aprobados</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Fallidos</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>Requiere inspección</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>En curso</translation>
+    </message>
+    <message>
+        <source>From / to</source>
+        <translation>Desde / hasta</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>Mostrar</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Provisioning station</source>
+        <translation>Estación de aprovisionamiento</translation>
+    </message>
+    <message>
+        <source>Provisioning station {name}</source>
+        <translation>Estación de aprovisionamiento {name}</translation>
+    </message>
+    <message>
+        <source>TRAINING</source>
+        <translation>FORMACIÓN</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>Iniciar sesión</translation>
+    </message>
+    <message>
+        <source>Log out</source>
+        <translation>Cerrar sesión</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>Operador</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Historial</translation>
+    </message>
+    <message>
+        <source>Supervisor</source>
+        <translation>Supervisor</translation>
+    </message>
+    <message>
+        <source>Engineer</source>
+        <translation>Ingeniero</translation>
+    </message>
+    <message>
+        <source>Reports</source>
+        <translation>Informes</translation>
+    </message>
+    <message>
+        <source>supervisor</source>
+        <translation>supervisor</translation>
+    </message>
+    <message>
+        <source>engineer</source>
+        <translation>ingeniero</translation>
+    </message>
+    <message>
+        <source>Nobody logged in</source>
+        <translation>Nadie ha iniciado sesión</translation>
+    </message>
+    <message>
+        <source>{name} ({role})</source>
+        <translation>{name} ({role})</translation>
+    </message>
+    <message>
+        <source>Station error ({where}): {what}. The station keeps running; the log has the details.</source>
+        <translation>Error de la estación ({where}): {what}. La estación sigue funcionando; el registro tiene los detalles.</translation>
+    </message>
+    <message>
+        <source>Only an engineer may close the station.</source>
+        <translation>Solo un ingeniero puede cerrar la estación.</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorIdDialog</name>
+    <message>
+        <source>Log in</source>
+        <translation>Iniciar sesión</translation>
+    </message>
+    <message>
+        <source>Type your operator id.</source>
+        <translation>Escriba su número de operador.</translation>
+    </message>
+    <message>
+        <source>Operator id</source>
+        <translation>Número de operador</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorMessages</name>
+    <message>
+        <source>The unit is locked. It was not touched. Put it aside for a supervisor.</source>
+        <translation>La unidad está bloqueada. No se ha tocado. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>The token vault is locked or empty. Call a supervisor.</source>
+        <translation>El almacén de tokens está bloqueado o vacío. Llame a un supervisor.</translation>
+    </message>
+    <message>
+        <source>No connection to the unit. Check the probe, cable and power.</source>
+        <translation>Sin conexión con la unidad. Revise la sonda, el cable y la alimentación.</translation>
+    </message>
+    <message>
+        <source>No probe for this slot. Call an engineer.</source>
+        <translation>Esta posición no tiene sonda. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>Programming failed. Reseat the unit and scan it again.</source>
+        <translation>Falló la programación. Vuelva a colocar la unidad y escanéela otra vez.</translation>
+    </message>
+    <message>
+        <source>Flash check failed. Reseat the unit and scan it again.</source>
+        <translation>Falló la verificación de la flash. Vuelva a colocar la unidad y escanéela otra vez.</translation>
+    </message>
+    <message>
+        <source>Credentials could not be written. Scan the unit again.</source>
+        <translation>No se pudieron escribir las credenciales. Escanee la unidad otra vez.</translation>
+    </message>
+    <message>
+        <source>Locking failed. Put the unit aside for a supervisor.</source>
+        <translation>Falló el bloqueo. Aparte la unidad para un supervisor.</translation>
+    </message>
+    <message>
+        <source>The unit does not answer. Check its console cable, then scan it again.</source>
+        <translation>La unidad no responde. Revise el cable de consola y escanéela otra vez.</translation>
+    </message>
+    <message>
+        <source>The unit answers with garbage. Check its console cable, then scan it again.</source>
+        <translation>La unidad responde con basura. Revise el cable de consola y escanéela otra vez.</translation>
+    </message>
+    <message>
+        <source>The unit refused a command. Put it aside for a supervisor.</source>
+        <translation>La unidad rechazó un comando. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>Activation refused. Put the unit aside for a supervisor.</source>
+        <translation>Activación rechazada. Aparte la unidad para un supervisor.</translation>
+    </message>
+    <message>
+        <source>The unit&apos;s identity is wrong after restart. Put it aside for a supervisor.</source>
+        <translation>La identidad de la unidad es incorrecta tras reiniciar. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>The unit runs the wrong firmware. Put it aside for a supervisor.</source>
+        <translation>La unidad tiene un firmware incorrecto. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>This is a development unit. It must never ship: put it in the reject bin.</source>
+        <translation>Es una unidad de desarrollo. Nunca debe enviarse: póngala en la caja de rechazos.</translation>
+    </message>
+    <message>
+        <source>This unit has already passed. Move it on.</source>
+        <translation>Esta unidad ya pasó. Pásela a la siguiente estación.</translation>
+    </message>
+    <message>
+        <source>This label is not a serial of this product. Scan the serial label.</source>
+        <translation>Esta etiqueta no es un número de serie de este producto. Escanee la etiqueta del número de serie.</translation>
+    </message>
+    <message>
+        <source>Serial label and unit do not belong together. Put it aside for a supervisor.</source>
+        <translation>La etiqueta y la unidad no corresponden. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>A step took too long. Scan the unit again.</source>
+        <translation>Un paso tardó demasiado. Escanee la unidad otra vez.</translation>
+    </message>
+    <message>
+        <source>Erased by rework: a development unit now. It never ships.</source>
+        <translation>Borrada por retrabajo: ahora es una unidad de desarrollo. Nunca se envía.</translation>
+    </message>
+    <message>
+        <source>The station stopped during this unit. Scan it again.</source>
+        <translation>La estación se detuvo durante esta unidad. Escanéela otra vez.</translation>
+    </message>
+    <message>
+        <source>The unit may be locked. A supervisor must inspect it.</source>
+        <translation>La unidad puede estar bloqueada. Un supervisor debe inspeccionarla.</translation>
+    </message>
+    <message>
+        <source>The factory CA is not loaded. Call an engineer.</source>
+        <translation>La CA de fábrica no está cargada. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>The station cannot save its records. Call an engineer.</source>
+        <translation>La estación no puede guardar sus registros. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>Station problem. Call an engineer.</source>
+        <translation>Problema en la estación. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>The unit failed. Put it aside for a supervisor.</source>
+        <translation>La unidad falló. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>Conectar</translation>
+    </message>
+    <message>
+        <source>Program</source>
+        <translation>Programar</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>Verificar</translation>
+    </message>
+    <message>
+        <source>Credentials</source>
+        <translation>Credenciales</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>Bloquear</translation>
+    </message>
+    <message>
+        <source>Activate</source>
+        <translation>Activar</translation>
+    </message>
+    <message>
+        <source>Identity check</source>
+        <translation>Comprobar identidad</translation>
+    </message>
+    <message>
+        <source>Scan</source>
+        <translation>Escanear</translation>
+    </message>
+    <message>
+        <source>Rework erase</source>
+        <translation>Borrado por retrabajo</translation>
+    </message>
+    <message>
+        <source>Recovery</source>
+        <translation>Recuperación</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>Estación</translation>
+    </message>
+    <message>
+        <source>PASS</source>
+        <translation>PASA</translation>
+    </message>
+    <message>
+        <source>FAIL</source>
+        <translation>FALLA</translation>
+    </message>
+    <message>
+        <source>ERASED</source>
+        <translation>BORRADA</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorView</name>
+    <message>
+        <source>Passed</source>
+        <translation>Aprobadas</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Fallidas</translation>
+    </message>
+    <message>
+        <source>First-pass yield</source>
+        <translation>Rendimiento a la primera</translation>
+    </message>
+    <message>
+        <source>Units per hour</source>
+        <translation>Unidades por hora</translation>
+    </message>
+    <message>
+        <source>Scan your badge</source>
+        <translation>Escanee su tarjeta</translation>
+    </message>
+    <message>
+        <source>Scan your badge to start. No badge? Type your id.</source>
+        <translation>Escanee su tarjeta para empezar. ¿Sin tarjeta? Escriba su número.</translation>
+    </message>
+    <message>
+        <source>Type my id</source>
+        <translation>Escribir mi número</translation>
+    </message>
+    <message>
+        <source>Supervisor / engineer</source>
+        <translation>Supervisor / ingeniero</translation>
+    </message>
+    <message>
+        <source>No recipe</source>
+        <translation>Sin receta</translation>
+    </message>
+    <message>
+        <source>{product}  ·  firmware {version}</source>
+        <translation>{product}  ·  firmware {version}</translation>
+    </message>
+    <message>
+        <source>Work order {code}</source>
+        <translation>Orden de trabajo {code}</translation>
+    </message>
+    <message>
+        <source>No work order</source>
+        <translation>Sin orden de trabajo</translation>
+    </message>
+</context>
+<context>
+    <name>PinDialog</name>
+    <message>
+        <source>Confirm with your PIN</source>
+        <translation>Confirme con su PIN</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>PIN</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Register the first engineer</source>
+        <translation>Registrar el primer ingeniero</translation>
+    </message>
+    <message>
+        <source>This station has no engineer yet. Choose your name and a PIN of 4 to 12 digits.</source>
+        <translation>Esta estación aún no tiene ingeniero. Elija su nombre y un PIN de 4 a 12 dígitos.</translation>
+    </message>
+    <message>
+        <source>Supervisor or engineer sign-in</source>
+        <translation>Inicio de sesión de supervisor o ingeniero</translation>
+    </message>
+    <message>
+        <source>Scan your badge or type your name, then type your PIN.</source>
+        <translation>Escanee su tarjeta o escriba su nombre, y luego su PIN.</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Nombre</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>PIN</translation>
+    </message>
+    <message>
+        <source>PIN again</source>
+        <translation>Repita el PIN</translation>
+    </message>
+    <message>
+        <source>The two PINs differ.</source>
+        <translation>Los dos PIN no coinciden.</translation>
+    </message>
+</context>
+<context>
+    <name>SlotTile</name>
+    <message>
+        <source>Slot {name}</source>
+        <translation>Posición {name}</translation>
+    </message>
+    <message>
+        <source>Ready. Scan a unit.</source>
+        <translation>Lista. Escanee una unidad.</translation>
+    </message>
+    <message>
+        <source>Device {device_id}</source>
+        <translation>Dispositivo {device_id}</translation>
+    </message>
+    <message>
+        <source>Move the unit on.</source>
+        <translation>Pase la unidad a la siguiente estación.</translation>
+    </message>
+    <message>
+        <source>Code {code} at step {step}</source>
+        <translation>Código {code} en el paso {step}</translation>
+    </message>
+    <message>
+        <source>Code {code}</source>
+        <translation>Código {code}</translation>
+    </message>
+</context>
+<context>
+    <name>StationLine</name>
+    <message>
+        <source>No recipe is chosen. Call an engineer.</source>
+        <translation>No hay receta elegida. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>The token vault is locked. A supervisor must unlock it for the shift.</source>
+        <translation>El almacén de tokens está bloqueado. Un supervisor debe desbloquearlo para el turno.</translation>
+    </message>
+    <message>
+        <source>No slot is set up. Call an engineer.</source>
+        <translation>No hay posiciones configuradas. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>The station is checking unfinished units. Wait a moment.</source>
+        <translation>La estación está revisando unidades sin terminar. Espere un momento.</translation>
+    </message>
+    <message>
+        <source>Slot {slot} chosen: now scan the unit.</source>
+        <translation>Posición {slot} elegida: ahora escanee la unidad.</translation>
+    </message>
+    <message>
+        <source>Unknown badge. Ask a supervisor to register you.</source>
+        <translation>Tarjeta desconocida. Pida a un supervisor que le registre.</translation>
+    </message>
+    <message>
+        <source>Scan your badge first.</source>
+        <translation>Escanee primero su tarjeta.</translation>
+    </message>
+    <message>
+        <source>This unit is already running in slot {slot}.</source>
+        <translation>Esta unidad ya está en marcha en la posición {slot}.</translation>
+    </message>
+    <message>
+        <source>Slot {slot} is still working. Wait for its result.</source>
+        <translation>La posición {slot} sigue trabajando. Espere su resultado.</translation>
+    </message>
+    <message>
+        <source>All slots are working. Wait for a result.</source>
+        <translation>Todas las posiciones están trabajando. Espere un resultado.</translation>
+    </message>
+    <message>
+        <source>The recipe was refused. Call an engineer.</source>
+        <translation>La receta fue rechazada. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>Choose a recipe first.</source>
+        <translation>Elija primero una receta.</translation>
+    </message>
+    <message>
+        <source>The factory CA is open.</source>
+        <translation>La CA de fábrica está abierta.</translation>
+    </message>
+    <message>
+        <source>A unit needs inspection by a supervisor after a restart.</source>
+        <translation>Una unidad necesita la inspección de un supervisor tras un reinicio.</translation>
+    </message>
+    <message>
+        <source>The token vault is unlocked for this shift.</source>
+        <translation>El almacén de tokens está desbloqueado para este turno.</translation>
+    </message>
+    <message>
+        <source>{added} new token(s) imported for {product}.</source>
+        <translation>{added} token(s) nuevo(s) importado(s) para {product}.</translation>
+    </message>
+</context>
+<context>
+    <name>SupervisorView</name>
+    <message>
+        <source>Token vault</source>
+        <translation>Almacén de tokens</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Estado</translation>
+    </message>
+    <message>
+        <source>Vault passphrase</source>
+        <translation>Contraseña del almacén</translation>
+    </message>
+    <message>
+        <source>Unlock for the shift</source>
+        <translation>Desbloquear para el turno</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>Bloquear</translation>
+    </message>
+    <message>
+        <source>Rework</source>
+        <translation>Retrabajo</translation>
+    </message>
+    <message>
+        <source>Rework erases the unit in the chosen slot, its lock and credentials included. The unit becomes a development unit and never ships. Put the unit in the slot, then confirm with your PIN.</source>
+        <translation>El retrabajo borra la unidad de la posición elegida, incluidos su bloqueo y sus credenciales. La unidad pasa a ser de desarrollo y nunca se envía. Ponga la unidad en la posición y confirme con su PIN.</translation>
+    </message>
+    <message>
+        <source>Serial</source>
+        <translation>Número de serie</translation>
+    </message>
+    <message>
+        <source>Slot</source>
+        <translation>Posición</translation>
+    </message>
+    <message>
+        <source>Erase the unit (rework)…</source>
+        <translation>Borrar la unidad (retrabajo)…</translation>
+    </message>
+    <message>
+        <source>Units to inspect after a restart</source>
+        <translation>Unidades para inspeccionar tras un reinicio</translation>
+    </message>
+    <message>
+        <source>What did the inspection find?</source>
+        <translation>¿Qué encontró la inspección?</translation>
+    </message>
+    <message>
+        <source>Acknowledge</source>
+        <translation>Confirmar</translation>
+    </message>
+    <message>
+        <source>unlocked</source>
+        <translation>desbloqueado</translation>
+    </message>
+    <message>
+        <source>locked</source>
+        <translation>bloqueado</translation>
+    </message>
+    <message>
+        <source>Give the serial and the slot.</source>
+        <translation>Indique el número de serie y la posición.</translation>
+    </message>
+    <message>
+        <source>Erase unit {serial} in slot {slot}? It will never ship.</source>
+        <translation>¿Borrar la unidad {serial} de la posición {slot}? Nunca se enviará.</translation>
+    </message>
+    <message>
+        <source>Rework started in slot {slot}.</source>
+        <translation>Retrabajo iniciado en la posición {slot}.</translation>
+    </message>
+    <message>
+        <source>Choose a unit in the list.</source>
+        <translation>Elija una unidad de la lista.</translation>
+    </message>
+    <message>
+        <source>Recorded.</source>
+        <translation>Registrado.</translation>
+    </message>
+</context>
+</TS>

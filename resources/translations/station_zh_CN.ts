@@ -1,0 +1,863 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>AttemptHistoryModel</name>
+    <message>
+        <source>Started</source>
+        <translation>开始时间</translation>
+    </message>
+    <message>
+        <source>Serial</source>
+        <translation>序列号</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Failed step</source>
+        <translation>失败步骤</translation>
+    </message>
+    <message>
+        <source>Code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>操作员</translation>
+    </message>
+    <message>
+        <source>Device id</source>
+        <translation>设备 ID</translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation>工单</translation>
+    </message>
+    <message>
+        <source>Attempt</source>
+        <translation>尝试</translation>
+    </message>
+</context>
+<context>
+    <name>DemoBar</name>
+    <message>
+        <source>Training mode: simulated units</source>
+        <translation>培训模式：模拟产品</translation>
+    </message>
+    <message>
+        <source>Simulate scan</source>
+        <translation>模拟扫描</translation>
+    </message>
+    <message>
+        <source>Scan again</source>
+        <translation>再次扫描</translation>
+    </message>
+    <message>
+        <source>Faults</source>
+        <translation>故障</translation>
+    </message>
+    <message>
+        <source>Drop flash writes</source>
+        <translation>丢失闪存写入</translation>
+    </message>
+    <message>
+        <source>Silent console</source>
+        <translation>串口无响应</translation>
+    </message>
+    <message>
+        <source>Next unit arrives locked</source>
+        <translation>下一个产品到达时已锁定</translation>
+    </message>
+    <message>
+        <source>Slot {slot}: {serial}</source>
+        <translation>工位 {slot}：{serial}</translation>
+    </message>
+    <message>
+        <source>No unit scanned yet</source>
+        <translation>尚未扫描产品</translation>
+    </message>
+    <message>
+        <source>Slot {slot}</source>
+        <translation>工位 {slot}</translation>
+    </message>
+    <message>
+        <source>Clear faults</source>
+        <translation>清除故障</translation>
+    </message>
+    <message>
+        <source>Slot {slot}: {faults}</source>
+        <translation>工位 {slot}：{faults}</translation>
+    </message>
+</context>
+<context>
+    <name>EngineerView</name>
+    <message>
+        <source>Recipe and work order</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Check a recipe file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Use this recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation type="unfinished">工单</translation>
+    </message>
+    <message>
+        <source>Set</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Factory CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation type="unfinished">状态</translation>
+    </message>
+    <message>
+        <source>Name (new CA)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CA passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Again (new CA)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Create CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Activation tokens</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Token file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Uses per token (0: no limit)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Vault passphrase</source>
+        <translation type="unfinished">令牌库密码</translation>
+    </message>
+    <message>
+        <source>Import tokens</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Slots</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation type="unfinished">名字</translation>
+    </message>
+    <message>
+        <source>Probe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Console port</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fixture label</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add slot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove slot</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Find probes and ports</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save slots</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>People</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name / badge id</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Role</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN (supervisor, engineer)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Register</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In use: {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Refused: {problem}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No recipe chosen.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>open for this recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>exists, not open: give its passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>none yet: create one</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipes (*.toml)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe refused.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe checked: {name}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recipe in use. Open the CA for it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Work order set.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The two passphrases differ.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Text files (*.txt *.csv);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Looking for probes and ports…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Found {probes} probe(s) and {ports} serial port(s).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Slots saved.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Registered.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>HistoryView</name>
+    <message>
+        <source>Serial</source>
+        <translation>序列号</translation>
+    </message>
+    <message>
+        <source>scan or type a serial</source>
+        <translation>扫描或输入序列号</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>All</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>待检查</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>进行中</translation>
+    </message>
+    <message>
+        <source>From / to</source>
+        <translation>从 / 到</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Provisioning station</source>
+        <translation>生产配置工作站</translation>
+    </message>
+    <message>
+        <source>Provisioning station {name}</source>
+        <translation>生产配置工作站 {name}</translation>
+    </message>
+    <message>
+        <source>TRAINING</source>
+        <translation>培训模式</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>登录</translation>
+    </message>
+    <message>
+        <source>Log out</source>
+        <translation>退出</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>操作员</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>历史记录</translation>
+    </message>
+    <message>
+        <source>Supervisor</source>
+        <translation>主管</translation>
+    </message>
+    <message>
+        <source>Engineer</source>
+        <translation>工程师</translation>
+    </message>
+    <message>
+        <source>Reports</source>
+        <translation>报表</translation>
+    </message>
+    <message>
+        <source>supervisor</source>
+        <translation>主管</translation>
+    </message>
+    <message>
+        <source>engineer</source>
+        <translation>工程师</translation>
+    </message>
+    <message>
+        <source>Nobody logged in</source>
+        <translation>无人登录</translation>
+    </message>
+    <message>
+        <source>{name} ({role})</source>
+        <translation>{name}（{role}）</translation>
+    </message>
+    <message>
+        <source>Station error ({where}): {what}. The station keeps running; the log has the details.</source>
+        <translation>工作站错误（{where}）：{what}。工作站仍在运行，详情见日志。</translation>
+    </message>
+    <message>
+        <source>Only an engineer may close the station.</source>
+        <translation>只有工程师可以关闭工作站。</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorIdDialog</name>
+    <message>
+        <source>Log in</source>
+        <translation>登录</translation>
+    </message>
+    <message>
+        <source>Type your operator id.</source>
+        <translation>请输入您的操作员工号。</translation>
+    </message>
+    <message>
+        <source>Operator id</source>
+        <translation>操作员工号</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorMessages</name>
+    <message>
+        <source>The unit is locked. It was not touched. Put it aside for a supervisor.</source>
+        <translation>产品已锁定，未作任何改动。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>The token vault is locked or empty. Call a supervisor.</source>
+        <translation>令牌库已锁定或为空。请呼叫主管。</translation>
+    </message>
+    <message>
+        <source>No connection to the unit. Check the probe, cable and power.</source>
+        <translation>无法连接产品。请检查探针、线缆和电源。</translation>
+    </message>
+    <message>
+        <source>No probe for this slot. Call an engineer.</source>
+        <translation>此工位没有探针。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>Programming failed. Reseat the unit and scan it again.</source>
+        <translation>烧录失败。请重新放好产品，再扫描一次。</translation>
+    </message>
+    <message>
+        <source>Flash check failed. Reseat the unit and scan it again.</source>
+        <translation>闪存校验失败。请重新放好产品，再扫描一次。</translation>
+    </message>
+    <message>
+        <source>Credentials could not be written. Scan the unit again.</source>
+        <translation>无法写入凭证。请再扫描一次产品。</translation>
+    </message>
+    <message>
+        <source>Locking failed. Put the unit aside for a supervisor.</source>
+        <translation>锁定失败。请将产品放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>The unit does not answer. Check its console cable, then scan it again.</source>
+        <translation>产品没有响应。请检查串口线，然后再扫描一次。</translation>
+    </message>
+    <message>
+        <source>The unit answers with garbage. Check its console cable, then scan it again.</source>
+        <translation>产品返回乱码。请检查串口线，然后再扫描一次。</translation>
+    </message>
+    <message>
+        <source>The unit refused a command. Put it aside for a supervisor.</source>
+        <translation>产品拒绝了命令。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>Activation refused. Put the unit aside for a supervisor.</source>
+        <translation>激活被拒绝。请将产品放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>The unit&apos;s identity is wrong after restart. Put it aside for a supervisor.</source>
+        <translation>产品重启后身份不符。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>The unit runs the wrong firmware. Put it aside for a supervisor.</source>
+        <translation>产品运行的固件不对。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>This is a development unit. It must never ship: put it in the reject bin.</source>
+        <translation>这是开发用产品，绝不能出货：请放入不良品箱。</translation>
+    </message>
+    <message>
+        <source>This unit has already passed. Move it on.</source>
+        <translation>此产品已经合格。请传往下一站。</translation>
+    </message>
+    <message>
+        <source>This label is not a serial of this product. Scan the serial label.</source>
+        <translation>此标签不是本产品的序列号。请扫描序列号标签。</translation>
+    </message>
+    <message>
+        <source>Serial label and unit do not belong together. Put it aside for a supervisor.</source>
+        <translation>序列号标签与产品不匹配。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>A step took too long. Scan the unit again.</source>
+        <translation>某个步骤超时。请再扫描一次产品。</translation>
+    </message>
+    <message>
+        <source>Erased by rework: a development unit now. It never ships.</source>
+        <translation>已通过返工擦除：现为开发用产品，绝不出货。</translation>
+    </message>
+    <message>
+        <source>The station stopped during this unit. Scan it again.</source>
+        <translation>处理此产品时工作站中断。请再扫描一次。</translation>
+    </message>
+    <message>
+        <source>The unit may be locked. A supervisor must inspect it.</source>
+        <translation>产品可能已锁定。须由主管检查。</translation>
+    </message>
+    <message>
+        <source>The factory CA is not loaded. Call an engineer.</source>
+        <translation>工厂 CA 未加载。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>The station cannot save its records. Call an engineer.</source>
+        <translation>工作站无法保存记录。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>Station problem. Call an engineer.</source>
+        <translation>工作站故障。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>The unit failed. Put it aside for a supervisor.</source>
+        <translation>产品不合格。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Program</source>
+        <translation>烧录</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>校验</translation>
+    </message>
+    <message>
+        <source>Credentials</source>
+        <translation>凭证</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>锁定</translation>
+    </message>
+    <message>
+        <source>Activate</source>
+        <translation>激活</translation>
+    </message>
+    <message>
+        <source>Identity check</source>
+        <translation>身份检查</translation>
+    </message>
+    <message>
+        <source>Scan</source>
+        <translation>扫描</translation>
+    </message>
+    <message>
+        <source>Rework erase</source>
+        <translation>返工擦除</translation>
+    </message>
+    <message>
+        <source>Recovery</source>
+        <translation>恢复</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>工作站</translation>
+    </message>
+    <message>
+        <source>PASS</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <source>FAIL</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <source>ERASED</source>
+        <translation>已擦除</translation>
+    </message>
+</context>
+<context>
+    <name>OperatorView</name>
+    <message>
+        <source>Passed</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <source>First-pass yield</source>
+        <translation>直通率</translation>
+    </message>
+    <message>
+        <source>Units per hour</source>
+        <translation>每小时产量</translation>
+    </message>
+    <message>
+        <source>Scan your badge</source>
+        <translation>请扫描工牌</translation>
+    </message>
+    <message>
+        <source>Scan your badge to start. No badge? Type your id.</source>
+        <translation>扫描工牌即可开始。没有工牌？请输入工号。</translation>
+    </message>
+    <message>
+        <source>Type my id</source>
+        <translation>输入工号</translation>
+    </message>
+    <message>
+        <source>Supervisor / engineer</source>
+        <translation>主管 / 工程师</translation>
+    </message>
+    <message>
+        <source>No recipe</source>
+        <translation>未选择配方</translation>
+    </message>
+    <message>
+        <source>{product}  ·  firmware {version}</source>
+        <translation>{product}  ·  固件 {version}</translation>
+    </message>
+    <message>
+        <source>Work order {code}</source>
+        <translation>工单 {code}</translation>
+    </message>
+    <message>
+        <source>No work order</source>
+        <translation>无工单</translation>
+    </message>
+</context>
+<context>
+    <name>PinDialog</name>
+    <message>
+        <source>Confirm with your PIN</source>
+        <translation>请用 PIN 码确认</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>PIN 码</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Register the first engineer</source>
+        <translation>登记第一位工程师</translation>
+    </message>
+    <message>
+        <source>This station has no engineer yet. Choose your name and a PIN of 4 to 12 digits.</source>
+        <translation>此工作站还没有工程师。请设置您的名字和 4 到 12 位数字的 PIN 码。</translation>
+    </message>
+    <message>
+        <source>Supervisor or engineer sign-in</source>
+        <translation>主管或工程师登录</translation>
+    </message>
+    <message>
+        <source>Scan your badge or type your name, then type your PIN.</source>
+        <translation>请扫描工牌或输入名字，然后输入 PIN 码。</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名字</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>PIN 码</translation>
+    </message>
+    <message>
+        <source>PIN again</source>
+        <translation>再次输入 PIN 码</translation>
+    </message>
+    <message>
+        <source>The two PINs differ.</source>
+        <translation>两次输入的 PIN 码不一致。</translation>
+    </message>
+</context>
+<context>
+    <name>SlotTile</name>
+    <message>
+        <source>Slot {name}</source>
+        <translation>工位 {name}</translation>
+    </message>
+    <message>
+        <source>Ready. Scan a unit.</source>
+        <translation>就绪。请扫描产品。</translation>
+    </message>
+    <message>
+        <source>Device {device_id}</source>
+        <translation>设备 {device_id}</translation>
+    </message>
+    <message>
+        <source>Move the unit on.</source>
+        <translation>请传往下一站。</translation>
+    </message>
+    <message>
+        <source>Code {code} at step {step}</source>
+        <translation>代码 {code}，步骤：{step}</translation>
+    </message>
+    <message>
+        <source>Code {code}</source>
+        <translation>代码 {code}</translation>
+    </message>
+</context>
+<context>
+    <name>StationLine</name>
+    <message>
+        <source>No recipe is chosen. Call an engineer.</source>
+        <translation>未选择配方。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>The token vault is locked. A supervisor must unlock it for the shift.</source>
+        <translation>令牌库已锁定。须由主管为本班次解锁。</translation>
+    </message>
+    <message>
+        <source>No slot is set up. Call an engineer.</source>
+        <translation>未设置工位。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>The station is checking unfinished units. Wait a moment.</source>
+        <translation>工作站正在检查未完成的产品。请稍候。</translation>
+    </message>
+    <message>
+        <source>Slot {slot} chosen: now scan the unit.</source>
+        <translation>已选择工位 {slot}：请扫描产品。</translation>
+    </message>
+    <message>
+        <source>Unknown badge. Ask a supervisor to register you.</source>
+        <translation>未知工牌。请让主管为您登记。</translation>
+    </message>
+    <message>
+        <source>Scan your badge first.</source>
+        <translation>请先扫描工牌。</translation>
+    </message>
+    <message>
+        <source>This unit is already running in slot {slot}.</source>
+        <translation>此产品已在工位 {slot} 中处理。</translation>
+    </message>
+    <message>
+        <source>Slot {slot} is still working. Wait for its result.</source>
+        <translation>工位 {slot} 仍在处理中。请等待结果。</translation>
+    </message>
+    <message>
+        <source>All slots are working. Wait for a result.</source>
+        <translation>所有工位都在处理中。请等待结果。</translation>
+    </message>
+    <message>
+        <source>The recipe was refused. Call an engineer.</source>
+        <translation>配方被拒绝。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>Choose a recipe first.</source>
+        <translation>请先选择配方。</translation>
+    </message>
+    <message>
+        <source>The factory CA is open.</source>
+        <translation>工厂 CA 已打开。</translation>
+    </message>
+    <message>
+        <source>A unit needs inspection by a supervisor after a restart.</source>
+        <translation>重启后有产品需要主管检查。</translation>
+    </message>
+    <message>
+        <source>The token vault is unlocked for this shift.</source>
+        <translation>令牌库已为本班次解锁。</translation>
+    </message>
+    <message>
+        <source>{added} new token(s) imported for {product}.</source>
+        <translation>已为 {product} 导入 {added} 个新令牌。</translation>
+    </message>
+</context>
+<context>
+    <name>SupervisorView</name>
+    <message>
+        <source>Token vault</source>
+        <translation>令牌库</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Vault passphrase</source>
+        <translation>令牌库密码</translation>
+    </message>
+    <message>
+        <source>Unlock for the shift</source>
+        <translation>为本班次解锁</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>锁定</translation>
+    </message>
+    <message>
+        <source>Rework</source>
+        <translation>返工</translation>
+    </message>
+    <message>
+        <source>Rework erases the unit in the chosen slot, its lock and credentials included. The unit becomes a development unit and never ships. Put the unit in the slot, then confirm with your PIN.</source>
+        <translation>返工会擦除所选工位中的产品，包括其锁定和凭证。该产品将成为开发用产品，绝不出货。请将产品放入工位，然后用您的 PIN 码确认。</translation>
+    </message>
+    <message>
+        <source>Serial</source>
+        <translation>序列号</translation>
+    </message>
+    <message>
+        <source>Slot</source>
+        <translation>工位</translation>
+    </message>
+    <message>
+        <source>Erase the unit (rework)…</source>
+        <translation>擦除产品（返工）…</translation>
+    </message>
+    <message>
+        <source>Units to inspect after a restart</source>
+        <translation>重启后需检查的产品</translation>
+    </message>
+    <message>
+        <source>What did the inspection find?</source>
+        <translation>检查结果是什么？</translation>
+    </message>
+    <message>
+        <source>Acknowledge</source>
+        <translation>确认</translation>
+    </message>
+    <message>
+        <source>unlocked</source>
+        <translation>已解锁</translation>
+    </message>
+    <message>
+        <source>locked</source>
+        <translation>已锁定</translation>
+    </message>
+    <message>
+        <source>Give the serial and the slot.</source>
+        <translation>请填写序列号和工位。</translation>
+    </message>
+    <message>
+        <source>Erase unit {serial} in slot {slot}? It will never ship.</source>
+        <translation>擦除工位 {slot} 中的产品 {serial}？它将永远不能出货。</translation>
+    </message>
+    <message>
+        <source>Rework started in slot {slot}.</source>
+        <translation>工位 {slot} 已开始返工。</translation>
+    </message>
+    <message>
+        <source>Choose a unit in the list.</source>
+        <translation>请在列表中选择一个产品。</translation>
+    </message>
+    <message>
+        <source>Recorded.</source>
+        <translation>已记录。</translation>
+    </message>
+</context>
+</TS>

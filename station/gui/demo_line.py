@@ -1,0 +1,149 @@
+"""Demo and training: simulated units in the slots, demo serials, and faults to train on.
+
+Each slot holds one simulated unit, as a fixture holds a board. A scan of a serial that slot
+has not seen means a new board was put in: a fresh blank unit replaces the old one. A scan of
+the same serial again (after a failure) keeps the unit, so that a rescan resumes it as it
+would on a line. Faults are chosen per slot from the fault menu and apply to the slot's unit
+from its next scan on: dropped flash writes and a silent console until cleared; "arrives
+locked" to the next new unit put in (as a returned board arrives locked).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from station.app import make_slot
+from station.cli.sim import lock_unit_as_delivered
+from station.demo import DemoEnvironment, next_demo_serials
+from station.domain.errors import ConfigurationError
+from station.domain.recipe import Recipe
+from station.flow.sequence import Slot as UnitSlot
+from station.gui.settings import SlotSettings
+from station.sim.console import ConsoleServer
+from station.sim.units import Faults, SimUnit
+
+LOG = logging.getLogger(__name__)
+# Drop writes in the application region: verify finds it, nothing irreversible happened.
+DROP_WRITES_RANGE = (0x00020000, 0x00021000)
+CONSOLE_WAIT_SECONDS = 5.0
+
+
+class DemoFault(enum.StrEnum):
+    DROP_WRITES = "drop-writes"
+    SILENT_CONSOLE = "silent-console"
+    ARRIVES_LOCKED = "arrives-locked"
+
+
+@dataclass
+class _DemoSlot:
+    name: str
+    unit: SimUnit | None = None
+    serial: str | None = None
+    faults: set[DemoFault] = field(default_factory=set)
+
+
+class DemoUnits:
+    """The simulated units behind the demo's slots, and the console server for them."""
+
+    def __init__(self, environment: DemoEnvironment, slot_names: list[str], *, timing_factor: float = 0.0) -> None:
+        self.environment = environment
+        self.timing_factor = timing_factor
+        self._slots = {name: _DemoSlot(name) for name in slot_names}
+        self._lock = threading.Lock()
+        self._handed_out: set[str] = set()
+        self._server: ConsoleServer | None = None
+
+    def start(self) -> None:
+        self._server = self.environment.console_server()
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        with self._lock:
+            for slot in self._slots.values():
+                if slot.unit is not None:
+                    slot.unit.close()
+                    slot.unit = None
+
+    # ---- serials ------------------------------------------------------------------------------
+
+    def next_serial(self, is_used: Callable[[str], bool]) -> str:
+        """A valid demo serial no unit has yet (and not handed out by this session)."""
+        with self._lock:
+            serial = next_demo_serials(lambda candidate: candidate in self._handed_out or is_used(candidate), 1)[0]
+            self._handed_out.add(serial)
+            return serial
+
+    def last_serial(self, slot_name: str) -> str | None:
+        return self._slots[slot_name].serial
+
+    # ---- faults -------------------------------------------------------------------------------
+
+    def faults(self, slot_name: str) -> set[DemoFault]:
+        with self._lock:
+            return set(self._slots[slot_name].faults)
+
+    def set_fault(self, slot_name: str, fault: DemoFault, on: bool) -> None:
+        with self._lock:
+            faults = self._slots[slot_name].faults
+            if on:
+                faults.add(fault)
+            else:
+                faults.discard(fault)
+
+    def clear_faults(self, slot_name: str) -> None:
+        with self._lock:
+            self._slots[slot_name].faults.clear()
+
+    # ---- units --------------------------------------------------------------------------------
+
+    def unit(self, slot_name: str) -> SimUnit | None:
+        return self._slots[slot_name].unit
+
+    def place_unit(self, slot_name: str, serial: str) -> tuple[str, str]:
+        """Make the slot hold the unit for ``serial``; (probe id, console port) to provision it.
+
+        Runs on the slot's worker thread: creating a unit and waiting for its console take a
+        moment.
+        """
+        with self._lock:
+            slot = self._slots[slot_name]
+            if slot.unit is None or slot.serial != serial:
+                if slot.unit is not None:
+                    slot.unit.close()
+                slot.unit = self.environment.units.create_unit(timing_factor=self.timing_factor)
+                slot.serial = serial
+                if DemoFault.ARRIVES_LOCKED in slot.faults:
+                    lock_unit_as_delivered(slot.unit)
+            unit = slot.unit
+            wanted = set(slot.faults)
+        with unit.locked():
+            faults: Faults = unit.info.faults
+            faults.drop_writes = DROP_WRITES_RANGE if DemoFault.DROP_WRITES in wanted else None
+            faults.console = "silent" if DemoFault.SILENT_CONSOLE in wanted else "normal"
+        if self._server is not None:
+            self._server.wait_for_port(unit.unit_id, timeout=CONSOLE_WAIT_SECONDS)
+        return unit.probe_id, self.environment.console_path(unit)
+
+
+class DemoSlots:
+    """The demo's SlotProvider: the slot's simulated unit, placed (or kept) for the scan."""
+
+    def __init__(self, demo: DemoUnits) -> None:
+        self.demo = demo
+
+    def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> UnitSlot:
+        if kind == "rework":
+            unit = self.demo.unit(settings.name)
+            if unit is None:
+                raise ConfigurationError(f"slot {settings.name} holds no unit to rework")
+            probe, console = unit.probe_id, self.demo.environment.console_path(unit)
+        else:
+            probe, console = self.demo.place_unit(settings.name, serial)
+        return make_slot(settings.name, probe, console, recipe)

@@ -1,0 +1,300 @@
+"""The station's window: a header (who is logged in), and the views each role may see.
+
+Operators see the operator view and the history. A signed-in supervisor also sees the
+supervisor view, an engineer the engineer view; both see the reports view when the reports
+package provides one. Scans are captured anywhere in the window; idle time logs the person
+out; in kiosk mode the window fills the screen and only an engineer may close it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.gui.demo_bar import DemoBar
+from station.gui.demo_line import DemoUnits
+from station.gui.dialogs import OperatorIdDialog, SignInDialog
+from station.gui.engineer_view import EngineerView
+from station.gui.errors import ErrorSink
+from station.gui.history import HistoryView
+from station.gui.line import StationLine
+from station.gui.operator_view import OperatorView
+from station.gui.people import ENGINEER, SUPERVISOR
+from station.gui.resources import icon_path
+from station.gui.scanning import KeyboardWedgeFilter, KeystrokeScanDetector
+from station.gui.supervisor_view import SupervisorView
+from station.store.pages import AttemptPages
+
+LOG = logging.getLogger(__name__)
+USER_EVENTS = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+)
+
+
+def load_reports_view(parent: QWidget, line: StationLine) -> QWidget | None:
+    """The reports package's view (issue 6) when it exists; None until then."""
+    try:
+        reports_view = importlib.import_module("station.gui.reports_view")
+    except ImportError:
+        return None
+    view_class = getattr(reports_view, "ReportsView", None)
+    if view_class is None:
+        return None
+    try:
+        view: QWidget = view_class(line.services.database, parent)
+    except TypeError:
+        try:
+            view = view_class(line.services.database)
+        except Exception:
+            LOG.exception("the reports view could not be created")
+            return None
+    except Exception:
+        LOG.exception("the reports view could not be created")
+        return None
+    return view
+
+
+class IdleWatch(QObject):
+    """Logs the person out after the idle time their role allows; any input restarts it."""
+
+    def __init__(self, line: StationLine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.line = line
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._expired)
+        line.session_changed.connect(self.restart)
+
+    def restart(self) -> None:
+        user = self.line.user
+        minutes = self.line.settings.idle_logout.minutes_for(user.role) if user is not None else 0
+        if minutes <= 0:
+            self.timer.stop()
+            return
+        self.timer.start(minutes * 60_000)
+
+    def poke(self) -> None:
+        if self.timer.isActive():
+            self.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in USER_EVENTS:
+            self.poke()
+        return False
+
+    def _expired(self) -> None:
+        self.line.logout("idle")
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        line: StationLine,
+        error_sink: ErrorSink,
+        *,
+        demo: DemoUnits | None = None,
+        kiosk: bool = False,
+    ) -> None:
+        super().__init__()
+        self.line = line
+        self.error_sink = error_sink
+        self.kiosk = kiosk
+        self.allow_close = not kiosk
+        self.open_dialogs: list[QDialog] = []
+        self.setWindowTitle(self.tr("Provisioning station"))
+        self.setWindowIcon(QIcon(str(icon_path("station"))))
+
+        central = QWidget()
+        central.setObjectName("centralArea")
+        self.setCentralWidget(central)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+
+        self.header = QFrame()
+        self.header.setObjectName("header")
+        header_layout = QHBoxLayout(self.header)
+        header_layout.setContentsMargins(14, 8, 14, 8)
+        logo = QLabel()
+        logo.setPixmap(QIcon(str(icon_path("station"))).pixmap(QSize(40, 40)))
+        self.station_title = QLabel()
+        self.station_title.setObjectName("stationTitle")
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("modeLabel")
+        self.mode_label.setVisible(demo is not None)
+        self.user_icon = QLabel()
+        self.user_label = QLabel()
+        self.user_label.setObjectName("userLabel")
+        self.sign_in_button = QPushButton()
+        self.sign_in_button.setIcon(QIcon(str(icon_path("sign-in"))))
+        self.sign_in_button.clicked.connect(self.open_sign_in)
+        self.logout_button = QPushButton()
+        self.logout_button.setIcon(QIcon(str(icon_path("log-out"))))
+        self.logout_button.clicked.connect(lambda: self.line.logout("logout"))
+        header_layout.addWidget(logo)
+        header_layout.addWidget(self.station_title)
+        header_layout.addSpacing(12)
+        header_layout.addWidget(self.mode_label)
+        header_layout.addStretch(1)
+        header_layout.addWidget(self.user_label)
+        header_layout.addSpacing(8)
+        header_layout.addWidget(self.sign_in_button)
+        header_layout.addWidget(self.logout_button)
+        layout.addWidget(self.header)
+
+        self.tabs = QTabWidget()
+        self.tabs.setIconSize(QSize(26, 26))
+        layout.addWidget(self.tabs, 1)
+        self.operator_view = OperatorView(line)
+        self.operator_view.type_id_requested.connect(self.open_operator_id)
+        self.operator_view.sign_in_requested.connect(self.open_sign_in)
+        self.history_view = HistoryView(AttemptPages(line.services.database))
+        self.supervisor_view = SupervisorView(line)
+        self.engineer_view = EngineerView(line)
+        self.reports_view = load_reports_view(self, line)
+        self.tabs.addTab(self.operator_view, QIcon(str(icon_path("operator"))), "")
+        self.tabs.addTab(self.history_view, QIcon(str(icon_path("history"))), "")
+        self.tabs.addTab(self.supervisor_view, QIcon(str(icon_path("supervisor"))), "")
+        self.tabs.addTab(self.engineer_view, QIcon(str(icon_path("engineer"))), "")
+        if self.reports_view is not None:
+            self.tabs.addTab(self.reports_view, QIcon(str(icon_path("reports"))), "")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.demo_bar: DemoBar | None = None
+        if demo is not None:
+            self.demo_bar = DemoBar(line, demo)
+            self.operator_view.add_demo_controls(self.demo_bar)
+
+        settings = line.settings.scanner
+        self.scan_detector = KeystrokeScanDetector(settings.keystroke_gap_ms / 1000.0, settings.minimum_length)
+        self.scan_filter = KeyboardWedgeFilter(self, self.scan_detector)
+        self.scan_filter.scanned.connect(line.handle_scan)
+        self.idle_watch = IdleWatch(line, self)
+        application = QApplication.instance()
+        if application is not None:
+            application.installEventFilter(self.scan_filter)
+            application.installEventFilter(self.idle_watch)
+
+        error_sink.error_reported.connect(self._error_reported)
+        line.session_changed.connect(self._session_changed)
+        line.pin_needed.connect(self.open_sign_in_for)
+        line.slot_changed.connect(self._slot_changed)
+        self.retranslate()
+        self._session_changed()
+
+    # ---- language and roles ------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self.station_title.setText(self.tr("Provisioning station {name}").format(name=self.line.station_name))
+        self.mode_label.setText(self.tr("TRAINING"))
+        self.sign_in_button.setText(self.tr("Sign in"))
+        self.logout_button.setText(self.tr("Log out"))
+        titles = [self.tr("Operator"), self.tr("History"), self.tr("Supervisor"), self.tr("Engineer"),
+                  self.tr("Reports")]
+        for index in range(self.tabs.count()):
+            self.tabs.setTabText(index, titles[index])
+        self._session_changed()
+
+    def _session_changed(self) -> None:
+        user = self.line.user
+        role = user.role if user is not None else None
+        roles = {
+            SUPERVISOR: self.tr("supervisor"),
+            ENGINEER: self.tr("engineer"),
+        }
+        if user is None:
+            self.user_label.setText(self.tr("Nobody logged in"))
+        elif role in roles:
+            self.user_label.setText(self.tr("{name} ({role})").format(name=user.name, role=roles[role]))
+        else:
+            self.user_label.setText(user.name)
+        self.logout_button.setVisible(user is not None)
+        self.tabs.setTabVisible(1, user is not None)
+        self.tabs.setTabVisible(2, role == SUPERVISOR)
+        self.tabs.setTabVisible(3, role == ENGINEER)
+        if self.reports_view is not None:
+            self.tabs.setTabVisible(4, role in (SUPERVISOR, ENGINEER))
+        if not self.tabs.isTabVisible(self.tabs.currentIndex()):
+            self.tabs.setCurrentIndex(0)
+        self.allow_close = not self.kiosk or role == ENGINEER
+
+    def show_view(self, view: QWidget) -> None:
+        index = self.tabs.indexOf(view)
+        if index >= 0 and self.tabs.isTabVisible(index):
+            self.tabs.setCurrentIndex(index)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.history_view:
+            self.history_view.refresh()
+        elif self.tabs.widget(index) is self.supervisor_view:
+            self.supervisor_view.refresh()
+
+    def _slot_changed(self, name: str) -> None:
+        state = self.line.slot_states.get(name)
+        if state is not None and not state.running and self.tabs.currentWidget() is self.history_view:
+            self.history_view.refresh()
+
+    # ---- dialogs -----------------------------------------------------------------------------
+
+    def open_operator_id(self) -> None:
+        self._open_dialog(OperatorIdDialog(self.line, self))
+
+    def open_sign_in(self) -> None:
+        self.open_sign_in_for("")
+
+    def open_sign_in_for(self, name: str) -> None:
+        self._open_dialog(SignInDialog(self.line, name, self))
+
+    def _open_dialog(self, dialog: QDialog) -> None:
+        """Window-modal but not blocking: slots keep running and scans keep arriving meanwhile."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.open_dialogs = [existing for existing in self.open_dialogs if existing.isVisible()]
+        self.open_dialogs.append(dialog)
+        dialog.open()
+
+    # ---- errors and closing --------------------------------------------------------------------
+
+    def _error_reported(self, where: str, shown: str) -> None:
+        self.line.show_error(
+            self.tr("Station error ({where}): {what}. The station keeps running; the log has the details.").format(
+                where=where, what=shown
+            )
+        )
+
+    def apply_kiosk(self) -> None:
+        if self.kiosk:
+            self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            self.showFullScreen()
+        else:
+            self.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.allow_close:
+            event.ignore()
+            self.line.show_error(self.tr("Only an engineer may close the station."))
+            return
+        application = QApplication.instance()
+        if application is not None:
+            application.removeEventFilter(self.scan_filter)
+            application.removeEventFilter(self.idle_watch)
+        event.accept()

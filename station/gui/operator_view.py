@@ -1,0 +1,231 @@
+"""The operator's screen: what runs where, the results, the shift counters, and the login.
+
+Nothing here needs a click to work: scans arrive through the scan filter and the serial
+scanner, and the view follows the ``StationLine``. Buttons are for the few things a scan
+cannot say (typing an id when a badge does not scan, a supervisor signing in).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.gui.counters import CounterFigures
+from station.gui.line import BannerLevel, StationLine
+from station.gui.resources import icon_path
+from station.gui.slot_tile import SlotTile, repolish
+
+ELAPSED_REFRESH_MS = 500
+MAX_COLUMNS = 3
+
+
+class CounterBox(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("counter")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 4, 12, 6)
+        layout.setSpacing(0)
+        self.value = QLabel("0")
+        self.value.setObjectName("counterValue")
+        self.value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.name = QLabel()
+        self.name.setObjectName("counterName")
+        self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.value)
+        layout.addWidget(self.name)
+
+
+class OperatorView(QWidget):
+    type_id_requested = Signal()
+    sign_in_requested = Signal()
+
+    def __init__(self, line: StationLine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.line = line
+        self.tiles: dict[str, SlotTile] = {}
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        layout.setSpacing(10)
+
+        # product, work order, counters
+        self.context_bar = QFrame()
+        self.context_bar.setObjectName("contextBar")
+        context_layout = QHBoxLayout(self.context_bar)
+        context_layout.setContentsMargins(16, 8, 16, 8)
+        product_column = QVBoxLayout()
+        self.product_label = QLabel()
+        self.product_label.setObjectName("productLabel")
+        self.work_order_label = QLabel()
+        self.work_order_label.setObjectName("workOrderLabel")
+        product_column.addWidget(self.product_label)
+        product_column.addWidget(self.work_order_label)
+        context_layout.addLayout(product_column, 1)
+        self.passed_box, self.failed_box, self.yield_box, self.rate_box = (CounterBox() for _ in range(4))
+        for box in (self.passed_box, self.failed_box, self.yield_box, self.rate_box):
+            context_layout.addWidget(box)
+        layout.addWidget(self.context_bar)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setProperty("level", BannerLevel.NONE.value)
+        self.banner.hide()
+        layout.addWidget(self.banner)
+
+        self.demo_area = QVBoxLayout()
+        layout.addLayout(self.demo_area)
+
+        self.pages = QStackedWidget()
+        layout.addWidget(self.pages, 1)
+
+        # login page
+        login_page = QWidget()
+        login_outer = QVBoxLayout(login_page)
+        login_outer.addStretch(1)
+        self.login_panel = QFrame()
+        self.login_panel.setObjectName("loginPanel")
+        login_layout = QVBoxLayout(self.login_panel)
+        login_layout.setContentsMargins(40, 30, 40, 30)
+        login_layout.setSpacing(16)
+        badge = QLabel()
+        badge.setPixmap(QIcon(str(icon_path("badge"))).pixmap(QSize(128, 128)))
+        badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.login_title = QLabel()
+        self.login_title.setObjectName("loginTitle")
+        self.login_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.login_hint = QLabel()
+        self.login_hint.setObjectName("loginHint")
+        self.login_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.login_hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.type_id_button = QPushButton()
+        self.type_id_button.clicked.connect(self.type_id_requested)
+        self.sign_in_button = QPushButton()
+        self.sign_in_button.clicked.connect(self.sign_in_requested)
+        buttons.addStretch(1)
+        buttons.addWidget(self.type_id_button)
+        buttons.addWidget(self.sign_in_button)
+        buttons.addStretch(1)
+        login_layout.addWidget(badge)
+        login_layout.addWidget(self.login_title)
+        login_layout.addWidget(self.login_hint)
+        login_layout.addLayout(buttons)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.login_panel, 3)
+        row.addStretch(1)
+        login_outer.addLayout(row)
+        login_outer.addStretch(2)
+        self.pages.addWidget(login_page)
+
+        # slots page
+        self.slots_page = QWidget()
+        self.grid = QGridLayout(self.slots_page)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(12)
+        self.pages.addWidget(self.slots_page)
+
+        self.elapsed_timer = QTimer(self)
+        self.elapsed_timer.setInterval(ELAPSED_REFRESH_MS)
+        self.elapsed_timer.timeout.connect(self._tick)
+        self.elapsed_timer.start()
+
+        line.slot_changed.connect(self._slot_changed)
+        line.slots_replaced.connect(self._rebuild_tiles)
+        line.banner_changed.connect(self._banner_changed)
+        line.counters_changed.connect(self._counters_changed)
+        line.session_changed.connect(self._session_changed)
+        line.production_changed.connect(self._production_changed)
+        self._rebuild_tiles()
+        self.retranslate()
+        self._session_changed()
+
+    # ---- demo controls ---------------------------------------------------------------------
+
+    def add_demo_controls(self, widget: QWidget) -> None:
+        self.demo_area.addWidget(widget)
+
+    # ---- following the line -----------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self.passed_box.name.setText(self.tr("Passed"))
+        self.failed_box.name.setText(self.tr("Failed"))
+        self.yield_box.name.setText(self.tr("First-pass yield"))
+        self.rate_box.name.setText(self.tr("Units per hour"))
+        self.login_title.setText(self.tr("Scan your badge"))
+        self.login_hint.setText(self.tr("Scan your badge to start. No badge? Type your id."))
+        self.type_id_button.setText(self.tr("Type my id"))
+        self.sign_in_button.setText(self.tr("Supervisor / engineer"))
+        for tile in self.tiles.values():
+            tile.retranslate()
+        self._production_changed()
+        self._counters_changed()
+
+    def _rebuild_tiles(self) -> None:
+        for tile in self.tiles.values():
+            self.grid.removeWidget(tile)
+            tile.deleteLater()
+        self.tiles.clear()
+        names = self.line.slot_names
+        columns = min(MAX_COLUMNS, max(1, len(names)))
+        for index, name in enumerate(names):
+            tile = SlotTile(name)
+            self.tiles[name] = tile
+            self.grid.addWidget(tile, index // columns, index % columns)
+            tile.show_state(self.line.slot_states[name], self.line.clock())
+
+    def _slot_changed(self, name: str) -> None:
+        tile = self.tiles.get(name)
+        state = self.line.slot_states.get(name)
+        if tile is not None and state is not None:
+            tile.show_state(state, self.line.clock())
+
+    def _tick(self) -> None:
+        now = self.line.clock()
+        for tile in self.tiles.values():
+            tile.update_elapsed(now)
+
+    def _banner_changed(self) -> None:
+        banner = self.line.banner
+        self.banner.setText(banner.text)
+        self.banner.setVisible(banner.level is not BannerLevel.NONE)
+        if self.banner.property("level") != banner.level.value:
+            self.banner.setProperty("level", banner.level.value)
+            repolish(self.banner)
+
+    def _counters_changed(self) -> None:
+        figures: CounterFigures = self.line.figures()
+        self.passed_box.value.setText(str(figures.passed))
+        self.failed_box.value.setText(str(figures.failed))
+        self.yield_box.value.setText("—" if figures.first_pass_yield is None else f"{figures.first_pass_yield:.0%}")
+        self.rate_box.value.setText("—" if figures.units_per_hour is None else f"{figures.units_per_hour:.0f}")
+
+    def _session_changed(self) -> None:
+        self.pages.setCurrentIndex(0 if self.line.user is None else 1)
+
+    def _production_changed(self) -> None:
+        recipe = self.line.recipe
+        if recipe is None:
+            self.product_label.setText(self.tr("No recipe"))
+        else:
+            self.product_label.setText(
+                self.tr("{product}  ·  firmware {version}").format(
+                    product=recipe.product, version=recipe.firmware_version
+                )
+            )
+        work_order = self.line.settings.work_order
+        self.work_order_label.setText(
+            self.tr("Work order {code}").format(code=work_order) if work_order else self.tr("No work order")
+        )

@@ -1,0 +1,41 @@
+"""Where the application's icons, sounds, style sheet and translations are.
+
+They live in ``resources/`` at the top of the repository (and of a PyInstaller bundle, which
+copies that folder whole), beside the demo recipe, not inside the Python package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"
+ICONS_DIR: Final = RESOURCES_DIR / "icons"
+SOUNDS_DIR: Final = RESOURCES_DIR / "sounds"
+STYLE_SHEET: Final = RESOURCES_DIR / "style" / "station.qss"
+TRANSLATIONS_DIR: Final = RESOURCES_DIR / "translations"
+TRANSLATION_BASENAME: Final = "station"
+LANGUAGES: Final = ("en", "zh_CN", "es")
+
+
+def icon_path(name: str) -> Path:
+    return ICONS_DIR / f"{name}.svg"
+
+
+def sound_path(name: str) -> Path:
+    return SOUNDS_DIR / f"{name}.wav"
+
+
+def translation_source(language: str) -> Path:
+    return TRANSLATIONS_DIR / f"{TRANSLATION_BASENAME}_{language}.ts"
+
+
+def compiled_translation(language: str) -> Path:
+    return TRANSLATIONS_DIR / f"{TRANSLATION_BASENAME}_{language}.qm"
+
+
+def style_sheet_text() -> str:
+    try:
+        return STYLE_SHEET.read_text(encoding="utf-8")
+    except OSError:
+        return ""

@@ -1,0 +1,225 @@
+"""One slot's tile: serial, device id, the steps as they go, flash progress, time, and the result.
+
+The tile only draws its ``SlotState``; it keeps nothing of its own. The result stays until
+the next scan of that slot starts a new unit there.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.domain.recipe import StepName
+from station.gui.line import DISPLAY_STEPS, SlotState, StepState, Verdict
+from station.gui.resources import icon_path
+from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
+
+STEP_ICON_SIZE = QSize(26, 26)
+VERDICT_ICON_SIZE = QSize(84, 84)
+
+
+def repolish(widget: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property changed."""
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+    widget.update()
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+class SlotTile(QFrame):
+    def __init__(self, slot_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slot_name = slot_name
+        self.setObjectName("slotTile")
+        self.setProperty("verdict", "idle")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumWidth(360)
+        self._icons = {state: QIcon(str(icon_path(f"step-{state.value}"))) for state in StepState}
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 16)
+        layout.setSpacing(6)
+
+        top = QHBoxLayout()
+        self.name_label = QLabel()
+        self.name_label.setObjectName("slotName")
+        self.elapsed_label = QLabel()
+        self.elapsed_label.setObjectName("elapsed")
+        top.addWidget(self.name_label)
+        top.addStretch(1)
+        top.addWidget(self.elapsed_label)
+        layout.addLayout(top)
+
+        self.serial_label = QLabel()
+        self.serial_label.setObjectName("serial")
+        self.serial_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.device_label = QLabel()
+        self.device_label.setObjectName("deviceId")
+        layout.addWidget(self.serial_label)
+        layout.addWidget(self.device_label)
+
+        self.pages = QStackedLayout()
+        layout.addLayout(self.pages, 1)
+
+        # idle
+        self.idle_hint = QLabel()
+        self.idle_hint.setObjectName("idleHint")
+        self.idle_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.idle_hint.setWordWrap(True)
+        self.pages.addWidget(self.idle_hint)
+
+        # running
+        running = QWidget()
+        running_layout = QVBoxLayout(running)
+        running_layout.setContentsMargins(0, 6, 0, 0)
+        steps_grid = QGridLayout()
+        steps_grid.setHorizontalSpacing(10)
+        steps_grid.setVerticalSpacing(4)
+        self.step_icons: dict[str, QLabel] = {}
+        self.step_labels: dict[str, QLabel] = {}
+        for row, step in enumerate(DISPLAY_STEPS):
+            icon = QLabel()
+            icon.setFixedSize(STEP_ICON_SIZE)
+            label = QLabel()
+            label.setObjectName("stepLabel")
+            steps_grid.addWidget(icon, row, 0)
+            steps_grid.addWidget(label, row, 1)
+            self.step_icons[step], self.step_labels[step] = icon, label
+        steps_grid.setColumnStretch(1, 1)
+        running_layout.addLayout(steps_grid)
+        running_layout.addStretch(1)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        running_layout.addWidget(self.progress_bar)
+        self.pages.addWidget(running)
+
+        # result
+        self.verdict_panel = QFrame()
+        self.verdict_panel.setObjectName("verdictPanel")
+        verdict_layout = QVBoxLayout(self.verdict_panel)
+        verdict_layout.setContentsMargins(14, 10, 14, 14)
+        verdict_layout.addStretch(1)
+        word_row = QHBoxLayout()
+        self.verdict_icon = QLabel()
+        self.verdict_icon.setFixedSize(VERDICT_ICON_SIZE)
+        self.verdict_word = QLabel()
+        self.verdict_word.setObjectName("verdictWord")
+        word_row.addStretch(1)
+        word_row.addWidget(self.verdict_icon)
+        word_row.addSpacing(12)
+        word_row.addWidget(self.verdict_word)
+        word_row.addStretch(1)
+        verdict_layout.addLayout(word_row)
+        self.verdict_reason = QLabel()
+        self.verdict_reason.setObjectName("verdictReason")
+        self.verdict_reason.setWordWrap(True)
+        self.verdict_reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.verdict_code = QLabel()
+        self.verdict_code.setObjectName("verdictCode")
+        self.verdict_code.setWordWrap(True)
+        self.verdict_code.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        verdict_layout.addWidget(self.verdict_reason)
+        verdict_layout.addWidget(self.verdict_code)
+        verdict_layout.addStretch(2)
+        self.pages.addWidget(self.verdict_panel)
+
+        self._state: SlotState | None = None
+        self.retranslate()
+
+    # ---- drawing -------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self.name_label.setText(self.tr("Slot {name}").format(name=self.slot_name))
+        self.idle_hint.setText(self.tr("Ready. Scan a unit."))
+        for step, label in self.step_labels.items():
+            label.setText(step_title(step))
+        if self._state is not None:
+            self.show_state(self._state, 0.0)
+
+    def show_state(self, state: SlotState, now: float) -> None:
+        self._state = state
+        self.serial_label.setText(state.serial or "—")
+        self.device_label.setText(self.tr("Device {device_id}").format(device_id=state.device_id)
+                                  if state.device_id else "")
+        self.update_elapsed(now)
+        if state.running:
+            self._show_running(state)
+            verdict = "running"
+        elif state.verdict is not None:
+            self._show_verdict(state)
+            verdict = state.verdict.value
+        else:
+            self.pages.setCurrentIndex(0)
+            verdict = "idle"
+        if self.property("verdict") != verdict:
+            self.setProperty("verdict", verdict)
+            repolish(self)
+
+    def update_elapsed(self, now: float) -> None:
+        state = self._state
+        self.elapsed_label.setText(format_seconds(state.elapsed(now)) if state is not None else "")
+
+    def _show_running(self, state: SlotState) -> None:
+        self.pages.setCurrentIndex(1)
+        for step in DISPLAY_STEPS:
+            step_state = state.steps.get(step, StepState.PENDING)
+            icon, label = self.step_icons[step], self.step_labels[step]
+            icon.setPixmap(self._icons[step_state].pixmap(STEP_ICON_SIZE))
+            if label.property("state") != step_state.value:
+                label.setProperty("state", step_state.value)
+                repolish(label)
+        flashing = state.current_step == StepName.FLASH.value and state.progress is not None
+        self.progress_bar.setVisible(flashing or state.current_step == StepName.VERIFY.value)
+        if flashing and state.progress is not None:
+            self.progress_bar.setValue(round(state.progress * 100))
+        elif state.current_step == StepName.VERIFY.value:
+            self.progress_bar.setValue(100)
+
+    def _show_verdict(self, state: SlotState) -> None:
+        self.pages.setCurrentIndex(2)
+        verdict = state.verdict
+        words = {
+            Verdict.PASS: verdict_pass(),
+            Verdict.FAIL: verdict_fail(),
+            Verdict.NEEDS_PERSON: verdict_fail(),
+            Verdict.REWORKED: verdict_reworked(),
+        }
+        icons = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.NEEDS_PERSON: "attention",
+                 Verdict.REWORKED: "attention"}
+        assert verdict is not None
+        self.verdict_word.setText(words[verdict])
+        self.verdict_icon.setPixmap(QIcon(str(icon_path(icons[verdict]))).pixmap(VERDICT_ICON_SIZE))
+        if verdict is Verdict.PASS:
+            self.verdict_reason.setText(self.tr("Move the unit on."))
+            self.verdict_code.setText("")
+        else:
+            self.verdict_reason.setText(state.headline)
+            step = step_title(state.failure_step) if state.failure_step else ""
+            self.verdict_code.setText(
+                self.tr("Code {code} at step {step}").format(code=state.failure_code or "?", step=step)
+                if step else self.tr("Code {code}").format(code=state.failure_code or "?")
+            )
+        self.verdict_code.setToolTip(state.detail)
+        if self.verdict_panel.property("verdict") != verdict.value:
+            self.verdict_panel.setProperty("verdict", verdict.value)
+            repolish(self.verdict_panel)
+            for child in self.verdict_panel.findChildren(QLabel):
+                repolish(child)

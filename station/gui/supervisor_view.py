@@ -1,0 +1,225 @@
+"""The supervisor's screen: unlock the token vault for the shift, rework a unit, inspections.
+
+Rework erases a unit, its lock and credentials included: it is the only way to erase a locked
+unit, the unit is a development unit from then on, and the supervisor confirms it with their
+PIN each time. Every action here is recorded in the audit log under the supervisor's name.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.domain.errors import StationError
+from station.gui.dialogs import PinDialog, secret_field
+from station.gui.history import local_time
+from station.gui.line import ActionResult, StationLine
+from station.gui.slot_tile import repolish
+
+
+def show_result(label: QLabel, result: ActionResult) -> None:
+    label.setText(result.message)
+    label.setProperty("level", "ok" if result.ok else "error")
+    repolish(label)
+
+
+def action_label() -> QLabel:
+    label = QLabel()
+    label.setObjectName("actionMessage")
+    label.setWordWrap(True)
+    return label
+
+
+class SupervisorView(QWidget):
+    def __init__(self, line: StationLine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.line = line
+        self.ask_pin = self._ask_pin  # replaced in tests: a modal dialog needs a person
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        layout.setSpacing(12)
+
+        # vault
+        self.vault_group = QGroupBox()
+        vault_layout = QFormLayout(self.vault_group)
+        self.vault_state = QLabel()
+        self.vault_passphrase = secret_field()
+        self.vault_passphrase.returnPressed.connect(self.unlock_vault)
+        buttons = QHBoxLayout()
+        self.unlock_button = QPushButton()
+        self.unlock_button.setObjectName("primary")
+        self.unlock_button.clicked.connect(self.unlock_vault)
+        self.lock_button = QPushButton()
+        self.lock_button.clicked.connect(self.lock_vault)
+        buttons.addWidget(self.unlock_button)
+        buttons.addWidget(self.lock_button)
+        buttons.addStretch(1)
+        self.vault_message = action_label()
+        self.vault_state_label = QLabel()
+        self.vault_passphrase_label = QLabel()
+        vault_layout.addRow(self.vault_state_label, self.vault_state)
+        vault_layout.addRow(self.vault_passphrase_label, self.vault_passphrase)
+        vault_layout.addRow(buttons)
+        vault_layout.addRow(self.vault_message)
+        layout.addWidget(self.vault_group)
+
+        # rework
+        self.rework_group = QGroupBox()
+        rework_layout = QFormLayout(self.rework_group)
+        self.rework_warning = QLabel()
+        self.rework_warning.setWordWrap(True)
+        self.rework_serial = QLineEdit()
+        self.rework_slot = QComboBox()
+        self.rework_button = QPushButton()
+        self.rework_button.setObjectName("danger")
+        self.rework_button.clicked.connect(self.start_rework)
+        self.rework_message = action_label()
+        self.rework_serial_label = QLabel()
+        self.rework_slot_label = QLabel()
+        rework_layout.addRow(self.rework_warning)
+        rework_layout.addRow(self.rework_serial_label, self.rework_serial)
+        rework_layout.addRow(self.rework_slot_label, self.rework_slot)
+        rework_layout.addRow(self.rework_button)
+        rework_layout.addRow(self.rework_message)
+        layout.addWidget(self.rework_group)
+
+        # inspections
+        self.inspection_group = QGroupBox()
+        inspection_layout = QVBoxLayout(self.inspection_group)
+        self.inspection_list = QListWidget()
+        self.inspection_note = QLineEdit()
+        self.acknowledge_button = QPushButton()
+        self.acknowledge_button.clicked.connect(self.acknowledge)
+        self.inspection_message = action_label()
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.inspection_note, 1)
+        note_row.addWidget(self.acknowledge_button)
+        inspection_layout.addWidget(self.inspection_list)
+        inspection_layout.addLayout(note_row)
+        inspection_layout.addWidget(self.inspection_message)
+        layout.addWidget(self.inspection_group, 1)
+
+        line.production_changed.connect(self.refresh)
+        line.inspections_changed.connect(self.refresh_inspections)
+        line.slots_replaced.connect(self.refresh)
+        line.slot_changed.connect(self._slot_changed)
+        self.retranslate()
+        self.refresh()
+
+    def retranslate(self) -> None:
+        self.vault_group.setTitle(self.tr("Token vault"))
+        self.vault_state_label.setText(self.tr("State"))
+        self.vault_passphrase_label.setText(self.tr("Vault passphrase"))
+        self.unlock_button.setText(self.tr("Unlock for the shift"))
+        self.lock_button.setText(self.tr("Lock"))
+        self.rework_group.setTitle(self.tr("Rework"))
+        self.rework_warning.setText(
+            self.tr(
+                "Rework erases the unit in the chosen slot, its lock and credentials included. The unit becomes "
+                "a development unit and never ships. Put the unit in the slot, then confirm with your PIN."
+            )
+        )
+        self.rework_serial_label.setText(self.tr("Serial"))
+        self.rework_slot_label.setText(self.tr("Slot"))
+        self.rework_button.setText(self.tr("Erase the unit (rework)…"))
+        self.inspection_group.setTitle(self.tr("Units to inspect after a restart"))
+        self.inspection_note.setPlaceholderText(self.tr("What did the inspection find?"))
+        self.acknowledge_button.setText(self.tr("Acknowledge"))
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.vault_state.setText(self.tr("unlocked") if self.line.vault is not None else self.tr("locked"))
+        current = self.rework_slot.currentText()
+        self.rework_slot.clear()
+        self.rework_slot.addItems(self.line.slot_names)
+        if current in self.line.slot_names:
+            self.rework_slot.setCurrentText(current)
+        self.refresh_inspections()
+
+    def _slot_changed(self, name: str) -> None:
+        state = self.line.slot_states.get(name)
+        if state is not None and state.job_kind == "rework" and not state.running and state.verdict is not None:
+            self.rework_message.setText(f"{state.serial}: {state.failure_code}: {state.detail}")
+
+    def refresh_inspections(self) -> None:
+        self.inspection_list.clear()
+        try:
+            attempts = self.line.inspections()
+        except StationError as error:
+            self.inspection_message.setText(str(error))
+            return
+        for attempt in attempts:
+            item = QListWidgetItem(
+                f"{attempt.serial}  ·  {self.tr('attempt')} {attempt.id}  ·  {local_time(attempt.started_at)}\n"
+                f"{attempt.failure_code}: {attempt.failure_message or ''}"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, attempt.id)
+            self.inspection_list.addItem(item)
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def unlock_vault(self) -> None:
+        passphrase = self.vault_passphrase.text()
+        self.vault_passphrase.clear()
+        try:
+            self.line.unlock_vault(passphrase, self._vault_result)
+        except StationError as error:
+            show_result(self.vault_message, ActionResult(False, str(error)))
+
+    def _vault_result(self, result: ActionResult) -> None:
+        show_result(self.vault_message, result)
+        self.refresh()
+
+    def lock_vault(self) -> None:
+        try:
+            self.line.lock_vault()
+        except StationError as error:
+            show_result(self.vault_message, ActionResult(False, str(error)))
+        self.refresh()
+
+    def _ask_pin(self, what: str) -> str | None:
+        dialog = PinDialog(what, self)
+        return dialog.pin if dialog.exec() else None
+
+    def start_rework(self) -> None:
+        serial = self.rework_serial.text().strip()
+        slot = self.rework_slot.currentText()
+        if not serial or not slot:
+            show_result(self.rework_message, ActionResult(False, self.tr("Give the serial and the slot.")))
+            return
+        pin = self.ask_pin(self.tr("Erase unit {serial} in slot {slot}? It will never ship.").format(
+            serial=serial, slot=slot))
+        if pin is None:
+            return
+        try:
+            self.line.rework(serial, slot, pin)
+        except StationError as error:
+            show_result(self.rework_message, ActionResult(False, str(error)))
+            return
+        started = self.tr("Rework started in slot {slot}.").format(slot=slot)
+        show_result(self.rework_message, ActionResult(True, started))
+
+    def acknowledge(self) -> None:
+        item = self.inspection_list.currentItem()
+        if item is None:
+            show_result(self.inspection_message, ActionResult(False, self.tr("Choose a unit in the list.")))
+            return
+        try:
+            self.line.acknowledge_inspection(int(item.data(Qt.ItemDataRole.UserRole)), self.inspection_note.text())
+        except StationError as error:
+            show_result(self.inspection_message, ActionResult(False, str(error)))
+            return
+        self.inspection_note.clear()
+        show_result(self.inspection_message, ActionResult(True, self.tr("Recorded.")))

@@ -1,0 +1,106 @@
+"""Fixtures for the operator application: a demo station on simulated units, torn down cleanly."""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QThread
+
+from station.demo import DEMO_VAULT_PASSPHRASE, prepare_demo
+from station.gui.line import StationLine
+from station.gui.main import Station, build_demo_station
+from station.gui.settings import ScannerSettings
+from station.security.vault import TokenVault
+from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE
+from station.store import open_database
+
+DEFAULT_TIMEOUT_MS = 30_000
+DEMO_PRODUCT = "ACME-TOASTER"
+
+
+def running_qthreads() -> list[QThread]:
+    gc.collect()
+    found = []
+    for thing in gc.get_objects():
+        try:
+            if isinstance(thing, QThread) and thing.isRunning() and thing is not QThread.currentThread():
+                found.append(thing)
+        except RuntimeError:  # the C++ object is gone already
+            continue
+    return found
+
+
+def fast_console_recipe(demo_root: Path) -> Path:
+    """The demo recipe with short console timeouts and no activation retry (a silent console
+    then fails in half a second instead of many)."""
+    environment = prepare_demo(demo_root)
+    text = environment.recipe_path.read_text(encoding="utf-8")
+    replacements = {
+        r"command_timeout_seconds = [0-9.]+": "command_timeout_seconds = 0.5",
+        r"boot_timeout_seconds = [0-9.]+": "boot_timeout_seconds = 1.0",
+        r"activate_timeout_seconds = [0-9.]+": "activate_timeout_seconds = 2.0",
+        r"(\[steps\.activate\]\ntimeout_seconds = [0-9]+\nretries = )[0-9]+": r"\g<1>0",
+    }
+    for pattern, replacement in replacements.items():
+        text, count = re.subn(pattern, replacement, text)
+        assert count == 1, pattern
+    path = environment.recipe_path.with_name("recipe-fast-console.toml")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def station_factory(
+    tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Station]]:
+    """Builds demo stations in this test's directory; closes them and checks no thread is left."""
+    monkeypatch.setenv(SIM_DIR_ENVIRONMENT_VARIABLE, str(tmp_path / "demo" / "sim"))
+    built: list[Station] = []
+
+    def build(**options: Any) -> Station:
+        options.setdefault("slots", 2)
+        options.setdefault("language", "en")
+        options.setdefault("sounds", False)
+        options.setdefault("install_error_hooks", False)
+        options.setdefault("scanner", ScannerSettings(debounce_seconds=1.0))
+        station = build_demo_station(tmp_path / "demo", **options)
+        built.append(station)
+        qtbot.addWidget(station.window)
+        station.window.resize(1280, 800)
+        station.window.show()
+        wait_ready(qtbot, station.line)
+        return station
+
+    yield build
+    for station in built:
+        assert station.close(), "a slot or chore thread did not end"
+    assert not running_qthreads(), "a QThread is still running after the station closed"
+
+
+def wait_ready(qtbot: Any, line: StationLine) -> None:
+    qtbot.waitUntil(lambda: not line.readiness_problems(), timeout=DEFAULT_TIMEOUT_MS)
+
+
+def wait_finished(qtbot: Any, line: StationLine, *slots: str, timeout: int = DEFAULT_TIMEOUT_MS) -> None:
+    def finished() -> bool:
+        return all(not line.slot_states[name].running and line.slot_states[name].verdict is not None for name in slots)
+
+    qtbot.waitUntil(finished, timeout=timeout)
+
+
+def all_demo_tokens(station: Station) -> list[str]:
+    """Every activation token in the demo vault, in clear: what must never be shown."""
+    assert station.environment is not None
+    database = open_database(station.environment.paths.db_url)
+    try:
+        vault = TokenVault(database.tokens).unlocked(DEMO_VAULT_PASSPHRASE)
+        sealed = database.tokens.sealed_tokens(DEMO_PRODUCT)
+        assert sealed
+        return sorted({vault.open(token).secret() for token in sealed})
+    finally:
+        database.dispose()

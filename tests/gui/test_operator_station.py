@@ -1,0 +1,364 @@
+"""The operator station end to end: the real sequence on simulated units, driven as people would.
+
+Every test builds the training station (``station demo``'s window) on its own simulated units
+and database, with timing factor 0 so that a unit takes about a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QTableView,
+    QTextEdit,
+    QWidget,
+)
+
+from station.cli import build_parser
+from station.domain.records import AttemptResult, StepOutcome
+from station.gui.demo_line import DemoFault
+from station.gui.line import StepState, Verdict
+from station.gui.main import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, Station
+from station.gui.settings import ScannerSettings, SlotSettings
+from station.gui.wording import plain_words
+from station.sim import board
+
+from .conftest import all_demo_tokens, fast_console_recipe, wait_finished
+
+StationFactory = Callable[..., Station]
+
+
+def scanner_types(qtbot: Any, widget: QWidget, text: str, *, gap_ms: int) -> None:
+    qtbot.keyClicks(widget, text, delay=gap_ms)
+    qtbot.keyClick(widget, Qt.Key.Key_Return, delay=gap_ms)
+
+
+def attempts_for(station: Station, serial: str) -> list[Any]:
+    return station.services.database.attempts.history(serial)
+
+
+def visible_texts(root: QWidget) -> list[str]:
+    """Every text a person could read in the window: labels, buttons, fields, tables, tooltips."""
+    texts = [root.windowTitle()]
+    for widget in [root, *root.findChildren(QWidget)]:
+        texts.append(widget.toolTip())
+        if isinstance(widget, QLabel | QAbstractButton | QLineEdit):
+            texts.append(widget.text())
+        if isinstance(widget, QPlainTextEdit | QTextEdit):
+            texts.append(widget.toPlainText())
+        if isinstance(widget, QComboBox):
+            texts += [widget.itemText(index) for index in range(widget.count())]
+        if isinstance(widget, QTableView) and widget.model() is not None:
+            model = widget.model()
+            for row in range(min(model.rowCount(), 200)):
+                for column in range(model.columnCount()):
+                    for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                        value = model.data(model.index(row, column), role)
+                        if value is not None:
+                            texts.append(str(value))
+    return texts
+
+
+# ---- scanning ---------------------------------------------------------------------------------
+
+
+def test_scanner_speed_starts_a_unit_and_a_repeat_within_the_debounce_window_is_ignored(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory()
+    line, view = station.line, station.window.operator_view
+    scanner_types(qtbot, view, "TST-000101", gap_ms=1)
+    assert line.slot_states["1"].running and line.slot_states["1"].serial == "TST-000101"
+    scanner_types(qtbot, view, "TST-000101", gap_ms=1)  # the scanner's double trigger
+    assert not line.slot_states["2"].running and line.slot_states["2"].serial == ""
+    wait_finished(qtbot, line, "1")
+    assert line.slot_states["1"].verdict is Verdict.PASS
+    assert station.window.operator_view.tiles["1"].verdict_word.text() == "PASS"
+    assert [attempt.result for attempt in attempts_for(station, "TST-000101")] == [AttemptResult.PASSED]
+
+
+def test_the_same_text_typed_at_human_speed_starts_nothing(station_factory: StationFactory, qtbot: Any) -> None:
+    station = station_factory()
+    line, view = station.line, station.window.operator_view
+    with qtbot.waitSignal(station.window.scan_filter.typed_text_ignored, timeout=10_000):
+        scanner_types(qtbot, view, "TST-000102", gap_ms=100)
+    assert not any(state.running or state.serial for state in line.slot_states.values())
+    assert attempts_for(station, "TST-000102") == []
+
+
+def test_keys_typed_into_a_text_field_stay_there(station_factory: StationFactory, qtbot: Any) -> None:
+    station = station_factory()
+    station.window.tabs.setCurrentWidget(station.window.history_view)
+    field = station.window.history_view.serial_field
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    scanner_types(qtbot, field, "TST-000103", gap_ms=1)
+    assert field.text() == "TST-000103"
+    assert not any(state.running for state in station.line.slot_states.values())
+
+
+# ---- two slots at once --------------------------------------------------------------------------
+
+
+def test_two_slots_reach_pass_at_once_and_the_window_keeps_answering(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory()
+    line = station.line
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
+    demo_bar = station.window.demo_bar
+    assert demo_bar is not None
+    first, second = demo_bar.simulate_scan(), demo_bar.simulate_scan()
+    assert line.slot_states["1"].running and line.slot_states["2"].running
+    assert (line.slot_states["1"].serial, line.slot_states["2"].serial) == (first, second)
+    wait_finished(qtbot, line, "1", "2")
+    timer.stop()
+    assert [line.slot_states[name].verdict for name in ("1", "2")] == [Verdict.PASS, Verdict.PASS]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+    assert len(ticks) > 10
+    assert max(gaps) < 1.5, f"the event loop stalled for {max(gaps):.2f} s while two slots ran"
+    figures = line.figures()
+    assert (figures.passed, figures.failed, figures.first_pass_yield) == (2, 0, 1.0)
+    assert station.window.operator_view.passed_box.value.text() == "2"
+
+
+# ---- a locked unit, and the supervisor's rework --------------------------------------------------
+
+
+def test_a_locked_unit_is_amber_untouched_and_only_a_rework_with_the_pin_erases_it(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory()
+    line, window = station.line, station.window
+    demo = station.demo
+    assert demo is not None and window.demo_bar is not None
+    window.demo_bar.set_fault("1", DemoFault.ARRIVES_LOCKED, True)
+    serial = window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_code, state.failure_step) == (Verdict.NEEDS_PERSON, "UNIT_LOCKED", "connect")
+    tile = window.operator_view.tiles["1"]
+    assert tile.verdict_word.text() == "FAIL"
+    assert tile.verdict_reason.text() == plain_words("UNIT_LOCKED")
+    assert "UNIT_LOCKED" in tile.verdict_code.text()
+    assert tile.verdict_panel.property("verdict") == "needs-person"
+
+    unit = demo.unit("1")
+    assert unit is not None
+    flash_before = unit.read_nvm(board.FLASH_BASE, board.FLASH_SIZE)
+    uicr_before = unit.read_nvm(board.UICR_BASE, board.UICR_SIZE)
+    assert flash_before == b"\xff" * board.FLASH_SIZE  # the blank unit, locked, as it arrived
+    info = unit.reload()
+    assert info.protected and not info.ever_erased
+
+    # A supervisor signs in; a rework without the PIN, or with a wrong one, is refused.
+    line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)
+    supervisor_view = window.supervisor_view
+    window.show_view(supervisor_view)
+    supervisor_view.rework_serial.setText(serial)
+    supervisor_view.rework_slot.setCurrentText("1")
+    for typed in ("", "9999"):
+        supervisor_view.ask_pin = lambda _what, pin=typed: pin
+        supervisor_view.start_rework()
+        assert supervisor_view.rework_message.property("level") == "error"
+        assert not line.slot_states["1"].running
+    assert unit.read_nvm(board.FLASH_BASE, board.FLASH_SIZE) == flash_before
+    assert unit.read_nvm(board.UICR_BASE, board.UICR_SIZE) == uicr_before
+    assert unit.reload().protected
+    assert not any(attempt.is_rework for attempt in attempts_for(station, serial))
+
+    supervisor_view.ask_pin = lambda _what: DEMO_SUPERVISOR_PIN
+    supervisor_view.start_rework()
+    assert line.slot_states["1"].running
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_code) == (Verdict.REWORKED, "REWORKED")
+    info = unit.reload()
+    assert not info.protected and info.ever_erased
+    record = station.services.database.units.get_unit(serial)
+    assert record is not None and record.is_development
+    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    assert actions.count("rework.refused") == 2 and "rework.approved" in actions and "unit.rework" in actions
+
+
+# ---- a silent console, then a rescan --------------------------------------------------------------
+
+
+def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
+    station_factory: StationFactory, qtbot: Any, tmp_path: Path
+) -> None:
+    station = station_factory(
+        recipe_path=fast_console_recipe(tmp_path / "demo"), scanner=ScannerSettings(debounce_seconds=0.2)
+    )
+    line, window = station.line, station.window
+    assert window.demo_bar is not None
+    window.demo_bar.set_fault("1", DemoFault.SILENT_CONSOLE, True)
+    serial = window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_step, state.failure_code) == (Verdict.FAIL, "activate", "CONSOLE_TIMEOUT")
+    tile = window.operator_view.tiles["1"]
+    assert tile.verdict_word.text() == "FAIL"
+    assert tile.verdict_reason.text() == plain_words("CONSOLE_TIMEOUT")
+    assert "CONSOLE_TIMEOUT" in tile.verdict_code.text()
+
+    window.demo_bar.clear_faults("1")
+    qtbot.wait(250)  # past the debounce window: a deliberate rescan, not a double trigger
+    assert window.demo_bar.rescan("1") == serial
+    assert line.slot_states["1"].running
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert state.verdict is Verdict.PASS
+    assert state.steps["flash"] is StepState.SKIPPED and state.steps["activate"] is StepState.PASSED
+    history = attempts_for(station, serial)
+    assert [attempt.result for attempt in history] == [AttemptResult.FAILED, AttemptResult.PASSED]
+    flash_steps = [step for step in history[-1].steps if step.name == "flash"]
+    assert [step.outcome for step in flash_steps] == [StepOutcome.SKIPPED]
+    assert history[0].certificate_fingerprint == history[1].certificate_fingerprint
+    figures = line.figures()
+    assert (figures.passed, figures.failed, figures.first_pass_yield) == (1, 1, 0.0)
+
+
+# ---- secrets -------------------------------------------------------------------------------------
+
+
+def test_the_token_is_never_shown_or_logged(
+    station_factory: StationFactory, qtbot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    station = station_factory()
+    line, window = station.line, station.window
+    assert window.demo_bar is not None
+    serial = window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    assert line.slot_states["1"].verdict is Verdict.PASS
+    window.show_view(window.history_view)
+    window.history_view.refresh()
+    window.history_view.table.selectRow(0)
+    detail = window.history_view.detail.toPlainText()
+    assert serial in detail and "activation token tok:" in detail and "dms_activate tok:" in detail
+    line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
+    window.show_view(window.engineer_view)
+    texts = "\n".join(visible_texts(window))
+    tokens = all_demo_tokens(station)
+    assert tokens
+    shown = [token for token in tokens if token in texts]
+    assert not shown, "an activation token is shown in the window"
+    assert station.environment is not None
+    logs = caplog.text + "".join(
+        path.read_text(errors="replace") for path in station.environment.paths.log_dir.glob("*.log*")
+    )
+    assert not [token for token in tokens if token in logs], "an activation token reached the log"
+
+
+# ---- sessions, errors, engineer ------------------------------------------------------------------
+
+
+def test_badges_pins_and_idle_logout(station_factory: StationFactory, qtbot: Any) -> None:
+    station = station_factory()
+    line, window = station.line, station.window
+    line.logout()
+    assert window.operator_view.pages.currentIndex() == 0  # the login page
+    scanner_types(qtbot, window.operator_view, "TST-000104", gap_ms=1)  # a unit before a badge: refused
+    assert line.user is None and not line.slot_states["1"].running
+    with qtbot.waitSignal(line.pin_needed, timeout=5_000) as asked:
+        scanner_types(qtbot, window.operator_view, f"BADGE:{DEMO_SUPERVISOR}", gap_ms=1)
+    assert asked.args == [DEMO_SUPERVISOR] and line.user is None
+    dialogs = [dialog for dialog in window.open_dialogs if dialog.isVisible()]
+    assert len(dialogs) == 1 and dialogs[0].findChildren(QLineEdit)[0].text() == DEMO_SUPERVISOR
+    dialogs[0].reject()
+    scanner_types(qtbot, window.operator_view, "BADGE:demo-operator", gap_ms=1)
+    assert line.user is not None and line.user.name == "demo-operator"
+    assert window.operator_view.pages.currentIndex() == 1
+    assert not window.tabs.isTabVisible(window.tabs.indexOf(window.supervisor_view))
+    line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
+    assert window.tabs.isTabVisible(window.tabs.indexOf(window.engineer_view))
+    window.idle_watch.timer.start(50)
+    qtbot.waitUntil(lambda: line.user is None, timeout=5_000)
+    assert not window.tabs.isTabVisible(window.tabs.indexOf(window.engineer_view))
+    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    assert actions.count("session.login") >= 3 and "session.logout" in actions
+
+
+def test_a_worker_error_and_an_uncaught_exception_become_a_message_not_a_frozen_window(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory(install_error_hooks=True)
+    line = station.line
+
+    class BrokenSlots:
+        def slot_for(self, *_arguments: object, **_options: object) -> object:
+            raise RuntimeError("a bug in a driver")
+
+    line.slot_provider = BrokenSlots()
+    assert station.window.demo_bar is not None
+    station.window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    assert (line.slot_states["1"].verdict, line.slot_states["1"].failure_code) == (Verdict.FAIL, "INTERNAL")
+    assert any("RuntimeError" in entry for entry in station.error_sink.reported)
+
+    def boom() -> None:
+        raise ValueError("from a Qt slot")
+
+    QTimer.singleShot(0, boom)
+    qtbot.waitUntil(lambda: any("ValueError" in entry for entry in station.error_sink.reported), timeout=5_000)
+    assert line.banner.level.value == "error" and "ValueError" in station.window.operator_view.banner.text()
+    assert station.window.isVisible()
+    assert not line.runners["1"].busy  # the slot is free for the next unit
+
+
+def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory()
+    line, window = station.line, station.window
+    assert station.environment is not None
+    with pytest.raises(Exception, match="engineer"):
+        line.apply_slots((SlotSettings("X", "sim:unit-9999", "/dev/null"),))
+    line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
+    station.environment.create_units(1)
+    view = window.engineer_view
+    view.discover()
+    qtbot.waitUntil(lambda: view.discover_button.isEnabled(), timeout=20_000)
+    probe = view.slots_table.cellWidget(0, 1)
+    assert isinstance(probe, QComboBox)
+    assert any("unit-0001" in probe.itemText(index) for index in range(probe.count()))
+    assert "ACME-TOASTER" in view.recipe_check.toPlainText() and "sha256" in view.recipe_check.toPlainText()
+    view.choose_file = lambda *_arguments: station.environment.recipe_path if station.environment else None
+    view.check_recipe()
+    assert view.use_button.isEnabled()
+    view._add_slot_row(None)
+    view.slots_table.item(2, 0).setText("3")
+    console = view.slots_table.cellWidget(2, 2)
+    probe = view.slots_table.cellWidget(2, 1)
+    assert isinstance(console, QComboBox) and isinstance(probe, QComboBox)
+    probe.setEditText("sim:unit-0042")
+    console.setEditText("/dev/ttyACM2")
+    view.apply_slots()
+    assert line.slot_names == ["1", "2", "3"]
+    assert set(window.operator_view.tiles) == {"1", "2", "3"}
+    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    assert "slots.set" in actions
+
+
+def test_station_gui_is_a_command() -> None:
+    arguments = build_parser().parse_args(["gui", "--kiosk", "--language", "es"])
+    assert arguments.kiosk and arguments.language == "es"
+    assert QApplication.instance() is not None or True
