@@ -24,6 +24,7 @@ BAR_COLOUR = colors.HexColor("#3d6fb6")
 P95_COLOUR = colors.HexColor("#e0913a")
 LINE_COLOUR = colors.HexColor("#c0392b")
 MAX_PARETO_BARS = 12
+HEADROOM = 1.08  # the tallest bar (and its label) stays below the top of the axis
 OTHER = "other"
 
 
@@ -55,8 +56,8 @@ def pareto_chart(
     bars.categoryAxis.labels.fontSize = 7
     bars.categoryAxis.labels.dy = -2
     bars.valueAxis.valueMin = 0
-    bars.valueAxis.valueMax, bars.valueAxis.valueStep = nice_axis(max(entry.count for entry in entries),
-                                                                  integer=True)
+    bars.valueAxis.valueMax, bars.valueAxis.valueStep = nice_axis(
+        max(entry.count for entry in entries) * HEADROOM, integer=True)
     bars.valueAxis.labels.fontName = font
     bars.valueAxis.labels.fontSize = 7
     bars.valueAxis.visibleGrid = True
@@ -121,7 +122,7 @@ def cycle_time_chart(
     bars.categoryAxis.labels.fontSize = 7
     bars.categoryAxis.labels.dy = -2
     bars.valueAxis.valueMin = 0
-    bars.valueAxis.valueMax, bars.valueAxis.valueStep = nice_axis(max(timing.p95_s for timing in timings))
+    bars.valueAxis.valueMax, bars.valueAxis.valueStep = nice_axis(max(timing.p95_s for timing in timings) * HEADROOM)
     bars.valueAxis.labelTextFormat = _seconds_format(bars.valueAxis.valueStep)
     bars.valueAxis.labels.fontName = font
     bars.valueAxis.labels.fontSize = 7

@@ -281,8 +281,8 @@ def _figures_pages(figures: YieldReport, styles: _Styles, fonts: Fonts) -> list[
         ("attempt time", "—" if attempt_time is None else
          f"median {attempt_time.median_s:.2f} s, 95th percentile {attempt_time.p95_s:.2f} s"),
         ("failures", f"{figures.failures} ({figures.failed_attempts} failed, "
-                     f"{figures.needs_inspection_attempts} need inspection); "
-                     f"{figures.in_progress_attempts} attempts still in progress"),
+                     f"{figures.needs_inspection_attempts} need inspection); in progress: "
+                     f"{figures.in_progress_attempts}"),
     ], styles, (38 * mm, 136 * mm)))
     story.append(Paragraph(
         "Golden (reference) units and rework attempts are left out of these figures; see the README's "
@@ -340,7 +340,7 @@ def _grid_table(rows: list[list[str]], styles: _Styles, widths: tuple[float, ...
 
 _UNIT_COLUMNS = ("attempt", "serial", "device id", "result", "failure (step: code)", "operator", "started (local)",
                  "certificate fingerprint (SHA-256)")
-_UNIT_WIDTHS = (13 * mm, 25 * mm, 29 * mm, 21 * mm, 44 * mm, 22 * mm, 40 * mm, 86 * mm)
+_UNIT_WIDTHS = (12 * mm, 26 * mm, 26 * mm, 28 * mm, 41 * mm, 24 * mm, 38 * mm, 85 * mm)
 _UNIT_FONT_SIZE = 7.0
 _FINGERPRINT_FONT_SIZE = 6.1
 _UNIT_ROW_HEIGHT = 9.6
@@ -360,7 +360,7 @@ def _unit_table(
     story.append(Paragraph("Units", styles.heading))
     story.append(Paragraph(_escape(
         f"One line per attempt, oldest first; times are local ({_zone_name(context.created_at, context.zone)}). "
-        "* marks a golden (reference) unit, left out of yield."), styles.small))
+        "* marks a golden (reference) unit, left out of yield; R a rework (a supervisor's erase)."), styles.small))
     story.append(Spacer(1, 3))
     listed = 0
     table_rows: list[list[str]] = []
@@ -397,7 +397,7 @@ def _unit_row(attempt: AttemptRecord, golden: frozenset[str], zone: tzinfo | Non
         str(attempt.id),
         regular(attempt.serial, width=widths[1]),
         _fit(attempt.device_id or "", width=widths[2], font=fonts.mono, size=_FINGERPRINT_FONT_SIZE),
-        result,
+        regular(result, width=widths[3]),
         regular(failure, width=widths[4]),
         regular(attempt.operator, width=widths[5]),
         local_time(attempt.started_at, zone),
