@@ -31,8 +31,8 @@ SUMMARY_STEPS = [step.value for step in StepName]
 class LinePrinter:
     """Prints one line per step, as it goes (the CLI's ProvisioningObserver)."""
 
-    def __init__(self, out: TextIO = sys.stdout, prefix: str = "") -> None:
-        self._out = out
+    def __init__(self, out: TextIO | None = None, prefix: str = "") -> None:
+        self._out = out or sys.stdout  # looked up now: tests and front ends replace sys.stdout
         self._prefix = prefix
         self._started: dict[str, float] = {}
 
@@ -109,8 +109,8 @@ def _registry_for(probe_id: str) -> DevelopmentUnitRegistry | None:
     return None
 
 
-def _print_outcome(outcome: AttemptOutcome, out: TextIO = sys.stdout) -> int:
-    print(outcome.summary, file=out, flush=True)
+def _print_outcome(outcome: AttemptOutcome) -> int:
+    print(outcome.summary, flush=True)
     return EXIT_OK if outcome.passed else EXIT_UNIT_FAILED
 
 
@@ -222,10 +222,12 @@ def run_headless_demo(
     plan: CredentialPlan,
     demo_dir: Path | None,
     verbose: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Provision ``units`` new simulated units one after another and print a summary table."""
     from station.app import StationServices, configure_logging, make_slot, station_name
+
+    out = out or sys.stdout
     from station.demo import next_demo_serials, prepare_demo
 
     environment = prepare_demo(demo_dir, plan=plan)
