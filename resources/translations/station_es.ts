@@ -39,6 +39,26 @@
         <source>Attempt</source>
         <translation>Intento</translation>
     </message>
+    <message>
+        <source>Passed</source>
+        <translation>Aprobado</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Fallido</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>Requiere inspección</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>En curso</translation>
+    </message>
+    <message>
+        <source> (rework)</source>
+        <translation> (retrabajo)</translation>
+    </message>
 </context>
 <context>
     <name>DemoBar</name>
@@ -49,6 +69,10 @@
     <message>
         <source>Simulate scan</source>
         <translation>Simular escaneo</translation>
+    </message>
+    <message>
+        <source>Simulate badge scan</source>
+        <translation>Simular escaneo de tarjeta</translation>
     </message>
     <message>
         <source>Scan again</source>
@@ -158,7 +182,11 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Uses per token (0: no limit)</source>
+        <source>Uses per token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no limit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

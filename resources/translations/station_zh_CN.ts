@@ -39,6 +39,26 @@
         <source>Attempt</source>
         <translation>尝试</translation>
     </message>
+    <message>
+        <source>Passed</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>待检查</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>进行中</translation>
+    </message>
+    <message>
+        <source> (rework)</source>
+        <translation>（返工）</translation>
+    </message>
 </context>
 <context>
     <name>DemoBar</name>
@@ -49,6 +69,10 @@
     <message>
         <source>Simulate scan</source>
         <translation>模拟扫描</translation>
+    </message>
+    <message>
+        <source>Simulate badge scan</source>
+        <translation>模拟扫描工牌</translation>
     </message>
     <message>
         <source>Scan again</source>
@@ -158,7 +182,11 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Uses per token (0: no limit)</source>
+        <source>Uses per token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no limit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

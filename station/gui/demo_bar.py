@@ -12,7 +12,7 @@ from functools import partial
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QWidget
 
 from station.gui.demo_line import DemoFault, DemoUnits
 from station.gui.line import StationLine
@@ -20,10 +20,13 @@ from station.gui.resources import icon_path
 
 
 class DemoBar(QFrame):
-    def __init__(self, line: StationLine, demo: DemoUnits, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, line: StationLine, demo: DemoUnits, operator_badge: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.line = line
         self.demo = demo
+        self.operator_badge = operator_badge
         self.setObjectName("demoBar")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
@@ -34,6 +37,11 @@ class DemoBar(QFrame):
         self.scan_button.setIcon(QIcon(str(icon_path("scan"))))
         self.scan_button.setIconSize(QSize(28, 28))
         self.scan_button.clicked.connect(self.simulate_scan)
+        self.badge_button = QPushButton()
+        self.badge_button.setObjectName("primary")
+        self.badge_button.setIcon(QIcon(str(icon_path("scan"))))
+        self.badge_button.setIconSize(QSize(28, 28))
+        self.badge_button.clicked.connect(self.simulate_badge)
         self.rescan_button = QToolButton()
         self.rescan_menu = QMenu(self)
         self.rescan_menu.aboutToShow.connect(self._fill_rescan_menu)
@@ -49,18 +57,34 @@ class DemoBar(QFrame):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             button.setMinimumHeight(44)
         self.faults_label = QLabel()
+        self.faults_label.setWordWrap(True)
+        self.faults_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.title)
         layout.addSpacing(12)
         layout.addWidget(self.scan_button)
+        layout.addWidget(self.badge_button)
         layout.addWidget(self.rescan_button)
         layout.addWidget(self.fault_button)
         layout.addSpacing(12)
         layout.addWidget(self.faults_label, 1)
+        line.session_changed.connect(self._session_changed)
         self.retranslate()
+        self._session_changed()
+
+    def _session_changed(self) -> None:
+        logged_in = self.line.user is not None
+        self.scan_button.setVisible(logged_in)
+        self.rescan_button.setVisible(logged_in)
+        self.badge_button.setVisible(not logged_in)
+
+    def simulate_badge(self) -> None:
+        """Scan the training operator's badge."""
+        self.line.handle_scan(f"BADGE:{self.operator_badge}")
 
     def retranslate(self) -> None:
         self.title.setText(self.tr("Training mode: simulated units"))
         self.scan_button.setText(self.tr("Simulate scan"))
+        self.badge_button.setText(self.tr("Simulate badge scan"))
         self.rescan_button.setText(self.tr("Scan again"))
         self.fault_button.setText(self.tr("Faults"))
         self._show_faults()

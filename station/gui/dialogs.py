@@ -38,6 +38,7 @@ class _Form(QDialog):
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
         self.form = QFormLayout()
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         layout.addLayout(self.form)
         self.message = QLabel()
         self.message.setObjectName("actionMessage")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,7 +26,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -87,12 +88,13 @@ class EngineerView(QScrollArea):
         recipe_layout.addWidget(self.recipe_check, 1)
         recipe_layout.addWidget(self.recipe_message)
         recipe_layout.addLayout(work_order_row)
-        grid.addWidget(self.recipe_group, 0, 0, 2, 1)
+        grid.addWidget(self.recipe_group, 0, 0, 1, 2)
         self._candidate: Path | None = None
 
         # CA
         self.ca_group = QGroupBox()
         ca_layout = QFormLayout(self.ca_group)
+        ca_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.ca_state = QLabel()
         self.ca_state.setWordWrap(True)
         self.ca_name = QLineEdit("Factory CA")
@@ -117,11 +119,12 @@ class EngineerView(QScrollArea):
         ca_layout.addRow(self.ca_repeat_label, self.ca_repeat)
         ca_layout.addRow(ca_buttons)
         ca_layout.addRow(self.ca_message)
-        grid.addWidget(self.ca_group, 0, 1)
+        grid.addWidget(self.ca_group, 1, 0)
 
         # tokens
         self.tokens_group = QGroupBox()
         tokens_layout = QFormLayout(self.tokens_group)
+        tokens_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         file_row = QHBoxLayout()
         self.token_file = QLineEdit()
         self.token_browse = QPushButton()
@@ -129,8 +132,8 @@ class EngineerView(QScrollArea):
         file_row.addWidget(self.token_file, 1)
         file_row.addWidget(self.token_browse)
         self.token_product = QLineEdit()
-        self.token_limit = QSpinBox()
-        self.token_limit.setRange(0, 1_000_000)
+        self.token_limit = QLineEdit()
+        self.token_limit.setValidator(QIntValidator(1, 1_000_000, self.token_limit))
         self.token_passphrase = secret_field()
         self.import_button = QPushButton()
         self.import_button.clicked.connect(self.import_tokens)
@@ -153,7 +156,8 @@ class EngineerView(QScrollArea):
         self.slots_table.verticalHeader().setVisible(False)
         self.slots_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.slots_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.slots_table.setMinimumHeight(180)
+        self.slots_table.setMinimumHeight(200)
+        self.slots_table.verticalHeader().setDefaultSectionSize(46)
         slot_buttons = QHBoxLayout()
         self.add_slot_button = QPushButton()
         self.add_slot_button.clicked.connect(lambda: self._add_slot_row(None))
@@ -179,6 +183,7 @@ class EngineerView(QScrollArea):
         # people
         self.people_group = QGroupBox()
         people_layout = QFormLayout(self.people_group)
+        people_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.person_name = QLineEdit()
         self.person_role = QComboBox()
         self.person_role.addItems(list(ROLES))
@@ -193,8 +198,8 @@ class EngineerView(QScrollArea):
         people_layout.addRow(self.add_person_button)
         people_layout.addRow(self.people_message)
         grid.addWidget(self.people_group, 2, 1)
-        grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
 
         line.production_changed.connect(self.refresh)
         line.slots_replaced.connect(self._load_slots)
@@ -220,7 +225,8 @@ class EngineerView(QScrollArea):
         self.token_file_label.setText(self.tr("Token file"))
         self.token_browse.setText(self.tr("Browse…"))
         self.token_product_label.setText(self.tr("Product"))
-        self.token_limit_label.setText(self.tr("Uses per token (0: no limit)"))
+        self.token_limit_label.setText(self.tr("Uses per token"))
+        self.token_limit.setPlaceholderText(self.tr("no limit"))
         self.token_passphrase_label.setText(self.tr("Vault passphrase"))
         self.import_button.setText(self.tr("Import tokens"))
         self.slots_group.setTitle(self.tr("Slots"))
@@ -344,7 +350,7 @@ class EngineerView(QScrollArea):
     def import_tokens(self) -> None:
         passphrase = self.token_passphrase.text()
         self.token_passphrase.clear()
-        limit = self.token_limit.value() or None
+        limit = int(self.token_limit.text()) if self.token_limit.text().strip() else None
         try:
             self.line.import_tokens(
                 Path(self.token_file.text().strip()),

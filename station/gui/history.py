@@ -134,10 +134,17 @@ class AttemptHistoryModel(QAbstractTableModel):
             return None
         column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
+            results = {
+                AttemptResult.PASSED: self.tr("Passed"),
+                AttemptResult.FAILED: self.tr("Failed"),
+                AttemptResult.NEEDS_INSPECTION: self.tr("Needs inspection"),
+                AttemptResult.IN_PROGRESS: self.tr("In progress"),
+            }
+            result = results[attempt.result] + (self.tr(" (rework)") if attempt.is_rework else "")
             values = {
                 "started": local_time(attempt.started_at),
                 "serial": attempt.serial,
-                "result": attempt.result.value + (" (rework)" if attempt.is_rework else ""),
+                "result": result,
                 "step": attempt.failure_step or "",
                 "code": attempt.failure_code or "",
                 "operator": attempt.operator,

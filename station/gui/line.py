@@ -181,6 +181,7 @@ class StationLine(QObject):
         self.debouncer = ScanDebouncer(settings.scanner.debounce_seconds, clock=clock)
         self.chores = ChoreRunner(self.error_sink.report, self)
         self._fixture_choice: tuple[str, float] | None = None
+        self._last_assigned: str | None = None
         self.slot_states: dict[str, SlotState] = {}
         self.runners: dict[str, SlotRunner] = {}
         self._build_slots(settings.slots)
@@ -363,11 +364,14 @@ class StationLine(QObject):
                 return False
             chosen = slot_name
         else:
-            free = [name for name, runner in self.runners.items() if not runner.busy]
+            names = list(self.runners)
+            start = names.index(self._last_assigned) + 1 if self._last_assigned in names else 0
+            in_turn = names[start:] + names[:start]  # round robin: fixtures are loaded in turn
+            free = [name for name in in_turn if not self.runners[name].busy]
             if not free:
                 self._attention(self.tr("All slots are working. Wait for a result."))
                 return False
-            # The slot that last ran this serial first (a rescan), else the first free one.
+            # The slot that last ran this serial (a rescan of the unit still in it), else the next free one.
             chosen = next((name for name in free if self.slot_states[name].serial == serial), free[0])
         settings = self._slot_settings(chosen)
         provisioner = self._provisioner_for(self.user.name)
@@ -381,6 +385,7 @@ class StationLine(QObject):
                 return AttemptOutcome(serial, False, failure_step="connect", failure_code=code, message=str(error))
             return provisioner.provision(scan_text, unit_slot, observer)
 
+        self._last_assigned = chosen
         self.slot_states[chosen].start("provision", serial, self.clock())
         self._clear_banner()
         self.runners[chosen].submit(SlotJob("provision", scan_text, run))

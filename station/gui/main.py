@@ -166,7 +166,7 @@ def build_demo_station(
     sound_board.setParent(line)
     line.unlock_demo_vault()
     line.login_with_badge(DEMO_OPERATOR)
-    window = MainWindow(line, error_sink, demo=demo)
+    window = MainWindow(line, error_sink, demo=demo, demo_operator=DEMO_OPERATOR)
     return Station(services, line, window, error_sink, translators, demo=demo, environment=environment)
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -52,7 +53,7 @@ USER_EVENTS = frozenset(
 
 
 def load_reports_view(parent: QWidget, line: StationLine) -> QWidget | None:
-    """The reports package's view (issue 6) when it exists; None until then."""
+    """The reports package's view (engineer and supervisor) when this build has it."""
     try:
         reports_view = importlib.import_module("station.gui.reports_view")
     except ImportError:
@@ -61,13 +62,7 @@ def load_reports_view(parent: QWidget, line: StationLine) -> QWidget | None:
     if view_class is None:
         return None
     try:
-        view: QWidget = view_class(line.services.database, parent)
-    except TypeError:
-        try:
-            view = view_class(line.services.database)
-        except Exception:
-            LOG.exception("the reports view could not be created")
-            return None
+        view: QWidget = view_class.for_services(line.services, parent)
     except Exception:
         LOG.exception("the reports view could not be created")
         return None
@@ -113,6 +108,7 @@ class MainWindow(QMainWindow):
         error_sink: ErrorSink,
         *,
         demo: DemoUnits | None = None,
+        demo_operator: str = "",
         kiosk: bool = False,
     ) -> None:
         super().__init__()
@@ -139,6 +135,7 @@ class MainWindow(QMainWindow):
         logo.setPixmap(QIcon(str(icon_path("station"))).pixmap(QSize(40, 40)))
         self.station_title = QLabel()
         self.station_title.setObjectName("stationTitle")
+        self.station_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeLabel")
         self.mode_label.setVisible(demo is not None)
@@ -152,10 +149,8 @@ class MainWindow(QMainWindow):
         self.logout_button.setIcon(QIcon(str(icon_path("log-out"))))
         self.logout_button.clicked.connect(lambda: self.line.logout("logout"))
         header_layout.addWidget(logo)
-        header_layout.addWidget(self.station_title)
-        header_layout.addSpacing(12)
         header_layout.addWidget(self.mode_label)
-        header_layout.addStretch(1)
+        header_layout.addWidget(self.station_title, 1)
         header_layout.addWidget(self.user_label)
         header_layout.addSpacing(8)
         header_layout.addWidget(self.sign_in_button)
@@ -182,7 +177,7 @@ class MainWindow(QMainWindow):
 
         self.demo_bar: DemoBar | None = None
         if demo is not None:
-            self.demo_bar = DemoBar(line, demo)
+            self.demo_bar = DemoBar(line, demo, demo_operator)
             self.operator_view.add_demo_controls(self.demo_bar)
 
         settings = line.settings.scanner
@@ -297,4 +292,11 @@ class MainWindow(QMainWindow):
         if application is not None:
             application.removeEventFilter(self.scan_filter)
             application.removeEventFilter(self.idle_watch)
+        self.shutdown_views()
         event.accept()
+
+    def shutdown_views(self) -> None:
+        """Views with threads of their own (reports) stop them before the window goes."""
+        shutdown = getattr(self.reports_view, "shutdown", None)
+        if callable(shutdown):
+            shutdown()

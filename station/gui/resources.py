@@ -35,7 +35,9 @@ def compiled_translation(language: str) -> Path:
 
 
 def style_sheet_text() -> str:
+    """The style sheet, its ``@ICONS@`` made the icons folder (style sheets want absolute paths)."""
     try:
-        return STYLE_SHEET.read_text(encoding="utf-8")
+        text = STYLE_SHEET.read_text(encoding="utf-8")
     except OSError:
         return ""
+    return text.replace("@ICONS@", ICONS_DIR.as_posix())

@@ -25,7 +25,7 @@ from station.gui.line import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.resources import icon_path
 from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
 
-STEP_ICON_SIZE = QSize(26, 26)
+STEP_ICON_SIZE = QSize(32, 32)
 VERDICT_ICON_SIZE = QSize(84, 84)
 
 
@@ -91,8 +91,8 @@ class SlotTile(QFrame):
         running_layout = QVBoxLayout(running)
         running_layout.setContentsMargins(0, 6, 0, 0)
         steps_grid = QGridLayout()
-        steps_grid.setHorizontalSpacing(10)
-        steps_grid.setVerticalSpacing(4)
+        steps_grid.setHorizontalSpacing(12)
+        steps_grid.setVerticalSpacing(6)
         self.step_icons: dict[str, QLabel] = {}
         self.step_labels: dict[str, QLabel] = {}
         for row, step in enumerate(DISPLAY_STEPS):
@@ -156,7 +156,7 @@ class SlotTile(QFrame):
 
     def show_state(self, state: SlotState, now: float) -> None:
         self._state = state
-        self.serial_label.setText(state.serial or "—")
+        self.serial_label.setText(state.serial or "\u00a0")  # keeps its height while empty
         self.device_label.setText(self.tr("Device {device_id}").format(device_id=state.device_id)
                                   if state.device_id else "")
         self.update_elapsed(now)

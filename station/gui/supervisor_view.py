@@ -54,6 +54,7 @@ class SupervisorView(QWidget):
         # vault
         self.vault_group = QGroupBox()
         vault_layout = QFormLayout(self.vault_group)
+        vault_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.vault_state = QLabel()
         self.vault_passphrase = secret_field()
         self.vault_passphrase.returnPressed.connect(self.unlock_vault)
@@ -78,6 +79,7 @@ class SupervisorView(QWidget):
         # rework
         self.rework_group = QGroupBox()
         rework_layout = QFormLayout(self.rework_group)
+        rework_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.rework_warning = QLabel()
         self.rework_warning.setWordWrap(True)
         self.rework_serial = QLineEdit()
