@@ -435,6 +435,10 @@
         <source>Only an engineer may close the station.</source>
         <translation>Solo un ingeniero puede cerrar la estación.</translation>
     </message>
+    <message>
+        <source>Units are still running. Close the station when every slot has a result.</source>
+        <translation>Aún hay unidades en marcha. Cierre la estación cuando todas las posiciones tengan resultado.</translation>
+    </message>
 </context>
 <context>
     <name>OperatorIdDialog</name>

@@ -435,6 +435,10 @@
         <source>Only an engineer may close the station.</source>
         <translation>只有工程师可以关闭工作站。</translation>
     </message>
+    <message>
+        <source>Units are still running. Close the station when every slot has a result.</source>
+        <translation>仍有产品在处理中。请等所有工位都出结果后再关闭工作站。</translation>
+    </message>
 </context>
 <context>
     <name>OperatorIdDialog</name>

@@ -89,6 +89,7 @@ class Station:
             return True
         self.closed = True
         self.window.allow_close = True
+        self.window.force_close = True
         self.window.close()
         if self.scanner is not None:
             self.scanner.stop()

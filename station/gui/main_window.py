@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.error_sink = error_sink
         self.kiosk = kiosk
         self.allow_close = not kiosk
+        self.force_close = False  # the application itself is ending (Station.close)
         self.open_dialogs: list[QDialog] = []
         self.setWindowTitle(self.tr("Provisioning station"))
         self.setWindowIcon(QIcon(str(icon_path("station"))))
@@ -287,6 +288,10 @@ class MainWindow(QMainWindow):
         if not self.allow_close:
             event.ignore()
             self.line.show_error(self.tr("Only an engineer may close the station."))
+            return
+        if not self.force_close and any(runner.busy for runner in self.line.runners.values()):
+            event.ignore()  # a unit half provisioned is a unit to recover: let it finish
+            self.line.show_error(self.tr("Units are still running. Close the station when every slot has a result."))
             return
         application = QApplication.instance()
         if application is not None:

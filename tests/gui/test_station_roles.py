@@ -201,3 +201,17 @@ def test_history_model_reads_pages_not_the_whole_table(tmp_path: Path, qtbot: An
         assert len(pages.history(one)[0].console_transcript) > 0
     finally:
         database.dispose()
+
+
+def test_a_fixture_label_sends_the_next_unit_to_its_slot_and_busy_windows_stay_open(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    station = station_factory()
+    line, window = station.line, station.window
+    line.handle_scan("SLOT:2")
+    assert line.banner.level is BannerLevel.INFO
+    line.handle_scan("TST-000301")
+    assert line.slot_states["2"].running and not line.slot_states["1"].running
+    assert not window.close()  # a unit is running: the window stays
+    wait_finished(qtbot, line, "2")
+    assert line.slot_states["2"].verdict is Verdict.PASS
