@@ -180,6 +180,8 @@ class OperatorView(QWidget):
         self.tiles.clear()
         names = self.line.slot_names
         columns = min(MAX_COLUMNS, max(1, len(names)))
+        for column in range(MAX_COLUMNS):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
         for index, name in enumerate(names):
             tile = SlotTile(name)
             self.tiles[name] = tile

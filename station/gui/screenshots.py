@@ -26,18 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="directory for the PNG files")
     parser.add_argument("--language", default="en", help="en, zh_CN or es (default en)")
     parser.add_argument("--timing", type=float, default=0.5, help="simulated units' timing factor (default 0.5)")
+    parser.add_argument("--slots", type=int, default=2, help="how many slots (default 2)")
     arguments = parser.parse_args(argv)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="station-screenshots-") as directory:
         os.environ["STATION_SIM_DIR"] = str(Path(directory) / "sim")
-        written = take_screenshots(arguments.out, Path(directory), arguments.language, arguments.timing)
+        written = take_screenshots(
+            arguments.out, Path(directory), arguments.language, arguments.timing, arguments.slots
+        )
     for path in written:
         print(path)
     return 0
 
 
-def take_screenshots(out: Path, demo_root: Path, language: str, timing: float) -> list[Path]:
+def take_screenshots(out: Path, demo_root: Path, language: str, timing: float, slots: int = 2) -> list[Path]:
     from PySide6.QtCore import QCoreApplication
 
     from station.gui.demo_line import DemoFault
@@ -51,8 +54,8 @@ def take_screenshots(out: Path, demo_root: Path, language: str, timing: float) -
     )
 
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if language == "en" else f"-{language}"
-    station = build_demo_station(demo_root, slots=2, timing=timing, sounds=False, language=language)
+    suffix = ("" if language == "en" else f"-{language}") + ("" if slots == 2 else f"-{slots}-slots")
+    station = build_demo_station(demo_root, slots=slots, timing=timing, sounds=False, language=language)
     window, line = station.window, station.line
     demo_bar = window.demo_bar
     assert demo_bar is not None
@@ -95,12 +98,14 @@ def take_screenshots(out: Path, demo_root: Path, language: str, timing: float) -
         shoot("operator-pass")
 
         demo_bar.set_fault("2", DemoFault.DROP_WRITES, True)
+        line.handle_scan("SLOT:2")  # the fixture label: the next unit goes to slot 2
         demo_bar.simulate_scan()
         wait(lambda: finished(line, "2"))
         shoot("operator-fail")
 
         demo_bar.clear_faults("2")
         demo_bar.set_fault("1", DemoFault.ARRIVES_LOCKED, True)
+        line.handle_scan("SLOT:1")
         demo_bar.simulate_scan()
         wait(lambda: finished(line, "1"))
         shoot("operator-amber")

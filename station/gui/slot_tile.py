@@ -7,7 +7,7 @@ the next scan of that slot starts a new unit there.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QFont, QFontMetrics, QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -27,6 +27,22 @@ from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_
 
 STEP_ICON_SIZE = QSize(32, 32)
 VERDICT_ICON_SIZE = QSize(84, 84)
+VERDICT_PIXELS = (96, 28)  # largest and smallest type of the PASS/FAIL word
+SERIAL_PIXELS = (40, 16)
+TILE_SIZE_HINT = QSize(420, 520)  # the same for every tile: slots share the width equally
+
+
+def fit_font(label: QLabel, width: int, largest: int, smallest: int) -> None:
+    """The largest pixel size (within bounds) at which the label's one line fits ``width``."""
+    font = label.font()
+    size = largest
+    while size > smallest:
+        font.setPixelSize(size)
+        if QFontMetrics(font).horizontalAdvance(label.text()) <= width:
+            break
+        size -= 2
+    font.setPixelSize(max(size, smallest))
+    label.setFont(font)
 
 
 def repolish(widget: QWidget) -> None:
@@ -70,6 +86,11 @@ class SlotTile(QFrame):
 
         self.serial_label = QLabel()
         self.serial_label.setObjectName("serial")
+        self.serial_label.setMinimumWidth(1)  # its type shrinks to fit instead of widening the tile
+        serial_font = QFont("DejaVu Sans Mono")
+        serial_font.setStyleHint(QFont.StyleHint.Monospace)
+        serial_font.setBold(True)
+        self.serial_label.setFont(serial_font)
         self.serial_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.device_label = QLabel()
         self.device_label.setObjectName("deviceId")
@@ -122,6 +143,10 @@ class SlotTile(QFrame):
         self.verdict_icon.setFixedSize(VERDICT_ICON_SIZE)
         self.verdict_word = QLabel()
         self.verdict_word.setObjectName("verdictWord")
+        self.verdict_word.setMinimumWidth(1)
+        verdict_font = self.verdict_word.font()
+        verdict_font.setWeight(QFont.Weight.Black)
+        self.verdict_word.setFont(verdict_font)
         word_row.addStretch(1)
         word_row.addWidget(self.verdict_icon)
         word_row.addSpacing(12)
@@ -143,6 +168,25 @@ class SlotTile(QFrame):
 
         self._state: SlotState | None = None
         self.retranslate()
+
+    # ---- size ----------------------------------------------------------------------------
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return TILE_SIZE_HINT
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(280, 420)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_type()
+
+    def _fit_type(self) -> None:
+        """Large type, as large as the tile allows: readable from three metres, never clipped."""
+        inner = self.width() - 2 * 16 - 8
+        fit_font(self.serial_label, inner, *SERIAL_PIXELS)
+        word_space = inner - 2 * 14 - VERDICT_ICON_SIZE.width() - 12 - 8
+        fit_font(self.verdict_word, word_space, *VERDICT_PIXELS)
 
     # ---- drawing -------------------------------------------------------------------------
 
@@ -172,6 +216,7 @@ class SlotTile(QFrame):
         if self.property("verdict") != verdict:
             self.setProperty("verdict", verdict)
             repolish(self)
+        self._fit_type()
 
     def update_elapsed(self, now: float) -> None:
         state = self._state
