@@ -805,6 +805,10 @@
         <translation>El almacén de tokens está desbloqueado para este turno.</translation>
     </message>
     <message>
+        <source>The factory CA was created. Choose a recipe, then open the CA.</source>
+        <translation>La CA de fábrica se ha creado. Elija una receta y luego abra la CA.</translation>
+    </message>
+    <message>
         <source>{added} new token(s) imported for {product}.</source>
         <translation>{added} token(s) nuevo(s) importado(s) para {product}.</translation>
     </message>

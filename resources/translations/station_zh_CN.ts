@@ -805,6 +805,10 @@
         <translation>令牌库已为本班次解锁。</translation>
     </message>
     <message>
+        <source>The factory CA was created. Choose a recipe, then open the CA.</source>
+        <translation>工厂 CA 已创建。请选择配方，然后打开 CA。</translation>
+    </message>
+    <message>
         <source>{added} new token(s) imported for {product}.</source>
         <translation>已为 {product} 导入 {added} 个新令牌。</translation>
     </message>

@@ -759,6 +759,9 @@ class StationLine(QObject):
 
         def done(_: Any) -> None:
             self._audit("ca.init", f"factory CA {common_name!r} created in {ca_dir}")
+            if self.recipe is None:
+                on_result(ActionResult(True, self.tr("The factory CA was created. Choose a recipe, then open the CA.")))
+                return
             self._open_ca(passphrase, on_result)
 
         def failed(error: BaseException) -> None:
