@@ -773,6 +773,10 @@
         <translation>Escanee primero su tarjeta.</translation>
     </message>
     <message>
+        <source>Typing does not start a unit: scan the unit&apos;s label.</source>
+        <translation>Escribir no inicia una unidad: escanee la etiqueta de la unidad.</translation>
+    </message>
+    <message>
         <source>This unit is already running in slot {slot}.</source>
         <translation>Esta unidad ya está en marcha en la posición {slot}.</translation>
     </message>

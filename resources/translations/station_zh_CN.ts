@@ -773,6 +773,10 @@
         <translation>请先扫描工牌。</translation>
     </message>
     <message>
+        <source>Typing does not start a unit: scan the unit&apos;s label.</source>
+        <translation>手动输入不能启动产品：请扫描产品标签。</translation>
+    </message>
+    <message>
         <source>This unit is already running in slot {slot}.</source>
         <translation>此产品已在工位 {slot} 中处理。</translation>
     </message>

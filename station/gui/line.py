@@ -280,7 +280,24 @@ class StationLine(QObject):
             if user is not None and user.role != OPERATOR:
                 self.pin_needed.emit(user.name)
                 return
+            if user is None and self._is_unit_label(text):
+                self._attention(self.tr("Scan your badge first."))
+                return
             self._attention(self.tr("Unknown badge. Ask a supervisor to register you.") if user is None else str(error))
+
+    def _is_unit_label(self, text: str) -> bool:
+        if self.recipe is None:
+            return False
+        try:
+            parse_scan(text, self.recipe.serial_rule)
+        except ScanError:
+            return False
+        return True
+
+    @Slot()
+    def typed_text_ignored(self) -> None:
+        """Keys typed by hand outside a text field: say how units are started."""
+        self._set_banner(BannerLevel.INFO, self.tr("Typing does not start a unit: scan the unit's label."))
 
     def _other_badge(self, text: str) -> bool:
         """A badge scanned while someone is logged in: hand the station over."""

@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.scan_detector = KeystrokeScanDetector(settings.keystroke_gap_ms / 1000.0, settings.minimum_length)
         self.scan_filter = KeyboardWedgeFilter(self, self.scan_detector)
         self.scan_filter.scanned.connect(line.handle_scan)
+        self.scan_filter.typed_text_ignored.connect(line.typed_text_ignored)
         self.idle_watch = IdleWatch(line, self)
         application = QApplication.instance()
         if application is not None:

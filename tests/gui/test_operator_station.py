@@ -97,6 +97,7 @@ def test_the_same_text_typed_at_human_speed_starts_nothing(station_factory: Stat
         scanner_types(qtbot, view, "TST-000102", gap_ms=100)
     assert not any(state.running or state.serial for state in line.slot_states.values())
     assert attempts_for(station, "TST-000102") == []
+    assert "scan the unit's label" in station.window.operator_view.banner.text()
 
 
 def test_keys_typed_into_a_text_field_stay_there(station_factory: StationFactory, qtbot: Any) -> None:
@@ -278,6 +279,7 @@ def test_badges_pins_and_idle_logout(station_factory: StationFactory, qtbot: Any
     assert window.operator_view.pages.currentIndex() == 0  # the login page
     scanner_types(qtbot, window.operator_view, "TST-000104", gap_ms=1)  # a unit before a badge: refused
     assert line.user is None and not line.slot_states["1"].running
+    assert line.banner.text == "Scan your badge first."
     with qtbot.waitSignal(line.pin_needed, timeout=5_000) as asked:
         scanner_types(qtbot, window.operator_view, f"BADGE:{DEMO_SUPERVISOR}", gap_ms=1)
     assert asked.args == [DEMO_SUPERVISOR] and line.user is None
