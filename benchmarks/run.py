@@ -1,12 +1,13 @@
 """Station benchmarks (issue 7): each prints a table of ratios measured side by side, and JSON.
 
-    python benchmarks/run.py [cycle|scripted|slots|profile|sim|store|all] [--quick]
+    python benchmarks/run.py [cycle|scripted|slots|window|profile|sim|store|all] [--quick]
 
 cycle     station time per unit (scan accepted -> PASS committed) / the unit's physical time
           (the flash controller's modelled busy time; the simulated console adds no latency)
 scripted  the station vs the script a user would write: stock `pyocd load`, `pyocd cmd`
           writes, and a pyserial activation script, each as separate processes
 slots     units per hour with 1, 2, 4 and 8 slots in one station process
+window    the longest gap between ticks of a 10 ms timer on the GUI thread, 8 slots running
 profile   where one unit's time goes: per step, plus a profile of the station's own code
 sim       the simulated unit alone against its physical time (benchmarks/sim_timing.py)
 store     1,000,000 attempts: look-up, insert, export vs the sqlite3 shell, memory
@@ -198,6 +199,84 @@ def bench_slots(quick: bool) -> dict[str, Any]:
     return {"benchmark": "slots", "cpu_count": os.cpu_count(), "rows": data}
 
 
+# ---- 5. window responsiveness ------------------------------------------------------------------------
+
+
+def bench_window(quick: bool) -> dict[str, Any]:
+    """The longest gap between ticks of a 10 ms timer on the GUI thread while 8 slots provision."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
+
+    from station.gui.main import build_demo_station
+
+    slots = 8
+    root = Path(tempfile.mkdtemp(prefix="station-window-"))
+    os.environ["STATION_SIM_DIR"] = str(root / "sim")
+    station = build_demo_station(root, slots=slots, timing=1.0, sounds=False, install_error_hooks=False)
+    window, line = station.window, station.line
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def tick() -> None:
+        gaps.append(clock.restart() / 1000.0)
+
+    timer.timeout.connect(tick)
+
+    def pump_until(condition: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.002)
+
+    try:
+        window.resize(1400, 900)
+        window.show()
+        pump_until(lambda: not line.readiness_problems(), 60)
+        assert window.demo_bar is not None
+        clock.start()
+        timer.start()
+        started = time.monotonic()
+        for _ in range(slots):
+            window.demo_bar.simulate_scan()
+        pump_until(lambda: any(state.running for state in line.slot_states.values()), 30)
+        pump_until(lambda: not any(state.running for state in line.slot_states.values()), 300)
+        elapsed = time.monotonic() - started
+        timer.stop()
+        verdicts = [str(state.verdict) for state in line.slot_states.values()]
+    finally:
+        station.close()
+    ticks = gaps[1:]
+    longest = max(ticks) if ticks else float("nan")
+    rows = [
+        [
+            slots,
+            len(ticks),
+            elapsed,
+            median(ticks) * 1000,
+            sorted(ticks)[int(0.99 * (len(ticks) - 1))] * 1000,
+            longest * 1000,
+            "<= 50 ms",
+            "yes" if longest <= 0.050 else "NO",
+        ]
+    ]
+    print_table(
+        "GUI thread while 8 slots provision (10 ms timer), timing factor 1",
+        ["slots", "ticks", "run s", "median ms", "p99 ms", "longest ms", "target", "met"],
+        rows,
+    )
+    print("verdicts:", ", ".join(verdicts))
+    return {
+        "benchmark": "window",
+        "slots": slots,
+        "ticks": len(ticks),
+        "median_gap_ms": median(ticks) * 1000,
+        "longest_gap_ms": longest * 1000,
+        "verdicts": verdicts,
+    }
+
+
 # ---- 6. where the time goes -----------------------------------------------------------------------
 
 
@@ -260,6 +339,7 @@ BENCHMARKS = {
     "cycle": bench_cycle,
     "scripted": bench_scripted,
     "slots": bench_slots,
+    "window": bench_window,
     "profile": bench_profile,
     "sim": lambda quick: run_script("sim_timing.py", quick),
     "store": lambda quick: run_script("export_scale.py", quick),

@@ -163,6 +163,13 @@ class PyOcdProbe:
             raise _translate(error, "looking for the probe") from error
         if session is None:
             raise ProbeError(f"probe {self.probe_id} is not connected")
+        # pyOCD parses the part's SVD file (megabytes of XML) on a background thread at every
+        # session open; the parser holds the interpreter lock for hundreds of milliseconds,
+        # freezing the window and the other slots. The station never reads peripheral
+        # descriptions, so it skips the load (pyOCD has no option for it; pinned version).
+        target = getattr(session, "target", None)
+        if target is not None and hasattr(target, "_svd_location"):
+            target._svd_location = None
         try:
             session.open()
         except KeyError as error:

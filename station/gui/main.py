@@ -53,7 +53,7 @@ DEMO_OPERATOR = "demo-operator"
 DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN = "demo-supervisor", "1111"
 DEMO_ENGINEER, DEMO_ENGINEER_PIN = "demo-engineer", "2222"
 DEMO_WORK_ORDER = "WO-DEMO"
-MAX_DEMO_SLOTS = 6
+MAX_DEMO_SLOTS = 8
 
 
 def application(argv: list[str] | None = None) -> QApplication:
