@@ -1,25 +1,31 @@
-"""Do exports stream? CSV export of a million attempts in a fixed memory bound (issue 6).
+"""The store at scale (issue 7, item 4; issue 6): a million attempts, looked up, added to, exported.
 
 Generates a SQLite station database of N attempts (default 1,000,000, about 8 steps each)
 with the store's bulk generator (``station.store.bulk``: realistic failures, retries, golden
 units), then measures, each in its own child process so that its peak memory is its own:
 
 - ``station report export --format csv`` on a tenth of the attempts and on all of them
-  (signed, as the station does it): rows per second, peak RSS, and RSS growth over the
-  process's baseline (after imports and opening the database) -- the growth is the export's
-  own memory and must not grow with the row count;
+  (signed, as the station does it): rows per second, its ratio to the ``sqlite3`` shell's
+  dump of the same rows (target: at least 0.5), peak RSS, and RSS growth over the process's
+  baseline (after imports and opening the database) -- the growth is the export's own memory
+  and must not grow with the row count;
 - ``station report export --format pdf`` on the tenth (figures over all of them, the unit
   table capped at 5,000 rows);
 - the ``sqlite3`` shell's own CSV dump of the same rows (the same attempts, joined to units,
   stations, operators and work orders, with the step count and durations aggregated); its
   peak RSS comes from wait4, which on Linux counts at least the launching process's RSS,
   which is why this script's own process stays small (it generates in a child too);
-- serial-history lookups (``AttemptRepository.history``): median and 99th percentile.
+- serial-history lookups (``AttemptRepository.history``): median and 99th percentile
+  (target: median at most 5 ms);
+- inserting one complete attempt as the station journals it -- create, eight steps each
+  started and finished, fields set, finished: 19 committed transactions -- with
+  ``synchronous=FULL`` (the store's setting): median and 99th percentile. The attempts it
+  adds are deleted afterwards, so the database can be reused.
 
 Prints a table and writes benchmarks/results/export_scale.json. Finishes in well under ten
 minutes on two cores for the default million rows.
 
-    python benchmarks/export_scale.py [--rows 1000000] [--db PATH [--reuse]] [--lookups 1000]
+    python benchmarks/export_scale.py [--rows 1000000] [--db PATH [--reuse]] [--lookups 1000] [--inserts 200]
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="database file (default: a temporary one)")
     parser.add_argument("--reuse", action="store_true", help="use --db as it is if it already holds --rows attempts")
     parser.add_argument("--lookups", type=int, default=1000, help="serial-history lookups to time")
-    parser.add_argument("--child", choices=("generate", "export", "lookups"), help=argparse.SUPPRESS)
+    parser.add_argument("--inserts", type=int, default=200, help="complete attempts to insert and time")
+    parser.add_argument("--child", choices=("generate", "export", "lookups", "inserts"), help=argparse.SUPPRESS)
     parser.add_argument("--format", default="csv", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--until", help=argparse.SUPPRESS)
@@ -110,7 +117,9 @@ def main() -> None:
     else:
         for label, until in (("tenth", tenth_until), ("all", None)):
             rows.append(_sqlite_dump(sqlite_shell, db_path, work / f"sqlite-{label}.csv", label, until))
+    _add_ratios(rows)
     lookups = _run_child(["--child", "lookups", "--db", str(db_path), "--count", str(arguments.lookups)])["report"]
+    inserts = _run_child(["--child", "inserts", "--db", str(db_path), "--count", str(arguments.inserts)])["report"]
 
     result = {
         "benchmark": "export_scale",
@@ -119,6 +128,7 @@ def main() -> None:
         "generation": generation,
         "exports": rows,
         "serial_history_lookup": lookups,
+        "attempt_insert": inserts,
         "launcher_peak_rss_mb": launcher_rss_mb,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
@@ -202,6 +212,9 @@ def _child(arguments: argparse.Namespace) -> None:
                           "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 3),
                           "max_ms": round(times[-1], 3)}))
         return
+    if arguments.child == "inserts":
+        print(json.dumps(_time_inserts(database, int(arguments.count))))
+        return
     key = load_or_create_station_key(arguments.out.parent / "station-key.pem")
     wanted = AttemptFilter(until=datetime.fromisoformat(arguments.until) if arguments.until else None)
     database.attempts.count_attempts(wanted)  # the connection pool and caches warm: part of the baseline
@@ -212,6 +225,57 @@ def _child(arguments: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     print(json.dumps({"rows": result.row_count, "seconds": seconds, "baseline_rss_kb": baseline,
                       "peak_rss_kb": _peak_rss_kb()}))
+
+
+def _time_inserts(database: Any, count: int) -> dict[str, Any]:
+    """Journal ``count`` complete attempts as the station does, one committed change at a time."""
+    from datetime import UTC, datetime, timedelta
+
+    from station.domain.records import AttemptResult, StepOutcome
+    from station.store.bulk import BULK_PRODUCT, BULK_RECIPE_TEXT, BULK_STEPS
+
+    with database.engine.connect() as connection:
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        journal_mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        first_new = connection.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM attempts").scalar()
+        first_unit = connection.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM units").scalar()
+    recipe = database.registry.record_recipe(BULK_RECIPE_TEXT, BULK_PRODUCT).sha256
+    attempts = database.attempts
+    moment = datetime.now(UTC)
+    times = []
+    try:
+        for number in range(count):
+            start = time.perf_counter()
+            attempt = attempts.create_attempt(serial=f"BENCH-{number:06d}", station="line1-st1", operator="ann",
+                                              recipe_hash=recipe, product=BULK_PRODUCT, work_order="WO-BENCH",
+                                              device_id=f"{number:016X}", probe_id="sim:unit-0001", at=moment)
+            for name, seconds, _ in BULK_STEPS:
+                step = attempts.start_step(attempt.id, name, at=moment)
+                moment += timedelta(seconds=seconds)
+                attempts.finish_step(step.id or 0, StepOutcome.PASSED, at=moment)
+            attempts.set_attempt_fields(attempt.id, certificate_fingerprint=f"{number:064x}")
+            attempts.finish_attempt(attempt.id, AttemptResult.PASSED, at=moment)
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        with database.engine.begin() as connection:  # leave the database as it was generated
+            for statement in ("DELETE FROM steps WHERE attempt_id >= ?", "DELETE FROM attempts WHERE id >= ?"):
+                connection.exec_driver_sql(statement, (first_new,))
+            connection.exec_driver_sql("DELETE FROM units WHERE id >= ?", (first_unit,))
+            connection.exec_driver_sql("DELETE FROM work_orders WHERE code = 'WO-BENCH'")
+    times.sort()
+    return {"attempts": len(times), "transactions_per_attempt": 3 + 2 * len(BULK_STEPS),
+            "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(synchronous, synchronous),
+            "journal_mode": journal_mode, "median_ms": round(statistics.median(times), 2),
+            "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2), "max_ms": round(times[-1], 2)}
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Each CSV export's rows/s over the sqlite3 shell's on the same selection (None without the shell)."""
+    shell = {row["what"].rsplit("(", 1)[1]: row["rows_per_s"] for row in rows if row["what"].startswith("sqlite3")}
+    for row in rows:
+        label = row["what"].rsplit("(", 1)[1]
+        csv_export = "--format csv" in row["what"] or row["what"].startswith("sqlite3")
+        row["vs_shell"] = round(row["rows_per_s"] / shell[label], 2) if csv_export and label in shell else None
 
 
 def _peak_rss_kb() -> int:
@@ -252,16 +316,25 @@ def _print(result: dict[str, Any]) -> None:
     if not generation.get("reused"):
         print(f"generation: {generation['seconds']} s ({generation['attempts_per_s']} attempts/s, "
               f"{generation['steps']} steps, database {generation['db_mb']} MB)")
-    header = f"{'what':<48} {'rows':>9} {'s':>8} {'rows/s':>9} {'peak RSS MB':>12} {'growth MB':>10} {'file MB':>8}"
+    header = (f"{'what':<48} {'rows':>9} {'s':>8} {'rows/s':>9} {'vs shell':>9} {'peak RSS MB':>12} "
+              f"{'growth MB':>10} {'file MB':>8}")
     print(header)
     print("-" * len(header))
     for row in result["exports"]:
         growth = "-" if row["rss_growth_mb"] is None else f"{row['rss_growth_mb']:.1f}"
-        print(f"{row['what']:<48} {row['rows']:>9} {row['seconds']:>8.2f} {row['rows_per_s']:>9} "
+        ratio = "-" if row.get("vs_shell") is None else f"{row['vs_shell']:.2f}"
+        print(f"{row['what']:<48} {row['rows']:>9} {row['seconds']:>8.2f} {row['rows_per_s']:>9} {ratio:>9} "
               f"{row['peak_rss_mb']:>12.1f} {growth:>10} {row['file_mb']:>8.1f}")
-    lookups = result["serial_history_lookup"]
-    print(f"\nserial history lookup ({lookups['lookups']} serials): median {lookups['median_ms']} ms, "
-          f"p99 {lookups['p99_ms']} ms, max {lookups['max_ms']} ms")
+    lookups, inserts = result["serial_history_lookup"], result["attempt_insert"]
+    print()
+    header = f"{'operation':<72} {'median ms':>10} {'p99 ms':>8} {'max ms':>8}"
+    print(header)
+    print("-" * len(header))
+    print(f"{'serial history look-up (' + str(lookups['lookups']) + ' serials)':<72} {lookups['median_ms']:>10.3f} "
+          f"{lookups['p99_ms']:>8.3f} {lookups['max_ms']:>8.3f}")
+    what = (f"insert one complete attempt ({inserts['transactions_per_attempt']} commits, "
+            f"synchronous={inserts['synchronous']}, {inserts['attempts']}x)")
+    print(f"{what:<72} {inserts['median_ms']:>10.2f} {inserts['p99_ms']:>8.2f} {inserts['max_ms']:>8.2f}")
     print(f"total {result['total_seconds']} s")
 
 

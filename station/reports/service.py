@@ -18,16 +18,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from station.domain.errors import StationError
-from station.domain.records import AttemptFilter, AttemptRecord
+from station.domain.records import AttemptFilter
 from station.reports.errors import ExportCancelledError, ReportError
-from station.reports.export import export_csv, export_json
+from station.reports.export import export_csv_rows, export_json
 from station.reports.pdf import DEFAULT_TABLE_LIMIT, PdfContext, write_pdf
 from station.reports.signing import ExportSigner, build_manifest, write_signature_files
 from station.reports.summary import PROGRESS_EVERY, close_stream, summarize
 from station.store import Database
+
+_Item = TypeVar("_Item")
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: attempts handled so far, and how many there will be."""
@@ -97,18 +99,25 @@ def export_report(
             )
             row_count = summary_rows
             extra = {"table_rows": table_rows, "table_limit": request.table_limit}
+        elif export_format is ExportFormat.CSV:
+            # CSV needs no records: the store's rows (several times faster) give the same bytes.
+            rows = database.attempts.iter_attempt_rows(request.wanted)
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as out:
+                    row_count = export_csv_rows(_watched(rows, total, 0, progress, cancelled), out)
+                    out.flush()
+                    os.fsync(out.fileno())
+            finally:
+                close_stream(rows)
         else:
             stream = database.attempts.iter_attempts(
                 request.wanted, with_transcripts=request.include_transcripts
             )
-            watched = _watched(stream, total, 0, progress, cancelled)
             try:
                 with partial.open("w", encoding="utf-8", newline="") as out:
-                    if export_format is ExportFormat.CSV:
-                        row_count = export_csv(watched, out)
-                    else:
-                        row_count = export_json(watched, out, include_transcripts=request.include_transcripts)
-                        extra = {"include_transcripts": request.include_transcripts}
+                    row_count = export_json(_watched(stream, total, 0, progress, cancelled), out,
+                                            include_transcripts=request.include_transcripts)
+                    extra = {"include_transcripts": request.include_transcripts}
                     out.flush()
                     os.fsync(out.fileno())
             finally:
@@ -192,14 +201,14 @@ def _write_pdf(
 
 
 def _watched(
-    stream: Iterable[AttemptRecord],
+    stream: Iterable[_Item],
     total: int,
     offset: int,
     progress: ProgressCallback | None,
     cancelled: Callable[[], bool] | None,
-) -> Iterator[AttemptRecord]:
-    for done, attempt in enumerate(stream, 1):
-        yield attempt
+) -> Iterator[_Item]:
+    for done, item in enumerate(stream, 1):
+        yield item
         if done % PROGRESS_EVERY == 0:
             if cancelled is not None and cancelled():
                 raise ExportCancelledError("stopped on request")

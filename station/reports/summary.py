@@ -129,7 +129,7 @@ def summarize(
     return ReportSummary(figures=figures, inventory=inventory.inventory(), golden_serials=golden)
 
 
-def close_stream(stream: Iterator[AttemptRecord]) -> None:
+def close_stream(stream: Iterator[object]) -> None:
     """End a store stream early (its read transaction closes with it)."""
     close = getattr(stream, "close", None)
     if close is not None:
