@@ -44,9 +44,10 @@ def export_csv_rows(rows: Iterable[Sequence[object]], out: TextIO) -> int:
 
     The lines are exactly what :func:`csv.writer` (``lineterminator="\\n"``) writes. Python's
     csv module spends about 30 ns on every character (it checks each one for a delimiter, a
-    quote or a line end), which made it a third of a million-row export; so a row is joined
-    with commas directly, and only a row that could need quoting -- a cell holding a comma,
-    a double quote, CR or LF -- goes through ``csv.writer``.
+    quote or a line end): some 20 us of a 700-character attempt row, as long as everything
+    else the fast path does for it. So a row is joined with commas directly, and only a row
+    that could need quoting -- a cell holding a comma, a double quote, CR or LF -- goes
+    through ``csv.writer``.
     """
     spare = io.StringIO()
     quoting_writer = csv.writer(spare, lineterminator="\n")

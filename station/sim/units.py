@@ -196,10 +196,12 @@ class SimUnit:
         self._lock = _UnitLock(directory / "unit.lock")
         self._nvm_file = open(directory / "nvm.bin", "r+b")  # noqa: SIM115 - lives as long as the unit
         self._nvm = mmap.mmap(self._nvm_file.fileno(), NVM_SIZE)
-        counters = directory / "counters.bin"
-        if not counters.exists():
-            counters.write_bytes(bytes(COUNTERS_SIZE))
-        self._counters_file = open(counters, "r+b")  # noqa: SIM115 - lives as long as the unit
+        # Opened (created) and extended in place, never written whole: another thread or process
+        # may be mapping the same file this moment, and must never see it shorter than the map.
+        counters_fd = os.open(directory / "counters.bin", os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(counters_fd).st_size < COUNTERS_SIZE:
+            os.ftruncate(counters_fd, COUNTERS_SIZE)
+        self._counters_file = os.fdopen(counters_fd, "r+b")
         self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
         self._info_stamp: tuple[int, int, int] | None = None
         self._saved_info: dict[str, Any] = {}
@@ -357,12 +359,16 @@ class SimUnitStore:
             directory = self.units_dir / unit_id
             directory.mkdir()
             (directory / "nvm.bin").write_bytes(b"\xff" * NVM_SIZE)
+            (directory / "counters.bin").write_bytes(bytes(COUNTERS_SIZE))
             info = UnitInfo(
                 unit_id=unit_id,
                 device_id=device_id if device_id is not None else secrets.randbits(64),
                 timing_factor=timing_factor,
             )
-            (directory / "unit.json").write_text(json.dumps(info.to_json(), indent=2, sort_keys=True))
+            # unit.json last and whole: a unit is visible to other processes only once complete.
+            staging = directory / "unit.json.tmp"
+            staging.write_text(json.dumps(info.to_json(), indent=2, sort_keys=True))
+            os.replace(staging, directory / "unit.json")
         return SimUnit(directory)
 
     def unit_ids(self) -> list[str]:

@@ -41,7 +41,7 @@ from station.domain.records import (
     UnitRecord,
     WorkOrderRecord,
 )
-from station.store.attempt_rows import iter_rows
+from station.store.attempt_rows import ROWS_CHUNK_SIZE, iter_rows
 from station.store.models import (
     Attempt,
     Base,
@@ -688,7 +688,7 @@ class AttemptRepository:
                     return
 
     def iter_attempt_rows(
-        self, wanted: AttemptFilter | None = None, *, batch_size: int = STREAM_BATCH_SIZE
+        self, wanted: AttemptFilter | None = None, *, batch_size: int = ROWS_CHUNK_SIZE
     ) -> Iterator[AttemptRow]:
         """Stream the CSV rows of matching attempts, in id order (``station.domain.attempt_rows``).
 

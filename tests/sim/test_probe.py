@@ -160,6 +160,42 @@ def test_each_unit_has_its_own_device_id(sim_store: SimUnitStore) -> None:
     assert len(ids) == 5
 
 
+def test_a_unit_opened_while_it_is_being_created_is_never_seen_half_made(sim_store: SimUnitStore) -> None:
+    """Regression: the demo line opened a unit while another thread created it and mapped a
+    counters file of length 0 ("mmap length is greater than file size")."""
+    import threading
+
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def open_every_listed_unit() -> None:
+        while not stop.is_set():
+            for unit_id in sim_store.unit_ids():
+                try:
+                    sim_store.open_unit(unit_id).close()
+                except BaseException as error:  # collected and asserted below
+                    failures.append(error)
+
+    readers = [threading.Thread(target=open_every_listed_unit) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(30):
+            sim_store.create_unit().close()
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert failures == []
+    # And a unit from before counters were kept still opens (the file is made on first open).
+    unit = sim_store.create_unit()
+    unit.close()
+    (unit.directory / "counters.bin").unlink()
+    reopened = sim_store.open_unit(unit.unit_id)
+    assert reopened.nvm_busy_seconds == 0.0
+    reopened.close()
+
+
 # ---- locking and erasing ----------------------------------------------------------------------
 
 
