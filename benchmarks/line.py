@@ -31,7 +31,7 @@ class BenchLine:
     units: list[Any] = field(default_factory=list)
 
     def new_units(self, count: int, timing: float = 1.0) -> list[Any]:
-        units = self.environment.create_units(count, timing_factor=timing)
+        units: list[Any] = self.environment.create_units(count, timing_factor=timing)
         for unit in units:
             self.consoles.wait_for_port(unit.unit_id)
         self.units.extend(units)
@@ -67,7 +67,7 @@ def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[
         context=StationContext("bench-station", "bench-operator", "WO-BENCH"),
         development_registry=environment.development_registry(),
     )
-    with environment.console_server() as consoles:
+    with environment.simulator_host() as consoles:
         line = BenchLine(environment, services, recipe, provisioner, consoles)
         try:
             yield line

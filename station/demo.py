@@ -33,6 +33,7 @@ from station.sim.console import ConsoleServer
 from station.sim.demo_recipe import write_demo_recipe
 from station.sim.dms import SimDeviceManagement
 from station.sim.firmware import build_demo_firmware
+from station.sim.host import SimulatorHost
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE, SimUnit, SimUnitStore
 from station.store import open_database
 
@@ -83,7 +84,12 @@ class DemoEnvironment:
         return [self.units.create_unit(timing_factor=timing_factor) for _ in range(count)]
 
     def console_server(self) -> ConsoleServer:
+        """Consoles served by a thread of this process (tests; see simulator_host for a line)."""
         return ConsoleServer(self.units, self.service)
+
+    def simulator_host(self) -> SimulatorHost:
+        """Units' probe sessions and consoles served by their own processes, as on a real line."""
+        return SimulatorHost(self.sim_dir)
 
     def console_path(self, unit: SimUnit) -> str:
         """The console port a slot for this unit opens: the link the console server keeps."""

@@ -246,7 +246,7 @@ def run_headless_demo(
         )
         new_units = environment.create_units(units, timing_factor=timing)
         serials = next_demo_serials(lambda serial: services.database.units.get_unit(serial) is not None, units)
-        with environment.console_server():
+        with environment.simulator_host():
             for unit, serial in zip(new_units, serials, strict=True):
                 slot = make_slot("demo", unit.probe_id, environment.console_path(unit), recipe)
                 print(f"--- {serial} on {unit.probe_id}", file=out, flush=True)

@@ -55,6 +55,17 @@ def register(subparsers: Any) -> None:
     serve = commands.add_parser("serve", help="serve every unit's console on a pty until stopped")
     serve.set_defaults(handler=_serve)
 
+    host = commands.add_parser(
+        "host",
+        help="serve probe sessions and consoles from their own processes until stopped",
+        description=(
+            "Runs simulated units outside the processes that use them, as real probes and chips do their "
+            "own work: every pyOCD session on a sim: probe is served by a process forked for it, and every "
+            "unit's console by another. The demo and the benchmarks start one themselves."
+        ),
+    )
+    host.set_defaults(handler=_host)
+
     show = commands.add_parser("show", help="lock state, lifetime flags, activation and region hashes of a unit")
     show.add_argument("unit", help="unit id or probe id (unit-0001 or sim:unit-0001)")
     show.set_defaults(handler=_show)
@@ -123,6 +134,12 @@ def _serve(arguments: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _host(arguments: argparse.Namespace) -> int:
+    from station.sim.host import run_host
+
+    return run_host(_store(arguments).root)
 
 
 def _parse_number(text: str) -> int:

@@ -23,7 +23,7 @@ from station.domain.errors import ConfigurationError
 from station.domain.recipe import Recipe
 from station.flow.sequence import Slot as UnitSlot
 from station.gui.settings import SlotSettings
-from station.sim.console import ConsoleServer
+from station.sim.host import SimulatorHost
 from station.sim.units import Faults, SimUnit
 
 LOG = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class _DemoSlot:
 
 
 class DemoUnits:
-    """The simulated units behind the demo's slots, and the console server for them."""
+    """The simulated units behind the demo's slots, and the simulator host serving them."""
 
     def __init__(self, environment: DemoEnvironment, slot_names: list[str], *, timing_factor: float = 0.0) -> None:
         self.environment = environment
@@ -55,10 +55,12 @@ class DemoUnits:
         self._slots = {name: _DemoSlot(name) for name in slot_names}
         self._lock = threading.Lock()
         self._handed_out: set[str] = set()
-        self._server: ConsoleServer | None = None
+        self._server: SimulatorHost | None = None
 
     def start(self) -> None:
-        self._server = self.environment.console_server()
+        """Start the simulator host: units' probe sessions and consoles in their own processes,
+        so that the simulation never competes with this window for the interpreter."""
+        self._server = self.environment.simulator_host()
         self._server.start()
 
     def stop(self) -> None:

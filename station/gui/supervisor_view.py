@@ -7,6 +7,8 @@ PIN each time. Every action here is recorded in the audit log under the supervis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -46,7 +48,8 @@ class SupervisorView(QWidget):
     def __init__(self, line: StationLine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.line = line
-        self.ask_pin = self._ask_pin  # replaced in tests: a modal dialog needs a person
+        # replaced in tests: a modal dialog needs a person
+        self.ask_pin: Callable[[str], str | None] = self._ask_pin
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 12)
         layout.setSpacing(12)

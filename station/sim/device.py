@@ -203,6 +203,10 @@ class SimDevice:
         if self.disconnected:
             raise exceptions.ProbeDisconnected("simulated probe lost its connection to the unit")
 
+    def check_link(self) -> None:
+        """What the probe's connect and flush ask: is the wire still there?"""
+        self._check_link()
+
     def _spend(self, seconds: float) -> None:
         """Account NVMC time: inside a core run it delays the halt, else it keeps READY low."""
         self.unit.add_nvm_busy_seconds(seconds * self._factor)
@@ -244,6 +248,14 @@ class SimDevice:
             self._write_ahb_ap(register, value)
         elif apsel == CTRL_AP:
             self._write_ctrl_ap(register, value)
+
+    def read_ap_many(self, address: int, count: int) -> list[int]:
+        """Repeated reads of one AP register (DRW with auto-increment), as a probe batches them."""
+        return [self.read_ap(address) for _ in range(count)]
+
+    def write_ap_many(self, address: int, values: list[int]) -> None:
+        for value in values:
+            self.write_ap(address, value)
 
     def _read_ahb_ap(self, register: int) -> int:
         if register == AP_IDR:

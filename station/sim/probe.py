@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyocd.board.board import Board
 from pyocd.board.board_ids import BoardInfo
@@ -24,6 +24,9 @@ from station.domain.errors import SimulationError
 from station.sim.device import AHB_AP, SimDevice
 from station.sim.units import SimUnit, SimUnitStore, default_sim_dir
 
+if TYPE_CHECKING:
+    from station.sim.host import HostedDevice
+
 LOG = logging.getLogger(__name__)
 
 BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
@@ -32,7 +35,7 @@ BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary
 class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
     """The AHB-AP fast path: whole blocks per call, as ST-Link and J-Link probes provide."""
 
-    def __init__(self, device: SimDevice) -> None:
+    def __init__(self, device: SimDevice | HostedDevice) -> None:
         self._device = device
 
     def write_memory(self, addr: int, data: int, transfer_size: int = 32, **attrs: Any) -> None:
@@ -79,7 +82,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._root = root
         self._unit_id = unit_id
         self._unit: SimUnit | None = None
-        self._device: SimDevice | None = None
+        self._device: SimDevice | HostedDevice | None = None
         self._is_connected = False
         self._memory_interface: SimMemoryInterface | None = None
 
@@ -128,12 +131,19 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
     # ---- lifecycle ------------------------------------------------------------------------------
 
     @property
-    def device(self) -> SimDevice:
+    def device(self) -> SimDevice | HostedDevice:
         if self._device is None:
             raise exceptions.ProbeError(f"simulated probe {self._unit_id} is not open")
         return self._device
 
     def open(self) -> None:
+        """Open a session on the unit: in a simulator host when one runs, else in this process."""
+        from station.sim.host import HostedDevice  # here: the host module imports pyOCD, which loads this plugin
+
+        hosted = HostedDevice.open(self._root, self._unit_id)
+        if hosted is not None:
+            self._device = hosted
+            return
         try:
             self._unit = SimUnitStore(self._root).open_unit(self._unit_id)
         except SimulationError as error:
@@ -150,7 +160,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._memory_interface = None
 
     def connect(self, protocol: DebugProbe.Protocol | None = None) -> None:
-        self.device._check_link()
+        self.device.check_link()
         self._is_connected = True
 
     def disconnect(self) -> None:
@@ -171,7 +181,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         return self.device.reset_pin_asserted
 
     def flush(self) -> None:
-        self.device._check_link()
+        self.device.check_link()
 
     # ---- DAP access ------------------------------------------------------------------------------
 
@@ -192,12 +202,11 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
     def read_ap_multiple(
         self, addr: int, count: int = 1, now: bool = True
     ) -> Sequence[int] | Callable[[], Sequence[int]]:
-        results = [self.device.read_ap(addr) for _ in range(count)]
+        results = self.device.read_ap_many(addr, count)
         return results if now else (lambda: results)
 
     def write_ap_multiple(self, addr: int, values: Sequence[int]) -> None:
-        for value in values:
-            self.device.write_ap(addr, value)
+        self.device.write_ap_many(addr, list(values))
 
     def get_memory_interface_for_ap(self, ap_address: Any) -> MemoryInterface | None:
         if getattr(ap_address, "apsel", None) != AHB_AP:

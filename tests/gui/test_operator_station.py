@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from station.cli import build_parser
+from station.domain.recipe import Recipe
 from station.domain.records import AttemptResult, StepOutcome
+from station.flow.sequence import Slot as UnitSlot
 from station.gui.demo_line import DemoFault
 from station.gui.line import StepState, Verdict
 from station.gui.main import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, Station
@@ -176,7 +178,11 @@ def test_a_locked_unit_is_amber_untouched_and_only_a_rework_with_the_pin_erases_
     supervisor_view.rework_serial.setText(serial)
     supervisor_view.rework_slot.setCurrentText("1")
     for typed in ("", "9999"):
-        supervisor_view.ask_pin = lambda _what, pin=typed: pin
+
+        def typed_pin(_what: str, pin: str = typed) -> str:
+            return pin
+
+        supervisor_view.ask_pin = typed_pin
         supervisor_view.start_rework()
         assert supervisor_view.rework_message.property("level") == "error"
         assert not line.slot_states["1"].running
@@ -306,7 +312,7 @@ def test_a_worker_error_and_an_uncaught_exception_become_a_message_not_a_frozen_
     line = station.line
 
     class BrokenSlots:
-        def slot_for(self, *_arguments: object, **_options: object) -> object:
+        def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> UnitSlot:
             raise RuntimeError("a bug in a driver")
 
     line.slot_provider = BrokenSlots()
@@ -347,7 +353,9 @@ def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
     view.check_recipe()
     assert view.use_button.isEnabled()
     view._add_slot_row(None)
-    view.slots_table.item(2, 0).setText("3")
+    name_item = view.slots_table.item(2, 0)
+    assert name_item is not None, "a new slot row has an item in its name column"
+    name_item.setText("3")
     console = view.slots_table.cellWidget(2, 2)
     probe = view.slots_table.cellWidget(2, 1)
     assert isinstance(console, QComboBox) and isinstance(probe, QComboBox)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from station.domain.records import AttemptResult, StepOutcome
 from station.store import Database
@@ -57,7 +58,26 @@ PLAN: tuple[Planned, ...] = (
     Planned("SN-C3", AttemptResult.IN_PROGRESS, None, None, "WO-2", "bob", "st2"),
 )
 
-EXPECTED = {
+
+class ExpectedFigures(TypedDict):
+    """The hand-worked figures of :data:`PLAN`; failures are (code or step, count) pairs."""
+
+    attempts: int
+    result_counts: dict[str, int]
+    units: int
+    units_started: int
+    first_pass_units: int
+    final_pass_units: int
+    production_attempts: int
+    rework_attempts: int
+    golden_units: int
+    golden_attempts: int
+    failures_by_code: list[tuple[str, int]]
+    failures_by_step: list[tuple[str, int]]
+    wo2_attempts: int
+
+
+EXPECTED: ExpectedFigures = {
     "attempts": 17,
     "result_counts": {"FAILED": 6, "IN_PROGRESS": 1, "NEEDS_INSPECTION": 1, "PASSED": 9},
     "units": 12,
@@ -87,6 +107,7 @@ def record_attempt(database: Database, recipe_hash: str, planned: Planned, start
     steps = (("rework", 3.0),) if planned.rework else STEPS
     for name, seconds in steps:
         step = attempts.start_step(attempt.id, name, at=moment)
+        assert step.id is not None, "a started step is stored, so it has an id"
         if planned.result is AttemptResult.IN_PROGRESS and name == "flash":
             break  # still running
         fails = name == planned.failure_step

@@ -105,6 +105,7 @@ def test_provisioned_units_with_faults_export_consistently(
     assert "4 production units; 1 golden (reference) units with 1 attempts" in flat
     assert all(serial in text for serial in serials)
     for code in failure_codes:
+        assert code is not None, "a failed outcome names its failure code"
         assert code in text
     assert recipe.content_hash in text
     assert all(image.sha256 in text for image in recipe.images)

@@ -81,8 +81,8 @@ def test_csv_json_pdf_agree_with_the_store_and_each_other(
     as_rows = [{k: ("" if v is None else ("yes" if v is True else "no" if v is False else str(v)))
                 for k, v in d.items()} for d in documents]
     assert _independent_yields(as_rows, {GOLDEN_SERIAL}) == independent
-    for name in ("units", "units_started", "first_pass_units", "final_pass_units"):
-        assert independent[name] == EXPECTED[name], name
+    for figure in ("units", "units_started", "first_pass_units", "final_pass_units"):
+        assert independent[figure] == EXPECTED[figure], figure
     assert independent["failures_by_code"] == EXPECTED["failures_by_code"]
 
     # ...and the PDF says the same: totals, yields, failure codes, every serial.

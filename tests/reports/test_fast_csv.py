@@ -16,7 +16,7 @@ import io
 import itertools
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -284,6 +284,7 @@ def test_the_line_writer_writes_what_csv_writer_writes() -> None:
 def test_rows_stop_cleanly_when_the_reader_is_left_early(database: Database) -> None:
     generate_attempts(database, 500, seed=3, transcripts=False)
     rows = database.attempts.iter_attempt_rows(AttemptFilter(), batch_size=10)
+    assert isinstance(rows, Generator), "the store streams from a generator; closing it stops the reader"
     assert [row[0] for row in itertools.islice(rows, 3)] == [1, 2, 3]
     rows.close()
     assert not [thread for thread in threading.enumerate() if thread.name == "attempt-rows"]

@@ -11,7 +11,8 @@ import pytest
 
 pytest.importorskip("PySide6.QtCharts")
 
-from PySide6.QtCore import QThread
+from PySide6.QtCharts import QBarSeries, QLineSeries
+from PySide6.QtCore import QThread, QUrl
 from pytestqt.qtbot import QtBot
 
 from station.domain.records import AttemptFilter
@@ -75,9 +76,12 @@ def test_filter_updates_the_figures_and_charts(qtbot: QtBot, view: ReportsView) 
     assert view.figure_values["final_yield"].text() == "66.7 % (8/12)"
     assert view.figure_values["failures"].text() == "5"
     assert view.station_combo.findText("st2") > 0 and view.operator_combo.findText("bob") > 0
-    pareto_bars = view.pareto_chart.series()[0].barSets()[0]
+    bars = view.pareto_chart.series()[0]
+    assert isinstance(bars, QBarSeries), "the Pareto chart draws the failure counts as bars first"
+    pareto_bars = bars.barSets()[0]
     assert [pareto_bars.at(i) for i in range(pareto_bars.count())] == [2.0, 1.0, 1.0, 1.0]
     cumulative = view.pareto_chart.series()[1]
+    assert isinstance(cumulative, QLineSeries), "then the cumulative share as a line"
     assert cumulative.at(cumulative.count() - 1).y() == pytest.approx(100.0)
     categories = next(axis for axis in view.cycle_chart.axes() if hasattr(axis, "categories"))
     assert categories.categories()[:2] == ["connect", "flash"]
@@ -114,8 +118,12 @@ def test_export_runs_on_a_worker_thread_and_the_file_appears(
     assert view.open_button.isEnabled() and "wo1.pdf" in view.export_label.text()
 
     opened: list[str] = []
-    monkeypatch.setattr("station.gui.reports_view.QDesktopServices.openUrl",
-                        lambda url: opened.append(url.toLocalFile()) or True)
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url.toLocalFile())
+        return True
+
+    monkeypatch.setattr("station.gui.reports_view.QDesktopServices.openUrl", open_url)
     assert view.open_last_export() and opened == [str(target)]
 
     # The save dialog path: the buttons ask where, then export there.

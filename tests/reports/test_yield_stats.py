@@ -37,6 +37,7 @@ def test_figures_of_the_scenario(scenario: Database) -> None:
     assert "rework" not in timings  # rework attempts are not production
     # Units per hour: 12 units over the span from the first start to the last end.
     assert figures.span_start == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert figures.span_hours is not None, "the attempts started and ended, so they span a time"
     assert figures.units_per_hour == pytest.approx(12 / figures.span_hours)
 
 

@@ -23,6 +23,7 @@ def test_units_show_prints_the_full_history(
                                              product="ACME-TOASTER", work_order="WO-9", probe_id="sim:unit-0007",
                                              at=T0)
     step = database.attempts.start_step(first.id, "connect", at=T0)
+    assert step.id is not None, "a started step is stored, so it has an id"
     database.attempts.finish_step(step.id, StepOutcome.FAILED, detail="no target", failure_code="PROBE",
                                   at=T0 + timedelta(seconds=2))
     database.attempts.finish_attempt(first.id, AttemptResult.FAILED, failure_step="connect", failure_code="PROBE",

@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import tracemalloc
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def test_streaming_exports_of_many_attempts(
     # Streaming: reading the first 2000 attempts must not fetch all 20k (with steps, ~50 MB).
     tracemalloc.start()
     stream = database.attempts.iter_attempts(batch_size=500)
+    assert isinstance(stream, Generator), "the store streams from a generator; closing it ends the read"
     assert sum(1 for _ in itertools.islice(stream, 2000)) == 2000
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

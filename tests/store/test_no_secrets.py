@@ -94,6 +94,7 @@ def test_database_wal_and_exports_hold_no_secret(
                                                    recipe_hash=recipe.sha256, product="ACME-TOASTER",
                                                    work_order="WO-1")
         step = database.attempts.start_step(attempt.id, "credentials")
+        assert step.id is not None, "a started step is stored, so it has an id"
         pem, key_der, certificate_serial, fingerprint = _certificate(serial)
         private_keys.append(key_der)
         database.credentials.reserve_credential(

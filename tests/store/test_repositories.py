@@ -14,6 +14,7 @@ from station.domain.records import (
     AttemptFilter,
     AttemptRecord,
     AttemptResult,
+    CredentialRecord,
     CredentialState,
     JournalState,
     SealedToken,
@@ -203,6 +204,7 @@ def test_iter_attempts_filters(database: Database, recipe_hash: str) -> None:
             station="st1" if index != 5 else "st2", at=T0 + timedelta(days=index),
         )
         step = database.attempts.start_step(attempt.id, "flash", at=T0 + timedelta(days=index))
+        assert step.id is not None, "a started step is stored, so it has an id"
         database.attempts.finish_step(step.id, StepOutcome.PASSED, at=T0 + timedelta(days=index, seconds=2))
         if index % 3 == 0:
             database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED)
@@ -229,7 +231,9 @@ def test_iter_attempts_filters(database: Database, recipe_hash: str) -> None:
 # -- credentials ------------------------------------------------------------------------
 
 
-def _reserve(database: Database, attempt_id: int, serial_hex: str = "0a1b", fingerprint: str = "ab" * 32):
+def _reserve(
+    database: Database, attempt_id: int, serial_hex: str = "0a1b", fingerprint: str = "ab" * 32
+) -> CredentialRecord:
     return database.credentials.reserve_credential(
         certificate_serial=serial_hex, certificate_fingerprint=fingerprint, serial="SN-0001",
         device_id="DEV-1", attempt_id=attempt_id,

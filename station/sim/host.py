@@ -1,0 +1,448 @@
+"""Simulated units served from their own processes, as a real probe does its work on its own CPU.
+
+Run inside the station's process, a simulated unit's device model -- the emulated core
+running pyOCD's flash algorithm, the DAP, the flash timing -- and its console competed with
+the station for the interpreter: with eight slots the simulation took more CPU than the
+station itself, throughput stopped growing with slots and the window stuttered. On a real
+line the probe's firmware and the chip do that work. So the demo, training mode and the
+benchmarks start a *simulator host* (``station sim host``), which runs
+
+* a probe server on ``<sim dir>/probe-host.sock``: each probe session that any pyOCD process
+  opens on a ``sim:`` probe is served by a child process forked for it, which holds that
+  unit's device model for the session's lifetime; and
+* every unit's console on its pty (:class:`~station.sim.console.ConsoleServer`) in a second child.
+
+The ``sim`` probe plugin uses the host while its socket answers and runs the device model in
+its own process otherwise, so stock pyOCD tools and the tests work either way.
+
+The wire format is length-prefixed pickles over a Unix socket that only the sim directory's
+owner can open (mode 0600): both ends are this package, run by the same user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+from pyocd.core import exceptions
+
+from station.domain.errors import SimulationError
+from station.sim.units import SimUnitStore
+
+LOG = logging.getLogger(__name__)
+
+HOST_SOCKET_NAME: Final = "probe-host.sock"
+READY_LINE: Final = "simulator host ready"
+_LENGTH = struct.Struct("<I")
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+# What a client may call on the device model in the session's child (see SimDevice).
+DEVICE_CALLS: Final = frozenset(
+    {
+        "check_link",
+        "read_dp",
+        "write_dp",
+        "read_ap",
+        "write_ap",
+        "read_ap_many",
+        "write_ap_many",
+        "read_memory",
+        "write_memory",
+        "read_block",
+        "write_block",
+        "set_reset_pin",
+        "reset_pin_asserted",
+    }
+)
+
+
+# Calls whose result is nothing are posted: the client does not wait for them, and a failure
+# is reported by the next call that waits -- as a CMSIS-DAP probe queues transfers and pyOCD
+# sees a write's fault at the next read or flush. Without this, every register write of the
+# flash algorithm's set-up would cost a round trip.
+POSTED_CALLS: Final = frozenset({"write_dp", "write_ap", "write_ap_many", "write_memory", "write_block"})
+
+
+def host_socket_path(sim_dir: Path) -> Path:
+    return sim_dir / HOST_SOCKET_NAME
+
+
+_SHORT_PATH_LIMIT = 100  # sun_path holds 108 bytes
+
+
+@contextlib.contextmanager
+def _socket_address(path: Path) -> Iterator[str]:
+    """An address for binding or connecting to ``path``, however deep the sim directory is.
+
+    A Unix socket's path must fit in 108 bytes; a longer one (pytest's temporary directories,
+    a deep data directory) is reached through the directory's descriptor in /proc instead.
+    """
+    if len(os.fsencode(path)) <= _SHORT_PATH_LIMIT:
+        yield str(path)
+        return
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{directory}/{path.name}"
+    finally:
+        os.close(directory)
+
+
+# ---- framing --------------------------------------------------------------------------------
+
+
+def _send(connection: socket.socket, message: object) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    connection.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        count = connection.recv_into(view[received:])
+        if count == 0:
+            raise EOFError("simulator host connection closed")
+        received += count
+    return bytes(buffer)
+
+
+def _receive(connection: socket.socket) -> Any:
+    (size,) = _LENGTH.unpack(_receive_exactly(connection, _LENGTH.size))
+    if size > _MAX_MESSAGE:
+        raise EOFError(f"simulator host message of {size} bytes refused")
+    return pickle.loads(_receive_exactly(connection, size))
+
+
+# ---- client: the probe plugin's side ------------------------------------------------------------
+
+
+class HostedDevice:
+    """A unit's device model living in a host child: the same calls as ``SimDevice``."""
+
+    def __init__(self, connection: socket.socket, unit_id: str) -> None:
+        self._connection = connection
+        self.unit_id = unit_id
+
+    @classmethod
+    def open(cls, sim_dir: Path, unit_id: str) -> HostedDevice | None:
+        """A session on the host for ``unit_id``; None when no host answers at ``sim_dir``.
+
+        Raises pyOCD's ``ProbeError`` when the host answers but cannot open the unit.
+        """
+        path = host_socket_path(sim_dir)
+        if not path.exists():
+            return None
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with _socket_address(path) as address:
+                connection.connect(address)
+        except OSError as error:
+            connection.close()
+            LOG.warning("simulator host at %s does not answer (%s); simulating in this process", path, error)
+            return None
+        device = cls(connection, unit_id)
+        try:
+            device._call("open", unit_id)
+        except BaseException:
+            connection.close()
+            raise
+        return device
+
+    def _call(self, name: str, *arguments: object) -> Any:
+        try:
+            _send(self._connection, (name, arguments))
+            if name in POSTED_CALLS:
+                return None
+            status, value = _receive(self._connection)
+        except (OSError, EOFError, pickle.PickleError) as error:
+            raise exceptions.ProbeDisconnected(f"simulator host session for {self.unit_id} lost: {error}") from error
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.close()
+
+    def check_link(self) -> None:
+        self._call("check_link")
+
+    def read_dp(self, address: int) -> int:
+        return int(self._call("read_dp", address))
+
+    def write_dp(self, address: int, value: int) -> None:
+        self._call("write_dp", address, value)
+
+    def read_ap(self, address: int) -> int:
+        return int(self._call("read_ap", address))
+
+    def write_ap(self, address: int, value: int) -> None:
+        self._call("write_ap", address, value)
+
+    def read_ap_many(self, address: int, count: int) -> list[int]:
+        return list(self._call("read_ap_many", address, count))
+
+    def write_ap_many(self, address: int, values: list[int]) -> None:
+        self._call("write_ap_many", address, values)
+
+    def read_memory(self, address: int, bits: int) -> int:
+        return int(self._call("read_memory", address, bits))
+
+    def write_memory(self, address: int, value: int, bits: int) -> None:
+        self._call("write_memory", address, value, bits)
+
+    def read_block(self, address: int, length: int) -> bytes:
+        return bytes(self._call("read_block", address, length))
+
+    def write_block(self, address: int, data: bytes) -> None:
+        self._call("write_block", address, data)
+
+    def set_reset_pin(self, asserted: bool) -> None:
+        self._call("set_reset_pin", asserted)
+
+    @property
+    def reset_pin_asserted(self) -> bool:
+        return bool(self._call("reset_pin_asserted"))
+
+
+# ---- server: the host's side ------------------------------------------------------------------
+
+
+def _serve_session(connection: socket.socket, store: SimUnitStore) -> None:
+    """One probe session, in its own child: open the unit, then answer calls until the client goes."""
+    from station.sim.device import SimDevice
+
+    device: SimDevice | None = None
+    posted_failure: Exception | None = None  # the first failure of a posted call, not yet reported
+    try:
+        while True:
+            try:
+                name, arguments = _receive(connection)
+            except (EOFError, OSError):
+                return
+            if name in POSTED_CALLS:
+                if posted_failure is None:  # after a failure the rest of the queue is dropped, as a probe does
+                    try:
+                        if device is None:
+                            raise exceptions.ProbeError("simulator host: no unit open")
+                        getattr(device, name)(*arguments)
+                    except Exception as error:
+                        posted_failure = error
+                continue
+            if posted_failure is not None:
+                reply: tuple[str, Any] = ("error", posted_failure)
+                posted_failure = None
+                if not _reply(connection, reply):
+                    return
+                continue
+            try:
+                if name == "open" and device is None:
+                    try:
+                        unit = store.open_unit(str(arguments[0]))
+                    except SimulationError as error:
+                        raise exceptions.ProbeError(str(error)) from None
+                    device = SimDevice(unit)
+                    result: Any = None
+                elif device is None or name not in DEVICE_CALLS:
+                    raise exceptions.ProbeError(f"simulator host: {name!r} is not a call it serves here")
+                elif name == "reset_pin_asserted":
+                    result = device.reset_pin_asserted
+                else:
+                    result = getattr(device, name)(*arguments)
+                reply = ("ok", result)
+            except Exception as error:  # every failure goes back to the pyOCD that asked
+                reply = ("error", error)
+            if not _reply(connection, reply):
+                return
+    finally:
+        if device is not None:
+            device.close()
+            device.unit.close()
+        connection.close()
+
+
+def _reply(connection: socket.socket, reply: tuple[str, Any]) -> bool:
+    """Send a reply (an unpicklable failure as a ProbeError); False once the client is gone."""
+    try:
+        try:
+            _send(connection, reply)
+        except (pickle.PickleError, TypeError, AttributeError):
+            _send(connection, ("error", exceptions.ProbeError(f"simulator host: {reply[1]!r}")))
+    except OSError:
+        return False
+    return True
+
+
+def _serve_consoles(store: SimUnitStore, ready: int) -> None:
+    """The console child: every unit's pty until SIGTERM."""
+    from station.sim.console import ConsoleServer
+    from station.sim.dms import SimDeviceManagement
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ConsoleServer(store, SimDeviceManagement(store.root)):
+        os.write(ready, b"1")
+        os.close(ready)
+        while not stop.is_set():
+            stop.wait(1.0)
+
+
+def run_host(sim_dir: Path) -> int:
+    """``station sim host``: serve probe sessions and consoles until SIGTERM or Ctrl-C.
+
+    The accepting process stays single-threaded so that forking a session child is safe.
+    """
+    store = SimUnitStore(sim_dir)
+    store.root.mkdir(parents=True, exist_ok=True)
+    path = host_socket_path(store.root)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+    ready_read, ready_write = os.pipe()
+    console_pid = os.fork()
+    if console_pid == 0:
+        os.close(ready_read)
+        status = 0
+        try:
+            _serve_consoles(store, ready_write)
+        except BaseException:
+            LOG.exception("simulated consoles stopped")
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(ready_write)
+    if os.read(ready_read, 1) != b"1":
+        os.close(ready_read)
+        raise SimulationError("the simulated consoles did not start")
+    os.close(ready_read)
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        with _socket_address(path) as address:
+            listener.bind(address)
+    finally:
+        os.umask(old_umask)
+    listener.listen(64)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # session children are reaped by the kernel
+    print(READY_LINE, flush=True)
+    try:
+        while True:
+            connection, _ = listener.accept()
+            pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                listener.close()
+                status = 0
+                try:
+                    _serve_session(connection, store)
+                except BaseException:
+                    LOG.exception("simulator host session failed")
+                    status = 1
+                finally:
+                    os._exit(status)
+            connection.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(console_pid, signal.SIGTERM)
+    return 0
+
+
+# ---- the host as a child process of the demo, the GUI and the benchmarks ---------------------------
+
+
+class SimulatorHost:
+    """Starts ``station sim host`` for a sim directory and stops it with everything it forked."""
+
+    def __init__(self, sim_dir: Path, *, start_timeout: float = 60.0) -> None:
+        self.sim_dir = sim_dir
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> SimulatorHost:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise RuntimeError("simulator host is already running")
+        command = [sys.executable, "-m", "station.cli", "sim", "--sim-dir", str(self.sim_dir), "host"]
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: stop() ends the forked children too
+        )
+        assert process.stdout is not None
+        readable, _, _ = select.select([process.stdout], [], [], self._start_timeout)
+        first_line = process.stdout.readline() if readable else ""
+        if first_line.strip() != READY_LINE:
+            self._kill(process)
+            raise SimulationError(
+                f"the simulator host for {self.sim_dir} did not start within {self._start_timeout:.0f} s"
+                f" (exit status {process.poll()})"
+            )
+        self._process = process
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            self._kill(process)
+
+    @staticmethod
+    def _kill(process: subprocess.Popen[str]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def wait_for_port(self, unit_id: str, timeout: float = 2.0) -> str:
+        """The pty of a unit's console once the host serves it (it notices new units by polling)."""
+        from station.sim.console import CONSOLE_LINK_NAME
+
+        link = SimUnitStore(self.sim_dir).units_dir / unit_id / CONSOLE_LINK_NAME
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError):
+                target = os.readlink(link)
+                if os.path.exists(target):
+                    return target
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no console for {unit_id} after {timeout} s")
+            time.sleep(0.01)

@@ -1,0 +1,138 @@
+"""The simulator host: probe sessions and consoles of simulated units in their own processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyocd.core import exceptions
+from pyocd.flash.file_programmer import FileProgrammer
+
+from station.domain.errors import SimulationError
+from station.sim import board
+from station.sim.firmware import DemoFirmware
+from station.sim.host import HOST_SOCKET_NAME, HostedDevice, SimulatorHost
+from station.sim.units import SimUnit, SimUnitStore
+
+from .test_console import ConsoleClient
+from .test_probe import assert_images_in_flash, lock_and_reset, session_for
+
+
+@pytest.fixture
+def host(sim_dir: Path) -> Iterator[SimulatorHost]:
+    with SimulatorHost(sim_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def unit(sim_store: SimUnitStore) -> Iterator[SimUnit]:
+    created = sim_store.create_unit()
+    yield created
+    created.close()
+
+
+def test_pyocd_programs_a_unit_whose_model_runs_in_the_host(
+    host: SimulatorHost, unit: SimUnit, demo_firmware: DemoFirmware
+) -> None:
+    with session_for(unit) as session:
+        assert isinstance(session.probe.device, HostedDevice)
+        FileProgrammer(session).program(str(demo_firmware.hex_path))
+        read_back = bytes(session.target.read_memory_block8(board.APPLICATION_ADDRESS, 256))
+    assert_images_in_flash(unit, demo_firmware)  # the host's writes are in the unit's shared files
+    assert read_back == unit.read_nvm(board.APPLICATION_ADDRESS, 256)
+
+
+def test_the_host_serves_the_console_of_a_unit_created_after_it_started(host: SimulatorHost, unit: SimUnit) -> None:
+    client = ConsoleClient(host.wait_for_port(unit.unit_id, timeout=5.0))
+    try:
+        reply = client.command("get system.uuid")
+    finally:
+        client.close()
+    assert reply.kind == "R" and reply.status == 0
+    assert int(reply.body.strip(), 16) == unit.info.device_id
+
+
+def test_a_fault_of_a_posted_write_is_reported_by_the_next_call_that_waits(
+    host: SimulatorHost, unit: SimUnit, demo_firmware: DemoFirmware
+) -> None:
+    lock_and_reset(unit)
+    device = HostedDevice.open(host.sim_dir, unit.unit_id)
+    assert device is not None
+    try:
+        device.write_block(board.APPLICATION_ADDRESS, b"\x00" * 8)  # posted: returns at once
+        with pytest.raises(exceptions.TransferFaultError, match="APPROTECT"):
+            device.read_dp(0)
+        assert device.read_dp(0) != 0  # reported once; the session goes on (DPIDR)
+    finally:
+        device.close()
+
+
+def test_a_sim_directory_deeper_than_a_socket_path_may_be_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "sim"
+    assert len(os.fsencode(deep / HOST_SOCKET_NAME)) > 108  # what sun_path holds
+    monkeypatch.setenv("STATION_SIM_DIR", str(deep))
+    store = SimUnitStore(deep)
+    deep_unit = store.create_unit()
+    try:
+        with SimulatorHost(deep), session_for(deep_unit) as session:
+            assert isinstance(session.probe.device, HostedDevice)
+            assert session.target.read32(board.FICR_PART) == 0x52840
+    finally:
+        deep_unit.close()
+
+
+def test_an_unknown_unit_is_a_clear_probe_error(host: SimulatorHost) -> None:
+    with pytest.raises(exceptions.ProbeError, match="no simulated unit 'unit-0042'"):
+        HostedDevice.open(host.sim_dir, "unit-0042")
+
+
+def test_stopping_the_host_ends_its_sessions_and_probes_fall_back_to_this_process(
+    sim_dir: Path, unit: SimUnit
+) -> None:
+    host = SimulatorHost(sim_dir)
+    host.start()
+    device = HostedDevice.open(sim_dir, unit.unit_id)
+    assert device is not None
+    host.stop()
+    assert not (sim_dir / HOST_SOCKET_NAME).exists()
+    with pytest.raises(exceptions.ProbeDisconnected, match="simulator host session"):
+        device.read_dp(0)
+    device.close()
+    assert HostedDevice.open(sim_dir, unit.unit_id) is None
+    with session_for(unit) as session:
+        assert not isinstance(session.probe.device, HostedDevice)
+        assert session.target.read32(board.FICR_PART) == 0x52840
+
+
+def test_a_host_killed_outright_leaves_a_socket_that_probes_step_around(
+    sim_dir: Path, unit: SimUnit, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = SimulatorHost(sim_dir)
+    host.start()
+    process = host._process
+    assert process is not None
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (sim_dir / HOST_SOCKET_NAME).exists()
+    assert HostedDevice.open(sim_dir, unit.unit_id) is None
+    assert "does not answer" in caplog.text
+    with session_for(unit) as session:
+        assert session.target.read32(board.FICR_PART) == 0x52840
+    host.stop()
+    # A new host takes the stale socket over.
+    with SimulatorHost(sim_dir):
+        device = HostedDevice.open(sim_dir, unit.unit_id)
+        assert device is not None
+        device.close()
+
+
+def test_a_host_that_cannot_start_says_so(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.raises(SimulationError, match="did not start"):
+        SimulatorHost(not_a_directory, start_timeout=20).start()
