@@ -53,6 +53,14 @@ class TokenRepository(Protocol):
         """Fingerprint, product, uses and limit of every token (of one product if given)."""
         ...
 
+    def next_usable_token(self, product: str) -> SealedToken | None:
+        """The oldest token of a product below its use limit (one row: asked once per unit)."""
+        ...
+
+    def token_count(self, product: str) -> int:
+        """How many tokens a product has, used up or not."""
+        ...
+
     def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
         """Count one use against an attempt, atomically refusing a token at its limit."""
         ...

@@ -201,6 +201,7 @@ class AttemptJournal(Protocol):
         detail: str = "",
         failure_code: str | None = None,
         at: datetime | None = None,
+        advance_to: JournalState | None = None,
     ) -> StepRecord: ...
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord: ...

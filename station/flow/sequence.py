@@ -331,8 +331,14 @@ class UnitProvisioner:
 
     # ---- step machinery ---------------------------------------------------------------------
 
-    def _step(self, run: _Run, name: str, action: Callable[[StepContext], T]) -> T:
-        """Run one step under the recipe's timeout and retries, journaling every try."""
+    def _step(
+        self, run: _Run, name: str, action: Callable[[StepContext], T], *, reaches: JournalState | None = None
+    ) -> T:
+        """Run one step under the recipe's timeout and retries, journaling every try.
+
+        ``reaches`` is the journal state a passed step leads to; it is committed together with
+        the step's PASSED record, before the step returns.
+        """
         try:
             policy = self.recipe.step(name)
             timeout, tries = policy.timeout_seconds, policy.retries + 1
@@ -365,7 +371,7 @@ class UnitProvisioner:
                 journal.finish_step(record.id or 0, StepOutcome.FAILED, detail=str(wrapped), failure_code=wrapped.code)
                 run.observer.step_finished(name, StepOutcome.FAILED, str(wrapped))
                 raise _StepFailedError(name, wrapped) from error
-            journal.finish_step(record.id or 0, StepOutcome.PASSED, detail=context.detail)
+            journal.finish_step(record.id or 0, StepOutcome.PASSED, detail=context.detail, advance_to=reaches)
             run.observer.step_finished(name, StepOutcome.PASSED, context.detail)
             run.step_seconds[name] = run.step_seconds.get(name, 0.0) + time.monotonic() - started
             return result
@@ -412,8 +418,7 @@ class UnitProvisioner:
                 run.unit = None
                 raise
 
-        self._step(run, StepName.CONNECT.value, connect_once)
-        self._advance(run, JournalState.CONNECTED)
+        self._step(run, StepName.CONNECT.value, connect_once, reaches=JournalState.CONNECTED)
 
     def _check_device_may_be_used(self, serial: str, device_id: str) -> None:
         if self.journal.units.is_development_device(device_id) or (
@@ -474,12 +479,11 @@ class UnitProvisioner:
         def flash(step: StepContext) -> None:
             statistics = unit.program(segments, step.report_progress)
             step.detail = _describe_programming(statistics, sum(len(data) for _, data in segments))
+            self.journal.attempts.set_attempt_fields(
+                run.attempt_id, image_hashes=[f"{image.name}:{image.sha256}" for image in self.recipe.images]
+            )
 
-        self._step(run, StepName.FLASH.value, flash)
-        self.journal.attempts.set_attempt_fields(
-            run.attempt_id, image_hashes=[f"{image.name}:{image.sha256}" for image in self.recipe.images]
-        )
-        self._advance(run, JournalState.FLASHED)
+        self._step(run, StepName.FLASH.value, flash, reaches=JournalState.FLASHED)
 
     def _verify(self, run: _Run, unit: AttachedUnit) -> None:
         def verify(step: StepContext) -> None:
@@ -498,8 +502,7 @@ class UnitProvisioner:
                 step.report_progress((index + 1) / len(self.recipe.images))
             step.detail = "; ".join(checked)
 
-        self._step(run, StepName.VERIFY.value, verify)
-        self._advance(run, JournalState.VERIFIED)
+        self._step(run, StepName.VERIFY.value, verify, reaches=JournalState.VERIFIED)
 
     def _credentials(self, run: _Run, unit: AttachedUnit) -> None:
         region = self.recipe.flash.credentials_region
@@ -537,8 +540,7 @@ class UnitProvisioner:
                 f"certificate {issued.certificate_serial} ({issued.fingerprint[:16]}…) for {issued.endpoint_name}"
             )
 
-        self._step(run, StepName.CREDENTIALS.value, credentials)
-        self._advance(run, JournalState.INJECTED)
+        self._step(run, StepName.CREDENTIALS.value, credentials, reaches=JournalState.INJECTED)
 
     def _lock(self, run: _Run, unit: AttachedUnit) -> None:
         def lock(step: StepContext) -> None:
@@ -554,8 +556,7 @@ class UnitProvisioner:
                 raise LockError("the unit is not locked after the reset")
             step.detail = "lock state read back with a fresh session: locked"
 
-        self._step(run, "lock-confirm", confirm)
-        self._advance(run, JournalState.LOCKED)
+        self._step(run, "lock-confirm", confirm, reaches=JournalState.LOCKED)
 
     def _skip_to_activation(self, run: _Run) -> None:
         credential = run.resume_credential
@@ -641,8 +642,7 @@ class UnitProvisioner:
                 )
             step.detail = f"{body} with token {token.fingerprint}"
 
-        self._step(run, StepName.ACTIVATE.value, activate)
-        self._advance(run, JournalState.ACTIVATED)
+        self._step(run, StepName.ACTIVATE.value, activate, reaches=JournalState.ACTIVATED)
 
     def _take_token(self, attempt_id: int) -> SecretToken:
         """The next token with a use left, its use recorded; another slot may take a last use first."""

@@ -225,18 +225,13 @@ class UnlockedVault:
     def next_token(self, product: str) -> ActivationToken:
         """The oldest token of ``product`` below its use limit; VaultError if none is left."""
         _check_product(product)
-        statuses = {status.fingerprint: status for status in self._repository.token_statuses(product)}
-        sealed_tokens = self._repository.sealed_tokens(product)
-        for sealed in sealed_tokens:
-            status = statuses.get(sealed.fingerprint)
-            if status is not None and status.exhausted:
-                continue
+        sealed = self._repository.next_usable_token(product)
+        if sealed is not None:
             return self.open(sealed)
-        if not sealed_tokens:
+        count = self._repository.token_count(product)
+        if count == 0:
             raise VaultError(f"the vault holds no activation token for product {product}")
-        raise VaultError(
-            f"no activation token left for product {product}: all {len(sealed_tokens)} are at their use limit"
-        )
+        raise VaultError(f"no activation token left for product {product}: all {count} are at their use limit")
 
     def open(self, sealed: SealedToken) -> ActivationToken:
         """Decrypt one sealed token; VaultError (naming only its fingerprint) if it was altered."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Callable
 from typing import Final
 
 from pyocd.core import exceptions
@@ -382,6 +383,11 @@ class SimDevice:
 
     def read_memory(self, address: int, bits: int) -> int:
         return int.from_bytes(self.read_block(address, bits // 8), "little")
+
+    def read_memory_later(self, address: int, bits: int) -> Callable[[], int]:
+        """A deferred read (pyOCD's ``now=False``): done at once here, the value kept for later."""
+        value = self.read_memory(address, bits)
+        return lambda: value
 
     def write_memory(self, address: int, value: int, bits: int) -> None:
         self.write_block(address, (value & ((1 << bits) - 1)).to_bytes(bits // 8, "little"))

@@ -21,7 +21,9 @@ owner can open (mode 0600): both ends are this package, run by the same user.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final
@@ -131,12 +133,22 @@ def _receive(connection: socket.socket) -> Any:
 # ---- client: the probe plugin's side ------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _Reply:
+    arrived: bool = False
+    status: str = ""
+    value: Any = None
+
+
 class HostedDevice:
     """A unit's device model living in a host child: the same calls as ``SimDevice``."""
 
     def __init__(self, connection: socket.socket, unit_id: str) -> None:
         self._connection = connection
         self.unit_id = unit_id
+        # Calls sent whose replies have not been read yet, oldest first: the host answers every
+        # call that is not posted, in order.
+        self._awaiting: collections.deque[_Reply] = collections.deque()
 
     @classmethod
     def open(cls, sim_dir: Path, unit_id: str) -> HostedDevice | None:
@@ -163,17 +175,42 @@ class HostedDevice:
             raise
         return device
 
-    def _call(self, name: str, *arguments: object) -> Any:
+    def _send_call(self, name: str, arguments: tuple[object, ...]) -> _Reply | None:
         try:
             _send(self._connection, (name, arguments))
-            if name in POSTED_CALLS:
-                return None
-            status, value = _receive(self._connection)
-        except (OSError, EOFError, pickle.PickleError) as error:
+        except (OSError, pickle.PickleError) as error:
             raise exceptions.ProbeDisconnected(f"simulator host session for {self.unit_id} lost: {error}") from error
-        if status == "error":
-            raise value
-        return value
+        if name in POSTED_CALLS:
+            return None
+        reply = _Reply()
+        self._awaiting.append(reply)
+        return reply
+
+    def _result(self, reply: _Reply) -> Any:
+        """Read replies in order up to this one's, and return its value (or raise its failure)."""
+        while not reply.arrived:
+            oldest = self._awaiting.popleft()
+            try:
+                oldest.status, oldest.value = _receive(self._connection)
+            except (OSError, EOFError, pickle.PickleError) as error:
+                raise exceptions.ProbeDisconnected(
+                    f"simulator host session for {self.unit_id} lost: {error}"
+                ) from error
+            oldest.arrived = True
+        if reply.status == "error":
+            raise reply.value
+        return reply.value
+
+    def _call(self, name: str, *arguments: object) -> Any:
+        reply = self._send_call(name, arguments)
+        return None if reply is None else self._result(reply)
+
+    def read_memory_later(self, address: int, bits: int) -> Callable[[], int]:
+        """A deferred read, as pyOCD asks for a register write's DHCSR status: sent now, its
+        reply read only when wanted, so that a burst of them costs one round trip."""
+        reply = self._send_call("read_memory", (address, bits))
+        assert reply is not None
+        return lambda: int(self._result(reply))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -9,6 +9,7 @@ probe reports itself as attached to an nRF52840 board, so no ``-t`` is needed.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,15 +45,16 @@ class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
     def read_memory(
         self, addr: int, transfer_size: int = 32, now: bool = True, **attrs: Any
     ) -> int | Callable[[], int]:
-        result = self._device.read_memory(addr & 0xFFFFFFFF, transfer_size)
-        return result if now else (lambda: result)
+        if not now:
+            return self._device.read_memory_later(addr & 0xFFFFFFFF, transfer_size)
+        return self._device.read_memory(addr & 0xFFFFFFFF, transfer_size)
 
     def write_memory_block32(self, addr: int, data: Sequence[int], **attrs: Any) -> None:
-        self._device.write_block(addr & 0xFFFFFFFF, b"".join(int(w & 0xFFFFFFFF).to_bytes(4, "little") for w in data))
+        self._device.write_block(addr & 0xFFFFFFFF, struct.pack(f"<{len(data)}I", *(w & 0xFFFFFFFF for w in data)))
 
     def read_memory_block32(self, addr: int, size: int, **attrs: Any) -> Sequence[int]:
         raw = self._device.read_block(addr & 0xFFFFFFFF, size * 4)
-        return [int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)]
+        return list(struct.unpack(f"<{len(raw) // 4}I", raw))
 
     def write_memory_block8(self, addr: int, data: Sequence[int], **attrs: Any) -> None:
         self._device.write_block(addr & 0xFFFFFFFF, bytes(data))

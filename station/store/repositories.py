@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, null, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, null, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -419,6 +419,62 @@ def _open_attempt(session: Session, attempt_id: int) -> Attempt:
     return row
 
 
+# The journal's hottest statements, built once: constructing and coercing a statement costs
+# more than running it. Executed on the session's Core connection, outside the ORM.
+_SELECT_ATTEMPT_RESULT = select(Attempt.result).where(Attempt.id == bindparam("attempt_id"))
+_ADVANCE_OPEN_ATTEMPT = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value)
+    .values(state=bindparam("state"))
+    .returning(Attempt.id)
+)
+_INSERT_STEP = (
+    insert(Step)
+    .values(
+        attempt_id=bindparam("attempt_id"),
+        name=bindparam("name"),
+        started_at=bindparam("started_at"),
+        outcome=StepOutcome.RUNNING.value,
+        detail="",
+    )
+    .returning(Step.id)
+)
+_FINISH_RUNNING_STEP = (
+    update(Step)
+    .where(Step.id == bindparam("step_id"), Step.outcome == StepOutcome.RUNNING.value)
+    .values(
+        outcome=bindparam("outcome"),
+        detail=bindparam("detail"),
+        failure_code=bindparam("failure_code"),
+        ended_at=bindparam("ended_at"),
+    )
+    .returning(Step.attempt_id, Step.name, Step.started_at)
+)
+
+
+def _check_advance(state: JournalState) -> None:
+    if state in _FINAL_STATES.values():
+        raise StoreError(f"{state} ends an attempt: use finish_attempt")
+
+
+def _require_open_attempt(session: Session, attempt_id: int) -> None:
+    """StoreError unless the attempt exists and is unfinished (one indexed read, no ORM load)."""
+    result = session.connection().execute(_SELECT_ATTEMPT_RESULT, {"attempt_id": attempt_id}).scalar_one_or_none()
+    if result is None:
+        raise StoreError(f"no attempt {attempt_id}")
+    if result != AttemptResult.IN_PROGRESS:
+        raise StoreError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
+
+
+def _advance_open_attempt(session: Session, attempt_id: int, state: JournalState) -> None:
+    changed = session.connection().execute(
+        _ADVANCE_OPEN_ATTEMPT, {"attempt_id": attempt_id, "state": state.value}
+    ).first()
+    if changed is None:
+        _require_open_attempt(session, attempt_id)  # says why
+        raise StoreError(f"attempt {attempt_id} cannot change")
+
+
 class AttemptRepository:
     """The per-unit journal: attempts, their steps, and the queries over them."""
 
@@ -478,10 +534,9 @@ class AttemptRepository:
 
     def advance(self, attempt_id: int, state: JournalState) -> None:
         """Commit the attempt's new journal state (before the irreversible act it names)."""
-        if state in _FINAL_STATES.values():
-            raise StoreError(f"{state} ends an attempt: use finish_attempt")
+        _check_advance(state)
         with self._sessions.writing() as session:
-            _open_attempt(session, attempt_id).state = state.value
+            _advance_open_attempt(session, attempt_id, state)
 
     def set_attempt_fields(
         self,
@@ -496,26 +551,34 @@ class AttemptRepository:
         is_rework: bool | _Unset = UNSET,
     ) -> None:
         """Set the given fields of an unfinished attempt; fields left out keep their value."""
+        given: dict[str, Any] = {
+            "device_id": device_id,
+            "probe_id": probe_id,
+            "image_hashes": image_hashes if image_hashes is UNSET else json.dumps(list(image_hashes)),
+            "certificate_fingerprint": certificate_fingerprint,
+            "token_fingerprint": token_fingerprint,
+            "console_transcript": console_transcript,
+            "is_rework": is_rework,
+        }
+        values = {name: value for name, value in given.items() if value is not UNSET}
         with self._sessions.writing() as session:
-            row = _open_attempt(session, attempt_id)
-            if device_id is not UNSET:
-                row.device_id = device_id
-                if device_id is not None:
-                    unit = session.get(Unit, row.unit_id)
-                    if unit is not None and unit.device_id is None:
-                        unit.device_id = device_id
-            if probe_id is not UNSET:
-                row.probe_id = probe_id
-            if image_hashes is not UNSET:
-                row.image_hashes = json.dumps(list(image_hashes))
-            if certificate_fingerprint is not UNSET:
-                row.certificate_fingerprint = certificate_fingerprint
-            if token_fingerprint is not UNSET:
-                row.token_fingerprint = token_fingerprint
-            if console_transcript is not UNSET:
-                row.console_transcript = console_transcript
-            if is_rework is not UNSET:
-                row.is_rework = is_rework
+            connection = session.connection()
+            if not values:
+                _require_open_attempt(session, attempt_id)
+                return
+            changed = connection.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt_id, Attempt.result == AttemptResult.IN_PROGRESS.value)
+                .values(values)
+                .returning(Attempt.unit_id)
+            ).first()
+            if changed is None:
+                _require_open_attempt(session, attempt_id)  # says why
+                raise StoreError(f"attempt {attempt_id} cannot change")
+            if isinstance(device_id, str):  # the unit learns its device id from its first attempt
+                connection.execute(
+                    update(Unit).where(Unit.id == changed.unit_id, Unit.device_id.is_(None)).values(device_id=device_id)
+                )
 
     def append_transcript(self, attempt_id: int, text: str) -> None:
         """Add console text (already free of secrets) to the attempt's transcript."""
@@ -551,15 +614,19 @@ class AttemptRepository:
             row.ended_at = ended
         return self.get_attempt(attempt_id)
 
+    # The step and state writes below run for every step of every unit, several slots at once:
+    # they are single Core statements (UPDATE ... RETURNING), not ORM loads and flushes, so that
+    # they hold the write lock and the interpreter for as short a time as possible.
+
     def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord:
         started = _moment(at)
         with self._sessions.writing() as session:
-            _open_attempt(session, attempt_id)
-            row = Step(attempt_id=attempt_id, name=name, started_at=started,
-                       outcome=StepOutcome.RUNNING.value, detail="")
-            session.add(row)
-            session.flush()
-            return _step(row)
+            _require_open_attempt(session, attempt_id)
+            step_id = session.connection().execute(
+                _INSERT_STEP, {"attempt_id": attempt_id, "name": name, "started_at": started}
+            ).scalar_one()
+        return StepRecord(id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=None,
+                          outcome=StepOutcome.RUNNING, detail="", failure_code=None)
 
     def finish_step(
         self,
@@ -569,21 +636,30 @@ class AttemptRepository:
         detail: str = "",
         failure_code: str | None = None,
         at: datetime | None = None,
+        advance_to: JournalState | None = None,
     ) -> StepRecord:
+        """Close a running step; ``advance_to`` commits the attempt's next journal state with it
+        (one transaction: a passed step and the state it reaches are never seen apart)."""
         if outcome is StepOutcome.RUNNING:
             raise StoreError("a step cannot finish as RUNNING")
+        if advance_to is not None:
+            _check_advance(advance_to)
         ended = _moment(at)
         with self._sessions.writing() as session:
-            row = session.get(Step, step_id, with_for_update=True)
+            row = session.connection().execute(
+                _FINISH_RUNNING_STEP,
+                {"step_id": step_id, "outcome": outcome.value, "detail": detail, "failure_code": failure_code,
+                 "ended_at": ended},
+            ).first()
             if row is None:
-                raise StoreError(f"no step {step_id}")
-            if row.outcome != StepOutcome.RUNNING:
-                raise StoreError(f"step {step_id} ({row.name}) is already finished ({row.outcome})")
-            row.outcome = outcome.value
-            row.detail = detail
-            row.failure_code = failure_code
-            row.ended_at = ended
-            return _step(row)
+                existing = session.execute(select(Step.name, Step.outcome).where(Step.id == step_id)).first()
+                if existing is None:
+                    raise StoreError(f"no step {step_id}")
+                raise StoreError(f"step {step_id} ({existing.name}) is already finished ({existing.outcome})")
+            if advance_to is not None:
+                _advance_open_attempt(session, row.attempt_id, advance_to)
+        return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,
+                          ended_at=ended, outcome=outcome, detail=detail, failure_code=failure_code)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -901,6 +977,31 @@ class SqlTokenRepository:
                             use_limit=row.use_limit, imported_at=row.imported_at)
                 for row in session.execute(query)
             ]
+
+    def next_usable_token(self, product: str) -> SealedToken | None:
+        uses = (
+            select(func.count(TokenUse.id))
+            .where(TokenUse.fingerprint == SealedTokenRow.fingerprint)
+            .scalar_subquery()
+        )
+        query = (
+            select(SealedTokenRow)
+            .where(SealedTokenRow.product == product)
+            .where(or_(SealedTokenRow.use_limit.is_(None), SealedTokenRow.use_limit > uses))
+            .order_by(SealedTokenRow.imported_at, SealedTokenRow.id)
+            .limit(1)
+        )
+        with self._sessions.reading() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            return SealedToken(fingerprint=row.fingerprint, product=row.product, nonce=row.nonce,
+                               ciphertext=row.ciphertext, use_limit=row.use_limit, imported_at=row.imported_at)
+
+    def token_count(self, product: str) -> int:
+        with self._sessions.reading() as session:
+            return int(session.scalar(select(func.count(SealedTokenRow.id)).where(SealedTokenRow.product == product))
+                       or 0)
 
     def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
         """Count one use against the attempt, or refuse (StoreError) a token at its limit.

@@ -4,12 +4,20 @@
 returns (SQLite runs with ``synchronous=FULL``). On SQLite a write transaction starts with
 ``BEGIN IMMEDIATE``: it takes the write lock up front, so read-then-write sequences (next
 audit sequence number, token uses against a limit) cannot interleave with another writer.
+
+SQLite has one writer at a time, and a connection that finds the write lock taken waits in
+SQLite's busy handler, which sleeps in steps of up to 100 ms. With eight slots writing their
+journals at once, those sleeps -- not the commits -- made a quarter of each unit's cycle. So
+the writers of this process queue on a lock of their own first, and each takes the database
+the moment the one before has committed; other processes still meet the busy timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
@@ -27,12 +35,17 @@ class Sessions:
         self._write = sessionmaker(
             bind=engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, autoflush=False
         )
+        self._writers: AbstractContextManager[object] = contextlib.nullcontext()
+        if engine.dialect.name == "sqlite":
+            # Re-entrant: a write nested in another (a bug) then meets SQLite's busy timeout and a
+            # clear error instead of hanging on this lock for ever.
+            self._writers = threading.RLock()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
         try:
-            with self._write() as session, session.begin():
+            with self._writers, self._write() as session, session.begin():
                 yield session
         except StationError:
             raise

@@ -49,6 +49,14 @@ class InMemoryTokenRepository:
             if product is None or token.product == product
         ]
 
+    def next_usable_token(self, product: str) -> SealedToken | None:
+        exhausted = {status.fingerprint for status in self.token_statuses(product) if status.exhausted}
+        usable = [token for token in self.sealed_tokens(product) if token.fingerprint not in exhausted]
+        return min(usable, key=lambda token: token.imported_at) if usable else None
+
+    def token_count(self, product: str) -> int:
+        return len(self.sealed_tokens(product))
+
     def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
         status = next(item for item in self.token_statuses() if item.fingerprint == fingerprint)
         if status.exhausted:

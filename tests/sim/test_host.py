@@ -86,6 +86,26 @@ def test_a_sim_directory_deeper_than_a_socket_path_may_be_is_served(
         deep_unit.close()
 
 
+def test_deferred_reads_are_answered_in_order_whenever_they_are_wanted(
+    host: SimulatorHost, unit: SimUnit
+) -> None:
+    device = HostedDevice.open(host.sim_dir, unit.unit_id)
+    assert device is not None
+    try:
+        part_later = device.read_memory_later(board.FICR_PART, 32)
+        device_id_low_later = device.read_memory_later(board.FICR_DEVICEID, 32)
+        assert device.read_memory(board.FICR_PART, 32) == 0x52840  # a waiting call reads the earlier replies
+        assert device_id_low_later() == unit.info.device_id & 0xFFFFFFFF
+        assert part_later() == 0x52840
+        assert part_later() == 0x52840  # a reply is kept, not read twice
+        nowhere_later = device.read_memory_later(0x3000_0000, 32)
+        with pytest.raises(exceptions.TransferFaultError):
+            nowhere_later()
+        assert device.read_dp(0) != 0
+    finally:
+        device.close()
+
+
 def test_an_unknown_unit_is_a_clear_probe_error(host: SimulatorHost) -> None:
     with pytest.raises(exceptions.ProbeError, match="no simulated unit 'unit-0042'"):
         HostedDevice.open(host.sim_dir, "unit-0042")

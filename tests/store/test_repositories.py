@@ -168,6 +168,32 @@ def test_finish_rules(database: Database, recipe_hash: str) -> None:
         database.attempts.get_attempt(999999)
 
 
+def test_a_passed_step_and_the_state_it_reaches_are_one_commit(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash)
+    step = database.attempts.start_step(attempt.id, "connect")
+    assert step.id is not None, "a started step is stored, so it has an id"
+    finished = database.attempts.finish_step(step.id, StepOutcome.PASSED, detail="device id D",
+                                             advance_to=JournalState.CONNECTED)
+    assert (finished.name, finished.attempt_id, finished.outcome) == ("connect", attempt.id, StepOutcome.PASSED)
+    assert database.attempts.get_attempt(attempt.id).state is JournalState.CONNECTED
+
+    # A final state is refused before anything is written: the step stays RUNNING.
+    second = database.attempts.start_step(attempt.id, "flash")
+    assert second.id is not None, "a started step is stored, so it has an id"
+    with pytest.raises(StoreError, match="use finish_attempt"):
+        database.attempts.finish_step(second.id, StepOutcome.PASSED, advance_to=JournalState.PASSED)
+    assert database.attempts.get_attempt(attempt.id).steps[-1].outcome is StepOutcome.RUNNING
+
+    # A step of a finished attempt cannot move its attempt: the whole commit is refused.
+    database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="X")
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.finish_step(second.id, StepOutcome.PASSED, advance_to=JournalState.FLASHED)
+    after = database.attempts.get_attempt(attempt.id)
+    assert after.state is JournalState.FAILED and after.steps[-1].outcome is StepOutcome.RUNNING
+    with pytest.raises(StoreError, match="no step 424242"):
+        database.attempts.finish_step(424242, StepOutcome.PASSED)
+
+
 def test_attempt_needs_a_recorded_recipe(database: Database) -> None:
     with pytest.raises(StoreError, match="is not recorded"):
         _attempt(database, "f" * 64)
@@ -339,6 +365,30 @@ def test_token_repository_protocol(database: Database, recipe_hash: str) -> None
     for _ in range(3):
         tokens.record_token_use("f1", attempt.id)  # no limit
     assert {s.fingerprint: s for s in tokens.token_statuses()}["f1"].uses == 3
+
+
+def test_next_usable_token_is_the_oldest_below_its_limit(database: Database, recipe_hash: str) -> None:
+    tokens: TokenRepository = database.tokens
+    assert tokens.next_usable_token("ACME-TOASTER") is None and tokens.token_count("ACME-TOASTER") == 0
+    later = T0 + timedelta(hours=1)
+    tokens.add_sealed_tokens([
+        _token("old-once", limit=1),
+        _token("old-twice", limit=2),
+        _token("other", product="OTHER"),
+    ])
+    tokens.add_sealed_tokens([
+        SealedToken(fingerprint="new-unlimited", product="ACME-TOASTER", nonce=b"n" * 12, ciphertext=b"c" * 40,
+                    use_limit=None, imported_at=later),
+    ])
+    attempt = _attempt(database, recipe_hash)
+    expected_order = ["old-once", "old-twice", "old-twice", "new-unlimited", "new-unlimited"]
+    for fingerprint in expected_order:
+        token = tokens.next_usable_token("ACME-TOASTER")
+        assert token is not None and token.fingerprint == fingerprint
+        tokens.record_token_use(fingerprint, attempt.id)
+    assert tokens.token_count("ACME-TOASTER") == 3 and tokens.token_count("OTHER") == 1
+    only_other = tokens.next_usable_token("OTHER")
+    assert only_other is not None and only_other == _token("other", product="OTHER")
 
 
 def test_token_limit_holds_under_concurrent_use(database: Database, recipe_hash: str) -> None:
