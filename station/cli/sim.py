@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +62,11 @@ def register(subparsers: Any) -> None:
             "unit's console by another. The demo and the benchmarks start one themselves."
         ),
     )
+    host.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="also stop when standard input closes (for a program that starts the host with a pipe there)",
+    )
     host.set_defaults(handler=_host)
 
     show = commands.add_parser("show", help="lock state, lifetime flags, activation and region hashes of a unit")
@@ -117,29 +120,27 @@ def _create(arguments: argparse.Namespace) -> int:
 def _serve(arguments: argparse.Namespace) -> int:
     from station.sim.console import ConsoleServer
     from station.sim.dms import SimDeviceManagement
+    from station.sim.host import block_termination_signals, wait_for_termination
 
     store = _store(arguments)
     store.root.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     announced: set[str] = set()
+    block_termination_signals()
     with ConsoleServer(store, SimDeviceManagement(store.root)) as server:
-        try:
-            while not stop.is_set():
-                for unit_id, path in sorted(server.ports().items()):
-                    if unit_id not in announced:
-                        announced.add(unit_id)
-                        print(f"sim:{unit_id} {path}", flush=True)
-                stop.wait(0.2)
-        except KeyboardInterrupt:
-            pass
+        while True:
+            for unit_id, path in sorted(server.ports().items()):
+                if unit_id not in announced:
+                    announced.add(unit_id)
+                    print(f"sim:{unit_id} {path}", flush=True)
+            if wait_for_termination(0.2):
+                break
     return 0
 
 
 def _host(arguments: argparse.Namespace) -> int:
     from station.sim.host import run_host
 
-    return run_host(_store(arguments).root)
+    return run_host(_store(arguments).root, exit_with_stdin=arguments.exit_with_stdin)
 
 
 def _parse_number(text: str) -> int:

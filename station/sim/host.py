@@ -33,7 +33,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -325,24 +324,41 @@ def _reply(connection: socket.socket, reply: tuple[str, Any]) -> bool:
     return True
 
 
-def _serve_consoles(store: SimUnitStore, ready: int) -> None:
-    """The console child: every unit's pty until SIGTERM."""
+TERMINATION_SIGNALS: Final = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def block_termination_signals() -> None:
+    """Take SIGTERM and SIGINT only through :func:`wait_for_termination`, in every thread
+    started after this. (A handler that sets an Event can deadlock on the lock of the very
+    Event.wait it interrupted; a process stuck that way outlives whoever started it.)"""
+    signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATION_SIGNALS)
+
+
+def wait_for_termination(timeout: float) -> bool:
+    """True once SIGTERM or SIGINT has arrived; False after ``timeout`` seconds without."""
+    return signal.sigtimedwait(TERMINATION_SIGNALS, timeout) is not None
+
+
+def _serve_consoles(store: SimUnitStore, ready: int, host_pid: int) -> None:
+    """The console child: every unit's pty until SIGTERM, or until the host is gone."""
     from station.sim.console import ConsoleServer
     from station.sim.dms import SimDeviceManagement
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    block_termination_signals()  # before the console thread starts, so that it inherits the mask
     with ConsoleServer(store, SimDeviceManagement(store.root)):
         os.write(ready, b"1")
         os.close(ready)
-        while not stop.is_set():
-            stop.wait(1.0)
+        while not wait_for_termination(1.0) and os.getppid() == host_pid:
+            pass
 
 
-def run_host(sim_dir: Path) -> int:
+def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
     """``station sim host``: serve probe sessions and consoles until SIGTERM or Ctrl-C.
 
-    The accepting process stays single-threaded so that forking a session child is safe.
+    With ``exit_with_stdin`` it also ends when its standard input closes: the demo, the GUI
+    and the benchmarks start it with a pipe there, so that it never outlives them, however
+    they end. The accepting process stays single-threaded so that forking a session child
+    is safe.
     """
     store = SimUnitStore(sim_dir)
     store.root.mkdir(parents=True, exist_ok=True)
@@ -351,12 +367,13 @@ def run_host(sim_dir: Path) -> int:
         path.unlink()
 
     ready_read, ready_write = os.pipe()
+    host_pid = os.getpid()
     console_pid = os.fork()
     if console_pid == 0:
         os.close(ready_read)
         status = 0
         try:
-            _serve_consoles(store, ready_write)
+            _serve_consoles(store, ready_write, host_pid)
         except BaseException:
             LOG.exception("simulated consoles stopped")
             status = 1
@@ -383,13 +400,19 @@ def run_host(sim_dir: Path) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # session children are reaped by the kernel
     print(READY_LINE, flush=True)
+    watched = [listener, sys.stdin] if exit_with_stdin else [listener]
     try:
         while True:
+            readable, _, _ = select.select(watched, [], [])
+            if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
+                break  # whoever started the host has gone
+            if listener not in readable:
+                continue
             connection, _ = listener.accept()
             pid = os.fork()
             if pid == 0:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                    signal.signal(signal_number, signal.SIG_DFL)  # a session ends quietly with its host
                 listener.close()
                 status = 0
                 try:
@@ -432,10 +455,11 @@ class SimulatorHost:
     def start(self) -> None:
         if self._process is not None:
             raise RuntimeError("simulator host is already running")
-        command = [sys.executable, "-m", "station.cli", "sim", "--sim-dir", str(self.sim_dir), "host"]
+        command = [sys.executable, "-m", "station", "sim", "--sim-dir", str(self.sim_dir)]
+        command += ["host", "--exit-with-stdin"]
         process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # held open until stop(); closed with this process at the latest
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,  # its own process group: stop() ends the forked children too
@@ -458,6 +482,9 @@ class SimulatorHost:
 
     @staticmethod
     def _kill(process: subprocess.Popen[str]) -> None:
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:

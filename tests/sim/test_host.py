@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,61 @@ def test_a_host_killed_outright_leaves_a_socket_that_probes_step_around(
         device = HostedDevice.open(sim_dir, unit.unit_id)
         assert device is not None
         device.close()
+
+
+def _group_alive(process_group: int) -> bool:
+    try:
+        os.killpg(process_group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_until_gone(process_group: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while _group_alive(process_group):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_stop_ends_the_host_its_consoles_and_its_sessions(sim_dir: Path, unit: SimUnit) -> None:
+    host = SimulatorHost(sim_dir)
+    host.start()
+    assert host._process is not None
+    group = host._process.pid
+    device = HostedDevice.open(sim_dir, unit.unit_id)  # a session child, busy with a client
+    assert device is not None
+    host.wait_for_port(unit.unit_id, timeout=5.0)
+    host.stop()
+    assert _wait_until_gone(group), "a process of the host outlived stop()"
+    device.close()
+
+
+def test_the_host_does_not_outlive_the_program_that_started_it(sim_dir: Path, unit: SimUnit) -> None:
+    host = SimulatorHost(sim_dir)
+    host.start()
+    process = host._process
+    assert process is not None and process.stdin is not None
+    host.wait_for_port(unit.unit_id, timeout=5.0)
+    process.stdin.close()  # what the kernel does when the starting process dies, however it dies
+    assert process.wait(timeout=10) == 0
+    assert _wait_until_gone(process.pid), "the host's consoles kept running without the program that started it"
+    assert not (sim_dir / HOST_SOCKET_NAME).exists()
+    host.stop()
+
+
+def test_the_consoles_end_with_a_host_killed_outright(sim_dir: Path, unit: SimUnit) -> None:
+    host = SimulatorHost(sim_dir)
+    host.start()
+    process = host._process
+    assert process is not None
+    host.wait_for_port(unit.unit_id, timeout=5.0)
+    os.kill(process.pid, signal.SIGKILL)  # only the host itself, not its console child
+    process.wait()
+    assert _wait_until_gone(process.pid), "the console child kept running after its host was killed"
+    host.stop()
 
 
 def test_a_host_that_cannot_start_says_so(tmp_path: Path) -> None:
