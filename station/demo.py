@@ -139,10 +139,10 @@ def prepare_demo(
     )
 
 
-def next_demo_serials(is_used: Callable[[str], bool], count: int) -> list[str]:
-    """Valid demo serials (``TST-000001`` …) that no unit has yet."""
+def next_demo_serials(is_used: Callable[[str], bool], count: int, *, start: int = 1) -> list[str]:
+    """Valid demo serials (``TST-000001`` …, from number ``start`` on) that no unit has yet."""
     serials: list[str] = []
-    number = 1
+    number = start
     while len(serials) < count:
         candidate = f"{DEMO_SERIAL_PREFIX}{number:06d}"
         if not is_used(candidate):

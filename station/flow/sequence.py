@@ -232,8 +232,8 @@ class UnitProvisioner:
         observer = observer or QuietObserver()
         try:
             serial = str(parse_scan(scan_text, self.recipe.serial_rule))
-            self._refuse_before_touching(serial)
             latest = self.journal.attempts.latest_attempt(serial)
+            self._refuse_before_touching(serial, latest)
             if latest is not None and latest.result is AttemptResult.IN_PROGRESS:
                 # A crash left this unit's attempt open: settle it by asking the unit first.
                 self.recover_attempt(latest, slot)
@@ -257,13 +257,12 @@ class UnitProvisioner:
         run = _Run(attempt=attempt, serial=serial, slot=slot, observer=observer)
         return self._execute(run)
 
-    def _refuse_before_touching(self, serial: str) -> None:
+    def _refuse_before_touching(self, serial: str, latest: AttemptRecord | None) -> None:
         unit = self.journal.units.get_unit(serial)
         if unit is not None and unit.is_development:
             raise DevelopmentUnitError(
                 f"unit {serial} was erased once (rework) and is a development unit: it must never ship"
             )
-        latest = self.journal.attempts.latest_attempt(serial)
         if latest is not None and latest.result is AttemptResult.PASSED:
             raise StationError(
                 f"unit {serial} already PASSED (attempt {latest.id}); a supervisor must start a rework",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from station.app import make_slot
 from station.cli.sim import lock_unit_as_delivered
-from station.demo import DemoEnvironment, next_demo_serials
+from station.demo import DEMO_SERIAL_PREFIX, DemoEnvironment, next_demo_serials
 from station.domain.errors import ConfigurationError
 from station.domain.recipe import Recipe
 from station.flow.sequence import Slot as UnitSlot
@@ -55,6 +55,7 @@ class DemoUnits:
         self._slots = {name: _DemoSlot(name) for name in slot_names}
         self._lock = threading.Lock()
         self._handed_out: set[str] = set()
+        self._next_number = 1
         self._server: SimulatorHost | None = None
 
     def start(self) -> None:
@@ -76,10 +77,17 @@ class DemoUnits:
     # ---- serials ------------------------------------------------------------------------------
 
     def next_serial(self, is_used: Callable[[str], bool]) -> str:
-        """A valid demo serial no unit has yet (and not handed out by this session)."""
+        """A valid demo serial no unit has yet (and not handed out by this session).
+
+        The search goes on from the last one handed out: from the first number, every scan
+        of a long training session would ask the store about every serial used before.
+        """
         with self._lock:
-            serial = next_demo_serials(lambda candidate: candidate in self._handed_out or is_used(candidate), 1)[0]
+            serial = next_demo_serials(
+                lambda candidate: candidate in self._handed_out or is_used(candidate), 1, start=self._next_number
+            )[0]
             self._handed_out.add(serial)
+            self._next_number = int(serial.removeprefix(DEMO_SERIAL_PREFIX)) + 1
             return serial
 
     def last_serial(self, slot_name: str) -> str | None:

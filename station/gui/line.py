@@ -184,8 +184,12 @@ class StationLine(QObject):
         self._last_assigned: str | None = None
         self.slot_states: dict[str, SlotState] = {}
         self.runners: dict[str, SlotRunner] = {}
+        self._figures = CounterFigures(passed=0, failed=0, first_pass_yield=None, units_per_hour=None)
+        self._figures_running = False
+        self._figures_stale = False
         self._build_slots(settings.slots)
         self._shut_down = False
+        self.refresh_counters()
         if settings.recipe is not None:
             self._load_configured_recipe(settings.recipe)
 
@@ -204,7 +208,33 @@ class StationLine(QObject):
         return list(self.slot_states)
 
     def figures(self) -> CounterFigures:
-        return self.counters.figures()
+        """The shift counters as last computed (see refresh_counters)."""
+        return self._figures
+
+    def refresh_counters(self) -> None:
+        """Recompute the shift counters on the chores thread, then emit counters_changed.
+
+        They are read from the store over the whole shift -- a read that grows with every
+        unit -- so never on this (the GUI) thread; units finishing while one computation runs
+        are folded into one more.
+        """
+        if self._figures_running:
+            self._figures_stale = True
+            return
+        self._figures_running = True
+        self.chores.run("shift counters", self.counters.figures, self._counters_computed, self._counters_failed)
+
+    def _counters_computed(self, figures: CounterFigures) -> None:
+        self._figures_running = False
+        self._figures = figures
+        self.counters_changed.emit()
+        if self._figures_stale:
+            self._figures_stale = False
+            self.refresh_counters()
+
+    def _counters_failed(self, error: BaseException) -> None:
+        self._figures_running = self._figures_stale = False
+        self.error_sink.report("shift counters", error)
 
     def readiness_problems(self) -> list[tuple[str, str]]:
         """(code, plain words) of everything that keeps the station from starting a unit."""
@@ -548,7 +578,7 @@ class StationLine(QObject):
             state.verdict = Verdict.FAIL
             self.sounds.play(FAIL)
         if kind == "provision":
-            self.counters_changed.emit()
+            self.refresh_counters()
         LOG.info("slot %s: %s", slot, outcome.summary)
         self.slot_changed.emit(slot)
 

@@ -12,7 +12,7 @@ import importlib
 import logging
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtGui import QCloseEvent, QIcon, QShowEvent, QWindow
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -70,7 +70,11 @@ def load_reports_view(parent: QWidget, line: StationLine) -> QWidget | None:
 
 
 class IdleWatch(QObject):
-    """Logs the person out after the idle time their role allows; any input restarts it."""
+    """Logs the person out after the idle time their role allows; any input restarts it.
+
+    An event filter on the main window's QWindow (see KeyboardWedgeFilter for why not on the
+    application): keys, clicks, wheel and touch arrive there before any widget.
+    """
 
     def __init__(self, line: StationLine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -187,10 +191,9 @@ class MainWindow(QMainWindow):
         self.scan_filter.scanned.connect(line.handle_scan)
         self.scan_filter.typed_text_ignored.connect(line.typed_text_ignored)
         self.idle_watch = IdleWatch(line, self)
-        application = QApplication.instance()
-        if application is not None:
-            application.installEventFilter(self.scan_filter)
-            application.installEventFilter(self.idle_watch)
+        self._watched_window: QWindow | None = None
+        self.winId()  # the native window exists from now on: its input can be watched before it is shown
+        self._watch_input()
 
         error_sink.error_reported.connect(self._error_reported)
         line.session_changed.connect(self._session_changed)
@@ -277,6 +280,20 @@ class MainWindow(QMainWindow):
                 where=where, what=shown
             )
         )
+
+    def _watch_input(self) -> None:
+        """Watch keys and clicks where the window system delivers them: on this window's
+        QWindow, which a change of window flags replaces (hence also on every show)."""
+        handle = self.windowHandle()
+        if handle is None or handle is self._watched_window:
+            return
+        handle.installEventFilter(self.scan_filter)
+        handle.installEventFilter(self.idle_watch)
+        self._watched_window = handle
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._watch_input()
 
     def apply_kiosk(self) -> None:
         if self.kiosk:

@@ -26,6 +26,7 @@ from station.gui.resources import icon_path
 from station.gui.slot_tile import SlotTile, repolish
 
 ELAPSED_REFRESH_MS = 500
+TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second
 MAX_COLUMNS = 3
 
 
@@ -142,6 +143,11 @@ class OperatorView(QWidget):
         self.elapsed_timer.timeout.connect(self._tick)
         self.elapsed_timer.start()
 
+        self._changed_tiles: set[str] = set()
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(TILE_FRAME_MS)
+        self._frame_timer.timeout.connect(self._draw_changed_tiles)
         line.slot_changed.connect(self._slot_changed)
         line.slots_replaced.connect(self._rebuild_tiles)
         line.banner_changed.connect(self._banner_changed)
@@ -189,10 +195,25 @@ class OperatorView(QWidget):
             tile.show_state(self.line.slot_states[name], self.line.clock())
 
     def _slot_changed(self, name: str) -> None:
-        tile = self.tiles.get(name)
-        state = self.line.slot_states.get(name)
-        if tile is not None and state is not None:
-            tile.show_state(state, self.line.clock())
+        """Redraw the slot's tile at the next frame: eight slots send progress many times a
+        second, and drawing each one at once kept the window from answering in between."""
+        self._changed_tiles.add(name)
+        if not self._frame_timer.isActive():
+            self._frame_timer.start()
+
+    @property
+    def frame_pending(self) -> bool:
+        """A slot changed and its tile is not redrawn yet."""
+        return bool(self._changed_tiles)
+
+    def _draw_changed_tiles(self) -> None:
+        names, self._changed_tiles = self._changed_tiles, set()
+        now = self.line.clock()
+        for name in names:
+            tile = self.tiles.get(name)
+            state = self.line.slot_states.get(name)
+            if tile is not None and state is not None:
+                tile.show_state(state, now)
 
     def _tick(self) -> None:
         now = self.line.clock()

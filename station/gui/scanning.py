@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QWindow
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -105,7 +105,12 @@ def is_text_input(widget: QWidget | None) -> bool:
 
 
 class KeyboardWedgeFilter(QObject):
-    """An application event filter that turns fast key bursts in ``window`` into scans.
+    """An event filter on ``window``'s QWindow that turns fast key bursts into scans.
+
+    Installed on the window (not the application), so that only what the window system
+    delivers passes through Python: as an application filter it was called for every paint
+    and every queued signal of every widget, each call waiting for the interpreter while the
+    slots' threads worked, and the window stalled.
 
     Key presses aimed at a text field pass untouched. Everywhere else in the window the
     printable keys are taken (they have no other use there), and Enter or Tab ends a scan when
@@ -127,10 +132,13 @@ class KeyboardWedgeFilter(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
             return False
-        if not isinstance(watched, QWidget) or watched.window() is not self._window:
+        if isinstance(watched, QWindow):  # where the station installs it: keys reach the window first
+            if watched is not self._window.windowHandle():
+                return False
+        elif not isinstance(watched, QWidget) or watched.window() is not self._window or is_text_input(watched):
             return False
         focus = QApplication.focusWidget()
-        if is_text_input(watched) or (focus is not None and focus.window() is self._window and is_text_input(focus)):
+        if focus is not None and focus.window() is self._window and is_text_input(focus):
             return False
         return self._key_press(event)
 

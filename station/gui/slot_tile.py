@@ -6,8 +6,10 @@ the next scan of that slot starts a new unit there.
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QIcon, QResizeEvent
+from PySide6.QtGui import QFont, QFontMetrics, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -33,15 +35,24 @@ TILE_SIZE_HINT = QSize(420, 520)  # the same for every tile: slots share the wid
 
 
 def fit_font(label: QLabel, width: int, largest: int, smallest: int) -> None:
-    """The largest pixel size (within bounds) at which the label's one line fits ``width``."""
+    """The largest pixel size (within bounds) at which the label's one line fits ``width``.
+
+    A binary search: a text's width grows with the size, and each measurement lays the text out.
+    """
     font = label.font()
-    size = largest
-    while size > smallest:
+
+    def fits(size: int) -> bool:
         font.setPixelSize(size)
-        if QFontMetrics(font).horizontalAdvance(label.text()) <= width:
-            break
-        size -= 2
-    font.setPixelSize(max(size, smallest))
+        return QFontMetrics(font).horizontalAdvance(label.text()) <= width
+
+    low, high = smallest, largest  # the answer lies in [low, high]; low is taken when nothing fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    font.setPixelSize(low)
     label.setFont(font)
 
 
@@ -60,6 +71,12 @@ def format_seconds(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
+@functools.cache
+def _verdict_pixmap(name: str) -> QPixmap:
+    """The large result icon, rendered once per kind (rendering it took longer than the tile)."""
+    return QIcon(str(icon_path(name))).pixmap(VERDICT_ICON_SIZE)
+
+
 class SlotTile(QFrame):
     def __init__(self, slot_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +85,12 @@ class SlotTile(QFrame):
         self.setProperty("verdict", "idle")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumWidth(360)
-        self._icons = {state: QIcon(str(icon_path(f"step-{state.value}"))) for state in StepState}
+        # Rendered once: drawing an icon's pixmap costs more than everything else in an update.
+        self._step_pixmaps = {
+            state: QIcon(str(icon_path(f"step-{state.value}"))).pixmap(STEP_ICON_SIZE) for state in StepState
+        }
+        self._shown_steps: dict[str, StepState] = {}
+        self._fitted_for: tuple[int, str, str] | None = None  # (width, serial, verdict word) last fitted
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 16)
@@ -182,7 +204,14 @@ class SlotTile(QFrame):
         self._fit_type()
 
     def _fit_type(self) -> None:
-        """Large type, as large as the tile allows: readable from three metres, never clipped."""
+        """Large type, as large as the tile allows: readable from three metres, never clipped.
+
+        Measured again only when the width or the words changed, not on every progress step.
+        """
+        fitted_for = (self.width(), self.serial_label.text(), self.verdict_word.text())
+        if fitted_for == self._fitted_for:
+            return
+        self._fitted_for = fitted_for
         inner = self.width() - 2 * 16 - 8
         fit_font(self.serial_label, inner, *SERIAL_PIXELS)
         word_space = inner - 2 * 14 - VERDICT_ICON_SIZE.width() - 12 - 8
@@ -227,7 +256,9 @@ class SlotTile(QFrame):
         for step in DISPLAY_STEPS:
             step_state = state.steps.get(step, StepState.PENDING)
             icon, label = self.step_icons[step], self.step_labels[step]
-            icon.setPixmap(self._icons[step_state].pixmap(STEP_ICON_SIZE))
+            if self._shown_steps.get(step) is not step_state:
+                icon.setPixmap(self._step_pixmaps[step_state])
+                self._shown_steps[step] = step_state
             if label.property("state") != step_state.value:
                 label.setProperty("state", step_state.value)
                 repolish(label)
@@ -251,7 +282,7 @@ class SlotTile(QFrame):
                  Verdict.REWORKED: "attention"}
         assert verdict is not None
         self.verdict_word.setText(words[verdict])
-        self.verdict_icon.setPixmap(QIcon(str(icon_path(icons[verdict]))).pixmap(VERDICT_ICON_SIZE))
+        self.verdict_icon.setPixmap(_verdict_pixmap(icons[verdict]))
         if verdict is Verdict.PASS:
             self.verdict_reason.setText(self.tr("Move the unit on."))
             self.verdict_code.setText("")

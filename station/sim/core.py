@@ -1,11 +1,10 @@
 """An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
 
 The CPU reads flash and UICR from a copy of the unit's memory-mapped ``nvm.bin`` refreshed
-around every run, so it sees what every process sees; every store to them goes to the
+around every run, so it sees what every process sees; what it stores there goes to the
 device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
-timing) to the shared map. RAM is ordinary
-emulator memory owned by this process. Peripherals (NVMC, watchdog) are MMIO callbacks
-into the device model.
+timing) to the shared map. RAM is ordinary emulator memory owned by this process.
+Peripherals (NVMC, watchdog) are memory whose stores call into the device model.
 
 Firmware never executes here: the core only runs what a debugger loads into RAM and
 resumes, and halts when that code reaches a BKPT, as the flash algorithm's return does.
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import struct
 from collections.abc import Callable
 from typing import Final
 
@@ -45,6 +45,21 @@ Store = tuple[int, int, int]  # address, size in bytes, value
 NvmStores = Callable[[list[Store]], None]
 
 
+_PAGE_WORDS: Final = struct.Struct(f"<{board.PAGE_SIZE // 4}I")
+_memcmp = ctypes.CDLL(None).memcmp
+_memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+_memcmp.restype = ctypes.c_int
+
+
+def _offset_of(address: int) -> int:
+    """Where an address of flash or UICR lies in ``nvm.bin`` (flash, then UICR)."""
+    return address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
+
+
+def _address_of(offset: int) -> int:
+    return board.FLASH_BASE + offset if offset < board.FLASH_SIZE else board.UICR_BASE + offset - board.FLASH_SIZE
+
+
 class EmulatedCore:
     """The CPU of one simulated unit, as seen from the debug port."""
 
@@ -61,14 +76,19 @@ class EmulatedCore:
         self._nvm = nvm
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
-        self._pending_stores: list[Store] = []
-        # The CPU reads flash and UICR from a private copy of the shared map, refreshed before
-        # and after every run (reads at memory speed: the CRC analyzer reads every byte). Every
-        # store is noted and handed, in order and in batches, to the NVMC model, which writes
-        # the shared map with flash semantics; the engine also completes the store into the
-        # copy, which the next refresh corrects. (Flash algorithms never read back what they
-        # wrote within one call.)
+        # The CPU reads and writes flash and UICR in a private copy of the shared map, refreshed
+        # before and after every run (reads at memory speed: the CRC analyzer reads every
+        # byte). What it stored is found by comparing the copy with a second one taken at the
+        # last refresh -- at the end of a run and before every peripheral store, i.e. before
+        # the NVMC's CONFIG changes -- and handed, in address order, to the NVMC model, which
+        # writes the shared map with flash semantics; the copies are then refreshed from it.
+        # A hook per store cost about 10 us of interpreter time each, 20,000 per unit, more
+        # than the rest of the simulation together. What this gives up: a word stored with the
+        # value it already held is not seen (so not charged a word write's time), and a word
+        # stored twice in one stretch counts once, with its last value. Flash algorithms write
+        # each word once and never read back what they wrote within one call.
         self._shadow = (ctypes.c_char * len(nvm))()
+        self._at_refresh = (ctypes.c_char * len(nvm))()
         # A view of the shared map to copy from without an intermediate bytes object; released
         # in close(), before the unit closes the map.
         self._nvm_view = (ctypes.c_char * len(nvm)).from_buffer(nvm)
@@ -79,7 +99,6 @@ class EmulatedCore:
             (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
         ):
             self._uc.mem_map_ptr(base, size, readable, base_address + offset)
-            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_store, begin=base, end=base + size - 1)
         self.sync()
         self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
         self._uc.mem_write(board.FICR_BASE, ficr)
@@ -109,11 +128,6 @@ class EmulatedCore:
 
     # ---- hooks ----------------------------------------------------------------------------
 
-    def _trap_store(
-        self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
-    ) -> None:
-        self._pending_stores.append((address, size, value & ((1 << (8 * size)) - 1)))
-
     def _trap_peripheral_store(
         self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
     ) -> None:
@@ -121,21 +135,47 @@ class EmulatedCore:
         self._on_peripheral_write(address, size, value & ((1 << (8 * size)) - 1))
 
     def flush_stores(self) -> None:
-        """Hand the stores to flash noted so far to the NVMC model, in order."""
-        if self._pending_stores:
-            stores, self._pending_stores = self._pending_stores, []
-            self._on_nvm_stores(stores)
+        """Hand the words the CPU stored to flash and UICR since the last refresh to the NVMC
+        model, then refresh the pages they are in from the shared map it wrote."""
+        changed_pages = self._changed_pages()
+        if not changed_pages:
+            return
+        stores: list[Store] = []
+        for offset in changed_pages:
+            now = _PAGE_WORDS.unpack_from(self._shadow, offset)
+            before = _PAGE_WORDS.unpack_from(self._at_refresh, offset)
+            address = _address_of(offset)
+            stores.extend(
+                (address + 4 * index, 4, value)
+                for index, (value, old) in enumerate(zip(now, before, strict=True))
+                if value != old
+            )
+        self._on_nvm_stores(stores)
+        for offset in changed_pages:
+            self._refresh(offset, board.PAGE_SIZE)
+
+    def _changed_pages(self) -> list[int]:
+        """Offsets of the pages whose copy differs from the one at the last refresh."""
+        shadow, at_refresh = ctypes.addressof(self._shadow), ctypes.addressof(self._at_refresh)
+        if _memcmp(shadow, at_refresh, len(self._shadow)) == 0:
+            return []
+        return [
+            offset
+            for offset in range(0, len(self._shadow), board.PAGE_SIZE)
+            if _memcmp(shadow + offset, at_refresh + offset, board.PAGE_SIZE) != 0
+        ]
 
     def sync(self, address: int | None = None, length: int = 0) -> None:
         """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
         if address is None:
-            ctypes.memmove(self._shadow, self._nvm_view, len(self._shadow))
+            self._refresh(0, len(self._shadow))
             return
-        offset = (
-            address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
-        )
-        destination = ctypes.addressof(self._shadow) + offset
-        ctypes.memmove(destination, ctypes.addressof(self._nvm_view) + offset, length)
+        self._refresh(_offset_of(address), length)
+
+    def _refresh(self, offset: int, length: int) -> None:
+        source = ctypes.addressof(self._nvm_view) + offset
+        ctypes.memmove(ctypes.addressof(self._shadow) + offset, source, length)
+        ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
 
     def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
         if interrupt == _BKPT_INTERRUPT:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, null, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, insert, null, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -457,21 +457,19 @@ def _check_advance(state: JournalState) -> None:
         raise StoreError(f"{state} ends an attempt: use finish_attempt")
 
 
-def _require_open_attempt(session: Session, attempt_id: int) -> None:
+def _require_open_attempt(connection: Connection, attempt_id: int) -> None:
     """StoreError unless the attempt exists and is unfinished (one indexed read, no ORM load)."""
-    result = session.connection().execute(_SELECT_ATTEMPT_RESULT, {"attempt_id": attempt_id}).scalar_one_or_none()
+    result = connection.execute(_SELECT_ATTEMPT_RESULT, {"attempt_id": attempt_id}).scalar_one_or_none()
     if result is None:
         raise StoreError(f"no attempt {attempt_id}")
     if result != AttemptResult.IN_PROGRESS:
         raise StoreError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
 
 
-def _advance_open_attempt(session: Session, attempt_id: int, state: JournalState) -> None:
-    changed = session.connection().execute(
-        _ADVANCE_OPEN_ATTEMPT, {"attempt_id": attempt_id, "state": state.value}
-    ).first()
+def _advance_open_attempt(connection: Connection, attempt_id: int, state: JournalState) -> None:
+    changed = connection.execute(_ADVANCE_OPEN_ATTEMPT, {"attempt_id": attempt_id, "state": state.value}).first()
     if changed is None:
-        _require_open_attempt(session, attempt_id)  # says why
+        _require_open_attempt(connection, attempt_id)  # says why
         raise StoreError(f"attempt {attempt_id} cannot change")
 
 
@@ -535,8 +533,7 @@ class AttemptRepository:
     def advance(self, attempt_id: int, state: JournalState) -> None:
         """Commit the attempt's new journal state (before the irreversible act it names)."""
         _check_advance(state)
-        with self._sessions.writing() as session:
-            _advance_open_attempt(session, attempt_id, state)
+        self._sessions.write_journal(lambda connection: _advance_open_attempt(connection, attempt_id, state))
 
     def set_attempt_fields(
         self,
@@ -561,10 +558,10 @@ class AttemptRepository:
             "is_rework": is_rework,
         }
         values = {name: value for name, value in given.items() if value is not UNSET}
-        with self._sessions.writing() as session:
-            connection = session.connection()
+
+        def write(connection: Connection) -> None:
             if not values:
-                _require_open_attempt(session, attempt_id)
+                _require_open_attempt(connection, attempt_id)
                 return
             changed = connection.execute(
                 update(Attempt)
@@ -573,12 +570,14 @@ class AttemptRepository:
                 .returning(Attempt.unit_id)
             ).first()
             if changed is None:
-                _require_open_attempt(session, attempt_id)  # says why
+                _require_open_attempt(connection, attempt_id)  # says why
                 raise StoreError(f"attempt {attempt_id} cannot change")
             if isinstance(device_id, str):  # the unit learns its device id from its first attempt
                 connection.execute(
                     update(Unit).where(Unit.id == changed.unit_id, Unit.device_id.is_(None)).values(device_id=device_id)
                 )
+
+        self._sessions.write_journal(write)
 
     def append_transcript(self, attempt_id: int, text: str) -> None:
         """Add console text (already free of secrets) to the attempt's transcript."""
@@ -620,11 +619,15 @@ class AttemptRepository:
 
     def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord:
         started = _moment(at)
-        with self._sessions.writing() as session:
-            _require_open_attempt(session, attempt_id)
-            step_id = session.connection().execute(
+
+        def write(connection: Connection) -> int:
+            _require_open_attempt(connection, attempt_id)
+            inserted: int = connection.execute(
                 _INSERT_STEP, {"attempt_id": attempt_id, "name": name, "started_at": started}
             ).scalar_one()
+            return inserted
+
+        step_id = self._sessions.write_journal(write)
         return StepRecord(id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=None,
                           outcome=StepOutcome.RUNNING, detail="", failure_code=None)
 
@@ -645,21 +648,24 @@ class AttemptRepository:
         if advance_to is not None:
             _check_advance(advance_to)
         ended = _moment(at)
-        with self._sessions.writing() as session:
-            row = session.connection().execute(
+
+        def write(connection: Connection) -> StepRecord:
+            row = connection.execute(
                 _FINISH_RUNNING_STEP,
                 {"step_id": step_id, "outcome": outcome.value, "detail": detail, "failure_code": failure_code,
                  "ended_at": ended},
             ).first()
             if row is None:
-                existing = session.execute(select(Step.name, Step.outcome).where(Step.id == step_id)).first()
+                existing = connection.execute(select(Step.name, Step.outcome).where(Step.id == step_id)).first()
                 if existing is None:
                     raise StoreError(f"no step {step_id}")
                 raise StoreError(f"step {step_id} ({existing.name}) is already finished ({existing.outcome})")
             if advance_to is not None:
-                _advance_open_attempt(session, row.attempt_id, advance_to)
-        return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,
-                          ended_at=ended, outcome=outcome, detail=detail, failure_code=failure_code)
+                _advance_open_attempt(connection, row.attempt_id, advance_to)
+            return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,
+                              ended_at=ended, outcome=outcome, detail=detail, failure_code=failure_code)
+
+        return self._sessions.write_journal(write)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -93,6 +93,11 @@ def wait_finished(qtbot: Any, line: StationLine, *slots: str, timeout: int = DEF
     qtbot.waitUntil(finished, timeout=timeout)
 
 
+def wait_drawn(qtbot: Any, window: Any) -> None:
+    """Until the operator view has drawn every slot change (tiles are drawn once per frame)."""
+    qtbot.waitUntil(lambda: not window.operator_view.frame_pending, timeout=2000)
+
+
 def all_demo_tokens(station: Station) -> list[str]:
     """Every activation token in the demo vault, in clear: what must never be shown."""
     assert station.environment is not None

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -38,14 +39,24 @@ from station.gui.settings import ScannerSettings, SlotSettings
 from station.gui.wording import plain_words
 from station.sim import board
 
-from .conftest import all_demo_tokens, fast_console_recipe, running_qthreads, wait_finished
+from .conftest import all_demo_tokens, fast_console_recipe, running_qthreads, wait_drawn, wait_finished
 
 StationFactory = Callable[..., Station]
 
 
 def scanner_types(qtbot: Any, widget: QWidget, text: str, *, gap_ms: int) -> None:
-    qtbot.keyClicks(widget, text, delay=gap_ms)
-    qtbot.keyClick(widget, Qt.Key.Key_Return, delay=gap_ms)
+    """Keys as a keyboard-wedge scanner sends them: through the window system to ``widget``'s
+    window, which hands them to the focused widget (QTest would send them to the widget itself)."""
+    window = widget.window().windowHandle()
+    assert window is not None, "the station window has a native window"
+    for character in text:
+        key = ord(character.upper()) if character.isprintable() else Qt.Key.Key_unknown  # Qt's codes are ASCII
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(window, QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, character))
+        qtbot.wait(gap_ms)
+    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        QApplication.sendEvent(window, QKeyEvent(kind, Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier, "\r"))
+    qtbot.wait(gap_ms)
 
 
 def attempts_for(station: Station, serial: str) -> list[Any]:
@@ -88,6 +99,8 @@ def test_scanner_speed_starts_a_unit_and_a_repeat_within_the_debounce_window_is_
     assert not line.slot_states["2"].running and line.slot_states["2"].serial == ""
     wait_finished(qtbot, line, "1")
     assert line.slot_states["1"].verdict is Verdict.PASS
+    # Tiles are redrawn at the next frame (operator_view.TILE_FRAME_MS), not at every signal.
+    wait_drawn(qtbot, station.window)
     assert station.window.operator_view.tiles["1"].verdict_word.text() == "PASS"
     assert [attempt.result for attempt in attempts_for(station, "TST-000101")] == [AttemptResult.PASSED]
 
@@ -137,6 +150,8 @@ def test_two_slots_reach_pass_at_once_and_the_window_keeps_answering(
     gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
     assert len(ticks) > 10
     assert max(gaps) < 1.5, f"the event loop stalled for {max(gaps):.2f} s while two slots ran"
+    # The counters are computed off the GUI thread, after the units' records are committed.
+    qtbot.waitUntil(lambda: line.figures().passed == 2, timeout=10_000)
     figures = line.figures()
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (2, 0, 1.0)
     assert station.window.operator_view.passed_box.value.text() == "2"
@@ -157,6 +172,7 @@ def test_a_locked_unit_is_amber_untouched_and_only_a_rework_with_the_pin_erases_
     wait_finished(qtbot, line, "1")
     state = line.slot_states["1"]
     assert (state.verdict, state.failure_code, state.failure_step) == (Verdict.NEEDS_PERSON, "UNIT_LOCKED", "connect")
+    wait_drawn(qtbot, window)
     tile = window.operator_view.tiles["1"]
     assert tile.verdict_word.text() == "FAIL"
     assert tile.verdict_reason.text() == plain_words("UNIT_LOCKED")
@@ -221,6 +237,7 @@ def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
     wait_finished(qtbot, line, "1")
     state = line.slot_states["1"]
     assert (state.verdict, state.failure_step, state.failure_code) == (Verdict.FAIL, "activate", "CONSOLE_TIMEOUT")
+    wait_drawn(qtbot, window)
     tile = window.operator_view.tiles["1"]
     assert tile.verdict_word.text() == "FAIL"
     assert tile.verdict_reason.text() == plain_words("CONSOLE_TIMEOUT")
@@ -239,6 +256,7 @@ def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
     flash_steps = [step for step in history[-1].steps if step.name == "flash"]
     assert [step.outcome for step in flash_steps] == [StepOutcome.SKIPPED]
     assert history[0].certificate_fingerprint == history[1].certificate_fingerprint
+    qtbot.waitUntil(lambda: line.figures().passed == 1, timeout=10_000)
     figures = line.figures()
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (1, 1, 0.0)
 
