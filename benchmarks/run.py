@@ -13,6 +13,11 @@ sim       the simulated unit alone against its physical time (benchmarks/sim_tim
 store     1,000,000 attempts: look-up, insert, export vs the sqlite3 shell, memory
           (benchmarks/export_scale.py)
 
+The simulated units run in a simulator host (``station sim host``, started by each benchmark):
+their emulated core, flash timing and console live in processes of their own, as a real
+probe's firmware and the chip do their work outside the station. Both still share this
+machine's cores with the station.
+
 Nothing here is a test: targets are printed beside the figures, never asserted.
 """
 
@@ -154,57 +159,79 @@ def run_slot(line: BenchLine, units: list[Any], serial_lock: threading.Lock, fai
             failures.append(outcome.summary)
 
 
-def bench_slots(quick: bool) -> dict[str, Any]:
-    per_slot = 2
-    rows, data, single = [], [], None
-    for slots in (1, 2, 4, 8):
-        with bench_line(64 * 1024) as line:
-            provision_timed(line, line.new_units(1)[0])  # warm-up
-            units = line.new_units(slots * per_slot)
-            serial_lock = threading.Lock()
-            failures: list[str] = []
+def run_slots(line: BenchLine, slots: int, per_slot: int) -> float:
+    """Wall seconds for ``slots`` slots, started together, to provision ``per_slot`` units each."""
+    units = line.new_units(slots * per_slot)
+    serial_lock = threading.Lock()
+    failures: list[str] = []
+    shares = [units[index * per_slot : (index + 1) * per_slot] for index in range(slots)]
+    threads = [threading.Thread(target=run_slot, args=(line, share, serial_lock, failures)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"slot benchmark failures: {failures}")
+    return elapsed
 
-            threads = [
-                threading.Thread(
-                    target=run_slot,
-                    args=(line, units[index * per_slot : (index + 1) * per_slot], serial_lock, failures),
-                )
-                for index in range(slots)
-            ]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - started
-        if failures:
-            raise SystemExit(f"slot benchmark failures: {failures}")
-        per_hour = slots * per_slot / elapsed * 3600
-        single = single or per_hour
-        rows.append([slots, slots * per_slot, elapsed, per_hour, per_hour / single])
+
+def bench_slots(quick: bool) -> dict[str, Any]:
+    """Units per hour with 1, 2, 4 and 8 slots, all in one station and one simulator host.
+
+    The configurations take turns for several rounds and each is judged by its median: on a
+    shared 2-core machine one run of a few seconds can be a fifth slower than the next.
+    """
+    per_slot, rounds = (2, 1) if quick else (3, 3)
+    counts = (1, 2, 4, 8)
+    walls: dict[int, list[float]] = {slots: [] for slots in counts}
+    with bench_line(64 * 1024) as line:
+        provision_timed(line, line.new_units(1)[0])  # warm-up
+        for _ in range(rounds):
+            for slots in counts:
+                walls[slots].append(run_slots(line, slots, per_slot))
+    single = per_slot / median(walls[1]) * 3600
+    rows, data = [], []
+    for slots in counts:
+        wall = median(walls[slots])
+        per_hour = slots * per_slot / wall * 3600
+        spread = f"{min(walls[slots]):.2f}-{max(walls[slots]):.2f}"
+        rows.append([slots, slots * per_slot, wall, spread, per_hour, per_hour / single])
         data.append(
             {
                 "slots": slots,
                 "units": slots * per_slot,
-                "seconds": elapsed,
+                "seconds": wall,
+                "seconds_each_round": walls[slots],
                 "units_per_hour": per_hour,
                 "speedup": per_hour / single,
             }
         )
     print_table(
-        "Slots in one station process, 64 KiB application, timing factor 1",
-        ["slots", "units", "wall s", "units/hour", "x 1 slot"],
+        f"Slots in one station process, 64 KiB application, timing factor 1 (median of {rounds} rounds)",
+        ["slots", "units", "wall s", "rounds s", "units/hour", "x 1 slot"],
         rows,
     )
     print(f"8 slots: {data[-1]['speedup']:.2f} x one slot (target >= 7)")
-    return {"benchmark": "slots", "cpu_count": os.cpu_count(), "rows": data}
+    return {
+        "benchmark": "slots",
+        "cpu_count": os.cpu_count(),
+        "units_per_slot": per_slot,
+        "rounds": rounds,
+        "rows": data,
+    }
 
 
 # ---- 5. window responsiveness ------------------------------------------------------------------------
 
 
-def bench_window(quick: bool) -> dict[str, Any]:
-    """The longest gap between ticks of a 10 ms timer on the GUI thread while 8 slots provision."""
+OPERATOR_SCAN_INTERVAL_S = 0.25  # a fast operator: label after label, a quarter second apart
+
+
+def window_run(scan_interval: float) -> dict[str, Any]:
+    """One demo station, 8 slots at timing factor 1: scan 8 units ``scan_interval`` apart (0: all
+    in one go) and record every gap between ticks of a 10 ms timer until all have a verdict."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
 
@@ -219,11 +246,7 @@ def bench_window(quick: bool) -> dict[str, Any]:
     clock = QElapsedTimer()
     timer = QTimer()
     timer.setInterval(10)
-
-    def tick() -> None:
-        gaps.append(clock.restart() / 1000.0)
-
-    timer.timeout.connect(tick)
+    timer.timeout.connect(lambda: gaps.append(clock.restart() / 1000.0))
 
     def pump_until(condition: Any, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -241,7 +264,9 @@ def bench_window(quick: bool) -> dict[str, Any]:
         started = time.monotonic()
         for _ in range(slots):
             window.demo_bar.simulate_scan()
-        pump_until(lambda: any(state.running for state in line.slot_states.values()), 30)
+            QCoreApplication.processEvents()  # each scan is its own event, as from a scanner
+            if scan_interval:
+                pump_until(lambda: False, scan_interval)
         pump_until(lambda: not any(state.running for state in line.slot_states.values()), 300)
         elapsed = time.monotonic() - started
         timer.stop()
@@ -249,33 +274,54 @@ def bench_window(quick: bool) -> dict[str, Any]:
     finally:
         station.close()
     ticks = gaps[1:]
-    longest = max(ticks) if ticks else float("nan")
-    rows = [
-        [
-            slots,
-            len(ticks),
-            elapsed,
-            median(ticks) * 1000,
-            sorted(ticks)[int(0.99 * (len(ticks) - 1))] * 1000,
-            longest * 1000,
-            "<= 50 ms",
-            "yes" if longest <= 0.050 else "NO",
-        ]
-    ]
-    print_table(
-        "GUI thread while 8 slots provision (10 ms timer), timing factor 1",
-        ["slots", "ticks", "run s", "median ms", "p99 ms", "longest ms", "target", "met"],
-        rows,
-    )
-    print("verdicts:", ", ".join(verdicts))
     return {
-        "benchmark": "window",
-        "slots": slots,
+        "scan_interval_s": scan_interval,
         "ticks": len(ticks),
+        "run_s": elapsed,
         "median_gap_ms": median(ticks) * 1000,
-        "longest_gap_ms": longest * 1000,
+        "p99_gap_ms": sorted(ticks)[int(0.99 * (len(ticks) - 1))] * 1000,
+        "longest_gap_ms": max(ticks) * 1000,
         "verdicts": verdicts,
     }
+
+
+def bench_window(quick: bool) -> dict[str, Any]:
+    """The longest gap between ticks of a 10 ms timer on the GUI thread while 8 slots provision.
+
+    Two ways of starting the slots: labels scanned at a fast operator's pace, and all eight
+    scans handled in one go (the worst case: eight units start at the same instant). Each is
+    run several times and the worst run is reported.
+    """
+    repeats = 1 if quick else 3
+    runs = {
+        "operator pace": [window_run(OPERATOR_SCAN_INTERVAL_S) for _ in range(repeats)],
+        "all at once": [window_run(0.0) for _ in range(repeats)],
+    }
+    rows = []
+    for name, results in runs.items():
+        worst = max(results, key=lambda result: result["longest_gap_ms"])
+        longest = worst["longest_gap_ms"]
+        rows.append(
+            [
+                name,
+                worst["scan_interval_s"],
+                worst["ticks"],
+                worst["run_s"],
+                worst["median_gap_ms"],
+                worst["p99_gap_ms"],
+                longest,
+                ", ".join(f"{result['longest_gap_ms']:.0f}" for result in results),
+                "yes" if longest <= 50 else "NO",
+            ]
+        )
+    print_table(
+        f"GUI thread while 8 slots provision (10 ms timer, timing factor 1, worst of {repeats} runs)",
+        ["scans", "apart s", "ticks", "run s", "median ms", "p99 ms", "longest ms", "each run", "<= 50 ms"],
+        rows,
+    )
+    for name, results in runs.items():
+        print(f"verdicts ({name}):", ", ".join(results[-1]["verdicts"]))
+    return {"benchmark": "window", "slots": 8, "target_ms": 50, "runs": runs}
 
 
 # ---- 6. where the time goes -----------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import Connection, event, text
 
 from station.domain.errors import StoreError
 from station.domain.ports import TokenRepository, VaultParameters
@@ -20,7 +22,9 @@ from station.domain.records import (
     SealedToken,
     StepOutcome,
 )
-from station.store import Database
+from station.store import Database, open_database
+
+from .conftest import RECIPE_TEXT
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -412,3 +416,94 @@ def test_token_limit_holds_under_concurrent_use(database: Database, recipe_hash:
         thread.join()
     assert sorted(outcomes) == ["refused"] * 5 + ["used"] * 3
     assert database.tokens.token_statuses()[0].uses == 3
+
+
+def test_journal_writes_of_concurrent_slots_are_each_committed_or_refused_alone(
+    database: Database, recipe_hash: str, db_url: str
+) -> None:
+    """Eight slots journaling at once (SQLite shares their commits): every good write is stored
+    and visible to a fresh connection; a write refused in the same moment changes nothing."""
+    attempts = [_attempt(database, recipe_hash, serial=f"SN-{index}") for index in range(8)]
+    finished = _attempt(database, recipe_hash, serial="SN-DONE")
+    database.attempts.finish_attempt(finished.id, AttemptResult.FAILED, failure_code="X")
+    barrier = threading.Barrier(len(attempts) + 1)
+    refusals: list[str] = []
+
+    def slot(attempt_id: int) -> None:
+        barrier.wait()
+        for name in ("connect", "flash", "verify"):
+            step = database.attempts.start_step(attempt_id, name)
+            assert step.id is not None, "a started step is stored, so it has an id"
+            database.attempts.finish_step(step.id, StepOutcome.PASSED, detail=name, advance_to=JournalState.CONNECTED)
+            database.attempts.set_attempt_fields(attempt_id, device_id=f"DEV-{attempt_id}")
+
+    def late_writer() -> None:
+        barrier.wait()
+        for _ in range(3):
+            try:
+                database.attempts.start_step(finished.id, "late")
+            except StoreError as error:
+                refusals.append(str(error))
+
+    threads = [threading.Thread(target=slot, args=(attempt.id,)) for attempt in attempts]
+    threads.append(threading.Thread(target=late_writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(refusals) == 3 and all("already finished" in refusal for refusal in refusals)
+    reopened = open_database(db_url)  # what a restarted station would read
+    try:
+        for attempt in attempts:
+            stored = reopened.attempts.get_attempt(attempt.id)
+            assert [(s.name, s.outcome) for s in stored.steps] == [
+                ("connect", StepOutcome.PASSED), ("flash", StepOutcome.PASSED), ("verify", StepOutcome.PASSED)
+            ]
+            assert stored.state is JournalState.CONNECTED and stored.device_id == f"DEV-{attempt.id}"
+        assert reopened.attempts.get_attempt(finished.id).steps == ()
+    finally:
+        reopened.dispose()
+
+
+def test_journal_writes_queued_behind_a_commit_share_the_next_one(sqlite_database: Database) -> None:
+    """White-box check of SQLite group commit: writes that queue while the write lock is held
+    go into one transaction, each in its own savepoint, and a refused one is undone alone."""
+    database = sqlite_database
+    attempt = _attempt(database, database.registry.record_recipe(RECIPE_TEXT, "ACME-TOASTER").sha256)
+    sessions = database.attempts._sessions
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    results: dict[str, object] = {}
+
+    def write(name: str, refuse: bool) -> None:
+        def work(connection: Connection) -> str:
+            statement = text("UPDATE attempts SET probe_id = :name WHERE id = :id")
+            connection.execute(statement, {"name": name, "id": attempt.id})
+            if refuse:
+                raise StoreError(f"{name} refused")
+            return name
+
+        try:
+            results[name] = sessions.write_journal(work)
+        except StoreError as error:
+            results[name] = error
+
+    with sessions._writers:  # as if another write were committing now
+        first = threading.Thread(target=write, args=("first", False))
+        first.start()
+        while not sessions._leading:
+            time.sleep(0.001)
+        queued = [threading.Thread(target=write, args=(name, name == "refused")) for name in ("second", "refused")]
+        for thread in queued:
+            thread.start()
+        while len(sessions._queue) < 2:
+            time.sleep(0.001)
+        commits.clear()
+    for thread in [first, *queued]:
+        thread.join()
+
+    assert results["first"] == "first" and results["second"] == "second"
+    assert isinstance(results["refused"], StoreError)
+    assert len(commits) == 2  # the first write's own, then one for the two queued behind it
+    assert database.attempts.get_attempt(attempt.id).probe_id == "second"
