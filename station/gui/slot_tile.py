@@ -31,7 +31,7 @@ STEP_ICON_SIZE = QSize(32, 32)
 VERDICT_ICON_SIZE = QSize(84, 84)
 VERDICT_PIXELS = (96, 28)  # largest and smallest type of the PASS/FAIL word
 SERIAL_PIXELS = (40, 16)
-TILE_SIZE_HINT = QSize(420, 520)  # the same for every tile: slots share the width equally
+TILE_MINIMUM_SIZE = QSize(360, 420)
 
 
 def fit_font(label: QLabel, width: int, largest: int, smallest: int) -> None:
@@ -83,8 +83,12 @@ class SlotTile(QFrame):
         self.slot_name = slot_name
         self.setObjectName("slotTile")
         self.setProperty("verdict", "idle")
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumWidth(360)
+        # Every tile takes an equal share of the grid whatever it shows (the grid's stretch),
+        # never less than this. Sizes are set here rather than by overriding sizeHint: Qt asks
+        # for a hint at every relayout, and each answer from Python waits for the interpreter
+        # while the slots' threads run.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(TILE_MINIMUM_SIZE)
         # Rendered once: drawing an icon's pixmap costs more than everything else in an update.
         self._step_pixmaps = {
             state: QIcon(str(icon_path(f"step-{state.value}"))).pixmap(STEP_ICON_SIZE) for state in StepState
@@ -151,6 +155,9 @@ class SlotTile(QFrame):
         running_layout.addStretch(1)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
+        keep_place = self.progress_bar.sizePolicy()
+        keep_place.setRetainSizeWhenHidden(True)  # shown and hidden per step without a relayout
+        self.progress_bar.setSizePolicy(keep_place)
         running_layout.addWidget(self.progress_bar)
         self.pages.addWidget(running)
 
@@ -192,12 +199,6 @@ class SlotTile(QFrame):
         self.retranslate()
 
     # ---- size ----------------------------------------------------------------------------
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return TILE_SIZE_HINT
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(280, 420)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
