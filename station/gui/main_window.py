@@ -251,7 +251,9 @@ class MainWindow(QMainWindow):
 
     def _slot_changed(self, name: str) -> None:
         state = self.line.slot_states.get(name)
-        if state is not None and not state.running and self.tabs.currentWidget() is self.history_view:
+        if state is None or state.running:  # the history only changes when a unit has finished
+            return
+        if self.tabs.currentWidget() is self.history_view:
             self.history_view.refresh()
 
     # ---- dialogs -----------------------------------------------------------------------------

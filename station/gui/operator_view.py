@@ -198,7 +198,7 @@ class OperatorView(QWidget):
         """Redraw the slot's tile at the next frame: eight slots send progress many times a
         second, and drawing each one at once kept the window from answering in between."""
         self._changed_tiles.add(name)
-        if not self._frame_timer.isActive():
+        if len(self._changed_tiles) == 1:  # the first change since the last frame schedules the next
             self._frame_timer.start()
 
     @property

@@ -93,8 +93,9 @@ class SlotTile(QFrame):
         self._step_pixmaps = {
             state: QIcon(str(icon_path(f"step-{state.value}"))).pixmap(STEP_ICON_SIZE) for state in StepState
         }
-        self._shown_steps: dict[str, StepState] = {}
-        self._fitted_for: tuple[int, str, str] | None = None  # (width, serial, verdict word) last fitted
+        self._width = 0  # kept by resizeEvent
+        self._shown: dict[str, object] = {}  # what the widgets show now, by _changed's keys
+        self._fitted_for: tuple[int, object, object] | None = None  # (width, serial, verdict word) fitted
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 16)
@@ -202,6 +203,7 @@ class SlotTile(QFrame):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
+        self._width = event.size().width()
         self._fit_type()
 
     def _fit_type(self) -> None:
@@ -209,11 +211,11 @@ class SlotTile(QFrame):
 
         Measured again only when the width or the words changed, not on every progress step.
         """
-        fitted_for = (self.width(), self.serial_label.text(), self.verdict_word.text())
+        fitted_for = (self._width, self._shown.get("serial"), self._shown.get("verdict word"))
         if fitted_for == self._fitted_for:
             return
         self._fitted_for = fitted_for
-        inner = self.width() - 2 * 16 - 8
+        inner = self._width - 2 * 16 - 8
         fit_font(self.serial_label, inner, *SERIAL_PIXELS)
         word_space = inner - 2 * 14 - VERDICT_ICON_SIZE.width() - 12 - 8
         fit_font(self.verdict_word, word_space, *VERDICT_PIXELS)
@@ -225,14 +227,31 @@ class SlotTile(QFrame):
         self.idle_hint.setText(self.tr("Ready. Scan a unit."))
         for step, label in self.step_labels.items():
             label.setText(step_title(step))
+        self._shown.pop("device id", None)  # its words are translated
         if self._state is not None:
             self.show_state(self._state, 0.0)
 
+    def _changed(self, key: str, value: object) -> bool:
+        """True, and remembered, when ``value`` is not what the tile shows for ``key`` yet.
+
+        Every call into Qt hands the interpreter over and waits to get it back, which, with
+        eight slots' threads running, is what kept the window from answering; so the tile
+        makes none that would change nothing.
+        """
+        if key in self._shown and self._shown[key] == value:
+            return False
+        self._shown[key] = value
+        return True
+
     def show_state(self, state: SlotState, now: float) -> None:
         self._state = state
-        self.serial_label.setText(state.serial or "\u00a0")  # keeps its height while empty
-        self.device_label.setText(self.tr("Device {device_id}").format(device_id=state.device_id)
-                                  if state.device_id else "")
+        serial = state.serial or "\u00a0"  # keeps its height while empty
+        if self._changed("serial", serial):
+            self.serial_label.setText(serial)
+        if self._changed("device id", state.device_id):
+            self.device_label.setText(
+                self.tr("Device {device_id}").format(device_id=state.device_id) if state.device_id else ""
+            )
         self.update_elapsed(now)
         if state.running:
             self._show_running(state)
@@ -241,37 +260,42 @@ class SlotTile(QFrame):
             self._show_verdict(state)
             verdict = state.verdict.value
         else:
-            self.pages.setCurrentIndex(0)
+            if self._changed("page", 0):
+                self.pages.setCurrentIndex(0)
             verdict = "idle"
-        if self.property("verdict") != verdict:
+        if self._changed("verdict", verdict):
             self.setProperty("verdict", verdict)
             repolish(self)
         self._fit_type()
 
     def update_elapsed(self, now: float) -> None:
         state = self._state
-        self.elapsed_label.setText(format_seconds(state.elapsed(now)) if state is not None else "")
+        elapsed = format_seconds(state.elapsed(now)) if state is not None else ""
+        if self._changed("elapsed", elapsed):
+            self.elapsed_label.setText(elapsed)
 
     def _show_running(self, state: SlotState) -> None:
-        self.pages.setCurrentIndex(1)
+        if self._changed("page", 1):
+            self.pages.setCurrentIndex(1)
         for step in DISPLAY_STEPS:
             step_state = state.steps.get(step, StepState.PENDING)
-            icon, label = self.step_icons[step], self.step_labels[step]
-            if self._shown_steps.get(step) is not step_state:
-                icon.setPixmap(self._step_pixmaps[step_state])
-                self._shown_steps[step] = step_state
-            if label.property("state") != step_state.value:
+            if self._changed(f"step {step}", step_state):
+                label = self.step_labels[step]
+                self.step_icons[step].setPixmap(self._step_pixmaps[step_state])
                 label.setProperty("state", step_state.value)
                 repolish(label)
         flashing = state.current_step == StepName.FLASH.value and state.progress is not None
-        self.progress_bar.setVisible(flashing or state.current_step == StepName.VERIFY.value)
-        if flashing and state.progress is not None:
+        verifying = state.current_step == StepName.VERIFY.value
+        if self._changed("progress shown", flashing or verifying):
+            self.progress_bar.setVisible(flashing or verifying)
+        if flashing and state.progress is not None and self._changed("progress", round(state.progress * 100)):
             self.progress_bar.setValue(round(state.progress * 100))
-        elif state.current_step == StepName.VERIFY.value:
+        elif verifying and self._changed("progress", 100):
             self.progress_bar.setValue(100)
 
     def _show_verdict(self, state: SlotState) -> None:
-        self.pages.setCurrentIndex(2)
+        if self._changed("page", 2):
+            self.pages.setCurrentIndex(2)
         verdict = state.verdict
         words = {
             Verdict.PASS: verdict_pass(),
@@ -283,6 +307,7 @@ class SlotTile(QFrame):
                  Verdict.REWORKED: "attention"}
         assert verdict is not None
         self.verdict_word.setText(words[verdict])
+        self._shown["verdict word"] = words[verdict]
         self.verdict_icon.setPixmap(_verdict_pixmap(icons[verdict]))
         if verdict is Verdict.PASS:
             self.verdict_reason.setText(self.tr("Move the unit on."))
