@@ -90,7 +90,7 @@ DFSR_BKPT: Final = 1 << 1
 DFSR_VCATCH: Final = 1 << 3
 PPB_BASE: Final = 0xE000_0000
 PPB_END: Final = 0xE010_0000
-POLL_ROUND_TRIP_SECONDS: Final = 0.001
+POLL_WAIT_LIMIT_SECONDS: Final = 0.25  # a poll never waits longer: callers keep their own timeouts
 
 
 def _component_id_registers(base: int, part: int, component_class: int) -> dict[int, int]:
@@ -509,17 +509,18 @@ class SimDevice:
 
     @staticmethod
     def _poll_wait(until: float) -> None:
-        """A status poll that will answer "busy" waits, as a USB probe's round trip does.
+        """A status poll that would answer "busy" waits until the status changes (at most
+        POLL_WAIT_LIMIT_SECONDS), as a USB probe's round trip keeps the caller waiting.
 
-        pyOCD polls a running flash algorithm without pause; through a real probe each poll
-        waits on USB with the interpreter free, through this in-process model it would spin a
-        core and starve the station's other slots. So a poll blocks for half the time still to
-        run (at least a round trip, at most the rest): the halt is seen within a round trip of
-        when the chip would show it, with a handful of polls instead of hundreds.
+        pyOCD polls a running flash algorithm without pause. Answering each poll at once would
+        spin the caller -- hundreds of round trips per page, each taking the interpreter from
+        the station's other slots -- so the poll is held until the halt (or the flash
+        controller's readiness) is due: the caller sees it at the modelled moment, with one
+        round trip instead of a handful.
         """
         remaining = until - time.monotonic()
         if remaining > 0:
-            time.sleep(min(remaining, max(POLL_ROUND_TRIP_SECONDS, remaining / 2)))
+            time.sleep(min(remaining, POLL_WAIT_LIMIT_SECONDS))
 
     def _read_system_register(self, address: int) -> int:
         if address == DHCSR:
