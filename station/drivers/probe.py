@@ -117,17 +117,19 @@ class AttachedUnit:
     def read(self, address: int, length: int) -> bytes:
         """Read memory for verification, in words where aligned.
 
-        Word reads through the core skip pyOCD's per-byte filtering of software breakpoints,
-        which costs more interpreter time than the transfer itself; the station sets none.
+        The words are read through the core's memory access port, as the probe sees memory:
+        through the core, pyOCD also filters every word for software breakpoints (the station
+        sets none), which cost more interpreter time than the transfer itself.
         """
         out = bytearray()
         try:
             head = min(length, (-address) % 4)
             if head:
                 out += bytes(self.target.read_memory_block8(address, head))
+            port = self.target.selected_core.ap
             while length - len(out) >= 4:
                 words = min(READ_CHUNK, length - len(out)) // 4
-                values = self.target.read_memory_block32(address + len(out), words)
+                values = port.read_memory_block32(address + len(out), words)
                 out += struct.pack(f"<{len(values)}I", *values)
             if len(out) < length:
                 out += bytes(self.target.read_memory_block8(address + len(out), length - len(out)))
