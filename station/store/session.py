@@ -68,12 +68,11 @@ class Sessions:
         try:
             with self._writers, self._write() as session, session.begin():
                 yield session
-        except StationError:
-            raise
-        except IntegrityError as error:
-            raise StoreError(f"the store refused the change: {describe(error)}") from error
-        except (OperationalError, StatementError, DBAPIError) as error:
-            raise StoreError(f"the store could not complete the change: {describe(error)}") from error
+        except Exception as error:
+            mapped = _write_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     @contextmanager
     def writing_core(self) -> Iterator[Connection]:
@@ -83,7 +82,10 @@ class Sessions:
             with self._writers, self._write_engine.begin() as connection:
                 yield connection
         except Exception as error:
-            raise _write_error(error) from error
+            mapped = _write_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     def write_journal(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, sharing it with journal writes of other threads
