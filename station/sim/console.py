@@ -538,9 +538,7 @@ class ConsoleServer:
         """Open a pty for every unit that has none yet (units may be created at any time)."""
         with self._ports_lock:
             known = set(self._ports)
-        for unit_id in self._store.unit_ids():
-            if unit_id in known:
-                continue
+        for unit_id in self._store.unit_ids(besides=known):
             try:
                 port = self._open_port(unit_id)
             except (OSError, ValueError, StationError) as error:

@@ -1,7 +1,7 @@
 """An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
 
 The CPU reads flash and UICR from a copy of the unit's memory-mapped ``nvm.bin`` refreshed
-around every run, so it sees what every process sees; what it stores there goes to the
+at the start of every run, so it sees what every process sees; what it stores there goes to the
 device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
 timing) to the shared map. RAM is ordinary emulator memory owned by this process.
 Peripherals (NVMC, watchdog) are memory whose stores call into the device model.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import unicorn
@@ -41,11 +41,28 @@ _CORE_REGISTERS: Final[dict[int, int]] = {
 _SPECIAL_REGISTER_SELECTOR: Final = 20  # CONTROL[31:24] FAULTMASK[23:16] BASEPRI[15:8] PRIMASK[7:0]
 
 PeripheralWrite = Callable[[int, int, int], None]
-Store = tuple[int, int, int]  # address, size in bytes, value
-NvmStores = Callable[[list[Store]], None]
 
 
-_PAGE_WORDS: Final = struct.Struct(f"<{board.PAGE_SIZE // 4}I")
+@dataclass(frozen=True)
+class PageStores:
+    """The words the CPU stored in one page since the last refresh, as whole-page integers.
+
+    ``values`` is the page as the CPU left it (little-endian, as in memory); ``changed`` has
+    all 32 bits set in each word the CPU changed and none elsewhere; ``words`` counts them.
+    Whole-page integers let the NVMC model apply flash semantics with a few big-integer
+    operations instead of a Python step per word (16,000 words per unit).
+    """
+
+    address: int
+    values: int
+    changed: int
+    words: int
+
+
+NvmStores = Callable[[list[PageStores]], None]
+
+# Bit 0 of every 32-bit word of a page.
+_WORD_LOW_BITS: Final = int.from_bytes(b"\x01\x00\x00\x00" * (board.PAGE_SIZE // 4), "little")
 _memcmp = ctypes.CDLL(None).memcmp
 _memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _memcmp.restype = ctypes.c_int
@@ -54,6 +71,19 @@ _memcmp.restype = ctypes.c_int
 def _offset_of(address: int) -> int:
     """Where an address of flash or UICR lies in ``nvm.bin`` (flash, then UICR)."""
     return address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
+
+
+def changed_words(now: int, before: int) -> int:
+    """A mask with all bits of every 32-bit word where ``now`` and ``before`` differ.
+
+    The difference is folded onto bit 0 of each word: a right shift by 16, 8, 4, 2 and 1
+    brings only the word's own bits down to its bit 0 (what crosses in from the next word
+    lands above the bits still used), so no Python step per word is needed.
+    """
+    folded = now ^ before
+    for shift in (16, 8, 4, 2, 1):
+        folded |= folded >> shift
+    return (folded & _WORD_LOW_BITS) * 0xFFFF_FFFF
 
 
 def _address_of(offset: int) -> int:
@@ -77,11 +107,11 @@ class EmulatedCore:
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
         # The CPU reads and writes flash and UICR in a private copy of the shared map, refreshed
-        # before and after every run (reads at memory speed: the CRC analyzer reads every
+        # at the start of every run (reads at memory speed: the CRC analyzer reads every
         # byte). What it stored is found by comparing the copy with a second one taken at the
         # last refresh -- at the end of a run and before every peripheral store, i.e. before
-        # the NVMC's CONFIG changes -- and handed, in address order, to the NVMC model, which
-        # writes the shared map with flash semantics; the copies are then refreshed from it.
+        # the NVMC's CONFIG changes -- and handed, page by page, to the NVMC model, which
+        # writes the shared map with flash semantics; those pages are then refreshed from it.
         # A hook per store cost about 10 us of interpreter time each, 20,000 per unit, more
         # than the rest of the simulation together. What this gives up: a word stored with the
         # value it already held is not seen (so not charged a word write's time), and a word
@@ -140,16 +170,14 @@ class EmulatedCore:
         changed_pages = self._changed_pages()
         if not changed_pages:
             return
-        stores: list[Store] = []
+        stores: list[PageStores] = []
         for offset in changed_pages:
-            now = _PAGE_WORDS.unpack_from(self._shadow, offset)
-            before = _PAGE_WORDS.unpack_from(self._at_refresh, offset)
-            address = _address_of(offset)
-            stores.extend(
-                (address + 4 * index, 4, value)
-                for index, (value, old) in enumerate(zip(now, before, strict=True))
-                if value != old
+            now = int.from_bytes(ctypes.string_at(ctypes.addressof(self._shadow) + offset, board.PAGE_SIZE), "little")
+            before = int.from_bytes(
+                ctypes.string_at(ctypes.addressof(self._at_refresh) + offset, board.PAGE_SIZE), "little"
             )
+            changed = changed_words(now, before)
+            stores.append(PageStores(_address_of(offset), now, changed, changed.bit_count() // 32))
         self._on_nvm_stores(stores)
         for offset in changed_pages:
             self._refresh(offset, board.PAGE_SIZE)
@@ -241,12 +269,11 @@ class EmulatedCore:
         self._hit_breakpoint = False
         self._fault = None
         pc = self.read_register(15)
-        self.sync()
+        self.sync()  # what other sessions and processes wrote since the last run
         try:
             self._uc.emu_start(pc | 1, 0xFFFF_FFFE, count=INSTRUCTION_BUDGET)
         except unicorn.UcError as error:
             self._fault = f"{error} at 0x{self.read_register(15):08X}"
         finally:
-            self.flush_stores()
-            self.sync()
+            self.flush_stores()  # refreshes the pages it hands over; the rest waits for the next run
         return self._hit_breakpoint, self._fault

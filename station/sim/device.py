@@ -27,7 +27,7 @@ from typing import Final
 from pyocd.core import exceptions
 
 from station.sim import board
-from station.sim.core import PERIPHERAL_BASE, PERIPHERAL_SIZE, EmulatedCore
+from station.sim.core import PERIPHERAL_BASE, PERIPHERAL_SIZE, EmulatedCore, PageStores
 from station.sim.units import SimUnit
 
 LOG = logging.getLogger(__name__)
@@ -433,28 +433,30 @@ class SimDevice:
 
     # ---- NVMC ---------------------------------------------------------------------------------
 
-    def _cpu_nvm_stores(self, stores: list[tuple[int, int, int]]) -> None:
-        """The CPU's stores to flash and UICR since the last NVMC register write, in order.
+    def _cpu_nvm_stores(self, stores: list[PageStores]) -> None:
+        """The CPU's stores to flash and UICR since the last NVMC register write, page by page.
 
-        Each costs a word write's time; consecutive words are programmed as one run.
+        Each changed word costs a word write's time. A page is programmed in one go with the
+        stored values in the changed words and all ones elsewhere: programming only clears
+        bits, so the words the CPU left alone keep whatever the shared map holds.
         """
+        words = sum(page.words for page in stores)
         if self._nvmc_config != NVMC_CONFIG_WEN:
-            LOG.debug("%d CPU writes to flash ignored: NVMC not write-enabled", len(stores))
+            LOG.debug("%d CPU writes to flash ignored: NVMC not write-enabled", words)
             return
-        self._spend(board.WORD_WRITE_SECONDS * len(stores))
+        self._spend(board.WORD_WRITE_SECONDS * words)
         dropped = self.unit.info.faults.drop_writes
-        run_start, run = -1, bytearray()
-        for address, size, value in stores:
-            if dropped is not None and dropped[0] <= address < dropped[1]:
-                continue  # injected fault: the write silently does not happen
-            if run and address == run_start + len(run):
-                run += value.to_bytes(size, "little")
-                continue
-            if run:
-                self.unit.program_nvm(run_start, bytes(run))
-            run_start, run = address, bytearray(value.to_bytes(size, "little"))
-        if run:
-            self.unit.program_nvm(run_start, bytes(run))
+        all_ones = (1 << (8 * board.PAGE_SIZE)) - 1
+        for page in stores:
+            changed = page.changed
+            if dropped is not None:
+                low = max(dropped[0], page.address) - page.address
+                high = min(dropped[1], page.address + board.PAGE_SIZE) - page.address
+                if low < high:  # injected fault: these writes silently do not happen
+                    changed &= ~(((1 << (8 * (high - low))) - 1) << (8 * low))
+            if changed:
+                data = page.values | (all_ones ^ changed)
+                self.unit.program_nvm(page.address, data.to_bytes(board.PAGE_SIZE, "little"))
 
     def _nvm_write(self, address: int, size: int, value: int) -> None:
         """A store to flash or UICR: programmed only with CONFIG=WEN, bits only 1 -> 0."""

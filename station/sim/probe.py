@@ -22,10 +22,11 @@ from pyocd.core.plugin import Plugin
 from pyocd.probe.debug_probe import DebugProbe
 
 from station.domain.errors import SimulationError
-from station.sim.device import AHB_AP, SimDevice
+from station.sim import device as sim_device  # a module: pyOCD loads this plugin while device.py imports pyOCD
 from station.sim.units import SimUnit, SimUnitStore, default_sim_dir
 
 if TYPE_CHECKING:
+    from station.sim.device import SimDevice
     from station.sim.host import HostedDevice
 
 LOG = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
             self._unit = SimUnitStore(self._root).open_unit(self._unit_id)
         except SimulationError as error:
             raise exceptions.ProbeError(str(error)) from error
-        self._device = SimDevice(self._unit)
+        self._device = sim_device.SimDevice(self._unit)
 
     def close(self) -> None:
         if self._device is not None:
@@ -211,7 +212,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self.device.write_ap_many(addr, list(values))
 
     def get_memory_interface_for_ap(self, ap_address: Any) -> MemoryInterface | None:
-        if getattr(ap_address, "apsel", None) != AHB_AP:
+        if getattr(ap_address, "apsel", None) != sim_device.AHB_AP:
             return None
         if self._memory_interface is None:
             self._memory_interface = SimMemoryInterface(self.device)

@@ -27,7 +27,7 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -136,6 +136,10 @@ class UnitInfo:
         data["faults"] = self.faults.to_json()
         return data
 
+    def copy(self) -> UnitInfo:
+        """A copy that shares nothing mutable with this one (the faults are a dataclass)."""
+        return dataclasses.replace(self, faults=dataclasses.replace(self.faults))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UnitInfo:
         values = dict(data)
@@ -204,7 +208,7 @@ class SimUnit:
         self._counters_file = os.fdopen(counters_fd, "r+b")
         self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
         self._info_stamp: tuple[int, int, int] | None = None
-        self._saved_info: dict[str, Any] = {}
+        self._saved_info: UnitInfo | None = None  # a copy of what unit.json holds
         self.info = self._load_info()
 
     @property
@@ -270,20 +274,22 @@ class SimUnit:
             return self.info
         data = json.loads(path.read_text(encoding="utf-8"))
         self._info_stamp = stamp
-        self._saved_info = data
-        return UnitInfo.from_json(data)
+        info = UnitInfo.from_json(data)
+        self._saved_info = info.copy()
+        return info
 
     def _save_info_if_changed(self) -> None:
-        data = self.info.to_json()
-        if data == self._saved_info:
+        # Compared as dataclasses (a tuple compare), not as JSON: this runs at every lock
+        # release, each flash algorithm call among them.
+        if self.info == self._saved_info:
             return
         path = self.directory / "unit.json"
         temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        temporary.write_text(json.dumps(self.info.to_json(), indent=2, sort_keys=True), encoding="utf-8")
         os.replace(temporary, path)
         stat = path.stat()
         self._info_stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        self._saved_info = data
+        self._saved_info = self.info.copy()
 
     # ---- non-volatile memory --------------------------------------------------------------
 
@@ -371,11 +377,19 @@ class SimUnitStore:
             os.replace(staging, directory / "unit.json")
         return SimUnit(directory)
 
-    def unit_ids(self) -> list[str]:
-        if not self.units_dir.is_dir():
+    def unit_ids(self, *, besides: Collection[str] = ()) -> list[str]:
+        """The complete units (``unit.json`` published), leaving out ``besides`` unlooked-at:
+        the console server asks twenty times a second, knowing most of them already."""
+        try:
+            names = os.listdir(self.units_dir)
+        except FileNotFoundError:
             return []
         return sorted(
-            p.name for p in self.units_dir.iterdir() if _UNIT_ID_PATTERN.match(p.name) and (p / "unit.json").is_file()
+            name
+            for name in names
+            if name not in besides
+            and _UNIT_ID_PATTERN.match(name)
+            and os.path.isfile(os.path.join(self.units_dir, name, "unit.json"))
         )
 
     def open_unit(self, unit_id: str) -> SimUnit:

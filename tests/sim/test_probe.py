@@ -17,6 +17,7 @@ from pyocd.core import exceptions
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
 from pyocd.flash.file_programmer import FileProgrammer
+from pyocd.flash.loader import FlashLoader
 
 from station.sim import board
 from station.sim.firmware import DemoFirmware
@@ -271,6 +272,33 @@ def test_dropped_writes_pass_programming_and_are_caught_only_by_reading_back(
     assert read_back[:offset] == application.data[:offset]
 
 
+def test_dropped_writes_inside_a_page_leave_only_those_words_erased(sim_store: SimUnitStore) -> None:
+    """The NVMC model programs a page at once; a dropped range is cut out word-exactly, and
+    every word the algorithm stored is charged a word write's time, the dropped ones too."""
+    unit = sim_store.create_unit(timing_factor=1.0)
+    address = 0x8_0000
+    data = bytes(range(256)) * 16
+    data = data[:0x40] + b"\xff" * 8 + data[0x48:]  # two words the algorithm leaves erased
+    dropped = (address + 0x0A4, address + 0x0B0)  # three words in the middle of the page
+    try:
+        set_faults(unit, drop_writes=dropped)
+        busy_before = unit.nvm_busy_seconds
+        with session_for(unit) as session:
+            loader = FlashLoader(session, progress=lambda _fraction: None, smart_flash=False)
+            loader.add_data(address, data)
+            loader.commit()
+        read_back = unit.read_nvm(address, len(data))
+        busy = unit.nvm_busy_seconds - busy_before
+    finally:
+        unit.close()
+    low, high = dropped[0] - address, dropped[1] - address
+    assert read_back[:low] == data[:low]
+    assert read_back[low:high] == b"\xff" * (high - low)
+    assert read_back[high:] == data[high:]
+    words = len(data) // 4 - 2
+    assert busy == pytest.approx(board.PAGE_ERASE_SECONDS + words * board.WORD_WRITE_SECONDS)
+
+
 def test_transfer_fault_at_an_address(unit: SimUnit) -> None:
     set_faults(unit, transfer_fault_address=0x4_0010)
     with session_for(unit) as session:
@@ -404,3 +432,30 @@ def test_stock_pyocd_server_serves_a_remote_client(unit: SimUnit, demo_firmware:
     assert_images_in_flash(unit, demo_firmware)
     low, high = unit.info.device_id & 0xFFFFFFFF, unit.info.device_id >> 32
     assert f"{low:08x} {high:08x}" in device_id.stdout
+
+
+# ---- the plugin and pyOCD's plugin loading ----------------------------------------------------------
+
+
+def test_every_simulation_module_can_be_the_first_one_imported() -> None:
+    """Importing pyOCD loads this package's probe plugin; whichever module of the package a
+    program imports first, neither it nor the plugin is found half-made."""
+    import pkgutil
+
+    import station.sim
+
+    modules = [f"station.sim.{info.name}" for info in pkgutil.iter_modules(station.sim.__path__)]
+    modules.append("station.drivers.probe")
+    processes = {
+        module: subprocess.Popen(
+            [sys.executable, "-c", f"import {module}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for module in modules
+    }
+    failures = {}
+    for module, process in processes.items():
+        output, _ = process.communicate(timeout=120)
+        if process.returncode != 0:
+            failures[module] = output.decode(errors="replace").strip().splitlines()[-1]
+    assert "station.sim.probe" in processes
+    assert failures == {}
