@@ -7,11 +7,10 @@ cannot say (typing an id when a badge does not scan, a supervisor signing in).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -23,11 +22,15 @@ from PySide6.QtWidgets import (
 from station.gui.counters import CounterFigures
 from station.gui.line import BannerLevel, StationLine
 from station.gui.resources import icon_path
-from station.gui.slot_tile import SlotTile, repolish
+from station.gui.slot_tile import TILE_MINIMUM_SIZE, SlotTile, repolish
 
 ELAPSED_REFRESH_MS = 500
 TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second
+# The tiles of one frame are drawn this far apart: Qt paints what changed on a timer of its own
+# (about 5 ms), so each tile is painted before the next one is drawn, never all in one go.
+TILE_SLICE_MS = 6
 MAX_COLUMNS = 3
+COUNTER_MINIMUM_SIZE = QSize(120, 0)
 
 
 class CounterBox(QFrame):
@@ -45,6 +48,68 @@ class CounterBox(QFrame):
         self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.value)
         layout.addWidget(self.name)
+
+    COUNTER_ROOM = "00000"  # the widest figure a shift's counter shows
+
+    def set_name(self, name: str) -> None:
+        """Name the counter and fix the box's size to its words and the widest figure.
+
+        A box that grew with its figure had the window laid out, and all of it repainted,
+        at every unit's result; a fixed-size box keeps a new figure's layout inside itself.
+        """
+        self.ensurePolished()  # the style sheet's type sizes apply from here
+        self.name.setText(name)
+        shown = self.value.text()
+        self.value.setText(self.COUNTER_ROOM)
+        self.setFixedSize(self.sizeHint().expandedTo(self.minimumSizeHint()).expandedTo(COUNTER_MINIMUM_SIZE))
+        self.value.setText(shown)
+
+
+class TileGrid(QWidget):
+    """The slot tiles in equal cells, placed by this widget alone.
+
+    A grid layout sized each row by its tiles' contents (word-wrapped text asks for a height
+    for its width), so a tile whose words changed moved its neighbours and had the whole
+    window laid out and repainted again, dozens of times a second with eight slots running.
+    Here a tile's contents never change any tile's place or size; only a resize does.
+    """
+
+    SPACING = 12
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._tiles: list[QWidget] = []
+        self._columns = 1
+
+    def set_tiles(self, tiles: list[QWidget], columns: int) -> None:
+        self._tiles, self._columns = list(tiles), max(1, columns)
+        rows = max(1, -(-len(self._tiles) // self._columns))
+        minimum = TILE_MINIMUM_SIZE
+        self.setMinimumSize(
+            self._columns * minimum.width() + (self._columns - 1) * self.SPACING,
+            rows * minimum.height() + (rows - 1) * self.SPACING,
+        )
+        for tile in self._tiles:
+            tile.setParent(self)
+            tile.show()
+        self._place()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._place()
+
+    def _place(self) -> None:
+        if not self._tiles:
+            return
+        rows = -(-len(self._tiles) // self._columns)
+        cell_width = (self.width() - (self._columns - 1) * self.SPACING) / self._columns
+        cell_height = (self.height() - (rows - 1) * self.SPACING) / rows
+        for index, tile in enumerate(self._tiles):
+            row, column = divmod(index, self._columns)
+            left, top = round(column * (cell_width + self.SPACING)), round(row * (cell_height + self.SPACING))
+            right = round(column * (cell_width + self.SPACING) + cell_width)
+            bottom = round(row * (cell_height + self.SPACING) + cell_height)
+            tile.setGeometry(QRect(left, top, right - left, bottom - top))
 
 
 class OperatorView(QWidget):
@@ -132,10 +197,7 @@ class OperatorView(QWidget):
         self.pages.addWidget(login_page)
 
         # slots page
-        self.slots_page = QWidget()
-        self.grid = QGridLayout(self.slots_page)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setSpacing(12)
+        self.slots_page = TileGrid()
         self.pages.addWidget(self.slots_page)
 
         self.elapsed_timer = QTimer(self)
@@ -143,11 +205,11 @@ class OperatorView(QWidget):
         self.elapsed_timer.timeout.connect(self._tick)
         self.elapsed_timer.start()
 
-        self._changed_tiles: set[str] = set()
+        self._changed_tiles: dict[str, None] = {}  # changed since the frame began (an ordered set)
+        self._frame_tiles: list[str] = []  # still to draw in this frame
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
-        self._frame_timer.setInterval(TILE_FRAME_MS)
-        self._frame_timer.timeout.connect(self._draw_changed_tiles)
+        self._frame_timer.timeout.connect(self._draw_next_tile)
         line.slot_changed.connect(self._slot_changed)
         line.slots_replaced.connect(self._rebuild_tiles)
         line.banner_changed.connect(self._banner_changed)
@@ -166,10 +228,10 @@ class OperatorView(QWidget):
     # ---- following the line -----------------------------------------------------------------
 
     def retranslate(self) -> None:
-        self.passed_box.name.setText(self.tr("Passed"))
-        self.failed_box.name.setText(self.tr("Failed"))
-        self.yield_box.name.setText(self.tr("First-pass yield"))
-        self.rate_box.name.setText(self.tr("Units per hour"))
+        self.passed_box.set_name(self.tr("Passed"))
+        self.failed_box.set_name(self.tr("Failed"))
+        self.yield_box.set_name(self.tr("First-pass yield"))
+        self.rate_box.set_name(self.tr("Units per hour"))
         self.login_title.setText(self.tr("Scan your badge"))
         self.login_hint.setText(self.tr("Scan your badge to start. No badge? Type your id."))
         self.type_id_button.setText(self.tr("Type my id"))
@@ -181,39 +243,47 @@ class OperatorView(QWidget):
 
     def _rebuild_tiles(self) -> None:
         for tile in self.tiles.values():
-            self.grid.removeWidget(tile)
+            tile.hide()
             tile.deleteLater()
         self.tiles.clear()
         names = self.line.slot_names
-        columns = min(MAX_COLUMNS, max(1, len(names)))
-        for column in range(MAX_COLUMNS):
-            self.grid.setColumnStretch(column, 1 if column < columns else 0)
-        for index, name in enumerate(names):
+        for name in names:
             tile = SlotTile(name)
             self.tiles[name] = tile
-            self.grid.addWidget(tile, index // columns, index % columns)
             tile.show_state(self.line.slot_states[name], self.line.clock())
+        self.slots_page.set_tiles(list(self.tiles.values()), min(MAX_COLUMNS, max(1, len(names))))
 
     def _slot_changed(self, name: str) -> None:
         """Redraw the slot's tile at the next frame: eight slots send progress many times a
         second, and drawing each one at once kept the window from answering in between."""
-        self._changed_tiles.add(name)
-        if len(self._changed_tiles) == 1:  # the first change since the last frame schedules the next
-            self._frame_timer.start()
+        self._changed_tiles[name] = None
+        if not self._frame_timer.isActive() and not self._frame_tiles:
+            self._frame_timer.start(TILE_FRAME_MS)
 
     @property
     def frame_pending(self) -> bool:
         """A slot changed and its tile is not redrawn yet."""
-        return bool(self._changed_tiles)
+        return bool(self._changed_tiles or self._frame_tiles)
 
-    def _draw_changed_tiles(self) -> None:
-        names, self._changed_tiles = self._changed_tiles, set()
-        now = self.line.clock()
-        for name in names:
+    def _draw_next_tile(self) -> None:
+        """Draw one tile of the frame, then let the event loop run (and paint it) before the next.
+
+        A frame in which all eight tiles change (eight units starting, or finishing, together)
+        took tens of milliseconds drawn in one go; one tile per turn of the event loop keeps
+        every stretch the window cannot answer to a few milliseconds.
+        """
+        if not self._frame_tiles:
+            self._frame_tiles, self._changed_tiles = list(self._changed_tiles), {}
+        if self._frame_tiles:
+            name = self._frame_tiles.pop(0)
             tile = self.tiles.get(name)
             state = self.line.slot_states.get(name)
             if tile is not None and state is not None:
-                tile.show_state(state, now)
+                tile.show_state(state, self.line.clock())
+        if self._frame_tiles:
+            self._frame_timer.start(TILE_SLICE_MS)
+        elif self._changed_tiles:
+            self._frame_timer.start(TILE_FRAME_MS)
 
     def _tick(self) -> None:
         now = self.line.clock()

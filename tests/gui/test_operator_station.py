@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -155,6 +155,54 @@ def test_two_slots_reach_pass_at_once_and_the_window_keeps_answering(
     figures = line.figures()
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (2, 0, 1.0)
     assert station.window.operator_view.passed_box.value.text() == "2"
+
+
+def test_units_running_and_finishing_never_lay_out_the_window_again(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    """Tiles keep their places and sizes whatever they show, and a new counter figure stays in
+    its box: a relayout that reaches the tabs repaints the whole window (it did, dozens of
+    times a second with eight slots running)."""
+    station = station_factory(slots=3)
+    window, line = station.window, station.line
+    view = window.operator_view
+    demo_bar = window.demo_bar
+    assert demo_bar is not None
+    demo_bar.set_fault("2", DemoFault.DROP_WRITES, True)  # the training bar says so: a relayout, before
+    wait_drawn(qtbot, window)
+    qtbot.wait(50)
+    places = {name: tile.geometry() for name, tile in view.tiles.items()}
+    counter_size = view.passed_box.size()
+    relayouts: list[str] = []
+
+    class CountRelayouts(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.LayoutRequest:
+                relayouts.append(watched.objectName() or type(watched).__name__)
+            return False
+
+    counter = CountRelayouts()
+    window.tabs.installEventFilter(counter)
+    try:
+        demo_bar.simulate_scan()
+        demo_bar.simulate_scan()
+        wait_finished(qtbot, line, "1", "2")
+        qtbot.waitUntil(lambda: view.passed_box.value.text() == "1" and view.failed_box.value.text() == "1",
+                        timeout=10_000)
+        wait_drawn(qtbot, window)
+        qtbot.wait(50)
+    finally:
+        window.tabs.removeEventFilter(counter)
+    assert [line.slot_states[name].verdict for name in ("1", "2")] == [Verdict.PASS, Verdict.FAIL]
+    assert relayouts == []
+    assert {name: tile.geometry() for name, tile in view.tiles.items()} == places
+    assert view.passed_box.size() == counter_size
+    # A resize still shares the space out: equal tiles, side by side.
+    window.resize(window.width() + 150, window.height())
+    qtbot.waitUntil(lambda: view.tiles["1"].width() > places["1"].width(), timeout=2000)
+    widths = {tile.width() for tile in view.tiles.values()}
+    assert max(widths) - min(widths) <= 1
+    assert view.tiles["1"].geometry().right() < view.tiles["2"].geometry().left()
 
 
 # ---- a locked unit, and the supervisor's rework --------------------------------------------------
