@@ -475,10 +475,17 @@ class ConsoleServer:
                 time.sleep(self._poll_interval)
 
     def _exchange(self, timeout: float) -> None:
+        # poll(), not select(): select() refuses descriptors above 1023, which a simulation
+        # reaches after a couple of hundred units (each holds five open files here).
         ports = self._snapshot()
         by_fd = {port.master: port for port in ports}
-        writers = [port.master for port in ports if port.pending]
-        readable, writable, _ = select.select([self._wake_read, *by_fd], writers, [], timeout)
+        poller = select.poll()
+        poller.register(self._wake_read, select.POLLIN)
+        for port in ports:
+            poller.register(port.master, select.POLLIN | (select.POLLOUT if port.pending else 0))
+        events = poller.poll(timeout * 1000)
+        readable = [fd for fd, event in events if event & (select.POLLIN | select.POLLHUP | select.POLLERR)]
+        writable = {fd for fd, event in events if event & select.POLLOUT}
         if self._wake_read in readable:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_read, 64)

@@ -141,6 +141,39 @@ def set_console_fault(unit: SimUnit, behaviour: ConsoleBehaviour) -> None:
 # ---- plumbing -------------------------------------------------------------------------------
 
 
+def test_consoles_keep_answering_with_descriptors_above_select_s_limit(
+    sim_store: SimUnitStore, dms: SimDeviceManagement, unit: SimUnit
+) -> None:
+    """A long training session opens hundreds of units, five files each; select() cannot
+    watch a descriptor above 1023, so the server must not use it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows fewer than 1200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        console = ConsoleServer(sim_store, dms)
+        console.start()
+        try:
+            path = console.wait_for_port(unit.unit_id)  # the server's descriptors are all above 1100
+            for fd in filler[:8]:  # the client (pyserial, which selects) gets low ones
+                os.close(fd)
+            del filler[:8]
+            opened = ConsoleClient(path)
+            try:
+                assert opened.command("get system.uuid").body == f"{uuid_of(unit)}\r\n"
+            finally:
+                opened.close()
+        finally:
+            console.stop()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_each_unit_gets_a_pty_linked_from_its_directory(
     server: ConsoleServer, sim_store: SimUnitStore, unit: SimUnit
 ) -> None:
