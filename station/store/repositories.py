@@ -16,7 +16,20 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, insert, null, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -428,14 +441,19 @@ _ADVANCE_OPEN_ATTEMPT = (
     .values(state=bindparam("state"))
     .returning(Attempt.id)
 )
-_INSERT_STEP = (
+# A running step of an attempt that is still open, in one statement: no row comes back when
+# the attempt is missing or finished (the caller then asks why).
+_INSERT_STEP_OF_OPEN_ATTEMPT = (
     insert(Step)
-    .values(
-        attempt_id=bindparam("attempt_id"),
-        name=bindparam("name"),
-        started_at=bindparam("started_at"),
-        outcome=StepOutcome.RUNNING.value,
-        detail="",
+    .from_select(
+        ["attempt_id", "name", "started_at", "outcome", "detail"],
+        select(
+            Attempt.id,
+            bindparam("name", type_=Step.__table__.c.name.type),
+            bindparam("started_at", type_=Step.__table__.c.started_at.type),
+            literal(StepOutcome.RUNNING.value, type_=Step.__table__.c.outcome.type),
+            literal("", type_=Step.__table__.c.detail.type),
+        ).where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value),
     )
     .returning(Step.id)
 )
@@ -621,11 +639,13 @@ class AttemptRepository:
         started = _moment(at)
 
         def write(connection: Connection) -> int:
-            _require_open_attempt(connection, attempt_id)
-            inserted: int = connection.execute(
-                _INSERT_STEP, {"attempt_id": attempt_id, "name": name, "started_at": started}
-            ).scalar_one()
-            return inserted
+            inserted = connection.execute(
+                _INSERT_STEP_OF_OPEN_ATTEMPT, {"attempt_id": attempt_id, "name": name, "started_at": started}
+            ).scalar_one_or_none()
+            if inserted is None:
+                _require_open_attempt(connection, attempt_id)  # says why
+                raise StoreError(f"attempt {attempt_id} cannot change")
+            return int(inserted)
 
         step_id = self._sessions.write_journal(write)
         return StepRecord(id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=None,

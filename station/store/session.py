@@ -117,12 +117,15 @@ class Sessions:
                     return
             try:
                 with self.writing_core() as connection:
-                    for queued in batch:
-                        try:
-                            with connection.begin_nested():
-                                queued.result = queued.work(connection)
-                        except Exception as error:  # this write alone fails; the batch goes on
-                            queued.error = _write_error(error)
+                    if len(batch) == 1:  # alone: its failure undoes the transaction, no savepoint needed
+                        batch[0].result = batch[0].work(connection)
+                    else:
+                        for queued in batch:
+                            try:
+                                with connection.begin_nested():
+                                    queued.result = queued.work(connection)
+                            except Exception as error:  # this write alone fails; the batch goes on
+                                queued.error = _write_error(error)
             except BaseException as error:  # the commit failed: none of the batch is stored
                 for queued in batch:
                     queued.error = queued.error or error
