@@ -481,8 +481,8 @@ class ConsoleServer:
         by_fd = {port.master: port for port in ports}
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
-        for port in ports:
-            poller.register(port.master, select.POLLIN | (select.POLLOUT if port.pending else 0))
+        for each in ports:
+            poller.register(each.master, select.POLLIN | (select.POLLOUT if each.pending else 0))
         events = poller.poll(timeout * 1000)
         readable = [fd for fd, event in events if event & (select.POLLIN | select.POLLHUP | select.POLLERR)]
         writable = {fd for fd, event in events if event & select.POLLOUT}
