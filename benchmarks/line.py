@@ -37,6 +37,14 @@ class BenchLine:
         self.units.extend(units)
         return units
 
+    def retire(self, units: list[Any]) -> None:
+        """Close units that are done with: each holds open files, and a run of hundreds would
+        pass the descriptor numbers pyserial's select() accepts."""
+        for unit in units:
+            unit.close()
+        retired = {id(unit) for unit in units}
+        self.units = [unit for unit in self.units if id(unit) not in retired]
+
     def slot(self, unit: Any) -> Any:
         from station.app import make_slot
 

@@ -200,6 +200,7 @@ def run_slots(line: BenchLine, slots: int, per_slot: int, scan_interval: float =
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    line.retire(units)
     if failures:
         raise SystemExit(f"slot benchmark failures: {failures}")
     return SlotsRun(elapsed, unit_seconds)

@@ -12,7 +12,7 @@ import logging
 import struct
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pyocd.board.board import Board
 from pyocd.board.board_ids import BoardInfo
@@ -25,11 +25,29 @@ from station.domain.errors import SimulationError
 from station.sim import device as sim_device  # a module: pyOCD loads this plugin while device.py imports pyOCD
 from station.sim.units import SimUnit, SimUnitStore, default_sim_dir
 
-if TYPE_CHECKING:
-    from station.sim.device import SimDevice
-    from station.sim.host import HostedDevice
-
 LOG = logging.getLogger(__name__)
+
+
+class UnitDevice(Protocol):
+    """What this plugin asks of a simulated unit's debug port: ``SimDevice`` answers in this
+    process, ``HostedDevice`` forwards to one in a simulator host."""
+
+    def check_link(self) -> None: ...
+    def read_dp(self, address: int) -> int: ...
+    def write_dp(self, address: int, value: int) -> None: ...
+    def read_ap(self, address: int) -> int: ...
+    def write_ap(self, address: int, value: int) -> None: ...
+    def read_ap_many(self, address: int, count: int) -> list[int]: ...
+    def write_ap_many(self, address: int, values: list[int]) -> None: ...
+    def read_memory(self, address: int, bits: int) -> int: ...
+    def read_memory_later(self, address: int, bits: int) -> Callable[[], int]: ...
+    def write_memory(self, address: int, value: int, bits: int) -> None: ...
+    def read_block(self, address: int, length: int) -> bytes: ...
+    def write_block(self, address: int, data: bytes) -> None: ...
+    def set_reset_pin(self, asserted: bool) -> None: ...
+    @property
+    def reset_pin_asserted(self) -> bool: ...
+    def close(self) -> None: ...
 
 BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
 
@@ -37,7 +55,7 @@ BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary
 class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
     """The AHB-AP fast path: whole blocks per call, as ST-Link and J-Link probes provide."""
 
-    def __init__(self, device: SimDevice | HostedDevice) -> None:
+    def __init__(self, device: UnitDevice) -> None:
         self._device = device
 
     def write_memory(self, addr: int, data: int, transfer_size: int = 32, **attrs: Any) -> None:
@@ -85,7 +103,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._root = root
         self._unit_id = unit_id
         self._unit: SimUnit | None = None
-        self._device: SimDevice | HostedDevice | None = None
+        self._device: UnitDevice | None = None
         self._is_connected = False
         self._memory_interface: SimMemoryInterface | None = None
 
@@ -134,7 +152,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
     # ---- lifecycle ------------------------------------------------------------------------------
 
     @property
-    def device(self) -> SimDevice | HostedDevice:
+    def device(self) -> UnitDevice:
         if self._device is None:
             raise exceptions.ProbeError(f"simulated probe {self._unit_id} is not open")
         return self._device

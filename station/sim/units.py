@@ -207,6 +207,7 @@ class SimUnit:
             os.ftruncate(counters_fd, COUNTERS_SIZE)
         self._counters_file = os.fdopen(counters_fd, "r+b")
         self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
+        self._closed = False
         self._info_stamp: tuple[int, int, int] | None = None
         self._saved_info: UnitInfo | None = None  # a copy of what unit.json holds
         self.info = self._load_info()
@@ -226,6 +227,11 @@ class SimUnit:
         return self._nvm
 
     def close(self) -> None:
+        """Release the unit's files; closing twice does nothing (a descriptor closed twice could
+        by then belong to another file)."""
+        if self._closed:
+            return
+        self._closed = True
         self._nvm.close()
         self._nvm_file.close()
         self._counters.close()
