@@ -26,8 +26,8 @@ from station.gui.slot_tile import TILE_MINIMUM_SIZE, SlotTile, repolish
 
 ELAPSED_REFRESH_MS = 500
 TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second
-# The tiles of one frame are drawn this far apart: Qt paints what changed on a timer of its own
-# (about 5 ms), so each tile is painted before the next one is drawn, never all in one go.
+# The tiles of one frame are drawn this far apart: a window's repaint may wait up to 5 ms to
+# gather changes (QWindow.requestUpdate), so each tile is painted before the next one is drawn.
 TILE_SLICE_MS = 6
 MAX_COLUMNS = 3
 COUNTER_MINIMUM_SIZE = QSize(120, 0)
