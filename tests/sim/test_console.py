@@ -127,6 +127,15 @@ def uuid_of(unit: SimUnit) -> str:
     return f"{unit.info.device_id:016X}"
 
 
+def assert_console_answers(path: str, unit: SimUnit) -> None:
+    """A client on ``path`` is answered by this unit (its own device id)."""
+    opened = ConsoleClient(path)
+    try:
+        assert opened.command("get system.uuid").body == f"{uuid_of(unit)}\r\n"
+    finally:
+        opened.close()
+
+
 def provision(unit: SimUnit, firmware: DemoFirmware, bundle: CredentialBundle | None) -> None:
     write_firmware(unit, firmware)
     if bundle is not None:
@@ -154,20 +163,12 @@ def test_consoles_keep_answering_with_descriptors_above_select_s_limit(
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
     filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        console = ConsoleServer(sim_store, dms)
-        console.start()
-        try:
+        with ConsoleServer(sim_store, dms) as console:
             path = console.wait_for_port(unit.unit_id)  # the server's descriptors are all above 1100
             for fd in filler[:8]:  # the client (pyserial, which selects) gets low ones
                 os.close(fd)
             del filler[:8]
-            opened = ConsoleClient(path)
-            try:
-                assert opened.command("get system.uuid").body == f"{uuid_of(unit)}\r\n"
-            finally:
-                opened.close()
-        finally:
-            console.stop()
+            assert_console_answers(path, unit)
     finally:
         for fd in filler:
             os.close(fd)
@@ -184,11 +185,7 @@ def test_each_unit_gets_a_pty_linked_from_its_directory(
         later_path = server.wait_for_port(later.unit_id)
         assert later_path != path
         assert os.readlink(later.directory / "console") == later_path
-        opened = ConsoleClient(str(later.directory / "console"))
-        try:
-            assert opened.command("get system.uuid").body == f"{uuid_of(later)}\r\n"
-        finally:
-            opened.close()
+        assert_console_answers(str(later.directory / "console"), later)
     finally:
         later.close()
 
