@@ -126,7 +126,7 @@ class Sessions:
                                     queued.result = queued.work(connection)
                             except Exception as error:  # this write alone fails; the batch goes on
                                 queued.error = _write_error(error)
-            except BaseException as error:  # the commit failed: none of the batch is stored
+            except BaseException as error:  # the commit (or a lone write) failed: none of the batch is stored
                 for queued in batch:
                     queued.error = queued.error or error
                     queued.result = None

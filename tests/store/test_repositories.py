@@ -507,3 +507,31 @@ def test_journal_writes_queued_behind_a_commit_share_the_next_one(sqlite_databas
     assert isinstance(results["refused"], StoreError)
     assert len(commits) == 2  # the first write's own, then one for the two queued behind it
     assert database.attempts.get_attempt(attempt.id).probe_id == "second"
+
+
+def test_a_journal_write_alone_in_its_batch_that_is_refused_changes_nothing(sqlite_database: Database) -> None:
+    """A write with nobody queued beside it runs without a savepoint: its failure must undo
+    the whole transaction, what it wrote before failing included."""
+    database = sqlite_database
+    attempt = _attempt(database, database.registry.record_recipe(RECIPE_TEXT, "ACME-TOASTER").sha256)
+    sessions = database.attempts._sessions
+
+    def work(connection: Connection) -> None:
+        connection.execute(text("UPDATE attempts SET probe_id = 'half-done' WHERE id = :id"), {"id": attempt.id})
+        raise StoreError("refused after writing")
+
+    with pytest.raises(StoreError, match="refused after writing"):
+        sessions.write_journal(work)
+    assert database.attempts.get_attempt(attempt.id).probe_id == attempt.probe_id
+    database.attempts.set_attempt_fields(attempt.id, probe_id="next")  # the writer goes on
+    assert database.attempts.get_attempt(attempt.id).probe_id == "next"
+
+
+def test_a_step_of_a_missing_or_finished_attempt_is_refused_and_says_why(database: Database, recipe_hash: str) -> None:
+    with pytest.raises(StoreError, match="no attempt 999999"):
+        database.attempts.start_step(999999, "connect")
+    attempt = _attempt(database, recipe_hash)
+    database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="X")
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.start_step(attempt.id, "connect")
+    assert database.attempts.get_attempt(attempt.id).steps == ()
