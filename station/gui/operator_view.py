@@ -29,8 +29,17 @@ TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second
 # The tiles of one frame are drawn this far apart: a window's repaint may wait up to 5 ms to
 # gather changes (QWindow.requestUpdate), so each tile is painted before the next one is drawn.
 TILE_SLICE_MS = 6
-MAX_COLUMNS = 3
+MAX_COLUMNS = 4
 COUNTER_MINIMUM_SIZE = QSize(120, 0)
+
+
+def tile_columns(slots: int) -> int:
+    """Columns for the slot tiles: one row up to three slots, then two rows up to eight (eight
+    slots fit a 1920 x 1080 line monitor as two rows of four), then rows of four."""
+    if slots <= 3:
+        return max(1, slots)
+    rows = 2 if slots <= 2 * MAX_COLUMNS else -(-slots // MAX_COLUMNS)
+    return -(-slots // rows)
 
 
 class CounterBox(QFrame):
@@ -251,7 +260,7 @@ class OperatorView(QWidget):
             tile = SlotTile(name)
             self.tiles[name] = tile
             tile.show_state(self.line.slot_states[name], self.line.clock())
-        self.slots_page.set_tiles(list(self.tiles.values()), min(MAX_COLUMNS, max(1, len(names))))
+        self.slots_page.set_tiles(list(self.tiles.values()), tile_columns(len(names)))
 
     def _slot_changed(self, name: str) -> None:
         """Redraw the slot's tile at the next frame: eight slots send progress many times a

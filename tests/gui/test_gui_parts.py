@@ -200,3 +200,13 @@ def test_translations_cover_the_operator_view_and_are_compiled(tmp_path: Path) -
         assert committed.read_bytes() == compiled.read_bytes(), (
             f"{committed.name} is stale: run `python -m station.gui.i18n` and commit it"
         )
+
+
+def test_tiles_go_in_one_row_up_to_three_then_two_rows_up_to_eight() -> None:
+    """Eight slots fit a 1920 x 1080 line monitor as two rows of four; three rows did not."""
+    from station.gui.operator_view import tile_columns
+
+    columns = {slots: tile_columns(slots) for slots in range(1, 13)}
+    assert columns == {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4, 9: 3, 10: 4, 11: 4, 12: 4}
+    rows = {slots: -(-slots // columns[slots]) for slots in columns}
+    assert all(rows[slots] <= 2 for slots in range(1, 9))
