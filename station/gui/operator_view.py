@@ -35,7 +35,8 @@ COUNTER_MINIMUM_SIZE = QSize(120, 0)
 
 def tile_columns(slots: int) -> int:
     """Columns for the slot tiles: one row up to three slots, then two rows up to eight (eight
-    slots fit a 1920 x 1080 line monitor as two rows of four), then rows of four."""
+    slots as two rows of four make a window about 1,100 px tall; three rows made 1,600), then
+    rows of four."""
     if slots <= 3:
         return max(1, slots)
     rows = 2 if slots <= 2 * MAX_COLUMNS else -(-slots // MAX_COLUMNS)
