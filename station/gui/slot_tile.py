@@ -83,10 +83,10 @@ class SlotTile(QFrame):
         self.slot_name = slot_name
         self.setObjectName("slotTile")
         self.setProperty("verdict", "idle")
-        # Every tile takes an equal share of the grid whatever it shows (the grid's stretch),
-        # never less than this. Sizes are set here rather than by overriding sizeHint: Qt asks
-        # for a hint at every relayout, and each answer from Python waits for the interpreter
-        # while the slots' threads run.
+        # The operator view's TileGrid gives every tile an equal cell whatever it shows, never
+        # less than this; its contents ask for no size of their own. Sizes are set here rather
+        # than by overriding sizeHint: Qt asks for a hint at every relayout, and each answer
+        # from Python waits for the interpreter while the slots' threads run.
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(TILE_MINIMUM_SIZE)
         # Rendered once: drawing an icon's pixmap costs more than everything else in an update.
