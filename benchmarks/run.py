@@ -6,8 +6,10 @@ cycle     station time per unit (scan accepted -> PASS committed) / the unit's p
           (the flash controller's modelled busy time; the simulated console adds no latency)
 scripted  the station vs the script a user would write: stock `pyocd load`, `pyocd cmd`
           writes, and a pyserial activation script, each as separate processes
-slots     units per hour with 1, 2, 4 and 8 slots in one station process
+slots     units per hour with 1, 2, 4 and 8 slots in one station process, first units started
+          all at once and at an operator's pace
 window    the longest gap between ticks of a 10 ms timer on the GUI thread, 8 slots running
+          (scans at an operator's pace, and all at once)
 profile   where one unit's time goes: per step, plus a profile of the station's own code
 sim       the simulated unit alone against its physical time (benchmarks/sim_timing.py)
 store     1,000,000 attempts: look-up, insert, export vs the sqlite3 shell, memory
