@@ -459,3 +459,17 @@ def test_every_simulation_module_can_be_the_first_one_imported() -> None:
             failures[module] = output.decode(errors="replace").strip().splitlines()[-1]
     assert "station.sim.probe" in processes
     assert failures == {}
+
+
+def test_closing_a_unit_twice_leaves_other_files_alone(sim_store: SimUnitStore, tmp_path: Path) -> None:
+    """A second close() must not close descriptors the first one freed and someone reused."""
+    unit = sim_store.create_unit()
+    unit.close()
+    others = [os.open(tmp_path / f"other-{index}", os.O_RDWR | os.O_CREAT) for index in range(8)]
+    try:
+        unit.close()
+        for fd in others:
+            os.fstat(fd)  # still open: raises OSError (EBADF) if the second close took it
+    finally:
+        for fd in others:
+            os.close(fd)
