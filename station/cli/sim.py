@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
         help="serve probe sessions and consoles from their own processes until stopped",
         description=(
             "Runs simulated units outside the processes that use them, as real probes and chips do their "
-            "own work: every pyOCD session on a sim: probe is served by a process forked for it, and every "
+            "own work: every pyOCD session on a sim: probe is served by a process of its own (forked ahead, "
+            "so that a connect never waits for a fork), and every "
             "unit's console by another. The demo and the benchmarks start one themselves."
         ),
     )

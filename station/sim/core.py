@@ -90,6 +90,34 @@ def _address_of(offset: int) -> int:
     return board.FLASH_BASE + offset if offset < board.FLASH_SIZE else board.UICR_BASE + offset - board.FLASH_SIZE
 
 
+class PreparedEngine:
+    """An emulator with the unit's memory laid out but no unit in it yet.
+
+    Creating a unicorn engine and its memory takes several milliseconds of CPU, the largest
+    part of opening a simulated probe session; a simulator host's spare session process
+    builds one while it waits for a client, so that a connect does not pay for it. Flash
+    and UICR are mapped onto a private copy (see :class:`EmulatedCore`); a prepared engine
+    serves one core only.
+    """
+
+    def __init__(self, nvm_size: int = board.FLASH_SIZE + board.UICR_SIZE) -> None:
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+        self.uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
+        self.shadow = (ctypes.c_char * nvm_size)()
+        self.at_refresh = (ctypes.c_char * nvm_size)()
+        base_address = ctypes.addressof(self.shadow)
+        readable = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
+        for base, size, offset in (
+            (board.FLASH_BASE, board.FLASH_SIZE, 0),
+            (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
+        ):
+            self.uc.mem_map_ptr(base, size, readable, base_address + offset)
+        self.uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
+        self.uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
+        self.uc.mem_map(PERIPHERAL_BASE, PERIPHERAL_SIZE)
+        self.taken = False
+
+
 class EmulatedCore:
     """The CPU of one simulated unit, as seen from the debug port."""
 
@@ -100,9 +128,14 @@ class EmulatedCore:
         on_nvm_stores: NvmStores,
         on_peripheral_write: PeripheralWrite,
         peripheral_values: dict[int, int],
+        *,
+        engine: PreparedEngine | None = None,
     ) -> None:
-        self._uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        self._uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
+        engine = engine or PreparedEngine(len(nvm))
+        if engine.taken or len(engine.shadow) != len(nvm):
+            raise ValueError("a prepared engine serves one core, of its own memory size")
+        engine.taken = True
+        self._uc = engine.uc
         self._nvm = nvm
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
@@ -117,26 +150,16 @@ class EmulatedCore:
         # value it already held is not seen (so not charged a word write's time), and a word
         # stored twice in one stretch counts once, with its last value. Flash algorithms write
         # each word once and never read back what they wrote within one call.
-        self._shadow = (ctypes.c_char * len(nvm))()
-        self._at_refresh = (ctypes.c_char * len(nvm))()
+        self._shadow = engine.shadow
+        self._at_refresh = engine.at_refresh
         # A view of the shared map to copy from without an intermediate bytes object; released
         # in close(), before the unit closes the map.
         self._nvm_view = (ctypes.c_char * len(nvm)).from_buffer(nvm)
-        base_address = ctypes.addressof(self._shadow)
-        readable = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
-        for base, size, offset in (
-            (board.FLASH_BASE, board.FLASH_SIZE, 0),
-            (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
-        ):
-            self._uc.mem_map_ptr(base, size, readable, base_address + offset)
         self.sync()
-        self._uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
         self._uc.mem_write(board.FICR_BASE, ficr)
-        self._uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
         # Peripherals are memory the CPU reads at full speed (NVMC READY reads 1: inside a run
         # the flash is always ready, its time is charged when the run ends); every store to
         # them goes to the device model first, after the stores to flash before it.
-        self._uc.mem_map(PERIPHERAL_BASE, PERIPHERAL_SIZE)
         for address, value in peripheral_values.items():
             self._uc.mem_write(address, value.to_bytes(4, "little"))
         self._uc.hook_add(

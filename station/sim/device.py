@@ -27,7 +27,7 @@ from typing import Final
 from pyocd.core import exceptions
 
 from station.sim import board
-from station.sim.core import PERIPHERAL_BASE, PERIPHERAL_SIZE, EmulatedCore, PageStores
+from station.sim.core import PERIPHERAL_BASE, PERIPHERAL_SIZE, EmulatedCore, PageStores, PreparedEngine
 from station.sim.units import SimUnit
 
 LOG = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def _ficr_image(unit: SimUnit) -> bytes:
 class SimDevice:
     """One debug session's view of a simulated unit."""
 
-    def __init__(self, unit: SimUnit) -> None:
+    def __init__(self, unit: SimUnit, *, engine: PreparedEngine | None = None) -> None:
         self.unit = unit
         self.core = EmulatedCore(
             unit.nvm_map,
@@ -160,6 +160,7 @@ class SimDevice:
             on_nvm_stores=self._cpu_nvm_stores,
             on_peripheral_write=self._write_peripheral,
             peripheral_values={NVMC_READY: 1, NVMC_READYNEXT: 1},
+            engine=engine,
         )
         self._ctrl_stat = 0
         self._csw = 0x0300_0052  # 32-bit, single increment, DeviceEn as reset value

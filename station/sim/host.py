@@ -8,8 +8,11 @@ line the probe's firmware and the chip do that work. So the demo, training mode 
 benchmarks start a *simulator host* (``station sim host``), which runs
 
 * a probe server on ``<sim dir>/probe-host.sock``: each probe session that any pyOCD process
-  opens on a ``sim:`` probe is served by a child process forked for it, which holds that
-  unit's device model for the session's lifetime; and
+  opens on a ``sim:`` probe is served by a child process of its own, which holds that unit's
+  device model for the session's lifetime. The children are forked ahead, eight spares
+  waiting at any time, each with its emulator built, so that opening a session never waits for a fork -- nor, when eight
+  slots connect in the same instant, for seven forks for other probes: real probes do not
+  queue behind each other; and
 * every unit's console on its pty (:class:`~station.sim.console.ConsoleServer`) in a second child.
 
 The ``sim`` probe plugin uses the host while its socket answers and runs the device model in
@@ -37,11 +40,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from pyocd.core import exceptions
 
 from station.domain.errors import SimulationError
+from station.sim.core import PreparedEngine
+from station.sim.device import SimDevice
 from station.sim.units import SimUnitStore
 
 LOG = logging.getLogger(__name__)
@@ -169,6 +174,12 @@ class HostedDevice:
         device = cls(connection, unit_id)
         try:
             device._call("open", unit_id)
+        except exceptions.ProbeDisconnected as error:
+            # Accepted, then dropped before any answer: a host ending (its last session
+            # processes closing the socket) looks like this. No session exists yet.
+            connection.close()
+            LOG.warning("simulator host at %s does not answer (%s); simulating in this process", path, error)
+            return None
         except BaseException:
             connection.close()
             raise
@@ -259,10 +270,8 @@ class HostedDevice:
 # ---- server: the host's side ------------------------------------------------------------------
 
 
-def _serve_session(connection: socket.socket, store: SimUnitStore) -> None:
+def _serve_session(connection: socket.socket, store: SimUnitStore, engine: PreparedEngine | None) -> None:
     """One probe session, in its own child: open the unit, then answer calls until the client goes."""
-    from station.sim.device import SimDevice
-
     device: SimDevice | None = None
     posted_failure: Exception | None = None  # the first failure of a posted call, not yet reported
     try:
@@ -292,7 +301,7 @@ def _serve_session(connection: socket.socket, store: SimUnitStore) -> None:
                         unit = store.open_unit(str(arguments[0]))
                     except SimulationError as error:
                         raise exceptions.ProbeError(str(error)) from None
-                    device = SimDevice(unit)
+                    device = SimDevice(unit, engine=engine)
                     result: Any = None
                 elif device is None or name not in DEVICE_CALLS:
                     raise exceptions.ProbeError(f"simulator host: {name!r} is not a call it serves here")
@@ -357,8 +366,7 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
 
     With ``exit_with_stdin`` it also ends when its standard input closes: the demo, the GUI
     and the benchmarks start it with a pipe there, so that it never outlives them, however
-    they end. The accepting process stays single-threaded so that forking a session child
-    is safe.
+    they end.
     """
     store = SimUnitStore(sim_dir)
     store.root.mkdir(parents=True, exist_ok=True)
@@ -393,45 +401,126 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
     finally:
         os.umask(old_umask)
     listener.listen(64)
+    listener.setblocking(False)  # the spares race for each connection; the losers wait again
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # session children are reaped by the kernel
-    print(READY_LINE, flush=True)
-    watched = [listener, sys.stdin] if exit_with_stdin else [listener]
+    pool = _SparePool(listener, store)
     try:
+        pool.fill()
+        print(READY_LINE, flush=True)
+        watched = [pool.taken, sys.stdin] if exit_with_stdin else [pool.taken]
         while True:
-            readable, _, _ = select.select(watched, [], [])
+            readable, _, _ = select.select(watched, [], [], None if pool.full else _SPARE_RETRY_S)
             if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
                 break  # whoever started the host has gone
-            if listener not in readable:
-                continue
-            connection, _ = listener.accept()
-            pid = os.fork()
-            if pid == 0:
-                for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-                    signal.signal(signal_number, signal.SIG_DFL)  # a session ends quietly with its host
-                listener.close()
-                status = 0
-                try:
-                    _serve_session(connection, store)
-                except BaseException:
-                    LOG.exception("simulator host session failed")
-                    status = 1
-                finally:
-                    os._exit(status)
-            connection.close()
+            if pool.taken in readable:
+                pool.note_taken()
+            pool.fill()
     except KeyboardInterrupt:
         pass
     finally:
+        pool.close()  # the idle spares see it and end
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(ProcessLookupError):
             os.kill(console_pid, signal.SIGTERM)
     return 0
+
+
+SPARE_SESSIONS: Final = 8  # one per slot of a full station: eight connects at once wait for no fork
+_SPARE_RETRY_S: Final = 1.0
+
+
+class _SparePool:
+    """Idle session children, forked ahead, each waiting to take the next connection.
+
+    A spare that takes a connection says so on the ``taken`` pipe and the host forks its
+    replacement while the session runs. Every spare also watches a pipe only the host writes
+    to: when the host ends, however it ends (even killed outright), the pipe reads end of file
+    and the idle spares end with it. The host stays single-threaded, so forking is safe.
+    """
+
+    def __init__(self, listener: socket.socket, store: SimUnitStore) -> None:
+        self._listener = listener
+        self._store = store
+        self._host_alive, self._host_alive_write = os.pipe()  # only the host holds the write end
+        self.taken, self._taken_write = os.pipe()
+        self._spares = 0
+
+    @property
+    def full(self) -> bool:
+        return self._spares >= SPARE_SESSIONS
+
+    def note_taken(self) -> None:
+        """Count the spares that took a session since last asked (one byte each)."""
+        self._spares -= len(os.read(self.taken, 4096))
+
+    def fill(self) -> None:
+        """Fork spares up to the pool's size; a refused fork is tried again a second later."""
+        while not self.full:
+            try:
+                pid = os.fork()
+            except OSError as error:
+                LOG.warning("simulator host: cannot start a session process now (%s)", error)
+                return
+            if pid == 0:
+                self._run_spare()
+            self._spares += 1
+
+    def close(self) -> None:
+        for fd in (self._host_alive_write, self._host_alive, self.taken, self._taken_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _run_spare(self) -> NoReturn:
+        """The child: wait for a client (or the host's end), then serve its session; never returns."""
+        for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signal_number, signal.SIG_DFL)  # a session ends quietly with its host
+        status = 0
+        try:
+            os.close(self._host_alive_write)
+            os.close(self.taken)
+            engine = self._prepared_engine()
+            connection = self._wait_for_client()
+            os.close(self._host_alive)
+            if connection is not None:
+                os.write(self._taken_write, b"1")
+                os.close(self._taken_write)
+                self._listener.close()
+                _serve_session(connection, self._store, engine)
+        except BaseException:
+            LOG.exception("simulator host session failed")
+            status = 1
+        finally:
+            os._exit(status)
+
+    @staticmethod
+    def _prepared_engine() -> PreparedEngine | None:
+        """The emulator, built while nobody waits for it; None if that fails, so that the
+        session builds its own and reports the failure to its client."""
+        try:
+            return PreparedEngine()
+        except Exception:
+            LOG.exception("simulator host: cannot prepare an emulator ahead")
+            return None
+
+    def _wait_for_client(self) -> socket.socket | None:
+        """The next connection this spare wins; None once the host has gone."""
+        while True:
+            readable, _, _ = select.select([self._listener.fileno(), self._host_alive], [], [])
+            if self._host_alive in readable:
+                return None  # end of file: the host is gone
+            try:
+                connection, _ = self._listener.accept()
+            except BlockingIOError:
+                continue  # another spare took it
+            connection.setblocking(True)
+            return connection
 
 
 # ---- the host as a child process of the demo, the GUI and the benchmarks ---------------------------

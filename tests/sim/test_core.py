@@ -1,11 +1,15 @@
-"""The emulated core's store detection: which words of a page the CPU changed."""
+"""The emulated core: its store detection (which words of a page the CPU changed), and
+its engine prepared ahead of the unit it serves."""
 
 from __future__ import annotations
 
+import mmap
 import random
 
+import pytest
+
 from station.sim import board
-from station.sim.core import changed_words
+from station.sim.core import EmulatedCore, PreparedEngine, changed_words
 
 
 def _per_word_reference(now: bytes, before: bytes) -> int:
@@ -34,3 +38,24 @@ def test_an_unchanged_page_has_no_changed_words() -> None:
     assert changed_words(page, page) == 0
     erased = int.from_bytes(b"\xff" * board.PAGE_SIZE, "little")
     assert changed_words(0, erased).bit_count() == 8 * board.PAGE_SIZE
+
+
+def _core_on(nvm: mmap.mmap, engine: PreparedEngine | None) -> EmulatedCore:
+    ficr = bytes(range(256)) * (board.FICR_SIZE // 256)
+    return EmulatedCore(nvm, ficr, lambda _stores: None, lambda _a, _s, _v: None, {}, engine=engine)
+
+
+def test_a_core_on_a_prepared_engine_sees_its_own_unit_and_the_engine_serves_it_alone() -> None:
+    nvm = mmap.mmap(-1, board.FLASH_SIZE + board.UICR_SIZE)
+    nvm[0:8] = b"\x11\x22\x33\x44\x55\x66\x77\x88"
+    engine = PreparedEngine()
+    core = _core_on(nvm, engine)
+    try:
+        assert core.read_ram(board.FLASH_BASE, 8) == b"\x11\x22\x33\x44\x55\x66\x77\x88"
+        assert core.read_ram(board.FICR_BASE, 4) == b"\x00\x01\x02\x03"
+        with pytest.raises(ValueError, match="one core"):
+            _core_on(nvm, engine)  # a second unit must never share the first one's memory
+    finally:
+        core.close()
+    with pytest.raises(ValueError, match="memory size"):
+        _core_on(mmap.mmap(-1, board.FLASH_SIZE), PreparedEngine())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from pyocd.flash.file_programmer import FileProgrammer
 from station.domain.errors import SimulationError
 from station.sim import board
 from station.sim.firmware import DemoFirmware
-from station.sim.host import HOST_SOCKET_NAME, HostedDevice, SimulatorHost
+from station.sim.host import HOST_SOCKET_NAME, SPARE_SESSIONS, HostedDevice, SimulatorHost
 from station.sim.units import SimUnit, SimUnitStore
 
 from .test_console import ConsoleClient
@@ -87,9 +89,7 @@ def test_a_sim_directory_deeper_than_a_socket_path_may_be_is_served(
         deep_unit.close()
 
 
-def test_deferred_reads_are_answered_in_order_whenever_they_are_wanted(
-    host: SimulatorHost, unit: SimUnit
-) -> None:
+def test_deferred_reads_are_answered_in_order_whenever_they_are_wanted(host: SimulatorHost, unit: SimUnit) -> None:
     device = HostedDevice.open(host.sim_dir, unit.unit_id)
     assert device is not None
     try:
@@ -107,14 +107,84 @@ def test_deferred_reads_are_answered_in_order_whenever_they_are_wanted(
         device.close()
 
 
+def _group_members(process_group: int) -> set[int]:
+    """Pids of the live (not zombie) processes in a process group, from /proc."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == process_group:
+            members.add(int(entry.name))
+    return members
+
+
+def _wait_for_members(process_group: int, count: int, timeout: float = 10.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while len(members := _group_members(process_group)) != count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return members
+
+
+def test_spare_session_processes_wait_ahead_and_one_taken_is_replaced(sim_dir: Path, unit: SimUnit) -> None:
+    with SimulatorHost(sim_dir) as host:
+        assert host._process is not None
+        group = host._process.pid
+        idle = 2 + SPARE_SESSIONS  # the host, its console process and the spares
+        before = _wait_for_members(group, idle)
+        assert len(before) == idle
+        device = HostedDevice.open(sim_dir, unit.unit_id)
+        assert device is not None
+        try:
+            serving = _wait_for_members(group, idle + 1)  # the spare that took it, and its replacement
+            assert len(serving) == idle + 1
+            assert len(serving - before) == 1
+            assert device.read_memory(board.FICR_PART, 32) == 0x52840
+        finally:
+            device.close()
+        after = _wait_for_members(group, idle)  # the session's process ends with its client
+        assert len(after) == idle and after != before
+
+
+def _device_id_through_host(sim_dir: Path, unit: SimUnit) -> int:
+    device = HostedDevice.open(sim_dir, unit.unit_id)
+    assert device is not None
+    try:
+        low = device.read_memory(board.FICR_DEVICEID, 32)
+        high = device.read_memory(board.FICR_DEVICEID + 4, 32)
+    finally:
+        device.close()
+    return (high << 32) | low
+
+
+def test_eight_sessions_opened_in_the_same_instant_are_all_served(host: SimulatorHost, sim_store: SimUnitStore) -> None:
+    units = [sim_store.create_unit() for _ in range(8)]
+    start = threading.Barrier(len(units))
+
+    def at_once(each: SimUnit) -> int:
+        start.wait()
+        return _device_id_through_host(host.sim_dir, each)
+
+    try:
+        with ThreadPoolExecutor(len(units)) as pool:
+            assert list(pool.map(at_once, units)) == [each.info.device_id for each in units]
+        # Three times as many sessions as there are spares, one after another: the pool keeps up.
+        for each in units * 3:
+            assert _device_id_through_host(host.sim_dir, each) == each.info.device_id
+    finally:
+        for each in units:
+            each.close()
+
+
 def test_an_unknown_unit_is_a_clear_probe_error(host: SimulatorHost) -> None:
     with pytest.raises(exceptions.ProbeError, match="no simulated unit 'unit-0042'"):
         HostedDevice.open(host.sim_dir, "unit-0042")
 
 
-def test_stopping_the_host_ends_its_sessions_and_probes_fall_back_to_this_process(
-    sim_dir: Path, unit: SimUnit
-) -> None:
+def test_stopping_the_host_ends_its_sessions_and_probes_fall_back_to_this_process(sim_dir: Path, unit: SimUnit) -> None:
     host = SimulatorHost(sim_dir)
     host.start()
     device = HostedDevice.open(sim_dir, unit.unit_id)
@@ -195,7 +265,7 @@ def test_the_host_does_not_outlive_the_program_that_started_it(sim_dir: Path, un
     host.stop()
 
 
-def test_the_consoles_end_with_a_host_killed_outright(sim_dir: Path, unit: SimUnit) -> None:
+def test_the_consoles_and_idle_spares_end_with_a_host_killed_outright(sim_dir: Path, unit: SimUnit) -> None:
     host = SimulatorHost(sim_dir)
     host.start()
     process = host._process
@@ -203,7 +273,7 @@ def test_the_consoles_end_with_a_host_killed_outright(sim_dir: Path, unit: SimUn
     host.wait_for_port(unit.unit_id, timeout=5.0)
     os.kill(process.pid, signal.SIGKILL)  # only the host itself, not its console child
     process.wait()
-    assert _wait_until_gone(process.pid), "the console child kept running after its host was killed"
+    assert _wait_until_gone(process.pid), "the console or a spare session process outlived its killed host"
     host.stop()
 
 
