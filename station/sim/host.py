@@ -10,9 +10,9 @@ benchmarks start a *simulator host* (``station sim host``), which runs
 * a probe server on ``<sim dir>/probe-host.sock``: each probe session that any pyOCD process
   opens on a ``sim:`` probe is served by a child process of its own, which holds that unit's
   device model for the session's lifetime. The children are forked ahead, eight spares
-  waiting at any time, each with its emulator built, so that opening a session never waits for a fork -- nor, when eight
-  slots connect in the same instant, for seven forks for other probes: real probes do not
-  queue behind each other; and
+  waiting at any time, each with its emulator built, so that opening a session never waits
+  for a fork -- nor, when eight slots connect in the same instant, for seven forks for other
+  probes: real probes do not queue behind each other; and
 * every unit's console on its pty (:class:`~station.sim.console.ConsoleServer`) in a second child.
 
 The ``sim`` probe plugin uses the host while its socket answers and runs the device model in
