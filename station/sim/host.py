@@ -423,6 +423,9 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # Stopping: the SIGTERM that often follows the end of stdin must not cut this short.
+        for signal_number in TERMINATION_SIGNALS:
+            signal.signal(signal_number, signal.SIG_IGN)
         pool.close()  # the idle spares see it and end
         listener.close()
         with contextlib.suppress(FileNotFoundError):
@@ -463,13 +466,18 @@ class _SparePool:
     def fill(self) -> None:
         """Fork spares up to the pool's size; a refused fork is tried again a second later."""
         while not self.full:
+            # SIGTERM between the fork and the child's own handlers would run the host's
+            # handler in the child, which would then act as the host (and clean up after it).
+            host_mask = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATION_SIGNALS)
             try:
                 pid = os.fork()
             except OSError as error:
+                signal.pthread_sigmask(signal.SIG_SETMASK, host_mask)
                 LOG.warning("simulator host: cannot start a session process now (%s)", error)
                 return
             if pid == 0:
-                self._run_spare()
+                self._run_spare(host_mask)
+            signal.pthread_sigmask(signal.SIG_SETMASK, host_mask)
             self._spares += 1
 
     def close(self) -> None:
@@ -477,10 +485,11 @@ class _SparePool:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _run_spare(self) -> NoReturn:
+    def _run_spare(self, signal_mask: set[int | signal.Signals]) -> NoReturn:
         """The child: wait for a client (or the host's end), then serve its session; never returns."""
         for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(signal_number, signal.SIG_DFL)  # a session ends quietly with its host
+        signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
         status = 0
         try:
             os.close(self._host_alive_write)
