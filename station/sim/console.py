@@ -150,6 +150,7 @@ class UnitFirmware:
         self._buffer = bytearray()
         self._discarding = False
         self._info_stamp: tuple[int, int, int] | None = None
+        self._info_path = os.fspath(unit.directory / "unit.json")
         self._info = unit.info
         self._seen_boot_count = self._peek_info().boot_count
 
@@ -351,11 +352,11 @@ class UnitFirmware:
         """Unit metadata without the file lock: ``unit.json`` is replaced atomically, so a
         plain read is consistent, and a probe holding the lock for a long flash operation
         cannot stall every console."""
-        path = self._unit.directory / "unit.json"
-        stat = path.stat()
+        stat = os.stat(self._info_path)  # twenty times a second for every unit served: no Path objects
         stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if stamp != self._info_stamp:
-            self._info = UnitInfo.from_json(json.loads(path.read_text(encoding="utf-8")))
+            with open(self._info_path, encoding="utf-8") as file:
+                self._info = UnitInfo.from_json(json.load(file))
             self._info_stamp = stamp
         return self._info
 
@@ -384,6 +385,7 @@ class _Port:
     link: Path
     pending: bytearray = field(default_factory=bytearray)
     closed: bool = False
+    watching_output: bool = False  # registered for POLLOUT: output is waiting for the reader
 
 
 class ConsoleServer:
@@ -403,6 +405,11 @@ class ConsoleServer:
         self._thread: threading.Thread | None = None
         self._wake_read = -1
         self._wake_write = -1
+        # One poll set kept across turns of the loop, changed only when a port comes, goes or
+        # has output waiting: rebuilt every turn, it cost each console byte a step per unit
+        # served, and a long demo or benchmark serves hundreds.
+        self._poller = select.poll()
+        self._by_fd: dict[int, _Port] = {}
 
     def __enter__(self) -> ConsoleServer:
         self.start()
@@ -419,6 +426,8 @@ class ConsoleServer:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
+        self._poller = select.poll()
+        self._poller.register(self._wake_read, select.POLLIN)
         self._discover()
         self._thread = threading.Thread(target=self._serve, name="sim-console", daemon=True)
         self._thread.start()
@@ -436,6 +445,7 @@ class ConsoleServer:
         with self._ports_lock:
             ports = list(self._ports.values())
             self._ports.clear()
+        self._by_fd.clear()
         for port in ports:
             self._close_port(port)
         os.close(self._wake_read)
@@ -477,33 +487,26 @@ class ConsoleServer:
     def _exchange(self, timeout: float) -> None:
         # poll(), not select(): select() refuses descriptors above 1023, which a simulation
         # reaches after a couple of hundred units (each holds five open files here).
-        ports = self._snapshot()
-        by_fd = {port.master: port for port in ports}
-        poller = select.poll()
-        poller.register(self._wake_read, select.POLLIN)
-        for each in ports:
-            poller.register(each.master, select.POLLIN | (select.POLLOUT if each.pending else 0))
-        events = poller.poll(timeout * 1000)
-        readable = [fd for fd, event in events if event & (select.POLLIN | select.POLLHUP | select.POLLERR)]
-        writable = {fd for fd, event in events if event & select.POLLOUT}
-        if self._wake_read in readable:
-            with contextlib.suppress(BlockingIOError):
-                os.read(self._wake_read, 64)
-        for fd in readable:
-            port = by_fd.get(fd)
+        for fd, event in self._poller.poll(timeout * 1000):
+            if fd == self._wake_read:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_read, 64)
+                continue
+            port = self._by_fd.get(fd)
             if port is None:
                 continue
-            try:
-                data = os.read(fd, _READ_SIZE)
-            except BlockingIOError:
-                continue
-            except OSError as error:
-                LOG.warning("console of %s failed: %s", port.unit_id, error)
-                self._drop(port)
-                continue
-            self._guarded(port, functools.partial(port.firmware.feed, data))
-        for port in ports:
-            if port.pending and port.master in writable:
+            if event & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                try:
+                    data = os.read(fd, _READ_SIZE)
+                except BlockingIOError:
+                    data = b""
+                except OSError as error:
+                    LOG.warning("console of %s failed: %s", port.unit_id, error)
+                    self._drop(port)
+                    continue
+                if data:
+                    self._guarded(port, functools.partial(port.firmware.feed, data))
+            if event & select.POLLOUT and port.pending:
                 self._flush(port)
 
     def _guarded(self, port: _Port, produce: Callable[[], bytes]) -> None:
@@ -520,20 +523,21 @@ class ConsoleServer:
                 del port.pending[: len(port.pending) - _MAX_PENDING]
             self._flush(port)
 
-    @staticmethod
-    def _flush(port: _Port) -> None:
-        """Write what the pty takes now; the rest waits for select to report it writable."""
+    def _flush(self, port: _Port) -> None:
+        """Write what the pty takes now; the rest waits for poll to report it writable."""
         if port.closed:
             return
         try:
             written = os.write(port.master, port.pending)
         except BlockingIOError:
-            return
+            written = 0
         except OSError as error:
             LOG.warning("console of %s cannot be written: %s", port.unit_id, error)
-            port.pending.clear()
-            return
+            written = len(port.pending)
         del port.pending[:written]
+        if bool(port.pending) != port.watching_output:
+            port.watching_output = bool(port.pending)
+            self._poller.modify(port.master, select.POLLIN | (select.POLLOUT if port.watching_output else 0))
 
     def _snapshot(self) -> list[_Port]:
         with self._ports_lock:
@@ -553,6 +557,8 @@ class ConsoleServer:
                 continue
             with self._ports_lock:
                 self._ports[unit_id] = port
+            self._by_fd[port.master] = port
+            self._poller.register(port.master, select.POLLIN)
 
     def _open_port(self, unit_id: str) -> _Port:
         unit = self._store.open_unit(unit_id)
@@ -579,6 +585,8 @@ class ConsoleServer:
     def _drop(self, port: _Port) -> None:
         with self._ports_lock:
             self._ports.pop(port.unit_id, None)
+        if self._by_fd.pop(port.master, None) is not None:
+            self._poller.unregister(port.master)
         self._close_port(port)
 
     @staticmethod
