@@ -175,6 +175,26 @@ def test_consoles_keep_answering_with_descriptors_above_select_s_limit(
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def test_replies_to_a_client_that_is_not_reading_wait_for_it_and_other_consoles_go_on(
+    server: ConsoleServer, sim_store: SimUnitStore, unit: SimUnit
+) -> None:
+    """More replies than the pty holds: the rest waits in the server until the client reads,
+    in order and whole, while another unit's console answers meanwhile."""
+    other = sim_store.create_unit()
+    slow = ConsoleClient(server.wait_for_port(unit.unit_id))
+    try:
+        commands = 1100  # 30 KiB of replies: a pty holds 20, the server keeps up to 16 more
+        slow.send(b"get system.uuid\r\n" * commands)
+        time.sleep(0.5)  # the server has answered everything it can by now
+        assert_console_answers(server.wait_for_port(other.unit_id), other)
+        replies = [slow.read_frame() for _ in range(commands)]
+        assert all(reply == Frame("R", 0, f"{uuid_of(unit)}\r\n") for reply in replies)
+        assert slow.command("get system.uuid").body == f"{uuid_of(unit)}\r\n"  # nothing left over
+    finally:
+        slow.close()
+        other.close()
+
+
 def test_each_unit_gets_a_pty_linked_from_its_directory(
     server: ConsoleServer, sim_store: SimUnitStore, unit: SimUnit
 ) -> None:
