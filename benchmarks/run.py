@@ -231,6 +231,8 @@ def bench_slots(quick: bool) -> dict[str, Any]:
     counts = (1, 2, 4, 8)
     rates: dict[tuple[str, int], list[float]] = {(mode, slots): [] for mode, _, _ in SLOT_MODES for slots in counts}
     walls: dict[tuple[str, int], list[float]] = {key: [] for key in rates}
+    # Each unit's seconds by its place in its slot (first, second, ...): where a start costs.
+    by_place: dict[tuple[str, int], list[list[float]]] = {key: [[] for _ in range(per_slot)] for key in rates}
     with bench_line(64 * 1024) as line:
         provision_timed(line, line.new_units(1)[0])  # warm-up
         for _ in range(rounds):
@@ -241,6 +243,10 @@ def bench_slots(quick: bool) -> dict[str, Any]:
                     run = single_run or run_slots(line, slots, per_slot, interval)
                     rates[mode, slots].append(run.units_per_second(steady=steady))
                     walls[mode, slots].append(run.wall)
+                    for seconds in run.unit_seconds:
+                        for place, unit_time in enumerate(seconds):
+                            by_place[mode, slots][place].append(unit_time)
+    places = {key: [median(times) for times in seconds] for key, seconds in by_place.items()}
     rows, data = [], []
     for mode, interval, _ in SLOT_MODES:
         single = median(rates[mode, 1]) * 3600
@@ -260,6 +266,7 @@ def bench_slots(quick: bool) -> dict[str, Any]:
                     "units_per_hour": per_hour,
                     "speedup": per_hour / single,
                     "speedup_each_round": each,
+                    "unit_seconds_by_place": places[mode, slots],
                 }
             )
     print_table(
@@ -267,6 +274,9 @@ def bench_slots(quick: bool) -> dict[str, Any]:
         ["first scans", "slots", "units", "wall s", "units/hour", "x 1 slot", "rounds"],
         rows,
     )
+    print(f"seconds per unit by its place in its slot (median): one slot {_places(places['all at once', 1])}")
+    for mode, _, _ in SLOT_MODES:
+        print(f"  8 slots, {mode}: {_places(places[mode, 8])}")
     for mode, _, _ in SLOT_MODES:
         eight = next(row for row in data if row["mode"] == mode and row["slots"] == 8)
         print(f"8 slots, {mode}: {eight['speedup']:.2f} x one slot (target >= 7)")
@@ -277,6 +287,11 @@ def bench_slots(quick: bool) -> dict[str, Any]:
         "rounds": rounds,
         "rows": data,
     }
+
+
+def _places(seconds: list[float]) -> str:
+    named = zip(("1st", "2nd", "3rd"), seconds, strict=False)
+    return ", ".join(f"{place} {unit_time:.2f} s" for place, unit_time in named)
 
 
 # ---- 5. window responsiveness ------------------------------------------------------------------------
