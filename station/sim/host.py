@@ -414,11 +414,12 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
         print(READY_LINE, flush=True)
         watched = [pool.taken, sys.stdin] if exit_with_stdin else [pool.taken]
         while True:
-            readable, _, _ = select.select(watched, [], [], None if pool.full else _SPARE_RETRY_S)
+            readable, _, _ = select.select(watched, [], [], _SPARE_CHECK_S)
             if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
                 break  # whoever started the host has gone
             if pool.taken in readable:
                 pool.note_taken()
+            pool.forget_dead()
             pool.fill()
     except KeyboardInterrupt:
         pass
@@ -436,16 +437,18 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
 
 
 SPARE_SESSIONS: Final = 8  # one per slot of a full station: eight connects at once wait for no fork
-_SPARE_RETRY_S: Final = 1.0
+_SPARE_CHECK_S: Final = 1.0  # how often the host looks for spares that died idle, or forks refused before
+_PID = struct.Struct("<i")
 
 
 class _SparePool:
     """Idle session children, forked ahead, each waiting to take the next connection.
 
-    A spare that takes a connection says so on the ``taken`` pipe and the host forks its
-    replacement while the session runs. Every spare also watches a pipe only the host writes
-    to: when the host ends, however it ends (even killed outright), the pipe reads end of file
-    and the idle spares end with it. The host stays single-threaded, so forking is safe.
+    A spare that takes a connection (or fails) sends its pid on the ``taken`` pipe and the
+    host forks its replacement while the session runs; a spare killed while idle is noticed
+    within a second. Every spare also watches a pipe only the host writes to: when the host
+    ends, however it ends (even killed outright), the pipe reads end of file and the idle
+    spares end with it. The host stays single-threaded, so forking is safe.
     """
 
     def __init__(self, listener: socket.socket, store: SimUnitStore) -> None:
@@ -453,18 +456,30 @@ class _SparePool:
         self._store = store
         self._host_alive, self._host_alive_write = os.pipe()  # only the host holds the write end
         self.taken, self._taken_write = os.pipe()
-        self._spares = 0
+        self._idle: set[int] = set()  # pids of the spares still waiting
 
     @property
     def full(self) -> bool:
-        return self._spares >= SPARE_SESSIONS
+        return len(self._idle) >= SPARE_SESSIONS
 
     def note_taken(self) -> None:
-        """Count the spares that took a session since last asked (one byte each)."""
-        self._spares -= len(os.read(self.taken, 4096))
+        """Forget the spares that left the pool since last asked (each sent its pid)."""
+        data = os.read(self.taken, 4096)  # whole pids: each was one write of fewer than PIPE_BUF bytes
+        for (pid,) in _PID.iter_unpack(data[: len(data) - len(data) % _PID.size]):
+            self._idle.discard(pid)
+
+    def forget_dead(self) -> None:
+        """Forget the spares that died while waiting (killed: they could not say so)."""
+        for pid in list(self._idle):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                self._idle.discard(pid)
+            except PermissionError:
+                pass  # alive (or its pid reused by another user's process: replaced when it leaves)
 
     def fill(self) -> None:
-        """Fork spares up to the pool's size; a refused fork is tried again a second later."""
+        """Fork spares up to the pool's size; a refused fork is tried again within a second."""
         while not self.full:
             # SIGTERM between the fork and the child's own handlers would run the host's
             # handler in the child, which would then act as the host (and clean up after it).
@@ -478,7 +493,7 @@ class _SparePool:
             if pid == 0:
                 self._run_spare(host_mask)
             signal.pthread_sigmask(signal.SIG_SETMASK, host_mask)
-            self._spares += 1
+            self._idle.add(pid)
 
     def close(self) -> None:
         for fd in (self._host_alive_write, self._host_alive, self.taken, self._taken_write):
@@ -497,16 +512,25 @@ class _SparePool:
             engine = self._prepared_engine()
             connection = self._wait_for_client()
             os.close(self._host_alive)
+            self._leave_pool()
             if connection is not None:
-                os.write(self._taken_write, b"1")
-                os.close(self._taken_write)
                 self._listener.close()
                 _serve_session(connection, self._store, engine)
         except BaseException:
             LOG.exception("simulator host session failed")
             status = 1
         finally:
+            self._leave_pool()  # however this spare ends, the host forks another
             os._exit(status)
+
+    def _leave_pool(self) -> None:
+        """Tell the host (once) that this process is no longer waiting as a spare."""
+        if self._taken_write < 0:
+            return
+        with contextlib.suppress(OSError):  # the host may be gone
+            os.write(self._taken_write, _PID.pack(os.getpid()))
+            os.close(self._taken_write)
+        self._taken_write = -1
 
     @staticmethod
     def _prepared_engine() -> PreparedEngine | None:

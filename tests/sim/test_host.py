@@ -149,6 +149,36 @@ def test_spare_session_processes_wait_ahead_and_one_taken_is_replaced(sim_dir: P
         assert len(after) == idle and after != before
 
 
+def _idle_spares(host_pid: int) -> set[int]:
+    """The host's children with one thread: its spares (the console process runs two)."""
+    spares = set()
+    for pid in _group_members(host_pid) - {host_pid}:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["PPid"]) == host_pid and int(fields["Threads"]) == 1:
+            spares.add(pid)
+    return spares
+
+
+def test_a_spare_killed_while_idle_is_replaced(sim_dir: Path, unit: SimUnit) -> None:
+    with SimulatorHost(sim_dir) as host:
+        assert host._process is not None
+        group = host._process.pid
+        _wait_for_members(group, 2 + SPARE_SESSIONS)
+        spares = _idle_spares(group)
+        assert len(spares) == SPARE_SESSIONS
+        victim = min(spares)
+        os.kill(victim, signal.SIGKILL)  # no chance to tell the host
+        deadline = time.monotonic() + 10
+        while (victim in (now := _idle_spares(group)) or len(now) < SPARE_SESSIONS) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert victim not in now and len(now) == SPARE_SESSIONS
+        assert _device_id_through_host(sim_dir, unit) == unit.info.device_id
+
+
 def _device_id_through_host(sim_dir: Path, unit: SimUnit) -> int:
     device = HostedDevice.open(sim_dir, unit.unit_id)
     assert device is not None
