@@ -406,8 +406,8 @@ class ConsoleServer:
         self._wake_read = -1
         self._wake_write = -1
         # One poll set kept across turns of the loop, changed only when a port comes, goes or
-        # has output waiting: rebuilt every turn, it cost each console byte a step per unit
-        # served, and a long demo or benchmark serves hundreds.
+        # has output waiting: rebuilt, it cost every turn (every burst of console input) a
+        # step per unit served, and a long demo or benchmark serves hundreds.
         self._poller = select.poll()
         self._by_fd: dict[int, _Port] = {}
 
