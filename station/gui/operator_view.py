@@ -34,9 +34,9 @@ COUNTER_MINIMUM_SIZE = QSize(120, 0)
 
 
 def tile_columns(slots: int) -> int:
-    """Columns for the slot tiles: one row up to three slots, then two rows up to eight (eight
-    slots as two rows of four make a window about 1,100 px tall; three rows made 1,600), then
-    rows of four."""
+    """Columns for the slot tiles: one row up to three slots, then two rows up to eight, then
+    rows of four. Eight slots as two rows of four make a window 994 px tall (1,072 with the
+    training bar), which fits a 1080 line screen; three rows made it 1,600."""
     if slots <= 3:
         return max(1, slots)
     rows = 2 if slots <= 2 * MAX_COLUMNS else -(-slots // MAX_COLUMNS)

@@ -27,11 +27,13 @@ from station.gui.line import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.resources import icon_path
 from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
 
-STEP_ICON_SIZE = QSize(32, 32)
+STEP_ICON_SIZE = QSize(24, 24)
 VERDICT_ICON_SIZE = QSize(84, 84)
 VERDICT_PIXELS = (96, 28)  # largest and smallest type of the PASS/FAIL word
 SERIAL_PIXELS = (40, 16)
-TILE_MINIMUM_SIZE = QSize(360, 420)
+# Holds everything a tile's pages show, and two rows of eight slots' tiles fit a 1080 line
+# screen with the window around them (a test checks both).
+TILE_MINIMUM_SIZE = QSize(360, 370)
 
 
 def fit_font(label: QLabel, width: int, largest: int, smallest: int) -> None:
@@ -137,10 +139,10 @@ class SlotTile(QFrame):
         # running
         running = QWidget()
         running_layout = QVBoxLayout(running)
-        running_layout.setContentsMargins(0, 6, 0, 0)
+        running_layout.setContentsMargins(0, 2, 0, 0)
         steps_grid = QGridLayout()
         steps_grid.setHorizontalSpacing(12)
-        steps_grid.setVerticalSpacing(6)
+        steps_grid.setVerticalSpacing(3)
         self.step_icons: dict[str, QLabel] = {}
         self.step_labels: dict[str, QLabel] = {}
         for row, step in enumerate(DISPLAY_STEPS):

@@ -203,7 +203,7 @@ def test_translations_cover_the_operator_view_and_are_compiled(tmp_path: Path) -
 
 
 def test_tiles_go_in_one_row_up_to_three_then_two_rows_up_to_eight() -> None:
-    """Eight slots as two rows of four (a window about 1,100 px tall; three rows made 1,600)."""
+    """Eight slots as two rows of four (a window that fits a 1080 screen; three rows made 1,600)."""
     from station.gui.operator_view import tile_columns
 
     columns = {slots: tile_columns(slots) for slots in range(1, 13)}

@@ -205,6 +205,31 @@ def test_units_running_and_finishing_never_lay_out_the_window_again(
     assert view.tiles["1"].geometry().right() < view.tiles["2"].geometry().left()
 
 
+def test_eight_slots_fit_a_1080_line_screen_and_no_tile_is_cut_at_its_smallest(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    """Line PCs have 1920x1080 screens: eight slots (two rows of four) fit one with the training
+    bar, and with room for a taskbar without it; a tile's smallest size still holds everything
+    any of its pages shows (a tile at its minimum used to lose its bottom 25 px)."""
+    from station.gui.slot_tile import TILE_MINIMUM_SIZE
+
+    station = station_factory(slots=8)
+    window = station.window
+    demo_bar = window.demo_bar
+    assert demo_bar is not None
+    wait_drawn(qtbot, window)
+    smallest = window.minimumSizeHint()
+    assert smallest.width() <= 1920 and smallest.height() <= 1080, smallest
+    demo_bar.hide()
+    qtbot.waitUntil(lambda: window.minimumSizeHint().height() < smallest.height(), timeout=2000)  # laid out again
+    assert window.minimumSizeHint().height() <= 1080 - 40, window.minimumSizeHint()
+    for tile in window.operator_view.tiles.values():
+        layout = tile.layout()
+        assert layout is not None
+        needs = layout.minimumSize()  # the largest of its pages: idle, running, verdict
+        assert needs.height() <= TILE_MINIMUM_SIZE.height() and needs.width() <= TILE_MINIMUM_SIZE.width(), needs
+
+
 # ---- a locked unit, and the supervisor's rework --------------------------------------------------
 
 
