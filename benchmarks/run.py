@@ -290,8 +290,8 @@ def bench_slots(quick: bool) -> dict[str, Any]:
 
 
 def _places(seconds: list[float]) -> str:
-    named = zip(("1st", "2nd", "3rd"), seconds, strict=False)
-    return ", ".join(f"{place} {unit_time:.2f} s" for place, unit_time in named)
+    """Each place's time, however many units a slot runs: "unit 1 3.97 s, unit 2 3.68 s, ..."."""
+    return ", ".join(f"unit {place} {unit_time:.2f} s" for place, unit_time in enumerate(seconds, start=1))
 
 
 # ---- 5. window responsiveness ------------------------------------------------------------------------
