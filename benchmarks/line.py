@@ -26,6 +26,7 @@ class BenchLine:
     services: Any
     recipe: Any
     provisioner: Any
+    context: Any
     consoles: Any
     next_serial: int = 1
     units: list[Any] = field(default_factory=list)
@@ -61,7 +62,7 @@ def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[
     """A fresh demo environment in a temporary directory, with its consoles served."""
     from station.app import StationServices
     from station.demo import prepare_demo
-    from station.flow.sequence import StationContext
+    from station.flow.run import StationContext
 
     root = root or Path(tempfile.mkdtemp(prefix="station-bench-"))
     os.environ["STATION_SIM_DIR"] = str(root / "sim")
@@ -72,11 +73,11 @@ def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[
         recipe,
         ca_passphrase=environment.ca_passphrase,
         vault=environment.unlock_vault(),
-        context=StationContext("bench-station", "bench-operator", "WO-BENCH"),
         development_registry=environment.development_registry(),
     )
+    context = StationContext("bench-station", "bench-operator", "WO-BENCH")
     with environment.simulator_host() as consoles:
-        line = BenchLine(environment, services, recipe, provisioner, consoles)
+        line = BenchLine(environment, services, recipe, provisioner, context, consoles)
         try:
             yield line
         finally:

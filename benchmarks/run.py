@@ -43,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from line import BenchLine, bench_line, median, print_table, write_results
 
+from station.domain.identity import Serial
+
 HERE = Path(__file__).resolve().parent
 OPERATOR_SCAN_INTERVAL_S = 0.25  # a fast operator: label after label, a quarter second apart
 
@@ -52,7 +54,7 @@ def provision_timed(line: BenchLine, unit: Any) -> tuple[float, float, Any]:
     busy_before = unit.nvm_busy_seconds
     slot = line.slot(unit)
     started = time.perf_counter()
-    outcome = line.provisioner.provision(line.serial(), slot)
+    outcome = line.provisioner.provision(Serial(line.serial()), slot, line.context)
     elapsed = time.perf_counter() - started
     physical = unit.nvm_busy_seconds - busy_before
     if not outcome.passed:
@@ -162,7 +164,7 @@ def run_slot(
         with serial_lock:
             serial = line.serial()
         began = time.perf_counter()
-        outcome = line.provisioner.provision(serial, line.slot(unit))
+        outcome = line.provisioner.provision(Serial(serial), line.slot(unit), line.context)
         seconds.append(time.perf_counter() - began)
         if not outcome.passed:
             failures.append(outcome.summary)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from station.config import StationPaths
 from station.domain.errors import ConfigurationError
-from station.domain.recipe import Recipe, load_recipe
+from station.domain.recipe import Recipe
+from station.domain.recipe_loader import load_recipe
 from station.drivers.console import SerialConsole
 from station.drivers.locks import lock_strategy_for
 from station.drivers.probe import PyOcdProbe
 from station.flow.ports import DevelopmentUnitRegistry, Journal, UnitConsole
-from station.flow.sequence import Slot, StationContext, UnitProvisioner
+from station.flow.run import Slot
+from station.flow.sequence import UnitProvisioner
 from station.security.ca import load_ca
 from station.security.issuer import FactoryCredentialIssuer
 from station.security.station_key import StationKey, load_or_create_station_key
@@ -111,7 +113,6 @@ class StationServices:
         *,
         ca_passphrase: str,
         vault: UnlockedVault | None,
-        context: StationContext,
         development_registry: DevelopmentUnitRegistry | None = None,
     ) -> UnitProvisioner:
         ca = load_ca(self.paths.ca_dir, ca_passphrase)
@@ -120,7 +121,6 @@ class StationServices:
             self.journal,
             FactoryCredentialIssuer(ca, recipe.credentials),
             vault,
-            context,
             development_registry=development_registry,
         )
 

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
-from station.domain.errors import ConfigurationError
+from station.domain.errors import ConfigurationError, ScanError, UnitReworkedError
+from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import CredentialPlan, Recipe, StepName
 from station.domain.records import StepOutcome
+from station.domain.scan import parse_scan
 from station.flow.ports import DevelopmentUnitRegistry
-from station.flow.sequence import AttemptOutcome, StationContext, UnitProvisioner
+from station.flow.run import StationContext
+from station.flow.sequence import UnitProvisioner
 
 EXIT_OK, EXIT_UNIT_FAILED, EXIT_USAGE = 0, 1, 2
 SUMMARY_STEPS = [step.value for step in StepName]
@@ -122,7 +125,7 @@ def _provisioner(
     with_vault: bool,
     work_order: str | None = None,
     probe: str = "",
-) -> Iterator[tuple[UnitProvisioner, Recipe]]:
+) -> Iterator[tuple[UnitProvisioner, Recipe, StationContext]]:
     """The station's services and sequence for one command: store, recipe, CA, vault if needed."""
     from station.app import StationServices, configure_logging, station_name
     from station.cli.passphrase import obtain_passphrase
@@ -140,13 +143,10 @@ def _provisioner(
         )
         yield (
             services.provisioner(
-                recipe,
-                ca_passphrase=ca_passphrase,
-                vault=vault,
-                context=StationContext(station_name(), operator, work_order),
-                development_registry=_registry_for(probe),
+                recipe, ca_passphrase=ca_passphrase, vault=vault, development_registry=_registry_for(probe)
             ),
             recipe,
+            StationContext(station_name(), operator, work_order),
         )
     finally:
         services.close()
@@ -157,30 +157,35 @@ def _provision(arguments: argparse.Namespace) -> int:
 
     with _provisioner(
         arguments, arguments.operator, with_vault=True, work_order=arguments.work_order, probe=arguments.probe
-    ) as (provisioner, recipe):
+    ) as (provisioner, recipe, context):
         slot = make_slot("cli", arguments.probe, arguments.console, recipe)
-        for settled in provisioner.recover_unfinished({arguments.probe: slot}):
+        for settled in provisioner.recover_unfinished(context.station, {arguments.probe: slot}):
             print(f"recovered attempt {settled.id} ({settled.serial}): {settled.failure_message}", flush=True)
-        outcome = provisioner.provision(arguments.serial, slot, LinePrinter())
+        try:
+            serial = parse_scan(arguments.serial, recipe.serial_rule)
+        except ScanError as error:
+            return _print_outcome(AttemptOutcome.refused(arguments.serial, error))
+        outcome = provisioner.provision(serial, slot, context, LinePrinter())
     return _print_outcome(outcome)
 
 
 def _rework(arguments: argparse.Namespace) -> int:
     from station.app import make_slot
 
-    with _provisioner(arguments, arguments.supervisor, with_vault=False) as (provisioner, recipe):
+    with _provisioner(arguments, arguments.supervisor, with_vault=False) as (provisioner, recipe, context):
         slot = make_slot("cli", arguments.probe, "rework-has-no-console", recipe)
-        outcome = provisioner.rework(arguments.serial, slot, arguments.supervisor)
+        serial = parse_scan(arguments.serial, recipe.serial_rule)
+        outcome = provisioner.rework(serial, slot, context)
     print(f"REWORK {outcome.serial} {outcome.failure_code}: {outcome.message}", flush=True)
-    return EXIT_OK if outcome.failure_code == "REWORKED" else EXIT_UNIT_FAILED
+    return EXIT_OK if isinstance(outcome.error, UnitReworkedError) else EXIT_UNIT_FAILED
 
 
 def _recover(arguments: argparse.Namespace) -> int:
     from station.app import make_slot
 
-    with _provisioner(arguments, "recovery", with_vault=False) as (provisioner, recipe):
+    with _provisioner(arguments, "recovery", with_vault=False) as (provisioner, recipe, context):
         slots = {probe: make_slot(probe, probe, "recovery-has-no-console", recipe) for probe in arguments.probe}
-        settled = provisioner.recover_unfinished(slots)
+        settled = provisioner.recover_unfinished(context.station, slots)
     for attempt in settled:
         print(
             f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}: "
@@ -241,16 +246,18 @@ def run_headless_demo(
             recipe,
             ca_passphrase=environment.ca_passphrase,
             vault=environment.unlock_vault(),
-            context=StationContext(station_name(), "demo-operator", "WO-DEMO"),
             development_registry=environment.development_registry(),
         )
+        context = StationContext(station_name(), "demo-operator", "WO-DEMO")
         new_units = environment.create_units(units, timing_factor=timing)
         serials = next_demo_serials(lambda serial: services.database.units.get_unit(serial) is not None, units)
         with environment.simulator_host():
             for unit, serial in zip(new_units, serials, strict=True):
                 slot = make_slot("demo", unit.probe_id, environment.console_path(unit), recipe)
                 print(f"--- {serial} on {unit.probe_id}", file=out, flush=True)
-                outcome = provisioner.provision(serial, slot, LinePrinter(out, prefix="    "))
+                outcome = provisioner.provision(
+                    parse_scan(serial, recipe.serial_rule), slot, context, LinePrinter(out, prefix="    ")
+                )
                 print(f"    {outcome.summary}", file=out, flush=True)
                 outcomes.append(outcome)
                 unit.close()

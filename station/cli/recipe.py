@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from station.domain.recipe import Recipe, load_recipe
+from station.domain.recipe import Recipe
+from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
 from station.security.credentials import check_recipe_credentials
 

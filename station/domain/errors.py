@@ -1,29 +1,65 @@
 """The station's one rooted exception tree.
 
-Every failure the station can meet is a ``StationError`` with a stable ``code`` (stored with
-the attempt and shown to operators next to the plain-words message) and structured fields
-such as ``address``. Messages never carry secrets: callers pass fingerprints, not tokens.
+Every failure the station can meet or record is a class here with a stable ``code`` (stored
+with the attempt and shown to operators next to the plain-words message) and structured
+fields such as ``address``. A code is defined once, by one class: no layer compares another
+layer's error by its text or builds a code from a string. ``error_class_for`` turns a code
+read back from the records into its class. Messages never carry secrets: callers pass
+fingerprints, not tokens.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+_CLASSES_BY_CODE: dict[str, type[StationError]] = {}
 
 
 class StationError(Exception):
     """Base of every error the station raises on purpose."""
 
-    code: str = "STATION"
+    code: ClassVar[str] = "STATION"
+    # The station needs a supervisor or an engineer before it can go on (an amber tile), rather
+    # than the operator's next try or the next unit.
+    needs_person: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, code: str | None = None, address: int | None = None) -> None:
+    def __init__(self, message: str, *, address: int | None = None) -> None:
         super().__init__(message)
         self.message = message
-        if code is not None:
-            self.code = code
         self.address = address
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            _register(cls)
 
     def __str__(self) -> str:
         if self.address is not None:
             return f"{self.message} (address 0x{self.address:08X})"
         return self.message
+
+
+def _register(cls: type[StationError]) -> None:
+    existing = _CLASSES_BY_CODE.get(cls.code)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise TypeError(f"error code {cls.code} is defined twice: {existing.__qualname__} and {cls.__qualname__}")
+    _CLASSES_BY_CODE[cls.code] = cls
+
+
+_CLASSES_BY_CODE[StationError.code] = StationError
+
+
+def error_class_for(code: str | None) -> type[StationError]:
+    """The class that defines ``code`` (a code from the records); StationError for one unknown here."""
+    if code is None:
+        return StationError
+    return _CLASSES_BY_CODE.get(code, StationError)
+
+
+def known_codes() -> frozenset[str]:
+    """Every failure code the station can record."""
+    return frozenset(_CLASSES_BY_CODE)
 
 
 class FormatError(StationError):
@@ -32,10 +68,23 @@ class FormatError(StationError):
     code = "FORMAT"
 
 
+class DeviceIdError(FormatError):
+    """A device id is not the 64-bit value the station expects."""
+
+    code = "DEVICE_ID"
+
+
 class ConfigurationError(StationError):
     """Station or recipe configuration is wrong; nothing was touched."""
 
     code = "CONFIG"
+
+
+class NoProbeError(ConfigurationError):
+    """A slot has no probe or console to work with; an engineer must set it up."""
+
+    code = "NO_PROBE"
+    needs_person = True
 
 
 class SimulationError(StationError):
@@ -67,10 +116,22 @@ class ScanError(StationError):
     code = "SCAN"
 
 
+class GtinError(ScanError):
+    """A GS1 barcode whose GTIN or element strings do not parse."""
+
+    code = "GTIN"
+
+
 class BindingError(StationError):
     """The recipe binds this serial to another device id (or to none)."""
 
     code = "BINDING"
+
+
+class AlreadyPassedError(StationError):
+    """The unit already passed: it is refused before it is touched; only a rework opens it again."""
+
+    code = "ALREADY_PASSED"
 
 
 class CredentialError(StationError):
@@ -98,12 +159,44 @@ class VaultError(StationError):
     """
 
     code = "VAULT"
+    needs_person = True
+
+
+class TokenLimitError(VaultError):
+    """The token has no use left: another slot may have taken its last one."""
+
+    code = "TOKEN_LIMIT"
 
 
 class PassphraseError(ConfigurationError):
     """No passphrase could be obtained (no environment variable and no terminal), or they differ."""
 
     code = "PASSPHRASE"
+
+
+# ---- People and their permissions ----------------------------------------------------------
+
+
+class AccessError(StationError):
+    """A login, PIN or permission check failed; the message never holds the PIN."""
+
+    code = "ACCESS"
+
+
+class PinRequiredError(AccessError):
+    """A supervisor's action was asked for without a way to give the PIN (no terminal, no PIN file)."""
+
+    code = "PIN_REQUIRED"
+
+
+class LockedOutError(AccessError):
+    """Too many wrong PINs: the person may not sign in or approve anything until ``until``."""
+
+    code = "LOCKED_OUT"
+
+    def __init__(self, message: str, *, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
 
 
 # ---- Errors met while working on a unit: each becomes a FAILED step with its code. ----------
@@ -115,16 +208,24 @@ class UnitError(StationError):
     code = "UNIT"
 
 
+class InternalError(UnitError):
+    """A bug of the station met while working on a unit: recorded, never a crash of the station."""
+
+    code = "INTERNAL"
+
+
 class ProbeError(UnitError):
     """The debug probe cannot be opened or lost the unit (cable, power, USB)."""
 
     code = "PROBE"
+    needs_person = True
 
 
 class UnitLockedError(UnitError):
     """The unit's debug port is locked: it is never erased here; a supervisor decides (rework)."""
 
     code = "UNIT_LOCKED"
+    needs_person = True
 
 
 class DevelopmentUnitError(UnitError):
@@ -172,16 +273,48 @@ class ConsoleCommandError(ConsoleError):
 
     code = "CONSOLE_REFUSED"
 
-    def __init__(self, message: str, *, status: int, body: str, code: str | None = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, message: str, *, status: int, body: str) -> None:
+        super().__init__(message)
         self.status = status
         self.body = body
 
 
 class ActivationError(ConsoleCommandError):
-    """The device-management service refused the activation (400/401/403 style)."""
+    """The device-management service refused the activation, for a reason it did not number."""
 
     code = "ACTIVATION_REFUSED"
+
+
+class ActivationBadRequestError(ActivationError):
+    """400: no or corrupt credentials on the unit, or its identity does not match them."""
+
+    code = "ACTIVATION_400"
+
+
+class ActivationUnauthorizedError(ActivationError):
+    """401: the service does not know the activation token."""
+
+    code = "ACTIVATION_401"
+
+
+class ActivationForbiddenError(ActivationError):
+    """403: a development unit, a unit activated to another product, or not a production product."""
+
+    code = "ACTIVATION_403"
+
+
+_ACTIVATION_BY_STATUS: dict[str, type[ActivationError]] = {
+    "400": ActivationBadRequestError,
+    "401": ActivationUnauthorizedError,
+    "403": ActivationForbiddenError,
+}
+
+
+def activation_refusal(body: str, *, status: int) -> ActivationError:
+    """The error for a refused activation, by the service's HTTP-style code heading the reply
+    (``403 Forbidden: device is a development unit``)."""
+    kind = _ACTIVATION_BY_STATUS.get(body.split(" ", 1)[0], ActivationError)
+    return kind(f"activation refused: {body}", status=status, body=body)
 
 
 class IdentityError(UnitError):
@@ -190,7 +323,43 @@ class IdentityError(UnitError):
     code = "IDENTITY_MISMATCH"
 
 
+class FirmwareVersionError(IdentityError):
+    """The unit reports another firmware version than the recipe's image."""
+
+    code = "FIRMWARE_VERSION"
+
+
 class StepTimeoutError(UnitError):
-    """A step took longer than the recipe allows."""
+    """A step took longer than the recipe allows; ``step`` and ``deadline_seconds`` say which and how long."""
 
     code = "STEP_TIMEOUT"
+
+    def __init__(self, step: str, deadline_seconds: float) -> None:
+        super().__init__(f"step {step} did not finish within its deadline of {deadline_seconds:g} s")
+        self.step = step
+        self.deadline_seconds = deadline_seconds
+
+
+class UnitReworkedError(UnitError):
+    """The attempt was a supervisor's rework: the unit was erased and is a development unit for life."""
+
+    code = "REWORKED"
+
+
+class AttemptInterruptedError(UnitError):
+    """The station stopped during the attempt (crash, power); recovery settled it by asking the unit."""
+
+    code = "INTERRUPTED"
+
+
+class InterruptedLockedError(AttemptInterruptedError):
+    """The station stopped after the unit was locked: a rescan resumes it at activation."""
+
+    code = "INTERRUPTED_LOCKED"
+
+
+class MayBeLockedError(AttemptInterruptedError):
+    """The station stopped near the lock and could not ask the unit: a supervisor must inspect it."""
+
+    code = "MAY_BE_LOCKED"
+    needs_person = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from station.domain.errors import ScanError, StationError
+from station.domain.errors import DeviceIdError, ScanError
 
 SERIAL_MAX_LENGTH = 64
 # Printable ASCII without spaces: serials end up in certificate subjects, endpoint names,
@@ -47,22 +47,20 @@ class DeviceId:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9A-F]{16}", self.value):
-            raise StationError(
-                f"device id {self.value!r} is not 16 uppercase hex digits", code="DEVICE_ID"
-            )
+            raise DeviceIdError(f"device id {self.value!r} is not 16 uppercase hex digits")
 
     @classmethod
     def parse(cls, text: str) -> DeviceId:
         """Accept hex in any case, with or without ``0x``; keep the canonical uppercase form."""
         match = _DEVICE_ID_PATTERN.match(text.strip())
         if match is None:
-            raise StationError(f"device id {text!r} is not 16 hex digits", code="DEVICE_ID")
+            raise DeviceIdError(f"device id {text!r} is not 16 hex digits")
         return cls(match.group(1).upper())
 
     @classmethod
     def from_int(cls, number: int) -> DeviceId:
         if not 0 <= number < 1 << 64:
-            raise StationError(f"device id {number} does not fit in 64 bits", code="DEVICE_ID")
+            raise DeviceIdError(f"device id {number} does not fit in 64 bits")
         return cls(f"{number:016X}")
 
     def __str__(self) -> str:

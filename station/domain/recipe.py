@@ -1,89 +1,27 @@
-"""Recipes: everything the station needs to know about one product, from one TOML file.
+"""Recipes: everything the station needs to know about one product, as immutable value types.
 
-A recipe is written by an engineer, checked with ``station recipe check``, and identified by
+A recipe is written by an engineer as one TOML file (its layout and the loading rules are in
+``station.domain.recipe_loader``), checked with ``station recipe check``, and identified by
 ``content_hash`` (SHA-256 of the file's bytes): an edited recipe is a new recipe, and the
-hash is stored with every attempt that used it.
-
-Loading is strict. Unknown keys are refused at every level, every value's type is checked,
-and each error names its place, e.g.::
-
-    recipe.toml: [images.application] sha256: image hash differs from the pinned one (...)
-
-``load_recipe`` also reads every image, checks its pinned SHA-256, and checks where it
-lands in flash, so that a recipe that loaded is safe to run before any unit is touched. The
-loaded images are kept in memory (``FirmwareImage.segments``): the station programs those
-bytes, not the file again, so a file swapped after the check is never programmed.
-
-**Image hash.** ``sha256`` pins the image's *content*: the bytes that get programmed,
-concatenated in ascending address order, without the gaps between them and without any
-addresses. For a BIN file that is the file itself (``sha256sum`` gives it); for Intel HEX
-the data records; for ELF the file bytes (``p_filesz``) of every ``PT_LOAD`` segment, at its
-physical (load) address. So the same firmware as BIN, HEX and ELF has one hash. Where the
-bytes go is checked separately: inside flash, inside a programmable region, never on a
-credential, key-store or keep region, never on another image.
-
-File layout (all addresses and sizes are integers, hex literals welcome)::
-
-    schema = 1
-    product = "ACME-TOASTER"             # customer code, dash, product name
-    description = "..."                  # optional
-    target = "nrf52840"                  # pyOCD target type
-    firmware_version = "1.4.2"           # what the unit's `ver` must report
-
-    [flash]            start, size, page_size
-    [regions.NAME]     role (bootloader | app_header | application | credentials |
-                       key_store | keep), address, size — page aligned, no overlaps
-    [images.NAME]      file (relative to the recipe), format (bin | hex | elf; from the
-                       extension when left out), address (BIN only), sha256
-    [serial]           kind = "regex", pattern  |  kind = "gs1", application_identifier
-                       (default "21"), gtin (optional), pattern (optional)
-    [credentials]      plan (station-generated | device-generated), endpoint_name (template
-                       over {serial} and {device_id}), validity_days, key_type (ec-p256 |
-                       ec-p384), server_uri; optional update_vendor_id, update_class_id
-                       (UUIDs) and update_auth_certificate (PEM or DER file) — all three or none
-    [lock]             method (nrf52-approtect)
-    [console]          baud_rate, line_ending (crlf | lf | cr), reply_format (text |
-                       gecko-machine), banner, success, failure (regular expressions),
-                       command_timeout_seconds, boot_timeout_seconds, activate_timeout_seconds
-    [console.commands] version, uuid, endpoint, certificate_fingerprint, csr (may use
-                       {common_name}, {serial}, {device_id}), activate (must use {token}), reboot
-    [activation]       product (device-management product code), token_pool (vault product;
-                       defaults to the activation product)
-    [steps.NAME]       timeout_seconds, retries — for connect, flash, verify, credentials,
-                       lock, activate, identity; each optional (defaults in STEP_DEFAULTS)
-    [binding]          require_listed (default true); [binding.devices] "SERIAL" = "DEVICEID"
+hash is stored with every attempt that used it. A ``Recipe`` that exists has passed every
+check: its images are loaded and their pinned hashes match, and every step has its policy.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import hashlib
-import io
-import math
 import re
-import string
-import tomllib
 import uuid
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Final
 
-import biip
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-
-from station.domain.errors import BindingError, RecipeError, ScanError, StationError
+from station.domain.errors import BindingError, CredentialError, RecipeError
 from station.domain.identity import DeviceId, Serial
-from station.domain.scan import SerialRule, SerialRuleKind, normalize_gtin
+from station.domain.scan import SerialRule
 
 SCHEMA_VERSION: Final = 1
 PRODUCT_CODE_PATTERN: Final = re.compile(r"^[A-Z0-9]{2,16}-[A-Z0-9_][A-Z0-9_-]{0,47}$")
-_TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{1,63}$")
-_SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-_IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf": "elf", ".axf": "elf"}
 ENDPOINT_NAME_MAX_LENGTH: Final = 64  # X.509 upper bound for a common name
 
 
@@ -141,7 +79,7 @@ class FlashGeometry:
         """The one region with ``role`` (the loader guarantees at most one for non-keep roles)."""
         found = self.regions_with_role(role)
         if not found:
-            raise StationError(f"the recipe has no {role.value} region", code="RECIPE")
+            raise RecipeError("recipe", f"it has no {role.value} region")
         return found[0]
 
     @property
@@ -236,7 +174,6 @@ class LockMethod(enum.StrEnum):
 
 
 SUPPORTED_LOCK_METHODS: Final = frozenset({LockMethod.NRF52_APPROTECT})
-_LOCK_TARGET_PREFIXES: Final = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
 
 
 class ReplyFormat(enum.StrEnum):
@@ -244,7 +181,6 @@ class ReplyFormat(enum.StrEnum):
     GECKO_MACHINE = "gecko-machine"  # a header "R<status><length>" then exactly <length> bytes
 
 
-_LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
 
 
 @dataclass(frozen=True)
@@ -286,31 +222,26 @@ class ActivationSettings:
 
 
 class StepName(enum.StrEnum):
+    """Every step the station runs on a unit; each has its deadline and retries in the recipe."""
+
     CONNECT = "connect"
     FLASH = "flash"
     VERIFY = "verify"
     CREDENTIALS = "credentials"
     LOCK = "lock"
+    LOCK_CONFIRM = "lock-confirm"
     ACTIVATE = "activate"
     IDENTITY = "identity"
+    REWORK = "rework"
 
 
 @dataclass(frozen=True)
 class StepPolicy:
+    """How long one try of a step may take, and how many more tries a transient fault earns."""
+
     name: StepName
     timeout_seconds: float
     retries: int
-
-
-STEP_DEFAULTS: Final[Mapping[StepName, tuple[float, int]]] = {
-    StepName.CONNECT: (10.0, 2),
-    StepName.FLASH: (120.0, 1),
-    StepName.VERIFY: (60.0, 1),
-    StepName.CREDENTIALS: (30.0, 0),
-    StepName.LOCK: (30.0, 1),
-    StepName.ACTIVATE: (60.0, 1),
-    StepName.IDENTITY: (30.0, 1),
-}
 
 
 @dataclass(frozen=True)
@@ -366,735 +297,15 @@ class Recipe:
         for policy in self.steps:
             if policy.name is wanted:
                 return policy
-        raise StationError(f"recipe has no policy for step {wanted.value}", code="RECIPE")
-
-
-# --------------------------------------------------------------------------- public helpers
-
-
-def image_content_sha256(segments: Iterable[ImageSegment]) -> str:
-    """The pinned-hash definition: SHA-256 over the segments' bytes in ascending address order."""
-    digest = hashlib.sha256()
-    for segment in sorted(segments, key=lambda item: item.address):
-        digest.update(segment.data)
-    return digest.hexdigest()
-
-
-def read_image(path: Path, image_format: ImageFormat, load_address: int | None = None) -> tuple[ImageSegment, ...]:
-    """Parse an image file into segments (sorted by address). Raises ``ValueError`` when it
-    cannot be parsed, ``OSError`` when it cannot be read."""
-    data = path.read_bytes()
-    if image_format is ImageFormat.BIN:
-        if load_address is None:
-            raise ValueError("a BIN image needs a load address")
-        segments = [ImageSegment(load_address, data)] if data else []
-    elif image_format is ImageFormat.HEX:
-        segments = _hex_segments(data)
-    else:
-        segments = _elf_segments(data)
-    return tuple(sorted(segments, key=lambda item: item.address))
+        raise RecipeError("recipe", f"it has no policy for step {wanted.value}")
 
 
 def render_endpoint_name(template: str, serial: str, device_id: str) -> str:
     """Expand an endpoint-name template (validated by the loader) for one unit."""
     name = template.format(serial=serial, device_id=device_id)
     if not name or len(name) > ENDPOINT_NAME_MAX_LENGTH:
-        raise StationError(
-            f"endpoint name for serial {serial} is {len(name)} characters; 1 to {ENDPOINT_NAME_MAX_LENGTH} allowed",
-            code="CREDENTIAL",
+        raise CredentialError(
+            f"endpoint name for serial {serial} is {len(name)} characters; 1 to {ENDPOINT_NAME_MAX_LENGTH} allowed"
         )
     return name
 
-
-def load_recipe(path: Path | str) -> Recipe:
-    """Read, validate and return a recipe, with every image loaded and checked.
-
-    Raises ``RecipeError`` naming the place of the first problem. Writes nothing.
-    """
-    recipe_path = Path(path)
-    label = recipe_path.name or str(recipe_path)
-    try:
-        raw = recipe_path.read_bytes()
-    except FileNotFoundError:
-        raise RecipeError(str(recipe_path), "recipe file does not exist") from None
-    except OSError as error:
-        raise RecipeError(str(recipe_path), f"cannot read the recipe: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RecipeError(label, "recipe is not UTF-8 text") from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise RecipeError(label, f"not valid TOML: {error}") from None
-    return _RecipeLoader(recipe_path, label).load(document, text, hashlib.sha256(raw).hexdigest())
-
-
-# --------------------------------------------------------------------------- strict TOML reading
-
-
-class _Table:
-    """One TOML table with its place; refuses unknown keys and wrong types."""
-
-    def __init__(
-        self, data: Mapping[str, Any], label: str, names: tuple[str, ...], allowed: Iterable[str] | None
-    ) -> None:
-        self.data = data
-        self.label = label
-        self.names = names
-        if allowed is not None:
-            allowed_keys = list(allowed)
-            for key in data:
-                if key not in allowed_keys:
-                    raise RecipeError(
-                        self.place(key), f"unknown key (allowed here: {', '.join(allowed_keys)})"
-                    )
-
-    def place(self, key: str | None = None) -> str:
-        parts = []
-        if self.names:
-            parts.append("[" + ".".join(_toml_key(name) for name in self.names) + "]")
-        if key is not None:
-            parts.append(key)
-        return f"{self.label}: {' '.join(parts)}" if parts else self.label
-
-    def error(self, key: str | None, message: str) -> RecipeError:
-        return RecipeError(self.place(key), message)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def _get(self, key: str, required: bool) -> Any:
-        if key not in self.data:
-            if required:
-                raise self.error(key, "missing (required)")
-            return None
-        return self.data[key]
-
-    def string(self, key: str, *, required: bool = True, default: str | None = None) -> str:
-        value = self._get(key, required)
-        if value is None:
-            if default is None:
-                raise self.error(key, "missing (required)")
-            return default
-        if not isinstance(value, str):
-            raise self.error(key, f"must be a string, not {_toml_type(value)}")
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        return self.string(key, required=False, default="") if self.has(key) else None
-
-    def integer(
-        self, key: str, *, required: bool = True, default: int | None = None, minimum: int | None = None,
-        maximum: int | None = None,
-    ) -> int:
-        value = self._get(key, required)
-        if value is None:
-            if default is None:
-                raise self.error(key, "missing (required)")
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer, not {_toml_type(value)}")
-        if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum}, not {value}")
-        if maximum is not None and value > maximum:
-            raise self.error(key, f"must be at most {maximum}, not {value}")
-        return value
-
-    def seconds(self, key: str, *, default: float) -> float:
-        value = self._get(key, required=False)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number of seconds, not {_toml_type(value)}")
-        seconds = float(value)
-        if not math.isfinite(seconds) or seconds <= 0 or seconds > 24 * 3600:
-            raise self.error(key, f"must be more than 0 and at most 86400 seconds, not {value}")
-        return seconds
-
-    def boolean(self, key: str, *, default: bool) -> bool:
-        value = self._get(key, required=False)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, not {_toml_type(value)}")
-        return value
-
-    def table(self, key: str, allowed: Iterable[str] | None, *, required: bool = True) -> _Table | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a table, not {_toml_type(value)}")
-        return _Table(value, self.label, (*self.names, key), allowed)
-
-    def required_table(self, key: str, allowed: Iterable[str] | None) -> _Table:
-        table = self.table(key, allowed, required=True)
-        assert table is not None
-        return table
-
-    def choice(self, key: str, choices: type[enum.StrEnum], *, default: str | None = None) -> str:
-        value = self.string(key, required=default is None, default=default)
-        known = [member.value for member in choices]
-        if value not in known:
-            raise self.error(key, f"{value!r} is not one of: {', '.join(known)}")
-        return value
-
-    def pattern(self, key: str, *, required: bool = True, default: str | None = None) -> re.Pattern[str]:
-        text = self.string(key, required=required, default=default)
-        try:
-            return re.compile(text)
-        except re.error as error:
-            raise self.error(key, f"not a valid regular expression: {error}") from None
-
-
-def _toml_key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name.replace('"', '\\"') + '"'
-
-
-def _toml_type(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
-             dict: "a table"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return name
-    return "a date or time"
-
-
-def _span(start: int, end: int) -> str:
-    return f"0x{start:08X}-0x{end:08X}"
-
-
-def _template_fields(template: str) -> list[tuple[str, str | None, str | None]]:
-    """(field name, conversion, format spec) of every replacement field; ValueError if malformed."""
-    found = []
-    for _, field_name, format_spec, conversion in string.Formatter().parse(template):
-        if field_name is not None:
-            found.append((field_name, conversion, format_spec or None))
-    return found
-
-
-def _check_template(table: _Table, key: str, template: str, allowed: set[str], required: set[str]) -> None:
-    try:
-        fields = _template_fields(template)
-    except ValueError as error:
-        raise table.error(key, f"malformed template: {error} (write {{{{ and }}}} for literal braces)") from None
-    names = set()
-    for name, conversion, format_spec in fields:
-        if name not in allowed:
-            shown = ", ".join("{" + item + "}" for item in sorted(allowed)) or "none"
-            raise table.error(key, f"unknown placeholder {{{name}}} (allowed: {shown})")
-        if conversion is not None or format_spec is not None:
-            raise table.error(key, f"placeholder {{{name}}} may not carry a conversion or format spec")
-        names.add(name)
-    missing = required - names
-    if missing:
-        raise table.error(key, f"must contain {', '.join('{' + item + '}' for item in sorted(missing))}")
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in template):
-        raise table.error(key, "may not contain control characters (line endings come from line_ending)")
-
-
-# --------------------------------------------------------------------------- the loader
-
-
-class _RecipeLoader:
-    def __init__(self, path: Path, label: str) -> None:
-        self.path = path
-        self.label = label
-        self.base = path.parent
-
-    def load(self, document: Mapping[str, Any], text: str, content_hash: str) -> Recipe:
-        top = _Table(
-            document, self.label, (),
-            ["schema", "product", "description", "target", "firmware_version", "flash", "regions", "images",
-             "serial", "credentials", "lock", "console", "activation", "steps", "binding"],
-        )
-        schema = top.integer("schema")
-        if schema != SCHEMA_VERSION:
-            raise top.error("schema", f"this station reads recipe schema {SCHEMA_VERSION}, not {schema}")
-        product = top.string("product")
-        if not PRODUCT_CODE_PATTERN.match(product):
-            raise top.error(
-                "product",
-                f"{product!r} is not a product code (customer code, dash, name in capitals, "
-                "e.g. ACME-TOASTER)",
-            )
-        description = top.string("description", required=False, default="")
-        target = top.string("target")
-        if not _TARGET_PATTERN.match(target):
-            raise top.error("target", f"{target!r} is not a pyOCD target type (e.g. nrf52840)")
-        firmware_version = top.string("firmware_version")
-        if not firmware_version or len(firmware_version.encode("utf-8")) > 32 or not firmware_version.isprintable():
-            raise top.error("firmware_version", "must be 1 to 32 bytes of printable text")
-
-        credentials = self._credentials(top)
-        flash = self._flash(top, credentials.plan)
-        images = self._images(top, flash)
-        serial_rule = self._serial(top)
-        lock_method = self._lock(top, target)
-        console = self._console(top)
-        activation = self._activation(top, product)
-        steps = self._steps(top)
-        binding = self._binding(top)
-        return Recipe(
-            path=self.path,
-            content_hash=content_hash,
-            product=product,
-            description=description,
-            target=target,
-            firmware_version=firmware_version,
-            flash=flash,
-            images=images,
-            serial_rule=serial_rule,
-            credentials=credentials,
-            lock_method=lock_method,
-            console=console,
-            activation=activation,
-            steps=steps,
-            binding=binding,
-            source_text=text,
-        )
-
-    # -- flash geometry
-
-    def _flash(self, top: _Table, plan: CredentialPlan) -> FlashGeometry:
-        table = top.required_table("flash", ["start", "size", "page_size"])
-        start = table.integer("start", minimum=0, maximum=0xFFFF_FFFF)
-        size = table.integer("size", minimum=1, maximum=0x1_0000_0000)
-        page_size = table.integer("page_size", minimum=1, maximum=0x10_0000)
-        if page_size & (page_size - 1):
-            raise table.error("page_size", f"must be a power of two, not 0x{page_size:X}")
-        for key, value in (("start", start), ("size", size)):
-            if value % page_size:
-                raise table.error(key, f"0x{value:X} is not a multiple of the page size 0x{page_size:X}")
-        if start + size > 0x1_0000_0000:
-            raise table.error("size", "flash runs past the 32-bit address space")
-
-        regions_table = top.required_table("regions", None)
-        if not regions_table.data:
-            raise regions_table.error(None, "no regions defined")
-        regions: list[FlashRegion] = []
-        for name in regions_table.data:
-            entry = regions_table.required_table(name, ["role", "address", "size"])
-            role = RegionRole(entry.choice("role", RegionRole))
-            address = entry.integer("address", minimum=0, maximum=0xFFFF_FFFF)
-            region_size = entry.integer("size", minimum=1, maximum=0x1_0000_0000)
-            region = FlashRegion(name, role, address, region_size)
-            if address < start or region.end > start + size:
-                raise entry.error(
-                    None,
-                    f"lies outside flash ({_span(address, region.end)} is not within {_span(start, start + size)})",
-                )
-            if address % page_size or region_size % page_size:
-                raise entry.error(
-                    "address" if address % page_size else "size",
-                    f"region {_span(address, region.end)} is not aligned to the page size 0x{page_size:X} "
-                    "(erasing one region would erase part of another)",
-                )
-            for other in regions:
-                if other.overlaps(region.address, region.end):
-                    raise entry.error(
-                        None,
-                        f"overlaps region [regions.{_toml_key(other.name)}] "
-                        f"({other.role.value}, {_span(other.address, other.end)})",
-                    )
-            regions.append(region)
-
-        counts = {role: sum(1 for region in regions if region.role is role) for role in RegionRole}
-        for role in (RegionRole.APPLICATION, RegionRole.CREDENTIALS):
-            if counts[role] == 0:
-                raise regions_table.error(None, f"no region with role {role.value!r} (exactly one is required)")
-        for role in RegionRole:
-            if role is not RegionRole.KEEP and counts[role] > 1:
-                raise regions_table.error(None, f"more than one region with role {role.value!r}")
-        if plan is CredentialPlan.DEVICE_GENERATED and counts[RegionRole.KEY_STORE] == 0:
-            raise regions_table.error(
-                None, "the device-generated plan needs a region with role 'key_store' where the unit keeps its key"
-            )
-        return FlashGeometry(start, size, page_size, tuple(regions))
-
-    # -- images
-
-    def _images(self, top: _Table, flash: FlashGeometry) -> tuple[FirmwareImage, ...]:
-        images_table = top.required_table("images", None)
-        if not images_table.data:
-            raise images_table.error(None, "no images defined")
-        images: list[FirmwareImage] = []
-        for name in images_table.data:
-            entry = images_table.required_table(name, ["file", "format", "address", "sha256"])
-            image = self._image(entry, name)
-            self._check_placement(entry, image, flash, images)
-            images.append(image)
-        return tuple(images)
-
-    def _image(self, entry: _Table, name: str) -> FirmwareImage:
-        file_name = entry.string("file")
-        if not file_name:
-            raise entry.error("file", "must name a file")
-        path = self.base / file_name
-        if entry.has("format"):
-            image_format = ImageFormat(entry.choice("format", ImageFormat))
-        else:
-            guessed = _IMAGE_EXTENSIONS.get(path.suffix.lower())
-            if guessed is None:
-                raise entry.error(
-                    "format",
-                    f"cannot tell the format of {file_name!r} from its extension; set format = bin, hex or elf",
-                )
-            image_format = ImageFormat(guessed)
-        load_address: int | None = None
-        if image_format is ImageFormat.BIN:
-            load_address = entry.integer("address", minimum=0, maximum=0xFFFF_FFFF)
-        elif entry.has("address"):
-            raise entry.error("address", "only BIN images take an address; HEX and ELF images carry their own")
-        pinned = entry.string("sha256").lower()
-        if not _SHA256_PATTERN.match(pinned):
-            raise entry.error("sha256", "must be 64 hex digits (the SHA-256 of the image content)")
-
-        if not path.is_file():
-            raise entry.error("file", f"image file {path} does not exist")
-        try:
-            segments = read_image(path, image_format, load_address)
-        except OSError as error:
-            raise entry.error("file", f"cannot read {path}: {error.strerror or error}") from None
-        except ValueError as error:
-            kind = image_format.value.upper()
-            raise entry.error("file", f"{path.name} is not a valid {kind} image: {error}") from None
-        if not segments:
-            raise entry.error("file", f"{path.name} holds no bytes to program")
-        actual = image_content_sha256(segments)
-        if actual != pinned:
-            raise entry.error(
-                "sha256", f"image hash differs from the pinned one (file {actual}, pinned {pinned})"
-            )
-        return FirmwareImage(name, path, image_format, actual, segments, load_address)
-
-    def _check_placement(
-        self, entry: _Table, image: FirmwareImage, flash: FlashGeometry, earlier: list[FirmwareImage]
-    ) -> None:
-        writable = [region for region in flash.regions if not region.role.is_protected]
-        for segment in image.segments:
-            if segment.address < flash.start or segment.end > flash.end:
-                raise entry.error(
-                    None,
-                    f"image lies outside flash ({_span(segment.address, segment.end)} is not within "
-                    f"{_span(flash.start, flash.end)})",
-                )
-            for region in flash.regions:
-                if region.role.is_protected and region.overlaps(segment.address, segment.end):
-                    raise entry.error(
-                        None,
-                        f"image overlaps the {region.role.value} region [regions.{_toml_key(region.name)}] "
-                        f"({_span(segment.address, segment.end)} meets {_span(region.address, region.end)}); "
-                        "programming must never write there",
-                    )
-            uncovered = _uncovered(segment.address, segment.end, writable)
-            if uncovered is not None:
-                raise entry.error(
-                    None, f"image bytes at {_span(*uncovered)} are in no programmable region of [regions]"
-                )
-        for segment_index, segment in enumerate(image.segments[1:], start=1):
-            previous = image.segments[segment_index - 1]
-            if segment.address < previous.end:
-                raise entry.error("file", f"image segments overlap at 0x{segment.address:08X}")
-        for other in earlier:
-            for mine in image.segments:
-                for theirs in other.segments:
-                    if mine.address < theirs.end and theirs.address < mine.end:
-                        raise entry.error(
-                            None,
-                            f"image overlaps image [images.{_toml_key(other.name)}] at "
-                            f"{_span(max(mine.address, theirs.address), min(mine.end, theirs.end))}",
-                        )
-
-    # -- serial rule
-
-    def _serial(self, top: _Table) -> SerialRule:
-        table = top.required_table("serial", ["kind", "pattern", "application_identifier", "gtin"])
-        kind = SerialRuleKind(table.choice("kind", SerialRuleKind))
-        pattern_text = table.optional_string("pattern")
-        if pattern_text is not None:
-            table.pattern("pattern")
-        if kind is SerialRuleKind.REGEX:
-            if pattern_text is None:
-                raise table.error("pattern", "missing (required for kind = \"regex\")")
-            for key in ("application_identifier", "gtin"):
-                if table.has(key):
-                    raise table.error(key, "only for kind = \"gs1\"")
-            if table.pattern("pattern").fullmatch("") is not None:
-                raise table.error("pattern", "matches an empty scan")
-            return SerialRule(kind, pattern=pattern_text)
-        ai = table.string("application_identifier", required=False, default="21")
-        try:
-            known = GS1ApplicationIdentifier.extract(ai)
-        except biip.ParseError:
-            raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier") from None
-        if known.ai != ai:
-            raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier")
-        gtin = table.optional_string("gtin")
-        if gtin is not None:
-            try:
-                normalize_gtin(gtin)
-            except StationError as error:
-                raise table.error("gtin", f"not a valid GTIN: {error}") from None
-        return SerialRule(kind, pattern=pattern_text, application_identifier=ai, gtin=gtin)
-
-    # -- credentials
-
-    def _credentials(self, top: _Table) -> CredentialSettings:
-        table = top.required_table(
-            "credentials",
-            ["plan", "endpoint_name", "validity_days", "key_type", "server_uri", "update_vendor_id",
-             "update_class_id", "update_auth_certificate"],
-        )
-        plan = CredentialPlan(table.choice("plan", CredentialPlan))
-        template = table.string("endpoint_name")
-        _check_template(table, "endpoint_name", template, {"serial", "device_id"}, set())
-        if "{serial}" not in template and "{device_id}" not in template:
-            raise table.error("endpoint_name", "must contain {serial} or {device_id} so that every unit gets its own")
-        sample = template.format(serial="S" * 20, device_id="0" * 16)
-        if len(sample) > ENDPOINT_NAME_MAX_LENGTH:
-            raise table.error(
-                "endpoint_name",
-                f"is {len(sample)} characters for a 20-character serial; "
-                f"at most {ENDPOINT_NAME_MAX_LENGTH} fit a certificate",
-            )
-        validity_days = table.integer("validity_days", minimum=1, maximum=40 * 366)
-        key_type = KeyType(table.choice("key_type", KeyType, default=KeyType.EC_P256.value))
-        server_uri = table.string("server_uri")
-        parts = urlsplit(server_uri)
-        if not parts.scheme or not parts.netloc or any(character.isspace() for character in server_uri):
-            raise table.error("server_uri", f"{server_uri!r} is not a URI with a scheme and a host")
-
-        vendor = self._uuid(table, "update_vendor_id")
-        device_class = self._uuid(table, "update_class_id")
-        certificate: bytes | None = None
-        certificate_path: Path | None = None
-        certificate_name = table.optional_string("update_auth_certificate")
-        if certificate_name is not None:
-            certificate_path = self.base / certificate_name
-            certificate = self._certificate_file(table, "update_auth_certificate", certificate_path)
-        given = [value is not None for value in (vendor, device_class, certificate)]
-        if any(given) and not all(given):
-            raise table.error(
-                None,
-                "firmware update needs update_auth_certificate, update_vendor_id and update_class_id together",
-            )
-        return CredentialSettings(
-            plan=plan,
-            endpoint_name_template=template,
-            validity_days=validity_days,
-            key_type=key_type,
-            server_uri=server_uri,
-            update_vendor_id=vendor,
-            update_class_id=device_class,
-            update_auth_certificate=certificate,
-            update_auth_certificate_path=certificate_path,
-        )
-
-    @staticmethod
-    def _uuid(table: _Table, key: str) -> uuid.UUID | None:
-        text = table.optional_string(key)
-        if text is None:
-            return None
-        try:
-            return uuid.UUID(text)
-        except ValueError:
-            raise table.error(key, f"{text!r} is not a UUID") from None
-
-    @staticmethod
-    def _certificate_file(table: _Table, key: str, path: Path) -> bytes:
-        """DER bytes of a PEM or DER certificate file (parsed properly in station.security)."""
-        if not path.is_file():
-            raise table.error(key, f"certificate file {path} does not exist")
-        data = path.read_bytes()
-        if b"-----BEGIN CERTIFICATE-----" in data:
-            match = re.search(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", data, re.DOTALL)
-            if match is None:
-                raise table.error(key, f"{path.name} has no complete PEM certificate")
-            try:
-                data = base64.b64decode(b"".join(match.group(1).split()), validate=True)
-            except binascii.Error:
-                raise table.error(key, f"{path.name} holds a damaged PEM certificate") from None
-        if len(data) < 64 or data[0] != 0x30:
-            raise table.error(key, f"{path.name} is not a certificate (PEM or DER)")
-        return data
-
-    # -- lock, console, activation, steps, binding
-
-    def _lock(self, top: _Table, target: str) -> LockMethod:
-        table = top.required_table("lock", ["method"])
-        text = table.string("method")
-        try:
-            method = LockMethod(text)
-        except ValueError:
-            known = ", ".join(member.value for member in LockMethod)
-            raise table.error("method", f"unknown lock method {text!r} (known: {known})") from None
-        if method not in SUPPORTED_LOCK_METHODS:
-            supported = ", ".join(sorted(item.value for item in SUPPORTED_LOCK_METHODS))
-            raise table.error(
-                "method", f"lock method {text!r} is not supported by this station yet (supported: {supported})"
-            )
-        prefixes = _LOCK_TARGET_PREFIXES.get(method, ())
-        if prefixes and not target.startswith(prefixes):
-            raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
-        return method
-
-    def _console(self, top: _Table) -> ConsoleDialect:
-        table = top.required_table(
-            "console",
-            ["baud_rate", "line_ending", "reply_format", "banner", "success", "failure", "command_timeout_seconds",
-             "boot_timeout_seconds", "activate_timeout_seconds", "commands"],
-        )
-        baud_rate = table.integer("baud_rate", minimum=300, maximum=12_000_000)
-        ending_name = table.string("line_ending", required=False, default="crlf")
-        if ending_name not in _LINE_ENDINGS:
-            raise table.error("line_ending", f"{ending_name!r} is not one of: {', '.join(_LINE_ENDINGS)}")
-        reply_format = ReplyFormat(table.choice("reply_format", ReplyFormat, default=ReplyFormat.TEXT.value))
-        banner = table.pattern("banner")
-        success = table.pattern("success")
-        failure = table.pattern("failure")
-        if success.pattern == failure.pattern:
-            raise table.error("failure", "is the same pattern as success")
-        command_timeout = table.seconds("command_timeout_seconds", default=5.0)
-        boot_timeout = table.seconds("boot_timeout_seconds", default=10.0)
-        activate_timeout = table.seconds("activate_timeout_seconds", default=30.0)
-
-        commands_table = table.required_table(
-            "commands", ["version", "uuid", "endpoint", "certificate_fingerprint", "csr", "activate", "reboot"]
-        )
-        placeholders: dict[str, tuple[set[str], set[str]]] = {
-            "version": (set(), set()),
-            "uuid": (set(), set()),
-            "endpoint": (set(), set()),
-            "certificate_fingerprint": (set(), set()),
-            "csr": ({"common_name", "serial", "device_id"}, set()),
-            "activate": ({"token"}, {"token"}),
-            "reboot": (set(), set()),
-        }
-        values: dict[str, str] = {}
-        for key, (allowed, required) in placeholders.items():
-            value = commands_table.string(key)
-            if not value.strip():
-                raise commands_table.error(key, "must not be empty")
-            _check_template(commands_table, key, value, allowed, required)
-            values[key] = value
-        return ConsoleDialect(
-            baud_rate=baud_rate,
-            line_ending=_LINE_ENDINGS[ending_name],
-            reply_format=reply_format,
-            commands=ConsoleCommands(**values),
-            banner=banner,
-            success=success,
-            failure=failure,
-            command_timeout_seconds=command_timeout,
-            boot_timeout_seconds=boot_timeout,
-            activate_timeout_seconds=activate_timeout,
-        )
-
-    def _activation(self, top: _Table, product: str) -> ActivationSettings:
-        table = top.required_table("activation", ["product", "token_pool"])
-        activation_product = table.string("product")
-        if not PRODUCT_CODE_PATTERN.match(activation_product):
-            raise table.error("product", f"{activation_product!r} is not a product code (e.g. ACME-TOASTER)")
-        pool = table.string("token_pool", required=False, default=activation_product)
-        if not PRODUCT_CODE_PATTERN.match(pool):
-            raise table.error("token_pool", f"{pool!r} is not a product code (e.g. ACME-TOASTER)")
-        return ActivationSettings(activation_product, pool)
-
-    def _steps(self, top: _Table) -> tuple[StepPolicy, ...]:
-        table = top.table("steps", [name.value for name in StepName], required=False)
-        policies = []
-        for name in StepName:
-            timeout, retries = STEP_DEFAULTS[name]
-            entry = table.table(name.value, ["timeout_seconds", "retries"], required=False) if table else None
-            if entry is not None:
-                timeout = entry.seconds("timeout_seconds", default=timeout)
-                retries = entry.integer("retries", required=False, default=retries, minimum=0, maximum=10)
-            policies.append(StepPolicy(name, timeout, retries))
-        return tuple(policies)
-
-    def _binding(self, top: _Table) -> SerialBinding | None:
-        table = top.table("binding", ["require_listed", "devices"], required=False)
-        if table is None:
-            return None
-        require_listed = table.boolean("require_listed", default=True)
-        devices_table = table.required_table("devices", None)
-        devices: list[tuple[str, str]] = []
-        seen: dict[str, str] = {}
-        for serial_text, device_text in devices_table.data.items():
-            try:
-                serial = Serial(serial_text)
-            except ScanError as error:
-                raise devices_table.error(_toml_key(serial_text), str(error)) from None
-            if not isinstance(device_text, str):
-                raise devices_table.error(_toml_key(serial_text), f"must be a string, not {_toml_type(device_text)}")
-            try:
-                device_id = DeviceId.parse(device_text)
-            except StationError as error:
-                raise devices_table.error(_toml_key(serial_text), str(error)) from None
-            if device_id.value in seen:
-                raise devices_table.error(
-                    _toml_key(serial_text), f"device {device_id} is already bound to serial {seen[device_id.value]}"
-                )
-            seen[device_id.value] = serial.value
-            devices.append((serial.value, device_id.value))
-        return SerialBinding(tuple(devices), require_listed)
-
-
-def _uncovered(start: int, end: int, regions: list[FlashRegion]) -> tuple[int, int] | None:
-    """The first sub-range of [start, end) that no region covers, or None."""
-    position = start
-    for region in sorted(regions, key=lambda item: item.address):
-        if region.end <= position:
-            continue
-        if region.address > position:
-            return position, min(region.address, end)
-        position = region.end
-        if position >= end:
-            return None
-    return (position, end) if position < end else None
-
-
-# --------------------------------------------------------------------------- image parsers
-
-
-def _hex_segments(data: bytes) -> list[ImageSegment]:
-    from intelhex import IntelHex, IntelHexError
-
-    image = IntelHex()
-    try:
-        image.loadhex(io.StringIO(data.decode("ascii")))
-    except UnicodeDecodeError:
-        raise ValueError("not ASCII text") from None
-    except IntelHexError as error:
-        raise ValueError(str(error)) from None
-    except Exception as error:  # intelhex raises assorted errors for damaged input
-        raise ValueError(f"damaged HEX file ({type(error).__name__}: {error})") from None
-    segments = []
-    for start, stop in image.segments():
-        segments.append(ImageSegment(start, bytes(image.tobinarray(start=start, end=stop - 1))))
-    return segments
-
-
-def _elf_segments(data: bytes) -> list[ImageSegment]:
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        segments = []
-        for segment in elf.iter_segments():
-            if segment["p_type"] != "PT_LOAD" or segment["p_filesz"] == 0:
-                continue
-            content = segment.data()[: segment["p_filesz"]]
-            if len(content) != segment["p_filesz"]:
-                raise ValueError("a PT_LOAD segment runs past the end of the file")
-            segments.append(ImageSegment(int(segment["p_paddr"]), bytes(content)))
-    except ELFError as error:
-        raise ValueError(str(error)) from None
-    except ValueError:
-        raise
-    except Exception as error:  # pyelftools raises assorted errors for damaged input
-        raise ValueError(f"damaged ELF file ({type(error).__name__}: {error})") from None
-    return segments

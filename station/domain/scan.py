@@ -27,7 +27,7 @@ from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.symbology import GS1Symbology
 
-from station.domain.errors import ScanError, StationError
+from station.domain.errors import GtinError, ScanError
 from station.domain.identity import Serial
 
 __all__ = ["Serial", "SerialRule", "SerialRuleKind", "normalize_gtin", "parse_scan"]
@@ -57,11 +57,11 @@ class SerialRule:
 
 
 def normalize_gtin(text: str) -> str:
-    """A GTIN as 14 digits, its check digit verified (biip); StationError when it is not one."""
+    """A GTIN as 14 digits, its check digit verified (biip); GtinError when it is not one."""
     try:
         return str(Gtin.parse(text).as_gtin_14())
     except biip.ParseError as error:
-        raise StationError(str(error), code="GTIN") from error
+        raise GtinError(str(error)) from error
 
 
 def parse_scan(text: str, rule: SerialRule) -> Serial:

@@ -17,6 +17,7 @@ stored, so the transcript, log lines and exception messages never hold them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -62,6 +63,7 @@ class SerialConsole:
         self._transcript_size = 0
         self._secrets: dict[str, str] = {}
         self._port: serial.Serial | None = None
+        self._interrupted = False
         if open_port:
             self.open()
 
@@ -78,6 +80,16 @@ class SerialConsole:
             self._port.close()
             self._port = None
 
+    def interrupt(self) -> None:
+        """From another thread: a blocked read or write returns, and every later call fails."""
+        self._interrupted = True
+        port = self._port
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.cancel_read()
+            with contextlib.suppress(Exception):
+                port.cancel_write()
+
     def __enter__(self) -> SerialConsole:
         return self
 
@@ -88,6 +100,8 @@ class SerialConsole:
 
     @property
     def _serial(self) -> serial.Serial:
+        if self._interrupted:
+            raise ConsoleError(f"console port {self.port_name} was interrupted: the step's deadline passed")
         if self._port is None:
             raise ConsoleError(f"console port {self.port_name} is not open")
         return self._port

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -158,6 +159,26 @@ class PyOcdProbe:
         self.target_type = target_type
         self._lock = lock
         self._frequency = frequency
+        self._open_sessions: set[Session] = set()
+        self._sessions_lock = threading.Lock()
+
+    def interrupt(self) -> None:
+        """From another thread: close the probe under every open session, so that a call blocked
+        in one (a flash algorithm that never halts) fails at once. pyOCD's probes take a close
+        from another thread (a simulated one breaks its link; a USB probe's pending transfer
+        fails); the session's own thread still closes the session as usual afterwards."""
+        with self._sessions_lock:
+            sessions = list(self._open_sessions)
+        for session in sessions:
+            LOG.warning("closing probe %s under a session that ran past its deadline", self.probe_id)
+            with contextlib.suppress(Exception):
+                session.probe.close()
+
+    def _close(self, session: Session) -> None:
+        with self._sessions_lock:
+            self._open_sessions.discard(session)
+        with contextlib.suppress(Exception):
+            session.close()
 
     def _open(self, extra_options: dict[str, Any]) -> Session:
         options = {
@@ -184,16 +205,16 @@ class PyOcdProbe:
         target = getattr(session, "target", None)
         if target is not None and hasattr(target, "_svd_location"):
             target._svd_location = None
+        with self._sessions_lock:
+            self._open_sessions.add(session)
         try:
             session.open()
         except KeyError as error:
             # pyOCD's answer to a locked nRF52 under auto_unlock=False: no core to select.
-            with contextlib.suppress(Exception):
-                session.close()
+            self._close(session)
             raise UnitLockedError("the unit's debug port is locked") from error
         except Exception as error:
-            with contextlib.suppress(Exception):
-                session.close()
+            self._close(session)
             raise _translate(error, "connecting to the unit") from error
         return session
 
@@ -205,7 +226,7 @@ class PyOcdProbe:
         except Exception as error:
             raise _translate(error, "reading the lock state") from error
         finally:
-            session.close()
+            self._close(session)
 
     @contextlib.contextmanager
     def attach(self) -> Iterator[AttachedUnit]:
@@ -218,8 +239,7 @@ class PyOcdProbe:
         try:
             yield AttachedUnit(session, self.target_type, self._lock)
         finally:
-            with contextlib.suppress(Exception):
-                session.close()
+            self._close(session)
 
     def rework_erase(self) -> None:
         """A supervisor's rework: erase everything through the family's recovery path."""
@@ -229,7 +249,7 @@ class PyOcdProbe:
         except Exception as error:
             raise _translate(error, "erasing the unit for rework") from error
         finally:
-            session.close()
+            self._close(session)
 
 
 def list_probes() -> list[tuple[str, str]]:

@@ -54,6 +54,11 @@ class UnitProbe(Protocol):
 
     def rework_erase(self) -> None: ...
 
+    def interrupt(self) -> None:
+        """From another thread: end every session this probe has open, so that a call blocked in
+        one returns with an error (a step's deadline passed). Later sessions open normally."""
+        ...
+
 
 class ConsoleReply(Protocol):
     @property
@@ -76,6 +81,10 @@ class UnitConsole(Protocol):
     def command(
         self, line: str, *, timeout: float | None = None, secrets: Mapping[str, str] | None = None
     ) -> ConsoleReply: ...
+
+    def interrupt(self) -> None:
+        """From another thread: make a blocked read or write return with ConsoleError at once."""
+        ...
 
     def close(self) -> None: ...
 

@@ -21,7 +21,7 @@ from station.cli.sim import lock_unit_as_delivered
 from station.demo import DEMO_SERIAL_PREFIX, DemoEnvironment, next_demo_serials
 from station.domain.errors import ConfigurationError
 from station.domain.recipe import Recipe
-from station.flow.sequence import Slot as UnitSlot
+from station.flow.run import Slot as UnitSlot
 from station.gui.settings import SlotSettings
 from station.sim.host import SimulatorHost
 from station.sim.units import Faults, SimUnit

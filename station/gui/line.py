@@ -20,13 +20,24 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal, Slot
 
 from station.app import StationServices, make_slot
-from station.domain.errors import ConfigurationError, ScanError, StationError
-from station.domain.recipe import Recipe, StepName, load_recipe
+from station.domain.errors import (
+    ConfigurationError,
+    InternalError,
+    NoProbeError,
+    ScanError,
+    StationError,
+    UnitReworkedError,
+)
+from station.domain.outcome import AttemptOutcome
+from station.domain.recipe import Recipe
+from station.domain.recipe_loader import load_recipe
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, StepOutcome
 from station.domain.scan import parse_scan
+from station.flow.observer import ProvisioningObserver
 from station.flow.ports import DevelopmentUnitRegistry
-from station.flow.sequence import AttemptOutcome, ProvisioningObserver, StationContext, UnitProvisioner
-from station.flow.sequence import Slot as UnitSlot
+from station.flow.run import Slot as UnitSlot
+from station.flow.run import StationContext
+from station.flow.sequence import UnitProvisioner, display_steps, displayed_as
 from station.gui.counters import CounterFigures, ShiftCounters
 from station.gui.errors import ErrorSink, describe_error
 from station.gui.people import ENGINEER, OPERATOR, SUPERVISOR, AccessError, People, User, badge_name
@@ -38,7 +49,7 @@ from station.gui.workers import ChoreRunner, SlotJob, SlotRunner
 from station.security.vault import TokenVault, UnlockedVault
 
 LOG = logging.getLogger(__name__)
-DISPLAY_STEPS = tuple(step.value for step in StepName)
+DISPLAY_STEPS = tuple(step.value for step in display_steps())
 FIXTURE_CHOICE_SECONDS = 30.0
 INSPECTION_ACTION = "inspection.acknowledge"
 
@@ -400,7 +411,8 @@ class StationLine(QObject):
             return False
         recipe, base = self.recipe, self._base
         assert recipe is not None and base is not None
-        serial = str(parse_scan(scan_text, recipe.serial_rule))
+        parsed = parse_scan(scan_text, recipe.serial_rule)
+        serial = str(parsed)
         for name, state in self.slot_states.items():
             if state.running and state.serial == serial:
                 self._attention(self.tr("This unit is already running in slot {slot}.").format(slot=name))
@@ -421,16 +433,18 @@ class StationLine(QObject):
             # The slot that last ran this serial (a rescan of the unit still in it), else the next free one.
             chosen = next((name for name in free if self.slot_states[name].serial == serial), free[0])
         settings = self._slot_settings(chosen)
-        provisioner = self._provisioner_for(self.user.name)
+        provisioner = self._provisioner_for()
+        context = self._context(self.user.name)
         provider = self.slot_provider
 
         def run(observer: ProvisioningObserver) -> AttemptOutcome:
             try:
                 unit_slot = provider.slot_for(settings, serial, recipe, kind="provision")
+            except ConfigurationError as error:
+                return AttemptOutcome(serial, error=NoProbeError(str(error)), failure_step="connect")
             except StationError as error:
-                code = "NO_PROBE" if isinstance(error, ConfigurationError) else error.code
-                return AttemptOutcome(serial, False, failure_step="connect", failure_code=code, message=str(error))
-            return provisioner.provision(scan_text, unit_slot, observer)
+                return AttemptOutcome(serial, error=error, failure_step="connect")
+            return provisioner.provision(parsed, unit_slot, context, observer)
 
         self._last_assigned = chosen
         self.slot_states[chosen].start("provision", serial, self.clock())
@@ -455,33 +469,32 @@ class StationLine(QObject):
         if slot_name not in self.runners or self.runners[slot_name].busy:
             raise AccessError(f"slot {slot_name} is not free")
         recipe = self.recipe
-        serial = str(parse_scan(serial_text, recipe.serial_rule))
+        parsed = parse_scan(serial_text, recipe.serial_rule)
+        serial = str(parsed)
         settings = self._slot_settings(slot_name)
         provider = self.slot_provider
-        provisioner = self._provisioner_for(supervisor.name)
+        provisioner = self._provisioner_for()
+        context = self._context(supervisor.name)
 
         def run(observer: ProvisioningObserver) -> AttemptOutcome:
             unit_slot = provider.slot_for(settings, serial, recipe, kind="rework")
-            return provisioner.rework(serial_text, unit_slot, supervisor.name)
+            return provisioner.rework(parsed, unit_slot, context)
 
         self._audit("rework.approved", f"rework of {serial} in slot {slot_name} approved with PIN")
         self.slot_states[slot_name].start("rework", serial, self.clock())
         self.runners[slot_name].submit(SlotJob("rework", serial_text, run))
         self.slot_changed.emit(slot_name)
 
-    def _provisioner_for(self, person: str) -> UnitProvisioner:
-        """The shared provisioner's recipe, journal and CA, with this person's context and the vault."""
+    def _provisioner_for(self) -> UnitProvisioner:
+        """The shared provisioner's recipe, journal and CA, with the vault as it is now."""
         base = self._base
         assert base is not None
-        context = StationContext(self.station_name, person, self.settings.work_order)
         return UnitProvisioner(
-            base.recipe,
-            base.journal,
-            base.issuer,
-            self.vault,
-            context,
-            development_registry=base.development_registry,
+            base.recipe, base.journal, base.issuer, self.vault, development_registry=base.development_registry
         )
+
+    def _context(self, person: str) -> StationContext:
+        return StationContext(self.station_name, person, self.settings.work_order)
 
     def _slot_settings(self, name: str) -> SlotSettings:
         return next(slot for slot in self.settings.slots if slot.name == name)
@@ -510,7 +523,7 @@ class StationLine(QObject):
 
     @staticmethod
     def _display_step(step: str) -> str:
-        return StepName.LOCK.value if step == "lock-confirm" else step
+        return displayed_as(step)
 
     @Slot(str, str)
     def _on_step_started(self, slot: str, step: str) -> None:
@@ -568,7 +581,7 @@ class StationLine(QObject):
         if outcome.passed:
             state.verdict = Verdict.PASS
             self.sounds.play(PASS)
-        elif kind == "rework" and outcome.failure_code == "REWORKED":
+        elif isinstance(outcome.error, UnitReworkedError):
             state.verdict = Verdict.REWORKED
             self.sounds.play(ATTENTION)
         elif outcome.needs_person:
@@ -589,7 +602,7 @@ class StationLine(QObject):
         if state is None:
             return
         state.running, state.finished_at = False, self.clock()
-        state.verdict, state.failure_code, state.detail = Verdict.FAIL, "INTERNAL", shown
+        state.verdict, state.failure_code, state.detail = Verdict.FAIL, InternalError.code, shown
         self.sounds.play(FAIL)
         self.slot_changed.emit(slot)
 
@@ -650,12 +663,8 @@ class StationLine(QObject):
                 on_result(ActionResult(False, self.tr("Choose a recipe first.")))
             return
         services, registry = self.services, self.development_registry
-        context = StationContext(self.station_name, "station", self.settings.work_order)
-
         def build() -> UnitProvisioner:
-            return services.provisioner(
-                recipe, ca_passphrase=passphrase, vault=None, context=context, development_registry=registry
-            )
+            return services.provisioner(recipe, ca_passphrase=passphrase, vault=None, development_registry=registry)
 
         def done(base: Any) -> None:
             if self.recipe is not recipe:
@@ -702,7 +711,8 @@ class StationLine(QObject):
             self.production_changed.emit()
             raise error
 
-        self.chores.run("crash recovery", lambda: base.recover_unfinished(slots), done, failed)
+        station = self.station_name
+        self.chores.run("crash recovery", lambda: base.recover_unfinished(station, slots), done, failed)
 
     # ---- supervisor ------------------------------------------------------------------------
 

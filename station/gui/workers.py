@@ -21,8 +21,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from station.domain.outcome import AttemptOutcome
 from station.domain.records import StepOutcome
-from station.flow.sequence import AttemptOutcome, ProvisioningObserver
+from station.flow.observer import ProvisioningObserver
 
 LOG = logging.getLogger(__name__)
 PROGRESS_STEP = 0.01  # emit flash progress in whole percents, not for every page

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Final
 
 from station.domain.errors import SimulationError
+from station.domain.firmware_images import image_content_sha256, read_image
 from station.domain.recipe import (
     CredentialPlan,
     ImageFormat,
     Recipe,
-    image_content_sha256,
-    load_recipe,
-    read_image,
 )
+from station.domain.recipe_loader import load_recipe
 from station.sim.firmware import DemoFirmware
 
 RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"

@@ -191,6 +191,10 @@ class SimDevice:
     def close(self) -> None:
         self.core.close()
 
+    def interrupt(self) -> None:
+        """Nothing to break in this process: the probe refuses every call after an interrupt,
+        and no single call here runs longer than a poll's wait or the core's instruction budget."""
+
     # ---- helpers ----------------------------------------------------------------------------
 
     @property

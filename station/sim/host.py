@@ -222,6 +222,12 @@ class HostedDevice:
         assert reply is not None
         return lambda: int(self._result(reply))
 
+    def interrupt(self) -> None:
+        """From any thread: end the session now. A call blocked on its reply returns (the host's
+        session process sees the end of its connection and exits); later calls fail."""
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._connection.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,16 +48,24 @@ class UnitDevice(Protocol):
     def set_reset_pin(self, asserted: bool) -> None: ...
     @property
     def reset_pin_asserted(self) -> bool: ...
+    def interrupt(self) -> None: ...
     def close(self) -> None: ...
 
 BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
 
 
 class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
-    """The AHB-AP fast path: whole blocks per call, as ST-Link and J-Link probes provide."""
+    """The AHB-AP fast path: whole blocks per call, as ST-Link and J-Link probes provide.
 
-    def __init__(self, device: UnitDevice) -> None:
-        self._device = device
+    Every call goes through the probe, so that a probe closed under it fails the call.
+    """
+
+    def __init__(self, probe: SimProbe) -> None:
+        self._probe = probe
+
+    @property
+    def _device(self) -> UnitDevice:
+        return self._probe.device
 
     def write_memory(self, addr: int, data: int, transfer_size: int = 32, **attrs: Any) -> None:
         self._device.write_memory(addr & 0xFFFFFFFF, data, transfer_size)
@@ -104,6 +113,8 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._unit_id = unit_id
         self._unit: SimUnit | None = None
         self._device: UnitDevice | None = None
+        self._owner: int | None = None  # the thread that opened the probe
+        self._interrupted = False
         self._is_connected = False
         self._memory_interface: SimMemoryInterface | None = None
 
@@ -153,6 +164,8 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
 
     @property
     def device(self) -> UnitDevice:
+        if self._interrupted:
+            raise exceptions.ProbeDisconnected(f"simulated probe {self._unit_id} was closed under its session")
         if self._device is None:
             raise exceptions.ProbeError(f"simulated probe {self._unit_id} is not open")
         return self._device
@@ -161,6 +174,8 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         """Open a session on the unit: in a simulator host when one runs, else in this process."""
         from station.sim.host import HostedDevice  # here: the host module imports pyOCD, which loads this plugin
 
+        self._owner = threading.get_ident()
+        self._interrupted = False
         hosted = HostedDevice.open(self._root, self._unit_id)
         if hosted is not None:
             self._device = hosted
@@ -172,6 +187,19 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._device = sim_device.SimDevice(self._unit)
 
     def close(self) -> None:
+        """Close the session's link to the unit.
+
+        Called from a thread other than the one that opened the probe (a watchdog ending a
+        session past its deadline), it only breaks the link: a hosted session's process
+        ends and a blocked call returns; every later call fails. The owner's own close, as
+        pyOCD's session makes it, then releases the unit's files, which the owner may still
+        be reading.
+        """
+        if self._owner is not None and threading.get_ident() != self._owner:
+            self._interrupted = True
+            if self._device is not None:
+                self._device.interrupt()
+            return
         if self._device is not None:
             self._device.close()
             self._device = None
@@ -233,7 +261,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         if getattr(ap_address, "apsel", None) != sim_device.AHB_AP:
             return None
         if self._memory_interface is None:
-            self._memory_interface = SimMemoryInterface(self.device)
+            self._memory_interface = SimMemoryInterface(self)
         return self._memory_interface
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from station.domain.attempt_rows import AttemptRow, attempt_row
-from station.domain.errors import StoreError
+from station.domain.errors import StoreError, TokenLimitError
 from station.domain.ports import VaultParameters
 from station.domain.records import (
     AttemptFilter,
@@ -78,9 +78,6 @@ _PRIVATE_KEY_MARKER = "PRIVATE KEY"
 
 _RowT = TypeVar("_RowT", bound=Base)
 
-
-# The code of the refusal when another slot took a token's last use first.
-TOKEN_LIMIT_CODE = "TOKEN_LIMIT"
 
 
 class _Unset(enum.Enum):
@@ -1030,7 +1027,7 @@ class SqlTokenRepository:
                        or 0)
 
     def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
-        """Count one use against the attempt, or refuse (StoreError) a token at its limit.
+        """Count one use against the attempt, or refuse (TokenLimitError) a token at its limit.
 
         The check and the insert are one transaction holding the write lock (SQLite) or the
         token's row lock (PostgreSQL), so two stations cannot both take the last use. The
@@ -1048,9 +1045,8 @@ class SqlTokenRepository:
             if token.use_limit is not None:
                 used = session.scalar(select(func.count(TokenUse.id)).where(TokenUse.fingerprint == fingerprint))
                 if (used or 0) >= token.use_limit:
-                    raise StoreError(
-                        f"activation token {fingerprint} has reached its use limit ({token.use_limit})",
-                        code=TOKEN_LIMIT_CODE,
+                    raise TokenLimitError(
+                        f"activation token {fingerprint} has reached its use limit ({token.use_limit})"
                     )
             session.add(TokenUse(fingerprint=fingerprint, attempt_id=attempt_id, used_at=utc_now()))
             attempt.token_fingerprint = fingerprint

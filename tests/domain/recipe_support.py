@@ -76,7 +76,17 @@ def base_document() -> dict[str, Any]:
             },
         },
         "activation": {"product": "ACME-TOASTER", "token_pool": "ACME-TOASTER"},
-        "steps": {"connect": {"timeout_seconds": 10, "retries": 2}, "flash": {"timeout_seconds": 90}},
+        "steps": {
+            "connect": {"timeout_seconds": 10, "retries": 2},
+            "flash": {"timeout_seconds": 90, "retries": 1},
+            "verify": {"timeout_seconds": 60, "retries": 1},
+            "credentials": {"timeout_seconds": 30, "retries": 0},
+            "lock": {"timeout_seconds": 30, "retries": 1},
+            "lock-confirm": {"timeout_seconds": 20, "retries": 1},
+            "activate": {"timeout_seconds": 60, "retries": 1},
+            "identity": {"timeout_seconds": 30, "retries": 1},
+            "rework": {"timeout_seconds": 60, "retries": 0},
+        },
     }
 
 

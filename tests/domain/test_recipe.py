@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from station.domain.errors import BindingError, RecipeError
+from station.domain.firmware_images import image_content_sha256
 from station.domain.identity import DeviceId
 from station.domain.recipe import (
     CredentialPlan,
@@ -21,9 +22,8 @@ from station.domain.recipe import (
     RegionRole,
     ReplyFormat,
     StepName,
-    image_content_sha256,
-    load_recipe,
 )
+from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
 
 from .recipe_support import APP_HEADER, APPLICATION, BOOTLOADER, RecipeFactory, elf_file, hex_file, sha256

@@ -11,8 +11,12 @@ import pytest
 
 from station.app import StationServices, make_slot
 from station.demo import DemoEnvironment, prepare_demo
+from station.domain.errors import ScanError
+from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import CredentialPlan, Recipe
-from station.flow.sequence import AttemptOutcome, Slot, StationContext, UnitProvisioner
+from station.domain.scan import parse_scan
+from station.flow.run import Slot, StationContext
+from station.flow.sequence import UnitProvisioner
 from station.security.vault import UnlockedVault
 from station.sim.console import ConsoleServer
 from station.sim.units import SimUnit
@@ -34,6 +38,7 @@ class Line:
     recipe: Recipe
     vault: UnlockedVault
     provisioner: UnitProvisioner
+    context: StationContext
     consoles: ConsoleServer
     units: list[SimUnit]
 
@@ -46,8 +51,17 @@ class Line:
     def slot(self, unit: SimUnit) -> Slot:
         return make_slot("test", unit.probe_id, self.environment.console_path(unit), self.recipe)
 
-    def provision(self, serial: str, unit: SimUnit) -> AttemptOutcome:
-        return self.provisioner.provision(serial, self.slot(unit))
+    def provision(self, scan: str, unit: SimUnit) -> AttemptOutcome:
+        """The unit with this label, as a front end starts it: a label that breaks the rule is refused."""
+        try:
+            serial = parse_scan(scan, self.recipe.serial_rule)
+        except ScanError as error:
+            return AttemptOutcome.refused(scan, error)
+        return self.provisioner.provision(serial, self.slot(unit), self.context)
+
+    def rework(self, scan: str, unit: SimUnit, supervisor: str) -> AttemptOutcome:
+        context = StationContext(self.context.station, supervisor, self.context.work_order)
+        return self.provisioner.rework(parse_scan(scan, self.recipe.serial_rule), self.slot(unit), context)
 
     def all_tokens(self) -> list[str]:
         """The plaintext of every demo token (test-only: to look for it where it must not be)."""
@@ -85,12 +99,12 @@ def build_line(
         recipe,
         ca_passphrase=environment.ca_passphrase,
         vault=vault,
-        context=StationContext("line-1-station-1", "ann", "WO-1001"),
         development_registry=environment.development_registry(),
     )
+    context = StationContext("line-1-station-1", "ann", "WO-1001")
     units: list[SimUnit] = []
     with environment.console_server() as consoles:
-        yield Line(environment, services, recipe, vault, provisioner, consoles, units)
+        yield Line(environment, services, recipe, vault, provisioner, context, consoles, units)
     for unit in units:
         unit.close()
     services.close()

@@ -169,7 +169,7 @@ def test_a_locked_unit_is_reported_and_left_alone_then_rework_makes_it_a_develop
     assert flash_of(unit) == before
     assert unit.reload().protected and not unit.info.ever_erased
 
-    rework = line.provisioner.rework("TST-000501", line.slot(unit), supervisor="sue")
+    rework = line.rework("TST-000501", unit, supervisor="sue")
     assert rework.failure_code == "REWORKED"
     info = unit.reload()
     assert info.ever_erased and not info.protected

@@ -16,7 +16,8 @@ from station.domain.errors import ProbeError
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptResult, CredentialState, JournalState
 from station.flow.ports import AttachedUnit, Journal, UnitConsole
-from station.flow.sequence import Slot, StationContext, UnitProvisioner
+from station.flow.run import Slot
+from station.flow.sequence import UnitProvisioner
 from station.sim.demo_recipe import load_demo_recipe
 from station.sim.firmware import build_demo_firmware
 from station.store import Database, open_database
@@ -41,6 +42,9 @@ class FakeProbe:
 
     def rework_erase(self) -> None:
         raise AssertionError("recovery never erases")
+
+    def interrupt(self) -> None:
+        raise AssertionError("recovery runs no step")
 
 
 def no_console() -> UnitConsole:
@@ -82,7 +86,7 @@ def recipe(tmp_path: Path) -> Recipe:
 def provisioner_for(database: Database, recipe: Recipe) -> UnitProvisioner:
     database.registry.record_recipe(recipe.source_text, recipe.product, sha256=recipe.content_hash)
     journal = Journal(database.attempts, database.credentials, database.units, NoAudit())
-    return UnitProvisioner(recipe, journal, NoIssuer(), None, StationContext("station-9", "ann"))  # type: ignore[arg-type]
+    return UnitProvisioner(recipe, journal, NoIssuer(), None)  # type: ignore[arg-type]
 
 
 def interrupted_attempt(database: Database, recipe: Recipe, state: JournalState, serial: str) -> int:
@@ -121,7 +125,7 @@ def test_before_the_lock_nothing_is_kept_and_no_credential_survives(
 ) -> None:
     attempt_id = interrupted_attempt(database, recipe, state, "TST-100001")
     probe = FakeProbe("probe-1", locked=False)
-    provisioner_for(database, recipe).recover_unfinished({"probe-1": Slot("1", probe, no_console)})
+    provisioner_for(database, recipe).recover_unfinished("station-9", {"probe-1": Slot("1", probe, no_console)})
     settled = database.attempts.get_attempt(attempt_id)
     assert settled.result is AttemptResult.FAILED and settled.failure_code == "INTERRUPTED"
     assert all(c.state is CredentialState.VOID for c in database.credentials.credentials_for_attempt(attempt_id))
@@ -134,7 +138,7 @@ def test_a_locked_unit_keeps_its_credential_and_is_resumable(
 ) -> None:
     attempt_id = interrupted_attempt(database, recipe, state, "TST-100002")
     probe = FakeProbe("probe-1", locked=True)
-    provisioner_for(database, recipe).recover_unfinished({"probe-1": Slot("1", probe, no_console)})
+    provisioner_for(database, recipe).recover_unfinished("station-9", {"probe-1": Slot("1", probe, no_console)})
     settled = database.attempts.get_attempt(attempt_id)
     assert settled.result is AttemptResult.FAILED and settled.failure_code == "INTERRUPTED_LOCKED"
     assert [c.state for c in database.credentials.credentials_for_attempt(attempt_id)] == [CredentialState.INJECTED]
@@ -143,7 +147,7 @@ def test_a_locked_unit_keeps_its_credential_and_is_resumable(
 
 def test_lock_pending_on_an_unlocked_unit_voids_the_credential(database: Database, recipe: Recipe) -> None:
     attempt_id = interrupted_attempt(database, recipe, JournalState.LOCK_PENDING, "TST-100003")
-    provisioner_for(database, recipe).recover_unfinished(
+    provisioner_for(database, recipe).recover_unfinished("station-9",
         {"probe-1": Slot("1", FakeProbe("probe-1", locked=False), no_console)}
     )
     settled = database.attempts.get_attempt(attempt_id)
@@ -157,7 +161,7 @@ def test_a_unit_that_cannot_be_asked_is_flagged_for_inspection(
 ) -> None:
     attempt_id = interrupted_attempt(database, recipe, JournalState.LOCK_PENDING, "TST-100004")
     wiring = {probe: Slot("1", FakeProbe(probe, locked=None), no_console) for probe in slots}
-    provisioner_for(database, recipe).recover_unfinished(wiring)
+    provisioner_for(database, recipe).recover_unfinished("station-9", wiring)
     settled = database.attempts.get_attempt(attempt_id)
     assert settled.result is AttemptResult.NEEDS_INSPECTION and settled.failure_code == "MAY_BE_LOCKED"
     assert "may be locked" in (settled.failure_message or "")
@@ -172,6 +176,6 @@ def test_only_this_stations_attempts_are_settled(database: Database, recipe: Rec
         serial="TST-100006", station="station-7", operator="bob", recipe_hash=recipe.content_hash,
         product=recipe.product,
     )  # fmt: skip
-    provisioner_for(database, recipe).recover_unfinished({})
+    provisioner_for(database, recipe).recover_unfinished("station-9", {})
     assert database.attempts.get_attempt(ours).result is AttemptResult.FAILED
     assert database.attempts.get_attempt(theirs.id).result is AttemptResult.IN_PROGRESS

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from station.cli import build_parser
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptResult, StepOutcome
-from station.flow.sequence import Slot as UnitSlot
+from station.flow.run import Slot as UnitSlot
 from station.gui.demo_line import DemoFault
 from station.gui.line import StepState, Verdict
 from station.gui.main import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, Station

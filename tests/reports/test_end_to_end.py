@@ -14,7 +14,9 @@ import pytest
 from station.app import StationServices, make_slot
 from station.cli import main
 from station.demo import prepare_demo
-from station.flow.sequence import AttemptOutcome, StationContext
+from station.domain.identity import Serial
+from station.domain.outcome import AttemptOutcome
+from station.flow.run import StationContext
 from station.reports.signing import verify_export
 from station.reports.summary import compute_yield
 from station.store import open_database
@@ -37,9 +39,9 @@ def test_provisioned_units_with_faults_export_consistently(
         vault = environment.unlock_vault()
         provisioner = services.provisioner(
             recipe, ca_passphrase=environment.ca_passphrase, vault=vault,
-            context=StationContext("line-e2e", "ann", "WO-E2E"),
             development_registry=environment.development_registry(),
         )
+        context = StationContext("line-e2e", "ann", "WO-E2E")
         units = environment.create_units(5)
         serials = [f"TST-{n:06d}" for n in range(1, 6)]
         # Faults injected the way a test engineer does it, through `station sim fault`.
@@ -50,10 +52,10 @@ def test_provisioned_units_with_faults_export_consistently(
         with environment.console_server():
             for unit, serial in zip(units, serials, strict=True):
                 slot = make_slot("e2e", unit.probe_id, environment.console_path(unit), recipe)
-                outcomes.append(provisioner.provision(serial, slot))
+                outcomes.append(provisioner.provision(Serial(serial), slot, context))
             assert main(["sim", "fault", units[1].unit_id, "clear"]) == 0  # reseated: the retry passes
             slot = make_slot("e2e", units[1].probe_id, environment.console_path(units[1]), recipe)
-            outcomes.append(provisioner.provision(serials[1], slot))
+            outcomes.append(provisioner.provision(Serial(serials[1]), slot, context))
         for unit in units:
             unit.close()
         services.database.units.set_golden(serials[4])  # the reference unit of the line

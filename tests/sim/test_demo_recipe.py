@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from station.domain.recipe import CredentialPlan, RegionRole, load_recipe
+from station.domain.recipe import CredentialPlan, RegionRole
+from station.domain.recipe_loader import load_recipe
 from station.sim import board
 from station.sim.demo_recipe import DEMO_RECIPE, load_demo_recipe, render_committed_demo_recipe
 from station.sim.firmware import DemoFirmware

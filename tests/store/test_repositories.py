@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Connection, event, text
 
-from station.domain.errors import StoreError
+from station.domain.errors import StoreError, TokenLimitError
 from station.domain.ports import TokenRepository, VaultParameters
 from station.domain.records import (
     AttemptFilter,
@@ -359,7 +359,7 @@ def test_token_repository_protocol(database: Database, recipe_hash: str) -> None
     assert [s.fingerprint for s in tokens.token_statuses("OTHER")] == ["f3"]
 
     tokens.record_token_use("f2", attempt.id)
-    with pytest.raises(StoreError, match="reached its use limit"):
+    with pytest.raises(TokenLimitError, match="reached its use limit"):
         tokens.record_token_use("f2", attempt.id)
     assert {s.fingerprint: s for s in tokens.token_statuses()}["f2"].exhausted
     with pytest.raises(StoreError, match="no activation token"):
@@ -406,7 +406,7 @@ def test_token_limit_holds_under_concurrent_use(database: Database, recipe_hash:
         try:
             database.tokens.record_token_use("shared", attempt_id)
             outcomes.append("used")
-        except StoreError:
+        except TokenLimitError:
             outcomes.append("refused")
 
     threads = [threading.Thread(target=use, args=(a.id,)) for a in attempts]

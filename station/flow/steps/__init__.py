@@ -1,0 +1,1 @@
+"""The steps of the per-unit sequence, one small class each (see ``station.flow.sequence``)."""

@@ -1,0 +1,93 @@
+"""Activate and identity: the unit joins the customer's production product, then proves who it is.
+
+Activation sends the secret token over the console; the token is registered with the console
+as a secret first, so that the transcript and every message hold its fingerprint instead.
+One token use is recorded per attempt, however many tries the step takes. After a reset the
+unit must report the device id, endpoint and certificate it was given.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from station.domain.errors import FirmwareVersionError, IdentityError, TokenLimitError, VaultError, activation_refusal
+from station.domain.recipe import StepName
+from station.domain.records import JournalState
+from station.flow.ports import SecretToken, TokenSource
+from station.flow.run import UnitRun
+from station.flow.step import Step, StepContext
+from station.flow.steps.console_talk import query, reboot
+
+# How often to take the next token when other slots took the last use of the one offered.
+TOKEN_RACE_TRIES = 20
+
+
+class ActivateStep(Step):
+    name: ClassVar[StepName] = StepName.ACTIVATE
+    reaches: ClassVar[JournalState | None] = JournalState.ACTIVATED
+    irreversible: ClassVar[bool] = True  # a token use is spent; a production device activates once
+
+    def run(self, run: UnitRun, step: StepContext) -> None:
+        console = run.console()
+        reboot(run, console, step)
+        version = query(run, console, run.recipe.console.commands.version, step)
+        if version != run.recipe.firmware_version:
+            raise FirmwareVersionError(
+                f"the unit runs firmware {version!r}, the recipe expects {run.recipe.firmware_version!r}"
+            )
+        if run.tokens is None:
+            raise VaultError("the token vault is locked: a supervisor must unlock it for the shift")
+        token = run.token
+        if token is None:  # one token per attempt, however many tries the step takes
+            token = _take_token(run.tokens, run.recipe.activation.token_pool, run.attempt_id)
+            run.journal.attempts.set_attempt_fields(run.attempt_id, token_fingerprint=token.fingerprint)
+            run.token = token
+        dialect = run.recipe.console
+        reply = console.command(
+            dialect.commands.activate_command(token.secret()),
+            timeout=min(dialect.activate_timeout_seconds, step.remaining()),
+            secrets={token.secret(): token.fingerprint},
+        )
+        body = reply.body.strip()
+        if reply.status != 0:
+            raise activation_refusal(body, status=reply.status)
+        step.detail = f"{body} with token {token.fingerprint}"
+
+
+def _take_token(tokens: TokenSource, pool: str, attempt_id: int) -> SecretToken:
+    """The next token with a use left, its use recorded; another slot may take a last use first."""
+    for _ in range(TOKEN_RACE_TRIES):
+        token = tokens.next_token(pool)
+        try:
+            tokens.record_use(token, attempt_id)
+        except TokenLimitError:
+            continue
+        return token
+    raise VaultError("could not take an activation token: other slots took every use left")
+
+
+class IdentityStep(Step):
+    name: ClassVar[StepName] = StepName.IDENTITY
+
+    def run(self, run: UnitRun, step: StepContext) -> None:
+        commands = run.recipe.console.commands
+        if run.issued is not None:
+            expected_endpoint, expected_fingerprint = run.issued.endpoint_name, run.issued.fingerprint
+        else:
+            expected_endpoint = run.issuer.endpoint_name(run.serial, run.device_id or "")
+            resumed = run.resume_credential
+            expected_fingerprint = resumed.certificate_fingerprint if resumed is not None else ""
+        console = run.console()
+        reboot(run, console, step)  # the identity must survive a reset
+        found = {
+            "device id": (query(run, console, commands.uuid, step).upper(), (run.device_id or "").upper()),
+            "endpoint": (query(run, console, commands.endpoint, step), expected_endpoint),
+            "certificate": (
+                query(run, console, commands.certificate_fingerprint, step).lower(),
+                expected_fingerprint.lower(),
+            ),
+        }
+        wrong = [name for name, (seen, wanted) in found.items() if seen != wanted]
+        if wrong:
+            raise IdentityError(f"after a reset the unit reports another {', '.join(wrong)} than injected")
+        step.detail = f"device {run.device_id}, endpoint {expected_endpoint}, certificate {expected_fingerprint[:16]}…"
