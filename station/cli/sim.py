@@ -82,7 +82,8 @@ def register(subparsers: Any) -> None:
         help="inject a fault into a unit",
         description=(
             "Kinds: drop-writes START END (flash writes in [START, END) silently dropped); "
-            "transfer-fault ADDRESS; disconnect-after BYTES; algo-hang; console normal|silent|garbage; "
+            "transfer-fault ADDRESS; disconnect-after BYTES [SESSIONS] (in every session, or in the next SESSIONS); "
+            "algo-hang; console normal|silent|garbage; "
             "self-reset-after TRANSFERS; locked (the unit arrives with APPROTECT set); clear (all faults off)."
         ),
     )
@@ -220,7 +221,7 @@ def _fault(arguments: argparse.Namespace) -> int:
     kind: str = arguments.kind
     expected = {"drop-writes": 2, "transfer-fault": 1, "disconnect-after": 1, "console": 1, "self-reset-after": 1}
     count = expected.get(kind, 0)
-    if len(values) != count:
+    if len(values) != count and not (kind == "disconnect-after" and len(values) == 2):
         raise SimulationError(f"fault {kind} takes {count} value(s), got {len(values)}")
     try:
         with unit.locked():
@@ -234,6 +235,7 @@ def _fault(arguments: argparse.Namespace) -> int:
                 faults.transfer_fault_address = _parse_number(values[0])
             elif kind == "disconnect-after":
                 faults.disconnect_after_bytes = _parse_number(values[0])
+                faults.disconnect_sessions = _parse_number(values[1]) if len(values) == 2 else None
             elif kind == "algo-hang":
                 faults.algo_hang = True
             elif kind == "console":

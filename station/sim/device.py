@@ -187,6 +187,7 @@ class SimDevice:
         self._transfers = 0
         self._spontaneous_reset_done = False
         self.disconnected = False
+        self._link_holds = False  # the injected disconnect has no drop left for this session
 
     def close(self) -> None:
         self.core.close()
@@ -352,7 +353,7 @@ class SimDevice:
         self._transfers += 1
         self._bytes_transferred += length
         limit = faults.disconnect_after_bytes
-        if limit is not None and self._bytes_transferred > limit:
+        if limit is not None and self._bytes_transferred > limit and self._link_drops():
             self.disconnected = True
             raise exceptions.ProbeDisconnected("simulated probe disconnected (injected fault)")
         reset_after = faults.reset_after_transfers
@@ -360,6 +361,21 @@ class SimDevice:
             self._spontaneous_reset_done = True
             LOG.info("%s: unit resets by itself (injected fault)", self.unit.unit_id)
             self.system_reset()
+
+    def _link_drops(self) -> bool:
+        """Whether the injected disconnect hits this session: always, or while drops are left
+        (counted down in the unit's record, which every session shares)."""
+        if self._link_holds:
+            return False
+        with self.unit.locked():
+            faults = self.unit.info.faults
+            if faults.disconnect_sessions is None:
+                return True
+            if faults.disconnect_sessions > 0:
+                faults.disconnect_sessions -= 1
+                return True
+        self._link_holds = True
+        return False
 
     def read_block(self, address: int, length: int) -> bytes:
         """Read memory for the debugger: flash, UICR, FICR, RAM in bulk; registers word by word."""

@@ -63,7 +63,8 @@ class Faults:
     ``drop_writes`` is a half-open flash address range whose writes the NVMC silently
     ignores; ``transfer_fault_address`` makes any debug memory access covering it fault;
     ``disconnect_after_bytes`` makes the probe drop off the bus after that many bytes of
-    memory transfer in one session; ``algo_hang`` makes the flash algorithm never reach
+    memory transfer in one session, in every session or, with ``disconnect_sessions``, in
+    that many more (a loose cable that a retry gets past); ``algo_hang`` makes the flash algorithm never reach
     its breakpoint; ``console`` makes the console silent or garbled; ``reset_after_transfers``
     makes the unit reset by itself after that many debug memory transfers in one session.
     """
@@ -71,6 +72,7 @@ class Faults:
     drop_writes: tuple[int, int] | None = None
     transfer_fault_address: int | None = None
     disconnect_after_bytes: int | None = None
+    disconnect_sessions: int | None = None
     algo_hang: bool = False
     console: ConsoleBehaviour = "normal"
     reset_after_transfers: int | None = None
@@ -90,6 +92,7 @@ class Faults:
             drop_writes=(int(drop[0]), int(drop[1])) if drop else None,
             transfer_fault_address=data.get("transfer_fault_address"),
             disconnect_after_bytes=data.get("disconnect_after_bytes"),
+            disconnect_sessions=data.get("disconnect_sessions"),
             algo_hang=bool(data.get("algo_hang", False)),
             console=console,
             reset_after_transfers=data.get("reset_after_transfers"),
@@ -104,7 +107,8 @@ class Faults:
         if self.transfer_fault_address is not None:
             names.append(f"transfer-fault 0x{self.transfer_fault_address:X}")
         if self.disconnect_after_bytes is not None:
-            names.append(f"disconnect-after {self.disconnect_after_bytes}")
+            sessions = "" if self.disconnect_sessions is None else f" in {self.disconnect_sessions} more session(s)"
+            names.append(f"disconnect-after {self.disconnect_after_bytes}{sessions}")
         if self.algo_hang:
             names.append("algo-hang")
         if self.console != "normal":

@@ -53,3 +53,19 @@ def test_check_refuses_a_changed_image_with_exit_2(
 def test_check_of_a_missing_file(tmp_path: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipe", "check", str(tmp_path / "nope.toml")]) == 2
     assert "recipe file does not exist" in capsys.readouterr().err
+
+
+def test_check_refuses_a_recipe_without_a_step_policy(
+    demo_recipe: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = demo_recipe.read_text(encoding="utf-8")
+    policy = "[steps.lock-confirm]\ntimeout_seconds = 20\nretries = 1\n"
+    assert policy in text
+    demo_recipe.write_text(text.replace(policy, ""), encoding="utf-8")
+    assert main(["recipe", "check", str(demo_recipe)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "station: error [RECIPE]: recipe.toml: steps: no policy for step(s) lock-confirm: every step needs one"
+    )
+    assert not station_data_dir.exists()

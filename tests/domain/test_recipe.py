@@ -529,3 +529,18 @@ def test_update_certificate_that_is_not_a_certificate(recipes: RecipeFactory) ->
     assert "recipe.toml: [credentials] update_auth_certificate: update.pem holds a damaged PEM certificate" in refused(
         recipes, document
     )
+
+
+@pytest.mark.parametrize("missing", [name.value for name in StepName])
+def test_every_step_needs_its_policy(recipes: RecipeFactory, missing: str) -> None:
+    document = recipes.document()
+    del document["steps"][missing]
+    with pytest.raises(RecipeError, match=rf"steps: no policy for step\(s\) {missing}: every step needs one"):
+        load_recipe(recipes.write(document))
+
+
+def test_a_step_policy_needs_both_its_timeout_and_retries(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    del document["steps"]["flash"]["retries"]
+    with pytest.raises(RecipeError, match=r"\[steps.flash\] retries: missing \(required\)"):
+        load_recipe(recipes.write(document))

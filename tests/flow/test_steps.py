@@ -1,0 +1,374 @@
+"""The flow's rules on hand-written fakes: order, retries, deadlines, every failure path, resume.
+
+Each test runs the station's real sequence (steps, runner, watchdog, recovery) against the
+doubles in ``tests/fakes.py`` and finishes in milliseconds; the end-to-end tests beside these
+run the same sequence through real pyOCD, the simulator and a pty.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fakes import FakeConsole, FakeIssuer, FakeProbe, FakeTokens, FakeUnit, MemoryJournal
+
+from station.domain.errors import (
+    ActivationForbiddenError,
+    AlreadyPassedError,
+    DevelopmentUnitError,
+    FirmwareVersionError,
+    IdentityError,
+    InternalError,
+    LockError,
+    ProbeError,
+    StepTimeoutError,
+    UnitLockedError,
+    UnitReworkedError,
+    VaultError,
+    VerifyError,
+)
+from station.domain.identity import Serial
+from station.domain.outcome import AttemptOutcome
+from station.domain.recipe import Recipe, StepName
+from station.domain.recipe_loader import load_recipe
+from station.domain.records import AttemptResult, CredentialState, JournalState, StepOutcome
+from station.flow.run import Slot, StationContext
+from station.flow.sequence import PROVISIONING_STEPS, UnitProvisioner, display_steps, displayed_as
+from station.flow.watchdog import Watchdog
+from station.sim.demo_recipe import write_demo_recipe
+from station.sim.firmware import build_demo_firmware
+
+ALL_STEPS = ["connect", "flash", "verify", "credentials", "lock", "lock-confirm", "activate", "identity"]
+CONTEXT = StationContext("station-1", "ann", "WO-1")
+
+
+@pytest.fixture(scope="module")
+def demo_recipe_text(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo recipe next to its firmware, built once for this module."""
+    directory = tmp_path_factory.mktemp("fake-line")
+    return write_demo_recipe(directory, build_demo_firmware(directory))
+
+
+def recipe_with(recipe_path: Path, tmp_path: Path, **steps: tuple[float, int]) -> Recipe:
+    """The demo recipe with some steps' (timeout, retries) changed."""
+    text = recipe_path.read_text(encoding="utf-8")
+    for name, (timeout, retries) in steps.items():
+        table = name.replace("_", "-")
+        text, count = re.subn(
+            rf"\[steps\.{table}\]\ntimeout_seconds = [0-9.]+\nretries = [0-9]+",
+            f"[steps.{table}]\ntimeout_seconds = {timeout}\nretries = {retries}",
+            text,
+        )
+        assert count == 1, name
+    variant = recipe_path.with_name(f"variant-{tmp_path.name}.toml")
+    variant.write_text(text, encoding="utf-8")
+    return load_recipe(variant)
+
+
+@dataclass
+class FakeLine:
+    recipe: Recipe
+    journal: MemoryJournal
+    tokens: FakeTokens
+    issuer: FakeIssuer
+    provisioner: UnitProvisioner
+    probe: FakeProbe
+    console: FakeConsole
+
+    def insert(self, unit: FakeUnit) -> FakeUnit:
+        """Put another board in the fixture (same probe, same console cable)."""
+        self.probe.unit = unit
+        self.console.unit = unit
+        return unit
+
+    def slot(self) -> Slot:
+        return Slot("1", self.probe, lambda: self.console)
+
+    def provision(self, serial: str) -> AttemptOutcome:
+        return self.provisioner.provision(Serial(serial), self.slot(), CONTEXT)
+
+    def steps(self, outcome: AttemptOutcome) -> list[tuple[str, StepOutcome]]:
+        assert outcome.attempt_id is not None
+        return [(step.name, step.outcome) for step in self.journal.get_attempt(outcome.attempt_id).steps]
+
+
+def make_line(recipe: Recipe, *, watchdog: Watchdog | None = None) -> FakeLine:
+    journal, tokens, issuer = MemoryJournal(), FakeTokens(), FakeIssuer()
+    unit = FakeUnit("00000000000000A1")
+    provisioner = UnitProvisioner(recipe, journal.as_journal(), issuer, tokens, watchdog=watchdog or Watchdog())
+    return FakeLine(recipe, journal, tokens, issuer, provisioner, FakeProbe(unit), FakeConsole(unit, recipe))
+
+
+@pytest.fixture
+def line(demo_recipe_text: Path) -> Iterator[FakeLine]:
+    yield make_line(load_recipe(demo_recipe_text))
+
+
+# ---- the sequence --------------------------------------------------------------------------
+
+
+def test_the_sequence_is_declared_in_order_with_its_journal_states() -> None:
+    assert [step.name.value for step in PROVISIONING_STEPS] == ALL_STEPS
+    reached = [step.reaches for step in PROVISIONING_STEPS if step.reaches is not None]
+    assert reached == [
+        JournalState.CONNECTED, JournalState.FLASHED, JournalState.VERIFIED, JournalState.INJECTED,
+        JournalState.LOCKED, JournalState.ACTIVATED,
+    ]  # fmt: skip
+    irreversible = [step.name for step in PROVISIONING_STEPS if step.irreversible]
+    assert irreversible == [StepName.CREDENTIALS, StepName.LOCK, StepName.ACTIVATE]
+    # The operator's tile shows lock-confirm on the lock row; every declared step has a row.
+    assert displayed_as("lock-confirm") == "lock"
+    assert [name.value for name in display_steps()] == [s for s in ALL_STEPS if s != "lock-confirm"]
+
+
+def test_a_unit_passes_with_every_step_recorded(line: FakeLine) -> None:
+    outcome = line.provision("TST-000001")
+    assert outcome.passed and outcome.summary == "PASS TST-000001"
+    assert line.steps(outcome) == [(name, StepOutcome.PASSED) for name in ALL_STEPS]
+    record = line.journal.get_attempt(outcome.attempt_id or 0)
+    assert record.state is JournalState.PASSED and record.device_id == "00000000000000A1"
+    assert record.token_fingerprint == "tok:0000" and record.certificate_fingerprint
+    assert [c.state for c in line.journal.credentials_for_serial("TST-000001")] == [CredentialState.INJECTED]
+    assert line.probe.unit.locked and line.probe.unit.activated_product == "ACME-TOASTER"
+    assert "secret-token" not in (record.console_transcript or "") and "tok:0000" in record.console_transcript
+    assert set(outcome.step_seconds) == set(ALL_STEPS)
+
+
+def test_a_serial_that_passed_is_refused_before_anything(line: FakeLine) -> None:
+    assert line.provision("TST-000002").passed
+    line.insert(FakeUnit("00000000000000A2"))
+    refused = line.provision("TST-000002")
+    assert isinstance(refused.error, AlreadyPassedError) and refused.attempt_id is None
+    assert refused.failure_step == "scan" and len(line.journal.history("TST-000002")) == 1
+    assert line.probe.unit.flash == FakeUnit("x").flash
+
+
+# ---- retries ----------------------------------------------------------------------------------
+
+
+def test_a_transient_link_fault_is_retried_with_a_fresh_session(
+    demo_recipe_text: Path, tmp_path: Path
+) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, flash=(30, 1)))
+    line.probe.disconnect_after_bytes, line.probe.disconnects_left = 1024, 1
+    outcome = line.provision("TST-000010")
+    assert outcome.passed, outcome.summary
+    steps = line.journal.get_attempt(outcome.attempt_id or 0).steps
+    flash_tries = [step for step in steps if step.name == "flash"]
+    assert [step.outcome for step in flash_tries] == [StepOutcome.FAILED, StepOutcome.PASSED]
+    assert flash_tries[0].failure_code == ProbeError.code and flash_tries[0].detail.startswith("try 1 of 2: ")
+    assert line.probe.sessions_opened == 2  # the retry opened its own session
+
+
+def test_retries_are_bounded_by_the_recipe(demo_recipe_text: Path, tmp_path: Path) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, flash=(30, 1)))
+    line.probe.disconnect_after_bytes, line.probe.disconnects_left = 1024, 5
+    outcome = line.provision("TST-000011")
+    assert isinstance(outcome.error, ProbeError) and outcome.failure_step == "flash"
+    assert [o for name, o in line.steps(outcome) if name == "flash"] == [StepOutcome.FAILED] * 2
+    assert line.journal.credentials_for_serial("TST-000011") == []
+
+
+def test_a_retry_never_programs_a_board_swapped_between_tries(demo_recipe_text: Path, tmp_path: Path) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, flash=(30, 1)))
+    line.probe.disconnect_after_bytes, line.probe.disconnects_left = 1024, 1
+    original_transfer = line.probe.transfer
+
+    def swap_on_drop(count: int) -> None:
+        try:
+            original_transfer(count)
+        except ProbeError:
+            line.insert(FakeUnit("00000000000000B2"))  # someone reseats another board
+            raise
+
+    line.probe.transfer = swap_on_drop  # type: ignore[method-assign]
+    outcome = line.provision("TST-000012")
+    assert isinstance(outcome.error, IdentityError) and "00000000000000B2" in outcome.message
+    assert line.probe.unit.flash == FakeUnit("x").flash
+
+
+# ---- deadlines ----------------------------------------------------------------------------------
+
+
+def test_a_hung_flash_algorithm_ends_at_the_steps_deadline(demo_recipe_text: Path, tmp_path: Path) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, flash=(0.3, 0)))
+    line.probe.hang_flash = True  # blocks until the watchdog interrupts the probe (else 60 s)
+    started = time.monotonic()
+    outcome = line.provision("TST-000020")
+    elapsed = time.monotonic() - started
+    assert isinstance(outcome.error, StepTimeoutError) and outcome.failure_step == "flash"
+    assert outcome.error.step == "flash" and outcome.error.deadline_seconds == 0.3
+    assert outcome.summary.startswith("FAIL TST-000020 flash STEP_TIMEOUT: step flash did not finish within")
+    assert line.probe.interrupts == 1
+    assert elapsed < 30  # the unwatched call would have blocked for 60 s
+    # The journal is as after any other failure of the flash step.
+    record = line.journal.get_attempt(outcome.attempt_id or 0)
+    assert record.result is AttemptResult.FAILED and record.state is JournalState.FAILED
+    assert [(name, o) for name, o in line.steps(outcome)] == [
+        ("connect", StepOutcome.PASSED), ("flash", StepOutcome.FAILED)
+    ]
+    assert line.journal.credentials_for_serial("TST-000020") == []
+    # The next unit on the same probe provisions normally.
+    line.probe.hang_flash = False
+    line.insert(FakeUnit("00000000000000A3"))
+    assert line.provision("TST-000021").passed
+
+
+def test_a_timed_out_try_is_retried_when_the_recipe_allows(demo_recipe_text: Path, tmp_path: Path) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, flash=(0.3, 1)))
+    line.probe.hang_flash = True
+    original = line.probe.flash_algorithm_runs
+
+    def hang_once() -> None:
+        try:
+            original()
+        finally:
+            line.probe.hang_flash = False
+
+    line.probe.flash_algorithm_runs = hang_once  # type: ignore[method-assign]
+    outcome = line.provision("TST-000022")
+    assert outcome.passed, outcome.summary
+    flash = [step for step in line.journal.get_attempt(outcome.attempt_id or 0).steps if step.name == "flash"]
+    assert [(step.outcome, step.failure_code) for step in flash] == [
+        (StepOutcome.FAILED, StepTimeoutError.code), (StepOutcome.PASSED, None)
+    ]
+
+
+def test_the_watchdog_fires_only_past_the_deadline_and_waits_for_its_interrupt() -> None:
+    watchdog = Watchdog()
+    fired: list[str] = []
+    with watchdog.watch(time.monotonic() + 60, lambda: fired.append("early")) as watch:
+        pass
+    assert not watch.expired
+    def slow_interrupt() -> None:
+        time.sleep(0.1)
+        fired.append("late")
+
+    with watchdog.watch(time.monotonic() + 0.05, slow_interrupt) as watch:
+        while not watch.expired:
+            time.sleep(0.01)
+    # Leaving the watch waited for the interrupt under way: it cannot reach a later try.
+    assert watch.expired and fired == ["late"]
+
+
+# ---- failure paths ------------------------------------------------------------------------------
+
+
+def test_a_locked_unit_stops_at_connect_untouched(line: FakeLine) -> None:
+    line.probe.unit.locked = True
+    outcome = line.provision("TST-000030")
+    assert isinstance(outcome.error, UnitLockedError) and outcome.needs_person
+    assert outcome.failure_step == "connect" and line.probe.sessions_opened == 0
+    assert line.probe.unit.flash == FakeUnit("x").flash and not line.probe.unit.erased_for_rework
+
+
+def test_dropped_writes_fail_verify_before_any_credential(line: FakeLine) -> None:
+    application = next(image for image in line.recipe.images if image.name == "application").start
+    line.probe.unit.drop_writes = (application + 0x100, application + 0x200)
+    outcome = line.provision("TST-000031")
+    assert isinstance(outcome.error, VerifyError) and outcome.error.address == application + 0x100
+    assert line.journal.credentials_for_serial("TST-000031") == []
+    assert not line.probe.unit.lock_written
+
+
+def test_a_lock_that_does_not_hold_fails_lock_confirm(line: FakeLine) -> None:
+    unit = line.probe.unit
+    unit.reset = lambda: None  # type: ignore[method-assign]  # the lock never latches
+    outcome = line.provision("TST-000032")
+    assert isinstance(outcome.error, LockError) and outcome.failure_step == "lock-confirm"
+    record = line.journal.get_attempt(outcome.attempt_id or 0)
+    # From LOCK_PENDING on the unit "may be locked": its credential is not voided.
+    assert [c.state for c in line.journal.credentials_for_serial("TST-000032")] == [CredentialState.INJECTED]
+    assert record.failure_code == "LOCK"
+
+
+def test_a_bug_in_a_step_is_recorded_as_internal_and_the_credential_voided(line: FakeLine) -> None:
+    def broken(issued: object, read_back: bytes) -> None:
+        raise RuntimeError("bug")
+
+    line.issuer.check_region = broken  # type: ignore[method-assign]
+    outcome = line.provision("TST-000033")
+    assert isinstance(outcome.error, InternalError) and outcome.failure_step == "credentials"
+    assert "RuntimeError" in outcome.message
+    assert [c.state for c in line.journal.credentials_for_serial("TST-000033")] == [CredentialState.VOID]
+
+
+def test_wrong_firmware_version_fails_activation(line: FakeLine) -> None:
+    line.probe.unit.firmware_version = "0.0.1"
+    outcome = line.provision("TST-000034")
+    assert isinstance(outcome.error, FirmwareVersionError) and outcome.failure_code == "FIRMWARE_VERSION"
+    assert line.tokens.uses["tok:0000"] == []
+
+
+def test_a_refused_activation_is_coded_by_the_services_status(line: FakeLine) -> None:
+    line.console.refuse_activation = "403 Forbidden: device is a development unit"
+    outcome = line.provision("TST-000035")
+    assert isinstance(outcome.error, ActivationForbiddenError) and outcome.failure_code == "ACTIVATION_403"
+    assert outcome.error.status == 1 and outcome.error.body.startswith("403")
+    # One token use per attempt, however many tries the step took.
+    assert len(line.tokens.uses["tok:0000"]) == 1
+
+
+def test_a_locked_vault_needs_a_person(line: FakeLine) -> None:
+    line.provisioner.tokens = None
+    outcome = line.provision("TST-000036")
+    assert isinstance(outcome.error, VaultError) and outcome.needs_person and outcome.failure_step == "activate"
+
+
+def test_a_token_whose_last_use_another_slot_took_gives_way_to_the_next(line: FakeLine) -> None:
+    line.tokens.stolen_last_uses = 1
+    outcome = line.provision("TST-000037")
+    assert outcome.passed, outcome.summary
+    assert line.journal.get_attempt(outcome.attempt_id or 0).token_fingerprint == "tok:0001"
+
+
+def test_an_identity_that_does_not_survive_the_reset_fails(line: FakeLine) -> None:
+    original = line.console._answer
+
+    def other_device_after_activation(command: str) -> object:
+        reply = original(command)
+        if command == line.recipe.console.commands.uuid and line.probe.unit.activated_product:
+            return type(reply)(0, "00000000DEADBEEF")
+        return reply
+
+    line.console._answer = other_device_after_activation  # type: ignore[method-assign,assignment]
+    outcome = line.provision("TST-000038")
+    assert isinstance(outcome.error, IdentityError) and outcome.failure_step == "identity"
+    assert "device id" in outcome.message
+
+
+# ---- resume and rework ------------------------------------------------------------------------------
+
+
+def test_a_unit_locked_before_its_console_answered_resumes_at_activation(line: FakeLine) -> None:
+    line.console.silent = True
+    failed = line.provision("TST-000040")
+    assert failed.failure_step == "activate" and line.probe.unit.locked
+    line.console.silent = False
+    resumed = line.provision("TST-000040")
+    assert resumed.passed and resumed.resumed, resumed.summary
+    assert line.steps(resumed) == [
+        ("connect", StepOutcome.PASSED), ("flash", StepOutcome.SKIPPED), ("verify", StepOutcome.SKIPPED),
+        ("credentials", StepOutcome.SKIPPED), ("lock", StepOutcome.SKIPPED), ("lock-confirm", StepOutcome.SKIPPED),
+        ("activate", StepOutcome.PASSED), ("identity", StepOutcome.PASSED),
+    ]  # fmt: skip
+    assert len(line.journal.credentials_for_serial("TST-000040")) == 1
+
+
+def test_rework_erases_and_makes_a_development_unit_for_life(line: FakeLine) -> None:
+    line.probe.unit.locked = True
+    supervisor = StationContext("station-1", "sue", "WO-1")
+    outcome = line.provisioner.rework(Serial("TST-000050"), line.slot(), supervisor)
+    assert isinstance(outcome.error, UnitReworkedError) and outcome.failure_step == "rework"
+    assert line.probe.unit.erased_for_rework and not line.probe.unit.locked
+    record = line.journal.get_attempt(outcome.attempt_id or 0)
+    assert record.is_rework and record.operator == "sue" and record.device_id == "00000000000000A1"
+    assert line.journal.audit_entries[-1][:2] == ("sue", "unit.rework")
+    refused = line.provision("TST-000050")
+    assert isinstance(refused.error, DevelopmentUnitError) and refused.attempt_id is None
+    relabelled = line.provision("TST-000051")
+    assert isinstance(relabelled.error, DevelopmentUnitError) and relabelled.failure_step == "connect"
