@@ -23,7 +23,7 @@ RESULTS_DIR = Path(__file__).parent / "results"
 @dataclass
 class BenchLine:
     environment: Any
-    services: Any
+    station: Any
     recipe: Any
     provisioner: Any
     context: Any
@@ -47,9 +47,9 @@ class BenchLine:
         self.units = [unit for unit in self.units if id(unit) not in retired]
 
     def slot(self, unit: Any) -> Any:
-        from station.app import make_slot
+        from station.drivers.slots import hardware_slot
 
-        return make_slot(unit.unit_id, unit.probe_id, self.environment.console_path(unit), self.recipe)
+        return hardware_slot(unit.unit_id, unit.probe_id, self.environment.console_path(unit), self.recipe)
 
     def serial(self) -> str:
         serial = f"TST-{self.next_serial:06d}"
@@ -60,30 +60,26 @@ class BenchLine:
 @contextmanager
 def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[BenchLine]:
     """A fresh demo environment in a temporary directory, with its consoles served."""
-    from station.app import StationServices
-    from station.demo import prepare_demo
+    from station.app import CompositionRoot
+    from station.app.demo import open_demo_line_station
     from station.flow.run import StationContext
+    from station.sim.demo import prepare_demo
 
     root = root or Path(tempfile.mkdtemp(prefix="station-bench-"))
     os.environ["STATION_SIM_DIR"] = str(root / "sim")
     environment = prepare_demo(root, app_size=app_size)
-    services = StationServices.open(environment.paths)
-    recipe = services.load_recipe(environment.recipe_path)
-    provisioner = services.provisioner(
-        recipe,
-        ca_passphrase=environment.ca_passphrase,
-        vault=environment.unlock_vault(),
-        development_registry=environment.development_registry(),
-    )
+    station = open_demo_line_station(CompositionRoot(), environment, environment.recipe_path, work_order="WO-BENCH")
+    recipe = station.production.recipe
+    provisioner = station.production.provisioner()
     context = StationContext("bench-station", "bench-operator", "WO-BENCH")
     with environment.simulator_host() as consoles:
-        line = BenchLine(environment, services, recipe, provisioner, context, consoles)
+        line = BenchLine(environment, station, recipe, provisioner, context, consoles)
         try:
             yield line
         finally:
             for unit in line.units:
                 unit.close()
-            services.close()
+            station.close()
 
 
 def median(values: Sequence[float]) -> float:

@@ -149,7 +149,7 @@ def bench_scripted(quick: bool) -> dict[str, Any]:
 
 def _demo_tokens(line: BenchLine) -> list[str]:
     vault = line.environment.unlock_vault()
-    return [vault.open(sealed).secret() for sealed in line.services.database.tokens.sealed_tokens("ACME-TOASTER")]
+    return [vault.open(sealed).secret() for sealed in line.station.database.tokens.sealed_tokens("ACME-TOASTER")]
 
 
 # ---- 3. slots --------------------------------------------------------------------------------------
@@ -305,12 +305,14 @@ def window_run(scan_interval: float) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication, QElapsedTimer, QTimer
 
-    from station.gui.main import build_demo_station
+    from station.app import CompositionRoot
+    from station.app.windows import build_demo_window
 
     slots = 8
     root = Path(tempfile.mkdtemp(prefix="station-window-"))
     os.environ["STATION_SIM_DIR"] = str(root / "sim")
-    station = build_demo_station(root, slots=slots, timing=1.0, sounds=False, install_error_hooks=False)
+    station = build_demo_window(CompositionRoot(), root, slots=slots, timing=1.0, sounds=False,
+                                install_error_hooks=False)
     window, line = station.window, station.line
     gaps: list[float] = []
     clock = QElapsedTimer()
@@ -412,7 +414,7 @@ def bench_profile(quick: bool) -> dict[str, Any]:
         elapsed, physical, outcome = provision_timed(line, unit)
         if profiler:
             profiler.stop()
-        attempt = line.services.database.attempts.get_attempt(outcome.attempt_id)
+        attempt = line.station.database.attempts.get_attempt(outcome.attempt_id)
     steps = [(step.name, (step.ended_at - step.started_at).total_seconds()) for step in attempt.steps]
     in_steps = sum(seconds for _, seconds in steps)
     rows = [[name, seconds, seconds / elapsed] for name, seconds in steps]

@@ -2,6 +2,6 @@
 
 import sys
 
-from station.cli import main
+from station.app import main
 
 sys.exit(main())

@@ -10,8 +10,9 @@ Rules:
   alembic in store, PySide6 in gui;
 - domain and flow are pure: no station adapter or front end, none of those libraries, no
   cryptography;
-- imports only point down: front ends (app, cli, gui) > reports > adapters (drivers, security,
-  store, sim) > flow > domain. Packages in the same layer may import each other.
+- imports only point down: the composition root (app) > front ends (cli, gui, independent of each
+  other) > operations > reports > adapters (drivers, security, store, sim; they may import each
+  other, but drivers never sim) > flow and config (independent) > domain.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ CONFINED_LIBRARIES: dict[str, frozenset[str]] = {
 }
 
 PURE_LAYERS = frozenset({"domain", "flow"})
-IMPURE_FOR_PURE_LAYERS_INTERNAL = frozenset({"drivers", "sim", "store", "gui", "security", "reports", "cli", "app"})
+IMPURE_FOR_PURE_LAYERS_INTERNAL = frozenset(
+    {"drivers", "sim", "store", "gui", "security", "reports", "cli", "app", "operations", "config"}
+)
 IMPURE_FOR_PURE_LAYERS_EXTERNAL = frozenset(
     {"pyocd", "serial", "sqlalchemy", "alembic", "PySide6", "shiboken6", "cryptography"}
 )
@@ -49,15 +52,22 @@ IMPURE_FOR_PURE_LAYERS_EXTERNAL = frozenset(
 LAYER_RANK: dict[str, int] = {
     "domain": 0,
     "flow": 1,
+    "config": 1,
     "drivers": 2,
     "security": 2,
     "store": 2,
     "sim": 2,
     "reports": 3,
-    "app": 4,
-    "cli": 4,
-    "gui": 4,
+    "operations": 4,
+    "cli": 5,
+    "gui": 5,
+    "app": 6,
 }
+# Imports between packages of one rank that are refused: the front ends are independent of
+# each other, so are flow and config; the drivers never reach for the simulation.
+FORBIDDEN_SIBLING_IMPORTS: frozenset[tuple[str, str]] = frozenset(
+    {("cli", "gui"), ("gui", "cli"), ("flow", "config"), ("config", "flow"), ("drivers", "sim")}
+)
 
 IMPORT_FUNCTIONS = frozenset({"import_module", "__import__"})
 
@@ -209,6 +219,10 @@ def check_tree(package_root: Path) -> list[Violation]:
                         f"upward import: {package}/{importer_layer} sits below {package}/{imported_layer}",
                     )
                 )
+            if (importer_layer, imported_layer) in FORBIDDEN_SIBLING_IMPORTS:
+                violations.append(
+                    Violation(site, f"{package}/{importer_layer} is independent of {package}/{imported_layer}")
+                )
     return violations
 
 
@@ -279,6 +293,8 @@ def fake_tree(tmp_path: Path) -> Path:
     _write(root, "security/vault.py", "from station import gui\n")
     _write(root, "cli/flash.py", "def main():\n    from pyocd.core.helpers import ConnectHelper\n")
     _write(root, "store/up.py", "mod = __import__('station.reports.pdf')\n")
+    _write(root, "cli/window.py", "from station.gui import main\n")
+    _write(root, "drivers/fake.py", "import station.sim.units\n")
     return root
 
 
@@ -298,6 +314,8 @@ def test_checker_flags_each_kind_of_violation(fake_tree: Path) -> None:
         ("station/security/vault.py", 1, "station.gui"),  # `from station import gui`, upward
         ("station/cli/flash.py", 2, "pyocd.core.helpers"),
         ("station/store/up.py", 1, "station.reports.pdf"),  # __import__, upward
+        ("station/cli/window.py", 1, "station.gui"),  # the front ends are independent
+        ("station/drivers/fake.py", 1, "station.sim.units"),  # drivers never reach for the simulation
     }
     missing = expected - found
     assert not missing, f"checker missed: {sorted(missing)}"

@@ -1,8 +1,10 @@
-"""The ``station`` command: thin argparse front ends over the same services the GUI uses.
+"""The ``station`` command: thin argparse front ends over the station's operations.
 
-Each area of the station has one module here with a ``register(subparsers)`` function;
-``main`` wires them together. Exit codes: 0 success, 1 a unit failed, 2 a usage or
-configuration error (with a clear message on stderr and nothing changed).
+Each area of the station has one module here with a ``register(subparsers)`` function; its
+handlers take the parsed arguments and the composition root (``station.app``), which builds
+whatever they need: the CLI decides nothing about databases, keys or drivers itself. Exit
+codes: 0 success, 1 a unit failed, 2 a usage or configuration error (with a clear message on
+stderr and nothing changed).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from station.domain.errors import StationError
+from station.operations.station import StationFactory
 
 EXIT_OK = 0
 EXIT_UNIT_FAILED = 1
@@ -36,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None, root: StationFactory) -> int:
+    """Parse ``argv`` and run its command with what ``root`` builds."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(
@@ -44,14 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        result: int = arguments.handler(arguments)
+        result: int = arguments.handler(arguments, root)
         return result
     except StationError as error:
         print(f"station: error [{error.code}]: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,10 +7,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from station.cli.options import add_data_dir_option, station_options
 from station.cli.passphrase import obtain_passphrase
-from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
+from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.domain.errors import CaError
 from station.domain.recipe import KeyType
+from station.operations.station import StationFactory
 from station.security.ca import (
     DEFAULT_COMMON_NAME,
     DEFAULT_VALIDITY_DAYS,
@@ -40,14 +42,16 @@ def register(subparsers: Any) -> None:
         "--key-type", choices=[key_type.value for key_type in KeyType], default=KeyType.EC_P256.value,
         help="CA key type (default ec-p256)",
     )
+    add_data_dir_option(init)
     init.set_defaults(handler=_init)
 
     show = commands.add_parser("show", help="print the CA certificate (PEM), subject, validity and fingerprint")
+    add_data_dir_option(show)
     show.set_defaults(handler=_show)
 
 
-def _init(arguments: argparse.Namespace) -> int:
-    paths = StationPaths.from_environment()
+def _init(arguments: argparse.Namespace, root: StationFactory) -> int:
+    paths = root.paths(station_options(arguments))
     certificate_path, key_path = ca_paths(paths.ca_dir)
     if key_path.exists() or certificate_path.exists():
         # Say so before asking for a passphrase that could not be used anyway.
@@ -63,8 +67,8 @@ def _init(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _show(arguments: argparse.Namespace) -> int:
-    paths = StationPaths.from_environment()
+def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
+    paths = root.paths(station_options(arguments))
     certificate = ca_certificate(paths.ca_dir)
     details = describe_certificate(certificate)
     print(certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"), end="")

@@ -1,52 +1,24 @@
 """``station db upgrade|status|verify``: the traceability database's schema and audit chain.
 
-Also the one place the other commands get their database from: :func:`add_database_option`
-adds ``--db URL`` (default ``STATION_DB_URL``, else ``station.db`` in the data directory) and
-:func:`open_checked_database` opens it and refuses a schema this station does not know. The
-store (SQLAlchemy, Alembic) is imported only when a command runs, so building the ``station``
-parser stays cheap.
+The store (SQLAlchemy, Alembic) is imported only when a command runs, so building the
+``station`` parser stays cheap. Which database and station key these mean is the composition
+root's decision, the same as for every other command.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from station.config import StationPaths
+from station.cli.options import add_store_options, station_options
 from station.domain.errors import StationKeyError
-from station.domain.ports import AuditVerifier
+from station.domain.vault_and_signing import AuditVerifier
+from station.operations.station import StationFactory
 from station.security.station_key import StationPublicKey, load_station_key
-
-if TYPE_CHECKING:
-    from station.store import Database
 
 EXIT_OK = 0
 EXIT_AUDIT_BAD = 1
-
-
-def add_database_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", metavar="URL", default=None,
-        help="database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data directory)",
-    )
-
-
-def station_paths(arguments: argparse.Namespace) -> StationPaths:
-    return StationPaths.from_environment(db_url=getattr(arguments, "db", None))
-
-
-def open_checked_database(arguments: argparse.Namespace) -> Database:
-    """The station's database, refusing (StoreError) a missing, old or unknown schema."""
-    from station.store import open_database
-
-    database = open_database(station_paths(arguments).db_url)
-    try:
-        database.check_schema()
-    except BaseException:
-        database.dispose()
-        raise
-    return database
 
 
 def register(subparsers: Any) -> None:
@@ -54,11 +26,11 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
 
     upgrade = commands.add_parser("upgrade", help="create the schema, or bring it to this station's version")
-    add_database_option(upgrade)
+    add_store_options(upgrade)
     upgrade.set_defaults(handler=_upgrade)
 
     status = commands.add_parser("status", help="print the schema revision and whether it is current")
-    add_database_option(status)
+    add_store_options(status)
     status.set_defaults(handler=_status)
 
     verify = commands.add_parser(
@@ -68,14 +40,14 @@ def register(subparsers: Any) -> None:
         "--public-key", type=Path, metavar="FILE",
         help="the station's Ed25519 public key (PEM); default: the public half of the station key",
     )
-    add_database_option(verify)
+    add_store_options(verify)
     verify.set_defaults(handler=_verify)
 
 
-def _upgrade(arguments: argparse.Namespace) -> int:
+def _upgrade(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.store import open_database
 
-    database = open_database(station_paths(arguments).db_url)
+    database = open_database(root.paths(station_options(arguments)).db_url)
     try:
         before = database.current_revision()
         reached = database.upgrade()
@@ -88,10 +60,10 @@ def _upgrade(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status(arguments: argparse.Namespace) -> int:
+def _status(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.store import head_revision, open_database
 
-    database = open_database(station_paths(arguments).db_url, create_dirs=False)
+    database = open_database(root.paths(station_options(arguments)).db_url, create_dirs=False)
     try:
         current = database.current_revision()
     finally:
@@ -102,9 +74,9 @@ def _status(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _verify(arguments: argparse.Namespace) -> int:
-    verifier = _audit_verifier(arguments)
-    database = open_checked_database(arguments)
+def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
+    verifier = _audit_verifier(arguments, root)
+    database = root.open_database(station_options(arguments))
     try:
         outcome = database.audit_log().verify_audit(verifier)
     finally:
@@ -118,11 +90,11 @@ def _verify(arguments: argparse.Namespace) -> int:
     return EXIT_AUDIT_BAD
 
 
-def _audit_verifier(arguments: argparse.Namespace) -> AuditVerifier:
+def _audit_verifier(arguments: argparse.Namespace, root: StationFactory) -> AuditVerifier:
     """The public key given with --public-key, else the public half of the station's own key."""
     path: Path | None = arguments.public_key
     if path is None:
-        return load_station_key(station_paths(arguments).station_key_path).public_key
+        return load_station_key(root.paths(station_options(arguments)).station_key_path).public_key
     try:
         return StationPublicKey.from_pem(path.read_bytes())
     except OSError as error:

@@ -5,7 +5,7 @@ gives the recipe, work order, slots (probe and console port each) and scanner; a
 edits them in the application. ``--kiosk`` fills the screen and lets only an engineer close
 the window. The CA and vault passphrases may come from ``STATION_CA_PASSPHRASE`` and
 ``STATION_VAULT_PASSPHRASE``; otherwise an engineer opens the CA and a supervisor unlocks
-the vault in the application.
+the vault in the application. The window itself is built by the composition root.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from station.cli.options import add_store_options
+from station.operations.station import StationFactory
 
 EXIT_USAGE = 2
 
@@ -26,10 +29,7 @@ def register(subparsers: Any) -> None:
         "--settings", type=Path, default=None, help="station settings (default: station.toml in the data directory)"
     )
     parser.add_argument("--language", default=None, help="operator language: en, zh_CN or es (default: the system's)")
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the station database (default: STATION_DB_URL)")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="station data directory (default: STATION_DATA_DIR)"
-    )
+    add_store_options(parser)
     parser.set_defaults(handler=_gui)
 
 
@@ -39,10 +39,8 @@ def _display_available() -> bool:
     return sys.platform in ("win32", "darwin")
 
 
-def _gui(arguments: argparse.Namespace) -> int:
+def _gui(arguments: argparse.Namespace, root: StationFactory) -> int:
     if not _display_available():
         print("station gui: no display (DISPLAY or WAYLAND_DISPLAY); run it in a desktop session", flush=True)
         return EXIT_USAGE
-    from station.gui.main import run_station
-
-    return run_station(arguments)
+    return root.run_gui(arguments)

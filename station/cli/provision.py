@@ -1,34 +1,41 @@
 """``station provision``, ``station rework``, ``station recover`` and ``station demo``.
 
-The command-line front end of the per-unit sequence: the same ``UnitProvisioner`` the GUI
-runs, one line per step as it goes, and a final ``PASS <serial>`` or
+The command-line front end of the per-unit sequence: the same operations the window runs,
+one line per step as it goes, and a final ``PASS <serial>`` or
 ``FAIL <serial> <step> <code>: <message>``. Exit 0 on pass, 1 on a unit failure, 2 on a
-usage or configuration error.
+usage or configuration error. A supervisor's action (rework, an inspection's finding) needs
+the supervisor's PIN: asked on the terminal, or read from ``--pin-file``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, StationPaths
+from station.cli.options import add_store_options, station_options
+from station.cli.passphrase import obtain_passphrase
+from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
+from station.config.settings import SlotSettings
 from station.domain.errors import ConfigurationError, ScanError, UnitReworkedError
+from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
-from station.domain.recipe import CredentialPlan, Recipe, StepName
+from station.domain.recipe import CredentialPlan, StepName
 from station.domain.records import StepOutcome
 from station.domain.scan import parse_scan
-from station.flow.ports import DevelopmentUnitRegistry
-from station.flow.run import StationContext
-from station.flow.sequence import UnitProvisioner
+from station.operations.station import DemoOptions, Station, StationFactory
+from station.sim.demo import DEMO_OPERATOR
 
 EXIT_OK, EXIT_UNIT_FAILED, EXIT_USAGE = 0, 1, 2
-SUMMARY_STEPS = [step.value for step in StepName]
+SUMMARY_STEPS = [step.value for step in StepName if step is not StepName.REWORK]
+CLI_SLOT = "cli"
+NO_CONSOLE = "(none: this command talks to the probe only)"
 
 
 class LinePrinter:
@@ -53,13 +60,6 @@ class LinePrinter:
         pass
 
 
-def _add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the station database (default: STATION_DB_URL)")
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="station data directory (default: STATION_DATA_DIR)"
-    )
-
-
 def register(subparsers: Any) -> None:
     provision = subparsers.add_parser("provision", help="provision one unit: flash, credentials, lock, activate")
     provision.add_argument("--recipe", type=Path, required=True, help="the product's recipe (TOML)")
@@ -68,7 +68,7 @@ def register(subparsers: Any) -> None:
     provision.add_argument("--console", required=True, help="the unit's serial console port, e.g. /dev/ttyACM0")
     provision.add_argument("--operator", required=True, help="who runs the unit")
     provision.add_argument("--work-order", default=None, help="work order the unit is built for")
-    _add_store_options(provision)
+    add_store_options(provision)
     provision.set_defaults(handler=_provision)
 
     rework = subparsers.add_parser(
@@ -77,14 +77,24 @@ def register(subparsers: Any) -> None:
     rework.add_argument("--recipe", type=Path, required=True)
     rework.add_argument("--serial", required=True)
     rework.add_argument("--probe", required=True)
-    rework.add_argument("--supervisor", required=True, help="the supervisor approving the erase (recorded)")
-    _add_store_options(rework)
+    _add_supervisor_options(rework, "approving the erase (recorded)")
+    add_store_options(rework)
     rework.set_defaults(handler=_rework)
 
-    recover = subparsers.add_parser("recover", help="settle attempts a crash left open, by asking the units")
-    recover.add_argument("--recipe", type=Path, required=True)
+    recover = subparsers.add_parser(
+        "recover",
+        help="settle attempts a crash left open, by asking the units; or record a supervisor's inspection",
+        description="With --recipe and --probe: settle this station's open attempts by asking the units. "
+        "With --inspected ATTEMPT --note TEXT --supervisor NAME: record what a supervisor found on a unit "
+        "that recovery could not ask (MAY_BE_LOCKED).",
+    )
+    recover.add_argument("--recipe", type=Path, default=None)
     recover.add_argument("--probe", action="append", default=[], help="probe ids of this station's slots")
-    _add_store_options(recover)
+    recover.add_argument("--inspected", type=int, metavar="ATTEMPT", default=None,
+                         help="the attempt a supervisor has inspected")  # fmt: skip
+    recover.add_argument("--note", default=None, help="what the inspection found (recorded with the attempt)")
+    _add_supervisor_options(recover, "who inspected the unit", required=False)
+    add_store_options(recover)
     recover.set_defaults(handler=_recover)
 
     demo = subparsers.add_parser("demo", help="the station on simulated units (demo and training)")
@@ -95,21 +105,35 @@ def register(subparsers: Any) -> None:
         "--plan", choices=[plan.value for plan in CredentialPlan], default=CredentialPlan.STATION_GENERATED.value
     )
     demo.add_argument("--demo-dir", type=Path, default=None, help="demo directory (default: STATION_DEMO_DIR)")
+    demo.add_argument("--language", default=None, help="operator language: en, zh_CN or es (default: the system's)")
     demo.set_defaults(handler=_demo)
 
 
-def _paths(arguments: argparse.Namespace) -> StationPaths:
-    return StationPaths.from_environment(data_dir=arguments.data_dir, db_url=arguments.db)
+def _add_supervisor_options(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
+    parser.add_argument("--supervisor", required=required, metavar="NAME", help=f"the supervisor {what}")
+    parser.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
 
 
-def _registry_for(probe_id: str) -> DevelopmentUnitRegistry | None:
-    """Simulated units activate against the simulated service; ask it about development units."""
-    if probe_id.lower().startswith("sim:"):
-        from station.drivers.dms import SimulatedDeviceManagementClient
-        from station.sim.units import default_sim_dir
+@contextmanager
+def _station_for_one_slot(
+    root: StationFactory, arguments: argparse.Namespace, probe: str, console: str
+) -> Iterator[tuple[Station, SlotSettings]]:
+    """The station, with the recipe and the one slot this command names."""
+    slot = SlotSettings(CLI_SLOT, probe, console)
+    station = root.open_station(station_options(arguments), recipe=arguments.recipe, slots=(slot,))
+    try:
+        yield station, slot
+    finally:
+        station.close()
 
-        return SimulatedDeviceManagementClient(default_sim_dir())
-    return None
+
+def _open_ca(station: Station, actor: str) -> None:
+    if station.production.recipe is None:
+        raise ConfigurationError(station.production.recipe_problem or "the recipe could not be loaded")
+    station.production.open_ca(obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA"), actor)
 
 
 def _print_outcome(outcome: AttemptOutcome) -> int:
@@ -117,154 +141,109 @@ def _print_outcome(outcome: AttemptOutcome) -> int:
     return EXIT_OK if outcome.passed else EXIT_UNIT_FAILED
 
 
-@contextlib.contextmanager
-def _provisioner(
-    arguments: argparse.Namespace,
-    operator: str,
-    *,
-    with_vault: bool,
-    work_order: str | None = None,
-    probe: str = "",
-) -> Iterator[tuple[UnitProvisioner, Recipe, StationContext]]:
-    """The station's services and sequence for one command: store, recipe, CA, vault if needed."""
-    from station.app import StationServices, configure_logging, station_name
-    from station.cli.passphrase import obtain_passphrase
-
-    paths = _paths(arguments)
-    configure_logging(paths, verbose=arguments.verbose)
-    services = StationServices.open(paths)
-    try:
-        recipe = services.load_recipe(arguments.recipe)
-        ca_passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA")
-        vault = (
-            services.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"))
-            if with_vault
-            else None
-        )
-        yield (
-            services.provisioner(
-                recipe, ca_passphrase=ca_passphrase, vault=vault, development_registry=_registry_for(probe)
-            ),
-            recipe,
-            StationContext(station_name(), operator, work_order),
-        )
-    finally:
-        services.close()
-
-
-def _provision(arguments: argparse.Namespace) -> int:
-    from station.app import make_slot
-
-    with _provisioner(
-        arguments, arguments.operator, with_vault=True, work_order=arguments.work_order, probe=arguments.probe
-    ) as (provisioner, recipe, context):
-        slot = make_slot("cli", arguments.probe, arguments.console, recipe)
-        for settled in provisioner.recover_unfinished(context.station, {arguments.probe: slot}):
+def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
+    with _station_for_one_slot(root, arguments, arguments.probe, arguments.console) as (station, slot):
+        operator = arguments.operator
+        _open_ca(station, operator)
+        station.production.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"),
+                                        operator)  # fmt: skip
+        station.units.work_order = arguments.work_order
+        for settled in station.units.recover(station.settings.slots):
             print(f"recovered attempt {settled.id} ({settled.serial}): {settled.failure_message}", flush=True)
+        recipe = station.production.recipe
+        assert recipe is not None
         try:
             serial = parse_scan(arguments.serial, recipe.serial_rule)
         except ScanError as error:
             return _print_outcome(AttemptOutcome.refused(arguments.serial, error))
-        outcome = provisioner.provision(serial, slot, context, LinePrinter())
+        outcome = station.units.provisioning_job(serial, slot, operator).run(LinePrinter())
     return _print_outcome(outcome)
 
 
-def _rework(arguments: argparse.Namespace) -> int:
-    from station.app import make_slot
-
-    with _provisioner(arguments, arguments.supervisor, with_vault=False) as (provisioner, recipe, context):
-        slot = make_slot("cli", arguments.probe, "rework-has-no-console", recipe)
+def _rework(arguments: argparse.Namespace, root: StationFactory) -> int:
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)  # refused before anything is touched
+    with _station_for_one_slot(root, arguments, arguments.probe, NO_CONSOLE) as (station, slot):
+        _open_ca(station, arguments.supervisor)
+        recipe = station.production.recipe
+        assert recipe is not None
         serial = parse_scan(arguments.serial, recipe.serial_rule)
-        outcome = provisioner.rework(serial, slot, context)
+        job = station.units.rework_job(serial, slot, arguments.supervisor, pin)
+        outcome = job.run(LinePrinter())
     print(f"REWORK {outcome.serial} {outcome.failure_code}: {outcome.message}", flush=True)
     return EXIT_OK if isinstance(outcome.error, UnitReworkedError) else EXIT_UNIT_FAILED
 
 
-def _recover(arguments: argparse.Namespace) -> int:
-    from station.app import make_slot
-
-    with _provisioner(arguments, "recovery", with_vault=False) as (provisioner, recipe, context):
-        slots = {probe: make_slot(probe, probe, "recovery-has-no-console", recipe) for probe in arguments.probe}
-        settled = provisioner.recover_unfinished(context.station, slots)
+def _recover(arguments: argparse.Namespace, root: StationFactory) -> int:
+    if arguments.inspected is not None:
+        return _record_inspection(arguments, root)
+    if arguments.recipe is None:
+        raise ConfigurationError("give --recipe and the --probe of each slot to settle open attempts, "
+                                 "or --inspected ATTEMPT to record an inspection")  # fmt: skip
+    slots = tuple(SlotSettings(f"probe-{number}", probe, NO_CONSOLE) for number, probe in enumerate(arguments.probe, 1))
+    station = root.open_station(station_options(arguments), recipe=arguments.recipe, slots=slots)
+    try:
+        _open_ca(station, "recovery")
+        settled = station.units.recover(station.settings.slots)
+    finally:
+        station.close()
     for attempt in settled:
-        print(
-            f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}: "
-            f"{attempt.failure_message}"
-        )
+        print(f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}: "
+              f"{attempt.failure_message}")  # fmt: skip
     if not settled:
         print("no unfinished attempts")
     return EXIT_OK
 
 
-def _demo(arguments: argparse.Namespace) -> int:
+def _record_inspection(arguments: argparse.Namespace, root: StationFactory) -> int:
+    if not arguments.supervisor or not arguments.note:
+        raise ConfigurationError("an inspection needs --supervisor NAME and --note TEXT (what was found)")
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)
+    station = root.open_station(station_options(arguments))
+    try:
+        record = station.supervision.acknowledge_inspection(arguments.inspected, arguments.note,
+                                                            arguments.supervisor, pin)  # fmt: skip
+    finally:
+        station.close()
+    print(f"attempt {record.attempt_id} inspected by {record.supervisor}: {record.note}")
+    return EXIT_OK
+
+
+def _demo(arguments: argparse.Namespace, root: StationFactory) -> int:
     if arguments.units < 1:
         raise ConfigurationError("--units must be at least 1")
     if not arguments.headless and _display_available():
-        try:
-            from station.gui.main import run_demo  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            print("the operator window is not available in this build; running the demo headless", flush=True)
-        else:
-            result: int = run_demo(arguments)
-            return result
-    return run_headless_demo(
-        units=arguments.units,
-        timing=arguments.timing,
-        plan=CredentialPlan(arguments.plan),
-        demo_dir=arguments.demo_dir,
-        verbose=arguments.verbose,
-    )
+        return root.run_demo_gui(arguments)
+    return run_headless_demo(root, arguments)
 
 
 def _display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
 
 
-def run_headless_demo(
-    *,
-    units: int,
-    timing: float,
-    plan: CredentialPlan,
-    demo_dir: Path | None,
-    verbose: bool = False,
-    out: TextIO | None = None,
-) -> int:
-    """Provision ``units`` new simulated units one after another and print a summary table."""
-    from station.app import StationServices, configure_logging, make_slot, station_name
-
+def run_headless_demo(root: StationFactory, arguments: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Provision ``--units`` new simulated units one after another and print a summary table."""
     out = out or sys.stdout
-    from station.demo import next_demo_serials, prepare_demo
-
-    environment = prepare_demo(demo_dir, plan=plan)
-    configure_logging(environment.paths, verbose=verbose)
-    print(f"demo directory: {environment.root}", file=out, flush=True)
-    services = StationServices.open(environment.paths)
+    demo = DemoOptions(root=arguments.demo_dir, slots=arguments.units, timing=arguments.timing,
+                       plan=CredentialPlan(arguments.plan))  # fmt: skip
+    station = root.open_demo(demo, verbose=arguments.verbose)
+    assert station.training is not None
     outcomes: list[AttemptOutcome] = []
+    serials: list[str] = []
     try:
-        recipe = services.load_recipe(environment.recipe_path)
-        provisioner = services.provisioner(
-            recipe,
-            ca_passphrase=environment.ca_passphrase,
-            vault=environment.unlock_vault(),
-            development_registry=environment.development_registry(),
-        )
-        context = StationContext(station_name(), "demo-operator", "WO-DEMO")
-        new_units = environment.create_units(units, timing_factor=timing)
-        serials = next_demo_serials(lambda serial: services.database.units.get_unit(serial) is not None, units)
-        with environment.simulator_host():
-            for unit, serial in zip(new_units, serials, strict=True):
-                slot = make_slot("demo", unit.probe_id, environment.console_path(unit), recipe)
-                print(f"--- {serial} on {unit.probe_id}", file=out, flush=True)
-                outcome = provisioner.provision(
-                    parse_scan(serial, recipe.serial_rule), slot, context, LinePrinter(out, prefix="    ")
-                )
-                print(f"    {outcome.summary}", file=out, flush=True)
-                outcomes.append(outcome)
-                unit.close()
+        print(f"demo directory: {station.training.environment.root}", file=out, flush=True)
+        units = station.training.units
+        for slot in station.settings.slots:
+            serial = units.next_serial(lambda text: station.database.units.get_unit(text) is not None)
+            serials.append(serial)
+            print(f"--- {serial} in slot {slot.name}", file=out, flush=True)
+            job = station.units.provisioning_job(Serial(serial), slot, DEMO_OPERATOR)
+            outcome = job.run(LinePrinter(out, prefix="    "))
+            print(f"    {outcome.summary}", file=out, flush=True)
+            outcomes.append(outcome)
+        database_url = station.paths.db_url
     finally:
-        services.close()
+        station.close()
     _print_summary(outcomes, out)
-    database_url = environment.paths.db_url
     print(f"\nhistory: station units show {serials[0]} --db {database_url}", file=out)
     print(f"export:  station report export --format csv --out demo.csv --db {database_url}", file=out)
     return EXIT_OK if all(outcome.passed for outcome in outcomes) else EXIT_UNIT_FAILED
@@ -275,8 +254,9 @@ def _print_summary(outcomes: list[AttemptOutcome], out: TextIO) -> None:
     print("\n" + header, file=out)
     print("-" * len(header), file=out)
     for outcome in outcomes:
+        step_seconds = outcome.step_seconds
         seconds = " ".join(
-            f"{outcome.step_seconds[s]:8.2f}" if s in outcome.step_seconds else f"{'-':>8}" for s in SUMMARY_STEPS
+            f"{step_seconds[s]:8.2f}" if s in step_seconds else f"{'-':>8}" for s in SUMMARY_STEPS
         )
         result = "PASS" if outcome.passed else "FAIL"
         print(f"{outcome.serial:<12} {outcome.device_id or '-':<16} {result:<6} {seconds}", file=out)

@@ -6,10 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from station.domain.recipe import Recipe
-from station.domain.recipe_loader import load_recipe
-from station.domain.scan import SerialRuleKind
-from station.security.credentials import check_recipe_credentials
+from station.operations.recipes import check_recipe
+from station.operations.station import StationFactory
 
 EXIT_OK = 0
 
@@ -24,62 +22,6 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=_check)
 
 
-def _check(arguments: argparse.Namespace) -> int:
-    recipe = load_recipe(arguments.file)
-    check_recipe_credentials(recipe.credentials)
-    print(format_recipe(recipe))
+def _check(arguments: argparse.Namespace, root: StationFactory) -> int:
+    print(check_recipe(arguments.file).description)
     return EXIT_OK
-
-
-def format_recipe(recipe: Recipe) -> str:
-    lines = [
-        f"recipe      {recipe.path}",
-        f"product     {recipe.product}" + (f"  ({recipe.description})" if recipe.description else ""),
-        f"target      {recipe.target}",
-        f"firmware    {recipe.firmware_version}",
-        f"flash       0x{recipe.flash.start:08X}-0x{recipe.flash.end:08X}, page 0x{recipe.flash.page_size:X}",
-        "regions",
-    ]
-    for region in recipe.flash.regions:
-        size = f"{region.size // 1024} KiB" if region.size % 1024 == 0 else f"{region.size} bytes"
-        lines.append(
-            f"  {region.name:<16} {region.role.value:<12} 0x{region.address:08X}-0x{region.end:08X} ({size})"
-        )
-    lines.append("images")
-    for image in recipe.images:
-        spans = ", ".join(f"0x{segment.address:08X}-0x{segment.end:08X}" for segment in image.segments)
-        lines.append(f"  {image.name:<16} {image.format.value:<4} {spans}  {image.size} bytes")
-        lines.append(f"  {'':<16} sha256 {image.sha256}  ({image.path.name})")
-    rule = recipe.serial_rule
-    if rule.kind is SerialRuleKind.REGEX:
-        lines.append(f"serial      regex {rule.pattern}")
-    else:
-        extra = f", GTIN {rule.gtin}" if rule.gtin else ""
-        extra += f", pattern {rule.pattern}" if rule.pattern else ""
-        lines.append(f"serial      GS1 ({rule.application_identifier}){extra}")
-    credentials = recipe.credentials
-    lines.append(
-        f"credentials {credentials.plan.value}, endpoint {credentials.endpoint_name_template}, "
-        f"{credentials.key_type.value}, {credentials.validity_days} days, server {credentials.server_uri}"
-    )
-    if credentials.update_vendor_id is not None:
-        lines.append(
-            f"update      vendor {credentials.update_vendor_id}, class {credentials.update_class_id}, "
-            f"certificate {credentials.update_auth_certificate_path}"
-        )
-    lines.append(f"lock        {recipe.lock_method.value}")
-    lines.append(
-        f"console     {recipe.console.baud_rate} baud, {recipe.console.reply_format.value} replies, "
-        f"activate: {recipe.console.commands.activate}"
-    )
-    lines.append(f"activation  product {recipe.activation.product}, token pool {recipe.activation.token_pool}")
-    lines.append(
-        "steps       "
-        + ", ".join(f"{step.name.value} {step.timeout_seconds:g}s x{step.retries}" for step in recipe.steps)
-    )
-    if recipe.binding is not None:
-        listed = "only listed serials" if recipe.binding.require_listed else "listed serials checked"
-        lines.append(f"binding     {len(recipe.binding.devices)} serials bound to device ids ({listed})")
-    lines.append(f"recipe sha256 {recipe.content_hash}")
-    lines.append("OK: the recipe is valid and every image matches its pinned hash")
-    return "\n".join(lines)

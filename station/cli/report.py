@@ -15,23 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from station.cli.db import add_database_option, open_checked_database
-from station.config import StationPaths
+from station.cli.options import add_data_dir_option, add_store_options, station_options
+from station.config import configured_station_name
 from station.domain.errors import ConfigurationError, StationKeyError
 from station.domain.records import AttemptFilter, AttemptResult
+from station.operations.station import StationFactory
 from station.reports.yield_stats import YieldReport
+
+if TYPE_CHECKING:
+    from station.config import StationPaths
 
 EXIT_OK = 0
 EXIT_NOT_VERIFIED = 1
-# The same variable station.app reads; not imported from there, which would load the drivers.
-STATION_NAME_ENVIRONMENT_VARIABLE = "STATION_NAME"
 FORMATS = ("csv", "json", "pdf")
 
 
@@ -52,14 +52,13 @@ def register(subparsers: Any) -> None:
     export.add_argument("--pdf-rows", type=int, default=None, metavar="N",
                         help="pdf only: list at most N attempts in the unit table (default 5000); the figures "
                              "always cover every attempt, and CSV/JSON list them all")
-    _add_data_dir_option(export)
-    add_database_option(export)
+    add_store_options(export)
     export.set_defaults(handler=_export)
 
     yields = commands.add_parser("yield", help="print yield, failures and time per step for the filtered attempts")
     add_filter_options(yields)
     yields.add_argument("--json", action="store_true", help="print the figures as JSON")
-    add_database_option(yields)
+    add_store_options(yields)
     yields.set_defaults(handler=_yield)
 
     verify = commands.add_parser("verify", help="check an export against its manifest and signature")
@@ -68,12 +67,12 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--public-key", type=Path, metavar="PEM",
                         help="the signing station's public key (trusted); default: this station's own key "
                              "when it has one, else only the key named in the manifest")
-    _add_data_dir_option(verify)
+    add_data_dir_option(verify)
     verify.set_defaults(handler=_verify)
 
     public_key = commands.add_parser("public-key", help="print this station's public key (PEM) for verifiers")
     public_key.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead")
-    _add_data_dir_option(public_key)
+    add_data_dir_option(public_key)
     public_key.set_defaults(handler=_public_key)
 
 
@@ -139,23 +138,14 @@ def parse_until(text: str) -> datetime:
     return datetime.combine(moment.date() + timedelta(days=1), time(), tzinfo=UTC)
 
 
-def station_name() -> str:
-    return os.environ.get(STATION_NAME_ENVIRONMENT_VARIABLE) or socket.gethostname()
-
-
-def _add_data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="station data directory holding the station key (default: $STATION_DATA_DIR)")
-
-
-def _paths(arguments: argparse.Namespace) -> StationPaths:
-    return StationPaths.from_environment(data_dir=arguments.data_dir, db_url=getattr(arguments, "db", None))
+def _paths(arguments: argparse.Namespace, root: StationFactory) -> StationPaths:
+    return root.paths(station_options(arguments))
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def _export(arguments: argparse.Namespace) -> int:
+def _export(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.reports.pdf import DEFAULT_TABLE_LIMIT
     from station.reports.service import ExportFormat, ExportRequest, export_report
     from station.security.station_key import load_or_create_station_key
@@ -170,7 +160,7 @@ def _export(arguments: argparse.Namespace) -> int:
     out_path: Path = arguments.out
     if out_path.parent and not out_path.parent.is_dir():
         raise ConfigurationError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
-    signer = load_or_create_station_key(_paths(arguments).station_key_path)
+    signer = load_or_create_station_key(_paths(arguments, root).station_key_path)
     request = ExportRequest(
         wanted=wanted,
         export_format=ExportFormat(arguments.format),
@@ -178,9 +168,9 @@ def _export(arguments: argparse.Namespace) -> int:
         include_transcripts=arguments.include_transcripts,
         table_limit=DEFAULT_TABLE_LIMIT if arguments.pdf_rows is None else arguments.pdf_rows,
     )
-    database = open_checked_database(arguments)
+    database = root.open_database(station_options(arguments))
     try:
-        result = export_report(database, request, signer=signer, station=station_name())
+        result = export_report(database, request, signer=signer, station=configured_station_name())
     finally:
         database.dispose()
     noun = "attempt" if result.row_count == 1 else "attempts"
@@ -192,11 +182,11 @@ def _export(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _yield(arguments: argparse.Namespace) -> int:
+def _yield(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.reports.summary import compute_yield
 
     wanted = filter_from_arguments(arguments)
-    database = open_checked_database(arguments)
+    database = root.open_database(station_options(arguments))
     try:
         figures = compute_yield(database, wanted)
     finally:
@@ -257,7 +247,7 @@ def print_yield_table(figures: YieldReport, wanted: AttemptFilter, out: TextIO |
                   f"{timing.max_s:>9.3f}", file=out)
 
 
-def _verify(arguments: argparse.Namespace) -> int:
+def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.reports.filters import local_time
     from station.reports.signing import verify_export
     from station.security.station_key import StationPublicKey, load_station_key
@@ -273,7 +263,7 @@ def _verify(arguments: argparse.Namespace) -> int:
                                   f"{error.strerror or error}") from None
         source = f"the trusted key {arguments.public_key}"
     else:
-        key_path = _paths(arguments).station_key_path
+        key_path = _paths(arguments, root).station_key_path
         if key_path.exists():
             try:
                 trusted = load_station_key(key_path).public_key
@@ -307,10 +297,10 @@ def _verify(arguments: argparse.Namespace) -> int:
     return EXIT_NOT_VERIFIED
 
 
-def _public_key(arguments: argparse.Namespace) -> int:
+def _public_key(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.security.station_key import load_station_key
 
-    pem = load_station_key(_paths(arguments).station_key_path).public_key_pem()
+    pem = load_station_key(_paths(arguments, root).station_key_path).public_key_pem()
     if arguments.out is None:
         print(pem, end="")
     else:

@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from station.domain.errors import SimulationError
+from station.operations.station import StationFactory
 from station.sim import board
-from station.sim.units import CONSOLE_BEHAVIOURS, Faults, SimUnit, SimUnitStore, default_sim_dir
+from station.sim.units import (
+    CONSOLE_BEHAVIOURS,
+    Faults,
+    SimUnit,
+    SimUnitStore,
+    default_sim_dir,
+    lock_unit_as_delivered,
+)
 
 FAULT_KINDS = (
     "drop-writes",
@@ -108,7 +116,7 @@ def _store(arguments: argparse.Namespace) -> SimUnitStore:
     return SimUnitStore(arguments.sim_dir or default_sim_dir())
 
 
-def _create(arguments: argparse.Namespace) -> int:
+def _create(arguments: argparse.Namespace, root: StationFactory) -> int:
     if arguments.count < 1:
         raise SimulationError("--count must be at least 1")
     store = _store(arguments)
@@ -119,7 +127,7 @@ def _create(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(arguments: argparse.Namespace) -> int:
+def _serve(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.console import ConsoleServer
     from station.sim.dms import SimDeviceManagement
     from station.sim.host import block_termination_signals, wait_for_termination
@@ -139,7 +147,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _host(arguments: argparse.Namespace) -> int:
+def _host(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.host import run_host
 
     return run_host(_store(arguments).root, exit_with_stdin=arguments.exit_with_stdin)
@@ -159,7 +167,7 @@ def _region_summary(unit: SimUnit, address: int, size: int) -> str:
     return "sha256 " + hashlib.sha256(data).hexdigest()
 
 
-def _show(arguments: argparse.Namespace) -> int:
+def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.dms import SimDeviceManagement
 
     store = _store(arguments)
@@ -198,7 +206,7 @@ def _show(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _list(arguments: argparse.Namespace) -> int:
+def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
     store = _store(arguments)
     for unit_id in store.unit_ids():
         unit = store.open_unit(unit_id)
@@ -214,7 +222,7 @@ def _list(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _fault(arguments: argparse.Namespace) -> int:
+def _fault(arguments: argparse.Namespace, root: StationFactory) -> int:
     store = _store(arguments)
     unit = store.open_unit(arguments.unit)
     values: list[str] = arguments.values
@@ -257,14 +265,7 @@ def _fault(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def lock_unit_as_delivered(unit: SimUnit) -> None:
-    """Make a unit arrive locked, as a unit from a previous run or a returned board does."""
-    with unit.locked():
-        unit.program_nvm(board.UICR_APPROTECT, b"\x00\x00\x00\x00")
-        unit.reset()
-
-
-def _dms_add_product(arguments: argparse.Namespace) -> int:
+def _dms_add_product(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.dms import SimDeviceManagement
 
     try:
@@ -280,7 +281,7 @@ def _dms_add_product(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _dms_show(arguments: argparse.Namespace) -> int:
+def _dms_show(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.dms import SimDeviceManagement
 
     service = SimDeviceManagement(_store(arguments).root)

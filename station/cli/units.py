@@ -1,14 +1,21 @@
-"""``station units show SERIAL``: everything the station ever did to one unit."""
+"""``station units show SERIAL`` and ``station units golden SERIAL``.
+
+``show`` prints everything the station ever did to one unit. ``golden`` marks a reference
+unit (reports leave it out of yield), a supervisor's decision that needs their PIN.
+"""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from station.cli.db import add_database_option, open_checked_database
+from station.cli.options import add_store_options, station_options
+from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.domain.errors import StoreError
 from station.domain.records import AttemptRecord, CredentialRecord, UnitRecord
+from station.operations.station import StationFactory
 
 EXIT_OK = 0
 
@@ -19,12 +26,37 @@ def register(subparsers: Any) -> None:
     show = commands.add_parser("show", help="print a unit's full history: attempts, steps, credentials")
     show.add_argument("serial", metavar="SERIAL")
     show.add_argument("--no-transcript", action="store_true", help="leave out console transcripts")
-    add_database_option(show)
+    add_store_options(show)
     show.set_defaults(handler=_show)
 
+    golden = commands.add_parser(
+        "golden", help="supervisor: mark a unit as a golden reference unit (left out of yield), or --unmark it"
+    )
+    golden.add_argument("serial", metavar="SERIAL")
+    golden.add_argument("--unmark", action="store_true", help="the unit is no longer a golden unit")
+    golden.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
+    golden.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
+    add_store_options(golden)
+    golden.set_defaults(handler=_golden)
 
-def _show(arguments: argparse.Namespace) -> int:
-    database = open_checked_database(arguments)
+
+def _golden(arguments: argparse.Namespace, root: StationFactory) -> int:
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)
+    station = root.open_station(station_options(arguments))
+    try:
+        unit = station.supervision.mark_golden(arguments.serial, arguments.supervisor, pin,
+                                               golden=not arguments.unmark)  # fmt: skip
+    finally:
+        station.close()
+    print(f"unit {unit.serial} is {'now' if unit.is_golden else 'no longer'} a golden reference unit")
+    return EXIT_OK
+
+
+def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
+    database = root.open_database(station_options(arguments))
     try:
         unit = database.units.get_unit(arguments.serial)
         if unit is None:

@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from station.domain.ports import AuditVerifier
 from station.domain.records import AuditEntry, AuditProblem, AuditVerification
+from station.domain.vault_and_signing import AuditVerifier
 
 GENESIS_HASH = "0" * 64
 

@@ -87,6 +87,19 @@ class NoProbeError(ConfigurationError):
     needs_person = True
 
 
+class NoRecipeError(ConfigurationError):
+    """No recipe is chosen (or the configured one was refused): an engineer must choose one."""
+
+    code = "NO_RECIPE"
+    needs_person = True
+
+
+class RecoveryRunningError(StationError):
+    """The station is settling attempts a restart left open: units wait until it is done."""
+
+    code = "RECOVERY"
+
+
 class SimulationError(StationError):
     """A simulated unit was asked for something it cannot do (unknown unit, bad fault spec)."""
 
@@ -103,6 +116,17 @@ class RecipeError(ConfigurationError):
     """A recipe (or a file it names) is invalid; ``place`` says where: file, table and key."""
 
     code = "RECIPE"
+
+    def __init__(self, place: str, message: str) -> None:
+        super().__init__(f"{place}: {message}")
+        self.place = place
+        self.detail = message
+
+
+class SettingsError(ConfigurationError):
+    """The station settings file is invalid; ``place`` says where: file, table and key."""
+
+    code = "SETTINGS"
 
     def __init__(self, place: str, message: str) -> None:
         super().__init__(f"{place}: {message}")
@@ -144,6 +168,7 @@ class CaError(StationError):
     """The factory CA cannot be created or opened (exists already, wrong passphrase, missing)."""
 
     code = "CA"
+    needs_person = True
 
 
 class StationKeyError(StationError):
@@ -172,6 +197,37 @@ class PassphraseError(ConfigurationError):
     """No passphrase could be obtained (no environment variable and no terminal), or they differ."""
 
     code = "PASSPHRASE"
+
+
+# ---- Slots ------------------------------------------------------------------------------------
+
+
+class SlotError(StationError):
+    """A unit cannot start in a slot now; ``slot`` names it (when there is one)."""
+
+    code = "SLOT"
+
+    def __init__(self, message: str, *, slot: str | None = None) -> None:
+        super().__init__(message)
+        self.slot = slot
+
+
+class UnitAlreadyRunningError(SlotError):
+    """The scanned unit is being provisioned in a slot already."""
+
+    code = "ALREADY_RUNNING"
+
+
+class SlotBusyError(SlotError):
+    """The slot chosen for the unit is still working on another one."""
+
+    code = "SLOT_BUSY"
+
+
+class NoFreeSlotError(SlotError):
+    """Every slot is working: the next unit waits for a result."""
+
+    code = "NO_FREE_SLOT"
 
 
 # ---- People and their permissions ----------------------------------------------------------

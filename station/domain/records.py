@@ -159,11 +159,27 @@ class StationRecord:
 
 @dataclass(frozen=True)
 class OperatorRecord:
-    """An operator; ``pin_hash`` is a slow hash of the PIN (the GUI's login), never the PIN."""
+    """A person of the station; ``pin_hash`` is a slow hash of the PIN, never the PIN.
+
+    ``failed_pins`` counts wrong PINs since the last right one; ``locked_until`` is set when
+    too many came in a row (no PIN of theirs is accepted before then).
+    """
 
     name: str
     role: str
     pin_hash: str | None = field(default=None, repr=False)
+    failed_pins: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """A supervisor's finding on an attempt that recovery left for inspection."""
+
+    attempt_id: int
+    supervisor: str
+    note: str
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ MAX_TRANSCRIPT_CHARACTERS = 200_000
 
 
 @dataclass(frozen=True)
-class ConsoleReply:
+class SerialReply:
     """One reply: ``status`` 0 is success (text replies: 0 or 1 from the patterns)."""
 
     status: int
@@ -201,7 +201,7 @@ class SerialConsole:
 
     def command(
         self, line: str, *, timeout: float | None = None, secrets: Mapping[str, str] | None = None
-    ) -> ConsoleReply:
+    ) -> SerialReply:
         """Send one command line and return the unit's reply (failure replies are returned too)."""
         for secret, label in (secrets or {}).items():
             self.register_secret(secret, label)
@@ -217,15 +217,15 @@ class SerialConsole:
             while True:
                 kind, status, body = self._read_frame(deadline, "reply")
                 if kind == "R":
-                    return ConsoleReply(status, body)
+                    return SerialReply(status, body)
         lines: list[str] = []
         while True:
             text = self._read_line(deadline, "reply").decode("utf-8", errors="replace").rstrip("\r\n")
             self._record("<<", text)
             if self.dialect.failure.search(text):
-                return ConsoleReply(1, "\n".join([*lines, text]))
+                return SerialReply(1, "\n".join([*lines, text]))
             if self.dialect.success.search(text):
-                return ConsoleReply(0, "\n".join([*lines, text]))
+                return SerialReply(0, "\n".join([*lines, text]))
             lines.append(text)
 
 

@@ -2,7 +2,7 @@
 
 Every session is opened with ``auto_unlock=False``: pyOCD's default mass-erases a locked
 nRF52 or Kinetis on connect, and erasing a locked unit is a supervisor's rework, never an
-accident. pyOCD does not verify after programming, so :meth:`AttachedUnit.read` exists for
+accident. pyOCD does not verify after programming, so :meth:`PyOcdSession.read` exists for
 the station's own read-back.
 """
 
@@ -73,7 +73,7 @@ def _translate(error: BaseException, doing: str) -> StationError:
     return UnitError(f"unexpected {type(error).__name__} while {doing}: {error}")
 
 
-class AttachedUnit:
+class PyOcdSession:
     """A unit with an open, unlocked debug session."""
 
     def __init__(self, session: Session, target_type: str, lock: LockStrategy) -> None:
@@ -229,7 +229,7 @@ class PyOcdProbe:
             self._close(session)
 
     @contextlib.contextmanager
-    def attach(self) -> Iterator[AttachedUnit]:
+    def attach(self) -> Iterator[PyOcdSession]:
         """An unlocked unit, ready to program; a locked one raises UnitLockedError untouched.
 
         With ``auto_unlock=False`` pyOCD opens a locked unit without touching it and fails for
@@ -237,7 +237,7 @@ class PyOcdProbe:
         """
         session = self._open({})
         try:
-            yield AttachedUnit(session, self.target_type, self._lock)
+            yield PyOcdSession(session, self.target_type, self._lock)
         finally:
             self._close(session)
 

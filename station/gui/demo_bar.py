@@ -14,9 +14,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QWidget
 
-from station.gui.demo_line import DemoFault, DemoUnits
 from station.gui.line import StationLine
 from station.gui.resources import icon_path
+from station.sim.demo_slots import DemoFault, DemoUnits
 
 
 class DemoBar(QFrame):

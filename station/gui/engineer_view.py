@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from station.config.settings import SlotSettings
 from station.domain.errors import StationError
 from station.gui.dialogs import secret_field
 from station.gui.line import ActionResult, StationLine
-from station.gui.people import ROLES
-from station.gui.settings import SlotSettings
 from station.gui.supervisor_view import action_label, show_result
+from station.operations.people import ROLES
 
 SLOT_COLUMNS = ("name", "probe", "console", "fixture")
 

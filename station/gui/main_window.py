@@ -28,17 +28,17 @@ from PySide6.QtWidgets import (
 )
 
 from station.gui.demo_bar import DemoBar
-from station.gui.demo_line import DemoUnits
 from station.gui.dialogs import OperatorIdDialog, SignInDialog
 from station.gui.engineer_view import EngineerView
 from station.gui.errors import ErrorSink
 from station.gui.history import HistoryView
 from station.gui.line import StationLine
 from station.gui.operator_view import OperatorView
-from station.gui.people import ENGINEER, SUPERVISOR
 from station.gui.resources import icon_path
 from station.gui.scanning import KeyboardWedgeFilter, KeystrokeScanDetector
 from station.gui.supervisor_view import SupervisorView
+from station.operations.people import ENGINEER, SUPERVISOR
+from station.sim.demo_slots import DemoUnits
 from station.store.pages import AttemptPages
 
 LOG = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def load_reports_view(parent: QWidget, line: StationLine) -> QWidget | None:
     if view_class is None:
         return None
     try:
-        view: QWidget = view_class.for_services(line.services, parent)
+        view: QWidget = view_class.for_station(line.station, parent)
     except Exception:
         LOG.exception("the reports view could not be created")
         return None
@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self.operator_view = OperatorView(line)
         self.operator_view.type_id_requested.connect(self.open_operator_id)
         self.operator_view.sign_in_requested.connect(self.open_sign_in)
-        self.history_view = HistoryView(AttemptPages(line.services.database))
+        self.history_view = HistoryView(AttemptPages(line.station.database))
         self.supervisor_view = SupervisorView(line)
         self.engineer_view = EngineerView(line)
         self.reports_view = load_reports_view(self, line)

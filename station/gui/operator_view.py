@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from station.gui.counters import CounterFigures
 from station.gui.line import BannerLevel, StationLine
 from station.gui.resources import icon_path
 from station.gui.slot_tile import TILE_MINIMUM_SIZE, SlotTile, repolish
+from station.operations.counters import CounterFigures
 
 ELAPSED_REFRESH_MS = 500
 TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second

@@ -2,7 +2,7 @@
 
 For engineers and supervisors. A self-contained widget; the main window embeds it::
 
-    view = ReportsView.for_services(services, parent)        # StationServices (station.app)
+    view = ReportsView.for_station(station, parent)          # station.operations.Station
     view = ReportsView(database, parent, station_key=key)    # or the pieces directly
 
 Nothing slow runs on the GUI thread: each computation of the figures and each export runs on
@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QDateTime, QMargins, QObject, Qt, QThread, QTimer, QUrl, Signal, Slot
@@ -47,9 +46,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from station.config import StationPaths
 from station.domain.errors import StationError
 from station.domain.records import AttemptFilter, AttemptResult
+from station.operations.station import Station
 from station.reports.errors import ExportCancelledError
 from station.reports.service import (
     ExportFormat,
@@ -163,13 +162,13 @@ class ReportsView(QWidget):
         database: Database,
         parent: QWidget | None = None,
         *,
-        station_key: SignerSource | None = None,
-        station_name: str | None = None,
-        exports_dir: Path | None = None,
+        station_key: SignerSource,
+        station_name: str,
+        exports_dir: Path,
     ) -> None:
         """``station_key``: the signer (or a function returning it, called when an export starts);
-        by default the station key in the data directory. ``exports_dir``: where the save
-        dialog starts (default: the data directory's ``exports``)."""
+        ``exports_dir``: where the save dialog starts. All three are the station's, as the
+        composition root decided them (``for_station``)."""
         super().__init__(parent)
         self.setObjectName("reportsView")
         self._database = database
@@ -194,12 +193,10 @@ class ReportsView(QWidget):
         self._shown_once = False
 
     @classmethod
-    def for_services(cls, services: Any, parent: QWidget | None = None) -> ReportsView:
-        """From ``station.app.StationServices``: its database, station key and exports folder."""
-        from station.app import station_name
-
-        return cls(services.database, parent, station_key=services.station_key, station_name=station_name(),
-                   exports_dir=services.paths.exports_dir)
+    def for_station(cls, station: Station, parent: QWidget | None = None) -> ReportsView:
+        """For a built station: its database, station key, name and exports folder."""
+        return cls(station.database, parent, station_key=station.station_key, station_name=station.name,
+                   exports_dir=station.paths.exports_dir)
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -589,7 +586,7 @@ class ReportsView(QWidget):
 
         def task(progress: Callable[[int, int], None], cancelled: Callable[[], bool]) -> object:
             return export_report(database, request, signer=_resolve_signer(signer_source),
-                                 station=station or _default_station_name(), progress=progress,
+                                 station=station, progress=progress,
                                  cancelled=cancelled)
 
         worker = _ExportWorker(task)
@@ -658,7 +655,7 @@ class ReportsView(QWidget):
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_export.path)))
 
     def _default_folder(self) -> Path:
-        folder = self._exports_dir or StationPaths.from_environment().exports_dir
+        folder = self._exports_dir
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
@@ -749,17 +746,8 @@ def _clear_chart(chart: QChart) -> None:
         axis.deleteLater()
 
 
-def _resolve_signer(source: SignerSource | None) -> ExportSigner:
-    if source is None:
-        from station.security.station_key import load_or_create_station_key
-
-        return load_or_create_station_key(StationPaths.from_environment().station_key_path)
+def _resolve_signer(source: SignerSource) -> ExportSigner:
     if callable(source) and not hasattr(source, "sign"):
         return source()
     return source  # type: ignore[return-value]
 
-
-def _default_station_name() -> str:
-    from station.app import station_name
-
-    return station_name()

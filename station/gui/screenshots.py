@@ -1,61 +1,31 @@
-"""Screenshots of the operator station, made by driving the training station on simulated units.
+"""Screenshots of the operator station: the training station driven through its screens.
 
-    python -m station.gui.screenshots OUTDIR [--language es] [--timing 0.5]
-
-writes PNGs of the operator view (login, idle, running, PASS, FAIL, amber), and of the
-history, supervisor and engineer views, so that anyone can look at what operators see.
-Runs without a display (``QT_QPA_PLATFORM=offscreen`` is set when there is none); uses its
-own temporary demo directory and leaves nothing else behind.
+``python -m station.app.screenshots`` builds the training station and calls
+``take_screenshots``; it writes PNGs of the operator view (login, idle, running, PASS, FAIL,
+amber), and of the history, supervisor and engineer views, so that anyone can look at what
+operators see.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
+from station.gui.line import StationLine
+from station.gui.main import StationWindow
+from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN
+from station.sim.demo_slots import DemoFault
+
 WINDOW_SIZE = (1400, 900)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m station.gui.screenshots", description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="directory for the PNG files")
-    parser.add_argument("--language", default="en", help="en, zh_CN or es (default en)")
-    parser.add_argument("--timing", type=float, default=0.5, help="simulated units' timing factor (default 0.5)")
-    parser.add_argument("--slots", type=int, default=2, help="how many slots (default 2)")
-    arguments = parser.parse_args(argv)
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    with tempfile.TemporaryDirectory(prefix="station-screenshots-") as directory:
-        os.environ["STATION_SIM_DIR"] = str(Path(directory) / "sim")
-        written = take_screenshots(
-            arguments.out, Path(directory), arguments.language, arguments.timing, arguments.slots
-        )
-    for path in written:
-        print(path)
-    return 0
-
-
-def take_screenshots(out: Path, demo_root: Path, language: str, timing: float, slots: int = 2) -> list[Path]:
-    from PySide6.QtCore import QCoreApplication
-
-    from station.gui.demo_line import DemoFault
-    from station.gui.line import StationLine
-    from station.gui.main import (
-        DEMO_ENGINEER,
-        DEMO_ENGINEER_PIN,
-        DEMO_SUPERVISOR,
-        DEMO_SUPERVISOR_PIN,
-        build_demo_station,
-    )
-
+def take_screenshots(station: StationWindow, out: Path, suffix: str = "") -> list[Path]:
+    """Drive the training station through its screens and save each as ``out/<name><suffix>.png``;
+    the station is closed at the end."""
     out.mkdir(parents=True, exist_ok=True)
-    suffix = ("" if language == "en" else f"-{language}") + ("" if slots == 2 else f"-{slots}-slots")
-    station = build_demo_station(demo_root, slots=slots, timing=timing, sounds=False, language=language)
     window, line = station.window, station.line
     demo_bar = window.demo_bar
     assert demo_bar is not None
@@ -137,6 +107,3 @@ def take_screenshots(out: Path, demo_root: Path, language: str, timing: float, s
         station.close()
     return written
 
-
-if __name__ == "__main__":
-    sys.exit(main())

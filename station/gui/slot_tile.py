@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from station.domain.recipe import StepName
-from station.gui.line import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.resources import icon_path
+from station.gui.slot_states import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
 
 STEP_ICON_SIZE = QSize(24, 24)

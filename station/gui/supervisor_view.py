@@ -1,8 +1,9 @@
-"""The supervisor's screen: unlock the token vault for the shift, rework a unit, inspections.
+"""The supervisor's screen: the token vault, rework, inspections after a restart, golden units.
 
 Rework erases a unit, its lock and credentials included: it is the only way to erase a locked
-unit, the unit is a development unit from then on, and the supervisor confirms it with their
-PIN each time. Every action here is recorded in the audit log under the supervisor's name.
+unit, the unit is a development unit from then on. Rework, an inspection's finding and a
+golden unit each need the supervisor's PIN again (wrong PINs count towards a lock-out). Every
+action here is recorded in the audit log under the supervisor's name.
 """
 
 from __future__ import annotations
@@ -116,6 +117,23 @@ class SupervisorView(QWidget):
         inspection_layout.addWidget(self.inspection_message)
         layout.addWidget(self.inspection_group, 1)
 
+        # golden units
+        self.golden_group = QGroupBox()
+        golden_layout = QHBoxLayout(self.golden_group)
+        self.golden_serial = QLineEdit()
+        self.golden_button = QPushButton()
+        self.golden_button.clicked.connect(lambda: self.mark_golden(True))
+        self.ungolden_button = QPushButton()
+        self.ungolden_button.clicked.connect(lambda: self.mark_golden(False))
+        self.golden_message = action_label()
+        golden_layout.addWidget(self.golden_serial, 1)
+        golden_layout.addWidget(self.golden_button)
+        golden_layout.addWidget(self.ungolden_button)
+        golden_box = QVBoxLayout()
+        golden_box.addWidget(self.golden_group)
+        golden_box.addWidget(self.golden_message)
+        layout.addLayout(golden_box)
+
         line.production_changed.connect(self.refresh)
         line.inspections_changed.connect(self.refresh_inspections)
         line.slots_replaced.connect(self.refresh)
@@ -141,7 +159,11 @@ class SupervisorView(QWidget):
         self.rework_button.setText(self.tr("Erase the unit (rework)…"))
         self.inspection_group.setTitle(self.tr("Units to inspect after a restart"))
         self.inspection_note.setPlaceholderText(self.tr("What did the inspection find?"))
-        self.acknowledge_button.setText(self.tr("Acknowledge"))
+        self.acknowledge_button.setText(self.tr("Acknowledge…"))
+        self.golden_group.setTitle(self.tr("Golden reference units (left out of yield)"))
+        self.golden_serial.setPlaceholderText(self.tr("Serial of the reference unit"))
+        self.golden_button.setText(self.tr("Mark golden…"))
+        self.ungolden_button.setText(self.tr("Unmark…"))
         self.refresh()
 
     def refresh(self) -> None:
@@ -221,10 +243,37 @@ class SupervisorView(QWidget):
         if item is None:
             show_result(self.inspection_message, ActionResult(False, self.tr("Choose a unit in the list.")))
             return
+        note = self.inspection_note.text().strip()
+        if not note:
+            show_result(self.inspection_message, ActionResult(False, self.tr("Say what the inspection found.")))
+            return
+        attempt_id = int(item.data(Qt.ItemDataRole.UserRole))
+        pin = self.ask_pin(self.tr("Record the inspection of attempt {attempt}?").format(attempt=attempt_id))
+        if pin is None:
+            return
         try:
-            self.line.acknowledge_inspection(int(item.data(Qt.ItemDataRole.UserRole)), self.inspection_note.text())
+            self.line.acknowledge_inspection(attempt_id, note, pin)
         except StationError as error:
             show_result(self.inspection_message, ActionResult(False, str(error)))
             return
         self.inspection_note.clear()
         show_result(self.inspection_message, ActionResult(True, self.tr("Recorded.")))
+
+    def mark_golden(self, golden: bool) -> None:
+        serial = self.golden_serial.text().strip()
+        if not serial:
+            show_result(self.golden_message, ActionResult(False, self.tr("Give the serial of the unit.")))
+            return
+        question = (self.tr("Mark {serial} as a golden reference unit?") if golden
+                    else self.tr("Unmark {serial} as a golden reference unit?")).format(serial=serial)  # fmt: skip
+        pin = self.ask_pin(question)
+        if pin is None:
+            return
+        try:
+            self.line.mark_golden(serial, pin, golden=golden)
+        except StationError as error:
+            show_result(self.golden_message, ActionResult(False, str(error)))
+            return
+        self.golden_serial.clear()
+        done = self.tr("{serial} is a golden unit.") if golden else self.tr("{serial} is no longer a golden unit.")
+        show_result(self.golden_message, ActionResult(True, done.format(serial=serial)))

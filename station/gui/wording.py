@@ -9,6 +9,42 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication
 
+from station.domain.errors import (
+    ActivationError,
+    AlreadyPassedError,
+    AttemptInterruptedError,
+    BindingError,
+    CaError,
+    ConsoleCommandError,
+    ConsoleError,
+    ConsoleProtocolError,
+    ConsoleTimeoutError,
+    CredentialError,
+    DevelopmentUnitError,
+    FirmwareVersionError,
+    FlashError,
+    IdentityError,
+    InternalError,
+    InterruptedLockedError,
+    LockError,
+    MayBeLockedError,
+    NoProbeError,
+    NoRecipeError,
+    ProbeError,
+    RecoveryRunningError,
+    ScanError,
+    SlotBusyError,
+    SlotError,
+    StationError,
+    StepTimeoutError,
+    StoreError,
+    UnitAlreadyRunningError,
+    UnitLockedError,
+    UnitReworkedError,
+    VaultError,
+    VerifyError,
+    error_class_for,
+)
 from station.domain.recipe import StepName
 
 CONTEXT = "OperatorMessages"
@@ -18,64 +54,100 @@ def _messages() -> dict[str, str]:
     # Spelled out call by call so that pyside6-lupdate finds every string.
     translate = QCoreApplication.translate
     return {
-        "UNIT_LOCKED": translate(
+        UnitLockedError.code: translate(
             "OperatorMessages", "The unit is locked. It was not touched. Put it aside for a supervisor."
         ),
-        "VAULT": translate("OperatorMessages", "The token vault is locked or empty. Call a supervisor."),
-        "PROBE": translate("OperatorMessages", "No connection to the unit. Check the probe, cable and power."),
-        "NO_PROBE": translate("OperatorMessages", "No probe for this slot. Call an engineer."),
-        "FLASH": translate("OperatorMessages", "Programming failed. Reseat the unit and scan it again."),
-        "VERIFY_MISMATCH": translate("OperatorMessages", "Flash check failed. Reseat the unit and scan it again."),
-        "CREDENTIAL": translate("OperatorMessages", "Credentials could not be written. Scan the unit again."),
-        "LOCK": translate("OperatorMessages", "Locking failed. Put the unit aside for a supervisor."),
-        "CONSOLE": translate(
+        VaultError.code: translate("OperatorMessages", "The token vault is locked or empty. Call a supervisor."),
+        ProbeError.code: translate("OperatorMessages", "No connection to the unit. Check the probe, cable and power."),
+        NoProbeError.code: translate("OperatorMessages", "No probe for this slot. Call an engineer."),
+        FlashError.code: translate("OperatorMessages", "Programming failed. Reseat the unit and scan it again."),
+        VerifyError.code: translate("OperatorMessages", "Flash check failed. Reseat the unit and scan it again."),
+        CredentialError.code: translate("OperatorMessages", "Credentials could not be written. Scan the unit again."),
+        LockError.code: translate("OperatorMessages", "Locking failed. Put the unit aside for a supervisor."),
+        ConsoleError.code: translate(
             "OperatorMessages", "The unit does not answer. Check its console cable, then scan it again."
         ),
-        "CONSOLE_TIMEOUT": translate(
+        ConsoleTimeoutError.code: translate(
             "OperatorMessages", "The unit does not answer. Check its console cable, then scan it again."
         ),
-        "CONSOLE_GARBLED": translate(
+        ConsoleProtocolError.code: translate(
             "OperatorMessages", "The unit answers with garbage. Check its console cable, then scan it again."
         ),
-        "CONSOLE_REFUSED": translate("OperatorMessages", "The unit refused a command. Put it aside for a supervisor."),
-        "ACTIVATION_REFUSED": translate("OperatorMessages", "Activation refused. Put the unit aside for a supervisor."),
-        "IDENTITY_MISMATCH": translate(
+        ConsoleCommandError.code: translate(
+            "OperatorMessages", "The unit refused a command. Put it aside for a supervisor."
+        ),
+        ActivationError.code: translate("OperatorMessages", "Activation refused. Put the unit aside for a supervisor."),
+        IdentityError.code: translate(
             "OperatorMessages", "The unit's identity is wrong after restart. Put it aside for a supervisor."
         ),
-        "FIRMWARE_VERSION": translate(
+        FirmwareVersionError.code: translate(
             "OperatorMessages", "The unit runs the wrong firmware. Put it aside for a supervisor."
         ),
-        "DEVELOPMENT_UNIT": translate(
+        DevelopmentUnitError.code: translate(
             "OperatorMessages", "This is a development unit. It must never ship: put it in the reject bin."
         ),
-        "ALREADY_PASSED": translate("OperatorMessages", "This unit has already passed. Move it on."),
-        "SCAN": translate("OperatorMessages", "This label is not a serial of this product. Scan the serial label."),
-        "BINDING": translate(
+        AlreadyPassedError.code: translate("OperatorMessages", "This unit has already passed. Move it on."),
+        ScanError.code: translate(
+            "OperatorMessages", "This label is not a serial of this product. Scan the serial label."
+        ),
+        BindingError.code: translate(
             "OperatorMessages", "Serial label and unit do not belong together. Put it aside for a supervisor."
         ),
-        "STEP_TIMEOUT": translate("OperatorMessages", "A step took too long. Scan the unit again."),
-        "REWORKED": translate("OperatorMessages", "Erased by rework: a development unit now. It never ships."),
-        "INTERRUPTED": translate("OperatorMessages", "The station stopped during this unit. Scan it again."),
-        "INTERRUPTED_LOCKED": translate("OperatorMessages", "The station stopped during this unit. Scan it again."),
-        "MAY_BE_LOCKED": translate("OperatorMessages", "The unit may be locked. A supervisor must inspect it."),
-        "CA": translate("OperatorMessages", "The factory CA is not loaded. Call an engineer."),
-        "STORE": translate("OperatorMessages", "The station cannot save its records. Call an engineer."),
-        "INTERNAL": translate("OperatorMessages", "Station problem. Call an engineer."),
+        StepTimeoutError.code: translate("OperatorMessages", "A step took too long. Scan the unit again."),
+        UnitReworkedError.code: translate(
+            "OperatorMessages", "Erased by rework: a development unit now. It never ships."
+        ),
+        AttemptInterruptedError.code: translate(
+            "OperatorMessages", "The station stopped during this unit. Scan it again."
+        ),
+        InterruptedLockedError.code: translate(
+            "OperatorMessages", "The station stopped during this unit. Scan it again."
+        ),
+        MayBeLockedError.code: translate("OperatorMessages", "The unit may be locked. A supervisor must inspect it."),
+        CaError.code: translate("OperatorMessages", "The factory CA is not loaded. Call an engineer."),
+        StoreError.code: translate("OperatorMessages", "The station cannot save its records. Call an engineer."),
+        InternalError.code: translate("OperatorMessages", "Station problem. Call an engineer."),
     }
 
 
 def plain_words(code: str | None) -> str:
-    """One sentence an operator understands, for a failure code."""
+    """One sentence an operator understands, for a failure code (a code of the records).
+
+    A code without a sentence of its own gets its nearest ancestor's in the error tree: every
+    ACTIVATION_4xx the refused activation's, every CONSOLE_* the console's.
+    """
     messages = _messages()
     if code is None:
         return QCoreApplication.translate("OperatorMessages", "Station problem. Call an engineer.")
-    if code in messages:
-        return messages[code]
-    if code.startswith("ACTIVATION_"):
-        return messages["ACTIVATION_REFUSED"]
-    if code.startswith("CONSOLE"):
-        return messages["CONSOLE"]
+    for kind in error_class_for(code).__mro__:
+        known = getattr(kind, "code", None)
+        if known in messages:
+            return messages[known]
     return QCoreApplication.translate("OperatorMessages", "The unit failed. Put it aside for a supervisor.")
+
+
+def readiness_words(problem: StationError) -> str:
+    """What keeps the station from starting a unit, and who to call."""
+    translate = QCoreApplication.translate
+    if isinstance(problem, NoRecipeError):
+        return translate("StationLine", "No recipe is chosen. Call an engineer.")
+    if isinstance(problem, VaultError):
+        return translate("StationLine", "The token vault is locked. A supervisor must unlock it for the shift.")
+    if isinstance(problem, NoProbeError):
+        return translate("StationLine", "No slot is set up. Call an engineer.")
+    if isinstance(problem, RecoveryRunningError):
+        return translate("StationLine", "The station is checking unfinished units. Wait a moment.")
+    return plain_words(problem.code)
+
+
+def refusal_words(refusal: SlotError) -> str:
+    """Why the scanned unit does not start now."""
+    translate = QCoreApplication.translate
+    if isinstance(refusal, UnitAlreadyRunningError):
+        return translate("StationLine", "This unit is already running in slot {slot}.").format(slot=refusal.slot)
+    if isinstance(refusal, SlotBusyError):
+        return translate("StationLine", "Slot {slot} is still working. Wait for its result.").format(slot=refusal.slot)
+    return translate("StationLine", "All slots are working. Wait for a result.")
 
 
 def step_title(step: str) -> str:

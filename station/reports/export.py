@@ -3,7 +3,7 @@
 Both write as they go, so a million attempts never sit in memory. CSV takes either attempt
 records (:func:`export_csv`, normally from the store's streaming ``iter_attempts``) or ready
 attempt rows (:func:`export_csv_rows`, from the store's faster ``iter_attempt_rows``); the
-cells of both come from :mod:`station.domain.attempt_rows`, so the two give the same bytes.
+cells of both come from :mod:`station.domain.export_row`, so the two give the same bytes.
 Exports hold no secrets: attempts carry only fingerprints of tokens and certificates, and
 console transcripts (which hold what the unit printed) are left out unless asked for.
 
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from station.domain.attempt_rows import CSV_COLUMNS, attempt_row, time_text
+from station.domain.export_row import CSV_COLUMNS, attempt_row, time_text
 from station.domain.records import AttemptRecord, StepRecord
 
 __all__ = ["CSV_COLUMNS", "JSON_FORMAT_VERSION", "attempt_document", "export_csv", "export_csv_rows", "export_json"]

@@ -63,7 +63,7 @@ class StationPublicKey:
 
 
 class StationKey(StationPublicKey):
-    """The station's signing key (implements ``station.domain.ports.AuditSigner``)."""
+    """The station's signing key (implements ``station.domain.vault_and_signing.AuditSigner``)."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         super().__init__(private_key.public_key())

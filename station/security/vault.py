@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from station.domain.errors import VaultError
-from station.domain.ports import TokenRepository, VaultParameters
 from station.domain.recipe import PRODUCT_CODE_PATTERN
 from station.domain.records import SealedToken, TokenStatus
+from station.domain.vault_and_signing import TokenRepository, VaultParameters
 
 DEFAULT_SCRYPT_N: Final = 2**15
 SCRYPT_R: Final = 8

@@ -427,3 +427,17 @@ def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+class SimulatedDeviceManagementClient:
+    """The flow's ``DevelopmentUnitRegistry`` over the simulated service.
+
+    On a real line the station asks the vendor's service; simulated units activate against
+    this one, so it is what the station asks about them (``station.app`` decides which).
+    """
+
+    def __init__(self, sim_dir: Path) -> None:
+        self._service = SimDeviceManagement(sim_dir)
+
+    def is_development_unit(self, device_id: str) -> bool:
+        return self._service.is_development_unit(int(device_id, 16))

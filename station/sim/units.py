@@ -354,6 +354,13 @@ class SimUnit:
         self.info.boot_count += 1
 
 
+def lock_unit_as_delivered(unit: SimUnit) -> None:
+    """Make a unit arrive locked, as a unit from a previous run or a returned board does."""
+    with unit.locked():
+        unit.program_nvm(board.UICR_APPROTECT, b"\x00\x00\x00\x00")
+        unit.reset()
+
+
 class SimUnitStore:
     """The simulation state directory: creates, lists and opens units."""
 

@@ -11,16 +11,14 @@ Typical use::
     database.audit_log(signer).append_audit("operator:ann", "tokens.import", "12 tokens")
 """
 
+from station.store.attempts import AttemptRepository
 from station.store.audit import AuditRepository
+from station.store.credentials import CredentialRepository
 from station.store.database import Database, head_revision, migration_config, open_database
-from station.store.repositories import (
-    UNSET,
-    AttemptRepository,
-    CredentialRepository,
-    RegistryRepository,
-    SqlTokenRepository,
-    UnitRepository,
-)
+from station.store.registry import RegistryRepository
+from station.store.repository_helpers import UNSET
+from station.store.tokens import SqlTokenRepository
+from station.store.units import UnitRepository
 
 __all__ = [
     "UNSET",

@@ -15,8 +15,8 @@ from sqlalchemy import select, text
 
 from station.domain.audit import GENESIS_HASH, audit_entry_hash, signed_bytes, verify_audit_chain
 from station.domain.errors import StoreError
-from station.domain.ports import AuditSigner, AuditVerifier
 from station.domain.records import AuditEntry, AuditVerification
+from station.domain.vault_and_signing import AuditSigner, AuditVerifier
 from station.store.models import AuditLogRow, utc_now
 from station.store.session import Sessions
 

@@ -22,16 +22,15 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from station.domain.errors import StoreError
-from station.domain.ports import AuditSigner
+from station.domain.vault_and_signing import AuditSigner
+from station.store.attempts import AttemptRepository
 from station.store.audit import AuditRepository
-from station.store.repositories import (
-    AttemptRepository,
-    CredentialRepository,
-    RegistryRepository,
-    SqlTokenRepository,
-    UnitRepository,
-)
+from station.store.credentials import CredentialRepository
+from station.store.inspections import InspectionRepository
+from station.store.registry import RegistryRepository
 from station.store.session import WRITE_OPTION, Sessions, describe
+from station.store.tokens import SqlTokenRepository
+from station.store.units import UnitRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 30
@@ -61,6 +60,7 @@ class Database:
         self.registry = RegistryRepository(self._sessions)
         self.units = UnitRepository(self._sessions)
         self.attempts = AttemptRepository(self._sessions)
+        self.inspections = InspectionRepository(self._sessions)
         self.credentials = CredentialRepository(self._sessions)
         self.tokens = SqlTokenRepository(self._sessions)
 

@@ -90,6 +90,8 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(50))
     pin_hash: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkOrder(Base):
@@ -166,6 +168,18 @@ class Step(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
     failure_code: Mapped[str | None] = mapped_column(String(100))
+
+
+class Inspection(Base):
+    """A supervisor's finding on an attempt recovery could not settle (MAY_BE_LOCKED)."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), unique=True)
+    supervisor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Credential(Base):

@@ -12,12 +12,12 @@ from sqlalchemy import null, select
 
 from station.domain.errors import StoreError
 from station.domain.records import AttemptFilter, AttemptRecord
+from station.store.attempt_queries import ATTEMPT_COLUMNS, filter_conditions, load_attempts
 from station.store.database import Database
 from station.store.models import Attempt, Operator, Station, Unit, WorkOrder
-from station.store.repositories import _ATTEMPT_COLUMNS, _filter_conditions, _load_attempts
 
 _PAGE_COLUMNS = (
-    *(column for column in _ATTEMPT_COLUMNS if column is not Attempt.console_transcript),
+    *(column for column in ATTEMPT_COLUMNS if column is not Attempt.console_transcript),
     null().label("console_transcript"),
 )
 
@@ -43,13 +43,13 @@ class AttemptPages:
             .join(Station, Attempt.station_id == Station.id)
             .join(Operator, Attempt.operator_id == Operator.id)
             .outerjoin(WorkOrder, Attempt.work_order_id == WorkOrder.id)
-            .where(*_filter_conditions(wanted or AttemptFilter()))
+            .where(*filter_conditions(wanted or AttemptFilter()))
             .order_by(Attempt.id.desc() if newest_first else Attempt.id)
             .offset(offset)
             .limit(limit)
         )
         with self._database._sessions.reading() as session:
-            return _load_attempts(session, query)
+            return load_attempts(session, query)
 
     def history(self, serial: str) -> list[AttemptRecord]:
         """Every attempt at a unit, with steps and transcripts, oldest first."""

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from station.cli import main
+from station.app import main
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.security.ca import CA_KEY_FILE, load_ca
 

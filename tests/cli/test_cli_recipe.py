@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.app import main
 from station.sim.demo_recipe import write_demo_recipe
 from station.sim.firmware import build_demo_firmware
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.app import main
 from station.config import VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
 
 PASSPHRASE = "vault passphrase for the line"

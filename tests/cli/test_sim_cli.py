@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from station.cli import main
+from station.app import main
 from station.sim import board
 from station.sim.units import SimUnitStore
 

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from station.app import StationServices, make_slot
-from station.demo import DemoEnvironment, prepare_demo
+from station.app import CompositionRoot
+from station.app.demo import open_demo_line_station
 from station.domain.errors import ScanError
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import CredentialPlan, Recipe
 from station.domain.scan import parse_scan
+from station.drivers.slots import hardware_slot
 from station.flow.run import Slot, StationContext
 from station.flow.sequence import UnitProvisioner
+from station.operations.station import Station
 from station.security.vault import UnlockedVault
 from station.sim.console import ConsoleServer
+from station.sim.demo import DemoEnvironment, prepare_demo
 from station.sim.units import SimUnit
 
 # Short console timeouts so that a silent console fails in a second, not in half a minute.
@@ -34,7 +37,7 @@ class Line:
     """One station with its demo environment; units are created on demand."""
 
     environment: DemoEnvironment
-    services: StationServices
+    station: Station
     recipe: Recipe
     vault: UnlockedVault
     provisioner: UnitProvisioner
@@ -49,7 +52,7 @@ class Line:
         return unit
 
     def slot(self, unit: SimUnit) -> Slot:
-        return make_slot("test", unit.probe_id, self.environment.console_path(unit), self.recipe)
+        return hardware_slot("test", unit.probe_id, self.environment.console_path(unit), self.recipe)
 
     def provision(self, scan: str, unit: SimUnit) -> AttemptOutcome:
         """The unit with this label, as a front end starts it: a label that breaks the rule is refused."""
@@ -67,7 +70,7 @@ class Line:
         """The plaintext of every demo token (test-only: to look for it where it must not be)."""
         return [
             self.vault.open(sealed).secret()
-            for sealed in self.services.database.tokens.sealed_tokens(self.recipe.activation.token_pool)
+            for sealed in self.station.database.tokens.sealed_tokens(self.recipe.activation.token_pool)
         ]
 
 
@@ -92,22 +95,18 @@ def build_line(
     monkeypatch.setenv("STATION_NAME", "line-1-station-1")
     environment = prepare_demo(tmp_path / "demo", plan=plan)
     recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})})
-    services = StationServices.open(environment.paths)
-    recipe = services.load_recipe(recipe_path)
-    vault = environment.unlock_vault()
-    provisioner = services.provisioner(
-        recipe,
-        ca_passphrase=environment.ca_passphrase,
-        vault=vault,
-        development_registry=environment.development_registry(),
-    )
+    station = open_demo_line_station(CompositionRoot(), environment, recipe_path, work_order="WO-1001")
+    recipe = station.production.recipe
+    vault = station.production.vault
+    assert recipe is not None and vault is not None
+    provisioner = station.production.provisioner()
     context = StationContext("line-1-station-1", "ann", "WO-1001")
     units: list[SimUnit] = []
     with environment.console_server() as consoles:
-        yield Line(environment, services, recipe, vault, provisioner, context, consoles, units)
+        yield Line(environment, station, recipe, vault, provisioner, context, consoles, units)
     for unit in units:
         unit.close()
-    services.close()
+    station.close()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
-from station.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE
+from station.app import main
 from station.domain.records import AttemptResult, CredentialState
+from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE
 from station.sim.units import Faults, SimUnit
 
 from .conftest import Line
@@ -88,7 +88,7 @@ def test_killed_while_lock_pending_is_resolved_by_asking_the_unit(line: Line) ->
     else:
         raise AssertionError("the provisioning process never stayed in LOCK_PENDING long enough to be killed")
 
-    interrupted = line.services.database.attempts.latest_attempt(serial)
+    interrupted = line.station.database.attempts.latest_attempt(serial)
     assert interrupted is not None and interrupted.result is AttemptResult.IN_PROGRESS
 
     restarted = subprocess.run(
@@ -103,10 +103,10 @@ def test_killed_while_lock_pending_is_resolved_by_asking_the_unit(line: Line) ->
     assert f"recovered attempt {interrupted.id}" in restarted.stdout
     assert restarted.stdout.strip().endswith(f"PASS {serial}")
 
-    history = line.services.database.attempts.history(serial)
+    history = line.station.database.attempts.history(serial)
     settled = history[0]
     assert settled.result is AttemptResult.FAILED
-    credentials = line.services.database.credentials.credentials_for_serial(serial)
+    credentials = line.station.database.credentials.credentials_for_serial(serial)
     serials = [credential.certificate_serial for credential in credentials]
     assert len(serials) == len(set(serials))  # no credential issued twice
     injected = [credential for credential in credentials if credential.state is CredentialState.INJECTED]
@@ -150,7 +150,7 @@ def test_the_token_appears_nowhere(line: Line, tmp_path: Path, caplog: pytest.Lo
     transcripts = "\n".join(
         attempt.console_transcript
         for serial in ("TST-000901", "TST-000902", "TST-000903")
-        for attempt in line.services.database.attempts.history(serial)
+        for attempt in line.station.database.attempts.history(serial)
     )
     assert "dms_activate tok:" in transcripts  # the command is there, with the fingerprint
     data_dir = line.environment.paths.data_dir
@@ -167,19 +167,24 @@ def test_the_token_appears_nowhere(line: Line, tmp_path: Path, caplog: pytest.Lo
 
 
 def test_rework_and_recover_commands(
-    line: Line, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    line: Line, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from station.cli.sim import lock_unit_as_delivered
+    from station.sim.units import lock_unit_as_delivered
 
     for name, value in station_environment(line).items():
         monkeypatch.setenv(name, value)
+    line.station.people.add("sue", "supervisor", "4321")
+    pin_file = tmp_path / "sue.pin"
+    pin_file.write_text("4321\n")
+    pin_file.chmod(0o600)
     unit = line.new_unit()
     lock_unit_as_delivered(unit)
     common = ["--recipe", str(line.recipe.path), "--db", line.environment.paths.db_url]
     assert main(["recover", *common, "--probe", unit.probe_id]) == 0
     assert "no unfinished attempts" in capsys.readouterr().out
 
-    assert main(["rework", *common, "--serial", "TST-000950", "--probe", unit.probe_id, "--supervisor", "sue"]) == 0
+    rework = ["rework", *common, "--serial", "TST-000950", "--probe", unit.probe_id, "--supervisor", "sue"]
+    assert main([*rework, "--pin-file", str(pin_file)]) == 0
     assert "REWORK TST-000950 REWORKED" in capsys.readouterr().out
     assert unit.reload().ever_erased and not unit.info.protected
     refused = main(["provision", *common, "--serial", "TST-000950", "--probe", unit.probe_id,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from station.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.domain.errors import ProbeError, StepTimeoutError
 from station.domain.records import AttemptResult, JournalState, StepOutcome
+from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.sim.units import Faults, SimUnit
 
 from .conftest import FAST_CONSOLE, Line, variant_recipe
@@ -46,12 +46,12 @@ def test_a_hung_flash_algorithm_fails_at_the_deadline_and_the_probe_works_again(
     elapsed = time.monotonic() - started
     assert isinstance(outcome.error, StepTimeoutError), outcome.summary
     assert outcome.summary.startswith(f"FAIL TST-001001 {TIMED_OUT}")
-    record = line.services.database.attempts.latest_attempt("TST-001001")
+    record = line.station.database.attempts.latest_attempt("TST-001001")
     assert record is not None and record.result is AttemptResult.FAILED and record.state is JournalState.FAILED
     flash = next(step for step in record.steps if step.name == "flash")
     assert flash.outcome is StepOutcome.FAILED and flash.failure_code == "STEP_TIMEOUT"
     assert flash.ended_at is not None and (flash.ended_at - flash.started_at).total_seconds() < 3 + 5
-    assert line.services.database.credentials.credentials_for_serial("TST-001001") == []
+    assert line.station.database.credentials.credentials_for_serial("TST-001001") == []
     print(f"hung flash ended after {elapsed:.2f} s (deadline 3 s)")
     # The same probe, the fault cleared (the fixture reseated): the unit passes.
     set_faults(unit)
@@ -64,7 +64,7 @@ def test_a_dropped_link_fails_one_try_and_the_retry_passes(make_line: Callable[.
     unit = line.new_unit()
     set_faults(unit, disconnect_after_bytes=20_000, disconnect_sessions=1)
     outcome = line.provision("TST-001002", unit)
-    record = line.services.database.attempts.latest_attempt("TST-001002")
+    record = line.station.database.attempts.latest_attempt("TST-001002")
     assert record is not None
     flash = [step for step in record.steps if step.name == "flash"]
     assert [step.outcome for step in flash][-1] is StepOutcome.PASSED, outcome.summary

@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from station.cli.sim import lock_unit_as_delivered
 from station.domain.errors import RecipeError
 from station.domain.formats import CredentialBundle, decode_key_store
 from station.domain.records import AttemptResult, CredentialState, JournalState, StepOutcome
 from station.sim import board
-from station.sim.units import Faults, SimUnit
+from station.sim.units import Faults, SimUnit, lock_unit_as_delivered
 
 from .conftest import Line, variant_recipe
 
@@ -46,7 +45,7 @@ def test_three_units_in_a_row(line: Line) -> None:
         # Credential region valid and holding the certificate the record names.
         region = line.recipe.flash.credentials_region
         bundle = CredentialBundle.decode(unit.read_nvm(region.address, region.size))
-        attempt = line.services.database.attempts.latest_attempt(serial)
+        attempt = line.station.database.attempts.latest_attempt(serial)
         assert attempt is not None
         assert hashlib.sha256(bundle.device_certificate).hexdigest() == attempt.certificate_fingerprint
         assert bundle.endpoint_name == f"acme-toaster-{device_id}"
@@ -65,7 +64,7 @@ def test_three_units_in_a_row(line: Line) -> None:
         assert attempt.ended_at is not None and attempt.ended_at >= attempt.started_at
         assert [step.name for step in attempt.steps] == ALL_STEPS
         assert all(step.outcome is StepOutcome.PASSED and step.ended_at is not None for step in attempt.steps)
-        credentials = line.services.database.credentials.credentials_for_serial(serial)
+        credentials = line.station.database.credentials.credentials_for_serial(serial)
         assert [credential.state for credential in credentials] == [CredentialState.INJECTED]
 
 
@@ -111,7 +110,7 @@ def test_a_scan_that_breaks_the_rule_is_refused(line: Line) -> None:
     outcome = line.provision("TST-12", unit)
     assert not outcome.passed and outcome.failure_step == "scan" and outcome.failure_code == "SCAN"
     assert outcome.attempt_id is None
-    assert line.services.database.attempts.latest_attempt("TST-12") is None
+    assert line.station.database.attempts.latest_attempt("TST-12") is None
     assert_untouched(line, unit, 0)
 
 
@@ -131,11 +130,11 @@ def test_a_bad_gs1_check_digit_is_refused(make_line: Callable[..., Line]) -> Non
 def test_a_serial_that_already_passed_is_refused(line: Line) -> None:
     unit = line.new_unit()
     assert line.provision("TST-000401", unit).passed
-    attempts_before = len(line.services.database.attempts.history("TST-000401"))
+    attempts_before = len(line.station.database.attempts.history("TST-000401"))
     other = line.new_unit()
     outcome = line.provision("TST-000401", other)
     assert outcome.failure_code == "ALREADY_PASSED" and outcome.attempt_id is None
-    assert len(line.services.database.attempts.history("TST-000401")) == attempts_before
+    assert len(line.station.database.attempts.history("TST-000401")) == attempts_before
     assert_untouched(line, other, 0)
 
 
@@ -149,7 +148,7 @@ def test_a_recipe_whose_image_hash_changed_is_refused(line: Line) -> None:
         line.environment, "tampered", {'file = "application.bin"': 'file = "tampered-application.bin"'}
     )
     with pytest.raises(RecipeError, match="image hash differs from the pinned one"):
-        line.services.load_recipe(path)
+        line.station.production.load_recipe(path)
 
 
 # ---- locked units and rework -------------------------------------------------------------------
@@ -174,11 +173,11 @@ def test_a_locked_unit_is_reported_and_left_alone_then_rework_makes_it_a_develop
     info = unit.reload()
     assert info.ever_erased and not info.protected
     assert flash_of(unit) == b"\xff" * board.FLASH_SIZE
-    record = line.services.database.units.get_unit("TST-000501")
+    record = line.station.database.units.get_unit("TST-000501")
     assert record is not None and record.is_development
-    attempt = line.services.database.attempts.latest_attempt("TST-000501")
+    attempt = line.station.database.attempts.latest_attempt("TST-000501")
     assert attempt is not None and attempt.is_rework and attempt.operator == "sue"
-    audit = list(line.services.database.audit_log().entries())
+    audit = list(line.station.database.audit_log().entries())
     assert any(
         entry.action == "unit.rework" and entry.actor == "sue" and "TST-000501" in entry.detail for entry in audit
     )
@@ -201,7 +200,7 @@ def test_dropped_flash_writes_fail_verify_before_any_credential(line: Line) -> N
     outcome = line.provision("TST-000601", unit)
     assert outcome.failure_step == "verify" and outcome.failure_code == "VERIFY_MISMATCH"
     assert "application" in outcome.message
-    assert line.services.database.credentials.credentials_for_serial("TST-000601") == []
+    assert line.station.database.credentials.credentials_for_serial("TST-000601") == []
     info = unit.reload()
     assert not info.protected
     assert unit.read_nvm(board.UICR_APPROTECT, 4) == b"\xff\xff\xff\xff"
@@ -214,19 +213,19 @@ def test_silent_console_fails_activation_then_a_rescan_resumes(line: Line) -> No
     failed = line.provision("TST-000701", unit)
     assert failed.failure_step == "activate" and failed.failure_code == "CONSOLE_TIMEOUT"
     assert unit.reload().protected
-    credentials = line.services.database.credentials.credentials_for_serial("TST-000701")
+    credentials = line.station.database.credentials.credentials_for_serial("TST-000701")
     assert [credential.state for credential in credentials] == [CredentialState.INJECTED]
     region_before = unit.read_nvm(board.CREDENTIALS_ADDRESS, board.CREDENTIALS_SIZE)
 
     set_faults(unit)  # the console answers again (cable reseated)
     resumed = line.provision("TST-000701", unit)
     assert resumed.passed and resumed.resumed, resumed.summary
-    history = line.services.database.attempts.history("TST-000701")
+    history = line.station.database.attempts.history("TST-000701")
     assert len(history) == 2 and history[1].previous_attempt_id == history[0].id
     second = {step.name: step.outcome for step in history[1].steps}
     assert second["flash"] is StepOutcome.SKIPPED and second["credentials"] is StepOutcome.SKIPPED
     assert second["activate"] is StepOutcome.PASSED and second["identity"] is StepOutcome.PASSED
-    assert len(line.services.database.credentials.credentials_for_serial("TST-000701")) == 1
+    assert len(line.station.database.credentials.credentials_for_serial("TST-000701")) == 1
     assert unit.read_nvm(board.CREDENTIALS_ADDRESS, board.CREDENTIALS_SIZE) == region_before
     assert unit.reload().activated_product == "ACME-TOASTER"
 
@@ -247,7 +246,7 @@ def test_a_locked_stranger_is_not_taken_for_the_resumed_unit(line: Line) -> None
     lock_unit_as_delivered(stranger)
     outcome = line.provision("TST-000703", stranger)
     assert outcome.failure_code == "UNIT_LOCKED"
-    assert len(line.services.database.credentials.credentials_for_serial("TST-000703")) == 1
+    assert len(line.station.database.credentials.credentials_for_serial("TST-000703")) == 1
 
 
 def test_vault_locked_needs_a_person(line: Line) -> None:

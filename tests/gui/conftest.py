@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QThread
 
-from station.demo import DEMO_VAULT_PASSPHRASE, prepare_demo
+from station.app import CompositionRoot
+from station.app.windows import build_demo_window
+from station.config.settings import ScannerSettings
 from station.gui.line import StationLine
-from station.gui.main import Station, build_demo_station
-from station.gui.settings import ScannerSettings
+from station.gui.main import StationWindow
 from station.security.vault import TokenVault
+from station.sim.demo import DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE
 from station.store import open_database
 
@@ -57,18 +59,18 @@ def fast_console_recipe(demo_root: Path) -> Path:
 @pytest.fixture
 def station_factory(
     tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Station]]:
+) -> Iterator[Callable[..., StationWindow]]:
     """Builds demo stations in this test's directory; closes them and checks no thread is left."""
     monkeypatch.setenv(SIM_DIR_ENVIRONMENT_VARIABLE, str(tmp_path / "demo" / "sim"))
-    built: list[Station] = []
+    built: list[StationWindow] = []
 
-    def build(**options: Any) -> Station:
+    def build(**options: Any) -> StationWindow:
         options.setdefault("slots", 2)
         options.setdefault("language", "en")
         options.setdefault("sounds", False)
         options.setdefault("install_error_hooks", False)
         options.setdefault("scanner", ScannerSettings(debounce_seconds=1.0))
-        station = build_demo_station(tmp_path / "demo", **options)
+        station = build_demo_window(CompositionRoot(), tmp_path / "demo", **options)
         built.append(station)
         qtbot.addWidget(station.window)
         station.window.resize(1280, 800)
@@ -98,10 +100,9 @@ def wait_drawn(qtbot: Any, window: Any) -> None:
     qtbot.waitUntil(lambda: not window.operator_view.frame_pending, timeout=2000)
 
 
-def all_demo_tokens(station: Station) -> list[str]:
+def all_demo_tokens(station: StationWindow) -> list[str]:
     """Every activation token in the demo vault, in clear: what must never be shown."""
-    assert station.environment is not None
-    database = open_database(station.environment.paths.db_url)
+    database = open_database(station.operations.paths.db_url)
     try:
         vault = TokenVault(database.tokens).unlocked(DEMO_VAULT_PASSPHRASE)
         sealed = database.tokens.sealed_tokens(DEMO_PRODUCT)

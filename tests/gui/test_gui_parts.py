@@ -1,5 +1,6 @@
-"""The operator application's parts that need no running station: settings, PINs, scan timing,
-counters, sounds, translations."""
+"""The operator application's parts that need no running station: scan timing, counters, sounds,
+translations. (Settings and people, which are not the window's, are tested in tests/config and
+tests/operations, without Qt.)"""
 
 from __future__ import annotations
 
@@ -8,19 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from station.domain.errors import ConfigurationError
-from station.domain.records import OperatorRecord
 from station.gui.i18n import compile_translations, lrelease_command
-from station.gui.people import AccessError, People, hash_pin, verify_pin
 from station.gui.resources import LANGUAGES, SOUNDS_DIR, translation_source
 from station.gui.scanning import KeystrokeScanDetector, ScanDebouncer
-from station.gui.settings import (
-    ScannerSettings,
-    SlotSettings,
-    StationSettings,
-    load_settings,
-    save_settings,
-)
 from station.gui.sounds import SOUND_NAMES, render_wav
 
 # ---- scan timing -------------------------------------------------------------------------------
@@ -73,95 +64,6 @@ def test_the_same_scan_within_the_window_is_dropped() -> None:
     assert debouncer.accept("TST-000001")  # another scan came between: not a double trigger
     now[0] += 2.0
     assert debouncer.accept("TST-000001")
-
-
-# ---- settings ------------------------------------------------------------------------------------
-
-
-def test_settings_round_trip(tmp_path: Path) -> None:
-    settings = StationSettings(
-        recipe=tmp_path / "recipe.toml",
-        work_order='WO "7"',
-        slots=(SlotSettings("A", "0240000034544e45", "/dev/serial/by-id/usb-x", "FIX-A"),
-               SlotSettings("B", "sim:unit-0002", "/dev/ttyACM1")),
-        scanner=ScannerSettings(serial_port="/dev/serial/by-id/scanner", keystroke_gap_ms=30, debounce_seconds=2.5),
-        kiosk=True,
-        language="es",
-    )
-    path = tmp_path / "station.toml"
-    save_settings(settings, path)
-    assert load_settings(path) == settings
-
-
-def test_unknown_keys_and_bad_slots_are_refused(tmp_path: Path) -> None:
-    path = tmp_path / "station.toml"
-    path.write_text('schema = 1\nrecipie = "x.toml"\n')
-    with pytest.raises(ConfigurationError, match="unknown key"):
-        load_settings(path)
-    path.write_text(
-        '[[slots]]\nname = "A"\nprobe = "p1"\nconsole = "c"\n[[slots]]\nname = "a"\nprobe = "p2"\nconsole = "c"\n'
-    )
-    with pytest.raises(ConfigurationError, match="two slots"):
-        load_settings(path)
-    path.write_text('[scanner]\nkeystroke_gap_ms = "fast"\n')
-    with pytest.raises(ConfigurationError, match="keystroke_gap_ms"):
-        load_settings(path)
-
-
-def test_missing_settings_file_means_defaults(tmp_path: Path) -> None:
-    assert load_settings(tmp_path / "none.toml") == StationSettings()
-
-
-# ---- people and PINs -----------------------------------------------------------------------------
-
-
-class MemoryRegistry:
-    def __init__(self) -> None:
-        self.rows: dict[str, OperatorRecord] = {}
-
-    def get_operator(self, name: str) -> OperatorRecord | None:
-        return self.rows.get(name)
-
-    def operators(self) -> list[OperatorRecord]:
-        return list(self.rows.values())
-
-    def upsert_operator(self, name: str, role: str = "operator", *, pin_hash: str | None = None) -> OperatorRecord:
-        self.rows[name] = OperatorRecord(name, role, pin_hash)
-        return self.rows[name]
-
-
-def test_pins_are_kept_as_slow_salted_hashes() -> None:
-    first, second = hash_pin("4711"), hash_pin("4711")
-    assert first != second and "4711" not in first
-    assert first.startswith("scrypt$")
-    assert verify_pin("4711", first)
-    assert not verify_pin("4712", first)
-    assert not verify_pin("", first)
-    assert not verify_pin("4711", "garbage")
-    with pytest.raises(AccessError):
-        hash_pin("12")
-
-
-def test_roles_badges_and_pins() -> None:
-    people = People(MemoryRegistry())
-    people.add("anna", "operator", None)
-    people.add("sam", "supervisor", "2468")
-    assert people.badge_login("BADGE:anna").name == "anna"
-    with pytest.raises(AccessError, match="PIN"):
-        people.badge_login("sam")
-    with pytest.raises(AccessError, match="unknown badge"):
-        people.badge_login("nobody")
-    supervisor = people.sign_in("sam", "2468")
-    assert supervisor.role == "supervisor"
-    with pytest.raises(AccessError):
-        people.sign_in("sam", "0000")
-    with pytest.raises(AccessError):
-        people.sign_in("anna", "")
-    people.confirm(supervisor, "2468", "supervisor")
-    with pytest.raises(AccessError):
-        people.confirm(supervisor, "", "supervisor")
-    with pytest.raises(AccessError, match="needs a PIN"):
-        people.add("eve", "engineer", None)
 
 
 # ---- sounds and translations -----------------------------------------------------------------

@@ -29,19 +29,20 @@ from PySide6.QtWidgets import (
 )
 
 from station.cli import build_parser
+from station.config.settings import ScannerSettings, SlotSettings
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptResult, StepOutcome
 from station.flow.run import Slot as UnitSlot
-from station.gui.demo_line import DemoFault
-from station.gui.line import StepState, Verdict
-from station.gui.main import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, Station
-from station.gui.settings import ScannerSettings, SlotSettings
+from station.gui.main import StationWindow
+from station.gui.slot_states import StepState, Verdict
 from station.gui.wording import plain_words
 from station.sim import board
+from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN
+from station.sim.demo_slots import DemoFault
 
 from .conftest import all_demo_tokens, fast_console_recipe, running_qthreads, wait_drawn, wait_finished
 
-StationFactory = Callable[..., Station]
+StationFactory = Callable[..., StationWindow]
 
 
 def scanner_types(qtbot: Any, widget: QWidget, text: str, *, gap_ms: int) -> None:
@@ -59,8 +60,8 @@ def scanner_types(qtbot: Any, widget: QWidget, text: str, *, gap_ms: int) -> Non
     qtbot.wait(gap_ms)
 
 
-def attempts_for(station: Station, serial: str) -> list[Any]:
-    return station.services.database.attempts.history(serial)
+def attempts_for(station: StationWindow, serial: str) -> list[Any]:
+    return station.operations.database.attempts.history(serial)
 
 
 def visible_texts(root: QWidget) -> list[str]:
@@ -288,10 +289,10 @@ def test_a_locked_unit_is_amber_untouched_and_only_a_rework_with_the_pin_erases_
     assert (state.verdict, state.failure_code) == (Verdict.REWORKED, "REWORKED")
     info = unit.reload()
     assert not info.protected and info.ever_erased
-    record = station.services.database.units.get_unit(serial)
+    record = station.operations.database.units.get_unit(serial)
     assert record is not None and record.is_development
-    actions = [entry.action for entry in station.services.database.audit_log().entries()]
-    assert actions.count("rework.refused") == 2 and "rework.approved" in actions and "unit.rework" in actions
+    actions = [entry.action for entry in station.operations.database.audit_log().entries()]
+    assert actions.count("access.refused") == 2 and "access.approved" in actions and "unit.rework" in actions
 
 
 # ---- a silent console, then a rescan --------------------------------------------------------------
@@ -359,9 +360,8 @@ def test_the_token_is_never_shown_or_logged(
     assert tokens
     shown = [token for token in tokens if token in texts]
     assert not shown, "an activation token is shown in the window"
-    assert station.environment is not None
     logs = caplog.text + "".join(
-        path.read_text(errors="replace") for path in station.environment.paths.log_dir.glob("*.log*")
+        path.read_text(errors="replace") for path in station.operations.paths.log_dir.glob("*.log*")
     )
     assert not [token for token in tokens if token in logs], "an activation token reached the log"
 
@@ -392,7 +392,7 @@ def test_badges_pins_and_idle_logout(station_factory: StationFactory, qtbot: Any
     window.idle_watch.timer.start(50)
     qtbot.waitUntil(lambda: line.user is None, timeout=5_000)
     assert not window.tabs.isTabVisible(window.tabs.indexOf(window.engineer_view))
-    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    actions = [entry.action for entry in station.operations.database.audit_log().entries()]
     assert actions.count("session.login") >= 3 and "session.logout" in actions
 
 
@@ -406,7 +406,7 @@ def test_a_worker_error_and_an_uncaught_exception_become_a_message_not_a_frozen_
         def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> UnitSlot:
             raise RuntimeError("a bug in a driver")
 
-    line.slot_provider = BrokenSlots()
+    station.operations.units.slot_provider = BrokenSlots()
     assert station.window.demo_bar is not None
     station.window.demo_bar.simulate_scan()
     wait_finished(qtbot, line, "1")
@@ -428,11 +428,12 @@ def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
 ) -> None:
     station = station_factory()
     line, window = station.line, station.window
-    assert station.environment is not None
+    training = station.operations.training
+    assert training is not None
     with pytest.raises(Exception, match="engineer"):
         line.apply_slots((SlotSettings("X", "sim:unit-9999", "/dev/null"),))
     line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
-    station.environment.create_units(1)
+    training.environment.create_units(1)
     view = window.engineer_view
     view.discover()
     qtbot.waitUntil(lambda: view.discover_button.isEnabled(), timeout=20_000)
@@ -440,7 +441,7 @@ def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
     assert isinstance(probe, QComboBox)
     assert any("unit-0001" in probe.itemText(index) for index in range(probe.count()))
     assert "ACME-TOASTER" in view.recipe_check.toPlainText() and "sha256" in view.recipe_check.toPlainText()
-    view.choose_file = lambda *_arguments: station.environment.recipe_path if station.environment else None
+    view.choose_file = lambda *_arguments: training.environment.recipe_path
     view.check_recipe()
     assert view.use_button.isEnabled()
     view._add_slot_row(None)
@@ -455,7 +456,7 @@ def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
     view.apply_slots()
     assert line.slot_names == ["1", "2", "3"]
     assert set(window.operator_view.tiles) == {"1", "2", "3"}
-    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    actions = [entry.action for entry in station.operations.database.audit_log().entries()]
     assert "slots.set" in actions
     reports = window.reports_view  # the reports view has threads of its own: they end with the window
     assert reports is not None and window.tabs.isTabVisible(window.tabs.indexOf(reports))
@@ -486,8 +487,8 @@ def test_station_demo_opens_the_training_window_and_ends_every_thread(
         return 0
 
     monkeypatch.setattr(QApplication, "exec", event_loop)
-    from station.gui.main import run_demo
+    from station.app import CompositionRoot
 
-    assert run_demo(arguments) == 0
+    assert CompositionRoot().run_demo_gui(arguments) == 0
     assert len(seen["titles"]) == 1
     assert not running_qthreads()

@@ -12,22 +12,28 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QTableView
 
-from station.app import station_name
-from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
-from station.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
+from station.app import CompositionRoot
+from station.app.windows import build_line_window
+from station.config import (
+    CA_PASSPHRASE_ENVIRONMENT_VARIABLE,
+    VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE,
+    configured_station_name,
+)
+from station.config.settings import ScannerSettings, SlotSettings, StationSettings, save_settings
 from station.domain.records import AttemptFilter, AttemptResult, JournalState
 from station.gui.history import PAGE_SIZE, AttemptHistoryModel
-from station.gui.line import ActionResult, BannerLevel, Verdict
-from station.gui.main import (
+from station.gui.main import StationWindow
+from station.gui.slot_states import ActionResult, BannerLevel, Verdict
+from station.operations.station import StationOptions
+from station.sim.demo import (
+    DEMO_CA_PASSPHRASE,
     DEMO_ENGINEER,
     DEMO_ENGINEER_PIN,
     DEMO_SUPERVISOR,
     DEMO_SUPERVISOR_PIN,
-    Station,
-    build_station,
+    DEMO_VAULT_PASSPHRASE,
+    prepare_demo,
 )
-from station.gui.people import People
-from station.gui.settings import ScannerSettings, SlotSettings, StationSettings, save_settings
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE
 from station.store import open_database
 from station.store.bulk import generate_attempts
@@ -35,7 +41,7 @@ from station.store.pages import AttemptPages
 
 from .conftest import DEFAULT_TIMEOUT_MS, running_qthreads, wait_finished, wait_ready
 
-StationFactory = Callable[..., Station]
+StationFactory = Callable[..., StationWindow]
 
 
 def test_a_real_line_runs_from_its_settings_with_a_serial_scanner(
@@ -46,7 +52,7 @@ def test_a_real_line_runs_from_its_settings_with_a_serial_scanner(
     environment = prepare_demo(tmp_path / "demo")
     unit = environment.create_units(1)[0]
     database = open_database(environment.paths.db_url)
-    People(database.registry).add("ann", "operator", None)
+    database.registry.upsert_operator("ann", "operator", pin_hash=None)
     database.dispose()
     scanner_master, scanner_slave = os.openpty()
     tty.setraw(scanner_slave)
@@ -65,9 +71,11 @@ def test_a_real_line_runs_from_its_settings_with_a_serial_scanner(
     station = None
     try:
         with environment.console_server():
-            station = build_station(
-                environment.paths, settings_path=settings_path, language="en", sounds=False, install_error_hooks=False
+            options = StationOptions(
+                data_dir=environment.paths.data_dir, db_url=environment.paths.db_url, settings_path=settings_path
             )
+            station = build_line_window(CompositionRoot(), options, language="en", sounds=False,
+                                        install_error_hooks=False)  # fmt: skip
             qtbot.addWidget(station.window)
             station.window.show()
             line = station.line
@@ -78,7 +86,7 @@ def test_a_real_line_runs_from_its_settings_with_a_serial_scanner(
             qtbot.waitUntil(lambda: line.slot_states["A"].serial == "TST-000777", timeout=10_000)
             wait_finished(qtbot, line, "A")
             assert line.slot_states["A"].verdict is Verdict.PASS
-            attempt = station.services.database.attempts.latest_attempt("TST-000777")
+            attempt = station.operations.database.attempts.latest_attempt("TST-000777")
             assert attempt is not None
             assert (attempt.operator, attempt.work_order, attempt.probe_id) == ("ann", "WO-77", unit.probe_id)
             assert station.close()
@@ -99,7 +107,7 @@ def test_crash_recovery_flags_a_unit_and_the_supervisor_acknowledges_it(
     recipe_text = environment.recipe_path.read_text(encoding="utf-8")
     recipe = database.registry.record_recipe(recipe_text, "ACME-TOASTER")
     attempt = database.attempts.create_attempt(
-        serial="TST-000900", station=station_name(), operator="night-shift", recipe_hash=recipe.sha256,
+        serial="TST-000900", station=configured_station_name(), operator="night-shift", recipe_hash=recipe.sha256,
         product="ACME-TOASTER", probe_id="sim:unit-9999",
     )
     database.attempts.advance(attempt.id, JournalState.LOCK_PENDING)  # then the station died
@@ -107,13 +115,14 @@ def test_crash_recovery_flags_a_unit_and_the_supervisor_acknowledges_it(
 
     station = station_factory()
     line, window = station.line, station.window
-    assert station.services.database.attempts.get_attempt(attempt.id).result is AttemptResult.NEEDS_INSPECTION
+    assert station.operations.database.attempts.get_attempt(attempt.id).result is AttemptResult.NEEDS_INSPECTION
     assert [flagged.id for flagged in line.inspections()] == [attempt.id]
     assert line.banner.level is BannerLevel.ATTENTION
     with pytest.raises(Exception, match="supervisor"):
-        line.acknowledge_inspection(attempt.id, "looked at it")
+        line.acknowledge_inspection(attempt.id, "looked at it", DEMO_SUPERVISOR_PIN)
     line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)
     view = window.supervisor_view
+    view.ask_pin = lambda _what: DEMO_SUPERVISOR_PIN
     window.show_view(view)
     assert view.inspection_list.count() == 1
     view.inspection_list.setCurrentRow(0)
@@ -122,7 +131,7 @@ def test_crash_recovery_flags_a_unit_and_the_supervisor_acknowledges_it(
     view.inspection_note.setText("unit found locked, set aside for rework")
     view.acknowledge()
     assert view.inspection_list.count() == 0 and line.inspections() == []
-    entries = [entry for entry in station.services.database.audit_log().entries()
+    entries = [entry for entry in station.operations.database.audit_log().entries()
                if entry.action == "inspection.acknowledge"]
     assert len(entries) == 1 and entries[0].actor == f"supervisor:{DEMO_SUPERVISOR}"
     assert "set aside for rework" in entries[0].detail
@@ -155,7 +164,7 @@ def test_engineer_opens_the_ca_and_imports_tokens(
     line.import_tokens(token_file, "ACME-TOASTER", 5, "wrong vault passphrase", results.append)
     qtbot.waitUntil(lambda: len(results) == 5, timeout=DEFAULT_TIMEOUT_MS)
     assert not results[4].ok
-    actions = [entry.action for entry in station.services.database.audit_log().entries()]
+    actions = [entry.action for entry in station.operations.database.audit_log().entries()]
     assert "ca.load" in actions and actions.count("tokens.import") == 1
     texts = "\n".join(label.text() for label in station.window.findChildren(type(station.window.user_label)))
     assert "tok-one-" not in texts

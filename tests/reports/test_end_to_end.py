@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from station.app import StationServices, make_slot
-from station.cli import main
-from station.demo import prepare_demo
+from station.app import CompositionRoot, main
+from station.app.demo import open_demo_line_station
 from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
+from station.drivers.slots import hardware_slot
 from station.flow.run import StationContext
 from station.reports.signing import verify_export
 from station.reports.summary import compute_yield
+from station.sim.demo import prepare_demo
 from station.store import open_database
 
 from .pdf_support import needs_poppler, pdf_text, render_pages
@@ -33,14 +34,11 @@ def test_provisioned_units_with_faults_export_consistently(
     monkeypatch.setenv("STATION_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("STATION_NAME", "line-e2e")
     environment = prepare_demo(root)
-    services = StationServices.open(environment.paths)
+    station = open_demo_line_station(CompositionRoot(), environment, environment.recipe_path, work_order="WO-E2E")
     try:
-        recipe = services.load_recipe(environment.recipe_path)
-        vault = environment.unlock_vault()
-        provisioner = services.provisioner(
-            recipe, ca_passphrase=environment.ca_passphrase, vault=vault,
-            development_registry=environment.development_registry(),
-        )
+        recipe, vault = station.production.recipe, station.production.vault
+        assert recipe is not None and vault is not None
+        provisioner = station.production.provisioner()
         context = StationContext("line-e2e", "ann", "WO-E2E")
         units = environment.create_units(5)
         serials = [f"TST-{n:06d}" for n in range(1, 6)]
@@ -51,18 +49,18 @@ def test_provisioned_units_with_faults_export_consistently(
         outcomes: list[AttemptOutcome] = []
         with environment.console_server():
             for unit, serial in zip(units, serials, strict=True):
-                slot = make_slot("e2e", unit.probe_id, environment.console_path(unit), recipe)
+                slot = hardware_slot("e2e", unit.probe_id, environment.console_path(unit), recipe)
                 outcomes.append(provisioner.provision(Serial(serial), slot, context))
             assert main(["sim", "fault", units[1].unit_id, "clear"]) == 0  # reseated: the retry passes
-            slot = make_slot("e2e", units[1].probe_id, environment.console_path(units[1]), recipe)
+            slot = hardware_slot("e2e", units[1].probe_id, environment.console_path(units[1]), recipe)
             outcomes.append(provisioner.provision(Serial(serials[1]), slot, context))
         for unit in units:
             unit.close()
-        services.database.units.set_golden(serials[4])  # the reference unit of the line
+        station.database.units.set_golden(serials[4])  # the reference unit of the line
         tokens = [vault.open(sealed).secret() for sealed in
-                  services.database.tokens.sealed_tokens(recipe.activation.token_pool)]
+                  station.database.tokens.sealed_tokens(recipe.activation.token_pool)]
     finally:
-        services.close()
+        station.close()
     capsys.readouterr()
 
     # What the operator was told: unit 1 passed; 2 failed verification, then passed; 3 arrived

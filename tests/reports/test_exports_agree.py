@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.app import main
 from station.domain.records import AttemptFilter
 from station.reports.export import CSV_COLUMNS
 from station.reports.service import ExportFormat, ExportRequest, export_report

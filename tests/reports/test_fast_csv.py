@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from station.domain.attempt_rows import CSV_COLUMNS
 from station.domain.errors import StoreError
+from station.domain.export_row import CSV_COLUMNS
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, StepOutcome
 from station.reports.export import export_csv, export_csv_rows
 from station.reports.service import ExportFormat, ExportRequest, export_report
@@ -294,10 +294,10 @@ def test_rows_stop_cleanly_when_the_reader_is_left_early(database: Database) -> 
 def test_a_failing_read_is_raised_as_a_store_error(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy import column, select, table
 
-    from station.store import attempt_rows
+    from station.store import fast_export
 
     generate_attempts(database, 20, transcripts=False)
-    monkeypatch.setattr(attempt_rows, "chunk_query", lambda *_, **__: select(table("no_such_table", column("nothing"))))
+    monkeypatch.setattr(fast_export, "chunk_query", lambda *_, **__: select(table("no_such_table", column("nothing"))))
     with pytest.raises(StoreError, match="could not be read"):
         list(database.attempts.iter_attempt_rows())
     assert not [thread for thread in threading.enumerate() if thread.name == "attempt-rows"]

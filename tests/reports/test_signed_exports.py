@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.app import main
 from station.domain.records import AttemptFilter
 from station.reports.service import ExportFormat, ExportRequest, ExportResult, export_report
 from station.reports.signing import Problem, verify_export

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from station.domain.errors import StationError
-from station.domain.ports import VaultParameters
 from station.domain.records import SealedToken, TokenStatus
+from station.domain.vault_and_signing import VaultParameters
 
 
 class InMemoryTokenRepository:

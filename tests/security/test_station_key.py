@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from station.domain.errors import StationKeyError
-from station.domain.ports import AuditSigner
+from station.domain.vault_and_signing import AuditSigner
 from station.security.station_key import StationPublicKey, load_or_create_station_key, load_station_key
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from station.cli import main
+from station.app import main
 from station.domain.audit import GENESIS_HASH, audit_entry_hash, canonical_audit_bytes
 from station.domain.errors import StoreError
 from station.domain.records import AuditProblem

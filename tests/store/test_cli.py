@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.app import main
 from station.domain.records import AttemptResult, JournalState, StepOutcome
 from station.store import Database, head_revision
 

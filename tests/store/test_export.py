@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from station.cli import main
+from station.app import main
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState, StepOutcome, StepRecord
 from station.reports.export import CSV_COLUMNS, export_csv, export_json
 from station.store import Database

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from station.cli import main
+from station.app import main
 from station.domain.errors import StoreError
 from station.domain.records import AttemptResult
 from station.store import Database, head_revision, migration_config, open_database

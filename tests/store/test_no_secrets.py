@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
-from station.cli import main
-from station.domain.ports import VaultParameters
+from station.app import main
 from station.domain.records import AttemptResult, JournalState, SealedToken, StepOutcome
+from station.domain.vault_and_signing import VaultParameters
 from station.store import Database, open_database
 
 from .conftest import RECIPE_TEXT, TestSigner

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Connection, event, text
 
 from station.domain.errors import StoreError, TokenLimitError
-from station.domain.ports import TokenRepository, VaultParameters
 from station.domain.records import (
     AttemptFilter,
     AttemptRecord,
@@ -22,6 +21,7 @@ from station.domain.records import (
     SealedToken,
     StepOutcome,
 )
+from station.domain.vault_and_signing import TokenRepository, VaultParameters
 from station.store import Database, open_database
 
 from .conftest import RECIPE_TEXT
@@ -535,3 +535,74 @@ def test_a_step_of_a_missing_or_finished_attempt_is_refused_and_says_why(databas
     with pytest.raises(StoreError, match="already finished"):
         database.attempts.start_step(attempt.id, "connect")
     assert database.attempts.get_attempt(attempt.id).steps == ()
+
+
+# -- PIN lock-outs and inspections ------------------------------------------------------
+
+
+def test_wrong_pins_lock_a_person_out_at_the_limit(database: Database) -> None:
+    database.registry.upsert_operator("sue", "supervisor", pin_hash="scrypt$x")
+    for count in (1, 2):
+        record = database.registry.record_pin_failure("sue", limit=3, lockout=timedelta(minutes=10))
+        assert (record.failed_pins, record.locked_until) == (count, None)
+    before = datetime.now(UTC)
+    locked = database.registry.record_pin_failure("sue", limit=3, lockout=timedelta(minutes=10))
+    assert locked.failed_pins == 0 and locked.locked_until is not None
+    assert before + timedelta(minutes=9) < locked.locked_until < before + timedelta(minutes=11)
+    assert database.registry.get_operator("sue") == locked
+    database.registry.clear_pin_failures("sue")
+    cleared = database.registry.get_operator("sue")
+    assert cleared is not None and (cleared.failed_pins, cleared.locked_until) == (0, None)
+    with pytest.raises(StoreError, match="no person named nobody"):
+        database.registry.record_pin_failure("nobody", limit=3, lockout=timedelta(minutes=10))
+
+
+def test_wrong_pins_from_two_stations_at_once_are_all_counted(database: Database) -> None:
+    database.registry.upsert_operator("sue", "supervisor", pin_hash="scrypt$x")
+    other = open_database(database.url)
+    try:
+        barrier = threading.Barrier(8)
+
+        def wrong_pin(store: Database) -> None:
+            barrier.wait()
+            store.registry.record_pin_failure("sue", limit=100, lockout=timedelta(minutes=10))
+
+        threads = [threading.Thread(target=wrong_pin, args=(database if n % 2 else other,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        other.dispose()
+    record = database.registry.get_operator("sue")
+    assert record is not None and record.failed_pins == 8
+
+
+def test_an_inspection_is_recorded_once_for_an_attempt_that_waits_for_one(
+    database: Database, recipe_hash: str
+) -> None:
+    waiting = _attempt(database, recipe_hash, serial="SN-I1")
+    database.attempts.finish_attempt(
+        waiting.id, AttemptResult.NEEDS_INSPECTION, failure_step="recovery", failure_code="MAY_BE_LOCKED"
+    )
+    other_station = _attempt(database, recipe_hash, serial="SN-I2", station="line1-st2")
+    database.attempts.finish_attempt(
+        other_station.id, AttemptResult.NEEDS_INSPECTION, failure_step="recovery", failure_code="MAY_BE_LOCKED"
+    )
+    passed = _attempt(database, recipe_hash, serial="SN-I3")
+    database.attempts.finish_attempt(passed.id, AttemptResult.PASSED)
+    assert [a.id for a in database.inspections.pending("line1-st1")] == [waiting.id]
+    assert [a.id for a in database.inspections.pending()] == [waiting.id, other_station.id]
+
+    record = database.inspections.record(waiting.id, "sue", "unit locked, credential intact", at=T0)
+    assert (record.attempt_id, record.supervisor, record.note, record.recorded_at) == (
+        waiting.id, "sue", "unit locked, credential intact", T0
+    )
+    assert database.inspections.for_attempt(waiting.id) == record
+    assert database.inspections.pending("line1-st1") == []
+    with pytest.raises(StoreError, match="inspected already"):
+        database.inspections.record(waiting.id, "sue", "again")
+    with pytest.raises(StoreError, match="does not wait for an inspection"):
+        database.inspections.record(passed.id, "sue", "nothing to inspect")
+    with pytest.raises(StoreError, match="no attempt 9999"):
+        database.inspections.record(9999, "sue", "no such attempt")

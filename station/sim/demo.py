@@ -26,12 +26,11 @@ import platformdirs
 
 from station.config import StationPaths
 from station.domain.recipe import CredentialPlan
-from station.drivers.dms import SimulatedDeviceManagementClient
 from station.security.ca import ca_paths, init_ca
 from station.security.vault import TokenVault, UnlockedVault
 from station.sim.console import ConsoleServer
 from station.sim.demo_recipe import write_demo_recipe
-from station.sim.dms import SimDeviceManagement
+from station.sim.dms import SimDeviceManagement, SimulatedDeviceManagementClient
 from station.sim.firmware import build_demo_firmware
 from station.sim.host import SimulatorHost
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE, SimUnit, SimUnitStore
@@ -43,6 +42,12 @@ DEMO_VAULT_PASSPHRASE: Final = "demo-vault-passphrase"  # training only: publish
 DEMO_TOKEN_COUNT: Final = 500
 DEMO_TOKEN_USE_LIMIT: Final = 10
 DEMO_SERIAL_PREFIX: Final = "TST-"
+DEMO_WORK_ORDER: Final = "WO-DEMO"
+# Training accounts, published on purpose like the demo passphrases.
+DEMO_OPERATOR: Final = "demo-operator"
+DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN = "demo-supervisor", "1111"
+DEMO_ENGINEER, DEMO_ENGINEER_PIN = "demo-engineer", "2222"
+MAX_DEMO_SLOTS: Final = 8
 
 
 def default_demo_dir() -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from station.domain.attempt_rows import attempt_row
+from station.domain.export_row import attempt_row
 from station.domain.records import AttemptFilter, AttemptResult, StepOutcome
 from station.store import Database
 

@@ -1,9 +1,10 @@
-"""The station settings the operator application runs with: recipe, work order, slots, scanner.
+"""The station settings: recipe, work order, slots, scanner, idle logout and PIN lock-outs.
 
 One TOML file per station (``station.toml`` in the data directory by default), written by the
-engineer view and read at start. Unknown keys are refused with the place they were found, so
-that a typo never silently falls back to a default on a production line. Nothing secret lives
-here: passphrases and PINs are never settings.
+engineer view and read at start by every front end. It is read with the same strict reader
+as recipes (``station.domain.strict_toml``): an unknown key or a wrong type is refused with
+the place it was found, so that a typo never silently falls back to a default on a
+production line. Nothing secret lives here: passphrases and PINs are never settings.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from station.domain.errors import ConfigurationError
+from station.domain.errors import ConfigurationError, SettingsError
+from station.domain.strict_toml import StrictTable
 
 SETTINGS_FILE_NAME = "station.toml"
 SETTINGS_SCHEMA = 1
@@ -66,12 +69,26 @@ class IdleSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """Wrong PINs in a row (``pin_attempts``) lock that person out for ``lockout_minutes``,
+    in the GUI and the command line alike."""
+
+    pin_attempts: int = 5
+    lockout_minutes: int = 10
+
+    @property
+    def lockout(self) -> timedelta:
+        return timedelta(minutes=self.lockout_minutes)
+
+
+@dataclass(frozen=True)
 class StationSettings:
     recipe: Path | None = None
     work_order: str | None = None
     slots: tuple[SlotSettings, ...] = ()
     scanner: ScannerSettings = field(default_factory=ScannerSettings)
     idle_logout: IdleSettings = field(default_factory=IdleSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
     kiosk: bool = False
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
@@ -114,122 +131,113 @@ def load_settings(path: Path) -> StationSettings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"cannot read station settings {path}: {error}") from error
+        raise SettingsError(str(path), f"cannot read the station settings: {error}") from error
     except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"{path}: not valid TOML: {error}") from error
+        raise SettingsError(str(path), f"not valid TOML: {error}") from error
     return parse_settings(data, str(path), base_dir=path.parent)
 
 
 def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> StationSettings:
-    _only(data, place, {"schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "kiosk", "language",
-                        "sounds"})
-    schema = data.get("schema", SETTINGS_SCHEMA)
+    top = StrictTable(
+        data, place, (),
+        ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "kiosk", "language",
+         "sounds"],
+        error=SettingsError,
+    )  # fmt: skip
+    schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
     if schema != SETTINGS_SCHEMA:
-        raise ConfigurationError(f"{place}: schema {schema!r} is not {SETTINGS_SCHEMA}")
-    recipe_text = _optional_string(data, place, "recipe")
+        raise top.error("schema", f"this station reads settings schema {SETTINGS_SCHEMA}, not {schema}")
     recipe = None
+    recipe_text = (top.optional_string("recipe") or "").strip()
     if recipe_text:
         recipe = Path(recipe_text)
         if not recipe.is_absolute():
             recipe = base_dir / recipe
-    slots_data = data.get("slots", [])
-    if not isinstance(slots_data, list):
-        raise ConfigurationError(f"{place}: slots must be a list of [[slots]] tables")
-    slots = []
-    for index, item in enumerate(slots_data):
-        where = f"{place}: slots[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigurationError(f"{where} must be a table")
-        _only(item, where, {"name", "probe", "console", "fixture_code"})
-        slots.append(
-            SlotSettings(
-                name=_string(item, where, "name"),
-                probe=_string(item, where, "probe"),
-                console=_string(item, where, "console"),
-                fixture_code=_optional_string(item, where, "fixture_code") or None,
-            )
-        )
-    check_slots(tuple(slots))
-    scanner = ScannerSettings()
-    if "scanner" in data:
-        table = _table(data, place, "scanner")
-        where = f"{place}: scanner"
-        _only(table, where, {"serial_port", "baud_rate", "keystroke_gap_ms", "minimum_length", "debounce_seconds"})
-        scanner = ScannerSettings(
-            serial_port=_optional_string(table, where, "serial_port") or None,
-            baud_rate=_integer(table, where, "baud_rate", scanner.baud_rate, minimum=300),
-            keystroke_gap_ms=_integer(table, where, "keystroke_gap_ms", scanner.keystroke_gap_ms, minimum=1),
-            minimum_length=_integer(table, where, "minimum_length", scanner.minimum_length, minimum=1),
-            debounce_seconds=_number(table, where, "debounce_seconds", scanner.debounce_seconds),
-        )
-    idle = IdleSettings()
-    if "idle_logout" in data:
-        table = _table(data, place, "idle_logout")
-        where = f"{place}: idle_logout"
-        _only(table, where, set(ROLES))
-        idle = IdleSettings(
-            **{role: _integer(table, where, role, idle.minutes_for(role), minimum=0) for role in ROLES}
-        )
+    defaults = StationSettings()
     return StationSettings(
         recipe=recipe,
-        work_order=_optional_string(data, place, "work_order") or None,
-        slots=tuple(slots),
-        scanner=scanner,
-        idle_logout=idle,
-        kiosk=_boolean(data, place, "kiosk", False),
-        language=_optional_string(data, place, "language") or None,
-        sounds=_boolean(data, place, "sounds", True),
+        work_order=(top.optional_string("work_order") or "").strip() or None,
+        slots=_slots(top),
+        scanner=_scanner(top),
+        idle_logout=_idle(top),
+        access=_access(top),
+        kiosk=top.boolean("kiosk", default=defaults.kiosk),
+        language=(top.optional_string("language") or "").strip() or None,
+        sounds=top.boolean("sounds", default=defaults.sounds),
     )
 
 
-def _only(table: dict[str, Any], place: str, allowed: set[str]) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        allowed_keys = ", ".join(sorted(allowed))
-        raise ConfigurationError(f"{place}: unknown key(s) {', '.join(unknown)} (allowed: {allowed_keys})")
+def _slots(top: StrictTable) -> tuple[SlotSettings, ...]:
+    items = top.data.get("slots", [])
+    if not isinstance(items, list):
+        raise top.error("slots", "must be a list of [[slots]] tables")
+    slots = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise top.error(f"slots[{index}]", "must be a table")
+        table = StrictTable(item, top.label, (f"slots[{index}]",), ["name", "probe", "console", "fixture_code"],
+                            error=SettingsError)  # fmt: skip
+        slots.append(
+            SlotSettings(
+                name=_text(table, "name"),
+                probe=_text(table, "probe"),
+                console=_text(table, "console"),
+                fixture_code=(table.optional_string("fixture_code") or "").strip() or None,
+            )
+        )
+    try:
+        check_slots(tuple(slots))
+    except ConfigurationError as error:
+        raise top.error("slots", str(error)) from None
+    return tuple(slots)
 
 
-def _table(data: dict[str, Any], place: str, key: str) -> dict[str, Any]:
-    value = data[key]
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"{place}: {key} must be a table")
-    return value
+def _scanner(top: StrictTable) -> ScannerSettings:
+    defaults = ScannerSettings()
+    allowed = ["serial_port", "baud_rate", "keystroke_gap_ms", "minimum_length", "debounce_seconds"]
+    table = top.table("scanner", allowed, required=False)
+    if table is None:
+        return defaults
+    debounce = table.data.get("debounce_seconds", defaults.debounce_seconds)
+    if isinstance(debounce, bool) or not isinstance(debounce, int | float) or debounce < 0:
+        raise table.error("debounce_seconds", "must be a number of at least 0")
+    return ScannerSettings(
+        serial_port=(table.optional_string("serial_port") or "").strip() or None,
+        baud_rate=table.integer("baud_rate", required=False, default=defaults.baud_rate, minimum=300),
+        keystroke_gap_ms=table.integer("keystroke_gap_ms", required=False, default=defaults.keystroke_gap_ms,
+                                       minimum=1),
+        minimum_length=table.integer("minimum_length", required=False, default=defaults.minimum_length, minimum=1),
+        debounce_seconds=float(debounce),
+    )  # fmt: skip
 
 
-def _string(data: dict[str, Any], place: str, key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{place}: {key} must be a non-empty string")
-    return value.strip()
+def _idle(top: StrictTable) -> IdleSettings:
+    defaults = IdleSettings()
+    table = top.table("idle_logout", ROLES, required=False)
+    if table is None:
+        return defaults
+    return IdleSettings(
+        **{role: table.integer(role, required=False, default=defaults.minutes_for(role), minimum=0) for role in ROLES}
+    )
 
 
-def _optional_string(data: dict[str, Any], place: str, key: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{place}: {key} must be a string")
-    return value.strip()
+def _access(top: StrictTable) -> AccessSettings:
+    defaults = AccessSettings()
+    table = top.table("access", ["pin_attempts", "lockout_minutes"], required=False)
+    if table is None:
+        return defaults
+    return AccessSettings(
+        pin_attempts=table.integer("pin_attempts", required=False, default=defaults.pin_attempts, minimum=1,
+                                   maximum=100),
+        lockout_minutes=table.integer("lockout_minutes", required=False, default=defaults.lockout_minutes,
+                                      minimum=1, maximum=24 * 60),
+    )  # fmt: skip
 
 
-def _integer(data: dict[str, Any], place: str, key: str, default: int, *, minimum: int) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{place}: {key} must be a whole number of at least {minimum}")
-    return value
-
-
-def _number(data: dict[str, Any], place: str, key: str, default: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(f"{place}: {key} must be a number of at least 0")
-    return float(value)
-
-
-def _boolean(data: dict[str, Any], place: str, key: str, default: bool) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{place}: {key} must be true or false")
+def _text(table: StrictTable, key: str) -> str:
+    value = table.string(key).strip()
+    if not value:
+        raise table.error(key, "must be a non-empty string")
     return value
 
 
@@ -270,6 +278,12 @@ def render_settings(settings: StationSettings) -> str:
         "[idle_logout]  # minutes; 0 never",
     ]
     lines += [f"{role} = {settings.idle_logout.minutes_for(role)}" for role in ROLES]
+    lines += [
+        "",
+        "[access]  # wrong PINs in a row lock the person out for lockout_minutes",
+        f"pin_attempts = {settings.access.pin_attempts}",
+        f"lockout_minutes = {settings.access.lockout_minutes}",
+    ]
     for slot in settings.slots:
         lines += ["", "[[slots]]", f"name = {_quoted(slot.name)}", f"probe = {_quoted(slot.probe)}",
                   f"console = {_quoted(slot.console)}"]

@@ -7,6 +7,7 @@ holds a secret: passphrases come from prompts or environment variables at the mo
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,12 @@ DATA_DIR_ENVIRONMENT_VARIABLE = "STATION_DATA_DIR"
 DB_URL_ENVIRONMENT_VARIABLE = "STATION_DB_URL"
 CA_PASSPHRASE_ENVIRONMENT_VARIABLE = "STATION_CA_PASSPHRASE"
 VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE = "STATION_VAULT_PASSPHRASE"
+STATION_NAME_ENVIRONMENT_VARIABLE = "STATION_NAME"
+
+
+def configured_station_name() -> str:
+    """This station's name in the records: ``STATION_NAME`` or the host name."""
+    return os.environ.get(STATION_NAME_ENVIRONMENT_VARIABLE) or socket.gethostname()
 
 
 @dataclass(frozen=True)

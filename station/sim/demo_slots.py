@@ -16,15 +16,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from station.app import make_slot
-from station.cli.sim import lock_unit_as_delivered
-from station.demo import DEMO_SERIAL_PREFIX, DemoEnvironment, next_demo_serials
-from station.domain.errors import ConfigurationError
+from station.config.settings import SlotSettings
+from station.domain.errors import NoProbeError
 from station.domain.recipe import Recipe
-from station.flow.run import Slot as UnitSlot
-from station.gui.settings import SlotSettings
+from station.drivers.slots import hardware_slot
+from station.flow.run import Slot
+from station.sim.demo import DEMO_SERIAL_PREFIX, DemoEnvironment, next_demo_serials
 from station.sim.host import SimulatorHost
-from station.sim.units import Faults, SimUnit
+from station.sim.units import Faults, SimUnit, lock_unit_as_delivered
 
 LOG = logging.getLogger(__name__)
 # Drop writes in the application region: verify finds it, nothing irreversible happened.
@@ -143,17 +142,21 @@ class DemoUnits:
 
 
 class DemoSlots:
-    """The demo's SlotProvider: the slot's simulated unit, placed (or kept) for the scan."""
+    """The demo's SlotProvider: the slot's simulated unit, placed (or kept) for the scan.
+
+    A rework and a recovery take the unit the slot holds; a provisioning puts the scanned
+    unit in first.
+    """
 
     def __init__(self, demo: DemoUnits) -> None:
         self.demo = demo
 
-    def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> UnitSlot:
-        if kind == "rework":
+    def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> Slot:
+        if kind == "provision":
+            probe, console = self.demo.place_unit(settings.name, serial)
+        else:
             unit = self.demo.unit(settings.name)
             if unit is None:
-                raise ConfigurationError(f"slot {settings.name} holds no unit to rework")
+                raise NoProbeError(f"slot {settings.name} holds no unit to {kind}")
             probe, console = unit.probe_id, self.demo.environment.console_path(unit)
-        else:
-            probe, console = self.demo.place_unit(settings.name, serial)
-        return make_slot(settings.name, probe, console, recipe)
+        return hardware_slot(settings.name, probe, console, recipe)

@@ -8,7 +8,7 @@ them again. For a million attempts that ran at about 5,600 rows/s, an eighth of 
 1. **No records.** A query returns, per attempt, its columns joined to its unit, station,
    operator and work order, with its steps aggregated in SQL (names, failed names, start and
    end times as stored, by ``group_concat``). Each row's cells are built from that text with
-   the helpers of :mod:`station.domain.attempt_rows` -- the same helpers the record path
+   the helpers of :mod:`station.domain.export_row` -- the same helpers the record path
    uses, so both write the same bytes (``tests/reports/test_fast_csv.py`` holds them to it).
 2. **SQLite works while Python formats.** Profiling showed SQLite's own share (the joins and a
    b-tree lookup per step) costs about what the shell's entire dump does, so formatting after
@@ -50,14 +50,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, Select, Text, bindparam, case, func, literal, select, type_coerce
 
-from station.domain.attempt_rows import (
-    AttemptRow,
-    list_text,
-    seconds_text,
-    step_durations_text,
-    time_text,
-    yes_no,
-)
+from station.domain.export_row import AttemptRow, list_text, seconds_text, step_durations_text, time_text, yes_no
 from station.domain.records import StepOutcome
 from station.store.models import Attempt, Operator, Station, Step, Unit, WorkOrder
 from station.store.session import Sessions

@@ -1,0 +1,100 @@
+"""The training station on simulated units (``station demo``, tests, benchmarks, screenshots).
+
+The same ``Station`` as on a line, built from a demo directory: simulated units in its slots
+(served by a simulator host in processes of their own), the demo CA and vault opened with
+their published training passphrases, and the training accounts registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from station.app.root import CompositionRoot, configure_logging
+from station.config.settings import ScannerSettings, SlotSettings, StationSettings
+from station.domain.errors import ConfigurationError
+from station.drivers.slots import HardwareSlots
+from station.operations.people import ENGINEER, OPERATOR, SUPERVISOR, People
+from station.operations.station import DemoOptions, Station, Training
+from station.sim.demo import (
+    DEMO_CA_PASSPHRASE,
+    DEMO_ENGINEER,
+    DEMO_ENGINEER_PIN,
+    DEMO_OPERATOR,
+    DEMO_SUPERVISOR,
+    DEMO_SUPERVISOR_PIN,
+    DEMO_VAULT_PASSPHRASE,
+    DEMO_WORK_ORDER,
+    MAX_DEMO_SLOTS,
+    DemoEnvironment,
+    prepare_demo,
+)
+from station.sim.demo_slots import DemoSlots, DemoUnits
+
+TRAINING_ACTOR = "station"
+
+
+def open_demo_station(root: CompositionRoot, demo: DemoOptions, *, verbose: bool = False) -> Station:
+    environment = prepare_demo(demo.root, plan=demo.plan)
+    configure_logging(environment.paths, verbose=verbose)
+    count = max(1, min(MAX_DEMO_SLOTS, demo.slots))
+    slots = tuple(
+        SlotSettings(name=str(number), probe=f"simulated-{number}", console="simulated")
+        for number in range(1, count + 1)
+    )
+    settings = replace(
+        StationSettings(),
+        recipe=demo.recipe_path or environment.recipe_path,
+        work_order=DEMO_WORK_ORDER,
+        slots=slots,
+        scanner=demo.scanner or ScannerSettings(),
+        sounds=demo.sounds,
+    )
+    units = DemoUnits(environment, [slot.name for slot in slots], timing_factor=demo.timing)
+    units.start()
+    try:
+        station = root.build(environment.paths, settings, None, DemoSlots(units), environment.development_registry())
+    except BaseException:
+        units.stop()
+        raise
+    station.on_close.append(units.stop)
+    station.training = Training(units, environment, DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE)
+    try:
+        register_training_accounts(station.people)
+        if station.production.recipe is not None:
+            station.production.open_ca(DEMO_CA_PASSPHRASE, TRAINING_ACTOR)
+        station.production.unlock_vault(DEMO_VAULT_PASSPHRASE, TRAINING_ACTOR)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def open_demo_line_station(
+    root: CompositionRoot, environment: DemoEnvironment, recipe_path: Path, *, work_order: str = DEMO_WORK_ORDER
+) -> Station:
+    """A station over a demo directory, its CA open and vault unlocked, whose slots are whatever
+    simulated units its caller wires (``station.drivers.slots.hardware_slot``): for tests and
+    benchmarks that make their own units."""
+    settings = replace(StationSettings(), recipe=recipe_path, work_order=work_order)
+    station = root.build(environment.paths, settings, None, HardwareSlots(), environment.development_registry())
+    try:
+        if station.production.recipe is None:
+            raise ConfigurationError(station.production.recipe_problem or f"recipe {recipe_path} refused")
+        station.production.open_ca(DEMO_CA_PASSPHRASE, TRAINING_ACTOR)
+        station.production.unlock_vault(DEMO_VAULT_PASSPHRASE, TRAINING_ACTOR)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def register_training_accounts(people: People) -> None:
+    for name, role, pin in (
+        (DEMO_OPERATOR, OPERATOR, None),
+        (DEMO_SUPERVISOR, SUPERVISOR, DEMO_SUPERVISOR_PIN),
+        (DEMO_ENGINEER, ENGINEER, DEMO_ENGINEER_PIN),
+    ):
+        found = people.find(name)
+        if found is None or found.role != role:
+            people.add(name, role, pin)

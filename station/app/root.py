@@ -1,0 +1,193 @@
+"""Building a station: configuration, store, keys, drivers, operations (see ``station.app``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from station.config.paths import (
+    CA_PASSPHRASE_ENVIRONMENT_VARIABLE,
+    VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE,
+    StationPaths,
+    configured_station_name,
+)
+from station.config.settings import SlotSettings, StationSettings, default_settings_path, load_settings
+from station.domain.errors import StationError
+from station.drivers.slots import HardwareSlots
+from station.flow.ports import DevelopmentUnitRegistry, Journal
+from station.flow.watchdog import Watchdog
+from station.operations.people import People
+from station.operations.production import Production
+from station.operations.slots import SlotProvider
+from station.operations.station import DemoOptions, Station, StationOptions
+from station.operations.supervision import Supervision
+from station.operations.units import Units
+from station.security.station_key import load_or_create_station_key
+from station.store import Database, open_database
+
+LOG = logging.getLogger(__name__)
+# Probes of simulated units: they activate against the simulated device-management service.
+SIMULATED_PROBE_PREFIX = "sim:"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``station`` command."""
+    from station.cli import run
+
+    return run(argv, CompositionRoot())
+
+
+def configure_logging(paths: StationPaths, *, verbose: bool = False) -> Path:
+    """Log to a rotating file in the data directory (and to stderr when verbose)."""
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = paths.log_dir / "station.log"
+    root = logging.getLogger()
+    if not any(isinstance(handler, logging.handlers.RotatingFileHandler) for handler in root.handlers):
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=10_000_000, backupCount=5)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("station").setLevel(logging.INFO)
+    if not verbose:
+        # pyOCD reports a locked unit's missing core as an error while the station merely asks
+        # whether it is locked: keep its chatter in the log file, off the operator's terminal.
+        for existing in root.handlers:
+            if type(existing) is logging.StreamHandler and not any(isinstance(f, _FileOnly) for f in existing.filters):
+                existing.addFilter(_FileOnly())
+    return log_file
+
+
+class _FileOnly(logging.Filter):
+    """Keeps third-party library records (pyOCD) out of the terminal; the log file has them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("pyocd")
+
+
+def development_registry_for(slots: Sequence[SlotSettings]) -> DevelopmentUnitRegistry | None:
+    """Which device-management service knows the development units: the simulated one for
+    simulated probes. (A line's vendor service is asked by the vendor's own tooling.)"""
+    if any(slot.probe.lower().startswith(SIMULATED_PROBE_PREFIX) for slot in slots):
+        from station.sim.dms import SimulatedDeviceManagementClient
+        from station.sim.units import default_sim_dir
+
+        return SimulatedDeviceManagementClient(default_sim_dir())
+    return None
+
+
+class CompositionRoot:
+    """Builds stations for the front ends (``station.operations.StationFactory``)."""
+
+    def paths(self, options: StationOptions) -> StationPaths:
+        return StationPaths.from_environment(data_dir=options.data_dir, db_url=options.db_url)
+
+    def open_database(self, options: StationOptions) -> Database:
+        database = open_database(self.paths(options).db_url)
+        try:
+            database.check_schema()
+        except BaseException:
+            database.dispose()
+            raise
+        return database
+
+    def open_station(
+        self,
+        options: StationOptions,
+        *,
+        recipe: Path | None = None,
+        slots: tuple[SlotSettings, ...] | None = None,
+    ) -> Station:
+        paths = self.paths(options)
+        configure_logging(paths, verbose=options.verbose)
+        settings_path = options.settings_path or default_settings_path(paths.data_dir)
+        settings = load_settings(settings_path)
+        if slots is not None:  # a command's own slot (station provision --probe --console)
+            settings, settings_path_used = settings.with_slots(slots), None
+        else:
+            settings_path_used = settings_path
+        if recipe is not None:
+            settings = replace(settings, recipe=recipe)
+        return self.build(paths, settings, settings_path_used, HardwareSlots(),
+                          development_registry_for(settings.slots))  # fmt: skip
+
+    def build(
+        self,
+        paths: StationPaths,
+        settings: StationSettings,
+        settings_path: Path | None,
+        slot_provider: SlotProvider,
+        development_registry: DevelopmentUnitRegistry | None,
+    ) -> Station:
+        """A station from its parts: the one place every other station is built from."""
+        name = configured_station_name()
+        database = open_database(paths.db_url)
+        try:
+            database.check_schema()
+            station_key = load_or_create_station_key(paths.station_key_path)
+        except BaseException:
+            database.dispose()
+            raise
+        audit = database.audit_log(station_key)
+        journal = Journal(attempts=database.attempts, credentials=database.credentials, units=database.units,
+                          audit=audit)  # fmt: skip
+        people = People(database.registry, audit, settings.access)
+        production = Production(database, journal, paths, audit, development_registry=development_registry,
+                                watchdog=Watchdog.shared())  # fmt: skip
+        station = Station(
+            name=name,
+            paths=paths,
+            settings=settings,
+            settings_path=settings_path,
+            database=database,
+            station_key=station_key,
+            journal=journal,
+            audit=audit,
+            people=people,
+            production=production,
+            units=Units(production, people, slot_provider, audit, station=name, work_order=settings.work_order),
+            supervision=Supervision(database, people, audit, station=name),
+            development_registry=development_registry,
+        )
+        station.load_configured_recipe()
+        return station
+
+    def open_with_passphrases_from_environment(self, station: Station) -> None:
+        """A line station started with STATION_CA_PASSPHRASE / STATION_VAULT_PASSPHRASE opens its CA
+        and vault at once; a refused passphrase is logged, and a person opens them instead."""
+        ca_passphrase = os.environ.get(CA_PASSPHRASE_ENVIRONMENT_VARIABLE)
+        if ca_passphrase and station.production.recipe is not None:
+            try:
+                station.production.open_ca(ca_passphrase, "station")
+            except StationError as error:
+                LOG.warning("CA passphrase from the environment refused: %s", error)
+        vault_passphrase = os.environ.get(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE)
+        if vault_passphrase:
+            try:
+                station.production.unlock_vault(vault_passphrase, "station")
+            except StationError as error:
+                LOG.warning("vault passphrase from the environment refused: %s", error)
+
+    def open_demo(self, demo: DemoOptions, *, verbose: bool = False) -> Station:
+        from station.app.demo import open_demo_station
+
+        return open_demo_station(self, demo, verbose=verbose)
+
+    def run_gui(self, arguments: argparse.Namespace) -> int:
+        from station.app.windows import run_line_window
+
+        return run_line_window(self, arguments)
+
+    def run_demo_gui(self, arguments: argparse.Namespace) -> int:
+        from station.app.windows import run_demo_window
+
+        return run_demo_window(self, arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""A slot on a real line: its pyOCD probe and its serial console, wired for the flow.
+
+The same wiring serves simulated units: their probes are pyOCD probes too (``sim:<unit>``)
+and their consoles are ptys.
+"""
+
+from __future__ import annotations
+
+from station.config.settings import SlotSettings
+from station.domain.errors import NoProbeError
+from station.domain.recipe import Recipe
+from station.drivers.console import SerialConsole
+from station.drivers.locks import lock_strategy_for
+from station.drivers.probe import PyOcdProbe
+from station.flow.ports import UnitConsole
+from station.flow.run import Slot
+
+
+def hardware_slot(name: str, probe_id: str, console_port: str, recipe: Recipe) -> Slot:
+    """A slot wired to a probe (by pyOCD unique id) and a serial console port."""
+    if not probe_id:
+        raise NoProbeError(f"slot {name} has no probe")
+    if not console_port:
+        raise NoProbeError(f"slot {name} has no console port")
+    probe = PyOcdProbe(probe_id, recipe.target, lock_strategy_for(recipe.lock_method))
+
+    def open_console() -> UnitConsole:
+        return SerialConsole(console_port, recipe.console)
+
+    return Slot(name=name, probe=probe, open_console=open_console)
+
+
+class HardwareSlots:
+    """A real line's SlotProvider: each slot's probe and console port as the settings name them."""
+
+    def slot_for(self, settings: SlotSettings, serial: str, recipe: Recipe, *, kind: str) -> Slot:
+        return hardware_slot(settings.name, settings.probe, settings.console, recipe)

@@ -1,0 +1,8 @@
+"""The station's use cases, without Qt: what the command line and the window both call.
+
+People and their PINs (``people``, ``session``), which slot a unit goes to (``slots``), the
+recipe, CA and vault (``production``), jobs on slots, rework and recovery (``units``),
+inspections and golden units (``supervision``), the shift counters (``counters``), recipe
+checks (``recipes``); ``station`` bundles them into the ``Station`` the composition root
+builds. Every refusal is an error of ``station.domain.errors``.
+"""

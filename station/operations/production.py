@@ -1,0 +1,192 @@
+"""What the station produces with: the recipe, the factory CA that signs for it, the token vault.
+
+A unit can start only when all three are ready (and a slot is set up, and recovery after a
+restart has finished): ``readiness_problems`` says what is missing, as errors of the domain's
+tree, for the front end to put in words. Choosing a recipe records its exact text under its
+hash; opening the CA builds the provisioner for that recipe; a vault unlocked by a supervisor
+serves the shift. The slow parts (decrypting the CA key, deriving the vault key) block: the
+window runs them off its event loop. Every change is audited under the actor who made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from station.config.paths import StationPaths
+from station.domain.errors import (
+    CaError,
+    NoProbeError,
+    NoRecipeError,
+    RecoveryRunningError,
+    StationError,
+    VaultError,
+)
+from station.domain.recipe import Recipe
+from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
+from station.flow.sequence import UnitProvisioner
+from station.flow.watchdog import Watchdog
+from station.operations.recipes import check_recipe
+from station.security.ca import ca_paths, init_ca, load_ca
+from station.security.issuer import FactoryCredentialIssuer
+from station.security.vault import ImportSummary, TokenVault, UnlockedVault
+from station.store import Database
+
+
+class Production:
+    """The recipe, the CA and the vault of one station, shared by all its slots."""
+
+    def __init__(
+        self,
+        database: Database,
+        journal: Journal,
+        paths: StationPaths,
+        audit: AuditTrail,
+        *,
+        development_registry: DevelopmentUnitRegistry | None,
+        watchdog: Watchdog,
+    ) -> None:
+        self._database = database
+        self._journal = journal
+        self._paths = paths
+        self._audit = audit
+        self._development_registry = development_registry
+        self._watchdog = watchdog
+        self._lock = threading.Lock()
+        self.recipe: Recipe | None = None
+        self.recipe_problem: str | None = None
+        self._base: UnitProvisioner | None = None
+        self.vault: UnlockedVault | None = None
+
+    # ---- state --------------------------------------------------------------------------------
+
+    @property
+    def ca_open(self) -> bool:
+        return self._base is not None
+
+    def readiness_problems(self, *, slot_count: int, recovering: bool) -> list[StationError]:
+        """Everything that keeps the station from starting a unit, most important first."""
+        problems: list[StationError] = []
+        if self.recipe is None:
+            problems.append(NoRecipeError("no recipe is chosen"))
+        elif self._base is None:
+            problems.append(CaError("the factory CA is not open"))
+        if self.vault is None:
+            problems.append(VaultError("the token vault is locked: a supervisor must unlock it for the shift"))
+        if slot_count == 0:
+            problems.append(NoProbeError("no slot is set up"))
+        if recovering:
+            problems.append(RecoveryRunningError("the station is checking unfinished units"))
+        return problems
+
+    def provisioner(self) -> UnitProvisioner:
+        """The sequence for the current recipe and CA, with the vault as it is now."""
+        base = self._base
+        if base is None:
+            raise CaError("the factory CA is not open for this recipe")
+        return UnitProvisioner(
+            base.recipe,
+            base.journal,
+            base.issuer,
+            self.vault,
+            development_registry=self._development_registry,
+            watchdog=self._watchdog,
+        )
+
+    # ---- the recipe -----------------------------------------------------------------------------
+
+    def load_recipe(self, path: Path) -> Recipe:
+        """Check a recipe (images against their pinned hashes, credentials) and record its exact text."""
+        recipe = check_recipe(path).recipe
+        self._database.registry.record_recipe(recipe.source_text, recipe.product, sha256=recipe.content_hash)
+        return recipe
+
+    def use_recipe(self, path: Path, actor: str | None) -> Recipe:
+        """Make ``path`` the station's recipe; the CA must be opened again for it. A person's
+        choice (``actor``) is audited; the settings' recipe at start is not a choice."""
+        recipe = self.load_recipe(path)
+        with self._lock:
+            self.recipe, self.recipe_problem, self._base = recipe, None, None
+        if actor is not None:
+            self._audit.append_audit(actor, "recipe.select", f"recipe {path} sha256 {recipe.content_hash}")
+        return recipe
+
+    def refuse_recipe(self, problem: str) -> None:
+        """The configured recipe did not load: no recipe, and the reason for the engineer."""
+        with self._lock:
+            self.recipe, self.recipe_problem, self._base = None, problem, None
+
+    def set_work_order(self, code: str | None) -> None:
+        if code:
+            self._database.registry.upsert_work_order(code, product=self.recipe.product if self.recipe else None)
+
+    # ---- the factory CA ---------------------------------------------------------------------------
+
+    def ca_exists(self) -> bool:
+        return ca_paths(self._paths.ca_dir)[0].exists()
+
+    def open_ca(self, passphrase: str, actor: str) -> bool:
+        """Open the CA for the current recipe (slow: the key is decrypted); False when the recipe
+        changed meanwhile and this CA session belongs to the old one."""
+        recipe = self.recipe
+        if recipe is None:
+            raise NoRecipeError("choose a recipe first")
+        ca = load_ca(self._paths.ca_dir, passphrase)
+        base = UnitProvisioner(
+            recipe, self._journal, FactoryCredentialIssuer(ca, recipe.credentials), None,
+            development_registry=self._development_registry, watchdog=self._watchdog,
+        )  # fmt: skip
+        with self._lock:
+            if self.recipe is not recipe:
+                return False
+            self._base = base
+        self._audit.append_audit(actor, "ca.load", f"factory CA opened for recipe {recipe.content_hash[:16]} "
+                                 f"({recipe.product})")  # fmt: skip
+        return True
+
+    def create_ca(self, common_name: str, passphrase: str, actor: str) -> None:
+        init_ca(self._paths.ca_dir, passphrase, common_name)
+        self._audit.append_audit(actor, "ca.init", f"factory CA {common_name!r} created in {self._paths.ca_dir}")
+
+    # ---- the token vault ----------------------------------------------------------------------------
+
+    def unlock_vault(self, passphrase: str, actor: str) -> None:
+        try:
+            vault = TokenVault(self._database.tokens).unlocked(passphrase)
+        except StationError as error:
+            self._audit.append_audit(actor, "vault.unlock-refused", f"[{error.code}] {error}")
+            raise
+        self.vault = vault
+        self._audit.append_audit(actor, "vault.unlock", "token vault unlocked for the shift")
+
+    def lock_vault(self, actor: str) -> None:
+        self.vault = None
+        self._audit.append_audit(actor, "vault.lock", "token vault locked")
+
+    def vault_initialized(self) -> bool:
+        """Whether the vault has its passphrase yet (the first import sets it)."""
+        return TokenVault(self._database.tokens).is_initialized
+
+    def import_tokens(
+        self, lines: list[str], product: str, use_limit: int | None, passphrase: str, actor: str
+    ) -> ImportSummary:
+        """Seal tokens (one per line of a token file) into the vault; their text is never kept or shown."""
+        summary = TokenVault(self._database.tokens).import_tokens(passphrase, product, lines, use_limit)
+        limit = f", use limit {use_limit}" if use_limit else ""
+        self._audit.append_audit(
+            actor, "tokens.import",
+            f"{summary.product}: {summary.added} new token(s), {summary.duplicates} duplicate(s){limit}",
+        )  # fmt: skip
+        return summary
+
+
+def read_token_file(path: Path) -> list[str]:
+    """The lines of a token file; VaultError naming the file (never its content) when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise VaultError(f"token file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise VaultError(f"token file {path} is not UTF-8 text; nothing was imported") from None
+    except OSError as error:
+        raise VaultError(f"cannot read token file {path}: {error.strerror or error}") from None

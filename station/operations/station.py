@@ -1,0 +1,179 @@
+"""A built station: what every front end drives, built once by the composition root.
+
+``Station`` holds the station's name, files, settings, records and keys, and the operations
+over them: people and their PINs, production (recipe, CA, vault), units on slots, and the
+supervisor's decisions. The window and the command line call the same objects, so a rule
+holds whichever front end a person uses. ``StationFactory`` is what the front ends ask the
+composition root (``station.app``) for: they never decide which database, data directory or
+station key to use themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from station.config.paths import StationPaths
+from station.config.settings import ScannerSettings, SlotSettings, StationSettings, check_slots, save_settings
+from station.domain.errors import StationError
+from station.domain.recipe import CredentialPlan
+from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
+from station.operations.counters import ShiftCounters
+from station.operations.people import People
+from station.operations.production import Production
+from station.operations.supervision import Supervision
+from station.operations.units import Units
+from station.security.station_key import StationKey
+from station.sim.demo import DemoEnvironment
+from station.sim.demo_slots import DemoUnits
+from station.store import Database
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StationOptions:
+    """What a front end was told on its command line; None: the environment's or the default."""
+
+    data_dir: Path | None = None
+    db_url: str | None = None
+    settings_path: Path | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Training:
+    """The training station's extras: simulated units in its slots, published demo passphrases."""
+
+    units: DemoUnits
+    environment: DemoEnvironment
+    ca_passphrase: str
+    vault_passphrase: str
+
+
+@dataclass
+class Station:
+    """One station's records, keys, settings and operations (see the module's docstring)."""
+
+    name: str
+    paths: StationPaths
+    settings: StationSettings
+    settings_path: Path | None
+    database: Database
+    station_key: StationKey
+    journal: Journal
+    audit: AuditTrail
+    people: People
+    production: Production
+    units: Units
+    supervision: Supervision
+    development_registry: DevelopmentUnitRegistry | None
+    training: Training | None = None
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+    closed: bool = False
+
+    def counters(self) -> ShiftCounters:
+        """This station's shift counters, counting from now."""
+        return ShiftCounters(self.database, self.name)
+
+    # ---- engineer's settings ------------------------------------------------------------------
+
+    def use_recipe(self, path: Path, actor: str) -> None:
+        """The station's recipe from now on (remembered in the settings)."""
+        self.production.use_recipe(path, actor)
+        self._save(replace(self.settings, recipe=path))
+
+    def set_work_order(self, code: str, actor: str) -> None:
+        work_order = code.strip() or None
+        self.production.set_work_order(work_order)
+        self._save(replace(self.settings, work_order=work_order))
+        self.units.work_order = work_order
+        self.audit.append_audit(actor, "work-order.set", f"work order {work_order or '(none)'}")
+
+    def set_slots(self, slots: tuple[SlotSettings, ...], actor: str) -> None:
+        check_slots(slots)
+        self._save(self.settings.with_slots(slots))
+        described = "; ".join(f"{slot.name}: probe {slot.probe}, console {slot.console}" for slot in slots)
+        self.audit.append_audit(actor, "slots.set", described)
+
+    def _save(self, settings: StationSettings) -> None:
+        self.settings = settings
+        if self.settings_path is not None:
+            save_settings(settings, self.settings_path)
+
+    def load_configured_recipe(self) -> None:
+        """The recipe the settings name, if any; a refused one leaves the station without one."""
+        path = self.settings.recipe
+        if path is None:
+            return
+        try:
+            self.production.use_recipe(path, actor=None)
+        except StationError as error:
+            LOG.warning("configured recipe %s refused: %s", path, error)
+            self.production.refuse_recipe(str(error))
+
+    # ---- the end ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release everything the station holds (the demo's simulator too); safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        for close in reversed(self.on_close):
+            try:
+                close()
+            except Exception:
+                LOG.exception("closing the station")
+        self.database.dispose()
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The training station on simulated units (``station demo``)."""
+
+    root: Path | None = None
+    slots: int = 3
+    timing: float = 0.0
+    plan: CredentialPlan = CredentialPlan.STATION_GENERATED
+    recipe_path: Path | None = None
+    scanner: ScannerSettings | None = None
+    sounds: bool = True
+
+
+class StationFactory(Protocol):
+    """What a front end gets from the composition root."""
+
+    def paths(self, options: StationOptions) -> StationPaths:
+        """The station's files, as this station decides them."""
+        ...
+
+    def open_database(self, options: StationOptions) -> Database:
+        """The station's database, its schema checked (for commands that only read or verify)."""
+        ...
+
+    def open_station(
+        self,
+        options: StationOptions,
+        *,
+        recipe: Path | None = None,
+        slots: tuple[SlotSettings, ...] | None = None,
+    ) -> Station:
+        """The whole station from its settings; ``recipe`` and ``slots`` (a command's own probe
+        and console) stand in for the settings' ones."""
+        ...
+
+    def open_demo(self, demo: DemoOptions, *, verbose: bool = False) -> Station:
+        """The training station on simulated units: demo CA, vault and people ready."""
+        ...
+
+    def run_gui(self, arguments: argparse.Namespace) -> int:
+        """``station gui``: the window for this station's line."""
+        ...
+
+    def run_demo_gui(self, arguments: argparse.Namespace) -> int:
+        """``station demo`` with a display."""
+        ...

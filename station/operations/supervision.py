@@ -1,0 +1,53 @@
+"""A supervisor's decisions besides rework: inspections after a restart, and golden units.
+
+Recovery leaves an attempt for inspection when the unit may be locked and could not be asked
+(MAY_BE_LOCKED): a supervisor looks at the unit and records what they found, which settles
+it. A golden unit is a reference board used to check the station; reports leave it out of
+yield. Both need the supervisor's PIN, from the window and from the command line alike, and
+both are recorded: the finding as an inspection record, every decision in the audit log.
+"""
+
+from __future__ import annotations
+
+from station.domain.errors import AccessError, StoreError
+from station.domain.records import AttemptRecord, InspectionRecord, UnitRecord
+from station.flow.ports import AuditTrail
+from station.operations.people import SUPERVISOR, People
+from station.store import Database
+
+
+class Supervision:
+    def __init__(self, database: Database, people: People, audit: AuditTrail, *, station: str) -> None:
+        self._database = database
+        self._people = people
+        self._audit = audit
+        self.station = station
+
+    def pending_inspections(self) -> list[AttemptRecord]:
+        """This station's attempts waiting for a supervisor's inspection, oldest first."""
+        return self._database.inspections.pending(self.station)
+
+    def acknowledge_inspection(self, attempt_id: int, note: str, supervisor: str, pin: str) -> InspectionRecord:
+        """Record what the inspection of ``attempt_id`` found; it then waits no more."""
+        note = " ".join(note.split())
+        if not note:
+            raise AccessError("say what the inspection found")
+        approved = self._people.approve(supervisor, pin, SUPERVISOR, f"inspection of attempt {attempt_id}")
+        record = self._database.inspections.record(attempt_id, approved.name, note)
+        attempt = self._database.attempts.get_attempt(attempt_id)
+        self._audit.append_audit(
+            approved.actor, "inspection.acknowledge", f"attempt {attempt_id} ({attempt.serial}) inspected: {note}"
+        )
+        return record
+
+    def mark_golden(self, serial: str, supervisor: str, pin: str, *, golden: bool = True) -> UnitRecord:
+        """Mark (or unmark) a unit as a golden reference unit; it must have been provisioned here."""
+        if self._database.units.get_unit(serial) is None:
+            raise StoreError(f"no unit with serial {serial!r}: a golden unit is one the station has provisioned")
+        doing = "golden marking" if golden else "golden unmarking"
+        approved = self._people.approve(supervisor, pin, SUPERVISOR, f"{doing} of {serial}")
+        record = self._database.units.set_golden(serial, golden)
+        action = "unit.golden" if golden else "unit.golden-removed"
+        self._audit.append_audit(approved.actor, action, f"serial {serial} {'is' if golden else 'is no longer'} "
+                                 "a golden reference unit")  # fmt: skip
+        return record

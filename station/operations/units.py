@@ -1,0 +1,121 @@
+"""Units on slots: a provisioning job for a scanned unit, a supervisor's rework, and recovery.
+
+A job is built here, where the rules are (the recipe and CA are ready, the supervisor's PIN
+is right), and run wherever the front end runs blocking work: the window on the slot's
+worker thread, the command line in its own. The slot's probe and console are made from its
+settings on that thread (``SlotProvider``), since serial ports belong to the thread that
+opens them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from station.config.settings import SlotSettings
+from station.domain.errors import ConfigurationError, NoProbeError, StationError
+from station.domain.identity import Serial
+from station.domain.outcome import AttemptOutcome
+from station.domain.records import AttemptRecord
+from station.flow.observer import ProvisioningObserver
+from station.flow.ports import AuditTrail
+from station.flow.run import Slot, StationContext
+from station.operations.people import SUPERVISOR, People
+from station.operations.production import Production
+from station.operations.session import STATION_ACTOR
+from station.operations.slots import SlotProvider
+
+LOG = logging.getLogger(__name__)
+
+
+class JobKind(enum.StrEnum):
+    PROVISION = "provision"
+    REWORK = "rework"
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Work for one slot: ``run`` is called on the slot's thread with an observer."""
+
+    kind: JobKind
+    serial: Serial
+    slot: str
+    run: Callable[[ProvisioningObserver], AttemptOutcome]
+
+
+class Units:
+    """Starts units and reworks on slots, by the station's rules."""
+
+    def __init__(
+        self,
+        production: Production,
+        people: People,
+        slots: SlotProvider,
+        audit: AuditTrail,
+        *,
+        station: str,
+        work_order: str | None,
+    ) -> None:
+        self._production = production
+        self._people = people
+        self.slot_provider = slots
+        self._audit = audit
+        self.station = station
+        self.work_order = work_order
+
+    def context(self, person: str) -> StationContext:
+        return StationContext(self.station, person, self.work_order)
+
+    def provisioning_job(self, serial: Serial, settings: SlotSettings, operator: str) -> UnitJob:
+        """The job that provisions the unit with ``serial`` in the slot ``settings`` describe."""
+        provisioner = self._production.provisioner()
+        recipe, context, slots = provisioner.recipe, self.context(operator), self.slot_provider
+
+        def run(observer: ProvisioningObserver) -> AttemptOutcome:
+            try:
+                slot = slots.slot_for(settings, str(serial), recipe, kind=JobKind.PROVISION.value)
+            except StationError as error:
+                return AttemptOutcome(str(serial), error=_slot_error(error), failure_step="connect")
+            return provisioner.provision(serial, slot, context, observer)
+
+        return UnitJob(JobKind.PROVISION, serial, settings.name, run)
+
+    def rework_job(self, serial: Serial, settings: SlotSettings, supervisor: str, pin: str) -> UnitJob:
+        """A supervisor's rework of the unit in a slot: refused (AccessError) unless ``pin`` is
+        ``supervisor``'s PIN. The erase makes the unit a development unit for life."""
+        provisioner = self._production.provisioner()
+        approved = self._people.approve(supervisor, pin, SUPERVISOR, f"rework of {serial} in slot {settings.name}")
+        recipe, context, slots = provisioner.recipe, self.context(approved.name), self.slot_provider
+
+        def run(observer: ProvisioningObserver) -> AttemptOutcome:
+            slot = slots.slot_for(settings, str(serial), recipe, kind=JobKind.REWORK.value)
+            return provisioner.rework(serial, slot, context)
+
+        return UnitJob(JobKind.REWORK, serial, settings.name, run)
+
+    def recover(self, slots: Iterable[SlotSettings]) -> list[AttemptRecord]:
+        """Settle this station's attempts a crash left open, asking each slot's unit."""
+        provisioner = self._production.provisioner()
+        wired: dict[str, Slot] = {}
+        for settings in slots:
+            with contextlib.suppress(StationError):  # a slot that cannot be built cannot be asked
+                slot = self.slot_provider.slot_for(settings, "", provisioner.recipe, kind="recovery")
+                wired[slot.probe.probe_id] = slot
+        settled = provisioner.recover_unfinished(self.station, wired)
+        for attempt in settled:
+            LOG.warning("recovered attempt %s (%s): %s", attempt.id, attempt.serial, attempt.failure_message)
+            self._audit.append_audit(
+                STATION_ACTOR, "attempt.recovered",
+                f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}",
+            )  # fmt: skip
+        return settled
+
+
+def _slot_error(error: StationError) -> StationError:
+    """A slot that cannot be wired (no probe or console configured) needs an engineer."""
+    if isinstance(error, ConfigurationError) and not isinstance(error, NoProbeError):
+        return NoProbeError(str(error))
+    return error

@@ -1,0 +1,417 @@
+"""The per-unit journal: attempts and their steps, each write one short committed transaction.
+
+The step and state writes run for every step of every unit, several slots at once: they are
+single Core statements built once, not ORM loads and flushes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, bindparam, func, insert, literal, select, tuple_, update
+
+from station.domain.errors import StoreError
+from station.domain.export_row import AttemptRow, attempt_row
+from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState, StepOutcome, StepRecord
+from station.store.attempt_queries import (
+    ATTEMPT_COLUMNS,
+    ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT,
+    FINAL_STATES,
+    STEP_COLUMNS,
+    STEP_OUTCOMES,
+    attempt_from_row,
+    attempt_query,
+    filter_conditions,
+    load_attempts,
+    open_attempt,
+)
+from station.store.fast_export import ROWS_CHUNK_SIZE, iter_rows
+from station.store.models import Attempt, Operator, Recipe, Station, Step, Unit, WorkOrder
+from station.store.repository_helpers import (
+    DEFAULT_OPERATOR_ROLE,
+    STREAM_BATCH_SIZE,
+    UNSET,
+    Unset,
+    get_or_create,
+    moment,
+)
+from station.store.session import Sessions
+from station.store.units import unit_row
+
+# The journal's hottest statements, built once: constructing and coercing a statement costs
+# more than running it. Executed on the session's Core connection, outside the ORM.
+_SELECT_ATTEMPT_RESULT = select(Attempt.result).where(Attempt.id == bindparam("attempt_id"))
+_ADVANCE_OPEN_ATTEMPT = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value)
+    .values(state=bindparam("state"))
+    .returning(Attempt.id)
+)
+# A running step of an attempt that is still open, in one statement: no row comes back when
+# the attempt is missing or finished (the caller then asks why).
+_INSERT_STEP_OF_OPEN_ATTEMPT = (
+    insert(Step)
+    .from_select(
+        ["attempt_id", "name", "started_at", "outcome", "detail"],
+        select(
+            Attempt.id,
+            bindparam("name", type_=Step.__table__.c.name.type),
+            bindparam("started_at", type_=Step.__table__.c.started_at.type),
+            literal(StepOutcome.RUNNING.value, type_=Step.__table__.c.outcome.type),
+            literal("", type_=Step.__table__.c.detail.type),
+        ).where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value),
+    )
+    .returning(Step.id)
+)
+_FINISH_RUNNING_STEP = (
+    update(Step)
+    .where(Step.id == bindparam("step_id"), Step.outcome == StepOutcome.RUNNING.value)
+    .values(
+        outcome=bindparam("outcome"),
+        detail=bindparam("detail"),
+        failure_code=bindparam("failure_code"),
+        ended_at=bindparam("ended_at"),
+    )
+    .returning(Step.attempt_id, Step.name, Step.started_at)
+)
+
+
+def _check_advance(state: JournalState) -> None:
+    if state in FINAL_STATES.values():
+        raise StoreError(f"{state} ends an attempt: use finish_attempt")
+
+
+def _require_open_attempt(connection: Connection, attempt_id: int) -> None:
+    """StoreError unless the attempt exists and is unfinished (one indexed read, no ORM load)."""
+    result = connection.execute(_SELECT_ATTEMPT_RESULT, {"attempt_id": attempt_id}).scalar_one_or_none()
+    if result is None:
+        raise StoreError(f"no attempt {attempt_id}")
+    if result != AttemptResult.IN_PROGRESS:
+        raise StoreError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
+
+
+def _advance_open_attempt(connection: Connection, attempt_id: int, state: JournalState) -> None:
+    changed = connection.execute(_ADVANCE_OPEN_ATTEMPT, {"attempt_id": attempt_id, "state": state.value}).first()
+    if changed is None:
+        _require_open_attempt(connection, attempt_id)  # says why
+        raise StoreError(f"attempt {attempt_id} cannot change")
+
+
+class AttemptRepository:
+    """The per-unit journal: attempts, their steps, and the queries over them."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    # -- writing ------------------------------------------------------------------------
+
+    def create_attempt(
+        self,
+        *,
+        serial: str,
+        station: str,
+        operator: str,
+        recipe_hash: str,
+        product: str,
+        work_order: str | None = None,
+        device_id: str | None = None,
+        probe_id: str | None = None,
+        is_rework: bool = False,
+        at: datetime | None = None,
+    ) -> AttemptRecord:
+        """Open an attempt in state SCANNED, linked to the unit's previous attempt.
+
+        The unit, station, operator and work order are created on first use; the recipe
+        must already be recorded (``RegistryRepository.record_recipe``).
+        """
+        started = moment(at)
+        with self._sessions.writing() as session:
+            if session.scalars(select(Recipe.id).where(Recipe.sha256 == recipe_hash)).first() is None:
+                raise StoreError(f"recipe {recipe_hash} is not recorded; record the recipe before using it")
+            unit = unit_row(session, serial, device_id, started)
+            station_row = get_or_create(session, Station, Station.name == station, name=station,
+                                         description="", created_at=started)
+            operator_row = get_or_create(session, Operator, Operator.name == operator, name=operator,
+                                          role=DEFAULT_OPERATOR_ROLE, created_at=started)
+            work_order_id = None
+            if work_order is not None:
+                work_order_row = get_or_create(session, WorkOrder, WorkOrder.code == work_order,
+                                                code=work_order, product=product, created_at=started)
+                work_order_id = work_order_row.id
+            session.flush()
+            previous = session.scalars(
+                select(Attempt.id).where(Attempt.unit_id == unit.id).order_by(Attempt.id.desc()).limit(1)
+            ).first()
+            row = Attempt(
+                unit_id=unit.id, station_id=station_row.id, operator_id=operator_row.id,
+                work_order_id=work_order_id, recipe_hash=recipe_hash, product=product,
+                device_id=device_id, probe_id=probe_id, state=JournalState.SCANNED.value,
+                result=AttemptResult.IN_PROGRESS.value, started_at=started, previous_attempt_id=previous,
+                is_rework=is_rework, image_hashes="[]", console_transcript="",
+            )
+            session.add(row)
+            session.flush()
+            attempt_id = row.id
+        return self.get_attempt(attempt_id)
+
+    def advance(self, attempt_id: int, state: JournalState) -> None:
+        """Commit the attempt's new journal state (before the irreversible act it names)."""
+        _check_advance(state)
+        self._sessions.write_journal(lambda connection: _advance_open_attempt(connection, attempt_id, state))
+
+    def set_attempt_fields(
+        self,
+        attempt_id: int,
+        *,
+        device_id: str | Unset | None = UNSET,
+        probe_id: str | Unset | None = UNSET,
+        image_hashes: Sequence[str] | Unset = UNSET,
+        certificate_fingerprint: str | Unset | None = UNSET,
+        token_fingerprint: str | Unset | None = UNSET,
+        console_transcript: str | Unset = UNSET,
+        is_rework: bool | Unset = UNSET,
+    ) -> None:
+        """Set the given fields of an unfinished attempt; fields left out keep their value."""
+        given: dict[str, Any] = {
+            "device_id": device_id,
+            "probe_id": probe_id,
+            "image_hashes": image_hashes if image_hashes is UNSET else json.dumps(list(image_hashes)),
+            "certificate_fingerprint": certificate_fingerprint,
+            "token_fingerprint": token_fingerprint,
+            "console_transcript": console_transcript,
+            "is_rework": is_rework,
+        }
+        values = {name: value for name, value in given.items() if value is not UNSET}
+
+        def write(connection: Connection) -> None:
+            if not values:
+                _require_open_attempt(connection, attempt_id)
+                return
+            changed = connection.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt_id, Attempt.result == AttemptResult.IN_PROGRESS.value)
+                .values(values)
+                .returning(Attempt.unit_id)
+            ).first()
+            if changed is None:
+                _require_open_attempt(connection, attempt_id)  # says why
+                raise StoreError(f"attempt {attempt_id} cannot change")
+            if isinstance(device_id, str):  # the unit learns its device id from its first attempt
+                connection.execute(
+                    update(Unit).where(Unit.id == changed.unit_id, Unit.device_id.is_(None)).values(device_id=device_id)
+                )
+
+        self._sessions.write_journal(write)
+
+    def append_transcript(self, attempt_id: int, text: str) -> None:
+        """Add console text (already free of secrets) to the attempt's transcript."""
+        with self._sessions.writing() as session:
+            row = open_attempt(session, attempt_id)
+            row.console_transcript = (row.console_transcript or "") + text
+
+    def finish_attempt(
+        self,
+        attempt_id: int,
+        result: AttemptResult,
+        *,
+        failure_step: str | None = None,
+        failure_code: str | None = None,
+        failure_message: str | None = None,
+        at: datetime | None = None,
+    ) -> AttemptRecord:
+        """Close the attempt as PASSED, FAILED or NEEDS_INSPECTION; the row is final afterwards."""
+        if result not in FINAL_STATES:
+            raise StoreError(f"an attempt cannot finish as {result}")
+        if result is AttemptResult.PASSED and (failure_step or failure_code or failure_message):
+            raise StoreError("a PASSED attempt carries no failure")
+        if result is AttemptResult.FAILED and not failure_code:
+            raise StoreError("a FAILED attempt needs a failure code")
+        ended = moment(at)
+        with self._sessions.writing() as session:
+            row = open_attempt(session, attempt_id)
+            row.result = result.value
+            row.state = FINAL_STATES[result].value
+            row.failure_step = failure_step
+            row.failure_code = failure_code
+            row.failure_message = failure_message
+            row.ended_at = ended
+        return self.get_attempt(attempt_id)
+
+    # The step and state writes below run for every step of every unit, several slots at once:
+    # they are single Core statements (UPDATE ... RETURNING), not ORM loads and flushes, so that
+    # they hold the write lock and the interpreter for as short a time as possible.
+
+    def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord:
+        started = moment(at)
+
+        def write(connection: Connection) -> int:
+            inserted = connection.execute(
+                _INSERT_STEP_OF_OPEN_ATTEMPT, {"attempt_id": attempt_id, "name": name, "started_at": started}
+            ).scalar_one_or_none()
+            if inserted is None:
+                _require_open_attempt(connection, attempt_id)  # says why
+                raise StoreError(f"attempt {attempt_id} cannot change")
+            return int(inserted)
+
+        step_id = self._sessions.write_journal(write)
+        return StepRecord(id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=None,
+                          outcome=StepOutcome.RUNNING, detail="", failure_code=None)
+
+    def finish_step(
+        self,
+        step_id: int,
+        outcome: StepOutcome,
+        *,
+        detail: str = "",
+        failure_code: str | None = None,
+        at: datetime | None = None,
+        advance_to: JournalState | None = None,
+    ) -> StepRecord:
+        """Close a running step; ``advance_to`` commits the attempt's next journal state with it
+        (one transaction: a passed step and the state it reaches are never seen apart)."""
+        if outcome is StepOutcome.RUNNING:
+            raise StoreError("a step cannot finish as RUNNING")
+        if advance_to is not None:
+            _check_advance(advance_to)
+        ended = moment(at)
+
+        def write(connection: Connection) -> StepRecord:
+            row = connection.execute(
+                _FINISH_RUNNING_STEP,
+                {"step_id": step_id, "outcome": outcome.value, "detail": detail, "failure_code": failure_code,
+                 "ended_at": ended},
+            ).first()
+            if row is None:
+                existing = connection.execute(select(Step.name, Step.outcome).where(Step.id == step_id)).first()
+                if existing is None:
+                    raise StoreError(f"no step {step_id}")
+                raise StoreError(f"step {step_id} ({existing.name}) is already finished ({existing.outcome})")
+            if advance_to is not None:
+                _advance_open_attempt(connection, row.attempt_id, advance_to)
+            return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,
+                              ended_at=ended, outcome=outcome, detail=detail, failure_code=failure_code)
+
+        return self._sessions.write_journal(write)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord:
+        with self._sessions.reading() as session:
+            found = load_attempts(session, attempt_query().where(Attempt.id == attempt_id))
+        if not found:
+            raise StoreError(f"no attempt {attempt_id}")
+        return found[0]
+
+    def history(self, serial: str) -> list[AttemptRecord]:
+        """Every attempt at a unit with its steps, oldest first."""
+        with self._sessions.reading() as session:
+            return load_attempts(session, attempt_query().where(Unit.serial == serial).order_by(Attempt.id))
+
+    def latest_attempt(self, serial: str) -> AttemptRecord | None:
+        with self._sessions.reading() as session:
+            found = load_attempts(
+                session, attempt_query().where(Unit.serial == serial).order_by(Attempt.id.desc()).limit(1)
+            )
+        return found[0] if found else None
+
+    def unfinished_attempts(self, station: str | None = None) -> list[AttemptRecord]:
+        """Attempts still IN_PROGRESS (a crash left them): the restarted station resolves each."""
+        query = attempt_query().where(Attempt.result == AttemptResult.IN_PROGRESS.value)
+        if station is not None:
+            query = query.where(Station.name == station)
+        with self._sessions.reading() as session:
+            return load_attempts(session, query.order_by(Attempt.id))
+
+    def count_attempts(self, wanted: AttemptFilter | None = None) -> int:
+        conditions = filter_conditions(wanted or AttemptFilter())
+        query = (
+            select(func.count(Attempt.id))
+            .join(Unit, Attempt.unit_id == Unit.id)
+            .join(Station, Attempt.station_id == Station.id)
+            .join(Operator, Attempt.operator_id == Operator.id)
+            .outerjoin(WorkOrder, Attempt.work_order_id == WorkOrder.id)
+            .where(*conditions)
+        )
+        with self._sessions.reading() as session:
+            return int(session.scalar(query) or 0)
+
+    def iter_attempts(
+        self,
+        wanted: AttemptFilter | None = None,
+        *,
+        batch_size: int = STREAM_BATCH_SIZE,
+        by_unit: bool = False,
+        with_transcripts: bool = True,
+    ) -> Iterator[AttemptRecord]:
+        """Stream matching attempts with their steps, in id order, without loading them all.
+
+        One query joins attempts to steps and is read ``batch_size`` rows at a time (a
+        server-side cursor on PostgreSQL). The read transaction stays open until the
+        iterator is exhausted or closed. ``by_unit`` orders by unit first (each unit's
+        attempts together, oldest first), so per-unit statistics need no per-unit map;
+        ``with_transcripts=False`` leaves the console transcripts out (empty) for exports
+        that do not carry them.
+        """
+        conditions = filter_conditions(wanted or AttemptFilter())
+        columns = ATTEMPT_COLUMNS if with_transcripts else ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT
+        order = (Attempt.unit_id, Attempt.id) if by_unit else (Attempt.id,)
+        base: Select[*tuple[Any, ...]] = (
+            select(*columns, Attempt.unit_id.label("unit_key"))
+            .join(Unit, Attempt.unit_id == Unit.id)
+            .join(Station, Attempt.station_id == Station.id)
+            .join(Operator, Attempt.operator_id == Operator.id)
+            .outerjoin(WorkOrder, Attempt.work_order_id == WorkOrder.id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(batch_size)
+        )
+        # Keyset pagination inside one read transaction (one snapshot): each batch of attempts,
+        # then the steps of exactly those attempts. Attempt columns are read once per attempt,
+        # not once per step as a join would repeat them.
+        with self._sessions.streaming(batch_size) as connection:
+            after: tuple[int, int] | None = None
+            while True:
+                query = base
+                if after is not None:
+                    query = query.where(
+                        tuple_(Attempt.unit_id, Attempt.id) > tuple_(*after) if by_unit else Attempt.id > after[1]
+                    )
+                rows = connection.execute(query).all()
+                if not rows:
+                    return
+                steps: dict[int, list[StepRecord]] = {row.id: [] for row in rows}
+                step_query = (
+                    select(*STEP_COLUMNS).where(Step.attempt_id.in_(list(steps))).order_by(Step.attempt_id, Step.id)
+                )
+                for step_id, attempt_id, name, started, ended, outcome, detail, code in connection.execute(step_query):
+                    steps[attempt_id].append(StepRecord(
+                        id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=ended,
+                        outcome=STEP_OUTCOMES[outcome], detail=detail or "", failure_code=code,
+                    ))
+                for row in rows:
+                    yield attempt_from_row(row, steps[row.id])
+                last = rows[-1]
+                after = (last.unit_key, last.id)
+                if len(rows) < batch_size:
+                    return
+
+    def iter_attempt_rows(
+        self, wanted: AttemptFilter | None = None, *, batch_size: int = ROWS_CHUNK_SIZE
+    ) -> Iterator[AttemptRow]:
+        """Stream the CSV rows of matching attempts, in id order (``station.domain.export_row``).
+
+        Each row has the cells of ``attempt_row()`` of the record ``iter_attempts`` would
+        yield (an empty cell may be ``""`` where the record has None: the same in a CSV), built
+        several times faster: on SQLite, SQL aggregates the steps, a reader thread fetches
+        chunks of ``batch_size`` attempts while the caller formats, and no record is made
+        (see ``station.store.fast_export``); elsewhere the rows come from the records.
+        """
+        wanted = wanted or AttemptFilter()
+        if self._sessions.engine.dialect.name == "sqlite":
+            yield from iter_rows(self._sessions, filter_conditions(wanted), batch_size)
+        else:
+            for attempt in self.iter_attempts(wanted, batch_size=batch_size, with_transcripts=False):
+                yield attempt_row(attempt)

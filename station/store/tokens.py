@@ -1,0 +1,144 @@
+"""The activation-token vault's rows (implements ``station.domain.vault_and_signing.TokenRepository``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+
+from station.domain.errors import StoreError, TokenLimitError
+from station.domain.records import SealedToken, TokenStatus
+from station.domain.vault_and_signing import VaultParameters
+from station.store.models import Attempt, SealedTokenRow, TokenUse, VaultParameter, utc_now
+from station.store.repository_helpers import moment
+from station.store.session import Sessions
+
+
+class SqlTokenRepository:
+    """Sealed activation tokens (ciphertext and keyed fingerprint only) and their uses."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    def vault_parameters(self) -> VaultParameters | None:
+        with self._sessions.reading() as session:
+            row = session.get(VaultParameter, 1)
+            if row is None:
+                return None
+            return VaultParameters(salt=row.salt, scrypt_n=row.scrypt_n, scrypt_r=row.scrypt_r,
+                                   scrypt_p=row.scrypt_p, check_nonce=row.check_nonce,
+                                   check_value=row.check_value)
+
+    def set_vault_parameters(self, parameters: VaultParameters) -> None:
+        with self._sessions.writing() as session:
+            if session.get(VaultParameter, 1) is not None:
+                raise StoreError("the token vault's parameters are already set; they are never replaced")
+            session.add(VaultParameter(
+                id=1, salt=parameters.salt, scrypt_n=parameters.scrypt_n, scrypt_r=parameters.scrypt_r,
+                scrypt_p=parameters.scrypt_p, check_nonce=parameters.check_nonce,
+                check_value=parameters.check_value,
+            ))
+
+    def add_sealed_tokens(self, tokens: Sequence[SealedToken]) -> int:
+        """Store the tokens not already present (by fingerprint), all in one transaction."""
+        with self._sessions.writing() as session:
+            wanted = {token.fingerprint: token for token in tokens}
+            present: set[str] = set()
+            fingerprints = list(wanted)
+            for start in range(0, len(fingerprints), 500):
+                chunk = fingerprints[start:start + 500]
+                present.update(session.scalars(
+                    select(SealedTokenRow.fingerprint).where(SealedTokenRow.fingerprint.in_(chunk))
+                ))
+            new = [token for fingerprint, token in wanted.items() if fingerprint not in present]
+            for token in new:
+                session.add(SealedTokenRow(
+                    fingerprint=token.fingerprint, product=token.product, nonce=token.nonce,
+                    ciphertext=token.ciphertext, use_limit=token.use_limit,
+                    imported_at=moment(token.imported_at),
+                ))
+            return len(new)
+
+    def sealed_tokens(self, product: str) -> list[SealedToken]:
+        with self._sessions.reading() as session:
+            query = (
+                select(SealedTokenRow)
+                .where(SealedTokenRow.product == product)
+                .order_by(SealedTokenRow.imported_at, SealedTokenRow.id)
+            )
+            return [
+                SealedToken(fingerprint=row.fingerprint, product=row.product, nonce=row.nonce,
+                            ciphertext=row.ciphertext, use_limit=row.use_limit, imported_at=row.imported_at)
+                for row in session.scalars(query)
+            ]
+
+    def token_statuses(self, product: str | None = None) -> list[TokenStatus]:
+        uses = (
+            select(TokenUse.fingerprint, func.count(TokenUse.id).label("uses"))
+            .group_by(TokenUse.fingerprint)
+            .subquery()
+        )
+        query = (
+            select(SealedTokenRow.fingerprint, SealedTokenRow.product, SealedTokenRow.use_limit,
+                   SealedTokenRow.imported_at, func.coalesce(uses.c.uses, 0).label("uses"))
+            .outerjoin(uses, uses.c.fingerprint == SealedTokenRow.fingerprint)
+            .order_by(SealedTokenRow.product, SealedTokenRow.imported_at, SealedTokenRow.id)
+        )
+        if product is not None:
+            query = query.where(SealedTokenRow.product == product)
+        with self._sessions.reading() as session:
+            return [
+                TokenStatus(fingerprint=row.fingerprint, product=row.product, uses=int(row.uses),
+                            use_limit=row.use_limit, imported_at=row.imported_at)
+                for row in session.execute(query)
+            ]
+
+    def next_usable_token(self, product: str) -> SealedToken | None:
+        uses = (
+            select(func.count(TokenUse.id))
+            .where(TokenUse.fingerprint == SealedTokenRow.fingerprint)
+            .scalar_subquery()
+        )
+        query = (
+            select(SealedTokenRow)
+            .where(SealedTokenRow.product == product)
+            .where(or_(SealedTokenRow.use_limit.is_(None), SealedTokenRow.use_limit > uses))
+            .order_by(SealedTokenRow.imported_at, SealedTokenRow.id)
+            .limit(1)
+        )
+        with self._sessions.reading() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            return SealedToken(fingerprint=row.fingerprint, product=row.product, nonce=row.nonce,
+                               ciphertext=row.ciphertext, use_limit=row.use_limit, imported_at=row.imported_at)
+
+    def token_count(self, product: str) -> int:
+        with self._sessions.reading() as session:
+            return int(session.scalar(select(func.count(SealedTokenRow.id)).where(SealedTokenRow.product == product))
+                       or 0)
+
+    def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """Count one use against the attempt, or refuse (TokenLimitError) a token at its limit.
+
+        The check and the insert are one transaction holding the write lock (SQLite) or the
+        token's row lock (PostgreSQL), so two stations cannot both take the last use. The
+        attempt's token fingerprint is set too.
+        """
+        with self._sessions.writing() as session:
+            token = session.scalars(
+                select(SealedTokenRow).where(SealedTokenRow.fingerprint == fingerprint).with_for_update()
+            ).first()
+            if token is None:
+                raise StoreError(f"no activation token with fingerprint {fingerprint}")
+            attempt = session.get(Attempt, attempt_id)
+            if attempt is None:
+                raise StoreError(f"no attempt {attempt_id}")
+            if token.use_limit is not None:
+                used = session.scalar(select(func.count(TokenUse.id)).where(TokenUse.fingerprint == fingerprint))
+                if (used or 0) >= token.use_limit:
+                    raise TokenLimitError(
+                        f"activation token {fingerprint} has reached its use limit ({token.use_limit})"
+                    )
+            session.add(TokenUse(fingerprint=fingerprint, attempt_id=attempt_id, used_at=utc_now()))
+            attempt.token_fingerprint = fingerprint

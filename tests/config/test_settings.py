@@ -1,0 +1,85 @@
+"""The station settings: read strictly (the recipes' reader), written atomically, round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station.config.settings import (
+    AccessSettings,
+    ScannerSettings,
+    SlotSettings,
+    StationSettings,
+    load_settings,
+    save_settings,
+)
+from station.domain.errors import ConfigurationError, SettingsError
+
+
+def test_settings_round_trip(tmp_path: Path) -> None:
+    settings = StationSettings(
+        recipe=tmp_path / "recipe.toml",
+        work_order='WO "7"',
+        slots=(SlotSettings("A", "0240000034544e45", "/dev/serial/by-id/usb-x", "FIX-A"),
+               SlotSettings("B", "sim:unit-0002", "/dev/ttyACM1")),
+        scanner=ScannerSettings(serial_port="/dev/serial/by-id/scanner", keystroke_gap_ms=30, debounce_seconds=2.5),
+        kiosk=True,
+        language="es",
+    )
+    path = tmp_path / "station.toml"
+    save_settings(settings, path)
+    assert load_settings(path) == settings
+
+
+def test_unknown_keys_and_bad_slots_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text('schema = 1\nrecipie = "x.toml"\n')
+    with pytest.raises(ConfigurationError, match="unknown key"):
+        load_settings(path)
+    path.write_text(
+        '[[slots]]\nname = "A"\nprobe = "p1"\nconsole = "c"\n[[slots]]\nname = "a"\nprobe = "p2"\nconsole = "c"\n'
+    )
+    with pytest.raises(ConfigurationError, match="two slots"):
+        load_settings(path)
+    path.write_text('[scanner]\nkeystroke_gap_ms = "fast"\n')
+    with pytest.raises(ConfigurationError, match="keystroke_gap_ms"):
+        load_settings(path)
+
+
+def test_missing_settings_file_means_defaults(tmp_path: Path) -> None:
+    assert load_settings(tmp_path / "none.toml") == StationSettings()
+
+
+
+
+def test_the_pin_lock_out_is_configurable_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text("[access]\npin_attempts = 3\nlockout_minutes = 30\n")
+    assert load_settings(path).access == AccessSettings(pin_attempts=3, lockout_minutes=30)
+    settings = StationSettings(access=AccessSettings(pin_attempts=7, lockout_minutes=2))
+    save_settings(settings, path)
+    assert load_settings(path) == settings
+    path.write_text("[access]\npin_attempts = 0\n")
+    with pytest.raises(SettingsError, match=r"\[access\] pin_attempts: must be at least 1, not 0"):
+        load_settings(path)
+    path.write_text("[access]\nlockout = 5\n")
+    with pytest.raises(SettingsError, match=r"\[access\] lockout: unknown key"):
+        load_settings(path)
+
+
+def test_a_settings_error_names_the_file_table_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text('[scanner]\nbaud_rate = "fast"\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path)
+    assert str(raised.value) == f"{path}: [scanner] baud_rate: must be an integer, not a string"
+    path.write_text("kiosk = 1\n")
+    with pytest.raises(SettingsError, match=r"kiosk: must be true or false, not an integer"):
+        load_settings(path)
+    path.write_text("schema = 2\n")
+    with pytest.raises(SettingsError, match="this station reads settings schema 1, not 2"):
+        load_settings(path)
+    path.write_text("not toml [\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(path)
