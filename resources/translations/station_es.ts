@@ -95,6 +95,10 @@
         <translation>La próxima unidad llega bloqueada</translation>
     </message>
     <message>
+        <source>Flash algorithm hangs</source>
+        <translation>El algoritmo de flash se cuelga</translation>
+    </message>
+    <message>
         <source>Slot {slot}: {serial}</source>
         <translation>Posición {slot}: {serial}</translation>
     </message>
@@ -868,8 +872,44 @@
         <translation>¿Qué encontró la inspección?</translation>
     </message>
     <message>
-        <source>Acknowledge</source>
-        <translation>Confirmar</translation>
+        <source>Acknowledge…</source>
+        <translation>Confirmar…</translation>
+    </message>
+    <message>
+        <source>Golden reference units (left out of yield)</source>
+        <translation>Unidades de referencia (fuera del rendimiento)</translation>
+    </message>
+    <message>
+        <source>Serial of the reference unit</source>
+        <translation>Número de serie de la unidad de referencia</translation>
+    </message>
+    <message>
+        <source>Mark golden…</source>
+        <translation>Marcar como referencia…</translation>
+    </message>
+    <message>
+        <source>Unmark…</source>
+        <translation>Quitar marca…</translation>
+    </message>
+    <message>
+        <source>Give the serial of the unit.</source>
+        <translation>Indique el número de serie de la unidad.</translation>
+    </message>
+    <message>
+        <source>Mark {serial} as a golden reference unit?</source>
+        <translation>¿Marcar {serial} como unidad de referencia?</translation>
+    </message>
+    <message>
+        <source>Unmark {serial} as a golden reference unit?</source>
+        <translation>¿Quitar a {serial} la marca de unidad de referencia?</translation>
+    </message>
+    <message>
+        <source>{serial} is a golden unit.</source>
+        <translation>{serial} es una unidad de referencia.</translation>
+    </message>
+    <message>
+        <source>{serial} is no longer a golden unit.</source>
+        <translation>{serial} ya no es una unidad de referencia.</translation>
     </message>
     <message>
         <source>unlocked</source>
@@ -894,6 +934,14 @@
     <message>
         <source>Choose a unit in the list.</source>
         <translation>Elija una unidad de la lista.</translation>
+    </message>
+    <message>
+        <source>Say what the inspection found.</source>
+        <translation>Indique qué encontró la inspección.</translation>
+    </message>
+    <message>
+        <source>Record the inspection of attempt {attempt}?</source>
+        <translation>¿Registrar la inspección del intento {attempt}?</translation>
     </message>
     <message>
         <source>Recorded.</source>

@@ -95,6 +95,10 @@
         <translation>下一个产品到达时已锁定</translation>
     </message>
     <message>
+        <source>Flash algorithm hangs</source>
+        <translation>烧录算法卡死</translation>
+    </message>
+    <message>
         <source>Slot {slot}: {serial}</source>
         <translation>工位 {slot}：{serial}</translation>
     </message>
@@ -868,8 +872,44 @@
         <translation>检查结果是什么？</translation>
     </message>
     <message>
-        <source>Acknowledge</source>
-        <translation>确认</translation>
+        <source>Acknowledge…</source>
+        <translation>确认…</translation>
+    </message>
+    <message>
+        <source>Golden reference units (left out of yield)</source>
+        <translation>黄金参考单元（不计入良率）</translation>
+    </message>
+    <message>
+        <source>Serial of the reference unit</source>
+        <translation>参考单元的序列号</translation>
+    </message>
+    <message>
+        <source>Mark golden…</source>
+        <translation>标记为黄金单元…</translation>
+    </message>
+    <message>
+        <source>Unmark…</source>
+        <translation>取消标记…</translation>
+    </message>
+    <message>
+        <source>Give the serial of the unit.</source>
+        <translation>请输入单元的序列号。</translation>
+    </message>
+    <message>
+        <source>Mark {serial} as a golden reference unit?</source>
+        <translation>将 {serial} 标记为黄金参考单元？</translation>
+    </message>
+    <message>
+        <source>Unmark {serial} as a golden reference unit?</source>
+        <translation>取消 {serial} 的黄金参考单元标记？</translation>
+    </message>
+    <message>
+        <source>{serial} is a golden unit.</source>
+        <translation>{serial} 是黄金单元。</translation>
+    </message>
+    <message>
+        <source>{serial} is no longer a golden unit.</source>
+        <translation>{serial} 不再是黄金单元。</translation>
     </message>
     <message>
         <source>unlocked</source>
@@ -894,6 +934,14 @@
     <message>
         <source>Choose a unit in the list.</source>
         <translation>请在列表中选择一个产品。</translation>
+    </message>
+    <message>
+        <source>Say what the inspection found.</source>
+        <translation>请说明检查发现了什么。</translation>
+    </message>
+    <message>
+        <source>Record the inspection of attempt {attempt}?</source>
+        <translation>记录第 {attempt} 次尝试的检查结果？</translation>
     </message>
     <message>
         <source>Recorded.</source>

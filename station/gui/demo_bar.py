@@ -106,6 +106,7 @@ class DemoBar(QFrame):
             DemoFault.DROP_WRITES: self.tr("Drop flash writes"),
             DemoFault.SILENT_CONSOLE: self.tr("Silent console"),
             DemoFault.ARRIVES_LOCKED: self.tr("Next unit arrives locked"),
+            DemoFault.FLASH_HANGS: self.tr("Flash algorithm hangs"),
         }
 
     def set_fault(self, slot_name: str, fault: DemoFault, on: bool) -> None:

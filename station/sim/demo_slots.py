@@ -4,8 +4,9 @@ Each slot holds one simulated unit, as a fixture holds a board. A scan of a seri
 has not seen means a new board was put in: a fresh blank unit replaces the old one. A scan of
 the same serial again (after a failure) keeps the unit, so that a rescan resumes it as it
 would on a line. Faults are chosen per slot from the fault menu and apply to the slot's unit
-from its next scan on: dropped flash writes and a silent console until cleared; "arrives
-locked" to the next new unit put in (as a returned board arrives locked).
+from its next scan on: dropped flash writes, a flash algorithm that never halts (the flash
+step's deadline ends it) and a silent console until cleared; "arrives locked" to the next new
+unit put in (as a returned board arrives locked).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DemoFault(enum.StrEnum):
     DROP_WRITES = "drop-writes"
     SILENT_CONSOLE = "silent-console"
     ARRIVES_LOCKED = "arrives-locked"
+    FLASH_HANGS = "flash-hangs"
 
 
 @dataclass
@@ -136,6 +138,7 @@ class DemoUnits:
             faults: Faults = unit.info.faults
             faults.drop_writes = DROP_WRITES_RANGE if DemoFault.DROP_WRITES in wanted else None
             faults.console = "silent" if DemoFault.SILENT_CONSOLE in wanted else "normal"
+            faults.algo_hang = DemoFault.FLASH_HANGS in wanted
         if self._server is not None:
             self._server.wait_for_port(unit.unit_id, timeout=CONSOLE_WAIT_SECONDS)
         return unit.probe_id, self.environment.console_path(unit)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from station.cli import build_parser
 from station.config.settings import ScannerSettings, SlotSettings
+from station.domain.errors import AccessError, LockedOutError
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptResult, StepOutcome
 from station.flow.run import Slot as UnitSlot
@@ -37,7 +38,7 @@ from station.gui.main import StationWindow
 from station.gui.slot_states import StepState, Verdict
 from station.gui.wording import plain_words
 from station.sim import board
-from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN
+from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, prepare_demo
 from station.sim.demo_slots import DemoFault
 
 from .conftest import all_demo_tokens, fast_console_recipe, running_qthreads, wait_drawn, wait_finished
@@ -333,6 +334,62 @@ def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
     qtbot.waitUntil(lambda: line.figures().passed == 1, timeout=10_000)
     figures = line.figures()
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (1, 1, 0.0)
+
+
+def flash_deadline_recipe(demo_root: Path, seconds: int = 3) -> Path:
+    """The demo recipe whose flash step may take ``seconds`` and is not retried."""
+    environment = prepare_demo(demo_root)
+    text = environment.recipe_path.read_text(encoding="utf-8")
+    policy = "[steps.flash]\ntimeout_seconds = 120\nretries = 1"
+    assert policy in text
+    path = environment.recipe_path.with_name("recipe-flash-deadline.toml")
+    path.write_text(text.replace(policy, f"[steps.flash]\ntimeout_seconds = {seconds}\nretries = 0"), encoding="utf-8")
+    return path
+
+
+def test_a_hung_flash_algorithm_fails_at_its_deadline_and_the_slot_frees_itself(
+    station_factory: StationFactory, qtbot: Any, tmp_path: Path
+) -> None:
+    station = station_factory(recipe_path=flash_deadline_recipe(tmp_path / "demo"), slots=1)
+    line, window = station.line, station.window
+    assert window.demo_bar is not None
+    window.demo_bar.set_fault("1", DemoFault.FLASH_HANGS, True)
+    serial = window.demo_bar.simulate_scan()
+    started = time.monotonic()
+    wait_finished(qtbot, line, "1")
+    elapsed = time.monotonic() - started
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_step, state.failure_code) == (Verdict.FAIL, "flash", "STEP_TIMEOUT")
+    assert "deadline of 3 s" in state.detail
+    assert not line.runners["1"].busy and elapsed < 3 + 20  # not the minutes of pyOCD's own timeouts
+    wait_drawn(qtbot, window)
+    assert window.operator_view.tiles["1"].verdict_reason.text() == plain_words("STEP_TIMEOUT")
+    [attempt] = attempts_for(station, serial)
+    assert attempt.result is AttemptResult.FAILED and attempt.failure_code == "STEP_TIMEOUT"
+    # The next unit on the same slot (and probe wiring) provisions normally.
+    window.demo_bar.clear_faults("1")
+    qtbot.wait(1100)  # past the debounce window
+    window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    assert line.slot_states["1"].verdict is Verdict.PASS
+
+
+def test_wrong_pins_lock_a_supervisor_out_of_the_window_too(station_factory: StationFactory) -> None:
+    station = station_factory()
+    line = station.line
+    for _ in range(4):
+        with pytest.raises(AccessError, match="wrong name or PIN"):
+            line.sign_in(DEMO_SUPERVISOR, "9999")
+    with pytest.raises(LockedOutError, match="locked out after too many wrong PINs"):
+        line.sign_in(DEMO_SUPERVISOR, "9999")
+    with pytest.raises(LockedOutError):
+        line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)  # even the right PIN, until the time passes
+    assert line.user is not None and line.user.role == "operator"  # the operator stays signed in
+    entries = [(entry.actor, entry.action) for entry in station.operations.database.audit_log().entries()]
+    assert entries.count((f"supervisor:{DEMO_SUPERVISOR}", "access.locked-out")) == 1
+    # The lock-out is the station's, not the window's: the command line refuses the PIN as well.
+    with pytest.raises(LockedOutError):
+        station.operations.people.approve(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, "supervisor", "rework")
 
 
 # ---- secrets -------------------------------------------------------------------------------------
