@@ -59,15 +59,7 @@ def open_demo_station(root: CompositionRoot, demo: DemoOptions, *, verbose: bool
         raise
     station.on_close.append(units.stop)
     station.training = Training(units, environment, DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE)
-    try:
-        register_training_accounts(station.people)
-        if station.production.recipe is not None:
-            station.production.open_ca(DEMO_CA_PASSPHRASE, TRAINING_ACTOR)
-        station.production.unlock_vault(DEMO_VAULT_PASSPHRASE, TRAINING_ACTOR)
-    except BaseException:
-        station.close()
-        raise
-    return station
+    return _opened_with_training_passphrases(station, recipe_required=False)
 
 
 def open_demo_line_station(
@@ -78,11 +70,20 @@ def open_demo_line_station(
     benchmarks that make their own units."""
     settings = replace(StationSettings(), recipe=recipe_path, work_order=work_order)
     station = root.build(environment.paths, settings, None, HardwareSlots(), environment.development_registry())
+    return _opened_with_training_passphrases(station, recipe_required=True)
+
+
+def _opened_with_training_passphrases(station: Station, *, recipe_required: bool) -> Station:
+    """The training accounts registered, the demo CA opened for the recipe and the demo vault
+    unlocked, with their published passphrases; the station closed if any of it fails."""
     try:
-        if station.production.recipe is None:
-            raise ConfigurationError(station.production.recipe_problem or f"recipe {recipe_path} refused")
-        station.production.open_ca(DEMO_CA_PASSPHRASE, TRAINING_ACTOR)
-        station.production.unlock_vault(DEMO_VAULT_PASSPHRASE, TRAINING_ACTOR)
+        register_training_accounts(station.people)
+        production = station.production
+        if production.recipe is not None:
+            production.open_ca(DEMO_CA_PASSPHRASE, TRAINING_ACTOR)
+        elif recipe_required:
+            raise ConfigurationError(production.recipe_problem or "the demo recipe was refused")
+        production.unlock_vault(DEMO_VAULT_PASSPHRASE, TRAINING_ACTOR)
     except BaseException:
         station.close()
         raise

@@ -22,7 +22,7 @@ def obtain_passphrase(environment_variable: str, what: str, *, confirm: bool = F
     value = os.environ.get(environment_variable)
     if value:
         return value
-    if not _interactive():
+    if not interactive():
         raise PassphraseError(
             f"no {what} passphrase: set {environment_variable} or run the command in a terminal to be asked for it"
         )
@@ -36,7 +36,8 @@ def obtain_passphrase(environment_variable: str, what: str, *, confirm: bool = F
     return first
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """Whether a person at a terminal can be asked (standard input is one)."""
     try:
         return sys.stdin.isatty()
     except (AttributeError, ValueError):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import getpass
 import os
 import stat
-import sys
 from pathlib import Path
 
+from station.cli.passphrase import interactive
 from station.domain.errors import PinRequiredError
 
 PIN_FILE_OPTION = "--pin-file"
@@ -24,7 +24,7 @@ def obtain_pin(person: str, pin_file: Path | None) -> str:
     """``person``'s PIN from ``pin_file``, else from a prompt on the terminal."""
     if pin_file is not None:
         return read_pin_file(pin_file)
-    if not _interactive():
+    if not interactive():
         raise PinRequiredError(
             f"no PIN for {person}: run the command in a terminal to be asked for it, or give "
             f"{PIN_FILE_OPTION} FILE (a file only you can read)"
@@ -63,10 +63,3 @@ def read_pin_file(path: Path) -> str:
     if not pin:
         raise PinRequiredError(f"the PIN file {path} is empty")
     return pin
-
-
-def _interactive() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False

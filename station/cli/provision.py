@@ -147,7 +147,8 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
         _open_ca(station, operator)
         station.production.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"),
                                         operator)  # fmt: skip
-        station.units.work_order = arguments.work_order
+        if arguments.work_order:
+            station.units.work_order = arguments.work_order
         for settled in station.units.recover(station.settings.slots):
             print(f"recovered attempt {settled.id} ({settled.serial}): {settled.failure_message}", flush=True)
         recipe = station.production.recipe

@@ -62,7 +62,6 @@ import base64
 import binascii
 import hashlib
 import re
-import string
 import tomllib
 import uuid
 from collections.abc import Mapping
@@ -70,20 +69,12 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import biip
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-
-from station.domain.errors import RecipeError, ScanError, StationError
+from station.domain.errors import RecipeError
 from station.domain.firmware_images import image_content_sha256, read_image
-from station.domain.identity import DeviceId, Serial
 from station.domain.recipe import (
     ENDPOINT_NAME_MAX_LENGTH,
     PRODUCT_CODE_PATTERN,
     SCHEMA_VERSION,
-    SUPPORTED_LOCK_METHODS,
-    ActivationSettings,
-    ConsoleCommands,
-    ConsoleDialect,
     CredentialPlan,
     CredentialSettings,
     FirmwareImage,
@@ -91,22 +82,23 @@ from station.domain.recipe import (
     FlashRegion,
     ImageFormat,
     KeyType,
-    LockMethod,
     Recipe,
     RegionRole,
-    ReplyFormat,
-    SerialBinding,
-    StepName,
-    StepPolicy,
 )
-from station.domain.scan import SerialRule, SerialRuleKind, normalize_gtin
-from station.domain.strict_toml import StrictTable, toml_key, toml_type
+from station.domain.recipe_sections import (
+    check_template,
+    read_activation,
+    read_binding,
+    read_console,
+    read_lock_method,
+    read_serial_rule,
+    read_steps,
+)
+from station.domain.strict_toml import StrictTable, toml_key
 
 _TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{1,63}$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf": "elf", ".axf": "elf"}
-_LOCK_TARGET_PREFIXES: Final = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
-_LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
 
 
 def load_recipe(path: Path | str) -> Recipe:
@@ -136,36 +128,6 @@ def load_recipe(path: Path | str) -> Recipe:
 
 def _span(start: int, end: int) -> str:
     return f"0x{start:08X}-0x{end:08X}"
-
-
-def _template_fields(template: str) -> list[tuple[str, str | None, str | None]]:
-    """(field name, conversion, format spec) of every replacement field; ValueError if malformed."""
-    found = []
-    for _, field_name, format_spec, conversion in string.Formatter().parse(template):
-        if field_name is not None:
-            found.append((field_name, conversion, format_spec or None))
-    return found
-
-
-def _check_template(table: StrictTable, key: str, template: str, allowed: set[str], required: set[str]) -> None:
-    try:
-        fields = _template_fields(template)
-    except ValueError as error:
-        raise table.error(key, f"malformed template: {error} (write {{{{ and }}}} for literal braces)") from None
-    names = set()
-    for name, conversion, format_spec in fields:
-        if name not in allowed:
-            shown = ", ".join("{" + item + "}" for item in sorted(allowed)) or "none"
-            raise table.error(key, f"unknown placeholder {{{name}}} (allowed: {shown})")
-        if conversion is not None or format_spec is not None:
-            raise table.error(key, f"placeholder {{{name}}} may not carry a conversion or format spec")
-        names.add(name)
-    missing = required - names
-    if missing:
-        raise table.error(key, f"must contain {', '.join('{' + item + '}' for item in sorted(missing))}")
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in template):
-        raise table.error(key, "may not contain control characters (line endings come from line_ending)")
-
 
 
 # --------------------------------------------------------------------------- the loader
@@ -204,12 +166,12 @@ class _RecipeLoader:
         credentials = self._credentials(top)
         flash = self._flash(top, credentials.plan)
         images = self._images(top, flash)
-        serial_rule = self._serial(top)
-        lock_method = self._lock(top, target)
-        console = self._console(top)
-        activation = self._activation(top, product)
-        steps = self._steps(top)
-        binding = self._binding(top)
+        serial_rule = read_serial_rule(top)
+        lock_method = read_lock_method(top, target)
+        console = read_console(top)
+        activation = read_activation(top, product)
+        steps = read_steps(top)
+        binding = read_binding(top)
         return Recipe(
             path=self.path,
             content_hash=content_hash,
@@ -383,38 +345,6 @@ class _RecipeLoader:
 
     # -- serial rule
 
-    def _serial(self, top: StrictTable) -> SerialRule:
-        table = top.required_table("serial", ["kind", "pattern", "application_identifier", "gtin"])
-        kind = SerialRuleKind(table.choice("kind", SerialRuleKind))
-        pattern_text = table.optional_string("pattern")
-        if pattern_text is not None:
-            table.pattern("pattern")
-        if kind is SerialRuleKind.REGEX:
-            if pattern_text is None:
-                raise table.error("pattern", "missing (required for kind = \"regex\")")
-            for key in ("application_identifier", "gtin"):
-                if table.has(key):
-                    raise table.error(key, "only for kind = \"gs1\"")
-            if table.pattern("pattern").fullmatch("") is not None:
-                raise table.error("pattern", "matches an empty scan")
-            return SerialRule(kind, pattern=pattern_text)
-        ai = table.string("application_identifier", required=False, default="21")
-        try:
-            known = GS1ApplicationIdentifier.extract(ai)
-        except biip.ParseError:
-            raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier") from None
-        if known.ai != ai:
-            raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier")
-        gtin = table.optional_string("gtin")
-        if gtin is not None:
-            try:
-                normalize_gtin(gtin)
-            except StationError as error:
-                raise table.error("gtin", f"not a valid GTIN: {error}") from None
-        return SerialRule(kind, pattern=pattern_text, application_identifier=ai, gtin=gtin)
-
-    # -- credentials
-
     def _credentials(self, top: StrictTable) -> CredentialSettings:
         table = top.required_table(
             "credentials",
@@ -423,7 +353,7 @@ class _RecipeLoader:
         )
         plan = CredentialPlan(table.choice("plan", CredentialPlan))
         template = table.string("endpoint_name")
-        _check_template(table, "endpoint_name", template, {"serial", "device_id"}, set())
+        check_template(table, "endpoint_name", template, {"serial", "device_id"}, set())
         if "{serial}" not in template and "{device_id}" not in template:
             raise table.error("endpoint_name", "must contain {serial} or {device_id} so that every unit gets its own")
         sample = template.format(serial="S" * 20, device_id="0" * 16)
@@ -496,131 +426,10 @@ class _RecipeLoader:
 
     # -- lock, console, activation, steps, binding
 
-    def _lock(self, top: StrictTable, target: str) -> LockMethod:
-        table = top.required_table("lock", ["method"])
-        text = table.string("method")
-        try:
-            method = LockMethod(text)
-        except ValueError:
-            known = ", ".join(member.value for member in LockMethod)
-            raise table.error("method", f"unknown lock method {text!r} (known: {known})") from None
-        if method not in SUPPORTED_LOCK_METHODS:
-            supported = ", ".join(sorted(item.value for item in SUPPORTED_LOCK_METHODS))
-            raise table.error(
-                "method", f"lock method {text!r} is not supported by this station yet (supported: {supported})"
-            )
-        prefixes = _LOCK_TARGET_PREFIXES.get(method, ())
-        if prefixes and not target.startswith(prefixes):
-            raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
-        return method
 
-    def _console(self, top: StrictTable) -> ConsoleDialect:
-        table = top.required_table(
-            "console",
-            ["baud_rate", "line_ending", "reply_format", "banner", "success", "failure", "command_timeout_seconds",
-             "boot_timeout_seconds", "activate_timeout_seconds", "commands"],
-        )
-        baud_rate = table.integer("baud_rate", minimum=300, maximum=12_000_000)
-        ending_name = table.string("line_ending", required=False, default="crlf")
-        if ending_name not in _LINE_ENDINGS:
-            raise table.error("line_ending", f"{ending_name!r} is not one of: {', '.join(_LINE_ENDINGS)}")
-        reply_format = ReplyFormat(table.choice("reply_format", ReplyFormat, default=ReplyFormat.TEXT.value))
-        banner = table.pattern("banner")
-        success = table.pattern("success")
-        failure = table.pattern("failure")
-        if success.pattern == failure.pattern:
-            raise table.error("failure", "is the same pattern as success")
-        command_timeout = table.seconds("command_timeout_seconds", default=5.0)
-        boot_timeout = table.seconds("boot_timeout_seconds", default=10.0)
-        activate_timeout = table.seconds("activate_timeout_seconds", default=30.0)
 
-        commands_table = table.required_table(
-            "commands", ["version", "uuid", "endpoint", "certificate_fingerprint", "csr", "activate", "reboot"]
-        )
-        placeholders: dict[str, tuple[set[str], set[str]]] = {
-            "version": (set(), set()),
-            "uuid": (set(), set()),
-            "endpoint": (set(), set()),
-            "certificate_fingerprint": (set(), set()),
-            "csr": ({"common_name", "serial", "device_id"}, set()),
-            "activate": ({"token"}, {"token"}),
-            "reboot": (set(), set()),
-        }
-        values: dict[str, str] = {}
-        for key, (allowed, required) in placeholders.items():
-            value = commands_table.string(key)
-            if not value.strip():
-                raise commands_table.error(key, "must not be empty")
-            _check_template(commands_table, key, value, allowed, required)
-            values[key] = value
-        return ConsoleDialect(
-            baud_rate=baud_rate,
-            line_ending=_LINE_ENDINGS[ending_name],
-            reply_format=reply_format,
-            commands=ConsoleCommands(**values),
-            banner=banner,
-            success=success,
-            failure=failure,
-            command_timeout_seconds=command_timeout,
-            boot_timeout_seconds=boot_timeout,
-            activate_timeout_seconds=activate_timeout,
-        )
 
-    def _activation(self, top: StrictTable, product: str) -> ActivationSettings:
-        table = top.required_table("activation", ["product", "token_pool"])
-        activation_product = table.string("product")
-        if not PRODUCT_CODE_PATTERN.match(activation_product):
-            raise table.error("product", f"{activation_product!r} is not a product code (e.g. ACME-TOASTER)")
-        pool = table.string("token_pool", required=False, default=activation_product)
-        if not PRODUCT_CODE_PATTERN.match(pool):
-            raise table.error("token_pool", f"{pool!r} is not a product code (e.g. ACME-TOASTER)")
-        return ActivationSettings(activation_product, pool)
 
-    def _steps(self, top: StrictTable) -> tuple[StepPolicy, ...]:
-        """Every step's deadline and retries, stated by the recipe: no step runs on a default."""
-        names = [name.value for name in StepName]
-        table = top.table("steps", names, required=False)
-        missing = [name for name in names if table is None or not table.has(name)]
-        if missing:
-            example = f"[steps.{missing[0]}] timeout_seconds = 30, retries = 0"
-            raise top.error(
-                "steps", f"no policy for step(s) {', '.join(missing)}: every step needs one (e.g. {example})"
-            )
-        assert table is not None
-        policies = []
-        for name in StepName:
-            entry = table.required_table(name.value, ["timeout_seconds", "retries"])
-            timeout = entry.seconds("timeout_seconds")
-            retries = entry.integer("retries", minimum=0, maximum=10)
-            policies.append(StepPolicy(name, timeout, retries))
-        return tuple(policies)
-
-    def _binding(self, top: StrictTable) -> SerialBinding | None:
-        table = top.table("binding", ["require_listed", "devices"], required=False)
-        if table is None:
-            return None
-        require_listed = table.boolean("require_listed", default=True)
-        devices_table = table.required_table("devices", None)
-        devices: list[tuple[str, str]] = []
-        seen: dict[str, str] = {}
-        for serial_text, device_text in devices_table.data.items():
-            try:
-                serial = Serial(serial_text)
-            except ScanError as error:
-                raise devices_table.error(toml_key(serial_text), str(error)) from None
-            if not isinstance(device_text, str):
-                raise devices_table.error(toml_key(serial_text), f"must be a string, not {toml_type(device_text)}")
-            try:
-                device_id = DeviceId.parse(device_text)
-            except StationError as error:
-                raise devices_table.error(toml_key(serial_text), str(error)) from None
-            if device_id.value in seen:
-                raise devices_table.error(
-                    toml_key(serial_text), f"device {device_id} is already bound to serial {seen[device_id.value]}"
-                )
-            seen[device_id.value] = serial.value
-            devices.append((serial.value, device_id.value))
-        return SerialBinding(tuple(devices), require_listed)
 
 
 def _uncovered(start: int, end: int, regions: list[FlashRegion]) -> tuple[int, int] | None:

@@ -25,7 +25,7 @@ one ``ReworkEraseStep`` instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from station.domain.errors import (
@@ -120,7 +120,7 @@ class UnitProvisioner:
         except StationError as error:
             return AttemptOutcome.refused(serial_text, error)
         run = self._start(serial_text, slot, context, observer, is_rework=False)
-        return self._execute(run, PROVISIONING_STEPS)
+        return self._execute(run, PROVISIONING_STEPS, self._passed)
 
     def _refuse_before_touching(self, serial: str, latest: AttemptRecord | None) -> None:
         unit = self.journal.units.get_unit(serial)
@@ -142,25 +142,19 @@ class UnitProvisioner:
         unit's record all show it, and production refuses the unit from then on. The caller
         has checked the supervisor's PIN.
         """
-        serial_text = str(serial)
-        run = self._start(serial_text, slot, context, None, is_rework=True)
-        try:
-            try:
-                for step in REWORK_STEPS:
-                    self._runner.run(run, step)
-            finally:
-                run.close()
-        except StepFailedError as failure:
-            return self._finish_failed(run, failure.step, failure.error)
+        run = self._start(str(serial), slot, context, None, is_rework=True)
+        return self._execute(run, REWORK_STEPS, self._reworked)
+
+    def _reworked(self, run: UnitRun) -> AttemptOutcome:
+        """The erase went through: the unit is a development unit, its credentials void for good."""
+        supervisor = run.context.operator
         self.journal.attempts.set_attempt_fields(run.attempt_id, device_id=run.device_id)
-        self.journal.units.mark_development(serial_text)
-        void_all(self.journal.credentials, self.journal.credentials.credentials_for_serial(serial_text))
+        self.journal.units.mark_development(run.serial)
+        void_all(self.journal.credentials, self.journal.credentials.credentials_for_serial(run.serial))
         self.journal.audit.append_audit(
-            context.operator,
-            "unit.rework",
-            f"serial {serial_text} device {run.device_id} erased; development unit for life",
+            supervisor, "unit.rework", f"serial {run.serial} device {run.device_id} erased; development unit for life"
         )
-        reworked = UnitReworkedError(f"erased by supervisor {context.operator}: development unit, never to ship")
+        reworked = UnitReworkedError(f"erased by supervisor {supervisor}: development unit, never to ship")
         return self._finish_failed(run, StepName.REWORK.value, reworked)
 
     # ---- crash recovery -----------------------------------------------------------------------
@@ -203,7 +197,11 @@ class UnitProvisioner:
             observer=observer or QuietObserver(),
         )
 
-    def _execute(self, run: UnitRun, steps: Sequence[Step]) -> AttemptOutcome:
+    def _execute(
+        self, run: UnitRun, steps: Sequence[Step], when_done: Callable[[UnitRun], AttemptOutcome]
+    ) -> AttemptOutcome:
+        """Run ``steps`` in order; the first that fails for good ends the attempt as FAILED,
+        otherwise ``when_done`` records how it ended."""
         try:
             try:
                 for step in steps:
@@ -218,6 +216,10 @@ class UnitProvisioner:
         except Exception as error:  # a bug must not take the station down with it
             LOG.exception("attempt %s: unexpected error", run.attempt_id)
             return self._finish_failed(run, INTERNAL_STEP, InternalError(f"internal error: {type(error).__name__}"))
+        return when_done(run)
+
+    def _passed(self, run: UnitRun) -> AttemptOutcome:
+        """PASSED, committed before anyone is told."""
         finished = self.journal.attempts.finish_attempt(run.attempt_id, AttemptResult.PASSED)
         return AttemptOutcome(run.serial, finished, resumed=run.resume_credential is not None)
 

@@ -65,9 +65,11 @@ class Watchdog:
         """Watch ``deadline`` (on this watchdog's clock) for the duration of the block."""
         watch = Watch(deadline, on_expiry)
         with self._condition:
+            earliest = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._order), watch))
             self._start()
-            self._condition.notify()
+            if earliest:  # the thread sleeps until the earliest deadline: wake it only to sleep less
+                self._condition.notify()
         try:
             yield watch
         finally:

@@ -256,7 +256,7 @@ class EngineerView(QScrollArea):
             self.work_order_field.setText(line.settings.work_order or "")
         if line.ca_loaded:
             self.ca_state.setText(self.tr("open for this recipe"))
-        elif line.ca_exists():
+        elif line.engineer.ca_exists():
             self.ca_state.setText(self.tr("exists, not open: give its passphrase"))
         else:
             self.ca_state.setText(self.tr("none yet: create one"))
@@ -268,7 +268,7 @@ class EngineerView(QScrollArea):
         if recipe is None:
             return
         try:
-            self.recipe_check.setPlainText(self.line.check_recipe_file(recipe.path))
+            self.recipe_check.setPlainText(self.line.engineer.check_recipe_file(recipe.path))
         except StationError as error:
             self.recipe_check.setPlainText(str(error))
 
@@ -285,7 +285,7 @@ class EngineerView(QScrollArea):
         self._candidate = None
         self.use_button.setEnabled(False)
         try:
-            self.recipe_check.setPlainText(self.line.check_recipe_file(path))
+            self.recipe_check.setPlainText(self.line.engineer.check_recipe_file(path))
         except StationError as error:
             self.recipe_check.setPlainText(str(error))
             show_result(self.recipe_message, ActionResult(False, self.tr("Recipe refused.")))
@@ -298,7 +298,7 @@ class EngineerView(QScrollArea):
         if self._candidate is None:
             return
         try:
-            self.line.select_recipe(self._candidate)
+            self.line.engineer.select_recipe(self._candidate)
         except StationError as error:
             show_result(self.recipe_message, ActionResult(False, str(error)))
             return
@@ -307,7 +307,7 @@ class EngineerView(QScrollArea):
 
     def apply_work_order(self) -> None:
         try:
-            self.line.set_work_order(self.work_order_field.text())
+            self.line.engineer.set_work_order(self.work_order_field.text())
         except StationError as error:
             show_result(self.recipe_message, ActionResult(False, str(error)))
             return
@@ -320,7 +320,7 @@ class EngineerView(QScrollArea):
         self.ca_passphrase.clear()
         self.ca_repeat.clear()
         try:
-            self.line.open_ca(passphrase, self._ca_result)
+            self.line.engineer.open_ca(passphrase, self._ca_result)
         except StationError as error:
             show_result(self.ca_message, ActionResult(False, str(error)))
 
@@ -332,7 +332,7 @@ class EngineerView(QScrollArea):
             show_result(self.ca_message, ActionResult(False, self.tr("The two passphrases differ.")))
             return
         try:
-            self.line.create_ca(self.ca_name.text().strip(), passphrase, self._ca_result)
+            self.line.engineer.create_ca(self.ca_name.text().strip(), passphrase, self._ca_result)
         except StationError as error:
             show_result(self.ca_message, ActionResult(False, str(error)))
 
@@ -352,7 +352,7 @@ class EngineerView(QScrollArea):
         self.token_passphrase.clear()
         limit = int(self.token_limit.text()) if self.token_limit.text().strip() else None
         try:
-            self.line.import_tokens(
+            self.line.engineer.import_tokens(
                 Path(self.token_file.text().strip()),
                 self.token_product.text().strip(),
                 limit,
@@ -411,7 +411,7 @@ class EngineerView(QScrollArea):
         self.discover_button.setEnabled(False)
         show_result(self.slots_message, ActionResult(True, self.tr("Looking for probes and ports…")))
         try:
-            self.line.discover(self._discovered)
+            self.line.engineer.discover(self._discovered)
         except StationError as error:
             self.discover_button.setEnabled(True)
             show_result(self.slots_message, ActionResult(False, str(error)))
@@ -433,7 +433,7 @@ class EngineerView(QScrollArea):
 
     def apply_slots(self) -> None:
         try:
-            self.line.apply_slots(self.slots_in_table())
+            self.line.engineer.apply_slots(self.slots_in_table())
         except StationError as error:
             show_result(self.slots_message, ActionResult(False, str(error)))
             return
@@ -445,7 +445,7 @@ class EngineerView(QScrollArea):
         pin = self.person_pin.text() or None
         self.person_pin.clear()
         try:
-            self.line.add_person(self.person_name.text().strip(), self.person_role.currentText(), pin)
+            self.line.engineer.add_person(self.person_name.text().strip(), self.person_role.currentText(), pin)
         except StationError as error:
             show_result(self.people_message, ActionResult(False, str(error)))
             return

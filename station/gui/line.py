@@ -14,18 +14,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from station.config.settings import SlotSettings, StationSettings
-from station.domain.errors import AccessError, InternalError, ScanError, SlotError
+from station.domain.errors import AccessError, InternalError, ScanError, SlotBusyError, SlotError
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptRecord, StepOutcome
 from station.domain.scan import parse_scan
 from station.flow.sequence import INTERNAL_STEP, displayed_as
+from station.gui.engineer_actions import EngineerActions
 from station.gui.errors import ErrorSink, describe_error
 from station.gui.scanning import ScanDebouncer
 from station.gui.slot_states import ActionResult, Banner, BannerLevel, SlotState, StepState, Verdict
@@ -33,8 +33,7 @@ from station.gui.sounds import ATTENTION, FAIL, PASS, SCAN, SoundBoard
 from station.gui.wording import plain_words, readiness_words, refusal_words
 from station.gui.workers import ChoreRunner, SlotJob, SlotRunner
 from station.operations.counters import CounterFigures
-from station.operations.people import ENGINEER, OPERATOR, SUPERVISOR, User, badge_name
-from station.operations.recipes import check_recipe
+from station.operations.people import OPERATOR, SUPERVISOR, User, badge_name
 from station.operations.session import StationSession
 from station.operations.slots import SlotChooser, SlotStatus
 from station.operations.station import Station
@@ -86,6 +85,7 @@ class StationLine(QObject):
         self._figures = CounterFigures(passed=0, failed=0, first_pass_yield=None, units_per_hour=None)
         self._figures_running = False
         self._figures_stale = False
+        self.engineer = EngineerActions(self)
         self._build_slots(station.settings.slots)
         self.refresh_counters()
         if station.production.recipe_problem:
@@ -299,7 +299,7 @@ class StationLine(QObject):
         if self.recipe is None:
             raise AccessError("the recipe and the factory CA must be loaded first")
         if slot_name not in self.runners or self.runners[slot_name].busy:
-            raise AccessError(f"slot {slot_name} is not free")
+            raise SlotBusyError(f"slot {slot_name} is not free", slot=slot_name)
         serial = parse_scan(serial_text, self.recipe.serial_rule)
         job = self.station.units.rework_job(serial, self._slot_settings(slot_name), supervisor.name, pin)
         self._submit(job)
@@ -423,7 +423,7 @@ class StationLine(QObject):
 
     # ---- slow operations, on the chores thread ------------------------------------------
 
-    def _chore(self, name: str, work: Callable[[], Any], done: Callable[[Any], None],
+    def run_chore(self, name: str, work: Callable[[], Any], done: Callable[[Any], None],
                on_result: ResultCallback | None = None) -> None:  # fmt: skip
         """Run ``work`` off the GUI thread; ``done`` with its result, or the error as an ActionResult."""
 
@@ -434,7 +434,8 @@ class StationLine(QObject):
 
         self.chores.run(name, work, done, failed)
 
-    def _open_ca(self, passphrase: str, on_result: ResultCallback | None) -> None:
+    def open_ca_for_recipe(self, passphrase: str, on_result: ResultCallback | None) -> None:
+        """Open the factory CA for the current recipe off the GUI thread; recovery follows."""
         if self.recipe is None:
             if on_result is not None:
                 on_result(ActionResult(False, self.tr("Choose a recipe first.")))
@@ -450,7 +451,7 @@ class StationLine(QObject):
             if on_result is not None:
                 on_result(ActionResult(True, self.tr("The factory CA is open.")))
 
-        self._chore("open the factory CA", lambda: production.open_ca(passphrase, actor), done, on_result)
+        self.run_chore("open the factory CA", lambda: production.open_ca(passphrase, actor), done, on_result)
 
     def _recover_once(self) -> None:
         """After a restart, settle this station's open attempts once (the CA must be open)."""
@@ -487,7 +488,7 @@ class StationLine(QObject):
             self._clear_banner()
             on_result(ActionResult(True, self.tr("The token vault is unlocked for this shift.")))
 
-        self._chore("unlock the vault", lambda: production.unlock_vault(passphrase, actor), done, on_result)
+        self.run_chore("unlock the vault", lambda: production.unlock_vault(passphrase, actor), done, on_result)
 
     def lock_vault(self) -> None:
         self.session.require(SUPERVISOR)
@@ -515,93 +516,17 @@ class StationLine(QObject):
         self.station.supervision.mark_golden(str(serial), supervisor.name, pin, golden=golden)
         self.refresh_counters()
 
-    # ---- engineer --------------------------------------------------------------------------
+    def require_idle(self) -> None:
+        if any(runner.busy for runner in self.runners.values()):
+            raise AccessError("wait until every slot has finished")
 
-    def check_recipe_file(self, path: Path) -> str:
-        """The recipe check an engineer reads before choosing a recipe (changes nothing)."""
-        return check_recipe(path).description
-
-    def select_recipe(self, path: Path) -> None:
-        engineer = self.session.require(ENGINEER)
-        self._require_idle()
-        self.station.use_recipe(path, engineer.actor)
-        training = self.station.training
-        if training is not None:
-            self._open_ca(training.ca_passphrase, None)
-        self.production_changed.emit()
-
-    def set_work_order(self, code: str) -> None:
-        engineer = self.session.require(ENGINEER)
-        self.station.set_work_order(code, engineer.actor)
-        self.production_changed.emit()
-
-    def open_ca(self, passphrase: str, on_result: ResultCallback) -> None:
-        self.session.require(ENGINEER)
-        self._open_ca(passphrase, on_result)
-
-    def create_ca(self, common_name: str, passphrase: str, on_result: ResultCallback) -> None:
-        self.session.require(ENGINEER)
-        production, actor = self.station.production, self.session.actor
-
-        def done(_: Any) -> None:
-            if self.recipe is None:
-                on_result(ActionResult(True, self.tr("The factory CA was created. Choose a recipe, then open the CA.")))
-                return
-            self._open_ca(passphrase, on_result)
-
-        self._chore("create the factory CA", lambda: production.create_ca(common_name, passphrase, actor), done,
-                    on_result)  # fmt: skip
-
-    def ca_exists(self) -> bool:
-        return self.station.production.ca_exists()
-
-    def import_tokens(
-        self, path: Path, product: str, use_limit: int | None, passphrase: str, on_result: ResultCallback
-    ) -> None:
-        self.session.require(ENGINEER)
-        production, actor = self.station.production, self.session.actor
-
-        def work() -> Any:
-            from station.operations.production import read_token_file
-
-            return production.import_tokens(read_token_file(path), product, use_limit, passphrase, actor)
-
-        def done(summary: Any) -> None:
-            on_result(ActionResult(True, self.tr("{added} new token(s) imported for {product}.").format(
-                added=summary.added, product=summary.product)))  # fmt: skip
-
-        self._chore("import tokens", work, done, on_result)
-
-    def discover(self, on_found: Callable[[list[tuple[str, str]], list[tuple[str, str]]], None]) -> None:
-        """Probes (pyOCD) and serial ports (pyserial) on this PC, for slot setup."""
-        self.session.require(ENGINEER)
-
-        def work() -> Any:
-            from station.drivers.console import list_serial_ports
-            from station.drivers.probe import list_probes
-
-            return list_probes(), list_serial_ports()
-
-        self.chores.run("discover probes and ports", work, lambda found: on_found(found[0], found[1]))
-
-    def apply_slots(self, slots: tuple[SlotSettings, ...]) -> None:
-        engineer = self.session.require(ENGINEER)
-        self._require_idle()
-        self.station.set_slots(slots, engineer.actor)
+    def replace_slots(self, slots: tuple[SlotSettings, ...]) -> None:
+        """New slots (the engineer saved them): every slot's worker ends, new ones start."""
         self._stop_slots()
         self.chooser = SlotChooser(slots, clock=self.clock)
         self._build_slots(slots)
         self.slots_replaced.emit()
         self.production_changed.emit()
-
-    def add_person(self, name: str, role: str, pin: str | None) -> None:
-        engineer = self.session.require(ENGINEER)
-        self.station.people.add(name, role, pin)
-        self.station.audit.append_audit(engineer.actor, "people.add", f"{name} registered as {role}")
-
-    def _require_idle(self) -> None:
-        if any(runner.busy for runner in self.runners.values()):
-            raise AccessError("wait until every slot has finished")
 
     # ---- shutting down --------------------------------------------------------------------
 

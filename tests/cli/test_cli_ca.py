@@ -67,7 +67,7 @@ def _prompts(monkeypatch: pytest.MonkeyPatch, answers: list[str]) -> list[str]:
         asked.append(prompt)
         return next(replies)
 
-    monkeypatch.setattr("station.cli.passphrase._interactive", lambda: True)
+    monkeypatch.setattr("station.cli.passphrase.interactive", lambda: True)
     monkeypatch.setattr("getpass.getpass", fake_getpass)
     return asked
 

@@ -180,3 +180,22 @@ def test_an_inspection_is_recorded_from_the_command_line_with_the_pin(
     assert database.inspections.pending("line-1-station-1") == []
     record = database.inspections.for_attempt(attempt.id)
     assert record is not None and record.supervisor == SUPERVISOR
+
+
+def test_on_a_terminal_the_pin_is_asked_and_never_echoed(
+    supervised: Line, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+
+    def getpass(prompt: str) -> str:
+        asked.append(prompt)
+        return PIN
+
+    monkeypatch.setattr("station.cli.pins.interactive", lambda: True)
+    monkeypatch.setattr("station.cli.pins.getpass.getpass", getpass)
+    unit = supervised.new_unit()
+    lock_unit_as_delivered(unit)
+    assert main(rework_command(supervised, unit, "TST-002008")) == 0
+    assert asked == ["PIN of sue: "]
+    captured = capsys.readouterr()
+    assert "REWORK TST-002008 REWORKED" in captured.out and PIN not in captured.out + captured.err

@@ -112,3 +112,16 @@ def test_tiles_go_in_one_row_up_to_three_then_two_rows_up_to_eight() -> None:
     assert columns == {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4, 9: 3, 10: 4, 11: 4, 12: 4}
     rows = {slots: -(-slots // columns[slots]) for slots in columns}
     assert all(rows[slots] <= 2 for slots in range(1, 9))
+
+
+def test_operator_words_follow_the_error_tree() -> None:
+    """A code without a sentence of its own gets its nearest ancestor's (ACTIVATION_403 the refused
+    activation's, TOKEN_LIMIT the vault's); an unknown code still gets words."""
+    from station.gui.wording import plain_words
+
+    assert plain_words("ACTIVATION_403") == plain_words("ACTIVATION_REFUSED") != plain_words("CONSOLE")
+    assert plain_words("TOKEN_LIMIT") == plain_words("VAULT")
+    assert plain_words("CONSOLE_GARBLED") != plain_words("CONSOLE")
+    assert plain_words("MAY_BE_LOCKED") != plain_words("INTERRUPTED")
+    assert plain_words("NOT_A_CODE") == "The unit failed. Put it aside for a supervisor."
+    assert plain_words(None) == "Station problem. Call an engineer."

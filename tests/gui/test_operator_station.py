@@ -488,7 +488,7 @@ def test_engineer_sets_slots_with_discovered_probes_and_the_recipe_check(
     training = station.operations.training
     assert training is not None
     with pytest.raises(Exception, match="engineer"):
-        line.apply_slots((SlotSettings("X", "sim:unit-9999", "/dev/null"),))
+        line.engineer.apply_slots((SlotSettings("X", "sim:unit-9999", "/dev/null"),))
     line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
     training.environment.create_units(1)
     view = window.engineer_view

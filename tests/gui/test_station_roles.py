@@ -144,24 +144,24 @@ def test_engineer_opens_the_ca_and_imports_tokens(
     line = station.line
     results: list[ActionResult] = []
     with pytest.raises(Exception, match="engineer"):
-        line.open_ca(DEMO_CA_PASSPHRASE, results.append)
+        line.engineer.open_ca(DEMO_CA_PASSPHRASE, results.append)
     line.sign_in(DEMO_ENGINEER, DEMO_ENGINEER_PIN)
-    line.open_ca("not the passphrase", results.append)
+    line.engineer.open_ca("not the passphrase", results.append)
     qtbot.waitUntil(lambda: len(results) == 1, timeout=DEFAULT_TIMEOUT_MS)
     assert not results[0].ok and "passphrase" in results[0].message
-    line.create_ca("Another CA", "another-passphrase", results.append)
+    line.engineer.create_ca("Another CA", "another-passphrase", results.append)
     qtbot.waitUntil(lambda: len(results) == 2, timeout=DEFAULT_TIMEOUT_MS)
     assert not results[1].ok and "already exists" in results[1].message
-    line.open_ca(DEMO_CA_PASSPHRASE, results.append)
+    line.engineer.open_ca(DEMO_CA_PASSPHRASE, results.append)
     qtbot.waitUntil(lambda: len(results) == 3, timeout=DEFAULT_TIMEOUT_MS)
     assert results[2].ok and line.ca_loaded
 
     token_file = tmp_path / "tokens.txt"
     token_file.write_text("tok-one-AAAAAAAAAAAAAAAAAAAA\ntok-two-BBBBBBBBBBBBBBBBBBBB\n", encoding="utf-8")
-    line.import_tokens(token_file, "ACME-TOASTER", 5, DEMO_VAULT_PASSPHRASE, results.append)
+    line.engineer.import_tokens(token_file, "ACME-TOASTER", 5, DEMO_VAULT_PASSPHRASE, results.append)
     qtbot.waitUntil(lambda: len(results) == 4, timeout=DEFAULT_TIMEOUT_MS)
     assert results[3].ok and results[3].message.startswith("2 new token(s)")
-    line.import_tokens(token_file, "ACME-TOASTER", 5, "wrong vault passphrase", results.append)
+    line.engineer.import_tokens(token_file, "ACME-TOASTER", 5, "wrong vault passphrase", results.append)
     qtbot.waitUntil(lambda: len(results) == 5, timeout=DEFAULT_TIMEOUT_MS)
     assert not results[4].ok
     actions = [entry.action for entry in station.operations.database.audit_log().entries()]

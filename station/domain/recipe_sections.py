@@ -1,0 +1,228 @@
+"""Reading the recipe's tables that stand on their own: serial rule, lock, console, activation,
+steps and binding. ``recipe_loader`` reads the rest (flash, regions, images, credentials, which
+depend on each other and on the recipe's folder) and calls these.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Final
+
+import biip
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+
+from station.domain.errors import ScanError, StationError
+from station.domain.identity import DeviceId, Serial
+from station.domain.recipe import (
+    PRODUCT_CODE_PATTERN,
+    SUPPORTED_LOCK_METHODS,
+    ActivationSettings,
+    ConsoleCommands,
+    ConsoleDialect,
+    LockMethod,
+    ReplyFormat,
+    SerialBinding,
+    StepName,
+    StepPolicy,
+)
+from station.domain.scan import SerialRule, SerialRuleKind, normalize_gtin
+from station.domain.strict_toml import StrictTable, toml_key, toml_type
+
+_LOCK_TARGET_PREFIXES: Final = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
+_LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
+
+
+def template_fields(template: str) -> list[tuple[str, str | None, str | None]]:
+    """(field name, conversion, format spec) of every replacement field; ValueError if malformed."""
+    found = []
+    for _, field_name, format_spec, conversion in string.Formatter().parse(template):
+        if field_name is not None:
+            found.append((field_name, conversion, format_spec or None))
+    return found
+
+
+def check_template(table: StrictTable, key: str, template: str, allowed: set[str], required: set[str]) -> None:
+    try:
+        fields = template_fields(template)
+    except ValueError as error:
+        raise table.error(key, f"malformed template: {error} (write {{{{ and }}}} for literal braces)") from None
+    names = set()
+    for name, conversion, format_spec in fields:
+        if name not in allowed:
+            shown = ", ".join("{" + item + "}" for item in sorted(allowed)) or "none"
+            raise table.error(key, f"unknown placeholder {{{name}}} (allowed: {shown})")
+        if conversion is not None or format_spec is not None:
+            raise table.error(key, f"placeholder {{{name}}} may not carry a conversion or format spec")
+        names.add(name)
+    missing = required - names
+    if missing:
+        raise table.error(key, f"must contain {', '.join('{' + item + '}' for item in sorted(missing))}")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in template):
+        raise table.error(key, "may not contain control characters (line endings come from line_ending)")
+
+
+
+
+
+def read_serial_rule(top: StrictTable) -> SerialRule:
+    table = top.required_table("serial", ["kind", "pattern", "application_identifier", "gtin"])
+    kind = SerialRuleKind(table.choice("kind", SerialRuleKind))
+    pattern_text = table.optional_string("pattern")
+    if pattern_text is not None:
+        table.pattern("pattern")
+    if kind is SerialRuleKind.REGEX:
+        if pattern_text is None:
+            raise table.error("pattern", "missing (required for kind = \"regex\")")
+        for key in ("application_identifier", "gtin"):
+            if table.has(key):
+                raise table.error(key, "only for kind = \"gs1\"")
+        if table.pattern("pattern").fullmatch("") is not None:
+            raise table.error("pattern", "matches an empty scan")
+        return SerialRule(kind, pattern=pattern_text)
+    ai = table.string("application_identifier", required=False, default="21")
+    try:
+        known = GS1ApplicationIdentifier.extract(ai)
+    except biip.ParseError:
+        raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier") from None
+    if known.ai != ai:
+        raise table.error("application_identifier", f"({ai}) is not a GS1 application identifier")
+    gtin = table.optional_string("gtin")
+    if gtin is not None:
+        try:
+            normalize_gtin(gtin)
+        except StationError as error:
+            raise table.error("gtin", f"not a valid GTIN: {error}") from None
+    return SerialRule(kind, pattern=pattern_text, application_identifier=ai, gtin=gtin)
+
+# -- credentials
+
+
+def read_lock_method(top: StrictTable, target: str) -> LockMethod:
+    table = top.required_table("lock", ["method"])
+    text = table.string("method")
+    try:
+        method = LockMethod(text)
+    except ValueError:
+        known = ", ".join(member.value for member in LockMethod)
+        raise table.error("method", f"unknown lock method {text!r} (known: {known})") from None
+    if method not in SUPPORTED_LOCK_METHODS:
+        supported = ", ".join(sorted(item.value for item in SUPPORTED_LOCK_METHODS))
+        raise table.error(
+            "method", f"lock method {text!r} is not supported by this station yet (supported: {supported})"
+        )
+    prefixes = _LOCK_TARGET_PREFIXES.get(method, ())
+    if prefixes and not target.startswith(prefixes):
+        raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
+    return method
+
+
+def read_console(top: StrictTable) -> ConsoleDialect:
+    table = top.required_table(
+        "console",
+        ["baud_rate", "line_ending", "reply_format", "banner", "success", "failure", "command_timeout_seconds",
+         "boot_timeout_seconds", "activate_timeout_seconds", "commands"],
+    )
+    baud_rate = table.integer("baud_rate", minimum=300, maximum=12_000_000)
+    ending_name = table.string("line_ending", required=False, default="crlf")
+    if ending_name not in _LINE_ENDINGS:
+        raise table.error("line_ending", f"{ending_name!r} is not one of: {', '.join(_LINE_ENDINGS)}")
+    reply_format = ReplyFormat(table.choice("reply_format", ReplyFormat, default=ReplyFormat.TEXT.value))
+    banner = table.pattern("banner")
+    success = table.pattern("success")
+    failure = table.pattern("failure")
+    if success.pattern == failure.pattern:
+        raise table.error("failure", "is the same pattern as success")
+    command_timeout = table.seconds("command_timeout_seconds", default=5.0)
+    boot_timeout = table.seconds("boot_timeout_seconds", default=10.0)
+    activate_timeout = table.seconds("activate_timeout_seconds", default=30.0)
+
+    commands_table = table.required_table(
+        "commands", ["version", "uuid", "endpoint", "certificate_fingerprint", "csr", "activate", "reboot"]
+    )
+    placeholders: dict[str, tuple[set[str], set[str]]] = {
+        "version": (set(), set()),
+        "uuid": (set(), set()),
+        "endpoint": (set(), set()),
+        "certificate_fingerprint": (set(), set()),
+        "csr": ({"common_name", "serial", "device_id"}, set()),
+        "activate": ({"token"}, {"token"}),
+        "reboot": (set(), set()),
+    }
+    values: dict[str, str] = {}
+    for key, (allowed, required) in placeholders.items():
+        value = commands_table.string(key)
+        if not value.strip():
+            raise commands_table.error(key, "must not be empty")
+        check_template(commands_table, key, value, allowed, required)
+        values[key] = value
+    return ConsoleDialect(
+        baud_rate=baud_rate,
+        line_ending=_LINE_ENDINGS[ending_name],
+        reply_format=reply_format,
+        commands=ConsoleCommands(**values),
+        banner=banner,
+        success=success,
+        failure=failure,
+        command_timeout_seconds=command_timeout,
+        boot_timeout_seconds=boot_timeout,
+        activate_timeout_seconds=activate_timeout,
+    )
+
+
+def read_activation(top: StrictTable, product: str) -> ActivationSettings:
+    table = top.required_table("activation", ["product", "token_pool"])
+    activation_product = table.string("product")
+    if not PRODUCT_CODE_PATTERN.match(activation_product):
+        raise table.error("product", f"{activation_product!r} is not a product code (e.g. ACME-TOASTER)")
+    pool = table.string("token_pool", required=False, default=activation_product)
+    if not PRODUCT_CODE_PATTERN.match(pool):
+        raise table.error("token_pool", f"{pool!r} is not a product code (e.g. ACME-TOASTER)")
+    return ActivationSettings(activation_product, pool)
+
+
+def read_steps(top: StrictTable) -> tuple[StepPolicy, ...]:
+    """Every step's deadline and retries, stated by the recipe: no step runs on a default."""
+    names = [name.value for name in StepName]
+    table = top.table("steps", names, required=False)
+    missing = [name for name in names if table is None or not table.has(name)]
+    if missing:
+        example = f"[steps.{missing[0]}] timeout_seconds = 30, retries = 0"
+        raise top.error(
+            "steps", f"no policy for step(s) {', '.join(missing)}: every step needs one (e.g. {example})"
+        )
+    assert table is not None
+    policies = []
+    for name in StepName:
+        entry = table.required_table(name.value, ["timeout_seconds", "retries"])
+        timeout = entry.seconds("timeout_seconds")
+        retries = entry.integer("retries", minimum=0, maximum=10)
+        policies.append(StepPolicy(name, timeout, retries))
+    return tuple(policies)
+
+
+def read_binding(top: StrictTable) -> SerialBinding | None:
+    table = top.table("binding", ["require_listed", "devices"], required=False)
+    if table is None:
+        return None
+    require_listed = table.boolean("require_listed", default=True)
+    devices_table = table.required_table("devices", None)
+    devices: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for serial_text, device_text in devices_table.data.items():
+        try:
+            serial = Serial(serial_text)
+        except ScanError as error:
+            raise devices_table.error(toml_key(serial_text), str(error)) from None
+        if not isinstance(device_text, str):
+            raise devices_table.error(toml_key(serial_text), f"must be a string, not {toml_type(device_text)}")
+        try:
+            device_id = DeviceId.parse(device_text)
+        except StationError as error:
+            raise devices_table.error(toml_key(serial_text), str(error)) from None
+        if device_id.value in seen:
+            raise devices_table.error(
+                toml_key(serial_text), f"device {device_id} is already bound to serial {seen[device_id.value]}"
+            )
+        seen[device_id.value] = serial.value
+        devices.append((serial.value, device_id.value))
+    return SerialBinding(tuple(devices), require_listed)
