@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -45,13 +47,20 @@ def action_label() -> QLabel:
     return label
 
 
-class SupervisorView(QWidget):
+class SupervisorView(QScrollArea):
+    """Scrolls rather than growing: its groups never make the window taller than a line screen."""
+
     def __init__(self, line: StationLine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.line = line
         # replaced in tests: a modal dialog needs a person
         self.ask_pin: Callable[[str], str | None] = self._ask_pin
-        layout = QVBoxLayout(self)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        body.setObjectName("supervisorBody")
+        self.setWidget(body)
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(12, 10, 12, 12)
         layout.setSpacing(12)
 
@@ -105,6 +114,7 @@ class SupervisorView(QWidget):
         self.inspection_group = QGroupBox()
         inspection_layout = QVBoxLayout(self.inspection_group)
         self.inspection_list = QListWidget()
+        self.inspection_list.setMaximumHeight(140)  # a few units at most; the view scrolls past that
         self.inspection_note = QLineEdit()
         self.acknowledge_button = QPushButton()
         self.acknowledge_button.clicked.connect(self.acknowledge)
@@ -115,7 +125,7 @@ class SupervisorView(QWidget):
         inspection_layout.addWidget(self.inspection_list)
         inspection_layout.addLayout(note_row)
         inspection_layout.addWidget(self.inspection_message)
-        layout.addWidget(self.inspection_group, 1)
+        layout.addWidget(self.inspection_group)
 
         # golden units
         self.golden_group = QGroupBox()
@@ -133,6 +143,7 @@ class SupervisorView(QWidget):
         golden_box.addWidget(self.golden_group)
         golden_box.addWidget(self.golden_message)
         layout.addLayout(golden_box)
+        layout.addStretch(1)
 
         line.production_changed.connect(self.refresh)
         line.inspections_changed.connect(self.refresh_inspections)

@@ -224,3 +224,30 @@ def test_a_fixture_label_sends_the_next_unit_to_its_slot_and_busy_windows_stay_o
     assert not window.close()  # a unit is running: the window stays
     wait_finished(qtbot, line, "2")
     assert line.slot_states["2"].verdict is Verdict.PASS
+
+
+def test_a_supervisor_marks_a_golden_unit_with_the_pin(station_factory: StationFactory, qtbot: Any) -> None:
+    station = station_factory()
+    line, window = station.line, station.window
+    assert window.demo_bar is not None
+    serial = window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    with pytest.raises(Exception, match="supervisor"):
+        line.mark_golden(serial, DEMO_SUPERVISOR_PIN)
+    line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)
+    view = window.supervisor_view
+    window.show_view(view)
+    view.golden_serial.setText(serial)
+    view.ask_pin = lambda _what: "0000"
+    view.mark_golden(True)
+    assert view.golden_message.property("level") == "error" and "wrong name or PIN" in view.golden_message.text()
+    assert station.operations.database.units.golden_serials() == frozenset()
+    view.ask_pin = lambda _what: None  # the dialog cancelled: nothing happens
+    view.mark_golden(True)
+    assert station.operations.database.units.golden_serials() == frozenset()
+    view.ask_pin = lambda _what: DEMO_SUPERVISOR_PIN
+    view.mark_golden(True)
+    assert view.golden_message.property("level") == "ok"
+    assert station.operations.database.units.golden_serials() == {serial}
+    actions = [(entry.actor, entry.action) for entry in station.operations.database.audit_log().entries()]
+    assert (f"supervisor:{DEMO_SUPERVISOR}", "unit.golden") in actions
