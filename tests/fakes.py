@@ -22,9 +22,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from station.domain.errors import CredentialError, ProbeError, StoreError, TokenLimitError, UnitLockedError, VaultError
+from station.domain.errors import (
+    CredentialError,
+    DeviceInProgressError,
+    ProbeError,
+    SerialInProgressError,
+    StoreError,
+    TokenLimitError,
+    UnitLockedError,
+    VaultError,
+)
 from station.domain.recipe import Recipe
 from station.domain.records import (
+    AttemptOwner,
     AttemptRecord,
     AttemptResult,
     CredentialRecord,
@@ -372,16 +382,18 @@ class MemoryJournal:
     def create_attempt(
         self, *, serial: str, station: str, operator: str, recipe_hash: str, product: str,
         work_order: str | None = None, device_id: str | None = None, probe_id: str | None = None,
-        is_rework: bool = False, at: datetime | None = None,
+        is_rework: bool = False, owner: AttemptOwner | None = None, at: datetime | None = None,
     ) -> AttemptRecord:  # fmt: skip
         with self._lock:
+            if any(a.serial == serial and a.result is AttemptResult.IN_PROGRESS for a in self._attempts.values()):
+                raise SerialInProgressError("another slot")
             self._units.setdefault(serial, UnitRecord(serial, device_id, at or now()))
             previous = max((a.id for a in self._attempts.values() if a.serial == serial), default=None)
             attempt = AttemptRecord(
                 id=next(self._attempt_ids), serial=serial, station=station, operator=operator, work_order=work_order,
                 recipe_hash=recipe_hash, product=product, state=JournalState.SCANNED,
                 result=AttemptResult.IN_PROGRESS, started_at=at or now(), device_id=device_id, probe_id=probe_id,
-                previous_attempt_id=previous, is_rework=is_rework,
+                previous_attempt_id=previous, is_rework=is_rework, owner=owner,
             )  # fmt: skip
             self._attempts[attempt.id] = attempt
             return attempt
@@ -398,8 +410,18 @@ class MemoryJournal:
         with self._lock:
             self._attempts[attempt_id] = replace(self._open(attempt_id), state=state)
 
+    def passed_serial_of_device(self, device_id: str) -> str | None:
+        passed = [a for a in self._attempts.values() if a.device_id == device_id and a.result is AttemptResult.PASSED]
+        return passed[0].serial if passed else None
+
     def set_attempt_fields(self, attempt_id: int, **fields: Any) -> None:
         with self._lock:
+            device_id = fields.get("device_id")
+            if device_id is not None and any(
+                a.device_id == device_id and a.result is AttemptResult.IN_PROGRESS and a.id != attempt_id
+                for a in self._attempts.values()
+            ):
+                raise DeviceInProgressError(device_id, "in another attempt")
             if "image_hashes" in fields:
                 fields["image_hashes"] = tuple(fields["image_hashes"])
             self._attempts[attempt_id] = replace(self._open(attempt_id), **fields)

@@ -526,6 +526,18 @@
         <translation>Esta unidad ya pasó. Pásela a la siguiente estación.</translation>
     </message>
     <message>
+        <source>This unit is being provisioned at another station. Leave it there.</source>
+        <translation>Esta unidad se está aprovisionando en otra estación. Déjela allí.</translation>
+    </message>
+    <message>
+        <source>This board is being provisioned under another label. Put it aside for a supervisor.</source>
+        <translation>Esta placa se está aprovisionando con otra etiqueta. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>This board already passed under another label. Put it aside for a supervisor.</source>
+        <translation>Esta placa ya pasó con otra etiqueta. Apártela para un supervisor.</translation>
+    </message>
+    <message>
         <source>This label is not a serial of this product. Scan the serial label.</source>
         <translation>Esta etiqueta no es un número de serie de este producto. Escanee la etiqueta del número de serie.</translation>
     </message>
@@ -564,6 +576,10 @@
     <message>
         <source>The unit failed. Put it aside for a supervisor.</source>
         <translation>La unidad falló. Apártela para un supervisor.</translation>
+    </message>
+    <message>
+        <source>This unit is being provisioned at {where}. Leave it there and take the next unit.</source>
+        <translation>Esta unidad se está aprovisionando en {where}. Déjela allí y tome la siguiente unidad.</translation>
     </message>
     <message>
         <source>Connect</source>

@@ -526,6 +526,18 @@
         <translation>此产品已经合格。请传往下一站。</translation>
     </message>
     <message>
+        <source>This unit is being provisioned at another station. Leave it there.</source>
+        <translation>该单元正在另一个工位上配置。请将其留在那里。</translation>
+    </message>
+    <message>
+        <source>This board is being provisioned under another label. Put it aside for a supervisor.</source>
+        <translation>该电路板正以另一个标签进行配置。请将其放在一边交给主管。</translation>
+    </message>
+    <message>
+        <source>This board already passed under another label. Put it aside for a supervisor.</source>
+        <translation>该电路板已以另一个标签通过。请将其放在一边交给主管。</translation>
+    </message>
+    <message>
         <source>This label is not a serial of this product. Scan the serial label.</source>
         <translation>此标签不是本产品的序列号。请扫描序列号标签。</translation>
     </message>
@@ -564,6 +576,10 @@
     <message>
         <source>The unit failed. Put it aside for a supervisor.</source>
         <translation>产品不合格。请放在一边，交给主管处理。</translation>
+    </message>
+    <message>
+        <source>This unit is being provisioned at {where}. Leave it there and take the next unit.</source>
+        <translation>该单元正在 {where} 配置。请将其留在那里，取下一个单元。</translation>
     </message>
     <message>
         <source>Connect</source>

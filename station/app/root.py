@@ -22,6 +22,7 @@ from station.domain.errors import StationError
 from station.drivers.slots import HardwareSlots
 from station.flow.ports import DevelopmentUnitRegistry, Journal
 from station.flow.watchdog import Watchdog
+from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
 from station.operations.slots import SlotProvider
@@ -137,8 +138,9 @@ class CompositionRoot:
         journal = Journal(attempts=database.attempts, credentials=database.credentials, units=database.units,
                           audit=audit)  # fmt: skip
         people = People(database.registry, audit, settings.access)
+        ownership = Ownership(ProcessIdentity.current(), settings.recovery.owner_lease)
         production = Production(database, journal, paths, audit, development_registry=development_registry,
-                                watchdog=Watchdog.shared())  # fmt: skip
+                                ownership=ownership, watchdog=Watchdog.shared())  # fmt: skip
         station = Station(
             name=name,
             paths=paths,
@@ -154,6 +156,12 @@ class CompositionRoot:
             supervision=Supervision(database, people, audit, station=name),
             development_registry=development_registry,
         )
+        heartbeat = Heartbeat(
+            lambda: database.attempts.heartbeat(ownership.owner(name, "")),
+            settings.recovery.owner_lease_seconds / 3,
+        )
+        heartbeat.start()
+        station.on_close.append(heartbeat.stop)
         station.load_configured_recipe()
         return station
 

@@ -82,6 +82,19 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """An attempt opened on another host is settled by recovery only when its owner's heartbeat
+    is older than ``owner_lease_seconds`` (on this host the station asks whether the process
+    still runs). Every owner beats at a third of the lease."""
+
+    owner_lease_seconds: int = 60
+
+    @property
+    def owner_lease(self) -> timedelta:
+        return timedelta(seconds=self.owner_lease_seconds)
+
+
+@dataclass(frozen=True)
 class StationSettings:
     recipe: Path | None = None
     work_order: str | None = None
@@ -89,6 +102,7 @@ class StationSettings:
     scanner: ScannerSettings = field(default_factory=ScannerSettings)
     idle_logout: IdleSettings = field(default_factory=IdleSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
     kiosk: bool = False
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
@@ -140,8 +154,8 @@ def load_settings(path: Path) -> StationSettings:
 def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> StationSettings:
     top = StrictTable(
         data, place, (),
-        ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "kiosk", "language",
-         "sounds"],
+        ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "kiosk",
+         "language", "sounds"],
         error=SettingsError,
     )  # fmt: skip
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
@@ -161,6 +175,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
         scanner=_scanner(top),
         idle_logout=_idle(top),
         access=_access(top),
+        recovery=_recovery(top),
         kiosk=top.boolean("kiosk", default=defaults.kiosk),
         language=(top.optional_string("language") or "").strip() or None,
         sounds=top.boolean("sounds", default=defaults.sounds),
@@ -234,6 +249,17 @@ def _access(top: StrictTable) -> AccessSettings:
     )  # fmt: skip
 
 
+def _recovery(top: StrictTable) -> RecoverySettings:
+    defaults = RecoverySettings()
+    table = top.table("recovery", ["owner_lease_seconds"], required=False)
+    if table is None:
+        return defaults
+    return RecoverySettings(
+        owner_lease_seconds=table.integer("owner_lease_seconds", required=False,
+                                          default=defaults.owner_lease_seconds, minimum=5, maximum=3600)
+    )  # fmt: skip
+
+
 def _text(table: StrictTable, key: str) -> str:
     value = table.string(key).strip()
     if not value:
@@ -283,6 +309,9 @@ def render_settings(settings: StationSettings) -> str:
         "[access]  # wrong PINs in a row lock the person out for lockout_minutes",
         f"pin_attempts = {settings.access.pin_attempts}",
         f"lockout_minutes = {settings.access.lockout_minutes}",
+        "",
+        "[recovery]  # another host's open attempt is settled when its heartbeat is older than this",
+        f"owner_lease_seconds = {settings.recovery.owner_lease_seconds}",
     ]
     for slot in settings.slots:
         lines += ["", "[[slots]]", f"name = {_quoted(slot.name)}", f"probe = {_quoted(slot.probe)}",

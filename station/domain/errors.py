@@ -152,6 +152,36 @@ class BindingError(StationError):
     code = "BINDING"
 
 
+class SerialInProgressError(StationError):
+    """Another attempt, whose owner is alive, holds this serial: the unit is refused untouched.
+    ``holder`` says where and since when (``station-b/2 since 2026-12-06 08:00:00 UTC``)."""
+
+    code = "SERIAL_IN_PROGRESS"
+    needs_person = True
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"this serial is being provisioned at {holder}")
+        self.holder = holder
+
+
+class DeviceInProgressError(StationError):
+    """Another open attempt holds this device (the same board under another label)."""
+
+    code = "DEVICE_IN_PROGRESS"
+    needs_person = True
+
+    def __init__(self, device_id: str, holder: str) -> None:
+        super().__init__(f"device {device_id} is being provisioned {holder}")
+        self.holder = holder
+
+
+class DeviceAlreadyPassedError(StationError):
+    """This device already passed under another serial: one device never ships under two labels."""
+
+    code = "DEVICE_ALREADY_PASSED"
+    needs_person = True
+
+
 class AlreadyPassedError(StationError):
     """The unit already passed: it is refused before it is touched; only a rework opens it again."""
 

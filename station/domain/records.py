@@ -62,6 +62,24 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class AttemptOwner:
+    """Who works on an open attempt: the station, the host and process, and the slot.
+
+    ``process_start`` names the process beyond its pid (the boot and the process's start
+    time): a pid reused later by another process is not the owner.
+    """
+
+    station: str
+    host: str
+    pid: int
+    process_start: str
+    slot: str
+
+    def describe(self) -> str:
+        return f"{self.station}/{self.slot}"
+
+
+@dataclass(frozen=True)
 class AttemptRecord:
     """One attempt at one unit: one row, updated as the journal moves."""
 
@@ -88,6 +106,8 @@ class AttemptRecord:
     token_fingerprint: str | None = None
     console_transcript: str = ""
     steps: tuple[StepRecord, ...] = field(default=())
+    owner: AttemptOwner | None = None  # None: recorded before attempts had owners
+    heartbeat_at: datetime | None = None  # the owner's last sign of life while the attempt was open
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from station.domain.records import (
+    AttemptOwner,
     AttemptRecord,
     AttemptResult,
     CredentialRecord,
@@ -155,6 +156,14 @@ class DevelopmentUnitRegistry(Protocol):
     def is_development_unit(self, device_id: str) -> bool: ...
 
 
+class AttemptOwnership(Protocol):
+    """Who owns the attempts this station opens, and whether another attempt's owner is gone."""
+
+    def owner(self, station: str, slot: str) -> AttemptOwner: ...
+
+    def is_gone(self, attempt: AttemptRecord) -> bool: ...
+
+
 # ---- the journal (the traceability store) ---------------------------------------------------
 
 
@@ -171,10 +180,15 @@ class AttemptJournal(Protocol):
         device_id: str | None = None,
         probe_id: str | None = None,
         is_rework: bool = False,
+        owner: AttemptOwner | None = None,
         at: datetime | None = None,
-    ) -> AttemptRecord: ...
+    ) -> AttemptRecord:
+        """The claim on the serial: SerialInProgressError when another attempt holds it."""
+        ...
 
     def advance(self, attempt_id: int, state: JournalState) -> None: ...
+
+    def passed_serial_of_device(self, device_id: str) -> str | None: ...
 
     def set_attempt_fields(
         self,

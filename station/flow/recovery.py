@@ -11,7 +11,7 @@ nor confirmed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from station.domain.errors import (
     AttemptInterruptedError,
@@ -65,11 +65,18 @@ def recover_attempt(journal: Journal, attempt: AttemptRecord, slot: Slot | None)
     )  # fmt: skip
 
 
-def recover_unfinished(journal: Journal, station: str, slots_by_probe: Mapping[str, Slot]) -> list[AttemptRecord]:
-    """On start: settle every attempt of ``station`` that a crash left open."""
+def recover_unfinished(
+    journal: Journal,
+    station: str,
+    slots_by_probe: Mapping[str, Slot],
+    owner_gone: Callable[[AttemptRecord], bool],
+) -> list[AttemptRecord]:
+    """On start: settle every attempt of ``station`` whose owner is gone (``owner_gone``); an
+    attempt a live process still works on is never touched."""
     return [
         recover_attempt(journal, attempt, slots_by_probe.get(attempt.probe_id or ""))
         for attempt in journal.attempts.unfinished_attempts(station)
+        if owner_gone(attempt)
     ]
 
 

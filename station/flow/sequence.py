@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC
 from typing import Final
 
 from station.domain.errors import (
     AlreadyPassedError,
     DevelopmentUnitError,
     InternalError,
+    SerialInProgressError,
     StationError,
     UnitReworkedError,
 )
@@ -41,7 +43,7 @@ from station.domain.recipe import Recipe, StepName
 from station.domain.records import AttemptRecord, AttemptResult
 from station.flow.credential_rules import MAY_BE_LOCKED_STATES, void_all
 from station.flow.observer import ProvisioningObserver, QuietObserver
-from station.flow.ports import CredentialIssuer, DevelopmentUnitRegistry, Journal, TokenSource
+from station.flow.ports import AttemptOwnership, CredentialIssuer, DevelopmentUnitRegistry, Journal, TokenSource
 from station.flow.recovery import recover_attempt, recover_unfinished
 from station.flow.run import Slot, StationContext, UnitRun
 from station.flow.step import Step, StepFailedError, StepRunner
@@ -71,6 +73,11 @@ REWORK_STEPS: Final[tuple[Step, ...]] = (ReworkEraseStep(),)
 INTERNAL_STEP: Final = "internal"
 
 
+def _holder(attempt: AttemptRecord) -> str:
+    where = attempt.owner.describe() if attempt.owner is not None else attempt.station
+    return f"{where} since {attempt.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 def display_steps() -> tuple[StepName, ...]:
     """The steps an operator's tile shows, in order (lock-confirm is shown as part of lock)."""
     return tuple(step.name for step in PROVISIONING_STEPS if step.shown_as is None)
@@ -95,13 +102,18 @@ class UnitProvisioner:
         tokens: TokenSource | None,
         *,
         development_registry: DevelopmentUnitRegistry | None = None,
+        ownership: AttemptOwnership | None = None,
         watchdog: Watchdog | None = None,
     ) -> None:
+        """``ownership`` names the owner of the attempts this provisioner opens and judges whether
+        another attempt's owner is gone; without it (single-process tools, tests) every open
+        attempt found is taken as left by a crash."""
         self.recipe = recipe
         self.journal = journal
         self.issuer = issuer
         self.tokens = tokens
         self.development_registry = development_registry
+        self.ownership = ownership
         self._runner = StepRunner(watchdog or Watchdog.shared())
 
     # ---- provisioning -----------------------------------------------------------------------
@@ -115,12 +127,17 @@ class UnitProvisioner:
             latest = self.journal.attempts.latest_attempt(serial_text)
             self._refuse_before_touching(serial_text, latest)
             if latest is not None and latest.result is AttemptResult.IN_PROGRESS:
+                if not self._owner_gone(latest):
+                    raise SerialInProgressError(_holder(latest))
                 # A crash left this unit's attempt open: settle it by asking the unit first.
                 recover_attempt(self.journal, latest, slot)
-        except StationError as error:
+            run = self._start(serial_text, slot, context, observer, is_rework=False)
+        except StationError as error:  # refused before the unit was touched
             return AttemptOutcome.refused(serial_text, error)
-        run = self._start(serial_text, slot, context, observer, is_rework=False)
         return self._execute(run, PROVISIONING_STEPS, self._passed)
+
+    def _owner_gone(self, attempt: AttemptRecord) -> bool:
+        return self.ownership is None or self.ownership.is_gone(attempt)
 
     def _refuse_before_touching(self, serial: str, latest: AttemptRecord | None) -> None:
         unit = self.journal.units.get_unit(serial)
@@ -160,8 +177,9 @@ class UnitProvisioner:
     # ---- crash recovery -----------------------------------------------------------------------
 
     def recover_unfinished(self, station: str, slots_by_probe: Mapping[str, Slot]) -> list[AttemptRecord]:
-        """On start: settle every attempt of ``station`` that a crash left open, by asking the units."""
-        return recover_unfinished(self.journal, station, slots_by_probe)
+        """On start: settle every attempt of ``station`` whose owner is gone, by asking the units;
+        an attempt whose owner is alive (another process of this station name) is left to it."""
+        return recover_unfinished(self.journal, station, slots_by_probe, self._owner_gone)
 
     # ---- running an attempt ---------------------------------------------------------------------
 
@@ -174,6 +192,7 @@ class UnitProvisioner:
         *,
         is_rework: bool,
     ) -> UnitRun:
+        owner = None if self.ownership is None else self.ownership.owner(context.station, slot.name)
         attempt = self.journal.attempts.create_attempt(
             serial=serial,
             station=context.station,
@@ -183,6 +202,7 @@ class UnitProvisioner:
             work_order=context.work_order,
             probe_id=slot.probe.probe_id,
             is_rework=is_rework,
+            owner=owner,
         )
         return UnitRun(
             attempt=attempt,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from station.domain.errors import UnitReworkedError
 from station.domain.outcome import AttemptOutcome
 from station.flow.sequence import display_steps
-from station.gui.wording import plain_words
+from station.gui.wording import error_words, plain_words
 
 DISPLAY_STEPS = tuple(step.value for step in display_steps())
 
@@ -116,6 +116,8 @@ class SlotState:
     @property
     def headline(self) -> str:
         """The plain-words sentence under the verdict."""
-        if self.verdict in (None, Verdict.PASS):
+        if self.verdict in (None, Verdict.PASS) or self.outcome is None:
             return ""
+        if self.outcome.error is not None:
+            return error_words(self.outcome.error)
         return plain_words(self.failure_code)

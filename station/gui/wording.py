@@ -21,6 +21,8 @@ from station.domain.errors import (
     ConsoleTimeoutError,
     CredentialError,
     DevelopmentUnitError,
+    DeviceAlreadyPassedError,
+    DeviceInProgressError,
     FirmwareVersionError,
     FlashError,
     IdentityError,
@@ -33,6 +35,7 @@ from station.domain.errors import (
     ProbeError,
     RecoveryRunningError,
     ScanError,
+    SerialInProgressError,
     SlotBusyError,
     SlotError,
     StationError,
@@ -87,6 +90,15 @@ def _messages() -> dict[str, str]:
             "OperatorMessages", "This is a development unit. It must never ship: put it in the reject bin."
         ),
         AlreadyPassedError.code: translate("OperatorMessages", "This unit has already passed. Move it on."),
+        SerialInProgressError.code: translate(
+            "OperatorMessages", "This unit is being provisioned at another station. Leave it there."
+        ),
+        DeviceInProgressError.code: translate(
+            "OperatorMessages", "This board is being provisioned under another label. Put it aside for a supervisor."
+        ),
+        DeviceAlreadyPassedError.code: translate(
+            "OperatorMessages", "This board already passed under another label. Put it aside for a supervisor."
+        ),
         ScanError.code: translate(
             "OperatorMessages", "This label is not a serial of this product. Scan the serial label."
         ),
@@ -124,6 +136,16 @@ def plain_words(code: str | None) -> str:
         if known in messages:
             return messages[known]
     return QCoreApplication.translate("OperatorMessages", "The unit failed. Put it aside for a supervisor.")
+
+
+def error_words(error: StationError) -> str:
+    """The operator's sentence for an error the station met, with where it happened when it says."""
+    translate = QCoreApplication.translate
+    if isinstance(error, SerialInProgressError):
+        return translate(
+            "OperatorMessages", "This unit is being provisioned at {where}. Leave it there and take the next unit."
+        ).format(where=error.holder)
+    return plain_words(error.code)
 
 
 def readiness_words(problem: StationError) -> str:

@@ -23,7 +23,7 @@ from station.domain.errors import (
     VaultError,
 )
 from station.domain.recipe import Recipe
-from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
+from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegistry, Journal
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
 from station.operations.recipes import check_recipe
@@ -44,6 +44,7 @@ class Production:
         audit: AuditTrail,
         *,
         development_registry: DevelopmentUnitRegistry | None,
+        ownership: AttemptOwnership | None,
         watchdog: Watchdog,
     ) -> None:
         self._database = database
@@ -51,6 +52,7 @@ class Production:
         self._paths = paths
         self._audit = audit
         self._development_registry = development_registry
+        self._ownership = ownership
         self._watchdog = watchdog
         self._lock = threading.Lock()
         self.recipe: Recipe | None = None
@@ -90,6 +92,7 @@ class Production:
             base.issuer,
             self.vault,
             development_registry=self._development_registry,
+            ownership=self._ownership,
             watchdog=self._watchdog,
         )
 
@@ -134,7 +137,7 @@ class Production:
         ca = load_ca(self._paths.ca_dir, passphrase)
         base = UnitProvisioner(
             recipe, self._journal, FactoryCredentialIssuer(ca, recipe.credentials), None,
-            development_registry=self._development_registry, watchdog=self._watchdog,
+            development_registry=self._development_registry, ownership=self._ownership, watchdog=self._watchdog,
         )  # fmt: skip
         with self._lock:
             if self.recipe is not recipe:

@@ -12,7 +12,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from station.domain.errors import StoreError
-from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState, StepOutcome, StepRecord
+from station.domain.records import (
+    AttemptFilter,
+    AttemptOwner,
+    AttemptRecord,
+    AttemptResult,
+    JournalState,
+    StepOutcome,
+    StepRecord,
+)
 from station.store.models import Attempt, Operator, Station, Step, Unit, WorkOrder
 from station.store.repository_helpers import moment
 
@@ -45,6 +53,11 @@ ATTEMPT_COLUMNS = (
     Attempt.certificate_fingerprint,
     Attempt.token_fingerprint,
     Attempt.console_transcript,
+    Attempt.owner_host,
+    Attempt.owner_pid,
+    Attempt.owner_process_start,
+    Attempt.owner_slot,
+    Attempt.heartbeat_at,
 )
 
 ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT = (
@@ -134,7 +147,12 @@ def attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptRecor
         token_fingerprint=row.token_fingerprint,
         console_transcript=row.console_transcript or "",
         steps=tuple(steps),
-    )
+        owner=None if row.owner_host is None else AttemptOwner(
+            station=row.station_name, host=row.owner_host, pid=int(row.owner_pid or 0),
+            process_start=row.owner_process_start or "", slot=row.owner_slot or "",
+        ),
+        heartbeat_at=row.heartbeat_at,
+    )  # fmt: skip
 
 
 def _step(row: Step) -> StepRecord:

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, literal, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from station.domain.errors import StoreError
+from station.domain.errors import DeviceInProgressError, SerialInProgressError, StoreError
 from station.domain.export_row import AttemptRow, attempt_row
-from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState, StepOutcome, StepRecord
+from station.domain.records import (
+    AttemptFilter,
+    AttemptOwner,
+    AttemptRecord,
+    AttemptResult,
+    JournalState,
+    StepOutcome,
+    StepRecord,
+)
 from station.store.attempt_queries import (
     ATTEMPT_COLUMNS,
     ATTEMPT_COLUMNS_WITHOUT_TRANSCRIPT,
@@ -100,6 +110,31 @@ def _advance_open_attempt(connection: Connection, attempt_id: int, state: Journa
         raise StoreError(f"attempt {attempt_id} cannot change")
 
 
+def _holder(row: Any) -> str:
+    slot = f"/{row.owner_slot}" if row.owner_slot else ""
+    return f"{row.station_name}{slot} since {row.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+_HOLDER_QUERY = (
+    select(Unit.serial, Station.name.label("station_name"), Attempt.owner_slot, Attempt.started_at)
+    .select_from(Attempt)
+    .join(Unit, Attempt.unit_id == Unit.id)
+    .join(Station, Attempt.station_id == Station.id)
+    .where(Attempt.result == AttemptResult.IN_PROGRESS.value)
+)
+
+
+def _serial_in_progress(session: Session, serial: str) -> SerialInProgressError:
+    row = session.execute(_HOLDER_QUERY.where(Unit.serial == serial)).first()
+    return SerialInProgressError(_holder(row) if row is not None else "another station")
+
+
+def _device_in_progress(connection: Connection, device_id: str) -> DeviceInProgressError:
+    row = connection.execute(_HOLDER_QUERY.where(Attempt.device_id == device_id)).first()
+    where = f"under serial {row.serial} at {_holder(row)}" if row is not None else "in another attempt"
+    return DeviceInProgressError(device_id, where)
+
+
 class AttemptRepository:
     """The per-unit journal: attempts, their steps, and the queries over them."""
 
@@ -120,9 +155,12 @@ class AttemptRepository:
         device_id: str | None = None,
         probe_id: str | None = None,
         is_rework: bool = False,
+        owner: AttemptOwner | None = None,
         at: datetime | None = None,
     ) -> AttemptRecord:
-        """Open an attempt in state SCANNED, linked to the unit's previous attempt.
+        """Open an attempt in state SCANNED, linked to the unit's previous attempt: the claim on
+        its serial. The database refuses a second open attempt of one unit, from any process:
+        SerialInProgressError names the holder.
 
         The unit, station, operator and work order are created on first use; the recipe
         must already be recorded (``RegistryRepository.record_recipe``).
@@ -151,11 +189,47 @@ class AttemptRepository:
                 device_id=device_id, probe_id=probe_id, state=JournalState.SCANNED.value,
                 result=AttemptResult.IN_PROGRESS.value, started_at=started, previous_attempt_id=previous,
                 is_rework=is_rework, image_hashes="[]", console_transcript="",
-            )
-            session.add(row)
-            session.flush()
+                owner_host=owner.host if owner else None, owner_pid=owner.pid if owner else None,
+                owner_process_start=owner.process_start if owner else None,
+                owner_slot=owner.slot if owner else None, heartbeat_at=started if owner else None,
+            )  # fmt: skip
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                raise _serial_in_progress(session, serial) from None
             attempt_id = row.id
         return self.get_attempt(attempt_id)
+
+    def heartbeat(self, owner: AttemptOwner, *, at: datetime | None = None) -> int:
+        """The owner is alive: stamp its open attempts (all slots of its process); how many."""
+        when = moment(at)
+
+        def write(connection: Connection) -> int:
+            result = connection.execute(
+                update(Attempt)
+                .where(
+                    Attempt.result == AttemptResult.IN_PROGRESS.value,
+                    Attempt.owner_host == owner.host,
+                    Attempt.owner_pid == owner.pid,
+                    Attempt.owner_process_start == owner.process_start,
+                )
+                .values(heartbeat_at=when)
+            )
+            return int(result.rowcount or 0)
+
+        return self._sessions.write_journal(write)
+
+    def passed_serial_of_device(self, device_id: str) -> str | None:
+        """The serial this device passed under, if it ever passed."""
+        query = (
+            select(Unit.serial)
+            .join(Attempt, Attempt.unit_id == Unit.id)
+            .where(Attempt.device_id == device_id, Attempt.result == AttemptResult.PASSED.value)
+            .limit(1)
+        )
+        with self._sessions.reading() as session:
+            return session.scalars(query).first()
 
     def advance(self, attempt_id: int, state: JournalState) -> None:
         """Commit the attempt's new journal state (before the irreversible act it names)."""
@@ -190,12 +264,20 @@ class AttemptRepository:
             if not values:
                 _require_open_attempt(connection, attempt_id)
                 return
-            changed = connection.execute(
+            statement = (
                 update(Attempt)
                 .where(Attempt.id == attempt_id, Attempt.result == AttemptResult.IN_PROGRESS.value)
                 .values(values)
                 .returning(Attempt.unit_id)
-            ).first()
+            )
+            if isinstance(device_id, str):  # the claim on the device: another open attempt may hold it
+                try:
+                    with connection.begin_nested():
+                        changed = connection.execute(statement).first()
+                except IntegrityError:
+                    raise _device_in_progress(connection, device_id) from None
+            else:
+                changed = connection.execute(statement).first()
             if changed is None:
                 _require_open_attempt(connection, attempt_id)  # says why
                 raise StoreError(f"attempt {attempt_id} cannot change")
@@ -238,6 +320,19 @@ class AttemptRepository:
             row.failure_code = failure_code
             row.failure_message = failure_message
             row.ended_at = ended
+            # A step its try never finished (the process died in it) ends with the attempt.
+            session.execute(
+                update(Step)
+                .where(Step.attempt_id == attempt_id, Step.outcome == StepOutcome.RUNNING.value)
+                .values(outcome=StepOutcome.FAILED.value, failure_code=failure_code or "INTERRUPTED",
+                        detail="the attempt ended while this step ran", ended_at=ended)
+            )  # fmt: skip
+            try:
+                session.flush()
+            except IntegrityError:
+                raise StoreError(
+                    f"attempt {attempt_id} cannot pass: its unit or its device has passed already"
+                ) from None
         return self.get_attempt(attempt_id)
 
     # The step and state writes below run for every step of every unit, several slots at once:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,12 +126,29 @@ class Unit(Base):
     is_development: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# The claims the database itself enforces (migration 0004): one open attempt per unit and per
+# device, one passed attempt per unit and per device. A second claimant's INSERT or UPDATE fails
+# in the database, whichever process or station it comes from.
+_OPEN = "result = 'IN_PROGRESS'"
+_PASSED = "result = 'PASSED'"
+_OPEN_DEVICE = "result = 'IN_PROGRESS' AND device_id IS NOT NULL"
+_PASSED_DEVICE = "result = 'PASSED' AND device_id IS NOT NULL"
+
+
+def _partial_unique(name: str, column: str, where: str) -> Index:
+    return Index(name, column, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
 class Attempt(Base):
     __tablename__ = "attempts"
     __table_args__ = (
         Index("ix_attempts_unit_id_id", "unit_id", "id"),
         Index("ix_attempts_started_at", "started_at"),
         Index("ix_attempts_result", "result"),
+        _partial_unique("ux_attempts_open_unit", "unit_id", _OPEN),
+        _partial_unique("ux_attempts_passed_unit", "unit_id", _PASSED),
+        _partial_unique("ux_attempts_open_device", "device_id", _OPEN_DEVICE),
+        _partial_unique("ux_attempts_passed_device", "device_id", _PASSED_DEVICE),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +173,11 @@ class Attempt(Base):
     certificate_fingerprint: Mapped[str | None] = mapped_column(String(64))
     token_fingerprint: Mapped[str | None] = mapped_column(String(64))
     console_transcript: Mapped[str] = mapped_column(Text, default="")
+    owner_host: Mapped[str | None] = mapped_column(String(200))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_process_start: Mapped[str | None] = mapped_column(String(100))
+    owner_slot: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Step(Base):

@@ -83,3 +83,12 @@ def test_a_settings_error_names_the_file_table_and_key(tmp_path: Path) -> None:
     path.write_text("not toml [\n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(path)
+
+
+def test_the_owner_lease_is_configurable_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text("[recovery]\nowner_lease_seconds = 120\n")
+    assert load_settings(path).recovery.owner_lease_seconds == 120
+    path.write_text("[recovery]\nowner_lease_seconds = 1\n")
+    with pytest.raises(SettingsError, match=r"\[recovery\] owner_lease_seconds: must be at least 5, not 1"):
+        load_settings(path)

@@ -20,11 +20,13 @@ from station.domain.errors import (
     ActivationForbiddenError,
     AlreadyPassedError,
     DevelopmentUnitError,
+    DeviceAlreadyPassedError,
     FirmwareVersionError,
     IdentityError,
     InternalError,
     LockError,
     ProbeError,
+    SerialInProgressError,
     StepTimeoutError,
     UnitLockedError,
     UnitReworkedError,
@@ -35,7 +37,14 @@ from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import Recipe, StepName
 from station.domain.recipe_loader import load_recipe
-from station.domain.records import AttemptResult, CredentialState, JournalState, StepOutcome
+from station.domain.records import (
+    AttemptOwner,
+    AttemptRecord,
+    AttemptResult,
+    CredentialState,
+    JournalState,
+    StepOutcome,
+)
 from station.flow.run import Slot, StationContext
 from station.flow.sequence import PROVISIONING_STEPS, UnitProvisioner, display_steps, displayed_as
 from station.flow.watchdog import Watchdog
@@ -372,3 +381,64 @@ def test_rework_erases_and_makes_a_development_unit_for_life(line: FakeLine) -> 
     assert isinstance(refused.error, DevelopmentUnitError) and refused.attempt_id is None
     relabelled = line.provision("TST-000051")
     assert isinstance(relabelled.error, DevelopmentUnitError) and relabelled.failure_step == "connect"
+
+
+# ---- claims and owners -----------------------------------------------------------------------------
+
+
+class Owners:
+    """An ownership double: this station's owner, and which owners are gone."""
+
+    def __init__(self, station: str = "station-1") -> None:
+        self.alive: set[str] = set()
+        self.station = station
+
+    def owner(self, station: str, slot: str) -> AttemptOwner:
+        return AttemptOwner(station, "host", 1, f"start:{station}", slot)
+
+    def is_gone(self, attempt: AttemptRecord) -> bool:
+        return attempt.owner is None or attempt.owner.process_start not in self.alive
+
+
+def test_a_serial_a_live_owner_works_on_is_refused_untouched(line: FakeLine) -> None:
+    owners = Owners()
+    line.provisioner.ownership = owners
+    held = line.journal.create_attempt(
+        serial="TST-000060", station="station-2", operator="bob", recipe_hash=line.recipe.content_hash,
+        product=line.recipe.product, owner=owners.owner("station-2", "3"),
+    )  # fmt: skip
+    owners.alive.add("start:station-2")
+    refused = line.provision("TST-000060")
+    assert isinstance(refused.error, SerialInProgressError) and refused.attempt_id is None
+    assert refused.summary.startswith("FAIL TST-000060 scan SERIAL_IN_PROGRESS: this serial is being provisioned at "
+                                      "station-2/3 since ")  # fmt: skip
+    assert refused.needs_person and line.probe.sessions_opened == 0
+    assert line.journal.get_attempt(held.id).result is AttemptResult.IN_PROGRESS  # the live owner's, untouched
+    # The owner is gone (its process died): the attempt is settled by asking the unit, then the unit runs.
+    owners.alive.clear()
+    outcome = line.provision("TST-000060")
+    assert outcome.passed, outcome.summary
+    assert line.journal.get_attempt(held.id).failure_code == "INTERRUPTED"
+
+
+def test_start_up_recovery_leaves_a_live_owners_attempt_alone(line: FakeLine) -> None:
+    owners = Owners()
+    line.provisioner.ownership = owners
+    def open_attempt(serial: str, owner: AttemptOwner) -> AttemptRecord:
+        return line.journal.create_attempt(serial=serial, station="station-1", operator="ann", owner=owner,
+                                           recipe_hash=line.recipe.content_hash, product=line.recipe.product)
+
+    live = open_attempt("TST-000061", owners.owner("station-1", "1"))
+    dead = open_attempt("TST-000062", AttemptOwner("station-1", "host", 2, "old", "2"))
+    owners.alive.add("start:station-1")
+    settled = line.provisioner.recover_unfinished("station-1", {})
+    assert [attempt.id for attempt in settled] == [dead.id]
+    assert line.journal.get_attempt(live.id).result is AttemptResult.IN_PROGRESS
+
+
+def test_a_device_that_passed_under_another_serial_is_refused(line: FakeLine) -> None:
+    assert line.provision("TST-000063").passed
+    line.probe.unit.locked = False  # the same board, unlocked somehow, under another label
+    outcome = line.provision("TST-000064")
+    assert isinstance(outcome.error, DeviceAlreadyPassedError) and outcome.failure_step == "connect"
+    assert "already passed as serial TST-000063" in outcome.message

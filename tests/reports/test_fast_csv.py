@@ -120,7 +120,7 @@ def _awkward_history(database: Database) -> None:
                             failure_message="\tflash refused, \"sector 3\"\nline two; café 测试 🚀", at=at(2))
 
     # A retry of the same unit, then a rework; two attempts whose steps interleave (two slots).
-    retry = attempt("=HYPERLINK(\"http://x\")", station="+st", operator="@op", work_order=None)
+    retry = attempt("=HYPERLINK(\"http://x\")", station="+st", operator="@op", work_order=None, device_id="-1")
     other = attempt("SN-ünï-测试", work_order="WO-2", device_id=None)
     for name in ("connect", "flash", "verify"):
         step(retry, name, 100_500)

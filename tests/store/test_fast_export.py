@@ -22,7 +22,7 @@ def _empty_as_none(row: tuple[object, ...]) -> tuple[object, ...]:
 def test_rows_are_the_records_cells(database: Database, recipe_hash: str) -> None:
     attempts = database.attempts
     for number in range(5):
-        attempt = attempts.create_attempt(serial=f"SN-{number % 3}", station="st1", operator="ann",
+        attempt = attempts.create_attempt(serial=f"SN-{number % 4}", station="st1", operator="ann",
                                           recipe_hash=recipe_hash, product="ACME-TOASTER",
                                           work_order=None if number == 2 else "WO-1",
                                           at=T0 + timedelta(minutes=number))

@@ -157,3 +157,33 @@ def test_foreign_keys_are_enforced(sqlite_database: Database) -> None:
 def test_a_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="not a database URL"):
         open_database("not a url")
+
+
+def test_a_database_that_breaks_a_claim_is_not_upgraded_and_says_which(db_url: str, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Two units passed under one serial (what two racing stations could do before the claims):
+    the upgrade that adds the claims refuses, naming the unit, for a supervisor to settle."""
+    _run_alembic(db_url, tmp_path, "upgrade", "0003")
+    database = open_database(db_url)
+    try:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        with database.engine.begin() as connection:
+            for statement in (
+                "INSERT INTO stations (id, name, description, created_at) VALUES (1, 's', '', :t)",
+                "INSERT INTO operators (id, name, role, created_at) VALUES (1, 'o', 'operator', :t)",
+                "INSERT INTO recipes (id, sha256, product, content, recorded_at) VALUES (1, 'r', 'P', '', :t)",
+                "INSERT INTO units (id, serial, first_seen_at, is_development) VALUES (7, 'SN-TWICE', :t, false)",
+            ):
+                connection.execute(text(statement), {"t": now})
+            for attempt_id in (1, 2):
+                connection.execute(text(
+                    "INSERT INTO attempts (id, unit_id, station_id, operator_id, recipe_hash, product, state, result,"
+                    " started_at, is_rework, image_hashes, console_transcript)"
+                    " VALUES (:id, 7, 1, 1, 'r', 'P', 'PASSED', 'PASSED', :t, false, '[]', '')"
+                ), {"id": attempt_id, "t": now})  # fmt: skip
+        assert main(["db", "upgrade", "--db", db_url]) == 2
+        error = capsys.readouterr().err
+        assert "settle them first" in error and "passed attempts of one unit: unit_id 7 has 2" in error
+        assert database.current_revision() == "0003"
+    finally:
+        database.dispose()

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Connection, event, text
 
-from station.domain.errors import StoreError, TokenLimitError
+from station.domain.errors import DeviceInProgressError, SerialInProgressError, StoreError, TokenLimitError
 from station.domain.records import (
     AttemptFilter,
+    AttemptOwner,
     AttemptRecord,
     AttemptResult,
     CredentialRecord,
@@ -188,12 +189,13 @@ def test_a_passed_step_and_the_state_it_reaches_are_one_commit(database: Databas
         database.attempts.finish_step(second.id, StepOutcome.PASSED, advance_to=JournalState.PASSED)
     assert database.attempts.get_attempt(attempt.id).steps[-1].outcome is StepOutcome.RUNNING
 
-    # A step of a finished attempt cannot move its attempt: the whole commit is refused.
+    # A step of a finished attempt cannot move its attempt: the whole commit is refused. (The
+    # attempt's end closed the step it left running: no step stays RUNNING in the records.)
     database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="X")
     with pytest.raises(StoreError, match="already finished"):
         database.attempts.finish_step(second.id, StepOutcome.PASSED, advance_to=JournalState.FLASHED)
     after = database.attempts.get_attempt(attempt.id)
-    assert after.state is JournalState.FAILED and after.steps[-1].outcome is StepOutcome.RUNNING
+    assert after.state is JournalState.FAILED and after.steps[-1].outcome is StepOutcome.FAILED
     with pytest.raises(StoreError, match="no step 424242"):
         database.attempts.finish_step(424242, StepOutcome.PASSED)
 
@@ -606,3 +608,88 @@ def test_an_inspection_is_recorded_once_for_an_attempt_that_waits_for_one(
         database.inspections.record(passed.id, "sue", "nothing to inspect")
     with pytest.raises(StoreError, match="no attempt 9999"):
         database.inspections.record(9999, "sue", "no such attempt")
+
+
+# -- claims and owners ------------------------------------------------------------------
+
+
+def _owner(slot: str = "1", pid: int = 4242, host: str = "host-a") -> AttemptOwner:
+    return AttemptOwner(station="line1-st1", host=host, pid=pid, process_start="boot:123", slot=slot)
+
+
+def test_a_serial_has_one_open_attempt_whichever_process_asks(database: Database, recipe_hash: str) -> None:
+    first = _attempt(database, recipe_hash, serial="SN-C1", owner=_owner("2"))
+    assert first.owner == _owner("2") and first.heartbeat_at is not None
+    other = open_database(database.url)
+    try:
+        with pytest.raises(SerialInProgressError) as refused:
+            _attempt(other, recipe_hash, serial="SN-C1", owner=_owner("1", pid=777))
+    finally:
+        other.dispose()
+    assert refused.value.holder.startswith("line1-st1/2 since ")
+    assert str(refused.value).startswith("this serial is being provisioned at line1-st1/2 since ")
+    assert [a.id for a in database.attempts.history("SN-C1")] == [first.id]
+    database.attempts.finish_attempt(first.id, AttemptResult.FAILED, failure_code="FLASH")
+    assert _attempt(database, recipe_hash, serial="SN-C1").previous_attempt_id == first.id
+
+
+def test_two_processes_claiming_one_serial_at_once_give_one_attempt(database: Database, recipe_hash: str) -> None:
+    stores = [database, *(open_database(database.url) for _ in range(3))]
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def claim(store: Database, number: int) -> None:
+        barrier.wait()
+        try:
+            _attempt(store, recipe_hash, serial="SN-RACE", owner=_owner(str(number), pid=1000 + number))
+            outcomes.append("claimed")
+        except SerialInProgressError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=claim, args=(store, number)) for number, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores[1:]:
+        store.dispose()
+    assert sorted(outcomes) == ["claimed", "refused", "refused", "refused"]
+    assert len(database.attempts.history("SN-RACE")) == 1
+
+
+def test_a_device_has_one_open_attempt_and_passes_once(database: Database, recipe_hash: str) -> None:
+    first = _attempt(database, recipe_hash, serial="SN-D1")
+    database.attempts.set_attempt_fields(first.id, device_id="00000000000000D1")
+    second = _attempt(database, recipe_hash, serial="SN-D2", owner=_owner("3"))
+    with pytest.raises(DeviceInProgressError, match="device 00000000000000D1 is being provisioned under serial SN-D1"):
+        database.attempts.set_attempt_fields(second.id, device_id="00000000000000D1")
+    assert database.attempts.get_attempt(second.id).device_id is None  # nothing of the refused change stays
+    database.attempts.finish_attempt(first.id, AttemptResult.PASSED)
+    assert database.attempts.passed_serial_of_device("00000000000000D1") == "SN-D1"
+    assert database.attempts.passed_serial_of_device("00000000000000FF") is None
+    database.attempts.set_attempt_fields(second.id, device_id="00000000000000D1")  # no open claim now
+    with pytest.raises(StoreError, match="cannot pass: its unit or its device has passed already"):
+        database.attempts.finish_attempt(second.id, AttemptResult.PASSED)
+    assert database.attempts.get_attempt(second.id).result is AttemptResult.IN_PROGRESS
+
+
+def test_the_owners_heartbeat_stamps_only_its_own_open_attempts(database: Database, recipe_hash: str) -> None:
+    mine = _attempt(database, recipe_hash, serial="SN-H1", owner=_owner("1"), at=T0)
+    also_mine = _attempt(database, recipe_hash, serial="SN-H2", owner=_owner("2"), at=T0)
+    theirs = _attempt(database, recipe_hash, serial="SN-H3", owner=_owner("1", pid=99), at=T0)
+    done = _attempt(database, recipe_hash, serial="SN-H4", owner=_owner("3"), at=T0)
+    database.attempts.finish_attempt(done.id, AttemptResult.FAILED, failure_code="FLASH")
+    later = T0 + timedelta(seconds=20)
+    assert database.attempts.heartbeat(_owner("any slot"), at=later) == 2
+    assert database.attempts.get_attempt(mine.id).heartbeat_at == later
+    assert database.attempts.get_attempt(also_mine.id).heartbeat_at == later
+    assert database.attempts.get_attempt(theirs.id).heartbeat_at == T0
+
+
+def test_finishing_an_attempt_closes_the_step_its_owner_never_finished(database: Database, recipe_hash: str) -> None:
+    attempt = _attempt(database, recipe_hash, serial="SN-S1")
+    database.attempts.start_step(attempt.id, "flash")
+    database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_step="recovery",
+                                     failure_code="INTERRUPTED")  # fmt: skip
+    [step] = database.attempts.get_attempt(attempt.id).steps
+    assert step.outcome is StepOutcome.FAILED and step.failure_code == "INTERRUPTED" and step.ended_at is not None

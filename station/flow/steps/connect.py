@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from station.domain.errors import DevelopmentUnitError, UnitLockedError
+from station.domain.errors import DevelopmentUnitError, DeviceAlreadyPassedError, UnitLockedError
 from station.domain.recipe import StepName
 from station.domain.records import CredentialRecord, JournalState
 from station.flow.credential_rules import resumable_credential, void_all
@@ -66,6 +66,11 @@ def _confirm_locked_unit(run: UnitRun, credential: CredentialRecord, step: StepC
 
 
 def _check_device_may_be_used(run: UnitRun, device_id: str) -> None:
+    shipped_as = run.journal.attempts.passed_serial_of_device(device_id)
+    if shipped_as is not None and shipped_as != run.serial:
+        raise DeviceAlreadyPassedError(
+            f"device {device_id} already passed as serial {shipped_as}: one device never ships under two labels"
+        )
     registry = run.development_registry
     if run.journal.units.is_development_device(device_id) or (
         registry is not None and registry.is_development_unit(device_id)
