@@ -19,6 +19,7 @@ from station.config.paths import (
 )
 from station.config.settings import SlotSettings, StationSettings, default_settings_path, load_settings
 from station.domain.errors import StationError
+from station.domain.text import EscapingFormatter
 from station.drivers.slots import HardwareSlots
 from station.flow.ports import DevelopmentUnitRegistry, Journal
 from station.flow.watchdog import Watchdog
@@ -49,9 +50,13 @@ def configure_logging(paths: StationPaths, *, verbose: bool = False) -> Path:
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     log_file = paths.log_dir / "station.log"
     root = logging.getLogger()
+    for earlier in [h for h in root.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
+        if Path(earlier.baseFilename) != log_file.absolute():  # an earlier station of this process
+            root.removeHandler(earlier)
+            earlier.close()
     if not any(isinstance(handler, logging.handlers.RotatingFileHandler) for handler in root.handlers):
         handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=10_000_000, backupCount=5)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("station").setLevel(logging.INFO)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from station.domain.errors import StationError
+from station.domain.text import EscapingFormatter, escape_text
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -47,11 +48,14 @@ def run(argv: Sequence[str] | None, root: StationFactory) -> int:
         level=logging.INFO if arguments.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # text from outside never breaks a log line
+        if type(handler.formatter) is logging.Formatter:
+            handler.setFormatter(EscapingFormatter(handler.formatter._fmt))
     try:
         result: int = arguments.handler(arguments, root)
         return result
     except StationError as error:
-        print(f"station: error [{error.code}]: {error}", file=sys.stderr)
+        print(f"station: error [{error.code}]: {escape_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -29,6 +29,7 @@ from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import CredentialPlan, StepName
 from station.domain.records import StepOutcome
 from station.domain.scan import parse_scan
+from station.domain.text import escape_text, token
 from station.operations.station import DemoOptions, Station, StationFactory
 from station.sim.demo import DEMO_OPERATOR
 
@@ -51,7 +52,8 @@ class LinePrinter:
 
     def step_finished(self, step: str, outcome: StepOutcome, detail: str) -> None:
         seconds = time.monotonic() - self._started.get(step, time.monotonic())
-        print(f"{self._prefix}{step:<12} {outcome.value:<7} {seconds:6.2f} s  {detail}", file=self._out, flush=True)
+        print(f"{self._prefix}{step:<12} {outcome.value:<7} {seconds:6.2f} s  {escape_text(detail)}", file=self._out,
+              flush=True)  # fmt: skip
 
     def progress(self, step: str, fraction: float) -> None:
         """Progress bars belong to the GUI; the CLI prints the step line at its end."""
@@ -150,7 +152,8 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
         if arguments.work_order:
             station.units.work_order = arguments.work_order
         for settled in station.units.recover(station.settings.slots):
-            print(f"recovered attempt {settled.id} ({settled.serial}): {settled.failure_message}", flush=True)
+            print(f"recovered attempt {settled.id} ({token(settled.serial)}): "
+                  f"{escape_text(settled.failure_message or '')}", flush=True)  # fmt: skip
         recipe = station.production.recipe
         assert recipe is not None
         try:
@@ -170,7 +173,7 @@ def _rework(arguments: argparse.Namespace, root: StationFactory) -> int:
         serial = parse_scan(arguments.serial, recipe.serial_rule)
         job = station.units.rework_job(serial, slot, arguments.supervisor, pin)
         outcome = job.run(LinePrinter())
-    print(f"REWORK {outcome.serial} {outcome.failure_code}: {outcome.message}", flush=True)
+    print(f"REWORK {token(outcome.serial)} {outcome.failure_code}: {escape_text(outcome.message)}", flush=True)
     return EXIT_OK if isinstance(outcome.error, UnitReworkedError) else EXIT_UNIT_FAILED
 
 
@@ -188,8 +191,8 @@ def _recover(arguments: argparse.Namespace, root: StationFactory) -> int:
     finally:
         station.close()
     for attempt in settled:
-        print(f"attempt {attempt.id} {attempt.serial}: {attempt.result.value} {attempt.failure_code}: "
-              f"{attempt.failure_message}")  # fmt: skip
+        print(f"attempt {attempt.id} {token(attempt.serial)}: {attempt.result.value} {attempt.failure_code}: "
+              f"{escape_text(attempt.failure_message or '')}")  # fmt: skip
     if not settled:
         print("no unfinished attempts")
     return EXIT_OK
@@ -205,7 +208,7 @@ def _record_inspection(arguments: argparse.Namespace, root: StationFactory) -> i
                                                             arguments.supervisor, pin)  # fmt: skip
     finally:
         station.close()
-    print(f"attempt {record.attempt_id} inspected by {record.supervisor}: {record.note}")
+    print(f"attempt {record.attempt_id} inspected by {record.supervisor}: {escape_text(record.note)}")
     return EXIT_OK
 
 
@@ -262,4 +265,4 @@ def _print_summary(outcomes: list[AttemptOutcome], out: TextIO) -> None:
         result = "PASS" if outcome.passed else "FAIL"
         print(f"{outcome.serial:<12} {outcome.device_id or '-':<16} {result:<6} {seconds}", file=out)
         if not outcome.passed:
-            print(f"{'':<12} {outcome.failure_step} {outcome.failure_code}: {outcome.message}", file=out)
+            print(f"{'':<12} {outcome.failure_step} {outcome.failure_code}: {escape_text(outcome.message)}", file=out)

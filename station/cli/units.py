@@ -15,6 +15,7 @@ from station.cli.options import add_store_options, station_options
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.domain.errors import StoreError
 from station.domain.records import AttemptRecord, CredentialRecord, UnitRecord
+from station.domain.text import escape_text
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -90,7 +91,7 @@ def format_unit_history(
     for attempt in attempts:
         lines.append("")
         lines.extend(_attempt_lines(attempt, by_attempt.get(attempt.id, []), transcripts))
-    return "\n".join(lines)
+    return "\n".join(escape_text(line) for line in lines)  # no field can start a line of its own
 
 
 def _attempt_lines(attempt: AttemptRecord, credentials: list[CredentialRecord], transcripts: bool) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from station.domain.errors import StationError
 from station.domain.records import AttemptRecord, AttemptResult
+from station.domain.text import escape_text, token
 
 # Where a refusal is recorded that came before the unit was touched (a scan, a passed unit).
 REFUSED_STEP = "scan"
@@ -67,6 +68,8 @@ class AttemptOutcome:
 
     @property
     def summary(self) -> str:
+        """``PASS <serial>`` or ``FAIL <serial> <step> <code>: <message>``, one line whatever the
+        serial and the message hold (a serial that is not one plain word is quoted)."""
         if self.passed:
-            return f"PASS {self.serial}"
-        return f"FAIL {self.serial} {self.failure_step} {self.failure_code}: {self.message}"
+            return f"PASS {token(self.serial)}"
+        return f"FAIL {token(self.serial)} {self.failure_step} {self.failure_code}: {escape_text(self.message)}"

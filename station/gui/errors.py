@@ -18,6 +18,7 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Signal
 
 from station.domain.errors import StationError
+from station.domain.text import escape_text
 
 LOG = logging.getLogger("station.gui")
 
@@ -27,7 +28,7 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 def describe_error(error: BaseException) -> str:
     """What may be shown about an error: the station's own messages, other errors by type only."""
     if isinstance(error, StationError):
-        return f"[{error.code}] {error}"
+        return f"[{error.code}] {escape_text(str(error))}"
     return type(error).__name__
 
 

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult
+from station.domain.text import escape_text
 from station.store.pages import AttemptPages
 
 PAGE_SIZE = 100
@@ -193,7 +194,7 @@ def describe_unit(history: list[AttemptRecord]) -> str:
             lines.append("  console transcript:")
             lines += [f"    | {text}" for text in attempt.console_transcript.splitlines()]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(escape_text(line) for line in lines)  # text from outside shown as it was sent
 
 
 class HistoryView(QWidget):

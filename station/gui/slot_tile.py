@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from station.domain.recipe import StepName
+from station.domain.text import escape_text
 from station.gui.resources import icon_path
 from station.gui.slot_states import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
@@ -321,7 +322,7 @@ class SlotTile(QFrame):
                 self.tr("Code {code} at step {step}").format(code=state.failure_code or "?", step=step)
                 if step else self.tr("Code {code}").format(code=state.failure_code or "?")
             )
-        self.verdict_code.setToolTip(state.detail)
+        self.verdict_code.setToolTip(escape_text(state.detail))
         if self.verdict_panel.property("verdict") != verdict.value:
             self.verdict_panel.setProperty("verdict", verdict.value)
             repolish(self.verdict_panel)

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from station.domain.export_row import CSV_COLUMNS, attempt_row, time_text
 from station.domain.records import AttemptRecord, StepRecord
+from station.domain.text import escape_text
 
 __all__ = ["CSV_COLUMNS", "JSON_FORMAT_VERSION", "attempt_document", "export_csv", "export_csv_rows", "export_json"]
 
@@ -61,7 +62,10 @@ def export_csv_rows(rows: Iterable[Sequence[object]], out: TextIO) -> int:
             for value in row
         ]
         line = ",".join(cells)
-        if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
+        if not line.isprintable() or "\\" in line:  # control characters and line breaks: escaped
+            cells = [escape_text(cell) for cell in cells]
+            line = ",".join(cells)
+        if line.count(",") != commas or '"' in line:
             quoting_writer.writerow(cells)
             line = spare.getvalue()[:-1]
             spare.seek(0)
@@ -76,6 +80,10 @@ def export_csv_rows(rows: Iterable[Sequence[object]], out: TextIO) -> int:
         lines.append("")
         out.write("\n".join(lines))
     return count
+
+
+# JSON leaves the Unicode line separators as they are; a line-oriented reader would break there.
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def _cell(value: object) -> str:
@@ -93,7 +101,7 @@ def export_json(rows: Iterable[AttemptRecord], out: TextIO, *, include_transcrip
     count = 0
     for attempt in rows:
         out.write(json.dumps(attempt_document(attempt, include_transcript=include_transcripts),
-                             ensure_ascii=False, separators=(",", ":")))
+                             ensure_ascii=False, separators=(",", ":")).translate(_LINE_SEPARATORS))
         out.write("\n")
         count += 1
     return count

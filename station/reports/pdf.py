@@ -48,6 +48,7 @@ from reportlab.platypus import (
 )
 
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult
+from station.domain.text import escape_text
 from station.reports.charts import cycle_time_chart, pareto_chart
 from station.reports.filters import describe_filter, human_duration, local_time, utc_time
 from station.reports.summary import ReportSummary
@@ -441,7 +442,8 @@ def _fit(text: str, *, width: float, font: str, size: float) -> str:
 
 
 def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
+    """Text for a paragraph: control characters as visible escapes, markup characters as entities."""
+    return html.escape(escape_text(text), quote=False)
 
 
 def _yield_text(value: float | None, numerator: int, denominator: int) -> str:

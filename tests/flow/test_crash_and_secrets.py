@@ -191,3 +191,23 @@ def test_rework_and_recover_commands(
                     "--console", line.environment.console_path(unit), "--operator", "ann"])  # fmt: skip
     assert refused == 1
     assert "FAIL TST-000950 scan DEVELOPMENT_UNIT" in capsys.readouterr().out
+
+
+def test_a_forged_scan_prints_no_pass_line_and_no_control_character(
+    line: Line, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in station_environment(line).items():
+        monkeypatch.setenv(name, value)
+    unit = line.new_unit()
+    forged = "X\nPASS TST-000123\x07\x1b[2J\u2028PASS TST-000124"
+    code = main(["provision", "--recipe", str(line.recipe.path), "--serial", forged, "--probe", unit.probe_id,
+                 "--console", line.environment.console_path(unit), "--operator", "ann",
+                 "--db", line.environment.paths.db_url])  # fmt: skip
+    assert code == 1
+    captured = capsys.readouterr()
+    for stream in (captured.out, captured.err):
+        assert not [text for text in stream.splitlines() if text.startswith("PASS")], stream
+        assert not [character for character in stream if character != "\n" and not character.isprintable()]
+    assert captured.out.strip().startswith('FAIL "X\\nPASS TST-000123\\x07\\x1b[2J\\u2028PASS TST-000124" scan SCAN:')
+    log = (line.environment.paths.log_dir / "station.log").read_text(encoding="utf-8")
+    assert not [text for text in log.splitlines() if text.startswith("PASS")]

@@ -27,6 +27,7 @@ import pytest
 from station.domain.errors import StoreError
 from station.domain.export_row import CSV_COLUMNS
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, StepOutcome
+from station.domain.text import escape_text
 from station.reports.export import export_csv, export_csv_rows
 from station.reports.service import ExportFormat, ExportRequest, export_report
 from station.reports.signing import verify_export
@@ -39,7 +40,8 @@ PRODUCT = "ACME-TOASTER"
 
 
 def _reference_csv(attempts: Iterable[AttemptRecord]) -> str:
-    """The CSV exporter as it was before the fast path (csv.writer, round(seconds, 3)): the oracle."""
+    """The CSV exporter as it was before the fast path (csv.writer, round(seconds, 3)): the oracle.
+    Text from outside is escaped (issue 13): no control character, no line break in a field."""
 
     def seconds(start: datetime, end: datetime | None) -> float | None:
         return None if end is None else round((end - start).total_seconds(), 3)
@@ -48,8 +50,8 @@ def _reference_csv(attempts: Iterable[AttemptRecord]) -> str:
         if value is None:
             return ""
         if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-            return "'" + value
-        return value
+            return escape_text("'" + value)
+        return escape_text(value) if isinstance(value, str) else value
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -189,9 +191,8 @@ def test_rows_give_the_bytes_of_the_records(database: Database, wanted: AttemptF
 
 def test_the_awkward_history_has_what_it_claims(database: Database) -> None:
     _awkward_history(database)
-    # Python's csv.writer leaves a lone CR unquoted (as the exporter always has), which its own
-    # reader refuses: read a copy with the CR spelt out.
-    text = _by_rows(database, AttemptFilter()).replace("\r", "<CR>")
+    text = _by_rows(database, AttemptFilter())
+    assert not [character for character in text if character != "\n" and not character.isprintable()]
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 10
     by_serial = {row["serial"]: row for row in rows}
@@ -203,20 +204,20 @@ def test_the_awkward_history_has_what_it_claims(database: Database) -> None:
     odd = rows[1]
     assert odd["serial"] == "'=HYPERLINK(\"http://x\")" and odd["station"] == "'+st" and odd["operator"] == "'@op"
     assert odd["work_order"] == "" and odd["device_id"] == "'-1" and odd["step_durations"].startswith("'-connect=")
-    assert odd["failure_message"] == "'\tflash refused, \"sector 3\"\nline two; café 测试 🚀"
+    assert odd["failure_message"] == "'\\tflash refused, \"sector 3\"\\nline two; café 测试 🚀"
     assert rows[2]["previous_attempt_id"] == odd["attempt_id"]
     assert [row["is_rework"] for row in rows if row["serial"] == "SN-ünï-测试"] == ["no", "yes"]
     names = by_serial["SN-0002"]
-    assert names["step_count"] == "3" and names["failed_steps"] == "odd\x1fname"
-    assert names["step_durations"] == "verify,again=0.010;odd\x1fname=0.020;quoted \"step\"=0.030"
+    assert names["step_count"] == "3" and names["failed_steps"] == "odd\\x1fname"
+    assert names["step_durations"] == "verify,again=0.010;odd\\x1fname=0.020;quoted \"step\"=0.030"
     assert by_serial["SN-0003"]["step_durations"] == "connect=-0.251"
     assert by_serial["SN-0003"]["duration_s"].startswith("'-")
     assert by_serial["SN-0004"]["step_count"] == "0" and by_serial["SN-0004"]["step_durations"] == ""
     running = by_serial["SN-0005"]
     assert (running["result"], running["ended_at"], running["duration_s"]) == ("IN_PROGRESS", "", "")
     assert running["step_durations"] == "connect=0.300;flash="
-    assert by_serial["SN-0006"]["failed_steps"] == "name\x1dwith a group separator"
-    assert by_serial["SN-0006"]["failure_message"] == "a record\x1eseparator"
+    assert by_serial["SN-0006"]["failed_steps"] == "name\\x1dwith a group separator"
+    assert by_serial["SN-0006"]["failure_message"] == "a record\\x1eseparator"
 
 
 def test_generated_history_gives_the_same_bytes(database: Database) -> None:
@@ -252,12 +253,15 @@ def test_signed_csv_export_takes_the_fast_path_and_agrees(
 
 
 def _cells(row: list[Any]) -> list[Any]:
-    return ["" if value is None else ("'" + value) if isinstance(value, str) and value[:1] in "=+-@\t\r" and value
-            else value for value in row]
+    """A row as the exporter writes it: formulas guarded, then control characters escaped."""
+    guarded = ["" if value is None else ("'" + value) if isinstance(value, str) and value[:1] in "=+-@\t\r" and value
+               else value for value in row]
+    return [escape_text(str.__str__(value)) if isinstance(value, str) else value for value in guarded]
 
 
 def test_the_line_writer_writes_what_csv_writer_writes() -> None:
-    alphabet = ["a", "Z", "0", " ", ",", "\"", "\n", "\r", "\t", "=", "+", "-", "@", ";", "'", "é", "测", "🚀", "\x00"]
+    alphabet = ["a", "Z", "0", " ", ",", "\"", "\n", "\r", "\t", "=", "+", "-", "@", ";", "'", "é", "测", "🚀",
+                "\x00", "\\", "\u2028", "\x1b"]
     generator = random.Random(3)
     rows: list[list[Any]] = []
     for _ in range(3000):
