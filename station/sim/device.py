@@ -192,6 +192,9 @@ class SimDevice:
     def close(self) -> None:
         self.core.close()
 
+    def flush(self) -> None:
+        """Nothing is ever queued here: every call is carried out before it returns."""
+
     def interrupt(self) -> None:
         """Nothing to break in this process: the probe refuses every call after an interrupt,
         and no single call here runs longer than a poll's wait or the core's instruction budget."""

@@ -153,6 +153,8 @@ class HostedDevice:
         # Calls sent whose replies have not been read yet, oldest first: the host answers every
         # call that is not posted, in order.
         self._awaiting: collections.deque[_Reply] = collections.deque()
+        # A posted call went out after the last answered call: the host may not have done it yet.
+        self._posted_unconfirmed = False
 
     @classmethod
     def open(cls, sim_dir: Path, unit_id: str) -> HostedDevice | None:
@@ -191,6 +193,7 @@ class HostedDevice:
         except (OSError, pickle.PickleError) as error:
             raise exceptions.ProbeDisconnected(f"simulator host session for {self.unit_id} lost: {error}") from error
         if name in POSTED_CALLS:
+            self._posted_unconfirmed = True
             return None
         reply = _Reply()
         self._awaiting.append(reply)
@@ -213,7 +216,17 @@ class HostedDevice:
 
     def _call(self, name: str, *arguments: object) -> Any:
         reply = self._send_call(name, arguments)
-        return None if reply is None else self._result(reply)
+        if reply is None:
+            return None
+        value = self._result(reply)
+        self._posted_unconfirmed = False  # answered in order: everything sent before it was done
+        return value
+
+    def flush(self) -> None:
+        """Wait until the host has carried out every call sent so far (one round trip, only when
+        a posted call is outstanding); a posted call's failure is raised here."""
+        if self._posted_unconfirmed:
+            self._call("check_link")
 
     def read_memory_later(self, address: int, bits: int) -> Callable[[], int]:
         """A deferred read, as pyOCD asks for a register write's DHCSR status: sent now, its

@@ -48,8 +48,10 @@ class UnitDevice(Protocol):
     def set_reset_pin(self, asserted: bool) -> None: ...
     @property
     def reset_pin_asserted(self) -> bool: ...
+    def flush(self) -> None: ...
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
+
 
 BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
 
@@ -200,21 +202,35 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
             if self._device is not None:
                 self._device.interrupt()
             return
-        if self._device is not None:
-            self._device.close()
-            self._device = None
-        if self._unit is not None:
-            self._unit.close()
-            self._unit = None
-        self._memory_interface = None
+        try:
+            self._finish_queued_calls()
+        finally:
+            if self._device is not None:
+                self._device.close()
+                self._device = None
+            if self._unit is not None:
+                self._unit.close()
+                self._unit = None
+            self._memory_interface = None
+
+    def _finish_queued_calls(self) -> None:
+        """Carry out the writes still queued before letting go of the unit, as a CMSIS-DAP probe
+        flushes its queue at disconnect and close: the last write of a session (the reset after
+        a lock, above all) has happened when the session ends, and a failed one is reported.
+        Not after an interrupt: that link is broken on purpose."""
+        if self._device is not None and not self._interrupted:
+            self._device.flush()
 
     def connect(self, protocol: DebugProbe.Protocol | None = None) -> None:
         self.device.check_link()
         self._is_connected = True
 
     def disconnect(self) -> None:
-        self._is_connected = False
-        self._memory_interface = None
+        try:
+            self._finish_queued_calls()
+        finally:
+            self._is_connected = False
+            self._memory_interface = None
 
     def set_clock(self, frequency: float) -> None:
         """Clock speed has no effect on a simulated link."""

@@ -55,6 +55,19 @@ class Nrf52ApprotectLock:
         ctrl_ap = self._ctrl_ap(session)
         ctrl_ap.write_reg(CTRL_AP_RESET, 1)
         ctrl_ap.write_reg(CTRL_AP_RESET, 0)
+        self._wait_for_reset(ctrl_ap)
+
+    @staticmethod
+    def _wait_for_reset(ctrl_ap: Any) -> None:
+        """Return only once the unit has been through the reset just asked for.
+
+        A probe queues AP writes and answers at once; only a read makes it carry them out (and
+        report one that failed). Without this read the lock step ended with the reset still
+        queued, and lock-confirm's fresh session could read APPROTECTSTATUS from before the
+        reset -- "not locked" on a unit that locks a moment later.
+        """
+        if int(ctrl_ap.read_reg(CTRL_AP_RESET)) != 0:
+            raise LockError("the unit is still held in reset by the CTRL-AP")
 
     def rework_erase(self, inspection_session: Any) -> None:
         ctrl_ap = self._ctrl_ap(inspection_session)
