@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import postgres_server
 import pytest
 
 from station.sim.units import SimUnitStore
@@ -29,3 +31,19 @@ def _private_station_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypa
     """No test touches the user's real data directory (station key, database): a test that
     names none gets a fresh one; tests that set their own (monkeypatch.setenv) override it."""
     monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path_factory.mktemp("station-data")))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database the tests may wipe, started once per session and only when a test
+    asks for it: STATION_TEST_POSTGRES_URL's when set, otherwise a throwaway server on 127.0.0.1
+    (tests/postgres_server.py), so that the PostgreSQL claims are tested on every run."""
+    explicit = os.environ.get(postgres_server.POSTGRES_URL_VARIABLE)
+    if explicit:
+        yield explicit
+        return
+    reason = postgres_server.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_server.throwaway_server() as server:
+        yield server.url
