@@ -31,6 +31,7 @@ from station.domain.errors import (
     TokenLimitError,
     UnitLockedError,
     VaultError,
+    WorkOrderCompleteError,
 )
 from station.domain.recipe import Recipe
 from station.domain.records import (
@@ -204,7 +205,10 @@ class FakeReply:
 class FakeConsole:
     """The unit's firmware on its console, answering the recipe's commands from the unit's state.
 
-    ``silent``: no answer (the command times out); ``refuse_activation``: the service's reply.
+    ``silent``: no answer (the command times out); ``refuse_activation``: the service's reply;
+    ``lose_activation_replies``: that many activations are accepted by the unit but their reply
+    never arrives (the station stopped, the cable was pulled); ``drop_activations``: that many
+    activation commands never reach the unit (it stays not activated, the station hears nothing).
     """
 
     def __init__(self, unit: FakeUnit, recipe: Recipe, *, silent: bool = False) -> None:
@@ -213,6 +217,8 @@ class FakeConsole:
         self.silent = silent
         self.refuse_activation: str | None = None
         self.valid_tokens: set[str] | None = None
+        self.lose_activation_replies = 0
+        self.drop_activations = 0
         self.lines: list[str] = []
         self._secrets: dict[str, str] = {}
         self.closed = False
@@ -240,7 +246,14 @@ class FakeConsole:
         self.lines.append(f">> {line}")
         if self.silent:
             raise ConsoleTimeoutError("no reply from the unit's console within the time allowed")
+        activation = line.startswith(self.recipe.console.commands.activate_command(""))
+        if activation and self.drop_activations:
+            self.drop_activations -= 1
+            raise ConsoleTimeoutError("no reply from the unit's console within the time allowed")
         reply = self._answer(line)
+        if self.lose_activation_replies and line.startswith(self.recipe.console.commands.activate_command("")):
+            self.lose_activation_replies -= 1
+            raise ConsoleTimeoutError("no reply from the unit's console within the time allowed")
         self.lines.append(f"<< {reply.status} {reply.body}")
         return reply
 
@@ -264,6 +277,9 @@ class FakeConsole:
             return FakeReply(0, credential.get("endpoint", ""))
         if line == commands.certificate_fingerprint:
             return FakeReply(0, credential.get("fingerprint", ""))
+        if line == commands.activation_status:
+            product = self.unit.activated_product
+            return FakeReply(0, product) if product else FakeReply(1, "not activated")
         prefix = commands.activate_command("")
         if line.startswith(prefix):
             token = line[len(prefix) :]
@@ -338,11 +354,15 @@ class FakeTokens:
     """A vault of tokens with a use limit each; ``stolen_last_uses``: another slot takes that many
     last uses first (the store then refuses the use with TokenLimitError)."""
 
-    def __init__(self, count: int = 3, *, use_limit: int = 10) -> None:
+    def __init__(
+        self, count: int = 3, *, use_limit: int = 10, serial_of: Callable[[int], str] | None = None
+    ) -> None:
         self.tokens = [FakeToken(f"tok:{index:04d}", f"secret-token-{index:04d}") for index in range(count)]
         self.uses: dict[str, list[int]] = {token.fingerprint: [] for token in self.tokens}
         self.use_limit = use_limit
         self.stolen_last_uses = 0
+        self.states: dict[tuple[str, int], str] = {}
+        self.serial_of = serial_of  # an attempt's serial (the journal's), to settle a unit's earlier uses
 
     def next_token(self, product: str) -> FakeToken:
         for token in self.tokens:
@@ -350,12 +370,37 @@ class FakeTokens:
                 return token
         raise VaultError(f"no activation token with a use left for {product}")
 
-    def record_use(self, token: Any, attempt_id: int) -> None:
+    def reserve_use(self, token: Any, attempt_id: int) -> None:
         if self.stolen_last_uses > 0:
             self.stolen_last_uses -= 1
             self.uses[token.fingerprint].extend([0] * (self.use_limit - len(self.uses[token.fingerprint])))
             raise TokenLimitError(f"activation token {token.fingerprint} has reached its use limit")
         self.uses[token.fingerprint].append(attempt_id)
+        self.states[(token.fingerprint, attempt_id)] = "reserved"
+
+    def confirm_use(self, token: Any, attempt_id: int) -> None:
+        assert self.states.get((token.fingerprint, attempt_id)) == "reserved", "only a reserved use is confirmed"
+        self.states[(token.fingerprint, attempt_id)] = "used"
+
+    def release_use(self, token: Any, attempt_id: int) -> None:
+        assert self.states.get((token.fingerprint, attempt_id)) == "reserved", "only a reserved use is released"
+        self.states[(token.fingerprint, attempt_id)] = "released"
+        self.uses[token.fingerprint].remove(attempt_id)
+
+    def settle_earlier_uses(self, serial: str, *, activated: bool, attempt_id: int) -> int:
+        settled = 0
+        for (fingerprint, attempt), state in list(self.states.items()):
+            earlier = attempt != attempt_id and self.serial_of is not None and self.serial_of(attempt) == serial
+            if state == "reserved" and earlier:
+                self.states[(fingerprint, attempt)] = "used" if activated else "released"
+                if not activated:
+                    self.uses[fingerprint].remove(attempt)
+                settled += 1
+        return settled
+
+    def used(self) -> list[tuple[str, int]]:
+        """The uses the unit accepted (fingerprint, attempt)."""
+        return [key for key, state in self.states.items() if state == "used"]
 
 
 # ---- the journal ----------------------------------------------------------------------------
@@ -373,6 +418,7 @@ class MemoryJournal:
         self._attempt_ids = itertools.count(1)
         self._step_ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.work_order_quantities: dict[str, int] = {}  # the store's cap (station.store.work_orders)
 
     def as_journal(self) -> Journal:
         return Journal(attempts=self, credentials=self, units=self, audit=self)
@@ -387,6 +433,12 @@ class MemoryJournal:
         with self._lock:
             if any(a.serial == serial and a.result is AttemptResult.IN_PROGRESS for a in self._attempts.values()):
                 raise SerialInProgressError("another slot")
+            quantity = self.work_order_quantities.get(work_order or "")
+            if quantity is not None and not is_rework:
+                holders = {a.serial for a in self._attempts.values() if a.work_order == work_order and not a.is_rework
+                           and a.result in (AttemptResult.PASSED, AttemptResult.IN_PROGRESS)}  # fmt: skip
+                if serial not in holders and len(holders) >= quantity:
+                    raise WorkOrderCompleteError(work_order or "", quantity, len(holders))
             self._units.setdefault(serial, UnitRecord(serial, device_id, at or now()))
             previous = max((a.id for a in self._attempts.values() if a.serial == serial), default=None)
             attempt = AttemptRecord(

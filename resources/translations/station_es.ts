@@ -530,6 +530,10 @@
         <translation>Esta unidad se está aprovisionando en otra estación. Déjela allí.</translation>
     </message>
     <message>
+        <source>This work order is complete. Put the unit aside and call a supervisor.</source>
+        <translation>Esta orden de trabajo está completa. Aparte la unidad y llame a un supervisor.</translation>
+    </message>
+    <message>
         <source>This board is being provisioned under another label. Put it aside for a supervisor.</source>
         <translation>Esta placa se está aprovisionando con otra etiqueta. Apártela para un supervisor.</translation>
     </message>
@@ -568,6 +572,10 @@
     <message>
         <source>The station cannot save its records. Call an engineer.</source>
         <translation>La estación no puede guardar sus registros. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>The unit finished, but its result could not be saved. It is not passed: scan it again.</source>
+        <translation>La unidad terminó, pero su resultado no se pudo guardar. No está aprobada: escanéela de nuevo.</translation>
     </message>
     <message>
         <source>Station problem. Call an engineer.</source>

@@ -530,6 +530,10 @@
         <translation>该单元正在另一个工位上配置。请将其留在那里。</translation>
     </message>
     <message>
+        <source>This work order is complete. Put the unit aside and call a supervisor.</source>
+        <translation>此工单已完成。请将该单元放在一边并呼叫主管。</translation>
+    </message>
+    <message>
         <source>This board is being provisioned under another label. Put it aside for a supervisor.</source>
         <translation>该电路板正以另一个标签进行配置。请将其放在一边交给主管。</translation>
     </message>
@@ -568,6 +572,10 @@
     <message>
         <source>The station cannot save its records. Call an engineer.</source>
         <translation>工作站无法保存记录。请呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>The unit finished, but its result could not be saved. It is not passed: scan it again.</source>
+        <translation>单元已完成，但结果未能保存。它尚未通过：请重新扫描。</translation>
     </message>
     <message>
         <source>Station problem. Call an engineer.</source>

@@ -94,9 +94,11 @@ class CompositionRoot:
         return StationPaths.from_environment(data_dir=options.data_dir, db_url=options.db_url)
 
     def open_database(self, options: StationOptions) -> Database:
-        database = open_database(self.paths(options).db_url)
+        paths = self.paths(options)
+        database = open_database(paths.db_url)
         try:
             database.check_schema()
+            database.keep_head_in(paths.data_dir)
         except BaseException:
             database.dispose()
             raise
@@ -139,6 +141,8 @@ class CompositionRoot:
         except BaseException:
             database.dispose()
             raise
+        database.seal_with(station_key, actor=f"station:{name}")
+        database.keep_head_in(paths.data_dir)
         audit = database.audit_log(station_key)
         journal = Journal(attempts=database.attempts, credentials=database.credentials, units=database.units,
                           audit=audit)  # fmt: skip

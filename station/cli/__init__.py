@@ -24,7 +24,7 @@ EXIT_UNIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Modules under station.cli that add subcommands, in the order `station --help` lists them.
-COMMAND_MODULES = ("provision", "gui", "sim", "db", "units", "report", "recipe", "ca", "tokens")
+COMMAND_MODULES = ("provision", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from typing import Any
 
 from station.cli.options import add_store_options, station_options
 from station.domain.errors import StationKeyError
+from station.domain.text import escape_text
 from station.domain.vault_and_signing import AuditVerifier
 from station.operations.station import StationFactory
 from station.security.station_key import StationPublicKey, load_station_key
@@ -34,7 +35,8 @@ def register(subparsers: Any) -> None:
     status.set_defaults(handler=_status)
 
     verify = commands.add_parser(
-        "verify", help="walk the audit log's hash chain and signatures; name the first bad entry"
+        "verify", help="walk the chain's hashes and signatures, check every record against it and the head "
+        "file; name every entry that differs"
     )
     verify.add_argument(
         "--public-key", type=Path, metavar="FILE",
@@ -47,10 +49,15 @@ def register(subparsers: Any) -> None:
 def _upgrade(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.store import open_database
 
-    database = open_database(root.paths(station_options(arguments)).db_url)
+    paths = root.paths(station_options(arguments))
+    database = open_database(paths.db_url)
     try:
         before = database.current_revision()
         reached = database.upgrade()
+        head_file = database.keep_head_in(paths.data_dir)
+        head = database.chain_head()
+        if head is not None and head_file.read() is None:  # the chain's first head, as the upgrade left it
+            head_file.advance(head)
     finally:
         database.dispose()
     if before == reached:
@@ -78,15 +85,24 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     verifier = _audit_verifier(arguments, root)
     database = root.open_database(station_options(arguments))
     try:
-        outcome = database.audit_log().verify_audit(verifier)
+        report = database.verify_chain(verifier)
     finally:
         database.dispose()
-    if outcome.ok:
-        head = f", head {outcome.last_hash}" if outcome.last_hash else ""
-        print(f"audit log OK: {outcome.entries_checked} entries verified{head}")
+    chain = report.chain
+    if report.ok:
+        head = f", head {chain.last_hash}" if chain.last_hash else ""
+        print(f"chain OK: {chain.entries_checked} entries verified{head}; "
+              f"{report.records_checked} records match their entries; {report.head_note}")
         return EXIT_OK
-    print(f"audit log BAD at entry {outcome.bad_sequence}: {outcome.problem} -- {outcome.explanation} "
-          f"({outcome.entries_checked} entries before it verified)")
+    problems = report.finding_count + (0 if chain.ok else 1)
+    print(f"chain BAD: {problems} {'problem' if problems == 1 else 'problems'}; {report.head_note}")
+    if not chain.ok:
+        print(f"  entry {chain.bad_sequence}: {chain.problem} -- {chain.explanation} "
+              f"({chain.entries_checked} entries before it verified)")
+    for finding in report.findings:
+        print(f"  {finding.problem}: {escape_text(finding.explanation)}")
+    if report.finding_count > len(report.findings):
+        print(f"  ... and {report.finding_count - len(report.findings)} more")
     return EXIT_AUDIT_BAD
 
 

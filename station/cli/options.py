@@ -15,11 +15,15 @@ from station.operations.station import StationOptions
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     """``--db URL`` and ``--data-dir DIR``."""
+    add_db_option(parser)
+    add_data_dir_option(parser)
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", metavar="URL", default=None,
         help="database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data directory)",
     )  # fmt: skip
-    add_data_dir_option(parser)
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:

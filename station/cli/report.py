@@ -1,4 +1,4 @@
-"""``station report export|yield|verify|public-key``: traceability reports from the command line.
+"""``station report export|yield|verify|public-key|reconcile``: traceability reports from the command line.
 
 - ``export``: attempts as CSV, NDJSON or PDF, filtered, streamed to a file, and signed: the
   file gets ``FILE.manifest.json`` and ``FILE.sig`` beside it (see ``station.reports.signing``).
@@ -6,6 +6,8 @@
   step, as a table on the terminal (or JSON with ``--json``).
 - ``verify``: checks an export against its manifest and signature.
 - ``public-key``: prints the station's public key (PEM), to hand to whoever verifies.
+- ``reconcile``: per work order, units passed against credentials and token uses spent, and
+  every mismatch; exit 1 when anything does not reconcile (``station.cli.reconcile``).
 
 Dates in filters are UTC unless they carry an offset (``2026-03-01T08:00+01:00``); reports
 show local time next to UTC.
@@ -21,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from station.cli.options import add_data_dir_option, add_store_options, station_options
+from station.cli.reconcile import register_reconcile
 from station.config import configured_station_name
-from station.domain.errors import ConfigurationError, StationKeyError
+from station.domain.errors import ConfigurationError, StationError, StationKeyError
 from station.domain.records import AttemptFilter, AttemptResult
 from station.operations.station import StationFactory
 from station.reports.yield_stats import YieldReport
@@ -61,19 +64,24 @@ def register(subparsers: Any) -> None:
     add_store_options(yields)
     yields.set_defaults(handler=_yield)
 
-    verify = commands.add_parser("verify", help="check an export against its manifest and signature")
+    verify = commands.add_parser(
+        "verify", help="check an export against its manifest and signature, and that the database still "
+        "extends the chain head the export was made at"
+    )
     verify.add_argument("file", type=Path, metavar="FILE", help="the exported file (FILE.manifest.json and "
                                                                  "FILE.sig must be beside it)")
     verify.add_argument("--public-key", type=Path, metavar="PEM",
                         help="the signing station's public key (trusted); default: this station's own key "
                              "when it has one, else only the key named in the manifest")
-    add_data_dir_option(verify)
+    add_store_options(verify)
     verify.set_defaults(handler=_verify)
 
     public_key = commands.add_parser("public-key", help="print this station's public key (PEM) for verifiers")
     public_key.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead")
     add_data_dir_option(public_key)
     public_key.set_defaults(handler=_public_key)
+
+    register_reconcile(commands)
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -286,7 +294,8 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
         else:
             print(f"  signed by the key named in the manifest ({outcome.key_fingerprint}); this proves the file is "
                   "unchanged since signing, not who signed it: pass --public-key with the station's public key")
-        return EXIT_OK
+        return _check_chain_head(arguments, root, manifest)
+
     print(f"FAILED: {path} does not verify", file=sys.stderr)
     for finding in outcome.findings:
         print(f"  {finding}", file=sys.stderr)
@@ -295,6 +304,38 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
         print("  (if the export comes from another station, verify with that station's public key: "
               "--public-key FILE)", file=sys.stderr)
     return EXIT_NOT_VERIFIED
+
+
+def _check_chain_head(arguments: argparse.Namespace, root: StationFactory, manifest: dict[str, Any]) -> int:
+    """Whether the database still extends the chain head the export was made at: a database
+    restored from an older backup, or with entries removed since, does not."""
+    from station.domain.chain import ChainHead, compare_head
+
+    document = manifest.get("chain_head")
+    if document is None:
+        print("  the export names no chain head (made before the chain, or from an empty database)")
+        return EXIT_OK
+    try:
+        head = ChainHead.from_document(document)
+    except ValueError as error:
+        print(f"FAILED: {arguments.file}: the manifest's chain head is not readable ({error})", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    try:
+        database = root.open_database(station_options(arguments))
+    except StationError as error:
+        print(f"  made at chain entry {head.sequence}; the database was not checked ({error})")
+        return EXIT_OK
+    try:
+        last = database.last_sequence()
+        problem = compare_head(head, last, database.entry_hash_at(head.sequence), "this export")
+    finally:
+        database.dispose()
+    if problem is not None:
+        print(f"FAILED: the database {database.url} does not extend this export: {problem}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    print(f"  made at chain entry {head.sequence}; the database {database.url} still extends it "
+          f"({last} entries now)")
+    return EXIT_OK
 
 
 def _public_key(arguments: argparse.Namespace, root: StationFactory) -> int:

@@ -112,6 +112,13 @@ class StoreError(StationError):
     code = "STORE"
 
 
+class ResultNotRecordedError(StoreError):
+    """Every step passed but the pass could not be committed: the unit is not passed; the
+    attempt stays open until the next scan (or start) settles it by asking the unit."""
+
+    code = "NOT_RECORDED"
+
+
 class RecipeError(ConfigurationError):
     """A recipe (or a file it names) is invalid; ``place`` says where: file, table and key."""
 
@@ -162,6 +169,23 @@ class SerialInProgressError(StationError):
     def __init__(self, holder: str) -> None:
         super().__init__(f"this serial is being provisioned at {holder}")
         self.holder = holder
+
+
+class WorkOrderCompleteError(StationError):
+    """The work order has no place left for another unit: its ``quantity`` units have passed or
+    are in progress. Refused before the unit is touched; a supervisor raises the quantity or
+    the line moves to the next work order."""
+
+    code = "WORK_ORDER_COMPLETE"
+    needs_person = True
+
+    def __init__(self, work_order: str, quantity: int, taken: int) -> None:
+        super().__init__(
+            f"work order {work_order} is complete: {taken} of {quantity} units passed or in progress"
+        )
+        self.work_order = work_order
+        self.quantity = quantity
+        self.taken = taken
 
 
 class DeviceInProgressError(StationError):

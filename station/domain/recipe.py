@@ -192,6 +192,10 @@ class ConsoleCommands:
     csr: str
     activate: str
     reboot: str
+    # Asks the unit which product it is activated to: an answer is the product, an error reply
+    # matching the dialect's ``not_activated`` means none. Optional: without it a unit resumed
+    # after an unanswered activation is activated again.
+    activation_status: str | None = None
 
     def csr_command(self, common_name: str, serial: str = "", device_id: str = "") -> str:
         return self.csr.format(common_name=common_name, serial=serial, device_id=device_id)
@@ -213,6 +217,7 @@ class ConsoleDialect:
     command_timeout_seconds: float
     boot_timeout_seconds: float
     activate_timeout_seconds: float
+    not_activated: re.Pattern[str] = re.compile("(?i)not activated")
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,12 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
     [lock]             method (nrf52-approtect)
     [console]          baud_rate, line_ending (crlf | lf | cr), reply_format (text |
                        gecko-machine), banner, success, failure (regular expressions),
-                       command_timeout_seconds, boot_timeout_seconds, activate_timeout_seconds
+                       command_timeout_seconds, boot_timeout_seconds, activate_timeout_seconds,
+                       not_activated (optional pattern, default "(?i)not activated")
     [console.commands] version, uuid, endpoint, certificate_fingerprint, csr (may use
-                       {common_name}, {serial}, {device_id}), activate (must use {token}), reboot
+                       {common_name}, {serial}, {device_id}), activate (must use {token}), reboot,
+                       activation_status (optional: asks the product the unit is activated to;
+                       the station asks before activating, so that no unit is activated twice)
     [activation]       product (device-management product code), token_pool (vault product;
                        defaults to the activation product)
     [steps.NAME]       timeout_seconds, retries — required for every step: connect, flash,

@@ -120,7 +120,7 @@ def read_console(top: StrictTable) -> ConsoleDialect:
     table = top.required_table(
         "console",
         ["baud_rate", "line_ending", "reply_format", "banner", "success", "failure", "command_timeout_seconds",
-         "boot_timeout_seconds", "activate_timeout_seconds", "commands"],
+         "boot_timeout_seconds", "activate_timeout_seconds", "not_activated", "commands"],
     )
     baud_rate = table.integer("baud_rate", minimum=300, maximum=12_000_000)
     ending_name = table.string("line_ending", required=False, default="crlf")
@@ -136,8 +136,10 @@ def read_console(top: StrictTable) -> ConsoleDialect:
     boot_timeout = table.seconds("boot_timeout_seconds", default=10.0)
     activate_timeout = table.seconds("activate_timeout_seconds", default=30.0)
 
+    not_activated = table.pattern("not_activated", required=False, default="(?i)not activated")
     commands_table = table.required_table(
-        "commands", ["version", "uuid", "endpoint", "certificate_fingerprint", "csr", "activate", "reboot"]
+        "commands",
+        ["version", "uuid", "endpoint", "certificate_fingerprint", "csr", "activate", "reboot", "activation_status"],
     )
     placeholders: dict[str, tuple[set[str], set[str]]] = {
         "version": (set(), set()),
@@ -155,17 +157,21 @@ def read_console(top: StrictTable) -> ConsoleDialect:
             raise commands_table.error(key, "must not be empty")
         check_template(commands_table, key, value, allowed, required)
         values[key] = value
+    activation_status = commands_table.string("activation_status", required=False, default="").strip() or None
+    if activation_status is not None:
+        check_template(commands_table, "activation_status", activation_status, set(), set())
     return ConsoleDialect(
         baud_rate=baud_rate,
         line_ending=_LINE_ENDINGS[ending_name],
         reply_format=reply_format,
-        commands=ConsoleCommands(**values),
+        commands=ConsoleCommands(**values, activation_status=activation_status),
         banner=banner,
         success=success,
         failure=failure,
         command_timeout_seconds=command_timeout,
         boot_timeout_seconds=boot_timeout,
         activate_timeout_seconds=activate_timeout,
+        not_activated=not_activated,
     )
 
 

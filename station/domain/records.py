@@ -167,7 +167,26 @@ class AuditEntry:
     detail: str
     previous_hash: str
     entry_hash: str
-    signature: bytes = field(repr=False)
+    signature: bytes = field(repr=False)  # empty: covered by the next signed entry's chain
+    record: RecordRef | None = None  # set when the entry records a change to a row
+
+
+@dataclass(frozen=True)
+class MalformedEntry:
+    """A stored chain entry whose fields cannot be read: where it is, and what is wrong."""
+
+    where: str  # "entry 17", or "audit_log row 5" when even its sequence is unreadable
+    explanation: str  # "recorded_at is not a time"
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """The row a chain entry records: its table, its id, and the digest of its content then
+    (None when the change deleted it)."""
+
+    table: str
+    row_id: int
+    digest: str | None
 
 
 @dataclass(frozen=True)
@@ -246,6 +265,13 @@ class AuditProblem(enum.StrEnum):
     BROKEN_LINK = "broken link"  # previous_hash names no entry of the log
     SEQUENCE_GAP = "sequence gap"  # a sequence number is missing (entry deleted)
     REORDERED = "reordered"  # previous_hash names an entry other than the one before it
+    UNSIGNED = "unsigned"  # the newest entries are covered by no signature
+    MALFORMED = "malformed"  # a stored field cannot be read (not a number, not a time)
+    RECORD_CHANGED = "record changed"  # a row no longer has the content its newest entry recorded
+    RECORD_DELETED = "record deleted"  # a row an entry recorded is gone
+    RECORD_UNRECORDED = "record not in the chain"  # a row no entry records (written around the station)
+    TRUNCATED = "truncated"  # entries the head file (or an export) saw are gone
+    HEAD_MISMATCH = "head mismatch"  # the entry at the head's sequence is not the one it recorded
 
 
 @dataclass(frozen=True)
@@ -261,3 +287,28 @@ class AuditVerification:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+@dataclass(frozen=True)
+class ChainFinding:
+    """One thing ``db verify`` found wrong: the entry it concerns (None: no entry) and why."""
+
+    sequence: int | None
+    problem: AuditProblem
+    explanation: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Everything ``db verify`` checked: the chain's entries and signatures, every record
+    against its newest entry, and the head kept outside the database."""
+
+    chain: AuditVerification
+    records_checked: int
+    findings: tuple[ChainFinding, ...]  # the first few, in entry order; see ``finding_count``
+    finding_count: int
+    head_note: str  # what the head file says about the database, for the operator
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and self.finding_count == 0

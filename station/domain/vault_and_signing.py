@@ -65,6 +65,22 @@ class TokenRepository(Protocol):
         """Count one use against an attempt, atomically refusing a token at its limit."""
         ...
 
+    def reserve_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """Take one use for an activation about to be sent (counted until settled)."""
+        ...
+
+    def confirm_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """The attempt's reserved use: the unit accepted it."""
+        ...
+
+    def release_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """The attempt's reserved use: given back (the unit refused or was not activated)."""
+        ...
+
+    def settle_reserved_uses(self, serial: str, *, activated: bool, except_attempt: int | None = None) -> int:
+        """Reserved uses of a unit's earlier attempts: used if it is activated, else released."""
+        ...
+
 
 class AuditSigner(Protocol):
     """Signs audit entries and exports with the station's key (Ed25519)."""

@@ -143,10 +143,27 @@ class SecretToken(Protocol):
 
 
 class TokenSource(Protocol):
+    """Activation tokens and their uses: a use is reserved before the token is sent, and
+    becomes a use only when the unit accepts it (released when it refuses)."""
+
     def next_token(self, product: str) -> SecretToken: ...
 
-    def record_use(self, token: Any, attempt_id: int) -> None:
-        """Count a use of a token this source handed out against an attempt."""
+    def reserve_use(self, token: Any, attempt_id: int) -> None:
+        """Take a use of a token this source handed out, for an attempt (TokenLimitError if
+        other slots took its last use first)."""
+        ...
+
+    def confirm_use(self, token: Any, attempt_id: int) -> None:
+        """The unit accepted the token: the attempt's reserved use is a use."""
+        ...
+
+    def release_use(self, token: Any, attempt_id: int) -> None:
+        """The unit refused the token: the attempt's reserved use is given back."""
+        ...
+
+    def settle_earlier_uses(self, serial: str, *, activated: bool, attempt_id: int) -> int:
+        """Uses earlier attempts at this unit reserved and never settled (the station stopped
+        while the activation was on its way): used if the unit is activated, else released."""
         ...
 
 
@@ -161,7 +178,14 @@ class AttemptOwnership(Protocol):
 
     def owner(self, station: str, slot: str) -> AttemptOwner: ...
 
-    def is_gone(self, attempt: AttemptRecord) -> bool: ...
+    def is_gone(self, attempt: AttemptRecord) -> bool:
+        """Whether nobody works on the attempt any more: its process has ended (or, from another
+        host, stopped beating), or it is this process's own and none of its slots runs it."""
+        ...
+
+    def working_on(self, attempt_id: int) -> AbstractContextManager[None]:
+        """While this block runs, this process works on the attempt (a slot runs it)."""
+        ...
 
 
 # ---- the journal (the traceability store) ---------------------------------------------------

@@ -24,6 +24,7 @@ one ``ReworkEraseStep`` instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC
@@ -33,6 +34,7 @@ from station.domain.errors import (
     AlreadyPassedError,
     DevelopmentUnitError,
     InternalError,
+    ResultNotRecordedError,
     SerialInProgressError,
     StationError,
     UnitReworkedError,
@@ -71,6 +73,8 @@ REWORK_STEPS: Final[tuple[Step, ...]] = (ReworkEraseStep(),)
 
 # Where a failure is recorded when it happened outside any step: a station bug between steps.
 INTERNAL_STEP: Final = "internal"
+# Where a pass that could not be committed is reported: after the last step, at the record.
+RECORD_STEP: Final = "record"
 
 
 def _holder(attempt: AttemptRecord) -> str:
@@ -222,6 +226,13 @@ class UnitProvisioner:
     ) -> AttemptOutcome:
         """Run ``steps`` in order; the first that fails for good ends the attempt as FAILED,
         otherwise ``when_done`` records how it ended."""
+        working = contextlib.nullcontext() if self.ownership is None else self.ownership.working_on(run.attempt_id)
+        with working:
+            return self._execute_owned(run, steps, when_done)
+
+    def _execute_owned(
+        self, run: UnitRun, steps: Sequence[Step], when_done: Callable[[UnitRun], AttemptOutcome]
+    ) -> AttemptOutcome:
         try:
             try:
                 for step in steps:
@@ -239,8 +250,20 @@ class UnitProvisioner:
         return when_done(run)
 
     def _passed(self, run: UnitRun) -> AttemptOutcome:
-        """PASSED, committed before anyone is told."""
-        finished = self.journal.attempts.finish_attempt(run.attempt_id, AttemptResult.PASSED)
+        """PASSED, committed before anyone is told. When the commit fails (the database locked
+        or full), nobody is told PASS: the attempt stays open, and the next scan of the unit (or
+        the next start) settles it by asking the unit, which then passes without a second
+        credential or token use."""
+        try:
+            finished = self.journal.attempts.finish_attempt(run.attempt_id, AttemptResult.PASSED)
+        except StationError as error:
+            LOG.error("attempt %s: the pass could not be committed: %s", run.attempt_id, error)
+            unrecorded = ResultNotRecordedError(
+                f"the unit finished every step but its pass could not be recorded ({error}); "
+                "it is not passed: scan it again"
+            )
+            return AttemptOutcome(run.serial, run.attempt, unrecorded, failure_step=RECORD_STEP,
+                                  resumed=run.resume_credential is not None)
         return AttemptOutcome(run.serial, finished, resumed=run.resume_credential is not None)
 
     def _finish_failed(self, run: UnitRun, step: str, error: StationError) -> AttemptOutcome:

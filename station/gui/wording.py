@@ -34,6 +34,7 @@ from station.domain.errors import (
     NoRecipeError,
     ProbeError,
     RecoveryRunningError,
+    ResultNotRecordedError,
     ScanError,
     SerialInProgressError,
     SlotBusyError,
@@ -46,6 +47,7 @@ from station.domain.errors import (
     UnitReworkedError,
     VaultError,
     VerifyError,
+    WorkOrderCompleteError,
     error_class_for,
 )
 from station.domain.recipe import StepName
@@ -93,6 +95,9 @@ def _messages() -> dict[str, str]:
         SerialInProgressError.code: translate(
             "OperatorMessages", "This unit is being provisioned at another station. Leave it there."
         ),
+        WorkOrderCompleteError.code: translate(
+            "OperatorMessages", "This work order is complete. Put the unit aside and call a supervisor."
+        ),
         DeviceInProgressError.code: translate(
             "OperatorMessages", "This board is being provisioned under another label. Put it aside for a supervisor."
         ),
@@ -118,6 +123,9 @@ def _messages() -> dict[str, str]:
         MayBeLockedError.code: translate("OperatorMessages", "The unit may be locked. A supervisor must inspect it."),
         CaError.code: translate("OperatorMessages", "The factory CA is not loaded. Call an engineer."),
         StoreError.code: translate("OperatorMessages", "The station cannot save its records. Call an engineer."),
+        ResultNotRecordedError.code: translate(
+            "OperatorMessages", "The unit finished, but its result could not be saved. It is not passed: scan it again."
+        ),
         InternalError.code: translate("OperatorMessages", "Station problem. Call an engineer."),
     }
 

@@ -14,7 +14,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,16 +80,35 @@ class Ownership:
         self.lease = lease
         self._clock = clock
         self._process_start = process_start
+        self._working: set[int] = set()
+        self._working_lock = threading.Lock()
 
     def owner(self, station: str, slot: str) -> AttemptOwner:
         process = self.process
         return AttemptOwner(station, process.host, process.pid, process.process_start, slot)
+
+    @contextmanager
+    def working_on(self, attempt_id: int) -> Iterator[None]:
+        """A slot of this process runs the attempt while the block runs."""
+        with self._working_lock:
+            self._working.add(attempt_id)
+        try:
+            yield
+        finally:
+            with self._working_lock:
+                self._working.discard(attempt_id)
 
     def is_gone(self, attempt: AttemptRecord) -> bool:
         """Whether the attempt's owner provably no longer works on it."""
         owner = attempt.owner
         if owner is None:
             return True  # recorded before attempts had owners: the pre-owner rule (settle at start)
+        process = self.process
+        if (owner.host, owner.pid, owner.process_start) == (process.host, process.pid, process.process_start):
+            # This process's own attempt (its pass could not be committed, say): gone unless a
+            # slot still runs it.
+            with self._working_lock:
+                return attempt.id not in self._working
         if owner.host == self.process.host:
             return self._process_start(owner.pid) != owner.process_start
         last_sign = attempt.heartbeat_at or attempt.started_at

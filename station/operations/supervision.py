@@ -1,16 +1,21 @@
-"""A supervisor's decisions besides rework: inspections after a restart, and golden units.
+"""A supervisor's decisions besides rework: inspections after a restart, golden units, and how
+many units a work order may make.
 
 Recovery leaves an attempt for inspection when the unit may be locked and could not be asked
 (MAY_BE_LOCKED): a supervisor looks at the unit and records what they found, which settles
 it. A golden unit is a reference board used to check the station; reports leave it out of
-yield. Both need the supervisor's PIN, from the window and from the command line alike, and
-both are recorded: the finding as an inspection record, every decision in the audit log.
+yield. Each needs the supervisor's PIN, from the window and from the command line alike, and
+all are recorded: the finding as an inspection record, every decision in the audit log.
+
+A work order's quantity caps it (``station.store.work_orders``): the unit after the last is
+refused before it is touched (WORK_ORDER_COMPLETE). Raising it lets more units through, so it
+is a supervisor's decision too.
 """
 
 from __future__ import annotations
 
 from station.domain.errors import AccessError, StoreError
-from station.domain.records import AttemptRecord, InspectionRecord, UnitRecord
+from station.domain.records import AttemptRecord, InspectionRecord, UnitRecord, WorkOrderRecord
 from station.flow.ports import AuditTrail
 from station.operations.people import SUPERVISOR, People
 from station.store import Database
@@ -51,3 +56,24 @@ class Supervision:
         self._audit.append_audit(approved.actor, action, f"serial {serial} {'is' if golden else 'is no longer'} "
                                  "a golden reference unit")  # fmt: skip
         return record
+
+    def set_work_order_quantity(
+        self, code: str, quantity: int, supervisor: str, pin: str, *, product: str | None = None
+    ) -> tuple[WorkOrderRecord, int]:
+        """Cap the work order ``code`` (created if new) at ``quantity`` units; the record and how
+        many places are taken. A quantity below the units already passed or in progress is refused."""
+        code = code.strip()
+        if not code:
+            raise StoreError("a work order needs a code")
+        if quantity < 1:
+            raise StoreError(f"a work order's quantity is at least 1, not {quantity}")
+        approved = self._people.approve(supervisor, pin, SUPERVISOR, f"quantity of work order {code}")
+        before = self._database.registry.get_work_order(code)
+        record, taken = self._database.registry.set_work_order_quantity(code, quantity, product=product)
+        was = "none" if before is None or before.quantity is None else str(before.quantity)
+        self._audit.append_audit(
+            approved.actor, "work-order.quantity",
+            f"work order {code} quantity {quantity} (was {was}); product {record.product or '-'}; "
+            f"{taken} units passed or in progress",
+        )  # fmt: skip
+        return record, taken

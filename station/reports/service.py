@@ -90,6 +90,10 @@ def export_report(
     created_at = (now or datetime.now(UTC)).astimezone(UTC)
     partial = out_path.with_name(f".{out_path.name}.partial")
     total = database.attempts.count_attempts(request.wanted)
+    # The chain's head when the export began: the export holds at least what the chain held
+    # then, and `report verify` can later tell whether the database still extends it.
+    head = database.chain_head()
+    chain_head: dict[str, Any] = {"chain_head": None if head is None else head.to_document()}
     extra: dict[str, Any] = {}
     table_rows: int | None = None
     try:
@@ -126,7 +130,7 @@ def export_report(
             raise ExportCancelledError("stopped on request")
         manifest = build_manifest(
             partial, export_format=export_format.value, wanted=request.wanted, row_count=row_count,
-            station=station, signer=signer, created_at=created_at, extra=extra, name=out_path.name,
+            station=station, signer=signer, created_at=created_at, extra={**extra, **chain_head}, name=out_path.name,
         )
         os.replace(partial, out_path)
         manifest_path, signature_path = write_signature_files(out_path, manifest, signer)

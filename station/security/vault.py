@@ -249,9 +249,18 @@ class UnlockedVault:
             raise VaultError(f"activation token {sealed.fingerprint} does not match its fingerprint")
         return ActivationToken(text, sealed.fingerprint, sealed.product)
 
-    def record_use(self, token: ActivationToken, attempt_id: int) -> None:
-        """Count one use of ``token`` against an attempt (the repository refuses one at its limit)."""
-        self._repository.record_token_use(token.fingerprint, attempt_id)
+    def reserve_use(self, token: ActivationToken, attempt_id: int) -> None:
+        """Take one use of ``token`` for an attempt's activation (refused at its limit)."""
+        self._repository.reserve_token_use(token.fingerprint, attempt_id)
+
+    def confirm_use(self, token: ActivationToken, attempt_id: int) -> None:
+        self._repository.confirm_token_use(token.fingerprint, attempt_id)
+
+    def release_use(self, token: ActivationToken, attempt_id: int) -> None:
+        self._repository.release_token_use(token.fingerprint, attempt_id)
+
+    def settle_earlier_uses(self, serial: str, *, activated: bool, attempt_id: int) -> int:
+        return self._repository.settle_reserved_uses(serial, activated=activated, except_attempt=attempt_id)
 
 
 class TokenVault:

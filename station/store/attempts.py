@@ -38,6 +38,7 @@ from station.store.attempt_queries import (
     load_attempts,
     open_attempt,
 )
+from station.store.chain import note_changed
 from station.store.fast_export import ROWS_CHUNK_SIZE, iter_rows
 from station.store.models import Attempt, Operator, Recipe, Station, Step, Unit, WorkOrder
 from station.store.repository_helpers import (
@@ -50,6 +51,7 @@ from station.store.repository_helpers import (
 )
 from station.store.session import Sessions
 from station.store.units import unit_row
+from station.store.work_orders import claim_place
 
 # The journal's hottest statements, built once: constructing and coercing a statement costs
 # more than running it. Executed on the session's Core connection, outside the ORM.
@@ -108,6 +110,7 @@ def _advance_open_attempt(connection: Connection, attempt_id: int, state: Journa
     if changed is None:
         _require_open_attempt(connection, attempt_id)  # says why
         raise StoreError(f"attempt {attempt_id} cannot change")
+    note_changed("attempts", attempt_id)
 
 
 def _holder(row: Any) -> str:
@@ -160,7 +163,8 @@ class AttemptRepository:
     ) -> AttemptRecord:
         """Open an attempt in state SCANNED, linked to the unit's previous attempt: the claim on
         its serial. The database refuses a second open attempt of one unit, from any process:
-        SerialInProgressError names the holder.
+        SerialInProgressError names the holder. A work order with no place left refuses the
+        unit first (WorkOrderCompleteError; ``station.store.work_orders``).
 
         The unit, station, operator and work order are created on first use; the recipe
         must already be recorded (``RegistryRepository.record_recipe``).
@@ -180,6 +184,8 @@ class AttemptRepository:
                                                 code=work_order, product=product, created_at=started)
                 work_order_id = work_order_row.id
             session.flush()
+            if work_order_id is not None and not is_rework:  # a rework makes nothing: it takes no place
+                claim_place(session, work_order_id, unit.id)  # WorkOrderCompleteError when none is left
             previous = session.scalars(
                 select(Attempt.id).where(Attempt.unit_id == unit.id).order_by(Attempt.id.desc()).limit(1)
             ).first()
@@ -281,10 +287,13 @@ class AttemptRepository:
             if changed is None:
                 _require_open_attempt(connection, attempt_id)  # says why
                 raise StoreError(f"attempt {attempt_id} cannot change")
+            note_changed("attempts", attempt_id)
             if isinstance(device_id, str):  # the unit learns its device id from its first attempt
-                connection.execute(
+                learned = connection.execute(
                     update(Unit).where(Unit.id == changed.unit_id, Unit.device_id.is_(None)).values(device_id=device_id)
                 )
+                if learned.rowcount:
+                    note_changed("units", changed.unit_id)
 
         self._sessions.write_journal(write)
 
@@ -321,12 +330,15 @@ class AttemptRepository:
             row.failure_message = failure_message
             row.ended_at = ended
             # A step its try never finished (the process died in it) ends with the attempt.
-            session.execute(
+            interrupted = session.execute(
                 update(Step)
                 .where(Step.attempt_id == attempt_id, Step.outcome == StepOutcome.RUNNING.value)
                 .values(outcome=StepOutcome.FAILED.value, failure_code=failure_code or "INTERRUPTED",
                         detail="the attempt ended while this step ran", ended_at=ended)
-            )  # fmt: skip
+                .returning(Step.id)
+            ).scalars().all()  # fmt: skip
+            for step_id in interrupted:
+                note_changed("steps", step_id)
             try:
                 session.flush()
             except IntegrityError:
@@ -349,6 +361,7 @@ class AttemptRepository:
             if inserted is None:
                 _require_open_attempt(connection, attempt_id)  # says why
                 raise StoreError(f"attempt {attempt_id} cannot change")
+            note_changed("steps", inserted, "insert")
             return int(inserted)
 
         step_id = self._sessions.write_journal(write)
@@ -384,6 +397,7 @@ class AttemptRepository:
                 if existing is None:
                     raise StoreError(f"no step {step_id}")
                 raise StoreError(f"step {step_id} ({existing.name}) is already finished ({existing.outcome})")
+            note_changed("steps", step_id)
             if advance_to is not None:
                 _advance_open_attempt(connection, row.attempt_id, advance_to)
             return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,

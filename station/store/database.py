@@ -8,6 +8,8 @@ refuses a database whose revision is not the one it was built for.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +18,19 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from station.domain.chain import ChainHead
 from station.domain.errors import StoreError
-from station.domain.vault_and_signing import AuditSigner
+from station.domain.records import ChainReport
+from station.domain.vault_and_signing import AuditSigner, AuditVerifier
 from station.store.attempts import AttemptRepository
 from station.store.audit import AuditRepository
+from station.store.chain_head import HeadFile
+from station.store.chain_verify import entry_hash_at, last_entry, verify_chain
 from station.store.credentials import CredentialRepository
 from station.store.inspections import InspectionRepository
 from station.store.registry import RegistryRepository
@@ -70,8 +76,65 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     def audit_log(self, signer: AuditSigner | None = None) -> AuditRepository:
-        """The audit log; ``signer`` (an AuditSigner) is needed only to append."""
+        """The audit log; ``signer`` (an AuditSigner) is needed only to append. The first signer
+        given also signs the chain's entries for records (see :meth:`seal_with`)."""
+        if signer is not None and self._sessions.sealer.signer is None:
+            self._sessions.sealer.signer = signer
         return AuditRepository(self._sessions, signer)
+
+    def seal_with(self, signer: AuditSigner, *, actor: str) -> None:
+        """Sign every transaction's entries with ``signer``, as ``actor`` (``station:NAME``)."""
+        self._sessions.sealer.signer = signer
+        self._sessions.sealer.actor = actor
+
+    def keep_head_in(self, data_dir: Path) -> HeadFile:
+        """Keep the chain's head in a file outside the database (``station.store.chain_head``):
+        beside a SQLite file; in the station's data directory for a server database."""
+        parsed = self.engine.url
+        database = parsed.database or ""
+        if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and "mode=memory" not in database:
+            path = Path(database.removeprefix("file:").split("?")[0]).expanduser()
+            head_path = path.with_name(path.name + ".head.json")
+        else:
+            key = hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
+            head_path = data_dir / f"chain-head-{parsed.get_backend_name()}-{key}.json"
+        self._sessions.head_file = HeadFile(head_path, self.url)
+        return self._sessions.head_file
+
+    @property
+    def head_file(self) -> HeadFile | None:
+        return self._sessions.head_file
+
+    def verify_chain(self, verifier: AuditVerifier) -> ChainReport:
+        """Everything ``station db verify`` checks (``station.store.chain_verify``)."""
+        return verify_chain(self._sessions, verifier, self._sessions.head_file)
+
+    def chain_head(self) -> ChainHead | None:
+        """The newest entry of the chain now: what an export's manifest records."""
+        with self.engine.connect() as connection:
+            last = last_entry(connection)
+            if last is None:
+                return None
+            row = connection.execute(
+                text("SELECT recorded_at, signature FROM audit_log WHERE sequence = :sequence"),
+                {"sequence": last[0]},
+            ).first()
+        signature = bytes(row[1]) if row is not None and isinstance(row[1], bytes | memoryview) else b""
+        moment = row[0] if row is not None and isinstance(row[0], datetime) else None
+        if moment is None and row is not None and isinstance(row[0], str):
+            moment = datetime.fromisoformat(row[0])
+        when = (moment or datetime.now(UTC))
+        return ChainHead(last[0], last[1], when if when.tzinfo else when.replace(tzinfo=UTC), signature)
+
+    def entry_hash_at(self, sequence: int) -> str | None:
+        """The hash of the entry at ``sequence``, if the chain has it: does it extend a head?"""
+        with self.engine.connect() as connection:
+            return entry_hash_at(connection, sequence)
+
+    def last_sequence(self) -> int:
+        with self.engine.connect() as connection:
+            last = last_entry(connection)
+        return 0 if last is None else last[0]
 
     def current_revision(self) -> str | None:
         """The schema revision recorded in the database, or None for a database without one."""

@@ -257,12 +257,17 @@ class TokenUse(Base):
     fingerprint: Mapped[str] = mapped_column(ForeignKey("sealed_tokens.fingerprint"), index=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # reserved: taken before the activation command was sent (counts toward the limit);
+    # used: the unit accepted it (NULL in rows from before migration 0006 means used);
+    # released: the unit refused it, or was found not activated: the use is given back.
+    state: Mapped[str | None] = mapped_column(String(20))
 
 
 class AuditLogRow(Base):
     """Append-only: the database's own triggers refuse UPDATE and DELETE (migration 0002)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_record", "record_table", "record_id", "sequence"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sequence: Mapped[int] = mapped_column(Integer, unique=True)
@@ -272,7 +277,11 @@ class AuditLogRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # empty: covered by the next signed entry
+    # Set when the entry records a change to a row (migration 0005): which row, and its digest.
+    record_table: Mapped[str | None] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    record_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 def utc_now() -> datetime:

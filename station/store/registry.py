@@ -8,10 +8,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from station.domain.errors import StoreError
+from station.domain.reconciliation import WorkOrderLedger
 from station.domain.records import OperatorRecord, RecipeRecord, StationRecord, WorkOrderRecord
 from station.store.models import Operator, Recipe, Station, WorkOrder, utc_now
+from station.store.reconcile import work_order_codes, work_order_ledger
 from station.store.repository_helpers import DEFAULT_OPERATOR_ROLE, UNSET, Unset, get_or_create
 from station.store.session import Sessions
+from station.store.work_orders import set_quantity
 
 
 class RegistryRepository:
@@ -96,6 +99,24 @@ class RegistryRepository:
         with self._sessions.reading() as session:
             row = session.scalars(select(WorkOrder).where(WorkOrder.code == code)).first()
             return None if row is None else _work_order(row)
+
+    def set_work_order_quantity(
+        self, code: str, quantity: int, *, product: str | None = None
+    ) -> tuple[WorkOrderRecord, int]:
+        """Give a work order (created if new) its quantity: how many units may pass in it. Returns
+        the record and the places already taken; a quantity below those is refused."""
+        with self._sessions.writing() as session:
+            return set_quantity(session, code, quantity, product)
+
+    def work_order_codes(self) -> list[str]:
+        with self._sessions.reading() as session:
+            return work_order_codes(session)
+
+    def work_order_ledger(self, code: str) -> WorkOrderLedger | None:
+        """What reconciling the work order needs (``station.domain.reconciliation``), read in one
+        snapshot; None when there is no such work order."""
+        with self._sessions.reading() as session:
+            return work_order_ledger(session, code)
 
     def record_recipe(self, content: str, product: str, *, sha256: str | None = None) -> RecipeRecord:
         """Keep a recipe's text under its SHA-256 (of the UTF-8 text); return the stored one.

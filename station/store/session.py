@@ -33,6 +33,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.domain.errors import StationError, StoreError
+from station.store.chain import ChangeSet, Sealer, collecting, current_changes, watch_orm_writes
+from station.store.chain_head import HeadFile
 
 WRITE_OPTION = "station_write"
 T = TypeVar("T")
@@ -52,6 +54,9 @@ class Sessions:
         self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._write = sessionmaker(bind=self._write_engine, expire_on_commit=False, autoflush=False)
+        watch_orm_writes(self._write)
+        self.sealer = Sealer()
+        self.head_file: HeadFile | None = None
         self._writers: AbstractContextManager[object] = contextlib.nullcontext()
         self._group_commit = engine.dialect.name == "sqlite"
         self._queue: list[_QueuedWrite[Any]] = []
@@ -66,8 +71,12 @@ class Sessions:
     def writing(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
         try:
-            with self._writers, self._write() as session, session.begin():
-                yield session
+            with collecting() as changes:
+                with self._writers, self._write() as session, session.begin():
+                    yield session
+                    session.flush()
+                    self.sealer.seal(session.connection(), changes)
+                self._committed(changes)
         except Exception as error:
             mapped = _write_error(error)
             if mapped is error:
@@ -79,8 +88,11 @@ class Sessions:
         """``writing()`` without the ORM Session: for the journal's per-step statements, which
         run for every step of every slot and need no identity map, only one short transaction."""
         try:
-            with self._writers, self._write_engine.begin() as connection:
-                yield connection
+            with collecting() as changes:
+                with self._writers, self._write_engine.begin() as connection:
+                    yield connection
+                    self.sealer.seal(connection, changes)
+                self._committed(changes)
         except Exception as error:
             mapped = _write_error(error)
             if mapped is error:
@@ -120,11 +132,14 @@ class Sessions:
                     if len(batch) == 1:  # alone: its failure undoes the transaction, no savepoint needed
                         batch[0].result = batch[0].work(connection)
                     else:
+                        changes = current_changes()
                         for queued in batch:
+                            mark = changes.mark()
                             try:
                                 with connection.begin_nested():
                                     queued.result = queued.work(connection)
                             except Exception as error:  # this write alone fails; the batch goes on
+                                changes.rollback_to(mark)
                                 queued.error = _write_error(error)
             except BaseException as error:  # the commit (or a lone write) failed: none of the batch is stored
                 for queued in batch:
@@ -133,6 +148,12 @@ class Sessions:
             finally:
                 for queued in batch:
                     queued.done.set()
+
+    def _committed(self, changes: ChangeSet) -> None:
+        """After a commit that sealed entries: the head file moves to the new head (outside the
+        transaction: a crash between the two leaves the file behind, never ahead)."""
+        if changes.sealed is not None and self.head_file is not None:
+            self.head_file.advance(changes.sealed)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -9,9 +9,15 @@ from sqlalchemy import func, or_, select
 from station.domain.errors import StoreError, TokenLimitError
 from station.domain.records import SealedToken, TokenStatus
 from station.domain.vault_and_signing import VaultParameters
-from station.store.models import Attempt, SealedTokenRow, TokenUse, VaultParameter, utc_now
+from station.store.models import Attempt, SealedTokenRow, TokenUse, Unit, VaultParameter, utc_now
 from station.store.repository_helpers import moment
 from station.store.session import Sessions
+
+RESERVED = "reserved"
+USED = "used"
+RELEASED = "released"
+# The uses that count toward a token's limit: all but those given back.
+COUNTED = or_(TokenUse.state.is_(None), TokenUse.state != RELEASED)
 
 
 class SqlTokenRepository:
@@ -75,6 +81,7 @@ class SqlTokenRepository:
     def token_statuses(self, product: str | None = None) -> list[TokenStatus]:
         uses = (
             select(TokenUse.fingerprint, func.count(TokenUse.id).label("uses"))
+            .where(COUNTED)
             .group_by(TokenUse.fingerprint)
             .subquery()
         )
@@ -96,7 +103,7 @@ class SqlTokenRepository:
     def next_usable_token(self, product: str) -> SealedToken | None:
         uses = (
             select(func.count(TokenUse.id))
-            .where(TokenUse.fingerprint == SealedTokenRow.fingerprint)
+            .where(TokenUse.fingerprint == SealedTokenRow.fingerprint, COUNTED)
             .scalar_subquery()
         )
         query = (
@@ -119,12 +126,46 @@ class SqlTokenRepository:
                        or 0)
 
     def record_token_use(self, fingerprint: str, attempt_id: int) -> None:
-        """Count one use against the attempt, or refuse (TokenLimitError) a token at its limit.
+        """Count one use the unit accepted (``reserve_token_use`` then ``confirm_token_use``)."""
+        self._take_use(fingerprint, attempt_id, USED)
+
+    def reserve_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """Take one use for an activation about to be sent, or refuse (TokenLimitError) a token
+        at its limit. A reserved use counts toward the limit until it is confirmed or released.
 
         The check and the insert are one transaction holding the write lock (SQLite) or the
         token's row lock (PostgreSQL), so two stations cannot both take the last use. The
         attempt's token fingerprint is set too.
         """
+        self._take_use(fingerprint, attempt_id, RESERVED)
+
+    def confirm_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """The unit accepted the activation: the attempt's reserved use becomes a use."""
+        self._settle(fingerprint, attempt_id, USED)
+
+    def release_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        """The unit refused the token (or was found not activated): the reserved use is given
+        back and the attempt no longer names the token."""
+        self._settle(fingerprint, attempt_id, RELEASED)
+
+    def settle_reserved_uses(self, serial: str, *, activated: bool, except_attempt: int | None = None) -> int:
+        """Reserved uses of earlier attempts at this unit, whose activation nobody saw answered
+        (the station stopped while it was sent): used when the unit now reports itself
+        activated, released when it does not. Returns how many were settled."""
+        with self._sessions.writing() as session:
+            rows = session.scalars(
+                select(TokenUse)
+                .join(Attempt, TokenUse.attempt_id == Attempt.id)
+                .join(Unit, Attempt.unit_id == Unit.id)
+                .where(Unit.serial == serial, TokenUse.state == RESERVED)
+                .where(TokenUse.attempt_id != (except_attempt or -1))
+                .with_for_update()
+            ).all()
+            for row in rows:
+                row.state = USED if activated else RELEASED
+            return len(rows)
+
+    def _take_use(self, fingerprint: str, attempt_id: int, state: str) -> None:
         with self._sessions.writing() as session:
             token = session.scalars(
                 select(SealedTokenRow).where(SealedTokenRow.fingerprint == fingerprint).with_for_update()
@@ -135,10 +176,28 @@ class SqlTokenRepository:
             if attempt is None:
                 raise StoreError(f"no attempt {attempt_id}")
             if token.use_limit is not None:
-                used = session.scalar(select(func.count(TokenUse.id)).where(TokenUse.fingerprint == fingerprint))
+                used = session.scalar(
+                    select(func.count(TokenUse.id)).where(TokenUse.fingerprint == fingerprint, COUNTED)
+                )
                 if (used or 0) >= token.use_limit:
                     raise TokenLimitError(
                         f"activation token {fingerprint} has reached its use limit ({token.use_limit})"
                     )
-            session.add(TokenUse(fingerprint=fingerprint, attempt_id=attempt_id, used_at=utc_now()))
+            session.add(TokenUse(fingerprint=fingerprint, attempt_id=attempt_id, used_at=utc_now(), state=state))
             attempt.token_fingerprint = fingerprint
+
+    def _settle(self, fingerprint: str, attempt_id: int, state: str) -> None:
+        with self._sessions.writing() as session:
+            row = session.scalars(
+                select(TokenUse)
+                .where(TokenUse.fingerprint == fingerprint, TokenUse.attempt_id == attempt_id,
+                       TokenUse.state == RESERVED)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise StoreError(f"attempt {attempt_id} holds no reserved use of token {fingerprint}")
+            row.state = state
+            if state == RELEASED:
+                attempt = session.get(Attempt, attempt_id)
+                if attempt is not None and attempt.token_fingerprint == fingerprint and attempt.ended_at is None:
+                    attempt.token_fingerprint = None

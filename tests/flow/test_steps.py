@@ -7,14 +7,18 @@ run the same sequence through real pyOCD, the simulator and a pty.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fakes import FakeConsole, FakeIssuer, FakeProbe, FakeTokens, FakeUnit, MemoryJournal
+from fakes import FakeConsole, FakeIssuer, FakeProbe, FakeReply, FakeTokens, FakeUnit, MemoryJournal
 
 from station.domain.errors import (
     ActivationForbiddenError,
@@ -28,10 +32,12 @@ from station.domain.errors import (
     ProbeError,
     SerialInProgressError,
     StepTimeoutError,
+    StoreError,
     UnitLockedError,
     UnitReworkedError,
     VaultError,
     VerifyError,
+    WorkOrderCompleteError,
 )
 from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
@@ -106,7 +112,8 @@ class FakeLine:
 
 
 def make_line(recipe: Recipe, *, watchdog: Watchdog | None = None) -> FakeLine:
-    journal, tokens, issuer = MemoryJournal(), FakeTokens(), FakeIssuer()
+    journal, issuer = MemoryJournal(), FakeIssuer()
+    tokens = FakeTokens(serial_of=lambda attempt_id: str(journal.get_attempt(attempt_id).serial))
     unit = FakeUnit("00000000000000A1")
     provisioner = UnitProvisioner(recipe, journal.as_journal(), issuer, tokens, watchdog=watchdog or Watchdog())
     return FakeLine(recipe, journal, tokens, issuer, provisioner, FakeProbe(unit), FakeConsole(unit, recipe))
@@ -318,8 +325,9 @@ def test_a_refused_activation_is_coded_by_the_services_status(line: FakeLine) ->
     outcome = line.provision("TST-000035")
     assert isinstance(outcome.error, ActivationForbiddenError) and outcome.failure_code == "ACTIVATION_403"
     assert outcome.error.status == 1 and outcome.error.body.startswith("403")
-    # One token use per attempt, however many tries the step took.
-    assert len(line.tokens.uses["tok:0000"]) == 1
+    # The unit refused the token: its use is given back, however many tries the step took.
+    assert line.tokens.uses["tok:0000"] == []
+    assert set(line.tokens.states.values()) == {"released"}
 
 
 def test_a_locked_vault_needs_a_person(line: FakeLine) -> None:
@@ -399,6 +407,9 @@ class Owners:
     def is_gone(self, attempt: AttemptRecord) -> bool:
         return attempt.owner is None or attempt.owner.process_start not in self.alive
 
+    def working_on(self, attempt_id: int) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
 
 def test_a_serial_a_live_owner_works_on_is_refused_untouched(line: FakeLine) -> None:
     owners = Owners()
@@ -419,6 +430,20 @@ def test_a_serial_a_live_owner_works_on_is_refused_untouched(line: FakeLine) -> 
     outcome = line.provision("TST-000060")
     assert outcome.passed, outcome.summary
     assert line.journal.get_attempt(held.id).failure_code == "INTERRUPTED"
+
+
+def test_the_unit_after_the_work_orders_last_is_refused_untouched(line: FakeLine) -> None:
+    line.journal.work_order_quantities[CONTEXT.work_order or ""] = 1
+    assert line.provision("TST-000070").passed
+    line.insert(FakeUnit("00000000000000A7"))
+    opened = line.probe.sessions_opened
+    refused = line.provision("TST-000071")
+    assert isinstance(refused.error, WorkOrderCompleteError) and refused.attempt_id is None
+    assert refused.summary == (
+        "FAIL TST-000071 scan WORK_ORDER_COMPLETE: work order WO-1 is complete: 1 of 1 units passed or in progress"
+    )
+    assert refused.needs_person and line.probe.sessions_opened == opened  # the unit was not touched
+    assert line.probe.unit.flash == FakeUnit("x").flash and line.journal.latest_attempt("TST-000071") is None
 
 
 def test_start_up_recovery_leaves_a_live_owners_attempt_alone(line: FakeLine) -> None:
@@ -442,3 +467,104 @@ def test_a_device_that_passed_under_another_serial_is_refused(line: FakeLine) ->
     outcome = line.provision("TST-000064")
     assert isinstance(outcome.error, DeviceAlreadyPassedError) and outcome.failure_step == "connect"
     assert "already passed as serial TST-000063" in outcome.message
+
+
+# ---- activation: asked first, a token use only for an activation the unit accepted ----------
+
+
+def activations_sent(line: FakeLine) -> int:
+    prefix = line.recipe.console.commands.activate_command("")
+    return sum(1 for text in line.console.lines if text.startswith(f">> {prefix}"))
+
+
+def test_a_lost_activation_reply_is_settled_by_asking_the_unit(line: FakeLine) -> None:
+    line.console.lose_activation_replies = 1  # the unit activated; its answer never came
+    outcome = line.provision("TST-000090")
+    assert outcome.passed, outcome.summary
+    assert activations_sent(line) == 1  # the retry asked, and did not activate again
+    assert line.tokens.used() == [("tok:0000", outcome.attempt_id)]
+    assert line.tokens.states == {("tok:0000", outcome.attempt_id): "used"}
+
+
+def test_a_unit_resumed_after_it_activated_takes_no_second_token(demo_recipe_text: Path, tmp_path: Path) -> None:
+    """A kill while the activation was answered: the next attempt finds the unit activated."""
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, activate=(60, 0)))
+    line.console.lose_activation_replies = 1
+    first = line.provision("TST-000091")
+    assert not first.passed and first.failure_step == "activate" and line.probe.unit.locked
+    assert line.tokens.states == {("tok:0000", first.attempt_id): "reserved"}  # nobody knows yet
+    resumed = line.provision("TST-000091")
+    assert resumed.passed and resumed.resumed, resumed.summary
+    assert activations_sent(line) == 1
+    assert line.tokens.used() == [("tok:0000", first.attempt_id)]  # the first attempt's use, confirmed
+    assert resumed.attempt_id is not None
+    [activate] = [step for step in line.journal.get_attempt(resumed.attempt_id).steps if step.name == "activate"]
+    assert "already activated to ACME-TOASTER: no token taken" in activate.detail
+
+
+def test_a_unit_resumed_that_never_got_its_activation_gives_the_use_back(
+    demo_recipe_text: Path, tmp_path: Path
+) -> None:
+    line = make_line(recipe_with(demo_recipe_text, tmp_path, activate=(60, 0)))
+    line.console.drop_activations = 1  # the command never reached the unit: the use stays reserved
+    lost = line.provision("TST-000092")
+    assert not lost.passed and line.tokens.states == {("tok:0000", lost.attempt_id): "reserved"}
+    resumed = line.provision("TST-000092")
+    assert resumed.passed, resumed.summary
+    assert activations_sent(line) == 2
+    assert line.tokens.states == {("tok:0000", lost.attempt_id): "released", ("tok:0000", resumed.attempt_id): "used"}
+    assert line.tokens.uses["tok:0000"] == [resumed.attempt_id]
+
+
+def test_an_answer_that_is_neither_a_product_nor_not_activated_stops_before_any_token(line: FakeLine) -> None:
+    original = line.console._answer
+
+    def garbled(text: str) -> FakeReply:
+        if text == line.recipe.console.commands.activation_status:
+            return FakeReply(6, "Unknown variable")
+        return original(text)
+
+    line.console._answer = garbled  # type: ignore[method-assign,assignment]
+    outcome = line.provision("TST-000093")
+    assert outcome.failure_step == "activate" and outcome.failure_code == "CONSOLE_REFUSED"
+    assert "neither a product nor 'not activated'" in outcome.message
+    assert activations_sent(line) == 0 and line.tokens.states == {}
+
+
+def test_a_unit_activated_to_another_product_is_refused_without_a_token(line: FakeLine) -> None:
+    line.probe.unit.activated_product = "ACME-FRIDGE"
+    outcome = line.provision("TST-000094")
+    assert outcome.failure_code == "ACTIVATION_403" and "activated to 'ACME-FRIDGE'" in outcome.message
+    assert activations_sent(line) == 0 and line.tokens.states == {}
+
+
+# ---- PASS only after the commit ---------------------------------------------------------------
+
+
+def test_a_pass_that_cannot_be_committed_is_never_shown_and_the_next_scan_settles_it(line: FakeLine) -> None:
+    from station.operations.owners import Ownership, ProcessIdentity
+
+    line.provisioner.ownership = Ownership(ProcessIdentity.current(), timedelta(minutes=1))
+    original = line.journal.finish_attempt
+    refusals = [StoreError("the store could not complete the change: database is locked")]
+
+    def finish(attempt_id: int, result: AttemptResult, **fields: Any) -> AttemptRecord:
+        if result is AttemptResult.PASSED and refusals:  # the store's boundary: the final commit fails
+            raise refusals.pop()
+        return original(attempt_id, result, **fields)
+
+    line.journal.finish_attempt = finish  # type: ignore[method-assign]
+    first = line.provision("TST-000095")
+    assert not first.passed and first.failure_code == "NOT_RECORDED" and first.failure_step == "record"
+    assert first.summary.startswith("FAIL TST-000095 record NOT_RECORDED: the unit finished every step")
+    assert first.attempt_id is not None
+    assert line.journal.get_attempt(first.attempt_id).result is AttemptResult.IN_PROGRESS  # left open
+    assert line.tokens.used() == [("tok:0000", first.attempt_id)]
+
+    second = line.provision("TST-000095")  # the same process: its own attempt, no slot runs it
+    assert second.passed and second.resumed, second.summary
+    history = [line.journal.get_attempt(attempt) for attempt in (first.attempt_id, second.attempt_id or 0)]
+    assert [attempt.result for attempt in history] == [AttemptResult.FAILED, AttemptResult.PASSED]
+    assert len(line.journal.credentials_for_serial("TST-000095")) == 1  # no second credential
+    assert line.tokens.used() == [("tok:0000", first.attempt_id)]  # no second token use
+    assert activations_sent(line) == 1

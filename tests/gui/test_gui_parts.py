@@ -123,5 +123,8 @@ def test_operator_words_follow_the_error_tree() -> None:
     assert plain_words("TOKEN_LIMIT") == plain_words("VAULT")
     assert plain_words("CONSOLE_GARBLED") != plain_words("CONSOLE")
     assert plain_words("MAY_BE_LOCKED") != plain_words("INTERRUPTED")
+    assert plain_words("WORK_ORDER_COMPLETE") == (
+        "This work order is complete. Put the unit aside and call a supervisor."
+    )
     assert plain_words("NOT_A_CODE") == "The unit failed. Put it aside for a supervisor."
     assert plain_words(None) == "Station problem. Call an engineer."

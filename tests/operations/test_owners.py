@@ -22,10 +22,13 @@ def attempt(owner: AttemptOwner | None, heartbeat: datetime | None = None) -> At
     )  # fmt: skip
 
 
-def test_this_process_is_alive_and_a_finished_one_is_gone() -> None:
+def test_this_process_works_on_its_running_attempts_and_a_finished_process_is_gone() -> None:
     me = ProcessIdentity.current()
     ownership = Ownership(me, timedelta(seconds=60))
-    assert not ownership.is_gone(attempt(ownership.owner("st", "1")))
+    own = attempt(ownership.owner("st", "1"))
+    with ownership.working_on(own.id):
+        assert not ownership.is_gone(own)  # a slot of this process runs it
+    assert ownership.is_gone(own)  # this process, and none of its slots runs it (its pass was not committed)
     child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                            check=True)  # fmt: skip
     gone = AttemptOwner("st", me.host, int(child.stdout), me.process_start, "1")

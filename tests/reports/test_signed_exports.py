@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from station.app import main
 from station.domain.records import AttemptFilter
@@ -142,6 +143,33 @@ def test_verify_command(scenario: Database, db_url: str, data_dir: Path, tmp_pat
     Path(f"{out}.manifest.json").unlink()
     assert main(["report", "verify", str(out)]) == 1
     assert "manifest missing" in capsys.readouterr().err
+
+
+def test_verify_says_whether_the_database_still_extends_the_export(
+    scenario: Database, db_url: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "all.csv"
+    assert main(["report", "export", "--format", "csv", "--out", str(out), "--db", db_url]) == 0
+    head = json.loads(Path(f"{out}.manifest.json").read_text(encoding="utf-8"))["chain_head"]
+    assert head["sequence"] == scenario.last_sequence() > 10
+    capsys.readouterr()
+    assert main(["report", "verify", str(out), "--db", db_url]) == 0
+    assert f"made at chain entry {head['sequence']}; the database" in capsys.readouterr().out
+
+    key = load_or_create_station_key(data_dir / "station-key.pem")
+    scenario.audit_log(key).append_audit("engineer:eve", "test.note", "later work")
+    assert main(["report", "verify", str(out), "--db", db_url]) == 0  # the chain grew: it still extends
+    assert f"({head['sequence'] + 1} entries now)" in capsys.readouterr().out
+
+    with scenario.engine.begin() as connection:  # back to an older state: the newest entries removed
+        if scenario.engine.dialect.name == "postgresql":
+            connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        else:
+            connection.execute(text("DROP TRIGGER audit_log_no_delete"))
+        connection.execute(text("DELETE FROM audit_log WHERE sequence >= :first"), {"first": head["sequence"] - 1})
+    assert main(["report", "verify", str(out), "--db", db_url]) == 1
+    error = capsys.readouterr().err
+    assert f"this export records entry {head['sequence']}" in error and "2 entries are missing" in error
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")

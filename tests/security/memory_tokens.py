@@ -63,6 +63,20 @@ class InMemoryTokenRepository:
             raise StationError(f"token {fingerprint} is at its use limit")
         self.uses.append((fingerprint, attempt_id))
 
+    def reserve_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        self.record_token_use(fingerprint, attempt_id)
+
+    def confirm_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        if (fingerprint, attempt_id) not in self.uses:
+            raise StationError(f"attempt {attempt_id} holds no reserved use of token {fingerprint}")
+
+    def release_token_use(self, fingerprint: str, attempt_id: int) -> None:
+        self.confirm_token_use(fingerprint, attempt_id)
+        self.uses.remove((fingerprint, attempt_id))
+
+    def settle_reserved_uses(self, serial: str, *, activated: bool, except_attempt: int | None = None) -> int:
+        return 0  # this memory has no attempts: nothing of a unit's is ever reserved here
+
     def state(self) -> tuple[object, ...]:
         """Everything stored, to show that a refused operation changed nothing."""
         return (self.parameters, tuple(self.tokens), tuple(self.uses))

@@ -71,22 +71,22 @@ def test_next_token_hands_out_the_oldest_usable_token(token_repository: InMemory
     assert token.fingerprint == unlocked.fingerprint(TOKENS[0])
     assert unlocked.next_token(PRODUCT) == token  # not used yet: the same one again
 
-    unlocked.record_use(token, attempt_id=1)
+    unlocked.reserve_use(token, attempt_id=1)
     second = unlocked.next_token(PRODUCT)
     assert second.secret() == TOKENS[1]
-    unlocked.record_use(second, attempt_id=2)
+    unlocked.reserve_use(second, attempt_id=2)
 
     with pytest.raises(VaultError, match="no activation token left for product ACME-TOASTER: all 2 are at their use"):
         unlocked.next_token(PRODUCT)
     with pytest.raises(StationError, match="use limit"):
-        unlocked.record_use(second, attempt_id=3)
+        unlocked.reserve_use(second, attempt_id=3)
 
 
 def test_unlimited_tokens_are_never_exhausted(token_repository: InMemoryTokenRepository) -> None:
     vault(token_repository).import_tokens(PASSPHRASE, PRODUCT, file_lines(TOKENS[0]))
     unlocked = vault(token_repository).unlocked(PASSPHRASE)
     for attempt in range(5):
-        unlocked.record_use(unlocked.next_token(PRODUCT), attempt)
+        unlocked.reserve_use(unlocked.next_token(PRODUCT), attempt)
     assert unlocked.next_token(PRODUCT).secret() == TOKENS[0]
 
 
@@ -195,7 +195,7 @@ def test_token_text_never_appears_in_reprs_errors_or_logs(
         token = unlocked.next_token(PRODUCT)
         assert isinstance(token, ActivationToken)
         shown += [repr(token), str(token), f"{token}", f"{token!s}", repr([token]), repr({"token": token})]
-        unlocked.record_use(token, attempt)
+        unlocked.reserve_use(token, attempt)
         with pytest.raises(TypeError) as not_pickled:
             pickle.dumps(token)
         shown.append(str(not_pickled.value))

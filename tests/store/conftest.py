@@ -1,14 +1,15 @@
 """Fixtures for the store tests: the same database-backed tests run on every backend.
 
-SQLite always; PostgreSQL too when ``STATION_TEST_POSTGRES_URL`` names a database the tests
-may wipe (its ``public`` schema is dropped and re-created before each test), e.g.
-``postgresql+psycopg://station:station@127.0.0.1/station_test``.
+SQLite always; PostgreSQL too: the session's own throwaway server (the ``postgres_url`` fixture
+in tests/conftest.py), or, when ``STATION_TEST_POSTGRES_URL`` is set, the database it names, which
+the tests may wipe (its ``public`` schema is dropped and re-created before each test), e.g.
+``postgresql+psycopg://station:station@127.0.0.1/station_test``. Without PostgreSQL binaries the
+PostgreSQL variants skip, saying why.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +20,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
 from station.store import Database, open_database
-
-POSTGRES_URL_VARIABLE = "STATION_TEST_POSTGRES_URL"
 
 RECIPE_TEXT = '[product]\ncode = "ACME-TOASTER"\n'
 
@@ -71,23 +70,13 @@ def _reset_postgres(url: str) -> None:
         engine.dispose()
 
 
-def _backends() -> list[object]:
-    return [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param(
-            "postgresql", id="postgresql",
-            marks=pytest.mark.skipif(not os.environ.get(POSTGRES_URL_VARIABLE),
-                                     reason=f"set {POSTGRES_URL_VARIABLE} to run against PostgreSQL"),
-        ),
-    ]
-
-
-@pytest.fixture(params=_backends())
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql")])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of each backend."""
+    """An empty database of each backend. PostgreSQL is asked for only here, at run time, so
+    that a session selecting no PostgreSQL test starts no server (and one without it skips)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'station.db'}"
-    url = os.environ[POSTGRES_URL_VARIABLE]
+    url: str = request.getfixturevalue("postgres_url")
     _reset_postgres(url)
     return url
 
@@ -103,18 +92,21 @@ def sqlite_url(sqlite_path: Path) -> str:
 
 
 @pytest.fixture
-def database(db_url: str) -> Iterator[Database]:
-    """A database of each backend, upgraded to the current schema."""
+def database(db_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of each backend, upgraded to the current schema, keeping its chain head
+    where a station would."""
     opened = open_database(db_url)
     opened.upgrade()
+    opened.keep_head_in(tmp_path / "data")
     yield opened
     opened.dispose()
 
 
 @pytest.fixture
-def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+def sqlite_database(sqlite_url: str, tmp_path: Path) -> Iterator[Database]:
     opened = open_database(sqlite_url)
     opened.upgrade()
+    opened.keep_head_in(tmp_path / "data")
     yield opened
     opened.dispose()
 

@@ -166,8 +166,10 @@ def test_tampering_is_reported_at_the_right_entry(
     _fill(sqlite_database, signer, 6)
     key = tmp_path / "station.pub.pem"
     signer.write_public_pem(key)
-    assert _verify_cli(sqlite_url, key, capsys) == (0, f"audit log OK: 6 entries verified, head "
-                                                       f"{list(sqlite_database.audit_log().entries())[-1].entry_hash}\n")
+    head = list(sqlite_database.audit_log().entries())[-1].entry_hash
+    assert _verify_cli(sqlite_url, key, capsys) == (
+        0, f"chain OK: 6 entries verified, head {head}; 0 records match their entries; the head file (entry 6) "
+           "agrees\n")
     sql, sequence, problem = TAMPERING[case]
     assert run_sql(shell, sqlite_path, DROP_TRIGGERS + sql) == ""
 
@@ -175,7 +177,7 @@ def test_tampering_is_reported_at_the_right_entry(
     assert (outcome.bad_sequence, outcome.problem) == (sequence, problem), outcome.explanation
     code, out = _verify_cli(sqlite_url, key, capsys)
     assert code == 1
-    assert out.startswith(f"audit log BAD at entry {sequence}: {problem.value}")
+    assert out.splitlines()[1].startswith(f"  entry {sequence}: {problem.value}")
 
 
 def test_rehashed_forgery_fails_on_the_signature(
@@ -204,7 +206,7 @@ def test_verify_reads_the_station_key_by_default(
     assert "does not exist" in capsys.readouterr().err
     signer.write_private_pem(data_dir / "station-key.pem")
     assert main(["db", "verify"]) == 0
-    assert "audit log OK: 2 entries" in capsys.readouterr().out
+    assert "chain OK: 2 entries" in capsys.readouterr().out
     public = tmp_path / "station.pub.pem"
     signer.write_public_pem(public)
     assert main(["db", "verify", "--public-key", str(public)]) == 0

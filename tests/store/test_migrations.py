@@ -89,16 +89,31 @@ def test_migrations_and_models_agree(database: Database) -> None:
     assert differences == []
 
 
-def test_downgrade_to_the_first_migration_and_back(database: Database, recipe_hash: str) -> None:
+def test_downgrade_to_the_first_migration_and_back(db_url: str) -> None:
+    database = open_database(db_url)
+    try:
+        database.upgrade()
+        config = migration_config()  # Database.upgrade never goes down; Alembic's command does
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, FIRST_REVISION)
+        assert database.current_revision() == FIRST_REVISION
+        database.upgrade()
+        assert database.current_revision() == head_revision()
+    finally:
+        database.dispose()
+
+
+def test_a_chain_that_records_rows_is_not_downgraded(database: Database, recipe_hash: str) -> None:
     attempt = database.attempts.create_attempt(serial="SN-1", station="s", operator="o", recipe_hash=recipe_hash,
                                                product="ACME-TOASTER")
     database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED)
-    config = migration_config()  # Database.upgrade never goes down; Alembic's command does
-    with database.engine.begin() as connection:
+    config = migration_config()
+    with pytest.raises(StoreError, match="restore the backup made before the upgrade"), \
+            database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, FIRST_REVISION)
-    assert database.current_revision() == FIRST_REVISION
-    database.upgrade()
+    assert database.current_revision() == head_revision()
     assert database.attempts.get_attempt(attempt.id).result is AttemptResult.PASSED
 
 

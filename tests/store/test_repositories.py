@@ -397,6 +397,53 @@ def test_next_usable_token_is_the_oldest_below_its_limit(database: Database, rec
     assert only_other is not None and only_other == _token("other", product="OTHER")
 
 
+def test_a_reserved_use_counts_until_the_unit_answers(database: Database, recipe_hash: str) -> None:
+    tokens = database.tokens
+    tokens.add_sealed_tokens([_token("once", limit=1)])
+    first = _attempt(database, recipe_hash, serial="SN-R1")
+    tokens.reserve_token_use("once", first.id)
+    assert tokens.next_usable_token("ACME-TOASTER") is None  # reserved: taken
+    with pytest.raises(TokenLimitError):
+        tokens.reserve_token_use("once", first.id)
+    tokens.release_token_use("once", first.id)  # the unit refused it: given back
+    assert database.attempts.get_attempt(first.id).token_fingerprint is None
+    assert tokens.token_statuses()[0].uses == 0
+    with pytest.raises(StoreError, match="holds no reserved use"):
+        tokens.confirm_token_use("once", first.id)  # released is final
+    second = _attempt(database, recipe_hash, serial="SN-R2")
+    tokens.reserve_token_use("once", second.id)
+    tokens.confirm_token_use("once", second.id)
+    assert tokens.token_statuses()[0].uses == 1 and tokens.token_statuses()[0].exhausted
+    with database.engine.connect() as connection:
+        states = connection.execute(text("SELECT attempt_id, state FROM token_uses ORDER BY id")).all()
+    assert [tuple(row) for row in states] == [(first.id, "released"), (second.id, "used")]
+
+
+def test_reserved_uses_of_a_units_earlier_attempts_are_settled_by_what_the_unit_says(
+    database: Database, recipe_hash: str
+) -> None:
+    tokens = database.tokens
+    tokens.add_sealed_tokens([_token("t1", limit=5)])
+    for activated in (True, False):
+        serial = f"SN-S{int(activated)}"
+        earlier = _attempt(database, recipe_hash, serial=serial)
+        tokens.reserve_token_use("t1", earlier.id)
+        database.attempts.finish_attempt(earlier.id, AttemptResult.FAILED, failure_step="activate",
+                                         failure_code="STEP_TIMEOUT")
+        current = _attempt(database, recipe_hash, serial=serial)
+        tokens.reserve_token_use("t1", current.id)
+        assert tokens.settle_reserved_uses(serial, activated=activated, except_attempt=current.id) == 1
+        assert tokens.settle_reserved_uses(serial, activated=activated, except_attempt=current.id) == 0
+        with database.engine.connect() as connection:
+            state = connection.execute(text("SELECT state FROM token_uses WHERE attempt_id = :a"),
+                                       {"a": earlier.id}).scalar_one()
+        assert state == ("used" if activated else "released")
+        tokens.confirm_token_use("t1", current.id)  # the current attempt's own use is untouched
+        database.attempts.finish_attempt(current.id, AttemptResult.FAILED, failure_step="identity",
+                                         failure_code="IDENTITY_MISMATCH")
+    assert tokens.token_statuses()[0].uses == 3  # used, used (current), released not counted, used
+
+
 def test_token_limit_holds_under_concurrent_use(database: Database, recipe_hash: str) -> None:
     database.tokens.add_sealed_tokens([_token("shared", limit=3)])
     attempts = [_attempt(database, recipe_hash, serial=f"SN-{index}") for index in range(8)]
@@ -559,9 +606,9 @@ def test_wrong_pins_lock_a_person_out_at_the_limit(database: Database) -> None:
         database.registry.record_pin_failure("nobody", limit=3, lockout=timedelta(minutes=10))
 
 
-def test_wrong_pins_from_two_stations_at_once_are_all_counted(database: Database) -> None:
+def test_wrong_pins_from_two_stations_at_once_are_all_counted(database: Database, db_url: str) -> None:
     database.registry.upsert_operator("sue", "supervisor", pin_hash="scrypt$x")
-    other = open_database(database.url)
+    other = open_database(db_url)  # not database.url: that one hides the password
     try:
         barrier = threading.Barrier(8)
 
@@ -617,10 +664,12 @@ def _owner(slot: str = "1", pid: int = 4242, host: str = "host-a") -> AttemptOwn
     return AttemptOwner(station="line1-st1", host=host, pid=pid, process_start="boot:123", slot=slot)
 
 
-def test_a_serial_has_one_open_attempt_whichever_process_asks(database: Database, recipe_hash: str) -> None:
+def test_a_serial_has_one_open_attempt_whichever_process_asks(
+    database: Database, db_url: str, recipe_hash: str
+) -> None:
     first = _attempt(database, recipe_hash, serial="SN-C1", owner=_owner("2"))
     assert first.owner == _owner("2") and first.heartbeat_at is not None
-    other = open_database(database.url)
+    other = open_database(db_url)
     try:
         with pytest.raises(SerialInProgressError) as refused:
             _attempt(other, recipe_hash, serial="SN-C1", owner=_owner("1", pid=777))
@@ -633,8 +682,10 @@ def test_a_serial_has_one_open_attempt_whichever_process_asks(database: Database
     assert _attempt(database, recipe_hash, serial="SN-C1").previous_attempt_id == first.id
 
 
-def test_two_processes_claiming_one_serial_at_once_give_one_attempt(database: Database, recipe_hash: str) -> None:
-    stores = [database, *(open_database(database.url) for _ in range(3))]
+def test_two_processes_claiming_one_serial_at_once_give_one_attempt(
+    database: Database, db_url: str, recipe_hash: str
+) -> None:
+    stores = [database, *(open_database(db_url) for _ in range(3))]
     barrier = threading.Barrier(len(stores))
     outcomes: list[str] = []
 

@@ -1,0 +1,65 @@
+"""``station work-order set WO --quantity N``: how many units a work order may make.
+
+The quantity is enforced when a unit's attempt opens, on every station of the line: the unit
+after the last is refused before it is touched (``FAIL <serial> scan WORK_ORDER_COMPLETE``).
+Setting it is a supervisor's decision, approved with their PIN and audited
+(``station.operations.supervision``). ``station report reconcile`` checks the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from station.cli.options import add_store_options, station_options
+from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.domain.text import token
+from station.operations.station import StationFactory
+
+EXIT_OK = 0
+
+
+def _quantity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a work order makes at least 1 unit, not {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("work-order", help="work orders: how many units each may make")
+    commands = parser.add_subparsers(dest="work_order_command", metavar="ACTION", required=True)
+    setter = commands.add_parser(
+        "set", help="supervisor: cap a work order (created if new) at N units; the unit after the last is refused"
+    )
+    setter.add_argument("work_order", metavar="WO", help="the work order's code")
+    setter.add_argument("--quantity", required=True, type=_quantity, metavar="N",
+                        help="units that may pass in it (not below those passed or in progress already)")
+    setter.add_argument("--product", default=None, metavar="CODE", help="the product it is for (a new work order)")
+    setter.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
+    setter.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
+    add_store_options(setter)
+    setter.set_defaults(handler=_set)
+
+
+def _set(arguments: argparse.Namespace, root: StationFactory) -> int:
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)  # refused before anything is changed
+    station = root.open_station(station_options(arguments))
+    try:
+        record, taken = station.supervision.set_work_order_quantity(
+            arguments.work_order, arguments.quantity, arguments.supervisor, pin, product=arguments.product
+        )
+    finally:
+        station.close()
+    quantity = record.quantity or 0
+    product = f", product {token(record.product)}" if record.product else ""
+    print(f"work order {token(record.code)}: quantity {quantity}{product}; {taken} units passed or in progress, "
+          f"{max(quantity - taken, 0)} places left")  # fmt: skip
+    return EXIT_OK

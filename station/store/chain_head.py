@@ -1,0 +1,86 @@
+"""The chain's head, kept in a small file beside the database.
+
+Someone who deletes the newest entries of the chain (and the rows they record) leaves a chain
+that verifies on its own. The head file remembers the newest entry every commit reached, so
+``station db verify`` can say how many entries are missing. The file is replaced atomically
+(write a temporary file, fsync, rename) and only ever moves forward: several processes commit
+to one database, and the one that commits last may write its head first, so each writer takes
+an exclusive lock on ``FILE.lock`` and keeps the file's head when it is newer than its own.
+
+What it does not prove: someone holding the station key and both the database and the head
+file can rewrite both consistently. A copy of the head off the station (exports carry it; the
+line will replicate it) narrows that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from station.domain.chain import ChainHead
+from station.domain.errors import StoreError
+
+HEAD_FORMAT = "station-chain-head"
+
+
+class HeadFile:
+    """The head file at ``path`` for the database named ``database`` (its URL, no password)."""
+
+    def __init__(self, path: Path, database: str) -> None:
+        self.path = path
+        self.database = database
+
+    def read(self) -> ChainHead | None:
+        """The head the file holds; None when there is no file yet; StoreError when it is not a
+        head file (it was damaged or replaced: that is a finding, not a crash)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read the chain head file {self.path}: {error.strerror or error}") from None
+        try:
+            document = json.loads(data.decode("utf-8"))
+            if not isinstance(document, dict) or document.get("format") != HEAD_FORMAT:
+                raise ValueError("it is not a station chain head file")
+            return ChainHead.from_document(document)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise StoreError(f"the chain head file {self.path} is damaged: {error}") from None
+
+    def advance(self, head: ChainHead) -> None:
+        """Replace the file with ``head`` unless it already holds a newer one."""
+        try:
+            with self._locked():
+                try:
+                    current = self.read()
+                except StoreError:
+                    current = None  # a damaged file is replaced by a good head; verify reported it
+                if current is not None and current.sequence >= head.sequence:
+                    return
+                self._write(head)
+        except OSError as error:
+            raise StoreError(f"cannot write the chain head file {self.path}: {error.strerror or error}") from None
+
+    def _write(self, head: ChainHead) -> None:
+        document = {"format": HEAD_FORMAT, "database": self.database, **head.to_document()}
+        data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(temporary, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, self.path)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
