@@ -7,6 +7,9 @@ same shapes the station writes: eight steps per passing attempt, a failing attem
 its failing step, a failed unit retried (a second attempt, linked by ``previous_attempt_id``)
 until it passes or gives up, golden units, several stations, operators and work orders.
 
+The rows go around the station's sealing, so they are in no entry of the chain: ``station db
+verify`` reports them as written around the station (``chain.adopt_rows`` can enter them).
+
 Everything is deterministic for a given ``seed``: a test can compute the expected yields from
 the :class:`BulkSummary` returned, without reading the database back.
 """

@@ -336,6 +336,51 @@ def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (1, 1, 0.0)
 
 
+def test_a_pass_the_database_would_not_commit_is_never_shown_and_a_rescan_passes(
+    station_factory: StationFactory, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.domain.errors import StoreError
+    from station.store.attempts import AttemptRepository
+
+    original = AttemptRepository.finish_attempt
+    refusals = [StoreError("the store could not complete the change: database or disk is full")]
+
+    def finish(self: AttemptRepository, attempt_id: int, result: AttemptResult, **fields: Any) -> Any:
+        if result is AttemptResult.PASSED and refusals:  # the store's boundary: the final commit fails
+            raise refusals.pop()
+        return original(self, attempt_id, result, **fields)
+
+    monkeypatch.setattr(AttemptRepository, "finish_attempt", finish)
+    station = station_factory(scanner=ScannerSettings(debounce_seconds=0.2))
+    line, window = station.line, station.window
+    assert window.demo_bar is not None
+    serial = window.demo_bar.simulate_scan()
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_step, state.failure_code) == (Verdict.FAIL, "record", "NOT_RECORDED")
+    wait_drawn(qtbot, window)
+    tile = window.operator_view.tiles["1"]
+    assert tile.verdict_word.text() == "FAIL"
+    assert tile.verdict_reason.text() == plain_words("NOT_RECORDED")
+    assert [tile.verdict_word.text() for tile in window.operator_view.tiles.values()].count("PASS") == 0
+    assert line.figures().passed == 0
+    assert [attempt.result for attempt in attempts_for(station, serial)] == [AttemptResult.IN_PROGRESS]
+
+    qtbot.wait(250)
+    assert window.demo_bar.rescan("1") == serial
+    wait_finished(qtbot, line, "1")
+    assert line.slot_states["1"].verdict is Verdict.PASS
+    history = attempts_for(station, serial)
+    assert [attempt.result for attempt in history] == [AttemptResult.FAILED, AttemptResult.PASSED]
+    database = station.operations.database
+    assert len(database.credentials.credentials_for_serial(serial)) == 1
+    with database.engine.connect() as connection:
+        from sqlalchemy import text
+
+        uses = connection.execute(text("SELECT attempt_id, state FROM token_uses")).all()
+    assert [tuple(use) for use in uses] == [(history[0].id, "used")]  # the first attempt's, confirmed once
+
+
 def flash_deadline_recipe(demo_root: Path, seconds: int = 3) -> Path:
     """The demo recipe whose flash step may take ``seconds`` and is not retried."""
     environment = prepare_demo(demo_root)
