@@ -352,17 +352,16 @@ class FakeToken:
 
 class FakeTokens:
     """A vault of tokens with a use limit each; ``stolen_last_uses``: another slot takes that many
-    last uses first (the store then refuses the use with TokenLimitError)."""
+    last uses first (the store then refuses the use with TokenLimitError). Like the store, a
+    reserved use names the token on the journal's attempt, and a released one unnames it."""
 
-    def __init__(
-        self, count: int = 3, *, use_limit: int = 10, serial_of: Callable[[int], str] | None = None
-    ) -> None:
+    def __init__(self, journal: MemoryJournal, count: int = 3, *, use_limit: int = 10) -> None:
         self.tokens = [FakeToken(f"tok:{index:04d}", f"secret-token-{index:04d}") for index in range(count)]
         self.uses: dict[str, list[int]] = {token.fingerprint: [] for token in self.tokens}
         self.use_limit = use_limit
         self.stolen_last_uses = 0
         self.states: dict[tuple[str, int], str] = {}
-        self.serial_of = serial_of  # an attempt's serial (the journal's), to settle a unit's earlier uses
+        self.journal = journal
 
     def next_token(self, product: str) -> FakeToken:
         for token in self.tokens:
@@ -377,6 +376,7 @@ class FakeTokens:
             raise TokenLimitError(f"activation token {token.fingerprint} has reached its use limit")
         self.uses[token.fingerprint].append(attempt_id)
         self.states[(token.fingerprint, attempt_id)] = "reserved"
+        self.journal.set_attempt_fields(attempt_id, token_fingerprint=token.fingerprint)
 
     def confirm_use(self, token: Any, attempt_id: int) -> None:
         assert self.states.get((token.fingerprint, attempt_id)) == "reserved", "only a reserved use is confirmed"
@@ -386,11 +386,13 @@ class FakeTokens:
         assert self.states.get((token.fingerprint, attempt_id)) == "reserved", "only a reserved use is released"
         self.states[(token.fingerprint, attempt_id)] = "released"
         self.uses[token.fingerprint].remove(attempt_id)
+        if self.journal.get_attempt(attempt_id).ended_at is None:
+            self.journal.set_attempt_fields(attempt_id, token_fingerprint=None)
 
     def settle_earlier_uses(self, serial: str, *, activated: bool, attempt_id: int) -> int:
         settled = 0
         for (fingerprint, attempt), state in list(self.states.items()):
-            earlier = attempt != attempt_id and self.serial_of is not None and self.serial_of(attempt) == serial
+            earlier = attempt != attempt_id and self.journal.get_attempt(attempt).serial == serial
             if state == "reserved" and earlier:
                 self.states[(fingerprint, attempt)] = "used" if activated else "released"
                 if not activated:

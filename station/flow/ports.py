@@ -150,7 +150,8 @@ class TokenSource(Protocol):
 
     def reserve_use(self, token: Any, attempt_id: int) -> None:
         """Take a use of a token this source handed out, for an attempt (TokenLimitError if
-        other slots took its last use first)."""
+        other slots took its last use first). The attempt names the token from then on, in
+        the same transaction."""
         ...
 
     def confirm_use(self, token: Any, attempt_id: int) -> None:
@@ -158,7 +159,8 @@ class TokenSource(Protocol):
         ...
 
     def release_use(self, token: Any, attempt_id: int) -> None:
-        """The unit refused the token: the attempt's reserved use is given back."""
+        """The unit refused the token: the attempt's reserved use is given back and the open
+        attempt no longer names the token."""
         ...
 
     def settle_earlier_uses(self, serial: str, *, activated: bool, attempt_id: int) -> int:

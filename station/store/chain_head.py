@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,14 +27,69 @@ from station.domain.chain import ChainHead
 from station.domain.errors import StoreError
 
 HEAD_FORMAT = "station-chain-head"
+LOG = logging.getLogger(__name__)
 
 
 class HeadFile:
-    """The head file at ``path`` for the database named ``database`` (its URL, no password)."""
+    """The head file at ``path`` for the database named ``database`` (its URL, no password).
+
+    Commits hand their new head to :meth:`advance_soon`; a thread of its own writes the newest
+    one, so that no slot waits for the file's fsync after its commit (eight slots committing at
+    once wrote it eight times, each behind the others). A head not yet written when the process
+    dies leaves the file behind the database, which ``db verify`` reports as newer entries, not
+    as missing ones; :meth:`flush` waits for the newest head to be on disk.
+    """
 
     def __init__(self, path: Path, database: str) -> None:
         self.path = path
         self.database = database
+        self._changed = threading.Condition()
+        self._pending: ChainHead | None = None
+        self._writing = False
+        self._closed = False
+        self._writer: threading.Thread | None = None
+
+    def advance_soon(self, head: ChainHead) -> None:
+        """Write ``head`` (or a newer one handed in meanwhile) from the writer thread."""
+        with self._changed:
+            if self._pending is None or head.sequence > self._pending.sequence:
+                self._pending = head
+            if self._writer is None or not self._writer.is_alive():
+                self._closed = False
+                self._writer = threading.Thread(target=self._write_pending, name="chain-head", daemon=True)
+                self._writer.start()
+            self._changed.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Return once every head handed in so far is written (or ``timeout`` has passed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._pending is None and not self._writing, timeout)
+
+    def close(self) -> None:
+        """Write what is pending, then end the writer thread."""
+        self.flush()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout=30)
+
+    def _write_pending(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
+                head, self._pending, self._writing = self._pending, None, True
+            try:
+                self.advance(head)
+            except StoreError as error:  # the next commit tries again; db verify reports a file behind
+                LOG.warning("%s", error)
+            finally:
+                with self._changed:
+                    self._writing = False
+                    self._changed.notify_all()
 
     def read(self) -> ChainHead | None:
         """The head the file holds; None when there is no file yet; StoreError when it is not a

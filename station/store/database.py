@@ -98,6 +98,8 @@ class Database:
         else:
             key = hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
             head_path = data_dir / f"chain-head-{parsed.get_backend_name()}-{key}.json"
+        if self._sessions.head_file is not None:
+            self._sessions.head_file.close()
         self._sessions.head_file = HeadFile(head_path, self.url)
         return self._sessions.head_file
 
@@ -106,7 +108,10 @@ class Database:
         return self._sessions.head_file
 
     def verify_chain(self, verifier: AuditVerifier) -> ChainReport:
-        """Everything ``station db verify`` checks (``station.store.chain_verify``)."""
+        """Everything ``station db verify`` checks (``station.store.chain_verify``); this
+        process's own newest head is written first."""
+        if self._sessions.head_file is not None:
+            self._sessions.head_file.flush()
         return verify_chain(self._sessions, verifier, self._sessions.head_file)
 
     def chain_head(self) -> ChainHead | None:
@@ -184,6 +189,8 @@ class Database:
         )
 
     def dispose(self) -> None:
+        if self._sessions.head_file is not None:
+            self._sessions.head_file.close()
         self.engine.dispose()
 
     def _require_known(self, revision: str) -> None:

@@ -153,7 +153,7 @@ class Sessions:
         """After a commit that sealed entries: the head file moves to the new head (outside the
         transaction: a crash between the two leaves the file behind, never ahead)."""
         if changes.sealed is not None and self.head_file is not None:
-            self.head_file.advance(changes.sealed)
+            self.head_file.advance_soon(changes.sealed)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -152,15 +152,19 @@ class SqlTokenRepository:
         """Reserved uses of earlier attempts at this unit, whose activation nobody saw answered
         (the station stopped while it was sent): used when the unit now reports itself
         activated, released when it does not. Returns how many were settled."""
+        earlier_reserved = (
+            select(TokenUse)
+            .join(Attempt, TokenUse.attempt_id == Attempt.id)
+            .join(Unit, Attempt.unit_id == Unit.id)
+            .where(Unit.serial == serial, TokenUse.state == RESERVED)
+            .where(TokenUse.attempt_id != (except_attempt or -1))
+        )
+        with self._sessions.reading() as session:
+            # Nearly always none: a read spares every unit a write transaction on the line.
+            if session.scalars(earlier_reserved.limit(1)).first() is None:
+                return 0
         with self._sessions.writing() as session:
-            rows = session.scalars(
-                select(TokenUse)
-                .join(Attempt, TokenUse.attempt_id == Attempt.id)
-                .join(Unit, Attempt.unit_id == Unit.id)
-                .where(Unit.serial == serial, TokenUse.state == RESERVED)
-                .where(TokenUse.attempt_id != (except_attempt or -1))
-                .with_for_update()
-            ).all()
+            rows = session.scalars(earlier_reserved.with_for_update()).all()
             for row in rows:
                 row.state = USED if activated else RELEASED
             return len(rows)

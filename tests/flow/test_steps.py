@@ -113,7 +113,7 @@ class FakeLine:
 
 def make_line(recipe: Recipe, *, watchdog: Watchdog | None = None) -> FakeLine:
     journal, issuer = MemoryJournal(), FakeIssuer()
-    tokens = FakeTokens(serial_of=lambda attempt_id: str(journal.get_attempt(attempt_id).serial))
+    tokens = FakeTokens(journal)
     unit = FakeUnit("00000000000000A1")
     provisioner = UnitProvisioner(recipe, journal.as_journal(), issuer, tokens, watchdog=watchdog or Watchdog())
     return FakeLine(recipe, journal, tokens, issuer, provisioner, FakeProbe(unit), FakeConsole(unit, recipe))

@@ -16,10 +16,12 @@ from sqlalchemy import inspect, text
 
 from station.app import main
 from station.domain.errors import StoreError
-from station.domain.records import AttemptResult
+from station.domain.records import AttemptResult, AuditProblem
 from station.store import Database, head_revision, migration_config, open_database
 from station.store.database import MIGRATIONS_DIR
 from station.store.models import Base
+
+from .conftest import TestSigner
 
 FIRST_REVISION = "0001"
 
@@ -200,5 +202,47 @@ def test_a_database_that_breaks_a_claim_is_not_upgraded_and_says_which(db_url: s
         error = capsys.readouterr().err
         assert "settle them first" in error and "passed attempts of one unit: unit_id 7 has 2" in error
         assert database.current_revision() == "0003"
+    finally:
+        database.dispose()
+
+
+def test_rows_written_before_the_chain_enter_it_at_the_upgrade(
+    db_url: str, tmp_path: Path, signer: TestSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading to the chain enters every row as found; the head file starts there; the next
+    signed entry covers the adopted ones; a row changed afterwards is found."""
+    _run_alembic(db_url, tmp_path, "upgrade", "0004")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    database = open_database(db_url)
+    try:
+        with database.engine.begin() as connection:
+            for statement in (
+                "INSERT INTO stations (id, name, description, created_at) VALUES (1, 's', '', :t)",
+                "INSERT INTO operators (id, name, role, created_at) VALUES (1, 'o', 'operator', :t)",
+                "INSERT INTO recipes (id, sha256, product, content, recorded_at) VALUES (1, 'r', 'P', '', :t)",
+                "INSERT INTO units (id, serial, first_seen_at, is_development) VALUES (7, 'SN-OLD', :t, false)",
+                "INSERT INTO attempts (id, unit_id, station_id, operator_id, recipe_hash, product, state, result,"
+                " started_at, is_rework, image_hashes, console_transcript)"
+                " VALUES (3, 7, 1, 1, 'r', 'P', 'PASSED', 'PASSED', :t, false, '[]', '')",
+            ):
+                connection.execute(text(statement), {"t": now})
+        data_dir = tmp_path / "station-data"
+        monkeypatch.setenv("STATION_DATA_DIR", str(data_dir))
+        assert main(["db", "upgrade", "--db", db_url]) == 0
+        entries = list(database.audit_log().entries())
+        assert [(entry.action, entry.record.table if entry.record else None) for entry in entries] == [
+            ("record.adopted", table) for table in ("stations", "operators", "recipes", "units", "attempts")]
+        database.keep_head_in(data_dir)
+        assert database.head_file is not None and database.head_file.read() is not None  # written by the upgrade
+        unsigned = database.verify_chain(signer)
+        assert unsigned.chain.problem is AuditProblem.UNSIGNED  # adopted without the key ...
+        database.audit_log(signer).append_audit("engineer:eve", "db.upgrade", "to the chain")
+        report = database.verify_chain(signer)
+        assert report.ok, (report.chain, report.findings)  # ... covered by the first signed entry
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE attempts SET result = 'FAILED' WHERE id = 3"))
+        changed = database.verify_chain(signer)
+        assert [finding.explanation for finding in changed.findings] == [
+            "entry 5: attempts row 3 was changed after this entry recorded it"]
     finally:
         database.dispose()

@@ -70,7 +70,6 @@ class ActivateStep(Step):
         token = run.token
         if token is None:  # one reserved use per attempt, however many tries the step takes
             token = _take_token(run.tokens, run.recipe.activation.token_pool, run.attempt_id)
-            run.journal.attempts.set_attempt_fields(run.attempt_id, token_fingerprint=token.fingerprint)
             run.token = token
         dialect = run.recipe.console
         reply = console.command(
