@@ -336,6 +336,40 @@ def test_a_silent_console_fails_at_activation_and_a_rescan_resumes_and_passes(
     assert (figures.passed, figures.failed, figures.first_pass_yield) == (1, 1, 0.0)
 
 
+def test_a_serial_another_station_is_provisioning_shows_amber_with_where_and_the_unit_is_untouched(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    from station.domain.records import AttemptOwner
+
+    station = station_factory()
+    line, window = station.line, station.window
+    demo = station.demo
+    assert demo is not None and window.demo_bar is not None and line.recipe is not None
+    serial = demo.next_serial(line.is_used_serial)
+    # Another station of the line, on another host, is working on this serial right now.
+    station.operations.database.attempts.create_attempt(
+        serial=serial, station="station-b", operator="bob",
+        recipe_hash=line.recipe.content_hash, product=line.recipe.product,
+        owner=AttemptOwner(station="station-b", host="line-host-2", pid=4242, process_start="boot:1", slot="2"),
+    )  # fmt: skip
+    line.handle_scan(serial)
+    wait_finished(qtbot, line, "1")
+    state = line.slot_states["1"]
+    assert (state.verdict, state.failure_code, state.failure_step) == (
+        Verdict.NEEDS_PERSON, "SERIAL_IN_PROGRESS", "scan",
+    )  # fmt: skip
+    wait_drawn(qtbot, window)
+    tile = window.operator_view.tiles["1"]
+    assert tile.verdict_panel.property("verdict") == "needs-person"  # amber
+    assert tile.verdict_reason.text().startswith("This unit is being provisioned at station-b/2 since ")
+    assert "Leave it there" in tile.verdict_reason.text()
+    unit = demo.unit("1")
+    assert unit is not None
+    assert unit.read_nvm(board.FLASH_BASE, board.FLASH_SIZE) == b"\xff" * board.FLASH_SIZE  # never touched
+    assert not unit.reload().ever_erased
+    assert [attempt.station for attempt in attempts_for(station, serial)] == ["station-b"]
+
+
 def test_a_pass_the_database_would_not_commit_is_never_shown_and_a_rescan_passes(
     station_factory: StationFactory, qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
