@@ -17,6 +17,7 @@ numbers and links come out in commit order, whichever process commits.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -136,7 +137,66 @@ def watch_orm_writes(factory: sessionmaker[Session]) -> None:
 
 
 _AUDIT_TABLE: Table = AuditLogRow.__table__  # type: ignore[assignment]
-_LAST_ENTRY = text("SELECT sequence, entry_hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+_LAST_ENTRY_SQL = "SELECT sequence, entry_hash FROM audit_log ORDER BY sequence DESC LIMIT 1"
+_LAST_ENTRY = text(_LAST_ENTRY_SQL)
+_ENTRY_COLUMNS = ("sequence", "recorded_at", "actor", "action", "detail", "previous_hash", "entry_hash", "signature",
+                  "record_table", "record_id", "record_digest")
+# Placeholders of the DBAPI drivers the store runs on (sqlite3: qmark; psycopg: pyformat).
+_PLACEHOLDER = {"qmark": "?", "numeric": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _rows_as_stored(
+    cursor: Any, paramstyle: str, items: list[tuple[str, int, str] | _Event]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Each changed row as the transaction holds it, in driver values (as ``db verify`` reads
+    them), one query per table. Straight on the DBAPI cursor: sealing runs in every commit of
+    every slot, and SQLAlchemy's per-statement work there was most of the chain's cost."""
+    wanted: dict[str, set[int]] = {}
+    for item in items:
+        if not isinstance(item, _Event):
+            wanted.setdefault(item[0], set()).add(item[1])
+    placeholder = _PLACEHOLDER[paramstyle]
+    stored: dict[tuple[str, int], dict[str, Any]] = {}
+    for table, ids in wanted.items():
+        columns, select_sql = _row_query(table)
+        marks = ", ".join([placeholder] * len(ids))
+        cursor.execute(f"{select_sql} WHERE id IN ({marks})", tuple(sorted(ids)))
+        id_index = columns.index("id")
+        for values in cursor.fetchall():
+            stored[(table, int(values[id_index]))] = dict(zip(columns, values, strict=True))
+    return stored
+
+
+def _insert_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """``INSERT INTO audit_log`` on the DBAPI cursor, values bound by the columns' own types
+    (as SQLAlchemy would bind them) -- without its per-statement work, on every commit."""
+    sql, processors = _entry_insert(connection.dialect)
+    values = [tuple(process(row[name]) if process else row[name] for name, process in processors) for row in rows]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
+
+
+_ENTRY_INSERTS: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
+
+
+def _entry_insert(dialect: Any) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """The audit_log INSERT for ``dialect``'s driver and each column's bind processor."""
+    key = f"{dialect.name}:{dialect.paramstyle}"
+    if key not in _ENTRY_INSERTS:
+        marks = ", ".join([_PLACEHOLDER[dialect.paramstyle]] * len(_ENTRY_COLUMNS))
+        sql = f"INSERT INTO audit_log ({', '.join(_ENTRY_COLUMNS)}) VALUES ({marks})"
+        processors = tuple((name, _AUDIT_TABLE.c[name].type.bind_processor(dialect)) for name in _ENTRY_COLUMNS)
+        _ENTRY_INSERTS[key] = (sql, processors)
+    return _ENTRY_INSERTS[key]
+
+
+@functools.cache
+def _row_query(table: str) -> tuple[tuple[str, ...], str]:
+    """A chained table's digested columns and the SQL that selects them (the schema is fixed)."""
+    return tuple(digest_columns(table)), select_rows_sql(table)
 
 
 class Sealer:
@@ -145,9 +205,6 @@ class Sealer:
     def __init__(self, signer: AuditSigner | None = None, actor: str = "store") -> None:
         self.signer = signer
         self.actor = actor
-        self._row_sql: dict[str, Any] = {
-            table: text(select_rows_sql(table) + " WHERE id = :row_id") for table in CHAINED_TABLES
-        }
 
     def seal(self, connection: Connection, changes: ChangeSet) -> ChainHead | None:
         """Write the entries for ``changes`` in ``connection``'s transaction; the new head."""
@@ -155,21 +212,27 @@ class Sealer:
             return None
         if connection.dialect.name == "postgresql":
             connection.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
-        last = connection.execute(_LAST_ENTRY).first()
+        items = list(_deduplicated(changes.items))
+        cursor = connection.connection.cursor()  # the transaction's own DBAPI connection
+        try:
+            cursor.execute(_LAST_ENTRY_SQL)
+            last = cursor.fetchone()
+            stored = _rows_as_stored(cursor, connection.dialect.paramstyle, items)
+        finally:
+            cursor.close()
         sequence = 0 if last is None else int(last[0])
         previous_hash = GENESIS_HASH if last is None else str(last[1])
         now = utc_now()
         rows: list[dict[str, Any]] = []
-        for item in _deduplicated(changes.items):
+        for item in items:
             if isinstance(item, _Event):
                 actor, action, detail, record = item.actor, item.action, item.detail, None
                 recorded_at = (item.at or now).astimezone(UTC)
             else:
                 table, row_id, operation = item
-                found = connection.execute(self._row_sql[table], {"row_id": row_id}).mappings().first()
-                if found is None and operation == "insert":
+                values = stored.get((table, row_id))
+                if values is None and operation == "insert":
                     continue  # inserted in a savepoint that was rolled back
-                values = None if found is None else dict(found)
                 action, detail = describe_change(table, row_id, operation, values)
                 record = RecordRef(table, row_id, None if values is None else row_digest(values))
                 actor, recorded_at = self.actor, now
@@ -186,7 +249,7 @@ class Sealer:
             return None
         signature = b"" if self.signer is None else self.signer.sign(signed_bytes(previous_hash))
         rows[-1]["signature"] = signature
-        connection.execute(insert(_AUDIT_TABLE), rows)
+        _insert_entries(connection, rows)
         changes.sealed = ChainHead(sequence, previous_hash, rows[-1]["recorded_at"], signature)
         changes.items.clear()
         return changes.sealed

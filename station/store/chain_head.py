@@ -14,6 +14,7 @@ line will replicate it) narrows that.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -27,6 +28,9 @@ from station.domain.chain import ChainHead
 from station.domain.errors import StoreError
 
 HEAD_FORMAT = "station-chain-head"
+# The writer waits this long after a write before the next: the commits of that moment share
+# one file write (a slot commits some thirty times per unit). ``flush`` does not wait for it.
+HEAD_WRITE_INTERVAL_SECONDS = 0.25
 LOG = logging.getLogger(__name__)
 
 
@@ -35,9 +39,10 @@ class HeadFile:
 
     Commits hand their new head to :meth:`advance_soon`; a thread of its own writes the newest
     one, so that no slot waits for the file's fsync after its commit (eight slots committing at
-    once wrote it eight times, each behind the others). A head not yet written when the process
-    dies leaves the file behind the database, which ``db verify`` reports as newer entries, not
-    as missing ones; :meth:`flush` waits for the newest head to be on disk.
+    once wrote it eight times, each behind the others), at most one write per
+    ``HEAD_WRITE_INTERVAL_SECONDS``. A head not yet written when the process dies leaves the
+    file behind the database, which ``db verify`` reports as newer entries, not as missing
+    ones; :meth:`flush` waits for the newest head to be on disk.
     """
 
     def __init__(self, path: Path, database: str) -> None:
@@ -47,6 +52,7 @@ class HeadFile:
         self._pending: ChainHead | None = None
         self._writing = False
         self._closed = False
+        self._flushing = 0
         self._writer: threading.Thread | None = None
 
     def advance_soon(self, head: ChainHead) -> None:
@@ -58,15 +64,22 @@ class HeadFile:
                 self._closed = False
                 self._writer = threading.Thread(target=self._write_pending, name="chain-head", daemon=True)
                 self._writer.start()
+                atexit.register(self.close)  # a process that ends without closing its store still writes it
             self._changed.notify_all()
 
     def flush(self, timeout: float = 30.0) -> None:
         """Return once every head handed in so far is written (or ``timeout`` has passed)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._pending is None and not self._writing, timeout)
+            self._flushing += 1
+            self._changed.notify_all()
+            try:
+                self._changed.wait_for(lambda: self._pending is None and not self._writing, timeout)
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
         """Write what is pending, then end the writer thread."""
+        atexit.unregister(self.close)
         self.flush()
         with self._changed:
             self._closed = True
@@ -90,6 +103,9 @@ class HeadFile:
                 with self._changed:
                     self._writing = False
                     self._changed.notify_all()
+                    # Let the commits of the next moment gather: one write covers them all.
+                    self._changed.wait_for(lambda: self._closed or self._flushing > 0,
+                                           HEAD_WRITE_INTERVAL_SECONDS)
 
     def read(self) -> ChainHead | None:
         """The head the file holds; None when there is no file yet; StoreError when it is not a

@@ -32,6 +32,7 @@ class Pristine:
     def __init__(self, line: Line, directory: Path) -> None:
         database = line.station.database
         assert database.head_file is not None
+        database.head_file.flush()  # the newest head on disk before the file is copied
         self.directory = directory
         self.path = directory / "pristine.db"
         source = sqlite3.connect(str(line.environment.paths.data_dir / "station.db"))

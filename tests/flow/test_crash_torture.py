@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from station.domain.records import AttemptResult, CredentialState
 from station.reports.reconcile import reconcile_work_orders
 from station.sim.units import SimUnit
@@ -74,6 +76,7 @@ def reached(state: str, point: str) -> bool:
     return state not in JOURNAL_ORDER or JOURNAL_ORDER.index(state) >= JOURNAL_ORDER.index(point)
 
 
+@pytest.mark.timeout(TIME_LIMIT_SECONDS + 300)  # bounded by its own time limit, not the suite's 300 s
 def test_two_hundred_kills_leave_every_record_true(line: Line) -> None:
     generator = random.Random(20261206)
     database = line.environment.paths.data_dir / "station.db"

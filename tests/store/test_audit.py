@@ -57,6 +57,8 @@ def _fill(database: Database, signer: TestSigner, count: int = 6) -> None:
     for index in range(count):
         log.append_audit(f"operator:ann{index}", "tokens.import", f"imported {index} tokens",
                          at=T0 + timedelta(minutes=index))
+    if database.head_file is not None:
+        database.head_file.flush()  # as the process would before it ends: its head is on disk
 
 
 def _verify_cli(url: str, key: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
