@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -82,3 +83,79 @@ def test_shell_scripts_parse(script: str) -> None:
     assert result.returncode == 0, result.stderr
     if script != "scripts/_env.sh":  # sourced, not executed
         assert os.access(path, os.X_OK), f"{script} is not executable (git update-index --chmod=+x)"
+
+
+def _fake_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """A virtual environment whose pip only notes what it was asked (in the returned log) and whose
+    ``station`` prints its arguments: the scripts' own logic runs, nothing is installed."""
+    venv, log = tmp_path / "venv", tmp_path / "pip.log"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [[ "$1" == "-m" && "$2" == "pip" ]]; then printf \'%s\\n\' "$*" >>"{log}"; exit 0; fi\n'
+        'if [[ "$1" == "-I" ]]; then exit 0; fi\n'
+        f'exec "{sys.executable}" "$@"\n',
+        encoding="utf-8",
+    )
+    station = venv / "bin" / "station"
+    station.write_text('#!/usr/bin/env bash\nprintf \'station %s\\n\' "$*"\n', encoding="utf-8")
+    for path in (python, station):
+        path.chmod(0o755)
+    return venv, log
+
+
+def _bash(script: str, venv: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    clean = {name: value for name, value in os.environ.items()
+             if name not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "STATION_REINSTALL")}
+    return subprocess.run([bash, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          check=False, env={**clean, "STATION_VENV": str(venv), **environment})  # fmt: skip
+
+
+def _installs(log: Path) -> list[str]:
+    return [line.split(" -e ")[1] for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+def test_run_and_test_share_one_install_stamp(tmp_path: Path) -> None:
+    venv, log = _fake_venv(tmp_path)
+    steps = 'source scripts/_env.sh; ensure_installed test; ensure_installed ""; ensure_installed test'
+    result = _bash(steps, venv)
+    assert result.returncode == 0, result.stderr
+    assert _installs(log) == [".[test]"]  # ./scripts/run after ./scripts/test installs nothing
+    assert not list(venv.glob(".station-installed-*"))
+
+    venv, log = _fake_venv(tmp_path / "second")
+    result = _bash('source scripts/_env.sh; ensure_installed ""; ensure_installed test; ensure_installed ""', venv)
+    assert result.returncode == 0, result.stderr
+    assert _installs(log) == [".", ".[test]"]  # the test extras added once, then kept
+    assert (venv / ".station-installed").read_text(encoding="utf-8").splitlines()[1] == "test"
+    result = _bash('source scripts/_env.sh; ensure_installed ""', venv, STATION_REINSTALL="1")
+    assert result.returncode == 0, result.stderr
+    assert _installs(log)[-1] == ".[test]"  # a forced reinstall keeps what was installed
+
+
+@pytest.mark.parametrize(
+    ("environment", "headless", "said"),
+    [
+        ({}, True, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): running the demo headless"),
+        ({"QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}, True,
+         "QT_QPA_PLATFORM=offscreen draws windows nowhere a person can see them: running the demo headless"),
+        ({"DISPLAY": ":0"}, False, ""),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, False, ""),
+    ],
+)
+def test_run_says_when_it_runs_the_demo_headless(
+    tmp_path: Path, environment: dict[str, str], headless: bool, said: str
+) -> None:
+    venv, _ = _fake_venv(tmp_path)
+    result = _bash("exec scripts/run --units 2", venv, **environment)
+    assert result.returncode == 0, result.stderr
+    expected = "station demo --headless --units 2" if headless else "station demo --units 2"
+    assert result.stdout.splitlines()[-1] == expected
+    if said:
+        assert said in result.stderr and "For the window, run ./scripts/run in a desktop session" in result.stderr
+    else:
+        assert "headless" not in result.stderr

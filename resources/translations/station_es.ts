@@ -120,214 +120,221 @@
     </message>
 </context>
 <context>
+    <name>Dialogs</name>
+    <message>
+        <source>This did not work: a station problem. Try again, or call an engineer.</source>
+        <translation>No funcionó: un problema de la estación. Inténtelo otra vez o llame a un ingeniero.</translation>
+    </message>
+</context>
+<context>
     <name>EngineerView</name>
     <message>
         <source>Recipe and work order</source>
-        <translation type="unfinished"></translation>
+        <translation>Receta y orden de trabajo</translation>
     </message>
     <message>
         <source>Check a recipe file…</source>
-        <translation type="unfinished"></translation>
+        <translation>Comprobar un archivo de receta…</translation>
     </message>
     <message>
         <source>Use this recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>Usar esta receta</translation>
     </message>
     <message>
         <source>Work order</source>
-        <translation type="unfinished">Orden de trabajo</translation>
+        <translation>Orden de trabajo</translation>
     </message>
     <message>
         <source>Set</source>
-        <translation type="unfinished"></translation>
+        <translation>Aplicar</translation>
     </message>
     <message>
         <source>Factory CA</source>
-        <translation type="unfinished"></translation>
+        <translation>CA de fábrica</translation>
     </message>
     <message>
         <source>State</source>
-        <translation type="unfinished">Estado</translation>
+        <translation>Estado</translation>
     </message>
     <message>
         <source>Name (new CA)</source>
-        <translation type="unfinished"></translation>
+        <translation>Nombre (CA nueva)</translation>
     </message>
     <message>
         <source>CA passphrase</source>
-        <translation type="unfinished"></translation>
+        <translation>Contraseña de la CA</translation>
     </message>
     <message>
         <source>Again (new CA)</source>
-        <translation type="unfinished"></translation>
+        <translation>Repetir (CA nueva)</translation>
     </message>
     <message>
         <source>Open CA</source>
-        <translation type="unfinished"></translation>
+        <translation>Abrir CA</translation>
     </message>
     <message>
         <source>Create CA</source>
-        <translation type="unfinished"></translation>
+        <translation>Crear CA</translation>
     </message>
     <message>
         <source>Activation tokens</source>
-        <translation type="unfinished"></translation>
+        <translation>Tokens de activación</translation>
     </message>
     <message>
         <source>Token file</source>
-        <translation type="unfinished"></translation>
+        <translation>Archivo de tokens</translation>
     </message>
     <message>
         <source>Browse…</source>
-        <translation type="unfinished"></translation>
+        <translation>Examinar…</translation>
     </message>
     <message>
         <source>Product</source>
-        <translation type="unfinished"></translation>
+        <translation>Producto</translation>
     </message>
     <message>
         <source>Uses per token</source>
-        <translation type="unfinished"></translation>
+        <translation>Usos por token</translation>
     </message>
     <message>
         <source>no limit</source>
-        <translation type="unfinished"></translation>
+        <translation>sin límite</translation>
     </message>
     <message>
         <source>Vault passphrase</source>
-        <translation type="unfinished">Contraseña del almacén</translation>
+        <translation>Contraseña del almacén</translation>
     </message>
     <message>
         <source>Import tokens</source>
-        <translation type="unfinished"></translation>
+        <translation>Importar tokens</translation>
     </message>
     <message>
         <source>Slots</source>
-        <translation type="unfinished"></translation>
+        <translation>Posiciones</translation>
     </message>
     <message>
         <source>Name</source>
-        <translation type="unfinished">Nombre</translation>
+        <translation>Nombre</translation>
     </message>
     <message>
         <source>Probe</source>
-        <translation type="unfinished"></translation>
+        <translation>Sonda</translation>
     </message>
     <message>
         <source>Console port</source>
-        <translation type="unfinished"></translation>
+        <translation>Puerto de consola</translation>
     </message>
     <message>
         <source>Fixture label</source>
-        <translation type="unfinished"></translation>
+        <translation>Etiqueta del utillaje</translation>
     </message>
     <message>
         <source>Add slot</source>
-        <translation type="unfinished"></translation>
+        <translation>Añadir posición</translation>
     </message>
     <message>
         <source>Remove slot</source>
-        <translation type="unfinished"></translation>
+        <translation>Quitar posición</translation>
     </message>
     <message>
         <source>Find probes and ports</source>
-        <translation type="unfinished"></translation>
+        <translation>Buscar sondas y puertos</translation>
     </message>
     <message>
         <source>Save slots</source>
-        <translation type="unfinished"></translation>
+        <translation>Guardar posiciones</translation>
     </message>
     <message>
         <source>People</source>
-        <translation type="unfinished"></translation>
+        <translation>Personas</translation>
     </message>
     <message>
         <source>Name / badge id</source>
-        <translation type="unfinished"></translation>
+        <translation>Nombre / n.º de tarjeta</translation>
     </message>
     <message>
         <source>Role</source>
-        <translation type="unfinished"></translation>
+        <translation>Rol</translation>
     </message>
     <message>
         <source>PIN (supervisor, engineer)</source>
-        <translation type="unfinished"></translation>
+        <translation>PIN (supervisor, ingeniero)</translation>
     </message>
     <message>
         <source>Register</source>
-        <translation type="unfinished"></translation>
+        <translation>Registrar</translation>
     </message>
     <message>
         <source>In use: {path}</source>
-        <translation type="unfinished"></translation>
+        <translation>En uso: {path}</translation>
     </message>
     <message>
         <source>Refused: {problem}</source>
-        <translation type="unfinished"></translation>
+        <translation>Rechazada: {problem}</translation>
     </message>
     <message>
         <source>No recipe chosen.</source>
-        <translation type="unfinished"></translation>
+        <translation>No hay receta elegida.</translation>
     </message>
     <message>
         <source>open for this recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>abierta para esta receta</translation>
     </message>
     <message>
         <source>exists, not open: give its passphrase</source>
-        <translation type="unfinished"></translation>
+        <translation>existe, sin abrir: indique su contraseña</translation>
     </message>
     <message>
         <source>none yet: create one</source>
-        <translation type="unfinished"></translation>
+        <translation>aún no hay: cree una</translation>
     </message>
     <message>
         <source>Recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>Receta</translation>
     </message>
     <message>
         <source>Recipes (*.toml)</source>
-        <translation type="unfinished"></translation>
+        <translation>Recetas (*.toml)</translation>
     </message>
     <message>
         <source>Recipe refused.</source>
-        <translation type="unfinished"></translation>
+        <translation>Receta rechazada.</translation>
     </message>
     <message>
         <source>Recipe checked: {name}</source>
-        <translation type="unfinished"></translation>
+        <translation>Receta comprobada: {name}</translation>
     </message>
     <message>
         <source>Recipe in use. Open the CA for it.</source>
-        <translation type="unfinished"></translation>
+        <translation>Receta en uso. Abra la CA para ella.</translation>
     </message>
     <message>
         <source>Work order set.</source>
-        <translation type="unfinished"></translation>
+        <translation>Orden de trabajo aplicada.</translation>
     </message>
     <message>
         <source>The two passphrases differ.</source>
-        <translation type="unfinished"></translation>
+        <translation>Las dos contraseñas no coinciden.</translation>
     </message>
     <message>
         <source>Text files (*.txt *.csv);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>Archivos de texto (*.txt *.csv);;Todos los archivos (*)</translation>
     </message>
     <message>
         <source>Looking for probes and ports…</source>
-        <translation type="unfinished"></translation>
+        <translation>Buscando sondas y puertos…</translation>
     </message>
     <message>
         <source>Found {probes} probe(s) and {ports} serial port(s).</source>
-        <translation type="unfinished"></translation>
+        <translation>Se encontraron {probes} sonda(s) y {ports} puerto(s) serie.</translation>
     </message>
     <message>
         <source>Slots saved.</source>
-        <translation type="unfinished"></translation>
+        <translation>Posiciones guardadas.</translation>
     </message>
     <message>
         <source>Registered.</source>
-        <translation type="unfinished"></translation>
+        <translation>Registrado.</translation>
     </message>
 </context>
 <context>
@@ -337,8 +344,8 @@
         <translation>Número de serie</translation>
     </message>
     <message>
-        <source>scan or type a serial</source>
-        <translation>escanee o escriba un número de serie</translation>
+        <source>type a serial</source>
+        <translation>escriba un número de serie</translation>
     </message>
     <message>
         <source>Result</source>
@@ -396,6 +403,10 @@
         <translation>Cerrar sesión</translation>
     </message>
     <message>
+        <source>No sound</source>
+        <translation>Sin sonido</translation>
+    </message>
+    <message>
         <source>Operator</source>
         <translation>Operador</translation>
     </message>
@@ -432,8 +443,16 @@
         <translation>{name} ({role})</translation>
     </message>
     <message>
-        <source>Station error ({where}): {what}. The station keeps running; the log has the details.</source>
-        <translation>Error de la estación ({where}): {what}. La estación sigue funcionando; el registro tiene los detalles.</translation>
+        <source>the operator id window</source>
+        <translation>la ventana del número de operador</translation>
+    </message>
+    <message>
+        <source>the sign-in window</source>
+        <translation>la ventana de inicio de sesión</translation>
+    </message>
+    <message>
+        <source>the station</source>
+        <translation>la estación</translation>
     </message>
     <message>
         <source>Only an engineer may close the station.</source>
@@ -709,6 +728,237 @@
     </message>
 </context>
 <context>
+    <name>ReportsView</name>
+    <message>
+        <source>Filter</source>
+        <translation>Filtro</translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation>Orden de trabajo</translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation>Producto</translation>
+    </message>
+    <message>
+        <source>Recipe (SHA-256)</source>
+        <translation>Receta (SHA-256)</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>Estación</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>Operador</translation>
+    </message>
+    <message>
+        <source>Started from</source>
+        <translation>Iniciados desde</translation>
+    </message>
+    <message>
+        <source>Started before</source>
+        <translation>Iniciados antes de</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Resultado</translation>
+    </message>
+    <message>
+        <source>Serials (one a line)</source>
+        <translation>Números de serie (uno por línea)</translation>
+    </message>
+    <message>
+        <source>Local time</source>
+        <translation>Hora local</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>cualquiera</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>En curso</translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation>Aprobado</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Fallido</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>Requiere inspección</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>Actualizar</translation>
+    </message>
+    <message>
+        <source>Clear filter</source>
+        <translation>Borrar filtro</translation>
+    </message>
+    <message>
+        <source>Yield</source>
+        <translation>Rendimiento</translation>
+    </message>
+    <message>
+        <source>Attempts</source>
+        <translation>Intentos</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>Unidades</translation>
+    </message>
+    <message>
+        <source>First-pass yield</source>
+        <translation>Rendimiento a la primera</translation>
+    </message>
+    <message>
+        <source>Final yield</source>
+        <translation>Rendimiento final</translation>
+    </message>
+    <message>
+        <source>Attempts per unit</source>
+        <translation>Intentos por unidad</translation>
+    </message>
+    <message>
+        <source>Units per hour</source>
+        <translation>Unidades por hora</translation>
+    </message>
+    <message>
+        <source>Failures</source>
+        <translation>Fallos</translation>
+    </message>
+    <message>
+        <source>Golden units (left out)</source>
+        <translation>Unidades de referencia (excluidas)</translation>
+    </message>
+    <message>
+        <source>Failure Pareto</source>
+        <translation>Pareto de fallos</translation>
+    </message>
+    <message>
+        <source>Cycle time per step</source>
+        <translation>Tiempo de ciclo por paso</translation>
+    </message>
+    <message>
+        <source>Failures by code</source>
+        <translation>Fallos por código</translation>
+    </message>
+    <message>
+        <source>Time per step (seconds)</source>
+        <translation>Tiempo por paso (segundos)</translation>
+    </message>
+    <message>
+        <source>Signed export</source>
+        <translation>Exportación firmada</translation>
+    </message>
+    <message>
+        <source>Export CSV…</source>
+        <translation>Exportar CSV…</translation>
+    </message>
+    <message>
+        <source>Export JSON…</source>
+        <translation>Exportar JSON…</translation>
+    </message>
+    <message>
+        <source>Export PDF report…</source>
+        <translation>Exportar informe PDF…</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>Cancelar</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>Abrir</translation>
+    </message>
+    <message>
+        <source>Computing…</source>
+        <translation>Calculando…</translation>
+    </message>
+    <message>
+        <source>{units} units, {attempts} attempts</source>
+        <translation>{units} unidades, {attempts} intentos</translation>
+    </message>
+    <message>
+        <source>Updated {time}</source>
+        <translation>Actualizado a las {time}</translation>
+    </message>
+    <message>
+        <source>The figures could not be computed: {message}</source>
+        <translation>No se pudieron calcular las cifras: {message}</translation>
+    </message>
+    <message>
+        <source>failures</source>
+        <translation>fallos</translation>
+    </message>
+    <message>
+        <source>cumulative %</source>
+        <translation>% acumulado</translation>
+    </message>
+    <message>
+        <source>no failures</source>
+        <translation>sin fallos</translation>
+    </message>
+    <message>
+        <source>median</source>
+        <translation>mediana</translation>
+    </message>
+    <message>
+        <source>95th percentile</source>
+        <translation>percentil 95</translation>
+    </message>
+    <message>
+        <source>no finished steps</source>
+        <translation>ningún paso terminado</translation>
+    </message>
+    <message>
+        <source>CSV (*.csv)</source>
+        <translation>Archivos CSV (*.csv)</translation>
+    </message>
+    <message>
+        <source>NDJSON (*.ndjson *.json)</source>
+        <translation>Archivos NDJSON (*.ndjson *.json)</translation>
+    </message>
+    <message>
+        <source>PDF (*.pdf)</source>
+        <translation>Archivos PDF (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Export to</source>
+        <translation>Exportar a</translation>
+    </message>
+    <message>
+        <source>An export is already running.</source>
+        <translation>Ya hay una exportación en marcha.</translation>
+    </message>
+    <message>
+        <source>Exporting to {path}…</source>
+        <translation>Exportando a {path}…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Cancelando…</translation>
+    </message>
+    <message>
+        <source>Wrote {count} attempts to {path}, signed ({manifest}, {signature}).</source>
+        <translation>Se escribieron {count} intentos en {path}, firmados ({manifest}, {signature}).</translation>
+    </message>
+    <message>
+        <source>The export failed: {message}</source>
+        <translation>La exportación falló: {message}</translation>
+    </message>
+    <message>
+        <source>Export cancelled; nothing was written.</source>
+        <translation>Exportación cancelada; no se escribió nada.</translation>
+    </message>
+</context>
+<context>
     <name>SignInDialog</name>
     <message>
         <source>Register the first engineer</source>
@@ -744,10 +994,57 @@
     </message>
 </context>
 <context>
+    <name>SlotLogPanel</name>
+    <message>
+        <source>Slots now: each slot&apos;s latest step or console line</source>
+        <translation>Posiciones ahora: el último paso o línea de consola de cada una</translation>
+    </message>
+    <message>
+        <source>Slot {name}</source>
+        <translation>Posición {name}</translation>
+    </message>
+    <message>
+        <source>no unit yet</source>
+        <translation>aún sin unidad</translation>
+    </message>
+    <message>
+        <source>{step}: started</source>
+        <translation>{step}: iniciado</translation>
+    </message>
+    <message>
+        <source>{step}: passed</source>
+        <translation>{step}: correcto</translation>
+    </message>
+    <message>
+        <source>{step}: failed</source>
+        <translation>{step}: falló</translation>
+    </message>
+    <message>
+        <source>{step}: skipped</source>
+        <translation>{step}: omitido</translation>
+    </message>
+    <message>
+        <source>console</source>
+        <translation>consola</translation>
+    </message>
+    <message>
+        <source>result</source>
+        <translation>resultado</translation>
+    </message>
+</context>
+<context>
     <name>SlotTile</name>
     <message>
         <source>Slot {name}</source>
         <translation>Posición {name}</translation>
+    </message>
+    <message>
+        <source>Next scan →</source>
+        <translation>Siguiente escaneo →</translation>
+    </message>
+    <message>
+        <source>Ready. Scan a unit, or press Simulate scan.</source>
+        <translation>Lista. Escanee una unidad o pulse Simular escaneo.</translation>
     </message>
     <message>
         <source>Ready. Scan a unit.</source>
@@ -787,6 +1084,18 @@
     <message>
         <source>The station is checking unfinished units. Wait a moment.</source>
         <translation>La estación está revisando unidades sin terminar. Espere un momento.</translation>
+    </message>
+    <message>
+        <source>This label is not a serial of this product (read: {scan}). Scan the serial label.</source>
+        <translation>Esta etiqueta no es un número de serie de este producto (leído: {scan}). Escanee la etiqueta del número de serie.</translation>
+    </message>
+    <message>
+        <source>This computer cannot play the station&apos;s sounds. Watch the screen for results, and tell an engineer.</source>
+        <translation>Este ordenador no puede reproducir los sonidos de la estación. Mire los resultados en la pantalla y avise a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>Something went wrong in {where} ({what}). The station keeps running: try again, and call an engineer if it happens again. The log has the details.</source>
+        <translation>Algo falló en {where} ({what}). La estación sigue funcionando: inténtelo otra vez y llame a un ingeniero si vuelve a ocurrir. El registro tiene los detalles.</translation>
     </message>
     <message>
         <source>Slot {slot} chosen: now scan the unit.</source>

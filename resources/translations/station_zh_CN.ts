@@ -120,214 +120,221 @@
     </message>
 </context>
 <context>
+    <name>Dialogs</name>
+    <message>
+        <source>This did not work: a station problem. Try again, or call an engineer.</source>
+        <translation>操作未成功：工作站出现问题。请重试，或呼叫工程师。</translation>
+    </message>
+</context>
+<context>
     <name>EngineerView</name>
     <message>
         <source>Recipe and work order</source>
-        <translation type="unfinished"></translation>
+        <translation>配方和工单</translation>
     </message>
     <message>
         <source>Check a recipe file…</source>
-        <translation type="unfinished"></translation>
+        <translation>检查配方文件…</translation>
     </message>
     <message>
         <source>Use this recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>使用此配方</translation>
     </message>
     <message>
         <source>Work order</source>
-        <translation type="unfinished">工单</translation>
+        <translation>工单</translation>
     </message>
     <message>
         <source>Set</source>
-        <translation type="unfinished"></translation>
+        <translation>设置</translation>
     </message>
     <message>
         <source>Factory CA</source>
-        <translation type="unfinished"></translation>
+        <translation>工厂 CA</translation>
     </message>
     <message>
         <source>State</source>
-        <translation type="unfinished">状态</translation>
+        <translation>状态</translation>
     </message>
     <message>
         <source>Name (new CA)</source>
-        <translation type="unfinished"></translation>
+        <translation>名称（新 CA）</translation>
     </message>
     <message>
         <source>CA passphrase</source>
-        <translation type="unfinished"></translation>
+        <translation>CA 密码</translation>
     </message>
     <message>
         <source>Again (new CA)</source>
-        <translation type="unfinished"></translation>
+        <translation>再次输入（新 CA）</translation>
     </message>
     <message>
         <source>Open CA</source>
-        <translation type="unfinished"></translation>
+        <translation>打开 CA</translation>
     </message>
     <message>
         <source>Create CA</source>
-        <translation type="unfinished"></translation>
+        <translation>创建 CA</translation>
     </message>
     <message>
         <source>Activation tokens</source>
-        <translation type="unfinished"></translation>
+        <translation>激活令牌</translation>
     </message>
     <message>
         <source>Token file</source>
-        <translation type="unfinished"></translation>
+        <translation>令牌文件</translation>
     </message>
     <message>
         <source>Browse…</source>
-        <translation type="unfinished"></translation>
+        <translation>浏览…</translation>
     </message>
     <message>
         <source>Product</source>
-        <translation type="unfinished"></translation>
+        <translation>产品型号</translation>
     </message>
     <message>
         <source>Uses per token</source>
-        <translation type="unfinished"></translation>
+        <translation>每个令牌的使用次数</translation>
     </message>
     <message>
         <source>no limit</source>
-        <translation type="unfinished"></translation>
+        <translation>不限</translation>
     </message>
     <message>
         <source>Vault passphrase</source>
-        <translation type="unfinished">令牌库密码</translation>
+        <translation>令牌库密码</translation>
     </message>
     <message>
         <source>Import tokens</source>
-        <translation type="unfinished"></translation>
+        <translation>导入令牌</translation>
     </message>
     <message>
         <source>Slots</source>
-        <translation type="unfinished"></translation>
+        <translation>工位</translation>
     </message>
     <message>
         <source>Name</source>
-        <translation type="unfinished">名字</translation>
+        <translation>名称</translation>
     </message>
     <message>
         <source>Probe</source>
-        <translation type="unfinished"></translation>
+        <translation>探针</translation>
     </message>
     <message>
         <source>Console port</source>
-        <translation type="unfinished"></translation>
+        <translation>串口</translation>
     </message>
     <message>
         <source>Fixture label</source>
-        <translation type="unfinished"></translation>
+        <translation>治具标签</translation>
     </message>
     <message>
         <source>Add slot</source>
-        <translation type="unfinished"></translation>
+        <translation>添加工位</translation>
     </message>
     <message>
         <source>Remove slot</source>
-        <translation type="unfinished"></translation>
+        <translation>移除工位</translation>
     </message>
     <message>
         <source>Find probes and ports</source>
-        <translation type="unfinished"></translation>
+        <translation>查找探针和串口</translation>
     </message>
     <message>
         <source>Save slots</source>
-        <translation type="unfinished"></translation>
+        <translation>保存工位</translation>
     </message>
     <message>
         <source>People</source>
-        <translation type="unfinished"></translation>
+        <translation>人员</translation>
     </message>
     <message>
         <source>Name / badge id</source>
-        <translation type="unfinished"></translation>
+        <translation>名字 / 工牌号</translation>
     </message>
     <message>
         <source>Role</source>
-        <translation type="unfinished"></translation>
+        <translation>角色</translation>
     </message>
     <message>
         <source>PIN (supervisor, engineer)</source>
-        <translation type="unfinished"></translation>
+        <translation>PIN 码（主管、工程师）</translation>
     </message>
     <message>
         <source>Register</source>
-        <translation type="unfinished"></translation>
+        <translation>登记</translation>
     </message>
     <message>
         <source>In use: {path}</source>
-        <translation type="unfinished"></translation>
+        <translation>正在使用：{path}</translation>
     </message>
     <message>
         <source>Refused: {problem}</source>
-        <translation type="unfinished"></translation>
+        <translation>被拒绝：{problem}</translation>
     </message>
     <message>
         <source>No recipe chosen.</source>
-        <translation type="unfinished"></translation>
+        <translation>未选择配方。</translation>
     </message>
     <message>
         <source>open for this recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>已为此配方打开</translation>
     </message>
     <message>
         <source>exists, not open: give its passphrase</source>
-        <translation type="unfinished"></translation>
+        <translation>已存在，未打开：请输入其密码</translation>
     </message>
     <message>
         <source>none yet: create one</source>
-        <translation type="unfinished"></translation>
+        <translation>尚无：请创建一个</translation>
     </message>
     <message>
         <source>Recipe</source>
-        <translation type="unfinished"></translation>
+        <translation>配方</translation>
     </message>
     <message>
         <source>Recipes (*.toml)</source>
-        <translation type="unfinished"></translation>
+        <translation>配方 (*.toml)</translation>
     </message>
     <message>
         <source>Recipe refused.</source>
-        <translation type="unfinished"></translation>
+        <translation>配方被拒绝。</translation>
     </message>
     <message>
         <source>Recipe checked: {name}</source>
-        <translation type="unfinished"></translation>
+        <translation>配方已检查：{name}</translation>
     </message>
     <message>
         <source>Recipe in use. Open the CA for it.</source>
-        <translation type="unfinished"></translation>
+        <translation>配方已启用。请为其打开 CA。</translation>
     </message>
     <message>
         <source>Work order set.</source>
-        <translation type="unfinished"></translation>
+        <translation>工单已设置。</translation>
     </message>
     <message>
         <source>The two passphrases differ.</source>
-        <translation type="unfinished"></translation>
+        <translation>两次输入的密码不一致。</translation>
     </message>
     <message>
         <source>Text files (*.txt *.csv);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>文本文件 (*.txt *.csv);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Looking for probes and ports…</source>
-        <translation type="unfinished"></translation>
+        <translation>正在查找探针和串口…</translation>
     </message>
     <message>
         <source>Found {probes} probe(s) and {ports} serial port(s).</source>
-        <translation type="unfinished"></translation>
+        <translation>找到 {probes} 个探针和 {ports} 个串口。</translation>
     </message>
     <message>
         <source>Slots saved.</source>
-        <translation type="unfinished"></translation>
+        <translation>工位已保存。</translation>
     </message>
     <message>
         <source>Registered.</source>
-        <translation type="unfinished"></translation>
+        <translation>已登记。</translation>
     </message>
 </context>
 <context>
@@ -337,8 +344,8 @@
         <translation>序列号</translation>
     </message>
     <message>
-        <source>scan or type a serial</source>
-        <translation>扫描或输入序列号</translation>
+        <source>type a serial</source>
+        <translation>输入序列号</translation>
     </message>
     <message>
         <source>Result</source>
@@ -396,6 +403,10 @@
         <translation>退出</translation>
     </message>
     <message>
+        <source>No sound</source>
+        <translation>无声音</translation>
+    </message>
+    <message>
         <source>Operator</source>
         <translation>操作员</translation>
     </message>
@@ -432,8 +443,16 @@
         <translation>{name}（{role}）</translation>
     </message>
     <message>
-        <source>Station error ({where}): {what}. The station keeps running; the log has the details.</source>
-        <translation>工作站错误（{where}）：{what}。工作站仍在运行，详情见日志。</translation>
+        <source>the operator id window</source>
+        <translation>操作员工号窗口</translation>
+    </message>
+    <message>
+        <source>the sign-in window</source>
+        <translation>登录窗口</translation>
+    </message>
+    <message>
+        <source>the station</source>
+        <translation>工作站</translation>
     </message>
     <message>
         <source>Only an engineer may close the station.</source>
@@ -527,19 +546,19 @@
     </message>
     <message>
         <source>This unit is being provisioned at another station. Leave it there.</source>
-        <translation>该单元正在另一个工位上配置。请将其留在那里。</translation>
+        <translation>此产品正在另一个工作站上配置。请留在那里。</translation>
     </message>
     <message>
         <source>This work order is complete. Put the unit aside and call a supervisor.</source>
-        <translation>此工单已完成。请将该单元放在一边并呼叫主管。</translation>
+        <translation>此工单已完成。请将产品放在一边，并呼叫主管。</translation>
     </message>
     <message>
         <source>This board is being provisioned under another label. Put it aside for a supervisor.</source>
-        <translation>该电路板正以另一个标签进行配置。请将其放在一边交给主管。</translation>
+        <translation>此电路板正以另一个标签进行配置。请放在一边，交给主管处理。</translation>
     </message>
     <message>
         <source>This board already passed under another label. Put it aside for a supervisor.</source>
-        <translation>该电路板已以另一个标签通过。请将其放在一边交给主管。</translation>
+        <translation>此电路板已以另一个标签合格。请放在一边，交给主管处理。</translation>
     </message>
     <message>
         <source>This label is not a serial of this product. Scan the serial label.</source>
@@ -575,7 +594,7 @@
     </message>
     <message>
         <source>The unit finished, but its result could not be saved. It is not passed: scan it again.</source>
-        <translation>单元已完成，但结果未能保存。它尚未通过：请重新扫描。</translation>
+        <translation>产品已完成，但结果未能保存。它尚未合格：请重新扫描。</translation>
     </message>
     <message>
         <source>Station problem. Call an engineer.</source>
@@ -587,7 +606,7 @@
     </message>
     <message>
         <source>This unit is being provisioned at {where}. Leave it there and take the next unit.</source>
-        <translation>该单元正在 {where} 配置。请将其留在那里，取下一个单元。</translation>
+        <translation>此产品正在 {where} 配置。请留在那里，取下一个产品。</translation>
     </message>
     <message>
         <source>Connect</source>
@@ -709,6 +728,237 @@
     </message>
 </context>
 <context>
+    <name>ReportsView</name>
+    <message>
+        <source>Filter</source>
+        <translation>筛选</translation>
+    </message>
+    <message>
+        <source>Work order</source>
+        <translation>工单</translation>
+    </message>
+    <message>
+        <source>Product</source>
+        <translation>产品型号</translation>
+    </message>
+    <message>
+        <source>Recipe (SHA-256)</source>
+        <translation>配方（SHA-256）</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>工作站</translation>
+    </message>
+    <message>
+        <source>Operator</source>
+        <translation>操作员</translation>
+    </message>
+    <message>
+        <source>Started from</source>
+        <translation>开始时间不早于</translation>
+    </message>
+    <message>
+        <source>Started before</source>
+        <translation>开始时间早于</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Serials (one a line)</source>
+        <translation>序列号（每行一个）</translation>
+    </message>
+    <message>
+        <source>Local time</source>
+        <translation>本地时间</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>任意</translation>
+    </message>
+    <message>
+        <source>In progress</source>
+        <translation>进行中</translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation>合格</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>不合格</translation>
+    </message>
+    <message>
+        <source>Needs inspection</source>
+        <translation>待检查</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>Clear filter</source>
+        <translation>清除筛选</translation>
+    </message>
+    <message>
+        <source>Yield</source>
+        <translation>良率</translation>
+    </message>
+    <message>
+        <source>Attempts</source>
+        <translation>尝试次数</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>产品数</translation>
+    </message>
+    <message>
+        <source>First-pass yield</source>
+        <translation>直通率</translation>
+    </message>
+    <message>
+        <source>Final yield</source>
+        <translation>最终良率</translation>
+    </message>
+    <message>
+        <source>Attempts per unit</source>
+        <translation>每个产品的尝试次数</translation>
+    </message>
+    <message>
+        <source>Units per hour</source>
+        <translation>每小时产量</translation>
+    </message>
+    <message>
+        <source>Failures</source>
+        <translation>失败次数</translation>
+    </message>
+    <message>
+        <source>Golden units (left out)</source>
+        <translation>黄金参考单元（不计入）</translation>
+    </message>
+    <message>
+        <source>Failure Pareto</source>
+        <translation>失败帕累托图</translation>
+    </message>
+    <message>
+        <source>Cycle time per step</source>
+        <translation>各步骤周期时间</translation>
+    </message>
+    <message>
+        <source>Failures by code</source>
+        <translation>按代码统计的失败</translation>
+    </message>
+    <message>
+        <source>Time per step (seconds)</source>
+        <translation>各步骤用时（秒）</translation>
+    </message>
+    <message>
+        <source>Signed export</source>
+        <translation>签名导出</translation>
+    </message>
+    <message>
+        <source>Export CSV…</source>
+        <translation>导出 CSV…</translation>
+    </message>
+    <message>
+        <source>Export JSON…</source>
+        <translation>导出 JSON…</translation>
+    </message>
+    <message>
+        <source>Export PDF report…</source>
+        <translation>导出 PDF 报告…</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>打开</translation>
+    </message>
+    <message>
+        <source>Computing…</source>
+        <translation>正在计算…</translation>
+    </message>
+    <message>
+        <source>{units} units, {attempts} attempts</source>
+        <translation>{units} 个单元，{attempts} 次尝试</translation>
+    </message>
+    <message>
+        <source>Updated {time}</source>
+        <translation>更新于 {time}</translation>
+    </message>
+    <message>
+        <source>The figures could not be computed: {message}</source>
+        <translation>无法计算数据：{message}</translation>
+    </message>
+    <message>
+        <source>failures</source>
+        <translation>失败次数</translation>
+    </message>
+    <message>
+        <source>cumulative %</source>
+        <translation>累计 %</translation>
+    </message>
+    <message>
+        <source>no failures</source>
+        <translation>无失败</translation>
+    </message>
+    <message>
+        <source>median</source>
+        <translation>中位数</translation>
+    </message>
+    <message>
+        <source>95th percentile</source>
+        <translation>第 95 百分位</translation>
+    </message>
+    <message>
+        <source>no finished steps</source>
+        <translation>没有已完成的步骤</translation>
+    </message>
+    <message>
+        <source>CSV (*.csv)</source>
+        <translation>CSV 文件 (*.csv)</translation>
+    </message>
+    <message>
+        <source>NDJSON (*.ndjson *.json)</source>
+        <translation>NDJSON 文件 (*.ndjson *.json)</translation>
+    </message>
+    <message>
+        <source>PDF (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Export to</source>
+        <translation>导出到</translation>
+    </message>
+    <message>
+        <source>An export is already running.</source>
+        <translation>已有导出正在进行。</translation>
+    </message>
+    <message>
+        <source>Exporting to {path}…</source>
+        <translation>正在导出到 {path}…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>正在取消…</translation>
+    </message>
+    <message>
+        <source>Wrote {count} attempts to {path}, signed ({manifest}, {signature}).</source>
+        <translation>已将 {count} 次尝试写入 {path}，并已签名（{manifest}，{signature}）。</translation>
+    </message>
+    <message>
+        <source>The export failed: {message}</source>
+        <translation>导出失败：{message}</translation>
+    </message>
+    <message>
+        <source>Export cancelled; nothing was written.</source>
+        <translation>导出已取消，未写入任何内容。</translation>
+    </message>
+</context>
+<context>
     <name>SignInDialog</name>
     <message>
         <source>Register the first engineer</source>
@@ -744,10 +994,57 @@
     </message>
 </context>
 <context>
+    <name>SlotLogPanel</name>
+    <message>
+        <source>Slots now: each slot&apos;s latest step or console line</source>
+        <translation>工位实时：每个工位最新的步骤或串口输出</translation>
+    </message>
+    <message>
+        <source>Slot {name}</source>
+        <translation>工位 {name}</translation>
+    </message>
+    <message>
+        <source>no unit yet</source>
+        <translation>尚无产品</translation>
+    </message>
+    <message>
+        <source>{step}: started</source>
+        <translation>{step}：开始</translation>
+    </message>
+    <message>
+        <source>{step}: passed</source>
+        <translation>{step}：通过</translation>
+    </message>
+    <message>
+        <source>{step}: failed</source>
+        <translation>{step}：失败</translation>
+    </message>
+    <message>
+        <source>{step}: skipped</source>
+        <translation>{step}：跳过</translation>
+    </message>
+    <message>
+        <source>console</source>
+        <translation>串口</translation>
+    </message>
+    <message>
+        <source>result</source>
+        <translation>结果</translation>
+    </message>
+</context>
+<context>
     <name>SlotTile</name>
     <message>
         <source>Slot {name}</source>
         <translation>工位 {name}</translation>
+    </message>
+    <message>
+        <source>Next scan →</source>
+        <translation>下次扫描 →</translation>
+    </message>
+    <message>
+        <source>Ready. Scan a unit, or press Simulate scan.</source>
+        <translation>就绪。请扫描产品，或按“模拟扫描”。</translation>
     </message>
     <message>
         <source>Ready. Scan a unit.</source>
@@ -787,6 +1084,18 @@
     <message>
         <source>The station is checking unfinished units. Wait a moment.</source>
         <translation>工作站正在检查未完成的产品。请稍候。</translation>
+    </message>
+    <message>
+        <source>This label is not a serial of this product (read: {scan}). Scan the serial label.</source>
+        <translation>此标签不是本产品的序列号（读到：{scan}）。请扫描序列号标签。</translation>
+    </message>
+    <message>
+        <source>This computer cannot play the station&apos;s sounds. Watch the screen for results, and tell an engineer.</source>
+        <translation>此电脑无法播放工作站的提示音。请留意屏幕上的结果，并告知工程师。</translation>
+    </message>
+    <message>
+        <source>Something went wrong in {where} ({what}). The station keeps running: try again, and call an engineer if it happens again. The log has the details.</source>
+        <translation>{where}出现问题（{what}）。工作站仍在运行：请重试，如果再次发生，请呼叫工程师。详情见日志。</translation>
     </message>
     <message>
         <source>Slot {slot} chosen: now scan the unit.</source>
@@ -917,7 +1226,7 @@
     </message>
     <message>
         <source>Give the serial of the unit.</source>
-        <translation>请输入单元的序列号。</translation>
+        <translation>请输入产品的序列号。</translation>
     </message>
     <message>
         <source>Mark {serial} as a golden reference unit?</source>

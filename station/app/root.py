@@ -13,12 +13,15 @@ from pathlib import Path
 
 from station.config.paths import (
     CA_PASSPHRASE_ENVIRONMENT_VARIABLE,
+    DATA_DIR_ENVIRONMENT_VARIABLE,
+    DATABASE_FILE_NAME,
+    DB_URL_ENVIRONMENT_VARIABLE,
     VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE,
     StationPaths,
     configured_station_name,
 )
 from station.config.settings import SlotSettings, StationSettings, default_settings_path, load_settings
-from station.domain.errors import StationError
+from station.domain.errors import StationError, StationKeyError, StoreError
 from station.domain.text import EscapingFormatter
 from station.drivers.slots import HardwareSlots
 from station.flow.ports import DevelopmentUnitRegistry, Journal
@@ -30,8 +33,9 @@ from station.operations.slots import SlotProvider
 from station.operations.station import DemoOptions, Station, StationOptions
 from station.operations.supervision import Supervision
 from station.operations.units import Units
-from station.security.station_key import load_or_create_station_key
-from station.store import Database, open_database
+from station.security.station_key import StationKey, load_or_create_station_key, load_station_key
+from station.store import Database, open_database, sqlite_file
+from station.store.database import UPGRADE_HINT
 
 LOG = logging.getLogger(__name__)
 # Probes of simulated units: they activate against the simulated device-management service.
@@ -87,22 +91,72 @@ def development_registry_for(slots: Sequence[SlotSettings]) -> DevelopmentUnitRe
     return None
 
 
+def require_database(paths: StationPaths, options: StationOptions) -> None:
+    """Refuse, before anything is created, a SQLite database file that does not exist: only
+    ``station db upgrade`` (and the demo) make one. The error says where the command looked and
+    why there, and names the demo's directory when the demo has records."""
+    path = sqlite_file(paths.db_url)
+    if path is None or path.exists():
+        return
+    raise StoreError(
+        f"no station database at {path} ({chosen_by(options, database=True)}); "
+        f"{UPGRADE_HINT} to create one{demo_hint(path.parent)}"
+    )
+
+
+def chosen_by(options: StationOptions, *, database: bool) -> str:
+    """Why a command looked where it did: an option, an environment variable, or the default."""
+    if database and options.db_url is not None:
+        return "given with --db"
+    if database and os.environ.get(DB_URL_ENVIRONMENT_VARIABLE):
+        return f"named by ${DB_URL_ENVIRONMENT_VARIABLE}"
+    if options.data_dir is not None:
+        return "in the data directory given with --data-dir"
+    if os.environ.get(DATA_DIR_ENVIRONMENT_VARIABLE):
+        return f"in the data directory ${DATA_DIR_ENVIRONMENT_VARIABLE} names"
+    return f"in the default data directory; --data-dir or ${DATA_DIR_ENVIRONMENT_VARIABLE} choose another"
+
+
+def demo_hint(looked_in: Path) -> str:
+    """Where the demo's records are, when the demo has made some and the command looked elsewhere."""
+    from station.sim.demo import default_demo_dir, demo_data_dir, shell_environment
+
+    demo = default_demo_dir()
+    records = demo_data_dir(demo)
+    if not (records / DATABASE_FILE_NAME).is_file() or looked_in.absolute() == records.absolute():
+        return ""
+    return f"; the demo's records are in {records}: point this shell at them with: {shell_environment(demo)}"
+
+
 class CompositionRoot:
     """Builds stations for the front ends (``station.operations.StationFactory``)."""
 
     def paths(self, options: StationOptions) -> StationPaths:
         return StationPaths.from_environment(data_dir=options.data_dir, db_url=options.db_url)
 
-    def open_database(self, options: StationOptions) -> Database:
+    def open_database(self, options: StationOptions, *, check_schema: bool = True) -> Database:
         paths = self.paths(options)
-        database = open_database(paths.db_url)
+        require_database(paths, options)
+        database = open_database(paths.db_url, create_dirs=False)
         try:
-            database.check_schema()
+            if check_schema:
+                database.check_schema()
             database.keep_head_in(paths.data_dir)
         except BaseException:
             database.dispose()
             raise
         return database
+
+    def station_key(self, options: StationOptions) -> StationKey:
+        paths = self.paths(options)
+        path = paths.station_key_path
+        if not path.exists():
+            raise StationKeyError(
+                f"the station key {path} does not exist ({chosen_by(options, database=False)}): it is made the first "
+                "time a command opens the station (station provision, station gui, station tokens import, ...), "
+                f"and this command only reads{demo_hint(path.parent)}"
+            )
+        return load_station_key(path)
 
     def open_station(
         self,
@@ -112,6 +166,7 @@ class CompositionRoot:
         slots: tuple[SlotSettings, ...] | None = None,
     ) -> Station:
         paths = self.paths(options)
+        require_database(paths, options)
         configure_logging(paths, verbose=options.verbose)
         settings_path = options.settings_path or default_settings_path(paths.data_dir)
         settings = load_settings(settings_path)
@@ -121,7 +176,7 @@ class CompositionRoot:
             settings_path_used = settings_path
         if recipe is not None:
             settings = replace(settings, recipe=recipe)
-        return self.build(paths, settings, settings_path_used, HardwareSlots(),
+        return self.build(paths, settings, settings_path_used, HardwareSlots(settings.probe),
                           development_registry_for(settings.slots))  # fmt: skip
 
     def build(

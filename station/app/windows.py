@@ -9,7 +9,7 @@ from station.app.root import CompositionRoot
 from station.config.settings import ScannerSettings
 from station.domain.recipe import CredentialPlan
 from station.gui.main import StationWindow, open_window
-from station.operations.station import DemoOptions, StationOptions
+from station.operations.station import TRAINING_WINDOW_TIMING, DemoOptions, StationOptions, demo_timing
 from station.sim.demo import (
     DEMO_ENGINEER,
     DEMO_ENGINEER_PIN,
@@ -44,7 +44,7 @@ def build_demo_window(
     demo_root: Path | None = None,
     *,
     slots: int = 3,
-    timing: float = 0.0,
+    timing: float = TRAINING_WINDOW_TIMING,
     plan: CredentialPlan = CredentialPlan.STATION_GENERATED,
     recipe_path: Path | None = None,
     sounds: bool = True,
@@ -75,7 +75,7 @@ def run_demo_window(root: CompositionRoot, arguments: argparse.Namespace) -> int
         root,
         arguments.demo_dir,
         slots=arguments.units,
-        timing=arguments.timing,
+        timing=demo_timing(arguments.timing, window=True),
         plan=CredentialPlan(arguments.plan),
         language=getattr(arguments, "language", None),
         verbose=arguments.verbose,
@@ -83,6 +83,8 @@ def run_demo_window(root: CompositionRoot, arguments: argparse.Namespace) -> int
     training = windowed.operations.training
     assert training is not None
     print(f"demo directory: {training.environment.root}", flush=True)
+    print(f"to use its records and units from a shell (station units show, station report, pyocd list): "
+          f"{training.environment.shell_environment}", flush=True)
     print(
         f"training accounts: operator {DEMO_OPERATOR}; supervisor {DEMO_SUPERVISOR} PIN {DEMO_SUPERVISOR_PIN}; "
         f"engineer {DEMO_ENGINEER} PIN {DEMO_ENGINEER_PIN}",

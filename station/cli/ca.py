@@ -7,7 +7,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from station.cli.options import add_data_dir_option, station_options
+from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.passphrase import obtain_passphrase
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.domain.errors import CaError
@@ -42,11 +43,13 @@ def register(subparsers: Any) -> None:
         "--key-type", choices=[key_type.value for key_type in KeyType], default=KeyType.EC_P256.value,
         help="CA key type (default ec-p256)",
     )
-    add_data_dir_option(init)
+    add_store_options(init, uses_database=False)
+    add_json_option(init)
     init.set_defaults(handler=_init)
 
     show = commands.add_parser("show", help="print the CA certificate (PEM), subject, validity and fingerprint")
-    add_data_dir_option(show)
+    add_store_options(show, uses_database=False)
+    add_json_option(show)
     show.set_defaults(handler=_show)
 
 
@@ -59,6 +62,9 @@ def _init(arguments: argparse.Namespace, root: StationFactory) -> int:
     passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "CA", confirm=True)
     ca = init_ca(paths.ca_dir, passphrase, arguments.common_name, arguments.key_type, arguments.validity_days)
     details = describe_certificate(ca.certificate)
+    if json_wanted(arguments):
+        print_document({"created": True, "ca_dir": paths.ca_dir, **details, "private_key": key_path})
+        return EXIT_OK
     print(f"created factory CA in {paths.ca_dir}")
     print(f"  subject     {details['subject']}")
     print(f"  valid       {details['not_before']} to {details['not_after']}")
@@ -71,7 +77,11 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
     paths = root.paths(station_options(arguments))
     certificate = ca_certificate(paths.ca_dir)
     details = describe_certificate(certificate)
-    print(certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"), end="")
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    if json_wanted(arguments):
+        print_document({"certificate_pem": pem, **details})
+        return EXIT_OK
+    print(pem, end="")
     print(f"subject     {details['subject']}")
     print(f"issuer      {details['issuer']}")
     print(f"serial      {details['serial']}")

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.domain.errors import StationKeyError
 from station.domain.text import escape_text
 from station.domain.vault_and_signing import AuditVerifier
 from station.operations.station import StationFactory
-from station.security.station_key import StationPublicKey, load_station_key
+from station.security.station_key import StationPublicKey
 
 EXIT_OK = 0
 EXIT_AUDIT_BAD = 1
@@ -28,10 +29,12 @@ def register(subparsers: Any) -> None:
 
     upgrade = commands.add_parser("upgrade", help="create the schema, or bring it to this station's version")
     add_store_options(upgrade)
+    add_json_option(upgrade)
     upgrade.set_defaults(handler=_upgrade)
 
     status = commands.add_parser("status", help="print the schema revision and whether it is current")
     add_store_options(status)
+    add_json_option(status)
     status.set_defaults(handler=_status)
 
     verify = commands.add_parser(
@@ -43,6 +46,7 @@ def register(subparsers: Any) -> None:
         help="the station's Ed25519 public key (PEM); default: the public half of the station key",
     )
     add_store_options(verify)
+    add_json_option(verify)
     verify.set_defaults(handler=_verify)
 
 
@@ -60,6 +64,10 @@ def _upgrade(arguments: argparse.Namespace, root: StationFactory) -> int:
             head_file.advance(head)
     finally:
         database.dispose()
+    if json_wanted(arguments):
+        print_document({"database": str(database.url), "previous_revision": before, "revision": reached,
+                        "upgraded": before != reached, "current": True})
+        return EXIT_OK
     if before == reached:
         print(f"database {database.url} is already at schema revision {reached} (current)")
     else:
@@ -68,14 +76,18 @@ def _upgrade(arguments: argparse.Namespace, root: StationFactory) -> int:
 
 
 def _status(arguments: argparse.Namespace, root: StationFactory) -> int:
-    from station.store import head_revision, open_database
+    from station.store import head_revision
 
-    database = open_database(root.paths(station_options(arguments)).db_url, create_dirs=False)
+    database = root.open_database(station_options(arguments), check_schema=False)
     try:
         current = database.current_revision()
     finally:
         database.dispose()
     head = head_revision()
+    if json_wanted(arguments):
+        print_document({"database": str(database.url), "revision": current, "head_revision": head,
+                        "current": current == head})
+        return EXIT_OK
     state = "current" if current == head else f"this station needs {head}; run `station db upgrade`"
     print(f"database {database.url}: schema revision {current or 'none'} ({state})")
     return EXIT_OK
@@ -89,6 +101,20 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     finally:
         database.dispose()
     chain = report.chain
+    if json_wanted(arguments):
+        print_document({
+            "ok": report.ok,
+            "entries_checked": chain.entries_checked,
+            "head": chain.last_hash,
+            "records_checked": report.records_checked,
+            "head_note": report.head_note,
+            "chain_problem": None if chain.ok else {"sequence": chain.bad_sequence, "problem": chain.problem,
+                                                    "explanation": chain.explanation},
+            "finding_count": report.finding_count,
+            "findings": [{"sequence": finding.sequence, "problem": finding.problem,
+                          "explanation": finding.explanation} for finding in report.findings],
+        })  # fmt: skip
+        return EXIT_OK if report.ok else EXIT_AUDIT_BAD
     if report.ok:
         head = f", head {chain.last_hash}" if chain.last_hash else ""
         print(f"chain OK: {chain.entries_checked} entries verified{head}; "
@@ -110,7 +136,7 @@ def _audit_verifier(arguments: argparse.Namespace, root: StationFactory) -> Audi
     """The public key given with --public-key, else the public half of the station's own key."""
     path: Path | None = arguments.public_key
     if path is None:
-        return load_station_key(root.paths(station_options(arguments)).station_key_path).public_key
+        return root.station_key(station_options(arguments)).public_key
     try:
         return StationPublicKey.from_pem(path.read_bytes())
     except OSError as error:

@@ -11,15 +11,18 @@ the vault in the application. The window itself is built by the composition root
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from station.cli.display import WINDOW_ADVICE, window_problem
 from station.cli.options import add_store_options
+from station.cli.output import add_json_option, json_wanted, print_error
+from station.domain.languages import LANGUAGES
 from station.operations.station import StationFactory
 
 EXIT_USAGE = 2
+NO_DISPLAY_CODE = "NO_DISPLAY"
 
 
 def register(subparsers: Any) -> None:
@@ -28,19 +31,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--settings", type=Path, default=None, help="station settings (default: station.toml in the data directory)"
     )
-    parser.add_argument("--language", default=None, help="operator language: en, zh_CN or es (default: the system's)")
+    parser.add_argument("--language", choices=LANGUAGES, default=None,
+                        help="the window's language: " + ", ".join(LANGUAGES) + " (default: the system's)")
     add_store_options(parser)
+    add_json_option(parser)  # the window prints nothing: only its refusals, as JSON
     parser.set_defaults(handler=_gui)
 
 
-def _display_available() -> bool:
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    return sys.platform in ("win32", "darwin")
-
-
 def _gui(arguments: argparse.Namespace, root: StationFactory) -> int:
-    if not _display_available():
-        print("station gui: no display (DISPLAY or WAYLAND_DISPLAY); run it in a desktop session", flush=True)
+    problem = window_problem()
+    if problem is not None and json_wanted(arguments):
+        print_error(NO_DISPLAY_CODE, f"{problem}. {WINDOW_ADVICE}")
+        return EXIT_USAGE
+    if problem is not None:
+        print(f"station gui: {problem}. {WINDOW_ADVICE}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     return root.run_gui(arguments)

@@ -13,17 +13,20 @@ from pathlib import Path
 from station.operations.station import StationOptions
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
-    """``--db URL`` and ``--data-dir DIR``."""
-    add_db_option(parser)
+def add_store_options(parser: argparse.ArgumentParser, *, uses_database: bool = True) -> None:
+    """``--db URL`` and ``--data-dir DIR``: every command that touches the station's files takes
+    both, so that one pair of options (or ``$STATION_DATA_DIR``) points any command at a station.
+    A command that needs only the data directory (the CA, the station key) still accepts ``--db``."""
+    add_db_option(parser, uses_database=uses_database)
     add_data_dir_option(parser)
 
 
-def add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", metavar="URL", default=None,
-        help="database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data directory)",
-    )  # fmt: skip
+def add_db_option(parser: argparse.ArgumentParser, *, uses_database: bool = True) -> None:
+    described = ("database URL (any SQLAlchemy URL; default: $STATION_DB_URL, else station.db in the data "
+                 "directory); read-only commands never create it")
+    if not uses_database:
+        described = "database URL: not used by this command, which needs only the data directory"
+    parser.add_argument("--db", metavar="URL", default=None, help=described)
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,8 @@
 
 The command-line front end of the per-unit sequence: the same operations the window runs,
 one line per step as it goes, and a final ``PASS <serial>`` or
-``FAIL <serial> <step> <code>: <message>``. Exit 0 on pass, 1 on a unit failure, 2 on a
+``FAIL <serial> <step> <code>: <message>``; with ``--json`` the same as NDJSON events (a
+``step`` object per step, then a ``result``). Exit 0 on pass, 1 on a unit failure, 2 on a
 usage or configuration error. A supervisor's action (rework, an inspection's finding) needs
 the supervisor's PIN: asked on the terminal, or read from ``--pin-file``.
 """
@@ -10,7 +11,7 @@ the supervisor's PIN: asked on the terminal, or read from ``--pin-file``.
 from __future__ import annotations
 
 import argparse
-import os
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -18,20 +19,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from station.cli.display import WINDOW_ADVICE, window_problem
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document, print_event
 from station.cli.passphrase import obtain_passphrase
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.config.settings import SlotSettings
 from station.domain.errors import ConfigurationError, ScanError, UnitReworkedError
 from station.domain.identity import Serial
+from station.domain.languages import LANGUAGES
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import CredentialPlan, StepName
 from station.domain.records import StepOutcome
 from station.domain.scan import parse_scan
 from station.domain.text import escape_text, token
-from station.operations.station import DemoOptions, Station, StationFactory
-from station.sim.demo import DEMO_OPERATOR
+from station.operations.station import DemoOptions, Station, StationFactory, demo_timing
+from station.sim.demo import DEMO_OPERATOR, DemoEnvironment, demo_data_dir, demo_sim_dir
+from station.sim.demo_recipe import write_demo_recipe_folder
 
 EXIT_OK, EXIT_UNIT_FAILED, EXIT_USAGE = 0, 1, 2
 SUMMARY_STEPS = [step.value for step in StepName if step is not StepName.REWORK]
@@ -61,6 +66,40 @@ class LinePrinter:
     def identified(self, serial: str, device_id: str) -> None:
         pass
 
+    def console_line(self, line: str) -> None:
+        """The console's lines go to the attempt's transcript (``station units show``), not here."""
+
+
+class EventPrinter(LinePrinter):
+    """``--json``: one NDJSON ``step`` event per step, as it ends, naming the unit's serial."""
+
+    def __init__(self, serial: str, out: TextIO | None = None) -> None:
+        super().__init__(out)
+        self._serial = serial
+
+    def step_finished(self, step: str, outcome: StepOutcome, detail: str) -> None:
+        seconds = time.monotonic() - self._started.get(step, time.monotonic())
+        print_event("step", self._out, serial=self._serial, step=step, outcome=outcome.value,
+                    seconds=round(seconds, 3), detail=detail)  # fmt: skip
+
+
+def _observer(arguments: argparse.Namespace, serial: str, out: TextIO | None = None, prefix: str = "") -> LinePrinter:
+    return EventPrinter(serial, out) if json_wanted(arguments) else LinePrinter(out, prefix)
+
+
+def outcome_fields(outcome: AttemptOutcome) -> dict[str, object]:
+    """What ``PASS <serial>`` or ``FAIL <serial> <step> <code>: <message>`` says, as data."""
+    return {
+        "serial": outcome.serial,
+        "result": "PASS" if outcome.passed else "FAIL",
+        "step": outcome.failure_step,
+        "code": outcome.failure_code,
+        "message": outcome.message or None,
+        "attempt_id": outcome.attempt_id,
+        "device_id": outcome.device_id,
+        "step_seconds": {step: round(seconds, 3) for step, seconds in outcome.step_seconds.items()},
+    }
+
 
 def register(subparsers: Any) -> None:
     provision = subparsers.add_parser("provision", help="provision one unit: flash, credentials, lock, activate")
@@ -71,6 +110,7 @@ def register(subparsers: Any) -> None:
     provision.add_argument("--operator", required=True, help="who runs the unit")
     provision.add_argument("--work-order", default=None, help="work order the unit is built for")
     add_store_options(provision)
+    add_json_option(provision, stream=True)
     provision.set_defaults(handler=_provision)
 
     rework = subparsers.add_parser(
@@ -81,6 +121,7 @@ def register(subparsers: Any) -> None:
     rework.add_argument("--probe", required=True)
     _add_supervisor_options(rework, "approving the erase (recorded)")
     add_store_options(rework)
+    add_json_option(rework, stream=True)
     rework.set_defaults(handler=_rework)
 
     recover = subparsers.add_parser(
@@ -97,17 +138,27 @@ def register(subparsers: Any) -> None:
     recover.add_argument("--note", default=None, help="what the inspection found (recorded with the attempt)")
     _add_supervisor_options(recover, "who inspected the unit", required=False)
     add_store_options(recover)
+    add_json_option(recover)
     recover.set_defaults(handler=_recover)
 
     demo = subparsers.add_parser("demo", help="the station on simulated units (demo and training)")
     demo.add_argument("--headless", action="store_true", help="no window: provision the units and print a summary")
     demo.add_argument("--units", type=int, default=3, help="how many simulated units (default 3)")
-    demo.add_argument("--timing", type=float, default=0.0, help="physical timing factor of new units (default 0)")
+    demo.add_argument("--timing", type=float, default=None,
+                      help="physical timing factor of the simulated units: 0 instant, 1 the datasheet's speed "
+                      "(default: 1 in the training window, so that each step can be seen; 0 headless)")  # fmt: skip
     demo.add_argument(
         "--plan", choices=[plan.value for plan in CredentialPlan], default=CredentialPlan.STATION_GENERATED.value
     )
     demo.add_argument("--demo-dir", type=Path, default=None, help="demo directory (default: STATION_DEMO_DIR)")
-    demo.add_argument("--language", default=None, help="operator language: en, zh_CN or es (default: the system's)")
+    demo.add_argument(
+        "--write-recipe", type=Path, default=None, metavar="DIR",
+        help="only write the demo recipe with its firmware images into DIR (a new or empty folder) and say "
+        "how to check it; runs nothing",
+    )  # fmt: skip
+    demo.add_argument("--language", choices=LANGUAGES, default=None,
+                        help="the window's language: " + ", ".join(LANGUAGES) + " (default: the system's)")
+    add_json_option(demo, stream=True)  # a window prints nothing: --json runs the demo headless
     demo.set_defaults(handler=_demo)
 
 
@@ -138,8 +189,11 @@ def _open_ca(station: Station, actor: str) -> None:
     station.production.open_ca(obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA"), actor)
 
 
-def _print_outcome(outcome: AttemptOutcome) -> int:
-    print(outcome.summary, flush=True)
+def _print_outcome(arguments: argparse.Namespace, outcome: AttemptOutcome) -> int:
+    if json_wanted(arguments):
+        print_event("result", sys.stdout, **outcome_fields(outcome))
+    else:
+        print(outcome.summary, flush=True)
     return EXIT_OK if outcome.passed else EXIT_UNIT_FAILED
 
 
@@ -152,6 +206,10 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
         if arguments.work_order:
             station.units.work_order = arguments.work_order
         for settled in station.units.recover(station.settings.slots):
+            if json_wanted(arguments):
+                print_event("recovered", attempt_id=settled.id, serial=settled.serial, result=settled.result.value,
+                            code=settled.failure_code, message=settled.failure_message)  # fmt: skip
+                continue
             print(f"recovered attempt {settled.id} ({token(settled.serial)}): "
                   f"{escape_text(settled.failure_message or '')}", flush=True)  # fmt: skip
         recipe = station.production.recipe
@@ -159,9 +217,9 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
         try:
             serial = parse_scan(arguments.serial, recipe.serial_rule)
         except ScanError as error:
-            return _print_outcome(AttemptOutcome.refused(arguments.serial, error))
-        outcome = station.units.provisioning_job(serial, slot, operator).run(LinePrinter())
-    return _print_outcome(outcome)
+            return _print_outcome(arguments, AttemptOutcome.refused(arguments.serial, error))
+        outcome = station.units.provisioning_job(serial, slot, operator).run(_observer(arguments, serial.value))
+    return _print_outcome(arguments, outcome)
 
 
 def _rework(arguments: argparse.Namespace, root: StationFactory) -> int:
@@ -172,7 +230,12 @@ def _rework(arguments: argparse.Namespace, root: StationFactory) -> int:
         assert recipe is not None
         serial = parse_scan(arguments.serial, recipe.serial_rule)
         job = station.units.rework_job(serial, slot, arguments.supervisor, pin)
-        outcome = job.run(LinePrinter())
+        outcome = job.run(_observer(arguments, serial.value))
+    erased = isinstance(outcome.error, UnitReworkedError)
+    if json_wanted(arguments):
+        print_event("rework", serial=outcome.serial, erased=erased, code=outcome.failure_code,
+                    message=outcome.message or None, attempt_id=outcome.attempt_id)  # fmt: skip
+        return EXIT_OK if erased else EXIT_UNIT_FAILED
     print(f"REWORK {token(outcome.serial)} {outcome.failure_code}: {escape_text(outcome.message)}", flush=True)
     return EXIT_OK if isinstance(outcome.error, UnitReworkedError) else EXIT_UNIT_FAILED
 
@@ -190,6 +253,11 @@ def _recover(arguments: argparse.Namespace, root: StationFactory) -> int:
         settled = station.units.recover(station.settings.slots)
     finally:
         station.close()
+    if json_wanted(arguments):
+        print_document({"settled": [
+            {"attempt_id": attempt.id, "serial": attempt.serial, "result": attempt.result.value,
+             "code": attempt.failure_code, "message": attempt.failure_message} for attempt in settled]})
+        return EXIT_OK
     for attempt in settled:
         print(f"attempt {attempt.id} {token(attempt.serial)}: {attempt.result.value} {attempt.failure_code}: "
               f"{escape_text(attempt.failure_message or '')}")  # fmt: skip
@@ -208,49 +276,105 @@ def _record_inspection(arguments: argparse.Namespace, root: StationFactory) -> i
                                                             arguments.supervisor, pin)  # fmt: skip
     finally:
         station.close()
+    if json_wanted(arguments):
+        print_document({"attempt_id": record.attempt_id, "supervisor": record.supervisor, "note": record.note})
+        return EXIT_OK
     print(f"attempt {record.attempt_id} inspected by {record.supervisor}: {escape_text(record.note)}")
     return EXIT_OK
 
 
 def _demo(arguments: argparse.Namespace, root: StationFactory) -> int:
+    if arguments.write_recipe is not None:
+        return _write_demo_recipe(arguments, arguments.write_recipe, CredentialPlan(arguments.plan))
     if arguments.units < 1:
         raise ConfigurationError("--units must be at least 1")
-    if not arguments.headless and _display_available():
-        return root.run_demo_gui(arguments)
+    if not arguments.headless and not json_wanted(arguments):
+        problem = window_problem()
+        if problem is None:
+            return root.run_demo_gui(arguments)
+        print(f"station demo: {problem}: running the demo headless (as --headless: it provisions the units "
+              f"and prints a summary). {WINDOW_ADVICE}", file=sys.stderr, flush=True)  # fmt: skip
     return run_headless_demo(root, arguments)
 
 
-def _display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
+def _write_demo_recipe(arguments: argparse.Namespace, folder: Path, plan: CredentialPlan) -> int:
+    written = write_demo_recipe_folder(folder, plan=plan)
+    if json_wanted(arguments):
+        print_document({"folder": folder, "files": written, "recipe": written[0],
+                        "check_command": f"station recipe check {shlex.quote(str(written[0]))}"})
+        return EXIT_OK
+    print(f"wrote the demo recipe and the firmware images it pins to {folder}:")
+    for path in written:
+        print(f"  {path}")
+    print(f"check it with:  station recipe check {shlex.quote(str(written[0]))}")
+    return EXIT_OK
 
 
 def run_headless_demo(root: StationFactory, arguments: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Provision ``--units`` new simulated units one after another and print a summary table."""
+    """Provision ``--units`` new simulated units one after another and print a summary table (with
+    ``--json``: NDJSON events, ``demo``, per unit ``unit``, ``step``s and ``result``, then ``summary``)."""
     out = out or sys.stdout
-    demo = DemoOptions(root=arguments.demo_dir, slots=arguments.units, timing=arguments.timing,
-                       plan=CredentialPlan(arguments.plan))  # fmt: skip
+    demo = DemoOptions(root=arguments.demo_dir, slots=arguments.units, plan=CredentialPlan(arguments.plan),
+                       timing=demo_timing(arguments.timing, window=False))  # fmt: skip
     station = root.open_demo(demo, verbose=arguments.verbose)
     assert station.training is not None
     outcomes: list[AttemptOutcome] = []
     serials: list[str] = []
+    as_json = json_wanted(arguments)
     try:
-        print(f"demo directory: {station.training.environment.root}", file=out, flush=True)
+        if as_json:
+            print_event("demo", out, directory=station.training.environment.root, units=arguments.units)
+        else:
+            print(f"demo directory: {station.training.environment.root}", file=out, flush=True)
         units = station.training.units
         for slot in station.settings.slots:
             serial = units.next_serial(lambda text: station.database.units.get_unit(text) is not None)
             serials.append(serial)
-            print(f"--- {serial} in slot {slot.name}", file=out, flush=True)
+            if as_json:
+                print_event("unit", out, serial=serial, slot=slot.name, probe_id=slot.probe)
+            else:
+                print(f"--- {serial} in slot {slot.name}", file=out, flush=True)
             job = station.units.provisioning_job(Serial(serial), slot, DEMO_OPERATOR)
-            outcome = job.run(LinePrinter(out, prefix="    "))
-            print(f"    {outcome.summary}", file=out, flush=True)
+            outcome = job.run(_observer(arguments, serial, out, prefix="    "))
+            if as_json:
+                print_event("result", out, slot=slot.name, **outcome_fields(outcome))
+            else:
+                print(f"    {outcome.summary}", file=out, flush=True)
             outcomes.append(outcome)
-        database_url = station.paths.db_url
+        environment = station.training.environment
     finally:
         station.close()
-    _print_summary(outcomes, out)
-    print(f"\nhistory: station units show {serials[0]} --db {database_url}", file=out)
-    print(f"export:  station report export --format csv --out demo.csv --db {database_url}", file=out)
+    if as_json:
+        print_event("summary", out, units=[outcome_fields(outcome) for outcome in outcomes],
+                    passed=sum(1 for outcome in outcomes if outcome.passed), data_dir=demo_data_dir(environment.root),
+                    sim_dir=demo_sim_dir(environment.root), shell=environment.shell_environment,
+                    commands=demo_next_commands(serials[0]))  # fmt: skip
+    else:
+        _print_summary(outcomes, out)
+        print_demo_next_steps(environment, serials[0], out)
     return EXIT_OK if all(outcome.passed for outcome in outcomes) else EXIT_UNIT_FAILED
+
+
+def print_demo_next_steps(environment: DemoEnvironment, serial: str, out: TextIO) -> None:
+    """The one line that points a shell at the demo, and commands that work as printed after it
+    (a test runs each of them, verbatim, in a fresh home directory)."""
+    print(f"\nThe demo's records are in {demo_data_dir(environment.root)} and its simulated units in "
+          f"{demo_sim_dir(environment.root)}. Point this shell at them:", file=out)
+    print(f"\n  {environment.shell_environment}\n", file=out)
+    print("then, for example:\n", file=out)
+    for command in demo_next_commands(serial):
+        print(f"  {command}", file=out)
+
+
+def demo_next_commands(serial: str) -> list[str]:
+    """What the demo suggests running next, in a shell pointed at it."""
+    return [
+        f"station units show {serial}",
+        "station report yield",
+        "station report export --format csv --out demo.csv",
+        "station report verify demo.csv",
+        "pyocd list",
+    ]
 
 
 def _print_summary(outcomes: list[AttemptOutcome], out: TextIO) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.operations.recipes import check_recipe
 from station.operations.station import StationFactory
 
@@ -19,9 +20,14 @@ def register(subparsers: Any) -> None:
         "check", help="validate a recipe (keys, regions, images and their pinned hashes); print its hash"
     )
     check.add_argument("file", type=Path, metavar="FILE")
+    add_json_option(check)
     check.set_defaults(handler=_check)
 
 
 def _check(arguments: argparse.Namespace, root: StationFactory) -> int:
-    print(check_recipe(arguments.file).description)
+    checked = check_recipe(arguments.file)
+    if json_wanted(arguments):
+        print_document(checked.to_json())
+    else:
+        print(checked.description)
     return EXIT_OK

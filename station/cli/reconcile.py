@@ -10,12 +10,12 @@ and work-order codes come from outside: they are printed escaped.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.domain.reconciliation import Reconciliation
 from station.domain.text import escape_text, token
 from station.operations.station import StationFactory
@@ -32,7 +32,7 @@ def register_reconcile(commands: Any) -> None:
     )
     parser.add_argument("--work-order", action="append", default=[], metavar="WO",
                         help="this work order (repeatable); default: every work order on record")
-    parser.add_argument("--json", action="store_true", help="print the figures and mismatches as JSON")
+    add_json_option(parser)
     parser.add_argument("--serials", action="store_true", help="also list the passed serials (the JSON always does)")
     add_store_options(parser)
     parser.set_defaults(handler=_reconcile)
@@ -46,8 +46,8 @@ def _reconcile(arguments: argparse.Namespace, root: StationFactory) -> int:
         results = reconcile_work_orders(database, arguments.work_order)
     finally:
         database.dispose()
-    if arguments.json:
-        print(json.dumps(reconciliation_json(results), indent=2))
+    if json_wanted(arguments):
+        print_document(reconciliation_json(results))
     else:
         print_reconciliation(results, serials=arguments.serials)
     return EXIT_RECONCILED if all(result.reconciled for result in results) else EXIT_MISMATCH

@@ -16,16 +16,17 @@ show local time next to UTC.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from station.cli.options import add_data_dir_option, add_store_options, station_options
+from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.reconcile import register_reconcile
 from station.config import configured_station_name
 from station.domain.errors import ConfigurationError, StationError, StationKeyError
+from station.domain.languages import ENGLISH, LANGUAGES
 from station.domain.records import AttemptFilter, AttemptResult
 from station.operations.station import StationFactory
 from station.reports.yield_stats import YieldReport
@@ -55,12 +56,16 @@ def register(subparsers: Any) -> None:
     export.add_argument("--pdf-rows", type=int, default=None, metavar="N",
                         help="pdf only: list at most N attempts in the unit table (default 5000); the figures "
                              "always cover every attempt, and CSV/JSON list them all")
+    export.add_argument("--language", choices=LANGUAGES, default=None,
+                        help="pdf only: the report's language, " + ", ".join(LANGUAGES) + " (default en); "
+                             "zh_CN needs a font with Chinese characters (Debian: fonts-wqy-microhei)")
     add_store_options(export)
+    add_json_option(export)
     export.set_defaults(handler=_export)
 
     yields = commands.add_parser("yield", help="print yield, failures and time per step for the filtered attempts")
     add_filter_options(yields)
-    yields.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_json_option(yields)
     add_store_options(yields)
     yields.set_defaults(handler=_yield)
 
@@ -74,11 +79,13 @@ def register(subparsers: Any) -> None:
                         help="the signing station's public key (trusted); default: this station's own key "
                              "when it has one, else only the key named in the manifest")
     add_store_options(verify)
+    add_json_option(verify)
     verify.set_defaults(handler=_verify)
 
     public_key = commands.add_parser("public-key", help="print this station's public key (PEM) for verifiers")
     public_key.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead")
-    add_data_dir_option(public_key)
+    add_store_options(public_key, uses_database=False)
+    add_json_option(public_key)
     public_key.set_defaults(handler=_public_key)
 
     register_reconcile(commands)
@@ -156,7 +163,6 @@ def _paths(arguments: argparse.Namespace, root: StationFactory) -> StationPaths:
 def _export(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.reports.pdf import DEFAULT_TABLE_LIMIT
     from station.reports.service import ExportFormat, ExportRequest, export_report
-    from station.security.station_key import load_or_create_station_key
 
     if arguments.include_transcripts and arguments.format != "json":
         raise ConfigurationError("--include-transcripts works with --format json only")
@@ -164,23 +170,31 @@ def _export(arguments: argparse.Namespace, root: StationFactory) -> int:
         raise ConfigurationError("--pdf-rows works with --format pdf only")
     if arguments.pdf_rows is not None and arguments.pdf_rows < 0:
         raise ConfigurationError("--pdf-rows cannot be negative")
+    if arguments.language is not None and arguments.format != "pdf":
+        raise ConfigurationError("--language works with --format pdf only (CSV and JSON are data, in no language)")
     wanted = filter_from_arguments(arguments)
     out_path: Path = arguments.out
     if out_path.parent and not out_path.parent.is_dir():
         raise ConfigurationError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
-    signer = load_or_create_station_key(_paths(arguments, root).station_key_path)
     request = ExportRequest(
         wanted=wanted,
         export_format=ExportFormat(arguments.format),
         out_path=out_path,
         include_transcripts=arguments.include_transcripts,
         table_limit=DEFAULT_TABLE_LIMIT if arguments.pdf_rows is None else arguments.pdf_rows,
+        language=arguments.language or ENGLISH,
     )
     database = root.open_database(station_options(arguments))
     try:
+        signer = root.station_key(station_options(arguments))  # the station's own: an export never makes one
         result = export_report(database, request, signer=signer, station=configured_station_name())
     finally:
         database.dispose()
+    if json_wanted(arguments):
+        print_document({"out": out_path, "format": arguments.format, "rows": result.row_count,
+                        "table_rows": result.table_rows, "manifest": result.manifest_path,
+                        "signature": result.signature_path, "station_key_fingerprint": signer.public_key_fingerprint})
+        return EXIT_OK
     noun = "attempt" if result.row_count == 1 else "attempts"
     listed = "" if result.table_rows is None or result.table_rows == result.row_count else (
         f" ({result.table_rows} listed in the unit table)")
@@ -199,8 +213,8 @@ def _yield(arguments: argparse.Namespace, root: StationFactory) -> int:
         figures = compute_yield(database, wanted)
     finally:
         database.dispose()
-    if arguments.json:
-        print(json.dumps(figures.to_json(), indent=2))
+    if json_wanted(arguments):
+        print_document(figures.to_json())
         return EXIT_OK
     print_yield_table(figures, wanted)
     return EXIT_OK
@@ -281,7 +295,25 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
                       file=sys.stderr)
     outcome = verify_export(path, trusted_key=trusted)
     manifest = outcome.manifest
-    if outcome.ok:
+    chain = _chain_head_check(arguments, root, manifest) if outcome.ok else None
+    if json_wanted(arguments):
+        print_document({
+            "ok": outcome.ok and chain is not None and chain["ok"],
+            "file": path,
+            "format": manifest.get("format"),
+            "rows": manifest.get("row_count"),
+            "rows_recounted": outcome.rows_recounted,
+            "sha256": manifest.get("sha256"),
+            "created_at": manifest.get("created_at"),
+            "station": manifest.get("station"),
+            "key_fingerprint": outcome.key_fingerprint,
+            "trusted_key": trusted is not None,
+            "key_source": source or None,
+            "findings": [{"problem": finding.problem.value, "detail": finding.detail} for finding in outcome.findings],
+            "chain": chain,
+        })  # fmt: skip
+        return EXIT_OK if outcome.ok and chain is not None and chain["ok"] else EXIT_NOT_VERIFIED
+    if outcome.ok and chain is not None:
         rows = manifest.get("row_count")
         recounted = " (recounted)" if outcome.rows_recounted is not None else ""
         created = manifest.get("created_at")
@@ -294,7 +326,8 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
         else:
             print(f"  signed by the key named in the manifest ({outcome.key_fingerprint}); this proves the file is "
                   "unchanged since signing, not who signed it: pass --public-key with the station's public key")
-        return _check_chain_head(arguments, root, manifest)
+        print(chain["message"], file=sys.stdout if chain["ok"] else sys.stderr)
+        return EXIT_OK if chain["ok"] else EXIT_NOT_VERIFIED
 
     print(f"FAILED: {path} does not verify", file=sys.stderr)
     for finding in outcome.findings:
@@ -306,45 +339,50 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     return EXIT_NOT_VERIFIED
 
 
-def _check_chain_head(arguments: argparse.Namespace, root: StationFactory, manifest: dict[str, Any]) -> int:
+def _chain_head_check(arguments: argparse.Namespace, root: StationFactory, manifest: dict[str, Any]) -> dict[str, Any]:
     """Whether the database still extends the chain head the export was made at: a database
-    restored from an older backup, or with entries removed since, does not."""
+    restored from an older backup, or with entries removed since, does not. ``ok``, what was
+    compared, and ``message``, the line the text output prints (on stderr when not ``ok``)."""
     from station.domain.chain import ChainHead, compare_head
 
+    check: dict[str, Any] = {"ok": True, "checked": False, "sequence": None, "entries": None, "database": None}
     document = manifest.get("chain_head")
     if document is None:
-        print("  the export names no chain head (made before the chain, or from an empty database)")
-        return EXIT_OK
+        return {**check, "message": "  the export names no chain head (made before the chain, or from an empty "
+                                    "database)"}
     try:
         head = ChainHead.from_document(document)
     except ValueError as error:
-        print(f"FAILED: {arguments.file}: the manifest's chain head is not readable ({error})", file=sys.stderr)
-        return EXIT_NOT_VERIFIED
+        return {**check, "ok": False,
+                "message": f"FAILED: {arguments.file}: the manifest's chain head is not readable ({error})"}
+    check["sequence"] = head.sequence
     try:
         database = root.open_database(station_options(arguments))
     except StationError as error:
-        print(f"  made at chain entry {head.sequence}; the database was not checked ({error})")
-        return EXIT_OK
+        return {**check, "message": f"  made at chain entry {head.sequence}; the database was not checked ({error})"}
     try:
         last = database.last_sequence()
         problem = compare_head(head, last, database.entry_hash_at(head.sequence), "this export")
     finally:
         database.dispose()
+    check.update(checked=True, entries=last, database=str(database.url))
     if problem is not None:
-        print(f"FAILED: the database {database.url} does not extend this export: {problem}", file=sys.stderr)
-        return EXIT_NOT_VERIFIED
-    print(f"  made at chain entry {head.sequence}; the database {database.url} still extends it "
-          f"({last} entries now)")
-    return EXIT_OK
+        return {**check, "ok": False,
+                "message": f"FAILED: the database {database.url} does not extend this export: {problem}"}
+    return {**check, "message": f"  made at chain entry {head.sequence}; the database {database.url} still extends "
+                                f"it ({last} entries now)"}
 
 
 def _public_key(arguments: argparse.Namespace, root: StationFactory) -> int:
-    from station.security.station_key import load_station_key
-
-    pem = load_station_key(_paths(arguments, root).station_key_path).public_key_pem()
+    key = root.station_key(station_options(arguments))
+    pem = key.public_key_pem()
+    if arguments.out is not None:
+        arguments.out.write_text(pem, encoding="ascii")
+    if json_wanted(arguments):
+        print_document({"public_key_pem": pem, "fingerprint": key.public_key_fingerprint, "out": arguments.out})
+        return EXIT_OK
     if arguments.out is None:
         print(pem, end="")
     else:
-        arguments.out.write_text(pem, encoding="ascii")
         print(f"wrote the station's public key to {arguments.out}")
     return EXIT_OK

@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from station.cli.output import add_json_option, json_wanted, print_document, print_event
 from station.domain.errors import SimulationError
 from station.operations.station import StationFactory
 from station.sim import board
@@ -56,9 +57,11 @@ def register(subparsers: Any) -> None:
     create.add_argument(
         "--timing", type=float, default=0.0, help="physical timing factor: 0 instant, 1 datasheet speed (default 0)"
     )
+    add_json_option(create)
     create.set_defaults(handler=_create)
 
     serve = commands.add_parser("serve", help="serve every unit's console on a pty until stopped")
+    add_json_option(serve, stream=True)
     serve.set_defaults(handler=_serve)
 
     host = commands.add_parser(
@@ -76,13 +79,16 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also stop when standard input closes (for a program that starts the host with a pipe there)",
     )
+    add_json_option(host, stream=True)
     host.set_defaults(handler=_host)
 
     show = commands.add_parser("show", help="lock state, lifetime flags, activation and region hashes of a unit")
     show.add_argument("unit", help="unit id or probe id (unit-0001 or sim:unit-0001)")
+    add_json_option(show)
     show.set_defaults(handler=_show)
 
     listing = commands.add_parser("list", help="list units with their state in one line each")
+    add_json_option(listing)
     listing.set_defaults(handler=_list)
 
     fault = commands.add_parser(
@@ -98,6 +104,7 @@ def register(subparsers: Any) -> None:
     fault.add_argument("unit", help="unit id or probe id")
     fault.add_argument("kind", choices=FAULT_KINDS)
     fault.add_argument("values", nargs="*", help="the fault's arguments (numbers may be hex, e.g. 0x20000)")
+    add_json_option(fault)
     fault.set_defaults(handler=_fault)
 
     dms = commands.add_parser("dms", help="the simulated device-management service")
@@ -107,8 +114,10 @@ def register(subparsers: Any) -> None:
     add_product.add_argument("--token-file", type=Path, required=True, help="activation tokens, one per line")
     add_product.add_argument("--ca", type=Path, action="append", default=[], help="trusted factory CA certificate PEM")
     add_product.add_argument("--development", action="store_true", help="a development product, not production")
+    add_json_option(add_product)
     add_product.set_defaults(handler=_dms_add_product)
     dms_show = dms_commands.add_parser("show", help="products and the devices activated to them")
+    add_json_option(dms_show)
     dms_show.set_defaults(handler=_dms_show)
 
 
@@ -120,10 +129,16 @@ def _create(arguments: argparse.Namespace, root: StationFactory) -> int:
     if arguments.count < 1:
         raise SimulationError("--count must be at least 1")
     store = _store(arguments)
+    created: list[dict[str, object]] = []
     for _ in range(arguments.count):
         unit = store.create_unit(timing_factor=arguments.timing)
-        print(unit.probe_id)
+        if json_wanted(arguments):
+            created.append({"unit": unit.unit_id, "probe_id": unit.probe_id, "timing_factor": arguments.timing})
+        else:
+            print(unit.probe_id)
         unit.close()
+    if json_wanted(arguments):
+        print_document({"units": created})
     return 0
 
 
@@ -141,7 +156,10 @@ def _serve(arguments: argparse.Namespace, root: StationFactory) -> int:
             for unit_id, path in sorted(server.ports().items()):
                 if unit_id not in announced:
                     announced.add(unit_id)
-                    print(f"sim:{unit_id} {path}", flush=True)
+                    if json_wanted(arguments):
+                        print_event("console", unit=unit_id, probe_id=f"sim:{unit_id}", port=path)
+                    else:
+                        print(f"sim:{unit_id} {path}", flush=True)
             if wait_for_termination(0.2):
                 break
     return 0
@@ -150,7 +168,9 @@ def _serve(arguments: argparse.Namespace, root: StationFactory) -> int:
 def _host(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.host import run_host
 
-    return run_host(_store(arguments).root, exit_with_stdin=arguments.exit_with_stdin)
+    root_dir = _store(arguments).root
+    announce = (lambda: print_event("ready", sim_dir=root_dir)) if json_wanted(arguments) else None
+    return run_host(root_dir, exit_with_stdin=arguments.exit_with_stdin, announce=announce)
 
 
 def _parse_number(text: str) -> int:
@@ -198,6 +218,17 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
             (f"region {name} 0x{address:08X}+0x{size:X}", _region_summary(unit, address, size))
             for name, address, size in REGIONS
         ]
+        if json_wanted(arguments):
+            print_document({
+                "unit": info.unit_id, "probe_id": unit.probe_id, "device_id": f"{info.device_id:016X}",
+                "locked": info.protected, "lock_pending": pending, "ever_erased": info.ever_erased,
+                "development_unit_in_service": dms.is_development_unit(info.device_id),
+                "activated_product": info.activated_product, "service_product": service_product,
+                "boot_count": info.boot_count, "timing_factor": info.timing_factor, "faults": list(info.faults.active),
+                "regions": [{"name": name, "address": address, "size": size,
+                             "content": _region_summary(unit, address, size)} for name, address, size in REGIONS],
+            })  # fmt: skip
+            return 0
         width = max(len(label) for label, _ in rows)
         for label, value in rows:
             print(f"{label:<{width}}  {value}")
@@ -208,9 +239,17 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
 
 def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
     store = _store(arguments)
+    listed: list[dict[str, object]] = []
     for unit_id in store.unit_ids():
         unit = store.open_unit(unit_id)
         info = unit.reload()
+        if json_wanted(arguments):
+            listed.append({"unit": unit_id, "probe_id": unit.probe_id, "device_id": f"{info.device_id:016X}",
+                           "timing_factor": info.timing_factor, "locked": info.protected,
+                           "ever_erased": info.ever_erased, "activated_product": info.activated_product,
+                           "faults": list(info.faults.active)})  # fmt: skip
+            unit.close()
+            continue
         flags = ["locked" if info.protected else "unlocked"]
         if info.ever_erased:
             flags.append("ever-erased")
@@ -219,6 +258,8 @@ def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
         flags += info.faults.active
         print(f"{unit.probe_id}  {info.device_id:016X}  timing {info.timing_factor:g}  {' '.join(flags)}")
         unit.close()
+    if json_wanted(arguments):
+        print_document({"units": listed})
     return 0
 
 
@@ -256,10 +297,12 @@ def _fault(arguments: argparse.Namespace, root: StationFactory) -> int:
                 lock_unit_as_delivered(unit)
             elif kind == "clear":
                 unit.info.faults = Faults()
-        print(
-            f"{unit.probe_id}: faults: {', '.join(unit.info.faults.active) or 'none'}"
-            + ("; locked" if unit.info.protected else "")
-        )
+        if json_wanted(arguments):
+            print_document({"probe_id": unit.probe_id, "faults": list(unit.info.faults.active),
+                            "locked": unit.info.protected})
+        else:
+            print(f"{unit.probe_id}: faults: {', '.join(unit.info.faults.active) or 'none'}"
+                  + ("; locked" if unit.info.protected else ""))
     finally:
         unit.close()
     return 0
@@ -277,7 +320,12 @@ def _dms_add_product(arguments: argparse.Namespace, root: StationFactory) -> int
     service.add_product(
         arguments.code, [token for token in tokens if token], certificates, production=not arguments.development
     )
-    print(f"product {arguments.code}: {sum(1 for t in tokens if t)} token(s), {len(certificates)} trusted CA(s)")
+    count = sum(1 for t in tokens if t)
+    if json_wanted(arguments):
+        print_document({"product": arguments.code, "tokens": count, "trusted_cas": len(certificates),
+                        "production": not arguments.development})
+    else:
+        print(f"product {arguments.code}: {count} token(s), {len(certificates)} trusted CA(s)")
     return 0
 
 
@@ -285,6 +333,15 @@ def _dms_show(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.sim.dms import SimDeviceManagement
 
     service = SimDeviceManagement(_store(arguments).root)
+    if json_wanted(arguments):
+        print_document({"products": [
+            {"code": product.code, "production": product.production, "tokens": product.token_count,
+             "trusted_ca_fingerprints": list(product.trusted_ca_fingerprints),
+             "devices": [{"device_id": f"{device.device_id:016X}", "endpoint_name": device.endpoint_name,
+                          "certificate_fingerprint": device.certificate_fingerprint,
+                          "activated_at": device.activated_at} for device in service.devices_in(product.code)]}
+            for product in service.products()]})  # fmt: skip
+        return 0
     for product in service.products():
         kind = "production" if product.production else "development"
         print(

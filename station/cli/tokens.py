@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.passphrase import obtain_passphrase
 from station.config import VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.operations.production import read_token_file
@@ -34,11 +35,13 @@ def register(subparsers: Any) -> None:
     importer.add_argument("--file", required=True, type=Path, metavar="FILE", help="token file, one token per line")
     importer.add_argument("--use-limit", type=int, default=None, metavar="N", help="activations allowed per token")
     add_store_options(importer)
+    add_json_option(importer)
     importer.set_defaults(handler=_import)
 
     lister = commands.add_parser("list", help="list token fingerprints, products, uses and limits (never tokens)")
     lister.add_argument("--product", metavar="CODE", default=None)
     add_store_options(lister)
+    add_json_option(lister)
     lister.set_defaults(handler=_list)
 
 
@@ -55,6 +58,10 @@ def _import(arguments: argparse.Namespace, root: StationFactory) -> int:
         )
     finally:
         station.close()
+    if json_wanted(arguments):
+        print_document({"product": summary.product, "added": summary.added, "read": summary.read,
+                        "duplicates": summary.duplicates})
+        return EXIT_OK
     print(
         f"imported {summary.added} new activation token(s) for {summary.product} "
         f"({summary.read} read, {summary.duplicates} already known or repeated)"
@@ -68,6 +75,15 @@ def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
         statuses = TokenVault(database.tokens).statuses(arguments.product)
     finally:
         database.dispose()
+    if json_wanted(arguments):
+        print_document({
+            "tokens": [{"fingerprint": status.fingerprint, "product": status.product, "uses": status.uses,
+                        "use_limit": status.use_limit, "imported_at": status.imported_at,
+                        "exhausted": status.exhausted} for status in statuses],
+            "count": len(statuses),
+            "available": sum(1 for status in statuses if not status.exhausted),
+        })  # fmt: skip
+        return EXIT_OK
     if not statuses:
         print("no activation tokens" + (f" for {arguments.product}" if arguments.product else ""))
         return EXIT_OK

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.domain.errors import StoreError
 from station.domain.records import AttemptRecord, CredentialRecord, UnitRecord
@@ -28,6 +29,7 @@ def register(subparsers: Any) -> None:
     show.add_argument("serial", metavar="SERIAL")
     show.add_argument("--no-transcript", action="store_true", help="leave out console transcripts")
     add_store_options(show)
+    add_json_option(show)
     show.set_defaults(handler=_show)
 
     golden = commands.add_parser(
@@ -41,6 +43,7 @@ def register(subparsers: Any) -> None:
         help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
     )  # fmt: skip
     add_store_options(golden)
+    add_json_option(golden)
     golden.set_defaults(handler=_golden)
 
 
@@ -52,6 +55,9 @@ def _golden(arguments: argparse.Namespace, root: StationFactory) -> int:
                                                golden=not arguments.unmark)  # fmt: skip
     finally:
         station.close()
+    if json_wanted(arguments):
+        print_document({"serial": unit.serial, "golden": unit.is_golden})
+        return EXIT_OK
     print(f"unit {unit.serial} is {'now' if unit.is_golden else 'no longer'} a golden reference unit")
     return EXIT_OK
 
@@ -66,6 +72,9 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
         credentials = database.credentials.credentials_for_serial(unit.serial)
     finally:
         database.dispose()
+    if json_wanted(arguments):
+        print_document(unit_history_document(unit, attempts, credentials, transcripts=not arguments.no_transcript))
+        return EXIT_OK
     print(format_unit_history(unit, attempts, credentials, transcripts=not arguments.no_transcript))
     return EXIT_OK
 
@@ -92,6 +101,37 @@ def format_unit_history(
         lines.append("")
         lines.extend(_attempt_lines(attempt, by_attempt.get(attempt.id, []), transcripts))
     return "\n".join(escape_text(line) for line in lines)  # no field can start a line of its own
+
+
+def unit_history_document(
+    unit: UnitRecord,
+    attempts: list[AttemptRecord],
+    credentials: list[CredentialRecord],
+    *,
+    transcripts: bool = True,
+) -> dict[str, Any]:
+    """What :func:`format_unit_history` prints, as data: each attempt as the JSON export has it
+    (``station.reports.export``), with its credentials (fingerprints and state, no keys)."""
+    from station.reports.export import attempt_document
+
+    documents = []
+    for attempt in attempts:
+        document = attempt_document(attempt, include_transcript=transcripts)
+        document["credentials"] = [
+            {"certificate_serial": credential.certificate_serial, "state": credential.state.value,
+             "certificate_fingerprint": credential.certificate_fingerprint}
+            for credential in credentials if credential.attempt_id == attempt.id
+        ]  # fmt: skip
+        documents.append(document)
+    return {
+        "serial": unit.serial,
+        "device_id": unit.device_id,
+        "first_seen_at": unit.first_seen_at,
+        "development": unit.is_development,
+        "golden": unit.is_golden,
+        "attempt_count": len(attempts),
+        "attempts": documents,
+    }
 
 
 def _attempt_lines(attempt: AttemptRecord, credentials: list[CredentialRecord], transcripts: bool) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.domain.text import token
 from station.operations.station import StationFactory
@@ -46,6 +47,7 @@ def register(subparsers: Any) -> None:
         help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
     )  # fmt: skip
     add_store_options(setter)
+    add_json_option(setter)
     setter.set_defaults(handler=_set)
 
 
@@ -59,6 +61,10 @@ def _set(arguments: argparse.Namespace, root: StationFactory) -> int:
     finally:
         station.close()
     quantity = record.quantity or 0
+    if json_wanted(arguments):
+        print_document({"work_order": record.code, "quantity": quantity, "product": record.product,
+                        "taken": taken, "places_left": max(quantity - taken, 0)})
+        return EXIT_OK
     product = f", product {token(record.product)}" if record.product else ""
     print(f"work order {token(record.code)}: quantity {quantity}{product}; {taken} units passed or in progress, "
           f"{max(quantity - taken, 0)} places left")  # fmt: skip

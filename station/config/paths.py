@@ -18,6 +18,7 @@ DB_URL_ENVIRONMENT_VARIABLE = "STATION_DB_URL"
 CA_PASSPHRASE_ENVIRONMENT_VARIABLE = "STATION_CA_PASSPHRASE"
 VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE = "STATION_VAULT_PASSPHRASE"
 STATION_NAME_ENVIRONMENT_VARIABLE = "STATION_NAME"
+DATABASE_FILE_NAME = "station.db"  # the SQLite database in the data directory, unless a URL names another
 
 
 def configured_station_name() -> str:
@@ -38,7 +39,7 @@ class StationPaths:
             configured = os.environ.get(DATA_DIR_ENVIRONMENT_VARIABLE)
             data_dir = Path(configured) if configured else platformdirs.user_data_path("provisioning-station")
         if db_url is None:
-            db_url = os.environ.get(DB_URL_ENVIRONMENT_VARIABLE) or f"sqlite:///{data_dir / 'station.db'}"
+            db_url = os.environ.get(DB_URL_ENVIRONMENT_VARIABLE) or f"sqlite:///{data_dir / DATABASE_FILE_NAME}"
         return cls(data_dir=data_dir, db_url=db_url)
 
     @property

@@ -1,4 +1,4 @@
-"""The station settings: recipe, work order, slots, scanner, idle logout and PIN lock-outs.
+"""The station settings: recipe, work order, slots, scanner, idle logout, PIN lock-outs, SWD clock.
 
 One TOML file per station (``station.toml`` in the data directory by default), written by the
 engineer view and read at start by every front end. It is read with the same strict reader
@@ -95,6 +95,18 @@ class RecoverySettings:
 
 
 @dataclass(frozen=True)
+class ProbeSettings:
+    """The debug link. ``swd_frequency_hz`` is the SWD clock every probe session asks for (pyOCD's
+    ``frequency`` session option): lower it on long cables or pogo-pin fixtures whose flash
+    writes get lost (a verify mismatch). A probe runs at the nearest clock it supports."""
+
+    swd_frequency_hz: int = 4_000_000
+
+
+SWD_FREQUENCY_RANGE_HZ = (1_000, 50_000_000)  # what pyOCD's probes take, from slow fixtures to J-Link
+
+
+@dataclass(frozen=True)
 class StationSettings:
     recipe: Path | None = None
     work_order: str | None = None
@@ -103,6 +115,7 @@ class StationSettings:
     idle_logout: IdleSettings = field(default_factory=IdleSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
     kiosk: bool = False
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
@@ -154,8 +167,8 @@ def load_settings(path: Path) -> StationSettings:
 def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> StationSettings:
     top = StrictTable(
         data, place, (),
-        ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "kiosk",
-         "language", "sounds"],
+        ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "probe",
+         "kiosk", "language", "sounds"],
         error=SettingsError,
     )  # fmt: skip
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
@@ -176,6 +189,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
         idle_logout=_idle(top),
         access=_access(top),
         recovery=_recovery(top),
+        probe=_probe(top),
         kiosk=top.boolean("kiosk", default=defaults.kiosk),
         language=(top.optional_string("language") or "").strip() or None,
         sounds=top.boolean("sounds", default=defaults.sounds),
@@ -260,6 +274,18 @@ def _recovery(top: StrictTable) -> RecoverySettings:
     )  # fmt: skip
 
 
+def _probe(top: StrictTable) -> ProbeSettings:
+    defaults = ProbeSettings()
+    table = top.table("probe", ["swd_frequency_hz"], required=False)
+    if table is None:
+        return defaults
+    lowest, highest = SWD_FREQUENCY_RANGE_HZ
+    return ProbeSettings(
+        swd_frequency_hz=table.integer("swd_frequency_hz", required=False, default=defaults.swd_frequency_hz,
+                                       minimum=lowest, maximum=highest)
+    )  # fmt: skip
+
+
 def _text(table: StrictTable, key: str) -> str:
     value = table.string(key).strip()
     if not value:
@@ -312,6 +338,9 @@ def render_settings(settings: StationSettings) -> str:
         "",
         "[recovery]  # another host's open attempt is settled when its heartbeat is older than this",
         f"owner_lease_seconds = {settings.recovery.owner_lease_seconds}",
+        "",
+        "[probe]  # the SWD clock in Hz: lower it on long cables or when flash writes get lost",
+        f"swd_frequency_hz = {settings.probe.swd_frequency_hz}",
     ]
     for slot in settings.slots:
         lines += ["", "[[slots]]", f"name = {_quoted(slot.name)}", f"probe = {_quoted(slot.probe)}",

@@ -10,6 +10,7 @@ fingerprints, not tokens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
@@ -128,6 +129,18 @@ class RecipeError(ConfigurationError):
         super().__init__(f"{place}: {message}")
         self.place = place
         self.detail = message
+
+
+class RecipeProblemsError(RecipeError):
+    """Every problem found in one recipe, so that an engineer fixes them in one pass: ``problems``
+    are the single errors, each naming its file, table and key; the message lists them a line each."""
+
+    def __init__(self, problems: Sequence[ConfigurationError]) -> None:
+        ConfigurationError.__init__(self, "\n".join(str(problem) for problem in problems))
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        self.place = first.place if isinstance(first, RecipeError) else ""
+        self.detail = first.detail if isinstance(first, RecipeError) else str(first)
 
 
 class SettingsError(ConfigurationError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -174,6 +175,9 @@ class LockMethod(enum.StrEnum):
 
 
 SUPPORTED_LOCK_METHODS: Final = frozenset({LockMethod.NRF52_APPROTECT})
+# The pyOCD target types (by prefix) each supported lock method is for: the station reads the
+# device id, locks, confirms the lock and reworks only these (docs/targets.md lists them).
+LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
 
 
 class ReplyFormat(enum.StrEnum):
@@ -250,6 +254,18 @@ class StepPolicy:
 
 
 @dataclass(frozen=True)
+class StepInstruction:
+    """What the operator is told while a step runs ("place the unit in fixture 3, close the lid"):
+    a short text and an optional picture, whose bytes are read (and checked to be a PNG or JPEG)
+    when the recipe loads, so that what is shown is what was checked."""
+
+    step: StepName
+    text: str
+    picture_path: Path | None = None
+    picture: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class SerialBinding:
     """Serials bound to the device ids they must be found on (for pre-assigned labels)."""
 
@@ -292,10 +308,15 @@ class Recipe:
     steps: tuple[StepPolicy, ...]
     binding: SerialBinding | None = None
     source_text: str = field(default="", repr=False, compare=False)
+    instructions: tuple[StepInstruction, ...] = ()
 
     @property
     def image_hashes(self) -> tuple[str, ...]:
         return tuple(image.sha256 for image in self.images)
+
+    def instruction(self, step: str) -> StepInstruction | None:
+        """The operator's instruction for a step, if the recipe gives one."""
+        return next((instruction for instruction in self.instructions if instruction.step.value == step), None)
 
     def step(self, name: StepName | str) -> StepPolicy:
         wanted = StepName(name)

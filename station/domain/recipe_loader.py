@@ -57,12 +57,16 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
                        The timeout bounds one try (a watchdog ends a blocked call at it);
                        retries are further tries after a transient fault (probe, console)
     [binding]          require_listed (default true); [binding.devices] "SERIAL" = "DEVICEID"
+    [instructions.STEP] optional, per step: text (what the operator does, shown on the slot's
+                       tile while the step runs), picture (optional PNG or JPEG file, relative
+                       to the recipe); see ``station.domain.recipe_instructions``
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import tomllib
@@ -72,7 +76,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from station.domain.errors import RecipeError
+from station.domain.errors import RecipeError, RecipeProblemsError
 from station.domain.firmware_images import image_content_sha256, read_image
 from station.domain.recipe import (
     ENDPOINT_NAME_MAX_LENGTH,
@@ -88,6 +92,7 @@ from station.domain.recipe import (
     Recipe,
     RegionRole,
 )
+from station.domain.recipe_instructions import read_instructions
 from station.domain.recipe_sections import (
     check_template,
     read_activation,
@@ -97,11 +102,15 @@ from station.domain.recipe_sections import (
     read_serial_rule,
     read_steps,
 )
-from station.domain.strict_toml import StrictTable, toml_key
+from station.domain.strict_toml import Problems, StrictTable, toml_key
 
 _TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{1,63}$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf": "elf", ".axf": "elf"}
+_TOP_LEVEL_KEYS: Final = (
+    "schema", "product", "description", "target", "firmware_version", "flash", "regions", "images", "serial",
+    "credentials", "lock", "console", "activation", "steps", "binding", "instructions",
+)  # fmt: skip
 
 
 def load_recipe(path: Path | str) -> Recipe:
@@ -128,7 +137,6 @@ def load_recipe(path: Path | str) -> Recipe:
     return _RecipeLoader(recipe_path, label).load(document, text, hashlib.sha256(raw).hexdigest())
 
 
-
 def _span(start: int, end: int) -> str:
     return f"0x{start:08X}-0x{end:08X}"
 
@@ -143,38 +151,36 @@ class _RecipeLoader:
         self.base = path.parent
 
     def load(self, document: Mapping[str, Any], text: str, content_hash: str) -> Recipe:
-        top = StrictTable(
-            document, self.label, (),
-            ["schema", "product", "description", "target", "firmware_version", "flash", "regions", "images",
-             "serial", "credentials", "lock", "console", "activation", "steps", "binding"],
-        )
+        """Every table is read even after another was refused, so that ``recipe check`` names
+        every problem at once (``RecipeProblemsError``); only a wrong schema stops the reading, since
+        the schema decides what the rest means. Tables that depend on a refused one are checked
+        as far as they can be without it (images without flash: their files and hashes)."""
+        top = StrictTable(document, self.label, (), None)
         schema = top.integer("schema")
         if schema != SCHEMA_VERSION:
             raise top.error("schema", f"this station reads recipe schema {SCHEMA_VERSION}, not {schema}")
-        product = top.string("product")
-        if not PRODUCT_CODE_PATTERN.match(product):
-            raise top.error(
-                "product",
-                f"{product!r} is not a product code (customer code, dash, name in capitals, "
-                "e.g. ACME-TOASTER)",
-            )
-        description = top.string("description", required=False, default="")
-        target = top.string("target")
-        if not _TARGET_PATTERN.match(target):
-            raise top.error("target", f"{target!r} is not a pyOCD target type (e.g. nrf52840)")
-        firmware_version = top.string("firmware_version")
-        if not firmware_version or len(firmware_version.encode("utf-8")) > 32 or not firmware_version.isprintable():
-            raise top.error("firmware_version", "must be 1 to 32 bytes of printable text")
-
-        credentials = self._credentials(top)
-        flash = self._flash(top, credentials.plan)
-        images = self._images(top, flash)
-        serial_rule = read_serial_rule(top)
-        lock_method = read_lock_method(top, target)
-        console = read_console(top)
-        activation = read_activation(top, product)
-        steps = read_steps(top)
-        binding = read_binding(top)
+        problems = Problems(RecipeError)
+        problems.add(top.unknown_keys(_TOP_LEVEL_KEYS))
+        product = problems.read(lambda: self._product(top))
+        description = problems.read(lambda: top.string("description", required=False, default=""))
+        target = problems.read(lambda: self._target(top))
+        firmware_version = problems.read(lambda: self._firmware_version(top))
+        credentials = problems.read(lambda: self._credentials(top))
+        plan = None if credentials is None else credentials.plan
+        flash = problems.read(lambda: self._flash(top, plan, problems))
+        images = problems.read(lambda: self._images(top, flash, problems))
+        serial_rule = problems.read(lambda: read_serial_rule(top))
+        lock_method = problems.read(lambda: read_lock_method(top, target))
+        console = problems.read(lambda: read_console(top))
+        activation = problems.read(lambda: read_activation(top, product or ""))
+        steps = problems.read(lambda: read_steps(top))
+        binding = problems.read(lambda: read_binding(top))
+        instructions = problems.read(lambda: read_instructions(top, self.base))
+        problems.raise_found(RecipeProblemsError)
+        assert product is not None and description is not None and target is not None  # no problem: all read
+        assert firmware_version is not None and credentials is not None and flash is not None
+        assert images is not None and serial_rule is not None and lock_method is not None and console is not None
+        assert activation is not None and steps is not None and instructions is not None
         return Recipe(
             path=self.path,
             content_hash=content_hash,
@@ -192,11 +198,38 @@ class _RecipeLoader:
             steps=steps,
             binding=binding,
             source_text=text,
+            instructions=instructions,
         )
+
+    @staticmethod
+    def _product(top: StrictTable) -> str:
+        product = top.string("product")
+        if not PRODUCT_CODE_PATTERN.match(product):
+            raise top.error(
+                "product",
+                f"{product!r} is not a product code (customer code, dash, name in capitals, e.g. ACME-TOASTER)",
+            )
+        return product
+
+    @staticmethod
+    def _target(top: StrictTable) -> str:
+        target = top.string("target")
+        if not _TARGET_PATTERN.match(target):
+            raise top.error("target", f"{target!r} is not a pyOCD target type (e.g. nrf52840)")
+        return target
+
+    @staticmethod
+    def _firmware_version(top: StrictTable) -> str:
+        firmware_version = top.string("firmware_version")
+        if not firmware_version or len(firmware_version.encode("utf-8")) > 32 or not firmware_version.isprintable():
+            raise top.error("firmware_version", "must be 1 to 32 bytes of printable text")
+        return firmware_version
 
     # -- flash geometry
 
-    def _flash(self, top: StrictTable, plan: CredentialPlan) -> FlashGeometry:
+    def _flash(self, top: StrictTable, plan: CredentialPlan | None, problems: Problems) -> FlashGeometry | None:
+        """The geometry and its regions; each region's problem is noted and the next one read. None
+        (the problems noted) when a region was refused: images cannot be placed without it."""
         table = top.required_table("flash", ["start", "size", "page_size"])
         start = table.integer("start", minimum=0, maximum=0xFFFF_FFFF)
         size = table.integer("size", minimum=1, maximum=0x1_0000_0000)
@@ -213,31 +246,14 @@ class _RecipeLoader:
         if not regions_table.data:
             raise regions_table.error(None, "no regions defined")
         regions: list[FlashRegion] = []
+        refused = len(problems.found)
         for name in regions_table.data:
-            entry = regions_table.required_table(name, ["role", "address", "size"])
-            role = RegionRole(entry.choice("role", RegionRole))
-            address = entry.integer("address", minimum=0, maximum=0xFFFF_FFFF)
-            region_size = entry.integer("size", minimum=1, maximum=0x1_0000_0000)
-            region = FlashRegion(name, role, address, region_size)
-            if address < start or region.end > start + size:
-                raise entry.error(
-                    None,
-                    f"lies outside flash ({_span(address, region.end)} is not within {_span(start, start + size)})",
-                )
-            if address % page_size or region_size % page_size:
-                raise entry.error(
-                    "address" if address % page_size else "size",
-                    f"region {_span(address, region.end)} is not aligned to the page size 0x{page_size:X} "
-                    "(erasing one region would erase part of another)",
-                )
-            for other in regions:
-                if other.overlaps(region.address, region.end):
-                    raise entry.error(
-                        None,
-                        f"overlaps region [regions.{toml_key(other.name)}] "
-                        f"({other.role.value}, {_span(other.address, other.end)})",
-                    )
-            regions.append(region)
+            earlier = FlashGeometry(start, size, page_size, tuple(regions))
+            region = problems.read(functools.partial(self._region, regions_table, name, earlier))
+            if region is not None:
+                regions.append(region)
+        if len(problems.found) > refused:
+            return None
 
         counts = {role: sum(1 for region in regions if region.role is role) for role in RegionRole}
         for role in (RegionRole.APPLICATION, RegionRole.CREDENTIALS):
@@ -252,19 +268,60 @@ class _RecipeLoader:
             )
         return FlashGeometry(start, size, page_size, tuple(regions))
 
+    @staticmethod
+    def _region(regions_table: StrictTable, name: str, flash: FlashGeometry) -> FlashRegion:
+        """One region, checked against the flash and the regions before it (``flash.regions``)."""
+        start, end, page_size = flash.start, flash.end, flash.page_size
+        entry = regions_table.required_table(name, ["role", "address", "size"])
+        role = RegionRole(entry.choice("role", RegionRole))
+        address = entry.integer("address", minimum=0, maximum=0xFFFF_FFFF)
+        region_size = entry.integer("size", minimum=1, maximum=0x1_0000_0000)
+        region = FlashRegion(name, role, address, region_size)
+        if address < start or region.end > end:
+            raise entry.error(
+                None, f"lies outside flash ({_span(address, region.end)} is not within {_span(start, end)})"
+            )
+        if address % page_size or region_size % page_size:
+            raise entry.error(
+                "address" if address % page_size else "size",
+                f"region {_span(address, region.end)} is not aligned to the page size 0x{page_size:X} "
+                "(erasing one region would erase part of another)",
+            )
+        for other in flash.regions:
+            if other.overlaps(region.address, region.end):
+                raise entry.error(
+                    None,
+                    f"overlaps region [regions.{toml_key(other.name)}] "
+                    f"({other.role.value}, {_span(other.address, other.end)})",
+                )
+        return region
+
     # -- images
 
-    def _images(self, top: StrictTable, flash: FlashGeometry) -> tuple[FirmwareImage, ...]:
+    def _images(
+        self, top: StrictTable, flash: FlashGeometry | None, problems: Problems
+    ) -> tuple[FirmwareImage, ...] | None:
+        """Every image, each checked on its own (its problem noted, the next one read); placed in
+        flash only when the flash was read. None (the problems noted) when one was refused."""
         images_table = top.required_table("images", None)
         if not images_table.data:
             raise images_table.error(None, "no images defined")
         images: list[FirmwareImage] = []
+        refused = len(problems.found)
         for name in images_table.data:
-            entry = images_table.required_table(name, ["file", "format", "address", "sha256"])
-            image = self._image(entry, name)
-            self._check_placement(entry, image, flash, images)
-            images.append(image)
-        return tuple(images)
+            image = problems.read(functools.partial(self._placed_image, images_table, name, flash, images))
+            if image is not None:
+                images.append(image)
+        return None if len(problems.found) > refused else tuple(images)
+
+    def _placed_image(
+        self, images_table: StrictTable, name: str, flash: FlashGeometry | None, earlier: list[FirmwareImage]
+    ) -> FirmwareImage:
+        entry = images_table.required_table(name, ["file", "format", "address", "sha256"])
+        image = self._image(entry, name)
+        if flash is not None:
+            self._check_placement(entry, image, flash, earlier)
+        return image
 
     def _image(self, entry: StrictTable, name: str) -> FirmwareImage:
         file_name = entry.string("file")
@@ -426,13 +483,6 @@ class _RecipeLoader:
         if len(data) < 64 or data[0] != 0x30:
             raise table.error(key, f"{path.name} is not a certificate (PEM or DER)")
         return data
-
-    # -- lock, console, activation, steps, binding
-
-
-
-
-
 
 
 def _uncovered(start: int, end: int, regions: list[FlashRegion]) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from station.domain.errors import ScanError, StationError
 from station.domain.identity import DeviceId, Serial
 from station.domain.recipe import (
+    LOCK_METHOD_TARGETS,
     PRODUCT_CODE_PATTERN,
     SUPPORTED_LOCK_METHODS,
     ActivationSettings,
@@ -28,7 +29,6 @@ from station.domain.recipe import (
 from station.domain.scan import SerialRule, SerialRuleKind, normalize_gtin
 from station.domain.strict_toml import StrictTable, toml_key, toml_type
 
-_LOCK_TARGET_PREFIXES: Final = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
 _LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
 
 
@@ -97,7 +97,8 @@ def read_serial_rule(top: StrictTable) -> SerialRule:
 # -- credentials
 
 
-def read_lock_method(top: StrictTable, target: str) -> LockMethod:
+def read_lock_method(top: StrictTable, target: str | None) -> LockMethod:
+    """The lock method, and whether it fits the target (not checked when the target was refused)."""
     table = top.required_table("lock", ["method"])
     text = table.string("method")
     try:
@@ -110,8 +111,8 @@ def read_lock_method(top: StrictTable, target: str) -> LockMethod:
         raise table.error(
             "method", f"lock method {text!r} is not supported by this station yet (supported: {supported})"
         )
-    prefixes = _LOCK_TARGET_PREFIXES.get(method, ())
-    if prefixes and not target.startswith(prefixes):
+    prefixes = LOCK_METHOD_TARGETS.get(method, ())
+    if prefixes and target is not None and not target.startswith(prefixes):
         raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
     return method
 

@@ -11,11 +11,12 @@ import enum
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from station.domain.errors import ConfigurationError, RecipeError
 
 PlacedErrorFactory = Callable[[str, str], ConfigurationError]
+T = TypeVar("T")
 
 
 class StrictTable:
@@ -39,10 +40,15 @@ class StrictTable:
         self.names = names
         self._error = error
         if allowed is not None:
-            allowed_keys = list(allowed)
-            for key in data:
-                if key not in allowed_keys:
-                    raise error(self.place(key), f"unknown key (allowed here: {', '.join(allowed_keys)})")
+            unknown = self.unknown_keys(allowed)
+            if unknown:
+                raise unknown[0]
+
+    def unknown_keys(self, allowed: Iterable[str]) -> list[ConfigurationError]:
+        """An error for each key of this table that ``allowed`` does not name."""
+        allowed_keys = list(allowed)
+        return [self.error(key, f"unknown key (allowed here: {', '.join(allowed_keys)})")
+                for key in self.data if key not in allowed_keys]  # fmt: skip
 
     def place(self, key: str | None = None) -> str:
         parts = []
@@ -142,6 +148,35 @@ class StrictTable:
             return re.compile(text)
         except re.error as error:
             raise self.error(key, f"not a valid regular expression: {error}") from None
+
+
+class Problems:
+    """The problems found in one file, collected so that all are reported at once: each part is
+    read with :meth:`read`, which notes a refusal and goes on; :meth:`raise_found` raises them."""
+
+    def __init__(self, error_type: type[ConfigurationError]) -> None:
+        self._error_type = error_type
+        self.found: list[ConfigurationError] = []
+
+    def read(self, reader: Callable[[], T]) -> T | None:
+        """What ``reader`` read, or None when it refused (the refusal is kept)."""
+        try:
+            return reader()
+        except ConfigurationError as problem:
+            if not isinstance(problem, self._error_type):
+                raise
+            self.found.append(problem)
+            return None
+
+    def add(self, problems: Iterable[ConfigurationError]) -> None:
+        self.found.extend(problems)
+
+    def raise_found(self, combine: Callable[[list[ConfigurationError]], ConfigurationError]) -> None:
+        """Raise the one problem found, or all of them as ``combine`` joins them; nothing if none."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise combine(self.found)
 
 
 def toml_key(name: str) -> str:

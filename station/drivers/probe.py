@@ -27,8 +27,9 @@ from station.drivers.locks import LockStrategy
 LOG = logging.getLogger(__name__)
 
 READ_CHUNK: Final = 64 * 1024
-# Where family members keep their unique device id (two little-endian words).
-_DEVICE_ID_ADDRESS: Final = {"nrf52": 0x1000_0060}
+# Where family members keep their unique device id (two little-endian words), by target prefix
+# (docs/targets.md lists the targets).
+DEVICE_ID_ADDRESSES: Final = {"nrf52": 0x1000_0060}
 
 ProgressCallback = Callable[[float], None]
 
@@ -87,7 +88,7 @@ class PyOcdSession:
 
     def read_device_id(self) -> str:
         """The family's unique device id as 16 uppercase hex digits."""
-        address = next((a for prefix, a in _DEVICE_ID_ADDRESS.items() if self._target_type.startswith(prefix)), None)
+        address = next((a for prefix, a in DEVICE_ID_ADDRESSES.items() if self._target_type.startswith(prefix)), None)
         if address is None:
             raise UnitError(f"reading the device id of a {self._target_type} is not supported")
         try:

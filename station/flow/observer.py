@@ -18,6 +18,10 @@ class ProvisioningObserver(Protocol):
 
     def identified(self, serial: str, device_id: str) -> None: ...
 
+    def console_line(self, line: str) -> None:
+        """A line the unit's console transcript gained (secrets already replaced by labels)."""
+        ...
+
 
 class QuietObserver:
     """An observer that ignores everything."""
@@ -32,4 +36,7 @@ class QuietObserver:
         pass
 
     def identified(self, serial: str, device_id: str) -> None:
+        pass
+
+    def console_line(self, line: str) -> None:
         pass

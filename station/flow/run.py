@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from station.domain.errors import ConsoleError, IdentityError, StationError
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptRecord, CredentialRecord
+from station.flow.console_log import ObservedConsole
 from station.flow.observer import ProvisioningObserver
 from station.flow.ports import (
     AttachedUnit,
@@ -131,7 +132,7 @@ class UnitRun:
             except Exception as error:
                 raise ConsoleError(f"cannot open the unit's console: {type(error).__name__}") from error
             with self._lock:
-                self._console = console
+                self._console = ObservedConsole(console, self.observer)
         return self._console
 
     def close_console(self) -> None:

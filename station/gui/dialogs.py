@@ -1,11 +1,16 @@
 """Small dialogs: type an operator id, sign in with a PIN, confirm an action with a PIN.
 
-PIN and passphrase fields never echo, and their text is cleared as soon as it was used.
+PIN and passphrase fields never echo, and their text is cleared as soon as it was used. A scan
+never lands in any of their fields: the window's scan filter watches each dialog's window too
+(``MainWindow.watch_input``), so a badge scanned into the sign-in dialog fills in the name, a
+unit's serial starts the unit, and neither is typed into a field.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import logging
+
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from station.domain.errors import StationError
 from station.gui.line import StationLine
+
+LOG = logging.getLogger(__name__)
 
 
 def secret_field(placeholder: str = "") -> QLineEdit:
@@ -46,9 +53,24 @@ class _Form(QDialog):
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self._submit)
+        self.buttons.accepted.connect(self._ok_pressed)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+
+    def _ok_pressed(self) -> None:
+        """OK: the form's own refusals are shown by ``_submit``; anything else is a station
+        problem, reported where every error becomes a message, and said in the dialog too."""
+        try:
+            self._submit()
+        except Exception as error:
+            # Not self.tr: PySide6 looks a string up under the class of the object (SignInDialog…),
+            # never under this base class, so the base class names its context itself.
+            self.message.setText(QCoreApplication.translate(
+                "Dialogs", "This did not work: a station problem. Try again, or call an engineer."))
+            self._report(error)
+
+    def _report(self, error: Exception) -> None:
+        LOG.error("%s: unexpected error", self.windowTitle(), exc_info=error)
 
     def _submit(self) -> None:
         raise NotImplementedError
@@ -62,6 +84,15 @@ class OperatorIdDialog(_Form):
         self._line = line
         self.id_field = QLineEdit()
         self.form.addRow(self.tr("Operator id"), self.id_field)
+        line.session_changed.connect(self._session_changed)
+
+    def _report(self, error: Exception) -> None:
+        self._line.error_sink.report(self.windowTitle(), error)
+
+    def _session_changed(self) -> None:
+        """A badge scanned while this dialog is open has logged someone in: nothing left to type."""
+        if self._line.user is not None and self.isVisible():
+            self.accept()
 
     def _submit(self) -> None:
         try:
@@ -94,6 +125,17 @@ class SignInDialog(_Form):
             self.form.addRow(self.tr("PIN again"), self.repeat_field)
         if name:
             self.pin_field.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def set_name(self, name: str) -> None:
+        """A badge scanned while the dialog is open: its name, and the PIN next."""
+        self.name_field.setText(name)
+        self.pin_field.clear()
+        self.repeat_field.clear()
+        self.message.clear()
+        self.pin_field.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _report(self, error: Exception) -> None:
+        self._line.error_sink.report(self.windowTitle(), error)
 
     def _submit(self) -> None:
         pin = self.pin_field.text()

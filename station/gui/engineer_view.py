@@ -1,4 +1,5 @@
-"""The engineer's screen: recipe and work order, the factory CA, tokens, slots, people.
+"""The engineer's screen: each slot's live line, recipe and work order, the factory CA, tokens,
+slots, people.
 
 Slots are set up with what this PC actually has: probes found by pyOCD and serial ports
 found by pyserial (discovery runs off the GUI thread). The recipe check shows what the
@@ -36,6 +37,7 @@ from station.config.settings import SlotSettings
 from station.domain.errors import StationError
 from station.gui.dialogs import secret_field
 from station.gui.line import ActionResult, StationLine
+from station.gui.slot_log import SlotLogPanel
 from station.gui.supervisor_view import action_label, show_result
 from station.operations.people import ROLES
 
@@ -88,7 +90,10 @@ class EngineerView(QScrollArea):
         recipe_layout.addWidget(self.recipe_check, 1)
         recipe_layout.addWidget(self.recipe_message)
         recipe_layout.addLayout(work_order_row)
-        grid.addWidget(self.recipe_group, 0, 0, 1, 2)
+        # what every slot's unit is doing, live, first: an engineer at the line watches it
+        self.live_group = SlotLogPanel(line)
+        grid.addWidget(self.live_group, 0, 0, 1, 2)
+        grid.addWidget(self.recipe_group, 1, 0, 1, 2)
         self._candidate: Path | None = None
 
         # CA
@@ -119,7 +124,7 @@ class EngineerView(QScrollArea):
         ca_layout.addRow(self.ca_repeat_label, self.ca_repeat)
         ca_layout.addRow(ca_buttons)
         ca_layout.addRow(self.ca_message)
-        grid.addWidget(self.ca_group, 1, 0)
+        grid.addWidget(self.ca_group, 2, 0)
 
         # tokens
         self.tokens_group = QGroupBox()
@@ -147,7 +152,7 @@ class EngineerView(QScrollArea):
         tokens_layout.addRow(self.token_passphrase_label, self.token_passphrase)
         tokens_layout.addRow(self.import_button)
         tokens_layout.addRow(self.tokens_message)
-        grid.addWidget(self.tokens_group, 1, 1)
+        grid.addWidget(self.tokens_group, 2, 1)
 
         # slots
         self.slots_group = QGroupBox()
@@ -176,7 +181,7 @@ class EngineerView(QScrollArea):
         slots_layout.addWidget(self.slots_table)
         slots_layout.addLayout(slot_buttons)
         slots_layout.addWidget(self.slots_message)
-        grid.addWidget(self.slots_group, 2, 0)
+        grid.addWidget(self.slots_group, 3, 0)
         self._probes: list[tuple[str, str]] = []
         self._ports: list[tuple[str, str]] = []
 
@@ -197,7 +202,7 @@ class EngineerView(QScrollArea):
         people_layout.addRow(self.person_pin_label, self.person_pin)
         people_layout.addRow(self.add_person_button)
         people_layout.addRow(self.people_message)
-        grid.addWidget(self.people_group, 2, 1)
+        grid.addWidget(self.people_group, 3, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
 
@@ -209,6 +214,7 @@ class EngineerView(QScrollArea):
         self.show_current_recipe_check()
 
     def retranslate(self) -> None:
+        self.live_group.retranslate()
         self.recipe_group.setTitle(self.tr("Recipe and work order"))
         self.check_button.setText(self.tr("Check a recipe file…"))
         self.use_button.setText(self.tr("Use this recipe"))

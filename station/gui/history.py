@@ -251,7 +251,8 @@ class HistoryView(QWidget):
 
     def retranslate(self) -> None:
         self.serial_label.setText(self.tr("Serial"))
-        self.serial_field.setPlaceholderText(self.tr("scan or type a serial"))
+        # A scan here starts the unit (scans never land in a text field): a serial is typed.
+        self.serial_field.setPlaceholderText(self.tr("type a serial"))
         self.result_label.setText(self.tr("Result"))
         current = self.result_box.currentIndex()
         self.result_box.clear()

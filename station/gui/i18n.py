@@ -8,9 +8,11 @@ build run without a build step. After changing strings::
     pyside6-linguist resources/translations/station_es.ts    # translate
     python -m station.gui.i18n           # pyside6-lrelease: .ts -> .qm
 
-A test checks that every operator-view string is translated and that the committed ``.qm``
-files are what ``pyside6-lrelease`` makes of the ``.ts`` files. The reports view keeps its
-own strings (its own context) and is not part of these files.
+Every module of ``station/gui`` is a source: every view, dialog and tile. Tests check that the
+``.ts`` files hold every string the code has (``pyside6-lupdate`` finds nothing new), that each
+is translated with its ``{placeholders}`` intact, and that the committed ``.qm`` files are what
+``pyside6-lrelease`` makes of the ``.ts`` files. The PDF report, which runs without Qt, has
+its own catalogue (``station.reports.texts``) in the same languages.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
+from station.domain.languages import ENGLISH
 from station.gui.resources import LANGUAGES, TRANSLATIONS_DIR, compiled_translation, translation_source
 
 LOG = logging.getLogger(__name__)
-TRANSLATION_EXCLUDED = frozenset({"reports_view.py"})  # the reports view translates itself
+LANGUAGE_PROPERTY = "stationLanguage"  # the application's property: the language installed last
 
 
 def pick_language(requested: str | None) -> str:
@@ -43,6 +46,7 @@ def pick_language(requested: str | None) -> str:
 def install_translators(application: QCoreApplication, language: str) -> list[QTranslator]:
     """Load and install the translations for ``language``; keep the result alive while in use."""
     installed: list[QTranslator] = []
+    application.setProperty(LANGUAGE_PROPERTY, ENGLISH)
     if language in ("", "en", "C"):
         return installed
     qt_translations = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
@@ -55,6 +59,7 @@ def install_translators(application: QCoreApplication, language: str) -> list[QT
     if translator.load(str(path)):
         application.installTranslator(translator)
         installed.append(translator)
+        application.setProperty(LANGUAGE_PROPERTY, language)
     else:
         LOG.warning("no translation for %s at %s; showing English", language, path)
     return installed
@@ -63,6 +68,14 @@ def install_translators(application: QCoreApplication, language: str) -> list[QT
 def remove_translators(application: QCoreApplication, translators: list[QTranslator]) -> None:
     for translator in translators:
         application.removeTranslator(translator)
+    application.setProperty(LANGUAGE_PROPERTY, ENGLISH)
+
+
+def current_language() -> str:
+    """The language the window shows (``en`` when no translation is installed): the PDF report's too."""
+    application = QCoreApplication.instance()
+    language = application.property(LANGUAGE_PROPERTY) if application is not None else None
+    return language if isinstance(language, str) and language in LANGUAGES else ENGLISH
 
 
 def lrelease_command() -> str | None:
@@ -83,20 +96,26 @@ def _tool(name: str) -> str:
     raise RuntimeError(f"{name} is not installed (it comes with PySide6)")
 
 
+def translation_inputs() -> list[Path]:
+    """Every module of the GUI package: the sources of the ``.ts`` files."""
+    return sorted(Path(__file__).resolve().parent.glob("*.py"))
+
+
+def lupdate(target: Path, language: str, *, quiet: bool = False) -> None:
+    """Merge the GUI's current strings into the ``.ts`` file ``target`` (its translations stay)."""
+    command = [_tool("pyside6-lupdate"), *(str(path) for path in translation_inputs()), "-ts", str(target),
+               "-no-obsolete", "-locations", "none", "-target-language", language]
+    subprocess.run([*command, *(["-silent"] if quiet else [])], check=True)
+
+
 def update_sources() -> list[Path]:
     """Merge the application's current strings into every .ts (existing translations stay)."""
-    package = Path(__file__).resolve().parent
-    sources = sorted(str(path) for path in package.glob("*.py") if path.name not in TRANSLATION_EXCLUDED)
     updated = []
     for language in LANGUAGES:
-        if language == "en":
+        if language == ENGLISH:
             continue
         target = translation_source(language)
-        subprocess.run(
-            [_tool("pyside6-lupdate"), *sources, "-ts", str(target), "-no-obsolete", "-locations", "none",
-             "-target-language", language],
-            check=True,
-        )
+        lupdate(target, language)
         updated.append(target)
     return updated
 

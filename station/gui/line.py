@@ -28,9 +28,9 @@ from station.flow.sequence import INTERNAL_STEP, displayed_as
 from station.gui.engineer_actions import EngineerActions
 from station.gui.errors import ErrorSink, describe_error
 from station.gui.scanning import ScanDebouncer
-from station.gui.slot_states import ActionResult, Banner, BannerLevel, SlotState, StepState, Verdict
+from station.gui.slot_states import ANY_SLOT, ActionResult, Banner, BannerLevel, SlotState, StepState, Verdict
 from station.gui.sounds import ATTENTION, FAIL, PASS, SCAN, SoundBoard
-from station.gui.wording import plain_words, readiness_words, refusal_words
+from station.gui.wording import invalid_scan_words, readiness_words, refusal_words, sound_problem_words
 from station.gui.workers import ChoreRunner, SlotJob, SlotRunner
 from station.operations.counters import CounterFigures
 from station.operations.people import OPERATOR, SUPERVISOR, User, badge_name
@@ -56,6 +56,7 @@ class StationLine(QObject):
     production_changed = Signal()
     inspections_changed = Signal()
     pin_needed = Signal(str)  # a supervisor's or engineer's badge was scanned: ask the PIN
+    next_slot_changed = Signal()  # a fixture label chose the next unit's slot, or the choice ended
 
     def __init__(
         self,
@@ -89,7 +90,10 @@ class StationLine(QObject):
         self._build_slots(station.settings.slots)
         self.refresh_counters()
         if station.production.recipe_problem:
-            self._set_banner(BannerLevel.ATTENTION, self.tr("The recipe was refused. Call an engineer."))
+            self._set_banner(BannerLevel.ATTENTION, self.tr("The recipe was refused. Call an engineer."),
+                             until_ready=True)  # fmt: skip
+        self.production_changed.connect(self._end_readiness_banner)
+        sounds.problem_found.connect(self._sound_problem)
         self._recover_once()
 
     # ---- state the views read ------------------------------------------------------------
@@ -162,6 +166,10 @@ class StationLine(QObject):
         )
         return [(problem.code, readiness_words(problem)) for problem in problems]
 
+    def next_slot(self) -> str | None:
+        """The slot the next new unit's scan goes to (the operator view marks it); None: none free."""
+        return self.chooser.next_slot(self._slot_statuses())
+
     def is_used_serial(self, serial: str) -> bool:
         return self.station.database.units.get_unit(serial) is not None
 
@@ -183,17 +191,18 @@ class StationLine(QObject):
         fixture = self.chooser.fixture_for(text)
         if fixture is not None:
             self.chooser.choose_fixture(fixture)
+            self.next_slot_changed.emit()
             self._set_banner(BannerLevel.INFO, self.tr("Slot {slot} chosen: now scan the unit.").format(slot=fixture))
             return
         if self.recipe is None:
-            self._attention(self.tr("No recipe is chosen. Call an engineer."))
+            self._attention(self.tr("No recipe is chosen. Call an engineer."), until_ready=True)
             return
         try:
             parse_scan(text, self.recipe.serial_rule)
         except ScanError:
             if self._other_badge(text):
                 return
-            self._attention(plain_words(ScanError.code))
+            self._attention(invalid_scan_words(text))  # what was read, escaped and shortened
             self.sounds.play(FAIL)
             return
         self.start_unit(text)
@@ -263,6 +272,7 @@ class StationLine(QObject):
     def logout(self, reason: str = "logout") -> None:
         if self.session.logout(reason):
             self.chooser.forget_fixture()
+            self.next_slot_changed.emit()
             self.session_changed.emit()
 
     # ---- units ---------------------------------------------------------------------------
@@ -271,7 +281,7 @@ class StationLine(QObject):
         """Start provisioning the scanned unit on a slot; False (with a message) if it cannot."""
         problems = self.readiness_problems()
         if problems:
-            self._attention(problems[0][1])
+            self._attention(problems[0][1], until_ready=True)
             return False
         user, recipe = self.user, self.recipe
         if user is None:
@@ -285,7 +295,9 @@ class StationLine(QObject):
             chosen = self.chooser.choose(str(serial), self._slot_statuses())
             job = self.station.units.provisioning_job(serial, self._slot_settings(chosen), user.name)
         except SlotError as error:
-            self._attention(refusal_words(error))
+            self.next_slot_changed.emit()  # a fixture's choice is used up by a refusal too
+            # True only while that slot (or, with no slot named, every slot) is busy.
+            self._attention(refusal_words(error), until_slot_free=error.slot or ANY_SLOT)
             return False
         self._submit(job)
         return True
@@ -325,6 +337,7 @@ class StationLine(QObject):
             runner.step_finished.connect(self._on_step_finished)
             runner.progress.connect(self._on_progress)
             runner.identified.connect(self._on_identified)
+            runner.console_line.connect(self._on_console_line)
             runner.job_finished.connect(self._on_job_finished)
             runner.job_crashed.connect(self._on_job_crashed)
             self.runners[slot.name] = runner
@@ -343,6 +356,7 @@ class StationLine(QObject):
         state = self.slot_states.get(slot)
         if state is None:
             return
+        state.step_started(step, self.recipe.instruction(step) if self.recipe is not None else None)
         step = displayed_as(step)
         if step in state.steps:
             state.steps[step] = StepState.RUNNING
@@ -354,6 +368,7 @@ class StationLine(QObject):
         state = self.slot_states.get(slot)
         if state is None:
             return
+        state.step_finished(step, outcome, detail)
         step = displayed_as(step)
         shown = {
             StepOutcome.PASSED.value: StepState.PASSED,
@@ -381,6 +396,14 @@ class StationLine(QObject):
         state.device_id = device_id
         self.slot_changed.emit(slot)
 
+    @Slot(str, str)
+    def _on_console_line(self, slot: str, line: str) -> None:
+        state = self.slot_states.get(slot)
+        if state is None:
+            return
+        state.console_line(line)
+        self.slot_changed.emit(slot)
+
     @Slot(str, str, AttemptOutcome)
     def _on_job_finished(self, slot: str, kind: str, outcome: AttemptOutcome) -> None:
         state = self.slot_states.get(slot)
@@ -388,10 +411,13 @@ class StationLine(QObject):
             return
         state.finish(outcome, self.clock())
         verdict = state.verdict
-        self.sounds.play(PASS if verdict is Verdict.PASS else FAIL if verdict is Verdict.FAIL else ATTENTION)
+        # An already passed unit is a good unit to move on, as after its PASS: the same sound.
+        passed = verdict in (Verdict.PASS, Verdict.ALREADY_PASSED)
+        self.sounds.play(PASS if passed else FAIL if verdict is Verdict.FAIL else ATTENTION)
         if kind == JobKind.PROVISION.value:
             self.refresh_counters()
         LOG.info("slot %s: %s", slot, outcome.summary)
+        self._slot_freed(slot)
         self.slot_changed.emit(slot)
 
     @Slot(str, str, str)
@@ -402,17 +428,36 @@ class StationLine(QObject):
             return
         state.finish(AttemptOutcome(state.serial, error=InternalError(shown), failure_step=INTERNAL_STEP), self.clock())
         self.sounds.play(FAIL)
+        self._slot_freed(slot)
         self.slot_changed.emit(slot)
 
     # ---- the station's message line ----------------------------------------------------
 
-    def _set_banner(self, level: BannerLevel, text: str) -> None:
-        self.banner = Banner(level, text)
+    def _set_banner(self, level: BannerLevel, text: str, *, until_slot_free: str | None = None,
+                    until_ready: bool = False) -> None:  # fmt: skip
+        self.banner = Banner(level, text, until_slot_free=until_slot_free, until_ready=until_ready)
         self.banner_changed.emit()
 
-    def _attention(self, text: str) -> None:
-        self._set_banner(BannerLevel.ATTENTION, text)
+    def _attention(self, text: str, *, until_slot_free: str | None = None, until_ready: bool = False) -> None:
+        self._set_banner(BannerLevel.ATTENTION, text, until_slot_free=until_slot_free, until_ready=until_ready)
         self.sounds.play(ATTENTION)
+
+    def _slot_freed(self, slot: str) -> None:
+        """A banner that was only true while this slot was busy has lost its cause."""
+        if self.banner.ends_when_free(slot):
+            self._clear_banner()
+
+    @Slot()
+    def _end_readiness_banner(self) -> None:
+        """A banner about what kept the station from starting a unit goes once nothing does."""
+        if self.banner.until_ready and not self.readiness_problems():
+            self._clear_banner()
+
+    @Slot(str)
+    def _sound_problem(self, reason: str) -> None:
+        """Said once, at start: a station that cannot be heard must say so (the board logged it)."""
+        if self.banner.level is BannerLevel.NONE:
+            self._set_banner(BannerLevel.INFO, sound_problem_words())
 
     def _clear_banner(self) -> None:
         if self.banner.level is not BannerLevel.NONE:

@@ -93,7 +93,8 @@ class StationWindow:
 
     def run(self) -> int:
         """Show the window and run the event loop until it closes; then close everything."""
-        self.window.resize(*WINDOW_SIZE)
+        screen = self.window.screen().availableGeometry()  # the size it has when not maximized
+        self.window.resize(min(WINDOW_SIZE[0], screen.width()), min(WINDOW_SIZE[1], screen.height()))
         self.window.apply_kiosk()
         try:
             return application().exec()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QIcon, QShowEvent, QWindow
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QIcon, QShowEvent, QWindow
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -37,6 +38,7 @@ from station.gui.operator_view import OperatorView
 from station.gui.resources import icon_path
 from station.gui.scanning import KeyboardWedgeFilter, KeystrokeScanDetector
 from station.gui.supervisor_view import SupervisorView
+from station.gui.wording import station_error_words
 from station.operations.people import ENGINEER, SUPERVISOR
 from station.sim.demo_slots import DemoUnits
 from station.store.pages import AttemptPages
@@ -147,6 +149,9 @@ class MainWindow(QMainWindow):
         self.user_icon = QLabel()
         self.user_label = QLabel()
         self.user_label.setObjectName("userLabel")
+        self.sound_label = QLabel()  # says, for as long as the window is open, that it cannot be heard
+        self.sound_label.setObjectName("soundLabel")
+        self.sound_label.hide()
         self.sign_in_button = QPushButton()
         self.sign_in_button.setIcon(QIcon(str(icon_path("sign-in"))))
         self.sign_in_button.clicked.connect(self.open_sign_in)
@@ -156,6 +161,8 @@ class MainWindow(QMainWindow):
         header_layout.addWidget(logo)
         header_layout.addWidget(self.mode_label)
         header_layout.addWidget(self.station_title, 1)
+        header_layout.addWidget(self.sound_label)
+        header_layout.addSpacing(8)
         header_layout.addWidget(self.user_label)
         header_layout.addSpacing(8)
         header_layout.addWidget(self.sign_in_button)
@@ -188,17 +195,22 @@ class MainWindow(QMainWindow):
         settings = line.settings.scanner
         self.scan_detector = KeystrokeScanDetector(settings.keystroke_gap_ms / 1000.0, settings.minimum_length)
         self.scan_filter = KeyboardWedgeFilter(self, self.scan_detector)
-        self.scan_filter.scanned.connect(line.handle_scan)
+        self.scan_filter.scanned.connect(self._scanned)
         self.scan_filter.typed_text_ignored.connect(line.typed_text_ignored)
         self.idle_watch = IdleWatch(line, self)
-        self._watched_window: QWindow | None = None
         self.winId()  # the native window exists from now on: its input can be watched before it is shown
-        self._watch_input()
+        self.watch_input(self)
+        # Dialogs are windows of their own (a PIN prompt, a file chooser): scans and idle time
+        # are watched in each of this window's dialogs as it takes the focus.
+        application = QGuiApplication.instance()
+        if isinstance(application, QGuiApplication):
+            application.focusWindowChanged.connect(self._focus_window_changed)
 
         error_sink.error_reported.connect(self._error_reported)
         line.session_changed.connect(self._session_changed)
         line.pin_needed.connect(self.open_sign_in_for)
         line.slot_changed.connect(self._slot_changed)
+        line.sounds.problem_found.connect(self._sound_problem)
         self.retranslate()
         self._session_changed()
 
@@ -209,6 +221,7 @@ class MainWindow(QMainWindow):
         self.mode_label.setText(self.tr("TRAINING"))
         self.sign_in_button.setText(self.tr("Sign in"))
         self.logout_button.setText(self.tr("Log out"))
+        self.sound_label.setText(self.tr("No sound"))
         titles = [self.tr("Operator"), self.tr("History"), self.tr("Supervisor"), self.tr("Engineer"),
                   self.tr("Reports")]
         for index in range(self.tabs.count()):
@@ -256,53 +269,108 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is self.history_view:
             self.history_view.refresh()
 
+    # ---- scans --------------------------------------------------------------------------------
+
+    def _scanned(self, text: str) -> None:
+        """A scan from any of this window's views or dialogs: its result and any banner are on
+        the operator view, so that view is shown (a dialog stays open over it)."""
+        self.show_view(self.operator_view)
+        self.line.handle_scan(text)
+
     # ---- dialogs -----------------------------------------------------------------------------
 
     def open_operator_id(self) -> None:
-        self._open_dialog(OperatorIdDialog(self.line, self))
+        self._open_dialog(lambda: OperatorIdDialog(self.line, self), self.tr("the operator id window"))
 
     def open_sign_in(self) -> None:
         self.open_sign_in_for("")
 
     def open_sign_in_for(self, name: str) -> None:
-        self._open_dialog(SignInDialog(self.line, name, self))
+        """A badge of a supervisor or engineer scanned: their name in the sign-in dialog, which is
+        opened, or given the name when it is open already (the badge scanned into it)."""
+        for dialog in self.open_dialogs:
+            if isinstance(dialog, SignInDialog) and dialog.isVisible():
+                if name:
+                    dialog.set_name(name)
+                return
+        self._open_dialog(lambda: SignInDialog(self.line, name, self), self.tr("the sign-in window"))
 
-    def _open_dialog(self, dialog: QDialog) -> None:
-        """Window-modal but not blocking: slots keep running and scans keep arriving meanwhile."""
+    def _open_dialog(self, make: Callable[[], QDialog], where: str) -> QDialog | None:
+        """Window-modal but not blocking: slots keep running and scans keep arriving meanwhile.
+
+        Each dialog deletes itself when it closes; it leaves ``open_dialogs`` as it finishes (or
+        is destroyed), so that no one touches a dialog whose C++ object is gone.
+        """
+        try:
+            dialog = make()
+        except Exception as error:  # a dialog that cannot open must not look like a dead button
+            self.error_sink.report(where, error)
+            return None
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.open_dialogs = [existing for existing in self.open_dialogs if existing.isVisible()]
+        dialog.finished.connect(lambda _result, closed=dialog: self._forget_dialog(closed))
+        dialog.destroyed.connect(lambda _object=None, closed=dialog: self._forget_dialog(closed))
         self.open_dialogs.append(dialog)
         dialog.open()
+        self.watch_input(dialog)
+        return dialog
 
-    # ---- errors and closing --------------------------------------------------------------------
+    def _forget_dialog(self, dialog: QDialog) -> None:
+        self.open_dialogs = [existing for existing in self.open_dialogs if existing is not dialog]
+
+    # ---- errors, sound and closing -----------------------------------------------------------
 
     def _error_reported(self, where: str, shown: str) -> None:
-        self.line.show_error(
-            self.tr("Station error ({where}): {what}. The station keeps running; the log has the details.").format(
-                where=where, what=shown
-            )
-        )
+        place = self.tr("the station") if where == "application" else where
+        self.line.show_error(station_error_words(place, shown))
 
-    def _watch_input(self) -> None:
-        """Watch keys and clicks where the window system delivers them: on this window's
-        QWindow, which a change of window flags replaces (hence also on every show)."""
-        handle = self.windowHandle()
-        if handle is None or handle is self._watched_window:
+    def _sound_problem(self, reason: str) -> None:
+        self.sound_label.setToolTip(reason)
+        self.sound_label.show()
+
+    def watch_input(self, widget: QWidget) -> None:
+        """Watch keys and clicks where the window system delivers them: on ``widget``'s QWindow
+        (this window's, which a change of window flags replaces, hence again on every show; a
+        dialog's). Installing a filter twice keeps one."""
+        handle = widget.windowHandle()
+        if handle is None:
             return
         handle.installEventFilter(self.scan_filter)
         handle.installEventFilter(self.idle_watch)
-        self._watched_window = handle
+
+    def _focus_window_changed(self, window: QWindow | None) -> None:
+        """A window of this station took the focus (a dialog, also one opened with exec())."""
+        if window is None:
+            return
+        for widget in QApplication.topLevelWidgets():
+            if widget.windowHandle() is window and self._owns(widget):
+                self.watch_input(widget)
+                return
+
+    def _owns(self, widget: QWidget) -> bool:
+        ancestor: QWidget | None = widget
+        while ancestor is not None:
+            if ancestor is self:
+                return True
+            ancestor = ancestor.parentWidget()
+        return False
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        self._watch_input()
+        self.watch_input(self)
 
     def apply_kiosk(self) -> None:
+        """Open as a station is used: full screen in kiosk mode, else maximized (a window sized
+        in pixels opened 1,400 px wide on a 1,920 px screen, and taller than a 1080 one)."""
+        screen = self.screen()
+        if screen is not None:
+            # Maximizing is the window manager's work; a kiosk X server often runs none, and the
+            # window would keep its size. Taking the screen's room first holds either way.
+            self.setGeometry(screen.geometry() if self.kiosk else screen.availableGeometry())
         if self.kiosk:
             self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
             self.showFullScreen()
         else:
-            self.show()
+            self.showMaximized()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if not self.allow_close:

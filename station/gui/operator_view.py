@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from station.gui.fitting import FittedLabel
 from station.gui.line import BannerLevel, StationLine
 from station.gui.resources import icon_path
 from station.gui.slot_tile import TILE_MINIMUM_SIZE, SlotTile, repolish
+from station.gui.wording import units_per_hour_text
 from station.operations.counters import CounterFigures
 
 ELAPSED_REFRESH_MS = 500
@@ -30,13 +32,16 @@ TILE_FRAME_MS = 100  # slot tiles are redrawn at most ten times a second
 # gather changes (QWindow.requestUpdate), so each tile is painted before the next one is drawn.
 TILE_SLICE_MS = 6
 MAX_COLUMNS = 4
+BANNER_PIXELS = (26, 15)  # the banner's largest and smallest type
+BANNER_MAX_HEIGHT = 88  # two lines of its largest type, with its padding
 COUNTER_MINIMUM_SIZE = QSize(120, 0)
 
 
 def tile_columns(slots: int) -> int:
     """Columns for the slot tiles: one row up to three slots, then two rows up to eight, then
-    rows of four. Eight slots as two rows of four make a window 994 px tall (1,072 with the
-    training bar), which fits a 1080 line screen; three rows made it 1,600."""
+    rows of four. Eight slots as two rows of four fit a 1080 line screen with the training bar
+    and a banner showing (their type sized to the tiles: station.gui.tile_fit); three rows made
+    the window 1,600 px tall."""
     if slots <= 3:
         return max(1, slots)
     rows = 2 if slots <= 2 * MAX_COLUMNS else -(-slots // MAX_COLUMNS)
@@ -130,6 +135,7 @@ class OperatorView(QWidget):
         super().__init__(parent)
         self.line = line
         self.tiles: dict[str, SlotTile] = {}
+        self.training = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 12)
@@ -153,9 +159,11 @@ class OperatorView(QWidget):
             context_layout.addWidget(box)
         layout.addWidget(self.context_bar)
 
-        self.banner = QLabel()
+        # At most two lines of its largest type: a long message gets smaller type (or, at the
+        # last, an ellipsis and a tooltip), never more height, so it never grows the window.
+        self.banner = FittedLabel(*BANNER_PIXELS, BANNER_MAX_HEIGHT)
         self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # it may show what a scanner read
         self.banner.setProperty("level", BannerLevel.NONE.value)
         self.banner.hide()
         layout.addWidget(self.banner)
@@ -221,6 +229,7 @@ class OperatorView(QWidget):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.timeout.connect(self._draw_next_tile)
         line.slot_changed.connect(self._slot_changed)
+        line.next_slot_changed.connect(self.mark_next_slot)
         line.slots_replaced.connect(self._rebuild_tiles)
         line.banner_changed.connect(self._banner_changed)
         line.counters_changed.connect(self._counters_changed)
@@ -233,7 +242,11 @@ class OperatorView(QWidget):
     # ---- demo controls ---------------------------------------------------------------------
 
     def add_demo_controls(self, widget: QWidget) -> None:
+        """The training window's controls; its tiles say "Simulate scan" starts a unit too."""
         self.demo_area.addWidget(widget)
+        self.training = True
+        for tile in self.tiles.values():
+            tile.set_training(True)
 
     # ---- following the line -----------------------------------------------------------------
 
@@ -259,9 +272,12 @@ class OperatorView(QWidget):
         names = self.line.slot_names
         for name in names:
             tile = SlotTile(name)
+            if self.training:
+                tile.set_training(True)
             self.tiles[name] = tile
             tile.show_state(self.line.slot_states[name], self.line.clock())
         self.slots_page.set_tiles(list(self.tiles.values()), tile_columns(len(names)))
+        self.mark_next_slot()
 
     def _slot_changed(self, name: str) -> None:
         """Redraw the slot's tile at the next frame: eight slots send progress many times a
@@ -284,6 +300,7 @@ class OperatorView(QWidget):
         """
         if not self._frame_tiles:
             self._frame_tiles, self._changed_tiles = list(self._changed_tiles), {}
+            self.mark_next_slot()  # a slot that started or finished moves the mark
         if self._frame_tiles:
             name = self._frame_tiles.pop(0)
             tile = self.tiles.get(name)
@@ -299,10 +316,22 @@ class OperatorView(QWidget):
         now = self.line.clock()
         for tile in self.tiles.values():
             tile.update_elapsed(now)
+        self.mark_next_slot()  # a fixture label's choice runs out after a while
+
+    def mark_next_slot(self) -> None:
+        """Mark the one tile the next scan goes to (none while every slot works)."""
+        marked = self.line.next_slot()
+        for name, tile in self.tiles.items():
+            tile.set_next(name == marked)
+
+    @property
+    def marked_slot(self) -> str | None:
+        """The slot whose tile carries the next-scan mark now."""
+        return next((name for name, tile in self.tiles.items() if tile.property("next")), None)
 
     def _banner_changed(self) -> None:
         banner = self.line.banner
-        self.banner.setText(banner.text)
+        self.banner.set_full_text(banner.text)
         self.banner.setVisible(banner.level is not BannerLevel.NONE)
         if self.banner.property("level") != banner.level.value:
             self.banner.setProperty("level", banner.level.value)
@@ -313,7 +342,7 @@ class OperatorView(QWidget):
         self.passed_box.value.setText(str(figures.passed))
         self.failed_box.value.setText(str(figures.failed))
         self.yield_box.value.setText("—" if figures.first_pass_yield is None else f"{figures.first_pass_yield:.0%}")
-        self.rate_box.value.setText("—" if figures.units_per_hour is None else f"{figures.units_per_hour:.0f}")
+        self.rate_box.value.setText(units_per_hour_text(figures.units_per_hour))
 
     def _session_changed(self) -> None:
         self.pages.setCurrentIndex(0 if self.line.user is None else 1)

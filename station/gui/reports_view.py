@@ -48,7 +48,10 @@ from PySide6.QtWidgets import (
 
 from station.domain.errors import StationError
 from station.domain.records import AttemptFilter, AttemptResult
+from station.gui.i18n import current_language
+from station.gui.wording import step_title, units_per_hour_text
 from station.operations.station import Station
+from station.reports.axes import HEADROOM, nice_axis
 from station.reports.errors import ExportCancelledError
 from station.reports.service import (
     ExportFormat,
@@ -369,6 +372,15 @@ class ReportsView(QWidget):
         self.since_check.setToolTip(self.tr("Local time"))
         self.until_check.setToolTip(self.tr("Local time"))
         self.result_combo.setItemText(0, self.tr("any"))
+        result_names = {
+            AttemptResult.IN_PROGRESS: self.tr("In progress"),
+            AttemptResult.PASSED: self.tr("Passed"),
+            AttemptResult.FAILED: self.tr("Failed"),
+            AttemptResult.NEEDS_INSPECTION: self.tr("Needs inspection"),
+        }
+        for index in range(1, self.result_combo.count()):
+            result = AttemptResult(self.result_combo.itemData(index))
+            self.result_combo.setItemText(index, result_names.get(result, result.value))
         self.refresh_button.setText(self.tr("Refresh"))
         self.clear_button.setText(self.tr("Clear filter"))
         self.figures_box.setTitle(self.tr("Yield"))
@@ -477,7 +489,7 @@ class ReportsView(QWidget):
         values["final_yield"].setText(_percent(figures.final_yield, figures.final_pass_units, figures.units))
         values["attempts_per_unit"].setText(
             "—" if figures.attempts_per_unit is None else f"{figures.attempts_per_unit:.2f}")
-        values["units_per_hour"].setText("—" if figures.units_per_hour is None else f"{figures.units_per_hour:.1f}")
+        values["units_per_hour"].setText(units_per_hour_text(figures.units_per_hour))
         values["failures"].setText(f"{figures.failures}")
         values["golden"].setText(self.tr("{units} units, {attempts} attempts").format(
             units=figures.golden_units, attempts=figures.golden_attempts))
@@ -521,9 +533,14 @@ class ReportsView(QWidget):
         cumulative.attachAxis(categories)
         counts = QValueAxis()
         counts.setLabelFormat("%d")
-        counts.setRange(0, max([entry.count for entry in shown] or [1]))
-        counts.applyNiceNumbers()
-        counts.setTitleText(self.tr("failures"))
+        # Whole-number steps (0, 1, 2 or 0, 5, 10, …): Qt's own nice numbers step a small count
+        # by fractions, which "%d" labels 0, 0, 0, 0, 1.
+        top, step = nice_axis(max([entry.count for entry in shown] or [1]) * HEADROOM, integer=True)
+        counts.setRange(0, top)
+        counts.setTickCount(round(top / step) + 1)
+        counts.setMinorTickCount(0)
+        # No axis title: the legend and the chart's title say what is counted (and QtCharts elides a
+        # CJK title beside narrow "%d" labels to a lone "…").
         chart.addAxis(counts, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(counts)
         share = QValueAxis()
@@ -546,7 +563,7 @@ class ReportsView(QWidget):
         series.append(p95)
         chart.addSeries(series)
         categories = QBarCategoryAxis()
-        categories.append([timing.step for timing in timings] or [self.tr("no finished steps")])
+        categories.append([step_title(timing.step) for timing in timings] or [self.tr("no finished steps")])
         categories.setLabelsAngle(-35)
         categories.setTruncateLabels(False)
         chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
@@ -555,7 +572,6 @@ class ReportsView(QWidget):
         seconds.setRange(0, max([timing.p95_s for timing in timings] or [1.0]))
         seconds.applyNiceNumbers()
         seconds.setLabelFormat("%.2f")
-        seconds.setTitleText(self.tr("seconds"))
         chart.addAxis(seconds, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(seconds)
 
@@ -579,7 +595,7 @@ class ReportsView(QWidget):
             self.export_label.setText(self.tr("An export is already running."))
             return
         request = ExportRequest(wanted=self.current_filter(), export_format=ExportFormat(export_format),
-                                out_path=Path(path))
+                                out_path=Path(path), language=current_language())  # a PDF in the window's language
         database = self._database
         signer_source = self._station_key
         station = self._station_name

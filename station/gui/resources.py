@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from station.domain.languages import LANGUAGES as LANGUAGES  # the window's languages are the station's
+
 RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"
 ICONS_DIR: Final = RESOURCES_DIR / "icons"
 SOUNDS_DIR: Final = RESOURCES_DIR / "sounds"
 STYLE_SHEET: Final = RESOURCES_DIR / "style" / "station.qss"
 TRANSLATIONS_DIR: Final = RESOURCES_DIR / "translations"
 TRANSLATION_BASENAME: Final = "station"
-LANGUAGES: Final = ("en", "zh_CN", "es")
 
 
 def icon_path(name: str) -> Path:

@@ -2,9 +2,10 @@
 
 A wedge scanner types the label's characters a few milliseconds apart and ends with Enter or
 Tab. :class:`KeystrokeScanDetector` tells that from a person typing by the gaps between keys;
-:class:`KeyboardWedgeFilter` feeds it every key press in the main window, except those meant
-for a text field, so scans are captured wherever the focus is. A USB-CDC scanner is read by
-``station.drivers.scanner`` on a worker thread (:class:`SerialScannerWorker`). Either way a
+:class:`KeyboardWedgeFilter` feeds it every key press in the station's windows (the main window
+and its dialogs), so scans are captured wherever the focus is, and never land in a text field.
+A USB-CDC scanner is read by ``station.drivers.scanner`` on a worker thread
+(:class:`SerialScannerWorker`). Either way a
 repeat of the same scan within the debounce window (a double trigger) is dropped by
 :class:`ScanDebouncer` before the scan goes anywhere.
 """
@@ -16,7 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QKeyEvent, QWindow
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -104,17 +106,38 @@ def is_text_input(widget: QWidget | None) -> bool:
     return isinstance(widget, TEXT_INPUT_TYPES)
 
 
+END_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
+MODIFIER_KEYS = (Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr)
+HOLD_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A key press meant for a text field, held until it is known not to be part of a scan."""
+
+    window: QWindow
+    key: int
+    modifiers: Qt.KeyboardModifier
+    text: str
+
+
 class KeyboardWedgeFilter(QObject):
-    """An event filter on ``window``'s QWindow that turns fast key bursts into scans.
+    """An event filter on the station's QWindows that turns fast key bursts into scans.
 
-    Installed on the window (not the application), so that only what the window system
-    delivers passes through Python: as an application filter it was called for every paint
-    and every queued signal of every widget, each call waiting for the interpreter while the
-    slots' threads worked, and the window stalled.
+    Installed on the windows (the main window's, each dialog's), not on the application, so
+    that only what the window system delivers passes through Python: as an application filter
+    it was called for every paint and every queued signal of every widget, each call waiting
+    for the interpreter while the slots' threads worked, and the window stalled.
 
-    Key presses aimed at a text field pass untouched. Everywhere else in the window the
-    printable keys are taken (they have no other use there), and Enter or Tab ends a scan when
-    keys are being collected; otherwise they go on as usual.
+    A scan never lands in a text field, whichever view or dialog has the focus: a history
+    search, a report filter, a PIN field. Where the focus is not a text field, the printable
+    keys are taken (they have no other use there), and Enter or Tab ends a scan when keys are
+    being collected. Where it is one, each printable key is held back while keys come at
+    scanner speed: if Enter or Tab follows fast, the keys were a scan and never reach the
+    field; when the next key comes after a pause (a person typing), or no key for
+    ``hold_seconds``, or any other key or a click, the held keys are handed to the field in
+    order, as typed. A person's typing reaches the field unchanged, each key as the next is
+    pressed (the last within half a second, at once with Enter, Tab or a click).
     """
 
     scanned = Signal(str)
@@ -125,45 +148,102 @@ class KeyboardWedgeFilter(QObject):
         self._window = window
         self._detector = detector
         self._clock = clock
+        self._held: list[HeldKey] = []
+        self._held_at = 0.0  # the clock when the last key was held
+        self._replaying = False
+        self._hand_over_timer = QTimer(self)
+        self._hand_over_timer.setSingleShot(True)
+        self._hand_over_timer.timeout.connect(self._pause_after_held_keys)
 
     def set_detector(self, detector: KeystrokeScanDetector) -> None:
+        self._release_held()
         self._detector = detector
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
-            return False
-        if isinstance(watched, QWindow):  # where the station installs it: keys reach the window first
-            if watched is not self._window.windowHandle():
-                return False
-        elif not isinstance(watched, QWidget) or watched.window() is not self._window or is_text_input(watched):
-            return False
-        focus = QApplication.focusWidget()
-        if focus is not None and focus.window() is self._window and is_text_input(focus):
-            return False
-        return self._key_press(event)
+    @property
+    def hold_seconds(self) -> float:
+        """How long the last key for a text field is held when no other key follows: long enough
+        that a scan's next key is never late for it, even while the window is busy a moment."""
+        return max(HOLD_SECONDS, 4 * self._detector.max_gap_seconds)
 
-    def _key_press(self, event: QKeyEvent) -> bool:
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if self._held and event.type() == QEvent.Type.MouseButtonPress:
+            self._release_held()  # typed keys reach their field before a click on OK reads it
+            return False
+        if self._replaying or event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if not isinstance(watched, QWindow):  # installed on windows only: keys reach a window first
+            return False
+        text_field = is_text_input(QApplication.focusWidget())
+        now = self._stamp(event)
+        key = event.key()
+        if key in END_KEYS:
+            return self._end_key(now, text_field=text_field)
+        if key in MODIFIER_KEYS:  # a scanner's Shift between characters changes nothing
+            return False
+        text = event.text()
+        plain = not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        if plain and len(text) == 1 and (text.isprintable() or text == "\x1d"):
+            if text_field:
+                if self._held and not self._detector.is_recent(now):
+                    self._release_held()  # a pause came before this key: those were typed
+                self._held.append(HeldKey(watched, key, event.modifiers(), text))
+                self._held_at = self._clock()
+                self._hand_over_timer.start(round(self.hold_seconds * 1000))
+            self._detector.key(text, now)
+            return True
+        if text_field or self._held:  # Backspace, an arrow, a shortcut: after the typed keys
+            self._release_held()
+            self._detector.reset()
+        return False
+
+    def _stamp(self, event: QKeyEvent) -> float:
         # The window system's time stamp says when the key was pressed even if this thread was
         # busy meanwhile; synthetic events (tests, some platforms) have none: use the clock.
         stamp = event.timestamp()
-        now = stamp / 1000.0 if stamp > 0 else self._clock()
-        key = event.key()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab):
-            if not self._detector.collecting:
-                return False
-            scan = self._detector.end(now)
-            if scan is not None:
-                self.scanned.emit(scan)
-            else:
-                self.typed_text_ignored.emit()
-            return True
-        text = event.text()
-        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        return stamp / 1000.0 if stamp > 0 else self._clock()
+
+    def _end_key(self, now: float, *, text_field: bool) -> bool:
+        """Enter or Tab: the end of a scan when the keys before came at scanner speed."""
+        if not self._detector.collecting:
+            self._release_held()
             return False
-        if len(text) == 1 and (text.isprintable() or text == "\x1d"):
-            self._detector.key(text, now)
+        scan = self._detector.end(now)
+        if scan is not None:  # the held keys were its characters: they reach no field
+            self._held.clear()
+            self._hand_over_timer.stop()
+            self.scanned.emit(scan)
             return True
-        return False
+        self._release_held()
+        if text_field:
+            return False  # typing: the field gets its keys, then the end key
+        self.typed_text_ignored.emit()
+        return True
+
+    def _pause_after_held_keys(self) -> None:
+        """No key for ``hold_seconds``: the held keys were typed; a scan never pauses that long."""
+        waited = self._clock() - self._held_at
+        if waited < self.hold_seconds:  # a key came meanwhile (the timer was late to fire)
+            self._hand_over_timer.start(max(1, round((self.hold_seconds - waited) * 1000)))
+            return
+        self._detector.reset()
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Hand the held keys to the window they were meant for, in order, as if just typed."""
+        held, self._held = self._held, []
+        self._hand_over_timer.stop()
+        self._replaying = True
+        try:
+            for item in held:
+                if shiboken6.isValid(item.window):  # a dialog may have closed meanwhile
+                    QApplication.sendEvent(item.window, QKeyEvent(QEvent.Type.KeyPress, item.key, item.modifiers,
+                                                                  item.text))  # fmt: skip
+        finally:
+            self._replaying = False
 
 
 class SerialScannerWorker(QObject):

@@ -2,8 +2,9 @@
 
 ``python -m station.app.screenshots`` builds the training station and calls
 ``take_screenshots``; it writes PNGs of the operator view (login, idle, running, PASS, FAIL,
-amber), and of the history, supervisor and engineer views, so that anyone can look at what
-operators see.
+amber, a banner over the results, every slot at work), and of the history, supervisor and
+engineer views, so that anyone can look at what operators see. Four slots and more are shot on
+a line PC's 1920x1080 screen, the window maximized as the station opens it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_SUPERVISOR, 
 from station.sim.demo_slots import DemoFault
 
 WINDOW_SIZE = (1400, 900)
+LINE_SCREEN_SIZE = (1920, 1080)  # a line PC's screen: where four slots and more are shown
 
 
 def take_screenshots(station: StationWindow, out: Path, suffix: str = "") -> list[Path]:
@@ -56,8 +58,12 @@ def take_screenshots(station: StationWindow, out: Path, suffix: str = "") -> lis
         written.append(path)
 
     try:
-        window.resize(*WINDOW_SIZE)
-        window.show()
+        if len(line.slot_names) > 3:
+            window.setGeometry(0, 0, *LINE_SCREEN_SIZE)
+            window.showMaximized()
+        else:
+            window.resize(*WINDOW_SIZE)
+            window.show()
         wait(lambda: not line.readiness_problems())
         shoot("operator-idle")
 
@@ -80,6 +86,19 @@ def take_screenshots(station: StationWindow, out: Path, suffix: str = "") -> lis
         wait(lambda: finished(line, "1"))
         shoot("operator-amber")
         demo_bar.clear_faults("1")
+
+        line.handle_scan("LABEL-OF-ANOTHER-PRODUCT")  # a banner over the results: what was read
+        wait(lambda: bool(line.banner.text))
+        shoot("operator-banner")
+        if len(line.slot_names) > 3:
+            # Every slot at work, then every slot's result: the busiest the operator view gets.
+            for _ in line.slot_names:
+                demo_bar.simulate_scan()
+            wait(lambda: all(finished(line, name) or state.current_step not in (None, "connect")
+                             for name, state in line.slot_states.items()))  # fmt: skip
+            shoot("operator-all-running")
+            wait(lambda: all(finished(line, name) for name in line.slot_names))
+            shoot("operator-all-results")
 
         window.show_view(window.history_view)
         window.history_view.refresh()

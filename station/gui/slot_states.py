@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from station.domain.errors import UnitReworkedError
+from station.domain.errors import AlreadyPassedError, UnitReworkedError
 from station.domain.outcome import AttemptOutcome
+from station.domain.recipe import StepInstruction
+from station.domain.records import StepOutcome
 from station.flow.sequence import display_steps
 from station.gui.wording import error_words, plain_words
 
@@ -32,6 +34,9 @@ class Verdict(enum.StrEnum):
     FAIL = "fail"
     NEEDS_PERSON = "needs-person"
     REWORKED = "reworked"
+    # A rescan of a unit that passed before: refused untouched, and still a good unit. Shown
+    # as its PASS with a calm "move it on", never as a FAIL that sends it to the reject bin.
+    ALREADY_PASSED = "already-passed"
 
 
 class BannerLevel(enum.StrEnum):
@@ -41,10 +46,26 @@ class BannerLevel(enum.StrEnum):
     ERROR = "error"
 
 
+ANY_SLOT = "*"
+
+
 @dataclass(frozen=True)
 class Banner:
+    """The station's message line, and what ends it besides the next message.
+
+    A banner about a slot ("already running in slot 2", "all slots are working") is only true
+    while that slot (``ANY_SLOT``: every slot) is busy: ``until_slot_free`` names it, and the
+    line clears the banner when it frees. ``until_ready`` banners say what keeps the station
+    from starting a unit: they go when nothing does any more.
+    """
+
     level: BannerLevel = BannerLevel.NONE
     text: str = ""
+    until_slot_free: str | None = None
+    until_ready: bool = False
+
+    def ends_when_free(self, slot: str) -> bool:
+        return self.until_slot_free is not None and self.until_slot_free in (slot, ANY_SLOT)
 
 
 @dataclass(frozen=True)
@@ -54,9 +75,12 @@ class ActionResult:
 
 
 def verdict_of(outcome: AttemptOutcome) -> Verdict:
-    """How a finished job shows: PASS, ERASED (rework), amber (a person is needed) or FAIL."""
+    """How a finished job shows: PASS, already passed (its PASS kept), ERASED (rework), amber
+    (a person is needed) or FAIL."""
     if outcome.passed:
         return Verdict.PASS
+    if isinstance(outcome.error, AlreadyPassedError):
+        return Verdict.ALREADY_PASSED
     if isinstance(outcome.error, UnitReworkedError):
         return Verdict.REWORKED
     if outcome.needs_person:
@@ -64,9 +88,28 @@ def verdict_of(outcome: AttemptOutcome) -> Verdict:
     return Verdict.FAIL
 
 
+class LogKind(enum.StrEnum):
+    STARTED = "started"
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CONSOLE = "console"
+    RESULT = "result"
+
+
+@dataclass(frozen=True)
+class SlotLogLine:
+    """The latest thing a slot's unit did, for the engineer's live line: raw text from outside
+    (console lines, details), escaped by whoever shows it."""
+
+    kind: LogKind
+    step: str = ""
+    text: str = ""
+
+
 @dataclass
 class SlotState:
-    """What a slot tile shows."""
+    """What a slot tile shows (and the engineer view's live line of the slot)."""
 
     name: str
     serial: str = ""
@@ -79,6 +122,8 @@ class SlotState:
     finished_at: float | None = None
     running: bool = False
     outcome: AttemptOutcome | None = None
+    instruction: StepInstruction | None = None  # the recipe's words for the step running now
+    log_line: SlotLogLine | None = None
 
     def start(self, kind: str, serial: str, now: float) -> None:
         self.serial, self.device_id, self.job_kind = serial, "", kind
@@ -86,11 +131,29 @@ class SlotState:
         self.current_step, self.progress = None, None
         self.started_at, self.finished_at, self.running = now, None, True
         self.outcome = None
+        self.instruction, self.log_line = None, None
 
     def finish(self, outcome: AttemptOutcome, now: float) -> None:
         self.running, self.finished_at, self.current_step = False, now, None
         self.device_id = outcome.device_id or self.device_id
         self.outcome = outcome
+        self.instruction = None
+        result = "PASS" if outcome.passed else f"FAIL {outcome.failure_step} {outcome.failure_code}: {outcome.message}"
+        self.log_line = SlotLogLine(LogKind.RESULT, outcome.failure_step or "", result)
+
+    def step_started(self, step: str, instruction: StepInstruction | None) -> None:
+        """A step (its own name, not the tile row it shows on) began; its instruction, if any, shows."""
+        self.instruction = instruction
+        self.log_line = SlotLogLine(LogKind.STARTED, step)
+
+    def step_finished(self, step: str, outcome: str, detail: str) -> None:
+        if self.instruction is not None and self.instruction.step.value == step:
+            self.instruction = None
+        kinds = {StepOutcome.PASSED.value: LogKind.PASSED, StepOutcome.FAILED.value: LogKind.FAILED}
+        self.log_line = SlotLogLine(kinds.get(outcome, LogKind.SKIPPED), step, detail)
+
+    def console_line(self, line: str) -> None:
+        self.log_line = SlotLogLine(LogKind.CONSOLE, "", line)
 
     def elapsed(self, now: float) -> float | None:
         if self.started_at is None:
@@ -121,3 +184,18 @@ class SlotState:
         if self.outcome.error is not None:
             return error_words(self.outcome.error)
         return plain_words(self.failure_code)
+
+
+def rework_slot_for(states: dict[str, SlotState], current: str = "") -> str:
+    """The slot the supervisor's rework most likely means: the first whose unit waits for a
+    person (amber), else the slot chosen already, else the one that failed last, else the first."""
+    finished = [state for state in states.values() if not state.running and state.verdict is not None]
+    for state in finished:
+        if state.verdict is Verdict.NEEDS_PERSON:
+            return state.name
+    if current in states:
+        return current
+    failed = [state for state in finished if state.verdict is Verdict.FAIL and state.finished_at is not None]
+    if failed:
+        return max(failed, key=lambda state: state.finished_at or 0.0).name
+    return next(iter(states), "")

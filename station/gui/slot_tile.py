@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QIcon, QPixmap, QResizeEvent
+from PySide6.QtGui import QFont, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -25,38 +25,17 @@ from PySide6.QtWidgets import (
 from station.domain.recipe import StepName
 from station.domain.text import escape_text
 from station.gui.resources import icon_path
+from station.gui.slot_instruction import InstructionPanel
 from station.gui.slot_states import DISPLAY_STEPS, SlotState, StepState, Verdict
+from station.gui.tile_fit import TileFitter
 from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
 
 STEP_ICON_SIZE = QSize(24, 24)
 VERDICT_ICON_SIZE = QSize(84, 84)
-VERDICT_PIXELS = (96, 28)  # largest and smallest type of the PASS/FAIL word
-SERIAL_PIXELS = (40, 16)
-# Holds everything a tile's pages show, and two rows of eight slots' tiles fit a 1080 line
-# screen with the window around them (a test checks both).
-TILE_MINIMUM_SIZE = QSize(360, 370)
-
-
-def fit_font(label: QLabel, width: int, largest: int, smallest: int) -> None:
-    """The largest pixel size (within bounds) at which the label's one line fits ``width``.
-
-    A binary search: a text's width grows with the size, and each measurement lays the text out.
-    """
-    font = label.font()
-
-    def fits(size: int) -> bool:
-        font.setPixelSize(size)
-        return QFontMetrics(font).horizontalAdvance(label.text()) <= width
-
-    low, high = smallest, largest  # the answer lies in [low, high]; low is taken when nothing fits
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    font.setPixelSize(low)
-    label.setFont(font)
+# Holds everything a tile's pages show (their type sized to it: station.gui.tile_fit), and two
+# rows of eight slots' tiles fit a 1080 line screen with the window, a banner and the training
+# bar around them (a test checks both).
+TILE_MINIMUM_SIZE = QSize(360, 280)
 
 
 def repolish(widget: QWidget) -> None:
@@ -96,9 +75,7 @@ class SlotTile(QFrame):
         self._step_pixmaps = {
             state: QIcon(str(icon_path(f"step-{state.value}"))).pixmap(STEP_ICON_SIZE) for state in StepState
         }
-        self._width = 0  # kept by resizeEvent
         self._shown: dict[str, object] = {}  # what the widgets show now, by _changed's keys
-        self._fitted_for: tuple[int, object, object] | None = None  # (width, serial, verdict word) fitted
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 16)
@@ -109,7 +86,13 @@ class SlotTile(QFrame):
         self.name_label.setObjectName("slotName")
         self.elapsed_label = QLabel()
         self.elapsed_label.setObjectName("elapsed")
+        # Where the next scan goes: the first free slot, or the one a fixture label chose.
+        self.next_marker = QLabel()
+        self.next_marker.setObjectName("nextMarker")
+        self.next_marker.hide()
         top.addWidget(self.name_label)
+        top.addSpacing(8)
+        top.addWidget(self.next_marker)
         top.addStretch(1)
         top.addWidget(self.elapsed_label)
         layout.addLayout(top)
@@ -155,7 +138,14 @@ class SlotTile(QFrame):
             steps_grid.addWidget(label, row, 1)
             self.step_icons[step], self.step_labels[step] = icon, label
         steps_grid.setColumnStretch(1, 1)
-        running_layout.addLayout(steps_grid)
+        self.steps_box = QWidget()
+        steps_grid.setContentsMargins(0, 0, 0, 0)
+        self.steps_box.setLayout(steps_grid)
+        running_layout.addWidget(self.steps_box)
+        # The recipe's instruction for the step running now, in place of the step list.
+        self.instruction_panel = InstructionPanel()
+        self.instruction_panel.hide()
+        running_layout.addWidget(self.instruction_panel, 1)
         running_layout.addStretch(1)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
@@ -200,39 +190,54 @@ class SlotTile(QFrame):
         self.pages.addWidget(self.verdict_panel)
 
         self._state: SlotState | None = None
+        self._size = (0, 0)  # kept by resizeEvent
+        self._words = 0  # counts retranslations
+        self.fitter = TileFitter(self)
+        self.training = False  # the training window: the idle tile says how to start a unit there
         self.retranslate()
 
     # ---- size ----------------------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
-        self._width = event.size().width()
+        self._size = (event.size().width(), event.size().height())
         self._fit_type()
 
     def _fit_type(self) -> None:
-        """Large type, as large as the tile allows: readable from three metres, never clipped.
-
-        Measured again only when the width or the words changed, not on every progress step.
-        """
-        fitted_for = (self._width, self._shown.get("serial"), self._shown.get("verdict word"))
-        if fitted_for == self._fitted_for:
-            return
-        self._fitted_for = fitted_for
-        inner = self._width - 2 * 16 - 8
-        fit_font(self.serial_label, inner, *SERIAL_PIXELS)
-        word_space = inner - 2 * 14 - VERDICT_ICON_SIZE.width() - 12 - 8
-        fit_font(self.verdict_word, word_space, *VERDICT_PIXELS)
+        """Large type, as large as the tile allows: readable from three metres, never clipped
+        nor overlapping (``station.gui.tile_fit``). Measured again only when the tile's size or
+        words may have changed -- told by what the tile keeps, without asking Qt -- not on every
+        progress step."""
+        outcome = self._state.outcome if self._state is not None else None
+        self.fitter.fit((self._size, self._words, self._shown.get("next"), self._shown.get("page"),
+                         self._shown.get("serial"), outcome))  # fmt: skip
 
     # ---- drawing -------------------------------------------------------------------------
 
     def retranslate(self) -> None:
+        self._words += 1  # every text is set again, maybe in another language
         self.name_label.setText(self.tr("Slot {name}").format(name=self.slot_name))
-        self.idle_hint.setText(self.tr("Ready. Scan a unit."))
+        self.next_marker.setText(self.tr("Next scan →"))
+        self.idle_hint.setText(self.tr("Ready. Scan a unit, or press Simulate scan.") if self.training
+                               else self.tr("Ready. Scan a unit."))  # fmt: skip
         for step, label in self.step_labels.items():
             label.setText(step_title(step))
         self._shown.pop("device id", None)  # its words are translated
         if self._state is not None:
             self.show_state(self._state, 0.0)
+
+    def set_training(self, training: bool) -> None:
+        self.training = training
+        self.retranslate()
+
+    def set_next(self, is_next: bool) -> None:
+        """Mark (or unmark) this slot as the one the next scan goes to: the marker and a frame."""
+        if not self._changed("next", is_next):
+            return
+        self.next_marker.setVisible(is_next)
+        self.setProperty("next", is_next)
+        repolish(self)
+        self._fit_type()  # its frame is thicker, and the mark takes room on the top row
 
     def _changed(self, key: str, value: object) -> bool:
         """True, and remembered, when ``value`` is not what the tile shows for ``key`` yet.
@@ -287,6 +292,11 @@ class SlotTile(QFrame):
                 self.step_icons[step].setPixmap(self._step_pixmaps[step_state])
                 label.setProperty("state", step_state.value)
                 repolish(label)
+        instruction = state.instruction
+        if self._changed("instruction", instruction):
+            self.instruction_panel.show_instruction(instruction)
+            self.steps_box.setVisible(instruction is None)
+            self.instruction_panel.setVisible(instruction is not None)
         flashing = state.current_step == StepName.FLASH.value and state.progress is not None
         verifying = state.current_step == StepName.VERIFY.value
         if self._changed("progress shown", flashing or verifying):
@@ -305,15 +315,19 @@ class SlotTile(QFrame):
             Verdict.FAIL: verdict_fail(),
             Verdict.NEEDS_PERSON: verdict_fail(),
             Verdict.REWORKED: verdict_reworked(),
+            Verdict.ALREADY_PASSED: verdict_pass(),  # the unit's PASS stays: it is a good unit
         }
         icons = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.NEEDS_PERSON: "attention",
-                 Verdict.REWORKED: "attention"}
+                 Verdict.REWORKED: "attention", Verdict.ALREADY_PASSED: "pass"}
         assert verdict is not None
         self.verdict_word.setText(words[verdict])
         self._shown["verdict word"] = words[verdict]
         self.verdict_icon.setPixmap(_verdict_pixmap(icons[verdict]))
         if verdict is Verdict.PASS:
             self.verdict_reason.setText(self.tr("Move the unit on."))
+            self.verdict_code.setText("")
+        elif verdict is Verdict.ALREADY_PASSED:  # calm: it passed before and was not touched now
+            self.verdict_reason.setText(state.headline)
             self.verdict_code.setText("")
         else:
             self.verdict_reason.setText(state.headline)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -31,6 +32,7 @@ from station.domain.errors import StationError
 from station.gui.dialogs import PinDialog, secret_field
 from station.gui.history import local_time
 from station.gui.line import ActionResult, StationLine
+from station.gui.slot_states import Verdict, rework_slot_for
 from station.gui.slot_tile import repolish
 
 
@@ -97,6 +99,8 @@ class SupervisorView(QScrollArea):
         self.rework_warning.setWordWrap(True)
         self.rework_serial = QLineEdit()
         self.rework_slot = QComboBox()
+        self._rework_slot_picked = False  # the supervisor chose a slot themselves
+        self.rework_slot.activated.connect(self._pick_rework_slot)
         self.rework_button = QPushButton()
         self.rework_button.setObjectName("danger")
         self.rework_button.clicked.connect(self.start_rework)
@@ -185,6 +189,28 @@ class SupervisorView(QScrollArea):
         if current in self.line.slot_names:
             self.rework_slot.setCurrentText(current)
         self.refresh_inspections()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.default_rework_slot()
+
+    def _pick_rework_slot(self, _index: int) -> None:
+        self._rework_slot_picked = True
+
+    def default_rework_slot(self) -> None:
+        """The rework's slot as the view opens: the unit waiting for a person (amber), else the
+        slot the supervisor chose, else the one that failed last; its unit's serial with it
+        when no serial is typed yet."""
+        states = self.line.slot_states
+        picked = self.rework_slot.currentText() if self._rework_slot_picked else ""
+        slot = rework_slot_for(states, picked)
+        if not slot:
+            return
+        self.rework_slot.setCurrentText(slot)
+        state = states.get(slot)
+        if (state is not None and not self.rework_serial.text().strip() and state.serial
+                and state.verdict in (Verdict.NEEDS_PERSON, Verdict.FAIL)):  # fmt: skip
+            self.rework_serial.setText(state.serial)
 
     def _slot_changed(self, name: str) -> None:
         state = self.line.slot_states.get(name)

@@ -51,6 +51,7 @@ from station.domain.errors import (
     error_class_for,
 )
 from station.domain.recipe import StepName
+from station.domain.text import escape_text
 
 CONTEXT = "OperatorMessages"
 
@@ -180,6 +181,41 @@ def refusal_words(refusal: SlotError) -> str:
     return translate("StationLine", "All slots are working. Wait for a result.")
 
 
+SCAN_SHOWN_LENGTH = 40  # of a scan shown back to the operator; a banner never grows with a long label
+
+
+def shown_scan(text: str, limit: int = SCAN_SHOWN_LENGTH) -> str:
+    """What a scanner read, as a banner may show it: shortened, then its control characters escaped."""
+    return escape_text(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def invalid_scan_words(text: str) -> str:
+    """A label that is not a unit's serial: the operator sees what was read (a wrong label, a
+    garbled read, a scanner set to add a prefix)."""
+    return QCoreApplication.translate(
+        "StationLine", "This label is not a serial of this product (read: {scan}). Scan the serial label."
+    ).format(scan=shown_scan(text))
+
+
+def sound_problem_words() -> str:
+    """The station cannot be heard: results must be watched, and an engineer should know (the
+    log says why)."""
+    return QCoreApplication.translate(
+        "StationLine", "This computer cannot play the station's sounds. Watch the screen for results, and tell an "
+        "engineer."
+    )
+
+
+def station_error_words(where: str, shown: str) -> str:
+    """An unexpected error, as the operator reads it: where, what (the type, or the station's own
+    words), that the station goes on, and what to do."""
+    return QCoreApplication.translate(
+        "StationLine",
+        "Something went wrong in {where} ({what}). The station keeps running: try again, and call an "
+        "engineer if it happens again. The log has the details.",
+    ).format(where=where, what=shown)
+
+
 def step_title(step: str) -> str:
     translate = QCoreApplication.translate
     titles = {
@@ -208,3 +244,8 @@ def verdict_fail() -> str:
 
 def verdict_reworked() -> str:
     return QCoreApplication.translate("OperatorMessages", "ERASED")
+
+
+def units_per_hour_text(value: float | None) -> str:
+    """Units per hour as the operator's header and the Reports view both show it: one figure, one form."""
+    return "—" if value is None else f"{value:.0f}"

@@ -62,6 +62,9 @@ class _SignalObserver:
     def identified(self, serial: str, device_id: str) -> None:
         self._worker.identified.emit(serial, device_id)
 
+    def console_line(self, line: str) -> None:
+        self._worker.console_line.emit(line)
+
 
 class SlotWorker(QObject):
     """Lives on its slot's QThread and runs one job at a time."""
@@ -71,6 +74,7 @@ class SlotWorker(QObject):
     step_finished = Signal(str, str, str)  # step, StepOutcome value, detail
     progress = Signal(str, float)
     identified = Signal(str, str)  # serial, device id
+    console_line = Signal(str)  # a console transcript line (secrets replaced by labels)
     job_finished = Signal(AttemptOutcome)
     job_crashed = Signal(str, str)  # scanned text, what may be shown
 
@@ -104,6 +108,7 @@ class SlotRunner(QObject):
     step_finished = Signal(str, str, str, str)  # slot, step, StepOutcome value, detail
     progress = Signal(str, str, float)  # slot, step, fraction
     identified = Signal(str, str, str)  # slot, serial, device id
+    console_line = Signal(str, str)  # slot, console transcript line
     job_finished = Signal(str, str, AttemptOutcome)  # slot, kind, outcome
     job_crashed = Signal(str, str, str)  # slot, scanned text, what may be shown
     _submit = Signal(object)
@@ -123,6 +128,7 @@ class SlotRunner(QObject):
         self.worker.step_finished.connect(self._step_finished)
         self.worker.progress.connect(self._progress)
         self.worker.identified.connect(self._identified)
+        self.worker.console_line.connect(self._console_line)
         self.worker.job_finished.connect(self._job_finished)
         self.worker.job_crashed.connect(self._job_crashed)
         self.worker_thread.start()
@@ -153,6 +159,10 @@ class SlotRunner(QObject):
     @Slot(str, str)
     def _identified(self, serial: str, device_id: str) -> None:
         self.identified.emit(self.slot_name, serial, device_id)
+
+    @Slot(str)
+    def _console_line(self, line: str) -> None:
+        self.console_line.emit(self.slot_name, line)
 
     @Slot(AttemptOutcome)
     def _job_finished(self, outcome: AttemptOutcome) -> None:

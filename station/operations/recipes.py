@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from station.domain.recipe import Recipe
 from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
+from station.domain.text import escape_text
 from station.security.credentials import check_recipe_credentials
 
 
@@ -19,6 +21,10 @@ from station.security.credentials import check_recipe_credentials
 class CheckedRecipe:
     recipe: Recipe
     description: str
+
+    def to_json(self) -> dict[str, Any]:
+        """What the description says, as data (``station recipe check --json``)."""
+        return recipe_document(self.recipe)
 
 
 def check_recipe(path: Path) -> CheckedRecipe:
@@ -78,6 +84,47 @@ def describe_recipe(recipe: Recipe) -> str:
     if recipe.binding is not None:
         listed = "only listed serials" if recipe.binding.require_listed else "listed serials checked"
         lines.append(f"binding     {len(recipe.binding.devices)} serials bound to device ids ({listed})")
+    for instruction in recipe.instructions:
+        path = instruction.picture_path
+        picture = f"  (picture {escape_text(path.name)})" if path is not None else ""
+        lines.append(f"instruction {instruction.step.value}: {escape_text(instruction.text)}{picture}")
     lines.append(f"recipe sha256 {recipe.content_hash}")
     lines.append("OK: the recipe is valid and every image matches its pinned hash")
     return "\n".join(lines)
+
+
+def recipe_document(recipe: Recipe) -> dict[str, Any]:
+    """The fields :func:`describe_recipe` prints, as JSON-ready data (addresses as numbers)."""
+    rule = recipe.serial_rule
+    credentials = recipe.credentials
+    return {
+        "recipe": str(recipe.path),
+        "product": recipe.product,
+        "description": recipe.description,
+        "target": recipe.target,
+        "firmware_version": recipe.firmware_version,
+        "flash": {"start": recipe.flash.start, "end": recipe.flash.end, "page_size": recipe.flash.page_size},
+        "regions": [{"name": region.name, "role": region.role.value, "address": region.address, "end": region.end,
+                     "size": region.size} for region in recipe.flash.regions],
+        "images": [{"name": image.name, "format": image.format.value, "file": image.path.name, "size": image.size,
+                    "sha256": image.sha256,
+                    "segments": [{"address": segment.address, "end": segment.end} for segment in image.segments]}
+                   for image in recipe.images],
+        "serial_rule": {"kind": rule.kind.value, "pattern": rule.pattern, "gtin": rule.gtin,
+                        "application_identifier": rule.application_identifier},
+        "credentials": {"plan": credentials.plan.value, "endpoint_name_template": credentials.endpoint_name_template,
+                        "key_type": credentials.key_type.value, "validity_days": credentials.validity_days,
+                        "server_uri": credentials.server_uri},
+        "lock_method": recipe.lock_method.value,
+        "console": {"baud_rate": recipe.console.baud_rate, "reply_format": recipe.console.reply_format.value},
+        "activation": {"product": recipe.activation.product, "token_pool": recipe.activation.token_pool},
+        "steps": [{"step": step.name.value, "timeout_s": step.timeout_seconds, "retries": step.retries}
+                  for step in recipe.steps],
+        "binding": None if recipe.binding is None else {
+            "serials": len(recipe.binding.devices), "require_listed": recipe.binding.require_listed},
+        "instructions": [{"step": instruction.step.value, "text": instruction.text,
+                          "picture": None if instruction.picture_path is None else instruction.picture_path.name}
+                         for instruction in recipe.instructions],
+        "sha256": recipe.content_hash,
+        "ok": True,
+    }  # fmt: skip

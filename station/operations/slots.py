@@ -2,9 +2,12 @@
 
 A scan of a fixture's label (its ``fixture_code``, or ``slot:NAME``) sends the next unit scan
 to that slot, if it comes within ``FIXTURE_CHOICE_SECONDS``. Otherwise a unit scanned again
-goes back to the slot that ran it (it is still in that fixture), and a new unit to the next
-free slot in turn, as fixtures are loaded one after another. A unit already running, a busy
-chosen slot, or no free slot at all is refused with an error of the domain's tree.
+goes back to the free slot that ran it (it is still in that fixture), and a new unit to the
+first free slot in slot order: one rule a person can follow, and ``next_slot`` says which slot
+that is, so that the window can mark it before the scan (a round-robin turn once sent a unit
+to slot 3 while slots 1 and 2 stood free, binding its serial to the wrong fixture). A unit
+already running, a busy chosen slot, or no free slot at all is refused with an error of the
+domain's tree.
 """
 
 from __future__ import annotations
@@ -46,7 +49,6 @@ class SlotChooser:
         self.slots = tuple(slots)
         self._clock = clock
         self._fixture_choice: tuple[str, float] | None = None
-        self._last_assigned: str | None = None
 
     def fixture_for(self, text: str) -> str | None:
         """The slot whose fixture label (or ``slot:NAME``) this scan is, if it is one."""
@@ -65,32 +67,44 @@ class SlotChooser:
     def forget_fixture(self) -> None:
         self._fixture_choice = None
 
+    @property
+    def chosen_fixture(self) -> str | None:
+        """The slot a fixture label chose for the next unit, while that choice holds."""
+        if self._fixture_choice is None:
+            return None
+        name, at = self._fixture_choice
+        if self._clock() - at > FIXTURE_CHOICE_SECONDS:
+            self._fixture_choice = None
+            return None
+        return name
+
+    def next_slot(self, statuses: Sequence[SlotStatus]) -> str | None:
+        """Where the next new unit's scan goes: the chosen fixture's slot (busy or not: the scan
+        is then refused), else the first free slot in slot order; None when every slot works."""
+        names = [status.name for status in statuses]
+        chosen = self.chosen_fixture
+        if chosen is not None and chosen in names:
+            return chosen
+        return next((status.name for status in statuses if not status.busy), None)
+
     def choose(self, serial: str, statuses: Sequence[SlotStatus]) -> str:
-        """The slot for this unit now; SlotError saying why there is none."""
+        """The slot for this unit now; SlotError saying why there is none.
+
+        A chosen fixture's slot first (the choice is used up, taken or refused); else the free
+        slot that last ran this serial (a rescan of the unit still in it); else ``next_slot``.
+        """
         for status in statuses:
             if status.busy and status.serial == serial:
                 raise UnitAlreadyRunningError(f"unit {serial} is already running in slot {status.name}",
                                               slot=status.name)  # fmt: skip
-        chosen = self._take_fixture_choice()
         by_name = {status.name: status for status in statuses}
+        chosen, self._fixture_choice = self.chosen_fixture, None
         if chosen is not None and chosen in by_name:
             if by_name[chosen].busy:
                 raise SlotBusyError(f"slot {chosen} is still working", slot=chosen)
-            self._last_assigned = chosen
             return chosen
-        names = [status.name for status in statuses]
-        start = names.index(self._last_assigned) + 1 if self._last_assigned in names else 0
-        in_turn = names[start:] + names[:start]
-        free = [name for name in in_turn if not by_name[name].busy]
-        if not free:
+        again = next((status.name for status in statuses if not status.busy and status.serial == serial), None)
+        first_free = self.next_slot(statuses)
+        if first_free is None:
             raise NoFreeSlotError("every slot is working")
-        # The slot that last ran this serial (a rescan of the unit still in it), else the next free one.
-        chosen = next((name for name in free if by_name[name].serial == serial), free[0])
-        self._last_assigned = chosen
-        return chosen
-
-    def _take_fixture_choice(self) -> str | None:
-        choice, self._fixture_choice = self._fixture_choice, None
-        if choice is None or self._clock() - choice[1] > FIXTURE_CHOICE_SECONDS:
-            return None
-        return choice[0]
+        return again or first_free

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from station.config.paths import StationPaths
 from station.config.settings import ScannerSettings, SlotSettings, StationSettings, check_slots, save_settings
-from station.domain.errors import StationError
+from station.domain.errors import ConfigurationError, StationError
 from station.domain.recipe import CredentialPlan
 from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
 from station.operations.counters import ShiftCounters
@@ -144,6 +144,22 @@ class DemoOptions:
     sounds: bool = True
 
 
+# The simulated units' timing factor (1: the nRF52840 datasheet's flash times, 0: instant). The
+# training window runs at the datasheet's pace, so that a trainee sees each step and the flash
+# progress and the clock moving, as on a line; the headless demo (a quick check) runs instantly.
+TRAINING_WINDOW_TIMING = 1.0
+HEADLESS_DEMO_TIMING = 0.0
+
+
+def demo_timing(requested: float | None, *, window: bool) -> float:
+    """The timing factor ``station demo`` uses: the one asked for (``--timing``), else its default."""
+    if requested is None:
+        return TRAINING_WINDOW_TIMING if window else HEADLESS_DEMO_TIMING
+    if not requested >= 0:  # also refuses NaN
+        raise ConfigurationError(f"the timing factor must be 0 (instant) or more, not {requested}")
+    return requested
+
+
 class StationFactory(Protocol):
     """What a front end gets from the composition root."""
 
@@ -151,8 +167,13 @@ class StationFactory(Protocol):
         """The station's files, as this station decides them."""
         ...
 
-    def open_database(self, options: StationOptions) -> Database:
-        """The station's database, its schema checked (for commands that only read or verify)."""
+    def open_database(self, options: StationOptions, *, check_schema: bool = True) -> Database:
+        """The station's database, its schema checked (for commands that only read or verify).
+        Never creates one: a database that does not exist is an error saying where it was looked for."""
+        ...
+
+    def station_key(self, options: StationOptions) -> StationKey:
+        """The station's own key, for a command that signs or verifies; never creates one."""
         ...
 
     def open_station(

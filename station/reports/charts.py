@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -18,14 +17,14 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 
+from station.reports.axes import HEADROOM, nice_axis
+from station.reports.texts import ENGLISH_TEXTS, ReportTexts
 from station.reports.yield_stats import ParetoEntry, StepTiming
 
 BAR_COLOUR = colors.HexColor("#3d6fb6")
 P95_COLOUR = colors.HexColor("#e0913a")
 LINE_COLOUR = colors.HexColor("#c0392b")
 MAX_PARETO_BARS = 12
-HEADROOM = 1.08  # the tallest bar (and its label) stays below the top of the axis
-OTHER = "other"
 
 
 def pareto_chart(
@@ -35,13 +34,15 @@ def pareto_chart(
     width: float = 480,
     height: float = 230,
     font: str = "Helvetica",
+    texts: ReportTexts = ENGLISH_TEXTS,
 ) -> Drawing:
     """Bars of failure counts with the cumulative share as a line (right axis, percent)."""
-    entries = _top(entries)
+    entries = _top(entries, texts)
     drawing = Drawing(width, height)
     drawing.add(String(0, height - 12, title, fontName=font, fontSize=10))
     if not entries:
-        drawing.add(String(width / 2, height / 2, "no failures", fontName=font, fontSize=9, textAnchor="middle"))
+        drawing.add(String(width / 2, height / 2, texts("chart.no_failures"), fontName=font, fontSize=9,
+                           textAnchor="middle"))
         return drawing
     left, bottom, right_margin, top_margin = 40, 58, 38, 22
     plot_width, plot_height = width - left - right_margin, height - bottom - top_margin
@@ -91,7 +92,7 @@ def pareto_chart(
     drawing.add(line)
 
     drawing.add(_legend(width - right_margin, height - 6,
-                        [(BAR_COLOUR, "failures"), (LINE_COLOUR, "cumulative %")], font))
+                        [(BAR_COLOUR, texts("chart.failures")), (LINE_COLOUR, texts("chart.cumulative"))], font))
     return drawing
 
 
@@ -102,12 +103,13 @@ def cycle_time_chart(
     width: float = 480,
     height: float = 220,
     font: str = "Helvetica",
+    texts: ReportTexts = ENGLISH_TEXTS,
 ) -> Drawing:
     """Median and 95th percentile duration of each step, paired bars, in seconds."""
     drawing = Drawing(width, height)
     drawing.add(String(0, height - 12, title, fontName=font, fontSize=10))
     if not timings:
-        drawing.add(String(width / 2, height / 2, "no finished steps", fontName=font, fontSize=9,
+        drawing.add(String(width / 2, height / 2, texts("chart.no_steps"), fontName=font, fontSize=9,
                            textAnchor="middle"))
         return drawing
     left, bottom, right_margin, top_margin = 40, 46, 10, 22
@@ -115,7 +117,7 @@ def cycle_time_chart(
     bars.x, bars.y = left, bottom
     bars.width, bars.height = width - left - right_margin, height - bottom - top_margin
     bars.data = [[timing.median_s for timing in timings], [timing.p95_s for timing in timings]]
-    bars.categoryAxis.categoryNames = [_short(timing.step, 14) for timing in timings]
+    bars.categoryAxis.categoryNames = [_short(texts.step(timing.step), 14) for timing in timings]
     bars.categoryAxis.labels.angle = 30
     bars.categoryAxis.labels.boxAnchor = "ne"
     bars.categoryAxis.labels.fontName = font
@@ -135,17 +137,17 @@ def cycle_time_chart(
     bars.groupSpacing = 8
     drawing.add(bars)
     drawing.add(_legend(width - right_margin, height - 6,
-                        [(BAR_COLOUR, "median (s)"), (P95_COLOUR, "95th percentile (s)")], font))
+                        [(BAR_COLOUR, texts("chart.median")), (P95_COLOUR, texts("chart.p95"))], font))
     return drawing
 
 
-def _top(entries: Sequence[ParetoEntry]) -> list[ParetoEntry]:
+def _top(entries: Sequence[ParetoEntry], texts: ReportTexts) -> list[ParetoEntry]:
     """At most MAX_PARETO_BARS bars: the rest folded into one "other" bar at the end."""
     if len(entries) <= MAX_PARETO_BARS:
         return list(entries)
     kept = list(entries[: MAX_PARETO_BARS - 1])
     rest = entries[MAX_PARETO_BARS - 1:]
-    kept.append(ParetoEntry(f"{OTHER} ({len(rest)})", sum(entry.count for entry in rest),
+    kept.append(ParetoEntry(texts("chart.other", count=len(rest)), sum(entry.count for entry in rest),
                             sum(entry.share for entry in rest), rest[-1].cumulative_share))
     return kept
 
@@ -167,23 +169,6 @@ def _legend(right: float, top: float, items: list[tuple[colors.Color, str]], fon
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def nice_axis(value: float, *, integer: bool = False, ticks: int = 6) -> tuple[float, float]:
-    """(maximum, step) of a value axis from 0: a step of 1, 2, 2.5 or 5 times a power of ten
-    giving at most ``ticks`` intervals, the maximum the first multiple of it at or above
-    ``value``. ``integer`` axes (counts) never step by less than 1."""
-    if value <= 0:
-        return 1.0, 1.0 if integer else 0.2
-    magnitude = 10.0 ** math.floor(math.log10(value / ticks))
-    step = 10 * magnitude
-    for factor in (1, 2, 2.5, 5, 10):
-        if value / (factor * magnitude) <= ticks:
-            step = factor * magnitude
-            break
-    if integer:
-        step = max(1.0, math.ceil(step))
-    return step * math.ceil(value / step - 1e-9), step
 
 
 def _seconds_format(step: float) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from station.domain.records import AttemptFilter, AttemptResult
 from station.reports.errors import ReportError
+from station.reports.texts import ENGLISH_TEXTS, ReportTexts
 
 LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -31,13 +32,13 @@ def utc_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(LOCAL_TIME_FORMAT) + " UTC"
 
 
-def human_duration(seconds: float) -> str:
-    """``42.0 s``, ``14.5 min`` or ``3.25 h``."""
+def human_duration(seconds: float, texts: ReportTexts = ENGLISH_TEXTS) -> str:
+    """``42.0 s``, ``14.5 min`` or ``3.25 h`` (in the words of ``texts``)."""
     if seconds < 120:
-        return f"{seconds:.1f} s"
+        return texts("duration.seconds", value=f"{seconds:.1f}")
     if seconds < 2 * 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
+        return texts("duration.minutes", value=f"{seconds / 60:.1f}")
+    return texts("duration.hours", value=f"{seconds / 3600:.2f}")
 
 
 def filter_to_json(wanted: AttemptFilter) -> dict[str, Any]:
@@ -80,29 +81,30 @@ def filter_from_json(document: dict[str, Any]) -> AttemptFilter:
         raise ReportError(f"not a report filter: {error}") from None
 
 
-def describe_filter(wanted: AttemptFilter, zone: tzinfo | None = None) -> list[tuple[str, str]]:
+def describe_filter(
+    wanted: AttemptFilter, zone: tzinfo | None = None, texts: ReportTexts = ENGLISH_TEXTS
+) -> list[tuple[str, str]]:
     """(label, value) lines for a cover page or a terminal; one line "all attempts" when empty."""
     lines: list[tuple[str, str]] = []
-    for label, value in (
-        ("work order", wanted.work_order),
-        ("product", wanted.product),
-        ("recipe", wanted.recipe_hash),
-        ("station", wanted.station),
-        ("operator", wanted.operator),
+    for key, value in (
+        ("filter.work_order", wanted.work_order),
+        ("filter.product", wanted.product),
+        ("filter.recipe", wanted.recipe_hash),
+        ("filter.station", wanted.station),
+        ("filter.operator", wanted.operator),
     ):
         if value is not None:
-            lines.append((label, value))
+            lines.append((texts(key), value))
     if wanted.since is not None:
-        lines.append(("started from", f"{local_time(wanted.since, zone)} ({utc_time(wanted.since)})"))
+        lines.append((texts("filter.since"), f"{local_time(wanted.since, zone)} ({utc_time(wanted.since)})"))
     if wanted.until is not None:
-        lines.append(("started before", f"{local_time(wanted.until, zone)} ({utc_time(wanted.until)})"))
+        lines.append((texts("filter.until"), f"{local_time(wanted.until, zone)} ({utc_time(wanted.until)})"))
     if wanted.result is not None:
-        lines.append(("result", wanted.result.value))
+        lines.append((texts("filter.result"), texts.result(wanted.result.value)))
     if wanted.serials is not None:
-        shown = ", ".join(wanted.serials[:20])
-        more = len(wanted.serials) - 20
-        lines.append(("serials", shown + (f" and {more} more" if more > 0 else "")))
-    return lines or [("filter", "all attempts")]
+        lines.append((texts("filter.serials"), texts.more(", ".join(wanted.serials[:20]),
+                                                          max(0, len(wanted.serials) - 20))))
+    return lines or [(texts("filter.label"), texts("filter.all"))]
 
 
 def _moment(text: Any) -> datetime | None:

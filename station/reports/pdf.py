@@ -4,6 +4,8 @@ Pages: a cover (filter, stations, products, work orders, recipe and firmware ima
 totals, the signing key), the yield figures with the failure tables, a failure Pareto chart and
 a cycle-time chart, then the unit table -- one line per attempt: attempt, serial, device id,
 result, failure, operator, local start time, certificate fingerprint -- on landscape pages.
+In English, Spanish or Simplified Chinese (``PdfContext.language``): the words come from
+:mod:`station.reports.texts`, the fonts from :mod:`station.reports.fonts`.
 
 Memory: reportlab's platypus lays out a document from a story held in memory, and keeps the
 finished pages until it writes the file. The unit table is therefore capped at
@@ -20,7 +22,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,6 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -47,44 +48,17 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from station.domain.languages import ENGLISH
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult
 from station.domain.text import escape_text
 from station.reports.charts import cycle_time_chart, pareto_chart
 from station.reports.filters import describe_filter, human_duration, local_time, utc_time
+from station.reports.fonts import Fonts, report_fonts
 from station.reports.summary import ReportSummary
-from station.reports.yield_stats import ParetoEntry, YieldReport
+from station.reports.texts import ReportTexts
+from station.reports.yield_stats import MINIMUM_RATE_SPAN, ParetoEntry, YieldReport
 
 DEFAULT_TABLE_LIMIT = 5000
-TITLE = "Traceability report"
-# DejaVu covers Latin, Greek and Cyrillic names; the PDF base fonts cover Latin-1 only.
-_FONT_FILES = {
-    "StationSans": "DejaVuSans.ttf",
-    "StationSans-Bold": "DejaVuSans-Bold.ttf",
-    "StationMono": "DejaVuSansMono.ttf",
-}
-_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-
-
-@dataclass(frozen=True)
-class Fonts:
-    regular: str
-    bold: str
-    mono: str
-
-
-@functools.cache
-def report_fonts() -> Fonts:
-    """DejaVu when the system has it (wider character coverage), else the PDF base fonts."""
-    for directory in _FONT_DIRS:
-        paths = {name: directory / file for name, file in _FONT_FILES.items()}
-        if all(path.is_file() for path in paths.values()):
-            try:
-                for name, path in paths.items():
-                    pdfmetrics.registerFont(TTFont(name, str(path)))
-            except Exception:  # a damaged font file: fall back rather than fail the report
-                break
-            return Fonts("StationSans", "StationSans-Bold", "StationMono")
-    return Fonts("Helvetica", "Helvetica-Bold", "Courier")
 
 
 @dataclass(frozen=True)
@@ -96,6 +70,7 @@ class PdfContext:
     key_fingerprint: str
     created_at: datetime
     zone: tzinfo | None = None  # local time zone for display; None: this computer's
+    language: str = ENGLISH  # en, es or zh_CN (station.domain.languages)
 
 
 def write_pdf(
@@ -108,10 +83,11 @@ def write_pdf(
     on_row: Callable[[int], None] | None = None,
 ) -> int:
     """Write the report to ``out_path``; return the number of attempts in the unit table."""
-    fonts = report_fonts()
-    styles = _Styles(fonts)
+    texts = ReportTexts(context.language)
+    fonts = report_fonts(context.language)
+    styles = _Styles(fonts, texts)
     figures = summary.figures
-    document = _Document(str(out_path), context, fonts)
+    document = _Document(str(out_path), context, styles)
     story: list[Flowable] = []
     story += _cover(summary, context, styles, table_limit)
     story += [NextPageTemplate("portrait"), PageBreak()]
@@ -127,7 +103,8 @@ def write_pdf(
 
 
 class _Document(BaseDocTemplate):  # type: ignore[misc]
-    def __init__(self, filename: str, context: PdfContext, fonts: Fonts) -> None:
+    def __init__(self, filename: str, context: PdfContext, styles: _Styles) -> None:
+        title = styles.texts("title")
         super().__init__(
             filename,
             pagesize=A4,
@@ -135,13 +112,15 @@ class _Document(BaseDocTemplate):  # type: ignore[misc]
             rightMargin=18 * mm,
             topMargin=16 * mm,
             bottomMargin=16 * mm,
-            title=TITLE,
-            author=f"Provisioning station {context.station}",
-            subject=TITLE,
+            title=title,
+            author=styles.texts("author", station=context.station),
+            subject=title,
             creator="provisioning-station",
+            lang=context.language.replace("_", "-"),
         )
         self._context = context
-        self._fonts = fonts
+        self._fonts = styles.fonts
+        self._texts = styles.texts
         portrait_frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="portrait")
         wide = landscape(A4)
         margin = 8 * mm
@@ -158,15 +137,19 @@ class _Document(BaseDocTemplate):  # type: ignore[misc]
         canvas.setFont(self._fonts.regular, 7)
         canvas.setFillColor(colors.HexColor("#555555"))
         created = local_time(self._context.created_at, self._context.zone)
-        text = (f"{TITLE} · station {self._context.station} · created {created} · "
-                f"signed by key {self._context.key_fingerprint[:16]}…")
+        text = self._texts("footer", title=self._texts("title"), station=escape_text(self._context.station),
+                           created=created, key=self._context.key_fingerprint[:16])
         canvas.drawString(12 * mm, 8 * mm, text)
-        canvas.drawRightString(width - 12 * mm, 8 * mm, f"page {document.page}")
+        canvas.drawRightString(width - 12 * mm, 8 * mm, self._texts("page", page=document.page))
         canvas.restoreState()
 
 
 class _Styles:
-    def __init__(self, fonts: Fonts) -> None:
+    """The paragraph styles, with the fonts and words of the report's language."""
+
+    def __init__(self, fonts: Fonts, texts: ReportTexts) -> None:
+        self.fonts = fonts
+        self.texts = texts
         self.title = ParagraphStyle("title", fontName=fonts.bold, fontSize=20, leading=24, spaceAfter=4)
         self.subtitle = ParagraphStyle("subtitle", fontName=fonts.regular, fontSize=10, leading=13,
                                        textColor=colors.HexColor("#444444"), spaceAfter=10)
@@ -183,6 +166,7 @@ class _Styles:
 
 
 _GRID = colors.HexColor("#bbbbbb")
+_KEY_VALUE_WIDTHS = (38 * mm, 136 * mm)  # a longer label wraps; a value keeps room for "name:SHA-256"
 _HEADER_FILL = colors.HexColor("#e8eef7")
 
 
@@ -204,61 +188,58 @@ def _key_value_table(rows: list[tuple[str, Any]], styles: _Styles, widths: tuple
 
 
 def _cover(summary: ReportSummary, context: PdfContext, styles: _Styles, table_limit: int) -> list[Flowable]:
-    figures, inventory = summary.figures, summary.inventory
+    figures, inventory, texts = summary.figures, summary.inventory, styles.texts
     zone = context.zone
     story: list[Flowable] = [
-        Paragraph(TITLE, styles.title),
-        Paragraph(_escape(f"Created {local_time(context.created_at, zone)} ({utc_time(context.created_at)}) "
-                          f"by station {context.station}. Times are local ({_zone_name(context.created_at, zone)})"
-                          " unless marked UTC; the database keeps UTC."), styles.subtitle),
-        Paragraph("Filter", styles.heading),
-        _key_value_table(describe_filter(context.wanted, zone), styles, (38 * mm, 136 * mm)),
-        Paragraph("Totals", styles.heading),
+        Paragraph(_escape(texts("title")), styles.title),
+        Paragraph(_escape(texts("cover.created", local=local_time(context.created_at, zone),
+                                utc=utc_time(context.created_at), station=context.station,
+                                zone=_zone_name(context.created_at, zone))), styles.subtitle),
+        Paragraph(_escape(texts("heading.filter")), styles.heading),
+        _key_value_table(describe_filter(context.wanted, zone, texts), styles, _KEY_VALUE_WIDTHS),
+        Paragraph(_escape(texts("heading.totals")), styles.heading),
     ]
-    results = ", ".join(f"{name} {count}" for name, count in figures.result_counts.items()) or "none"
+    results = ", ".join(f"{texts.result(name)} {count}" for name, count in figures.result_counts.items())
     span = "—"
     if figures.span_start is not None and figures.span_end is not None:
-        span = f"{local_time(figures.span_start, zone)} to {local_time(figures.span_end, zone)}"
+        span = texts("totals.span", start=local_time(figures.span_start, zone), end=local_time(figures.span_end, zone))
     totals: list[tuple[str, Any]] = [
-        ("attempts", f"{figures.attempts}  ({results})"),
-        ("units", f"{figures.units} production units; {figures.golden_units} golden (reference) units with "
-                  f"{figures.golden_attempts} attempts, left out of yield"),
-        ("rework attempts", str(figures.rework_attempts)),
-        ("first-pass yield", _yield_text(figures.first_pass_yield, figures.first_pass_units, figures.units_started)),
-        ("final yield", _yield_text(figures.final_yield, figures.final_pass_units, figures.units)),
-        ("time span", span),
-        ("unit table", f"{min(figures.attempts, table_limit)} of {figures.attempts} attempts listed"),
+        (texts("label.attempts"),
+         texts("totals.attempts", attempts=figures.attempts, results=results or texts("none"))),
+        (texts("label.units"), texts("totals.units", units=figures.units, golden_units=figures.golden_units,
+                                     golden_attempts=figures.golden_attempts)),
+        (texts("label.rework"), str(figures.rework_attempts)),
+        (texts("label.first_pass_yield"),
+         _yield_text(texts, figures.first_pass_yield, figures.first_pass_units, figures.units_started)),
+        (texts("label.final_yield"), _yield_text(texts, figures.final_yield, figures.final_pass_units, figures.units)),
+        (texts("label.span"), span),
+        (texts("label.unit_table"), texts("totals.unit_table", listed=min(figures.attempts, table_limit),
+                                          total=figures.attempts)),
     ]
-    story.append(_key_value_table(totals, styles, (38 * mm, 136 * mm)))
-    story.append(Paragraph("Stations, products and work orders", styles.heading))
+    story.append(_key_value_table(totals, styles, _KEY_VALUE_WIDTHS))
+    story.append(Paragraph(_escape(texts("heading.inventory")), styles.heading))
     story.append(_key_value_table([
-        ("stations", ", ".join(inventory.stations) or "—"),
-        ("products", ", ".join(inventory.products) or "—"),
-        ("work orders", (", ".join(inventory.work_orders) or "—")
-         + (f" and {inventory.work_orders_more} more" if inventory.work_orders_more else "")),
-        ("operators", ", ".join(inventory.operators) or "—"),
-    ], styles, (38 * mm, 136 * mm)))
-    story.append(Paragraph("Recipes and firmware used (SHA-256)", styles.heading))
+        (texts("label.stations"), ", ".join(inventory.stations) or "—"),
+        (texts("label.products"), ", ".join(inventory.products) or "—"),
+        (texts("label.work_orders"), texts.more(", ".join(inventory.work_orders) or "—", inventory.work_orders_more)),
+        (texts("label.operators"), ", ".join(inventory.operators) or "—"),
+    ], styles, _KEY_VALUE_WIDTHS))
+    story.append(Paragraph(_escape(texts("heading.hashes")), styles.heading))
     story.append(_key_value_table([
-        ("recipes", _hash_list(inventory.recipe_hashes, inventory.recipe_hashes_more, styles)),
-        ("firmware images", _hash_list(inventory.image_hashes, inventory.image_hashes_more, styles)),
-    ], styles, (38 * mm, 136 * mm)))
-    story.append(Paragraph("Signature", styles.heading))
-    story.append(Paragraph(_escape(
-        "This file is signed by the station's Ed25519 key with fingerprint (SHA-256 of the public key):"),
-        styles.body))
+        (texts("label.recipes"), _hash_list(inventory.recipe_hashes, inventory.recipe_hashes_more, styles)),
+        (texts("label.images"), _hash_list(inventory.image_hashes, inventory.image_hashes_more, styles)),
+    ], styles, _KEY_VALUE_WIDTHS))
+    story.append(Paragraph(_escape(texts("heading.signature")), styles.heading))
+    story.append(Paragraph(_escape(texts("signature.text")), styles.body))
     story.append(Paragraph(_escape(context.key_fingerprint), styles.mono))
-    story.append(Paragraph(_escape(
-        "Its manifest (this file's name + .manifest.json) records the file's SHA-256, and the signature "
-        "(+ .sig) covers the manifest. Check both with: station report verify FILE --public-key STATION.pub"),
-        styles.small))
+    story.append(Paragraph(_escape(texts("signature.check")), styles.small))
     return story
 
 
 def _hash_list(hashes: tuple[str, ...], more: int, styles: _Styles) -> Paragraph:
     text = "<br/>".join(_escape(value) for value in hashes) or "—"
     if more:
-        text += f"<br/>and {more} more"
+        text += "<br/>" + _escape(styles.texts("hashes.more", more=more))
     return Paragraph(text, styles.mono)
 
 
@@ -267,53 +248,67 @@ def _hash_list(hashes: tuple[str, ...], more: int, styles: _Styles) -> Paragraph
 
 
 def _figures_pages(figures: YieldReport, styles: _Styles, fonts: Fonts) -> list[Flowable]:
-    story: list[Flowable] = [Paragraph("Yield", styles.heading)]
-    rate = figures.units_per_hour
+    texts = styles.texts
+    story: list[Flowable] = [Paragraph(_escape(texts("heading.yield")), styles.heading)]
     attempt_time = figures.attempt_time
     story.append(_key_value_table([
-        ("first-pass yield", _yield_text(figures.first_pass_yield, figures.first_pass_units, figures.units_started)
-         + " — units whose first attempt ever passed / units whose first attempt is in this report"),
-        ("final yield", _yield_text(figures.final_yield, figures.final_pass_units, figures.units)
-         + " — units whose latest attempt passed / units"),
-        ("attempts per unit", "—" if figures.attempts_per_unit is None else
-         f"{figures.attempts_per_unit:.2f} ({figures.production_attempts} production attempts)"),
-        ("units per hour", "—" if rate is None else
-         f"{rate:.1f} over {human_duration((figures.span_hours or 0) * 3600)}"),
-        ("attempt time", "—" if attempt_time is None else
-         f"median {attempt_time.median_s:.2f} s, 95th percentile {attempt_time.p95_s:.2f} s"),
-        ("failures", f"{figures.failures} ({figures.failed_attempts} failed, "
-                     f"{figures.needs_inspection_attempts} need inspection); in progress: "
-                     f"{figures.in_progress_attempts}"),
-    ], styles, (38 * mm, 136 * mm)))
-    story.append(Paragraph(
-        "Golden (reference) units and rework attempts are left out of these figures; see the README's "
-        "definitions.", styles.small))
+        (texts("label.first_pass_yield"), texts("yield.first_pass", value=_yield_text(
+            texts, figures.first_pass_yield, figures.first_pass_units, figures.units_started))),
+        (texts("label.final_yield"), texts("yield.final", value=_yield_text(
+            texts, figures.final_yield, figures.final_pass_units, figures.units))),
+        (texts("label.attempts_per_unit"), "—" if figures.attempts_per_unit is None else texts(
+            "yield.attempts_per_unit", value=f"{figures.attempts_per_unit:.2f}",
+            production=figures.production_attempts)),
+        (texts("label.units_per_hour"), _rate_text(figures, texts)),
+        (texts("label.attempt_time"), "—" if attempt_time is None else texts(
+            "yield.attempt_time", median=f"{attempt_time.median_s:.2f}", p95=f"{attempt_time.p95_s:.2f}")),
+        (texts("label.failures"), texts("yield.failures", failures=figures.failures, failed=figures.failed_attempts,
+                                        inspection=figures.needs_inspection_attempts,
+                                        in_progress=figures.in_progress_attempts)),
+    ], styles, _KEY_VALUE_WIDTHS))
+    story.append(Paragraph(_escape(texts("yield.note")), styles.small))
 
     story.append(CondPageBreak(90 * mm))
-    story.append(Paragraph("Failures by code", styles.heading))
-    story.append(pareto_chart(figures.failures_by_code, title="Failure Pareto (by code)", font=fonts.regular))
+    story.append(Paragraph(_escape(texts("heading.failures_by_code")), styles.heading))
+    story.append(pareto_chart(figures.failures_by_code, title=texts("chart.pareto_title"), font=fonts.regular,
+                              texts=texts))
     story.append(Spacer(1, 4))
-    story.append(_pareto_table(figures.failures_by_code, "failure code", styles))
-    story.append(KeepTogether([Paragraph("Failures by step", styles.heading),
-                               _pareto_table(figures.failures_by_step, "step", styles)]))
+    story.append(_pareto_table(figures.failures_by_code, texts("column.failure_code"), styles))
+    by_step = tuple(replace(entry, name=texts.step(entry.name)) for entry in figures.failures_by_step)
+    story.append(KeepTogether([Paragraph(_escape(texts("heading.failures_by_step")), styles.heading),
+                               _pareto_table(by_step, texts("column.step"), styles)]))
 
     story.append(CondPageBreak(100 * mm))
-    story.append(Paragraph("Time per step", styles.heading))
-    story.append(cycle_time_chart(figures.step_times, title="Cycle time per step", font=fonts.regular))
-    rows = [["step", "count", "median (s)", "95th percentile (s)", "max (s)"]]
-    timings = [*figures.step_times, *([figures.attempt_time] if figures.attempt_time else [])]
-    for timing in timings:
-        rows.append([timing.step, str(timing.count), f"{timing.median_s:.3f}", f"{timing.p95_s:.3f}",
-                     f"{timing.max_s:.3f}"])
+    story.append(Paragraph(_escape(texts("heading.time_per_step")), styles.heading))
+    story.append(cycle_time_chart(figures.step_times, title=texts("chart.cycle_title"), font=fonts.regular,
+                                  texts=texts))
+    rows = [[texts("column.step"), texts("column.count"), texts("column.median"), texts("column.p95"),
+             texts("column.max")]]
+    named = [(texts.step(timing.step), timing) for timing in figures.step_times]
+    if figures.attempt_time is not None:
+        named.append((texts("timing.attempt"), figures.attempt_time))
+    for name, timing in named:
+        rows.append([name, str(timing.count), f"{timing.median_s:.3f}", f"{timing.p95_s:.3f}", f"{timing.max_s:.3f}"])
     story.append(_grid_table(rows, styles, (40 * mm, 22 * mm, 28 * mm, 38 * mm, 24 * mm),
                              bold_last=figures.attempt_time is not None))
     return story
 
 
+def _rate_text(figures: YieldReport, texts: ReportTexts) -> str:
+    """Units per hour with the span it is over; why not, when the span is too short for a rate."""
+    rate, hours = figures.units_per_hour, figures.span_hours
+    if rate is not None and hours is not None:
+        return texts("yield.units_per_hour", rate=f"{rate:.1f}", duration=human_duration(hours * 3600, texts))
+    if figures.production_attempts:
+        return texts("yield.units_per_hour_short", minutes=round(MINIMUM_RATE_SPAN.total_seconds() / 60))
+    return "—"
+
+
 def _pareto_table(entries: tuple[ParetoEntry, ...], what: str, styles: _Styles) -> Flowable:
+    texts = styles.texts
     if not entries:
-        return Paragraph("No failures.", styles.body)
-    rows = [[what, "count", "share", "cumulative"]]
+        return Paragraph(_escape(texts("failures.none")), styles.body)
+    rows = [[what, texts("column.count"), texts("column.share"), texts("column.cumulative")]]
     rows += [[entry.name, str(entry.count), f"{entry.share * 100:.1f} %", f"{entry.cumulative_share * 100:.1f} %"]
              for entry in entries]
     return _grid_table(rows, styles, (60 * mm, 22 * mm, 24 * mm, 26 * mm))
@@ -339,8 +334,8 @@ def _grid_table(rows: list[list[str]], styles: _Styles, widths: tuple[float, ...
 # ---------------------------------------------------------------------------------------------
 # Unit table
 
-_UNIT_COLUMNS = ("attempt", "serial", "device id", "result", "failure (step: code)", "operator", "started (local)",
-                 "certificate fingerprint (SHA-256)")
+_UNIT_COLUMNS = ("column.attempt", "column.serial", "column.device", "column.result", "column.failure",
+                 "column.operator", "column.started", "column.fingerprint")
 _UNIT_WIDTHS = (12 * mm, 26 * mm, 26 * mm, 28 * mm, 41 * mm, 24 * mm, 38 * mm, 85 * mm)
 _UNIT_FONT_SIZE = 7.0
 _FINGERPRINT_FONT_SIZE = 6.1
@@ -357,11 +352,10 @@ def _unit_table(
     table_limit: int,
     on_row: Callable[[int], None] | None,
 ) -> int:
-    total = summary.figures.attempts
-    story.append(Paragraph("Units", styles.heading))
-    story.append(Paragraph(_escape(
-        f"One line per attempt, oldest first; times are local ({_zone_name(context.created_at, context.zone)}). "
-        "* marks a golden (reference) unit, left out of yield; R a rework (a supervisor's erase)."), styles.small))
+    total, texts = summary.figures.attempts, styles.texts
+    story.append(Paragraph(_escape(texts("heading.units")), styles.heading))
+    story.append(Paragraph(_escape(texts("units.note", zone=_zone_name(context.created_at, context.zone))),
+                           styles.small))
     story.append(Spacer(1, 3))
     listed = 0
     table_rows: list[list[str]] = []
@@ -369,29 +363,32 @@ def _unit_table(
     for attempt in rows:
         if listed >= table_limit:
             break
-        table_rows.append(_unit_row(attempt, golden, context.zone, fonts))
+        table_rows.append(_unit_row(attempt, golden, context.zone, fonts, texts))
         listed += 1
         if on_row is not None:
             on_row(listed)
     if table_rows:
-        story.append(_unit_long_table(table_rows, fonts))
+        story.append(_unit_long_table(table_rows, fonts, texts))
     if listed == 0:
-        story.append(Paragraph("No attempts match the filter.", styles.body))
+        story.append(Paragraph(_escape(texts("units.empty")), styles.body))
     remaining = total - listed
     if remaining > 0:
-        story.append(Paragraph(_escape(
-            f"{remaining} more rows in the CSV/JSON export: this report lists the first {listed} of {total} "
-            "attempts. The figures and charts above cover all of them."), styles.note))
+        story.append(Paragraph(_escape(texts("units.more", remaining=remaining, listed=listed, total=total)),
+                               styles.note))
     else:
-        story.append(Paragraph(_escape(f"End of the unit table: {listed} attempts."), styles.small))
+        story.append(Paragraph(_escape(texts("units.end", listed=listed)), styles.small))
     return listed
 
 
-def _unit_row(attempt: AttemptRecord, golden: frozenset[str], zone: tzinfo | None, fonts: Fonts) -> list[str]:
+def _unit_row(
+    attempt: AttemptRecord, golden: frozenset[str], zone: tzinfo | None, fonts: Fonts, texts: ReportTexts
+) -> list[str]:
     failure = ""
     if attempt.result is not AttemptResult.PASSED and (attempt.failure_step or attempt.failure_code):
-        failure = f"{attempt.failure_step or '?'}: {attempt.failure_code or '?'}"
-    result = attempt.result.value + (" *" if attempt.serial in golden else "") + (" R" if attempt.is_rework else "")
+        step = texts.step(attempt.failure_step) if attempt.failure_step else "?"
+        failure = f"{step}: {attempt.failure_code or '?'}"
+    result = (texts.result(attempt.result.value) + (" *" if attempt.serial in golden else "")
+              + (" R" if attempt.is_rework else ""))
     widths = [width - 4 for width in _UNIT_WIDTHS]
     regular = functools.partial(_fit, font=fonts.regular, size=_UNIT_FONT_SIZE)
     return [
@@ -406,9 +403,9 @@ def _unit_row(attempt: AttemptRecord, golden: frozenset[str], zone: tzinfo | Non
     ]
 
 
-def _unit_long_table(rows: list[list[str]], fonts: Fonts) -> Table:
+def _unit_long_table(rows: list[list[str]], fonts: Fonts, texts: ReportTexts) -> Table:
     """One table, header repeated on every page; fixed row heights keep page splitting cheap."""
-    table = LongTable([list(_UNIT_COLUMNS), *rows], colWidths=list(_UNIT_WIDTHS),
+    table = LongTable([[texts(key) for key in _UNIT_COLUMNS], *rows], colWidths=list(_UNIT_WIDTHS),
                       rowHeights=[_UNIT_ROW_HEIGHT] * (len(rows) + 1), repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), fonts.regular, _UNIT_FONT_SIZE),
@@ -446,8 +443,10 @@ def _escape(text: str) -> str:
     return html.escape(escape_text(text), quote=False)
 
 
-def _yield_text(value: float | None, numerator: int, denominator: int) -> str:
-    return "—" if value is None else f"{value * 100:.1f} % ({numerator} of {denominator})"
+def _yield_text(texts: ReportTexts, value: float | None, numerator: int, denominator: int) -> str:
+    if value is None:
+        return "—"
+    return texts("yield.value", percent=f"{value * 100:.1f}", numerator=numerator, denominator=denominator)
 
 
 def _zone_name(moment: datetime, zone: tzinfo | None) -> str:
@@ -457,4 +456,4 @@ def _zone_name(moment: datetime, zone: tzinfo | None) -> str:
     return f"{name}, UTC{offset}" if name and name != "UTC" else f"UTC{offset}" if offset != "+00:00" else "UTC"
 
 
-__all__ = ["DEFAULT_TABLE_LIMIT", "PdfContext", "report_fonts", "write_pdf"]
+__all__ = ["DEFAULT_TABLE_LIMIT", "PdfContext", "write_pdf"]

@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from station.domain.errors import StationError
+from station.domain.languages import ENGLISH
 from station.domain.records import AttemptFilter
 from station.reports.errors import ExportCancelledError, ReportError
 from station.reports.export import export_csv_rows, export_json
+from station.reports.fonts import report_fonts
 from station.reports.pdf import DEFAULT_TABLE_LIMIT, PdfContext, write_pdf
 from station.reports.signing import ExportSigner, build_manifest, write_signature_files
 from station.reports.summary import PROGRESS_EVERY, close_stream, summarize
+from station.reports.texts import check_report_language
 from station.store import Database
 
 _Item = TypeVar("_Item")
@@ -52,6 +55,7 @@ class ExportRequest:
     out_path: Path
     include_transcripts: bool = False  # JSON only
     table_limit: int = DEFAULT_TABLE_LIMIT  # PDF only
+    language: str = ENGLISH  # PDF only: en, es or zh_CN (CSV and JSON are data, the same in every language)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def export_report(
         raise ReportError("console transcripts go into JSON exports only")
     if request.table_limit < 0:
         raise ReportError("the PDF table limit cannot be negative")
+    check_report_language(request.language)
+    if export_format is ExportFormat.PDF:
+        report_fonts(request.language)  # a language without a font is refused before anything is written
     out_path = request.out_path
     if not out_path.parent.is_dir():
         raise ReportError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
@@ -102,7 +109,7 @@ def export_report(
                 database, request, partial, station, signer, created_at, zone, total, progress, cancelled
             )
             row_count = summary_rows
-            extra = {"table_rows": table_rows, "table_limit": request.table_limit}
+            extra = {"table_rows": table_rows, "table_limit": request.table_limit, "language": request.language}
         elif export_format is ExportFormat.CSV:
             # CSV needs no records: the store's rows (several times faster) give the same bytes.
             rows = database.attempts.iter_attempt_rows(request.wanted)
@@ -188,7 +195,7 @@ def _write_pdf(
     stream = database.attempts.iter_attempts(request.wanted, with_transcripts=False,
                                              batch_size=min(1000, max(1, request.table_limit)))
     context = PdfContext(wanted=request.wanted, station=station, key_fingerprint=signer.public_key_fingerprint,
-                         created_at=created_at, zone=zone)
+                         created_at=created_at, zone=zone, language=request.language)
 
     def on_row(listed: int) -> None:
         if listed % PROGRESS_EVERY == 0:

@@ -14,10 +14,12 @@ Definitions (over the attempts a filter selects):
   must: a unit whose latest attempt is a rework did not pass (final yield).
 - **Units**: serials with at least one selected production attempt.
 - **First-pass yield** = units whose first attempt ever passed / units whose first attempt
-  ever is in the selection (``previous_attempt_id`` is empty). A unit whose earlier attempts
-  lie outside the selection (another work order, an earlier day) is not a first pass and not
-  in this denominator either, so a date range does not count retries as first passes. For a
-  work order or the whole history both denominators equal ``units``.
+  ever is in the selection (``previous_attempt_id`` is empty) and has finished. A unit whose
+  earlier attempts lie outside the selection (another work order, an earlier day) is not a
+  first pass and not in this denominator either, so a date range does not count retries as
+  first passes; a unit whose first attempt is still IN_PROGRESS is in neither until it ends
+  (a unit on the fixture must not pull the operator's yield down while it runs). For a work
+  order or the whole history, once nothing runs, both denominators equal ``units``.
 - **Final yield** = units whose latest selected attempt PASSED / units. An attempt still
   IN_PROGRESS, or one that NEEDS_INSPECTION, is not a pass.
 - **Attempts per unit** = production attempts / units.
@@ -29,8 +31,9 @@ Definitions (over the attempts a filter selects):
   as median and 95th percentile (linear interpolation between order statistics, the
   spreadsheet PERCENTILE.INC), plus the whole attempt's time likewise.
 - **Units per hour** = units / the span from the earliest selected start to the latest
-  selected end (or start, for an unfinished attempt), in hours; empty for a span under a
-  second.
+  selected end (or start, for an unfinished attempt), in hours; empty for a span under
+  :data:`MINIMUM_RATE_SPAN` (five minutes), so that the first units of a shift do not promise
+  thousands an hour. The operator's counters and the reports show this one figure.
 
 Memory: the calculator keeps, per step name, the durations in a compact ``array('d')`` (8
 bytes each) up to ``exact_limit`` values (default 200,000), then folds them into a
@@ -48,14 +51,15 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from station.domain.records import AttemptRecord, AttemptResult, StepOutcome
 
 DEFAULT_EXACT_LIMIT = 200_000
 RELATIVE_ACCURACY = 0.01
 NO_CODE = "(none)"
+MINIMUM_RATE_SPAN: Final = timedelta(minutes=5)  # units per hour needs at least this span
 _FAILED_RESULTS = frozenset({AttemptResult.FAILED, AttemptResult.NEEDS_INSPECTION})
 _TIMED_OUTCOMES = frozenset({StepOutcome.PASSED, StepOutcome.FAILED})
 
@@ -131,8 +135,11 @@ class YieldReport:
 
     @property
     def units_per_hour(self) -> float | None:
+        """None until the attempts span :data:`MINIMUM_RATE_SPAN`: a rate over a minute is noise."""
         hours = self.span_hours
-        return None if hours is None else self.units / hours
+        if hours is None or hours * 3600 < MINIMUM_RATE_SPAN.total_seconds():
+            return None
+        return self.units / hours
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready document (``station report yield --json``, tests, the GUI's tooltips)."""
@@ -307,8 +314,8 @@ class YieldCalculator:
             self._rework += 1
             return
         tally.production_attempts += 1
-        if attempt.previous_attempt_id is None:
-            tally.first_ever_seen = True
+        if attempt.previous_attempt_id is None and attempt.result is not AttemptResult.IN_PROGRESS:
+            tally.first_ever_seen = True  # a first attempt still running counts once it ends
             tally.first_ever_passed = passed
         self._production += 1
         self._by_result[attempt.result] += 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Final
 
 import platformdirs
 
-from station.config import StationPaths
+from station.config import DATA_DIR_ENVIRONMENT_VARIABLE, StationPaths
+from station.config.paths import DATABASE_FILE_NAME
 from station.domain.recipe import CredentialPlan
 from station.security.ca import ca_paths, init_ca
 from station.security.vault import TokenVault, UnlockedVault
@@ -57,6 +59,23 @@ def default_demo_dir() -> Path:
     return platformdirs.user_data_path("provisioning-station") / "demo"
 
 
+def demo_data_dir(root: Path) -> Path:
+    """The demo station's data directory: its database, station key, CA and logs."""
+    return root / "data"
+
+
+def demo_sim_dir(root: Path) -> Path:
+    """The demo's simulated units (what pyOCD's ``sim`` probes are)."""
+    return root / "sim"
+
+
+def shell_environment(root: Path) -> str:
+    """The one shell line that points ``station`` commands at the demo's records and ``pyocd``
+    (and the station) at its simulated units; paths absolute and quoted for a POSIX shell."""
+    return (f"export {DATA_DIR_ENVIRONMENT_VARIABLE}={shlex.quote(str(demo_data_dir(root).absolute()))} "
+            f"{SIM_DIR_ENVIRONMENT_VARIABLE}={shlex.quote(str(demo_sim_dir(root).absolute()))}")
+
+
 @dataclass
 class DemoEnvironment:
     """A ready demo directory: paths, recipe file, simulated units and service."""
@@ -70,6 +89,11 @@ class DemoEnvironment:
     @property
     def sim_dir(self) -> Path:
         return self.units.root
+
+    @property
+    def shell_environment(self) -> str:
+        """The line that points a shell at this demo (see :func:`shell_environment`)."""
+        return shell_environment(self.root)
 
     @property
     def ca_passphrase(self) -> str:
@@ -113,10 +137,11 @@ def prepare_demo(
     """
     root = root if root is not None else default_demo_dir()
     root.mkdir(parents=True, exist_ok=True)
-    sim_dir = root / "sim"
+    sim_dir = demo_sim_dir(root)
     sim_dir.mkdir(exist_ok=True)
     os.environ[SIM_DIR_ENVIRONMENT_VARIABLE] = str(sim_dir)
-    paths = StationPaths.from_environment(data_dir=root / "data", db_url=f"sqlite:///{root / 'data' / 'station.db'}")
+    data_dir = demo_data_dir(root)
+    paths = StationPaths.from_environment(data_dir=data_dir, db_url=f"sqlite:///{data_dir / DATABASE_FILE_NAME}")
     paths.data_dir.mkdir(parents=True, exist_ok=True)
 
     firmware_dir = root / f"firmware-{plan.value}-{app_size}"

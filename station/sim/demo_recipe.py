@@ -21,7 +21,15 @@ from station.domain.recipe import (
     Recipe,
 )
 from station.domain.recipe_loader import load_recipe
-from station.sim.firmware import DemoFirmware
+from station.sim.firmware import (
+    APP_HEADER_FILE,
+    APPLICATION_FILE,
+    BOOTLOADER_FILE,
+    ELF_FILE,
+    HEX_FILE,
+    DemoFirmware,
+    build_demo_firmware,
+)
 
 RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"
 DEMO_RECIPE_TEMPLATE: Final = RESOURCES_DIR / "demo" / "recipe.toml.in"
@@ -67,6 +75,29 @@ def write_demo_recipe(
     return path
 
 
+def write_demo_recipe_folder(
+    out_dir: Path,
+    *,
+    plan: CredentialPlan | str = CredentialPlan.STATION_GENERATED,
+) -> tuple[Path, ...]:
+    """A complete demo recipe with the images it pins, in ``out_dir`` (``station demo
+    --write-recipe``): a recipe a newcomer can check, read and copy from a fresh clone, where
+    the committed ``resources/demo/recipe.toml`` lacks its generated images. Never replaces a
+    file: a folder that holds any of them is refused before anything is written. Returns the
+    files written, the recipe first."""
+    names = (RECIPE_FILE_NAME, BOOTLOADER_FILE, APP_HEADER_FILE, APPLICATION_FILE, HEX_FILE, ELF_FILE)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SimulationError(f"{out_dir} is not a folder; nothing was written")
+    present = [name for name in names if (out_dir / name).exists()]
+    if present:
+        raise SimulationError(
+            f"{out_dir} already holds {', '.join(present)}: give a new or empty folder (nothing was written)"
+        )
+    firmware = build_demo_firmware(out_dir)
+    recipe = write_demo_recipe(out_dir, firmware, plan=plan)
+    return (recipe, *(out_dir / name for name in names[1:]))
+
+
 def load_demo_recipe(
     out_dir: Path,
     firmware: DemoFirmware,
@@ -80,8 +111,6 @@ def load_demo_recipe(
 def render_committed_demo_recipe() -> str:
     """``resources/demo/recipe.toml`` as it should be: the default demo firmware's recipe."""
     import tempfile
-
-    from station.sim.firmware import build_demo_firmware
 
     with tempfile.TemporaryDirectory() as directory:
         firmware = build_demo_firmware(Path(directory))

@@ -380,12 +380,12 @@ def _serve_consoles(store: SimUnitStore, ready: int, host_pid: int) -> None:
             pass
 
 
-def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
+def run_host(sim_dir: Path, *, exit_with_stdin: bool = False, announce: Callable[[], None] | None = None) -> int:
     """``station sim host``: serve probe sessions and consoles until SIGTERM or Ctrl-C.
 
     With ``exit_with_stdin`` it also ends when its standard input closes: the demo, the GUI
     and the benchmarks start it with a pipe there, so that it never outlives them, however
-    they end.
+    they end. ``announce`` says that it is ready (default: :data:`READY_LINE` on stdout).
     """
     store = SimUnitStore(sim_dir)
     store.root.mkdir(parents=True, exist_ok=True)
@@ -430,7 +430,10 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False) -> int:
     pool = _SparePool(listener, store)
     try:
         pool.fill()
-        print(READY_LINE, flush=True)
+        if announce is None:
+            print(READY_LINE, flush=True)
+        else:
+            announce()
         watched = [pool.taken, sys.stdin] if exit_with_stdin else [pool.taken]
         while True:
             readable, _, _ = select.select(watched, [], [], _SPARE_CHECK_S)

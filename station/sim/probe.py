@@ -24,7 +24,7 @@ from pyocd.probe.debug_probe import DebugProbe
 
 from station.domain.errors import SimulationError
 from station.sim import device as sim_device  # a module: pyOCD loads this plugin while device.py imports pyOCD
-from station.sim.units import SimUnit, SimUnitStore, default_sim_dir
+from station.sim.units import PROBE_TYPE, SimUnit, SimUnitStore, default_sim_dir, probe_id_for
 
 LOG = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
     @classmethod
     def get_probe_with_id(cls, unique_id: str, is_explicit: bool = False) -> SimProbe | None:
         store = SimUnitStore(default_sim_dir())
-        unit_id = unique_id.removeprefix("sim:")
+        unit_id = unique_id.removeprefix(f"{PROBE_TYPE}:")
         if unit_id in store.unit_ids():
             return cls(store.root, unit_id)
         return None
@@ -119,6 +119,7 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._interrupted = False
         self._is_connected = False
         self._memory_interface: SimMemoryInterface | None = None
+        self._clock_frequency: float | None = None
 
     # ---- identity -------------------------------------------------------------------------------
 
@@ -140,7 +141,15 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
 
     @property
     def unique_id(self) -> str:
-        return self._unit_id
+        """``sim:unit-0001``: the id the station and its records use, so that ``pyocd list`` shows
+        exactly what ``-u`` and ``station provision --probe`` take."""
+        return probe_id_for(self._unit_id)
+
+    @property
+    def clock_frequency(self) -> float | None:
+        """The SWD clock pyOCD set for this session (from its ``frequency`` option), in Hz; a
+        simulated link runs at any speed, but the value asked for is kept, as a probe keeps it."""
+        return self._clock_frequency
 
     @property
     def wire_protocol(self) -> DebugProbe.Protocol | None:
@@ -233,7 +242,8 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
             self._memory_interface = None
 
     def set_clock(self, frequency: float) -> None:
-        """Clock speed has no effect on a simulated link."""
+        """Clock speed has no effect on a simulated link; it is only kept (``clock_frequency``)."""
+        self._clock_frequency = frequency
 
     def reset(self) -> None:
         self.device.set_reset_pin(True)
@@ -289,7 +299,7 @@ class SimProbePlugin(Plugin):  # type: ignore[misc]
 
     @property
     def name(self) -> str:
-        return "sim"
+        return PROBE_TYPE
 
     @property
     def description(self) -> str:

@@ -39,6 +39,7 @@ from station.domain.errors import SimulationError
 from station.sim import board
 
 SIM_DIR_ENVIRONMENT_VARIABLE = "STATION_SIM_DIR"
+PROBE_TYPE = "sim"  # the pyOCD probe plugin's name: probe ids are sim:<unit-id>
 LOCK_TIMEOUT_SECONDS = 30.0
 NVM_SIZE = board.FLASH_SIZE + board.UICR_SIZE
 COUNTERS_SIZE = 4096
@@ -46,6 +47,14 @@ _UNIT_ID_PATTERN = re.compile(r"^unit-\d{4,}$")
 
 ConsoleBehaviour = Literal["normal", "silent", "garbage"]
 CONSOLE_BEHAVIOURS: tuple[ConsoleBehaviour, ...] = ("normal", "silent", "garbage")
+
+
+def probe_id_for(unit_id: str) -> str:
+    """A unit's probe id, the same everywhere: what ``pyocd list`` shows in its Unique ID column,
+    what ``pyocd -u`` and ``station provision --probe`` take, and what the records keep. The
+    ``sim:`` prefix is also pyOCD's way of choosing the probe type, so ``-u sim:unit-0001`` asks
+    only this plugin."""
+    return f"{PROBE_TYPE}:{unit_id}"
 
 
 def default_sim_dir() -> Path:
@@ -223,7 +232,7 @@ class SimUnit:
     @property
     def probe_id(self) -> str:
         """The id stock pyOCD tools take: ``sim:<unit-id>``."""
-        return f"sim:{self.info.unit_id}"
+        return probe_id_for(self.info.unit_id)
 
     @property
     def nvm_map(self) -> mmap.mmap:

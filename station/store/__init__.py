@@ -14,7 +14,7 @@ Typical use::
 from station.store.attempts import AttemptRepository
 from station.store.audit import AuditRepository
 from station.store.credentials import CredentialRepository
-from station.store.database import Database, head_revision, migration_config, open_database
+from station.store.database import Database, head_revision, migration_config, open_database, sqlite_file
 from station.store.registry import RegistryRepository
 from station.store.repository_helpers import UNSET
 from station.store.tokens import SqlTokenRepository
@@ -32,4 +32,5 @@ __all__ = [
     "head_revision",
     "migration_config",
     "open_database",
+    "sqlite_file",
 ]

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -91,9 +91,8 @@ class Database:
         """Keep the chain's head in a file outside the database (``station.store.chain_head``):
         beside a SQLite file; in the station's data directory for a server database."""
         parsed = self.engine.url
-        database = parsed.database or ""
-        if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and "mode=memory" not in database:
-            path = Path(database.removeprefix("file:").split("?")[0]).expanduser()
+        path = _sqlite_file(parsed)
+        if path is not None:
             head_path = path.with_name(path.name + ".head.json")
         else:
             key = hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
@@ -206,6 +205,22 @@ class Database:
     def _has_tables(self) -> bool:
         with self.engine.connect() as connection:
             return bool(inspect(connection).get_table_names())
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for a server or in-memory database (or for text that is
+    no URL at all: opening it says why). Whether it exists decides whether a database does."""
+    try:
+        return _sqlite_file(make_url(url))
+    except ArgumentError:
+        return None
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or "mode=memory" in database:
+        return None
+    return Path(database.removeprefix("file:").split("?")[0]).expanduser()
 
 
 def open_database(url: str, *, create_dirs: bool = True, echo: bool = False) -> Database:

@@ -69,3 +69,51 @@ def test_check_refuses_a_recipe_without_a_step_policy(
         "station: error [RECIPE]: recipe.toml: steps: no policy for step(s) lock-confirm: every step needs one"
     )
     assert not station_data_dir.exists()
+
+
+def test_check_names_every_problem_of_the_file_a_line_each(
+    demo_recipe: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = demo_recipe.read_text(encoding="utf-8")
+    text = text.replace("schema = 1\n", "schema = 1\ncolour = \"red\"\n", 1)
+    text = text.replace("baud_rate = 115200", "baud_rate = 1", 1)
+    text = text.replace("[steps.lock-confirm]\ntimeout_seconds = 20\nretries = 1\n", "")
+    image = demo_recipe.parent / "application.bin"
+    image.write_bytes(image.read_bytes()[:-4] + b"\0\0\0\0")
+    demo_recipe.write_text(text, encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in demo_recipe.parent.iterdir()}
+
+    assert main(["recipe", "check", str(demo_recipe)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 4, captured.err
+    assert all(line.startswith("station: error [RECIPE]: recipe.toml: ") for line in lines)
+    assert "colour: unknown key" in lines[0]
+    assert "[images.application] sha256: image hash differs from the pinned one" in lines[1]
+    assert "[console] baud_rate: must be at least 300, not 1" in lines[2]
+    assert "steps: no policy for step(s) lock-confirm" in lines[3]
+    assert {path.name: path.read_bytes() for path in demo_recipe.parent.iterdir()} == before
+    assert not station_data_dir.exists()
+
+
+def test_the_demo_writes_a_recipe_a_clean_clone_can_check(
+    tmp_path: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "my recipe"
+    assert main(["demo", "--write-recipe", str(folder)]) == 0
+    out = capsys.readouterr().out
+    recipe = folder / "recipe.toml"
+    assert f"check it with:  station recipe check '{recipe}'" in out
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "app-header.bin", "application.bin", "bootloader.bin", "firmware.elf", "firmware.hex", "recipe.toml"
+    ]
+    assert main(["recipe", "check", str(recipe)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("OK: the recipe is valid and every image matches its pinned hash")
+
+    # Never over files that are there: refused before anything is written.
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert main(["demo", "--write-recipe", str(folder)]) == 2
+    assert "already holds recipe.toml, bootloader.bin" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert not station_data_dir.exists()

@@ -21,7 +21,52 @@ def test_the_headless_demo_provisions_every_unit_and_prints_a_summary(
     summary = out[out.index("serial       device id"):]
     assert summary.count(" PASS ") == 2
     assert "lock-con" in summary.splitlines()[0]  # every step of the sequence has its column
-    assert "history: station units show TST-000001 --db sqlite:///" in out
+    demo = tmp_path / "demo"
+    assert f"\n  export STATION_DATA_DIR={demo / 'data'} STATION_SIM_DIR={demo / 'sim'}\n" in out
+    assert out.rstrip().endswith("  station units show TST-000001\n  station report yield\n"
+                                 "  station report export --format csv --out demo.csv\n"
+                                 "  station report verify demo.csv\n  pyocd list")
     # The demo directory is kept: a second run continues with new serials on new units.
     assert main(["demo", "--headless", "--units", "1", "--demo-dir", str(tmp_path / "demo")]) == 0
     assert "    PASS TST-000003" in capsys.readouterr().out
+
+
+def test_without_a_display_the_demo_says_it_runs_headless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # draws nowhere: no window, and the demo says so
+    assert main(["demo", "--units", "1", "--demo-dir", str(tmp_path / "demo")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        "station demo: QT_QPA_PLATFORM=offscreen draws windows nowhere a person can see them: running the demo "
+        "headless (as --headless"
+    )
+    assert "For the window, run it in a desktop session" in captured.err
+    assert "    PASS TST-000001" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("environment", "problem"),
+    [
+        ({}, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"),
+        ({"DISPLAY": ":0"}, None),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, None),
+        ({"QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}, "QT_QPA_PLATFORM=offscreen draws windows nowhere"),
+        ({"QT_QPA_PLATFORM": "minimal"}, "QT_QPA_PLATFORM=minimal draws windows nowhere"),
+        ({"QT_QPA_PLATFORM": "eglfs"}, None),  # draws straight on the screen, no X needed
+    ],
+)
+def test_one_rule_says_whether_a_window_can_be_shown(
+    environment: dict[str, str], problem: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.cli.display import window_problem
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    found = window_problem()
+    assert (found is None) if problem is None else (found is not None and found.startswith(problem))

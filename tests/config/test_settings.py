@@ -8,6 +8,7 @@ import pytest
 
 from station.config.settings import (
     AccessSettings,
+    ProbeSettings,
     ScannerSettings,
     SlotSettings,
     StationSettings,
@@ -92,3 +93,23 @@ def test_the_owner_lease_is_configurable_and_checked(tmp_path: Path) -> None:
     path.write_text("[recovery]\nowner_lease_seconds = 1\n")
     with pytest.raises(SettingsError, match=r"\[recovery\] owner_lease_seconds: must be at least 5, not 1"):
         load_settings(path)
+
+
+def test_the_swd_clock_is_a_checked_setting(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    assert load_settings(tmp_path / "none.toml").probe == ProbeSettings(swd_frequency_hz=4_000_000)
+    path.write_text("[probe]\nswd_frequency_hz = 1000000\n")
+    assert load_settings(path).probe.swd_frequency_hz == 1_000_000
+    settings = StationSettings(probe=ProbeSettings(swd_frequency_hz=250_000))
+    save_settings(settings, path)
+    assert "[probe]" in path.read_text(encoding="utf-8")
+    assert load_settings(path) == settings
+    for text, refusal in (
+        ("swd_frequency_hz = 0", r"\[probe\] swd_frequency_hz: must be at least 1000, not 0"),
+        ("swd_frequency_hz = 100000000", r"\[probe\] swd_frequency_hz: must be at most 50000000, not 100000000"),
+        ('swd_frequency_hz = "1 MHz"', r"\[probe\] swd_frequency_hz: must be an integer, not a string"),
+        ("swd_frequency = 1000000", r"\[probe\] swd_frequency: unknown key"),
+    ):
+        path.write_text(f"[probe]\n{text}\n")
+        with pytest.raises(SettingsError, match=refusal):
+            load_settings(path)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from station.domain.errors import BindingError, RecipeError
+from station.domain.errors import BindingError, RecipeError, RecipeProblemsError
 from station.domain.firmware_images import image_content_sha256
 from station.domain.identity import DeviceId
 from station.domain.recipe import (
@@ -544,3 +544,37 @@ def test_a_step_policy_needs_both_its_timeout_and_retries(recipes: RecipeFactory
     del document["steps"]["flash"]["retries"]
     with pytest.raises(RecipeError, match=r"\[steps.flash\] retries: missing \(required\)"):
         load_recipe(recipes.write(document))
+
+
+def test_every_problem_of_a_recipe_is_reported_at_once(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["colour"] = "red"
+    document["regions"]["key_store"]["size"] = 0x123  # not page aligned: images cannot be placed, but are read
+    document["images"]["bootloader"]["sha256"] = "0" * 64
+    document["images"]["application"]["file"] = "missing.bin"
+    document["console"]["baud_rate"] = 1
+    del document["steps"]["flash"]
+    path = recipes.write(document)
+    before = recipes.snapshot()
+    with pytest.raises(RecipeProblemsError) as caught:
+        load_recipe(path)
+    assert recipes.snapshot() == before
+    problems = [str(problem) for problem in caught.value.problems]
+    assert [problem.split(":")[1].strip() for problem in problems] == [
+        "colour", "[regions.key_store] size", "[images.bootloader] sha256", "[images.application] file",
+        "[console] baud_rate", "steps",
+    ]
+    assert problems[1].endswith("not aligned to the page size 0x1000 (erasing one region would erase part of another)")
+    assert "image hash differs from the pinned one" in problems[2]
+    assert "missing.bin does not exist" in problems[3]
+    assert problems[4] == "recipe.toml: [console] baud_rate: must be at least 300, not 1"
+    assert "no policy for step(s) flash" in problems[5]
+    assert str(caught.value) == "\n".join(problems)
+    assert caught.value.code == "RECIPE" and isinstance(caught.value, RecipeError)
+
+
+def test_a_wrong_schema_stops_the_reading(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["schema"] = 2
+    document["colour"] = "red"
+    assert refused(recipes, document) == "recipe.toml: schema: this station reads recipe schema 1, not 2"

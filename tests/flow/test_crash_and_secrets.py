@@ -143,7 +143,8 @@ def test_the_token_appears_nowhere(line: Line, tmp_path: Path, caplog: pytest.Lo
     exports = []
     for form in ("csv", "json"):
         out = tmp_path / f"export.{form}"
-        arguments = ["report", "export", "--format", form, "--out", str(out), "--db", line.environment.paths.db_url]
+        arguments = ["report", "export", "--format", form, "--out", str(out), "--db", line.environment.paths.db_url,
+                     "--data-dir", str(line.environment.paths.data_dir)]
         assert main([*arguments, "--include-transcripts"] if form == "json" else arguments) == 0
         exports.append(out)
 

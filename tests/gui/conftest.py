@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import pytest
 from PySide6.QtCore import QThread
 
 from station.app import CompositionRoot
+from station.app.screenshots import offscreen_platform
 from station.app.windows import build_demo_window
 from station.config.settings import ScannerSettings
 from station.gui.line import StationLine
@@ -23,6 +27,18 @@ from station.store import open_database
 
 DEFAULT_TIMEOUT_MS = 30_000
 DEMO_PRODUCT = "ACME-TOASTER"
+LINE_SCREEN = (1920, 1080)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Qt's offscreen platform has one 800x800 screen; the window is made for a line PC's
+    1920x1080 one (it opens maximized there), so the tests' screen is that. Set before the
+    QApplication exists, which pytest-qt creates for the first test that needs it."""
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        return
+    directory = Path(tempfile.mkdtemp(prefix="station-offscreen-"))
+    os.environ["QT_QPA_PLATFORM"] = offscreen_platform(directory, *LINE_SCREEN)
+    config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
 
 
 def running_qthreads() -> list[QThread]:
@@ -66,6 +82,7 @@ def station_factory(
 
     def build(**options: Any) -> StationWindow:
         options.setdefault("slots", 2)
+        options.setdefault("timing", 0.0)  # units in about a second (the training window's own pace is slower)
         options.setdefault("language", "en")
         options.setdefault("sounds", False)
         options.setdefault("install_error_hooks", False)

@@ -1,16 +1,10 @@
-"""The operator application's parts that need no running station: scan timing, counters, sounds,
-translations. (Settings and people, which are not the window's, are tested in tests/config and
-tests/operations, without Qt.)"""
+"""The operator application's parts that need no running station: scan timing, counters, sounds.
+(Translations are tested in test_translations.py; settings and people, which are not the
+window's, in tests/config and tests/operations, without Qt.)"""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
-from pathlib import Path
-
-import pytest
-
-from station.gui.i18n import compile_translations, lrelease_command
-from station.gui.resources import LANGUAGES, SOUNDS_DIR, translation_source
+from station.gui.resources import SOUNDS_DIR
 from station.gui.scanning import KeystrokeScanDetector, ScanDebouncer
 from station.gui.sounds import SOUND_NAMES, render_wav
 
@@ -66,41 +60,13 @@ def test_the_same_scan_within_the_window_is_dropped() -> None:
     assert debouncer.accept("TST-000001")
 
 
-# ---- sounds and translations -----------------------------------------------------------------
+# ---- sounds -----------------------------------------------------------------------------
 
 
 def test_committed_sounds_are_what_the_code_generates() -> None:
     for name in SOUND_NAMES:
         assert (SOUNDS_DIR / f"{name}.wav").read_bytes() == render_wav(name), (
             f"resources/sounds/{name}.wav is stale: run `python -m station.gui.sounds` and commit it"
-        )
-
-
-def test_translations_cover_the_operator_view_and_are_compiled(tmp_path: Path) -> None:
-    """Every string of the operator's screens is translated, and the committed .qm files are current."""
-    operator_contexts = {"OperatorMessages", "OperatorView", "SlotTile", "StationLine", "MainWindow", "DemoBar",
-                         "OperatorIdDialog", "SignInDialog"}
-    for language in LANGUAGES:
-        if language == "en":
-            continue
-        root = ElementTree.parse(translation_source(language)).getroot()
-        missing = []
-        for context in root.iter("context"):
-            name = context.findtext("name")
-            if name not in operator_contexts:
-                continue
-            for message in context.iter("message"):
-                translation = message.find("translation")
-                if translation is None or not (translation.text or "").strip() or translation.get("type") in (
-                    "unfinished", "vanished", "obsolete"):
-                    missing.append(f"{name}: {message.findtext('source')}")
-        assert not missing, f"{language}: untranslated operator strings: {missing}"
-    if lrelease_command() is None:
-        pytest.skip("pyside6-lrelease is not installed")
-    for compiled in compile_translations(tmp_path):
-        committed = translation_source(compiled.stem.split("_", 1)[1]).with_suffix(".qm")
-        assert committed.read_bytes() == compiled.read_bytes(), (
-            f"{committed.name} is stale: run `python -m station.gui.i18n` and commit it"
         )
 
 

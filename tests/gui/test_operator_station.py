@@ -118,14 +118,17 @@ def test_the_same_text_typed_at_human_speed_starts_nothing(station_factory: Stat
 
 
 def test_keys_typed_into_a_text_field_stay_there(station_factory: StationFactory, qtbot: Any) -> None:
+    """A person's typing reaches the field, in order; a scan at scanner speed never does (it starts
+    the unit: tests/gui/test_operator_floor.py)."""
     station = station_factory()
     station.window.tabs.setCurrentWidget(station.window.history_view)
     field = station.window.history_view.serial_field
     field.setFocus()
     qtbot.waitUntil(field.hasFocus)
-    scanner_types(qtbot, field, "TST-000103", gap_ms=1)
+    scanner_types(qtbot, field, "TST-000103", gap_ms=120)
     assert field.text() == "TST-000103"
     assert not any(state.running for state in station.line.slot_states.values())
+    assert not station.window.scan_filter.holding
 
 
 # ---- two slots at once --------------------------------------------------------------------------
@@ -211,10 +214,9 @@ def test_eight_slots_fit_a_1080_line_screen_and_no_tile_is_cut_at_its_smallest(
     station_factory: StationFactory, qtbot: Any
 ) -> None:
     """Line PCs have 1920x1080 screens: eight slots (two rows of four) fit one with the training
-    bar, and with room for a taskbar without it; a tile's smallest size still holds everything
-    any of its pages shows (a tile at its minimum used to lose its bottom 25 px)."""
-    from station.gui.slot_tile import TILE_MINIMUM_SIZE
-
+    bar, and with room for a taskbar without it. (That a tile's smallest size still holds every
+    word of each of its pages, its type sized to it, is test_floor_layout's
+    test_a_tile_at_its_smallest_shows_every_page_whole.)"""
     station = station_factory(slots=8)
     window = station.window
     demo_bar = window.demo_bar
@@ -225,11 +227,6 @@ def test_eight_slots_fit_a_1080_line_screen_and_no_tile_is_cut_at_its_smallest(
     demo_bar.hide()
     qtbot.waitUntil(lambda: window.minimumSizeHint().height() < smallest.height(), timeout=2000)  # laid out again
     assert window.minimumSizeHint().height() <= 1080 - 40, window.minimumSizeHint()
-    for tile in window.operator_view.tiles.values():
-        layout = tile.layout()
-        assert layout is not None
-        needs = layout.minimumSize()  # the largest of its pages: idle, running, verdict
-        assert needs.height() <= TILE_MINIMUM_SIZE.height() and needs.width() <= TILE_MINIMUM_SIZE.width(), needs
 
 
 # ---- a locked unit, and the supervisor's rework --------------------------------------------------

@@ -44,4 +44,5 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory.mkdir()
     monkeypatch.setenv("STATION_DATA_DIR", str(directory))
     monkeypatch.setenv("STATION_NAME", "line1-reports")
+    load_or_create_station_key(directory / "station-key.pem")  # made when the station first ran; exports never make it
     return directory

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6.QtCharts")
 
-from PySide6.QtCharts import QBarSeries, QLineSeries
+from PySide6.QtCharts import QBarSeries, QLineSeries, QValueAxis
 from PySide6.QtCore import QThread, QUrl
 from pytestqt.qtbot import QtBot
 
@@ -72,7 +72,7 @@ def test_filter_updates_the_figures_and_charts(qtbot: QtBot, view: ReportsView) 
         view.show()
     figures = shown.args[0]
     assert figures.attempts == EXPECTED["attempts"] and figures.units == EXPECTED["units"]
-    assert view.figure_values["first_pass_yield"].text() == "58.3 % (7/12)"
+    assert view.figure_values["first_pass_yield"].text() == "63.6 % (7/11)"  # SN-C3 still runs: not counted yet
     assert view.figure_values["final_yield"].text() == "66.7 % (8/12)"
     assert view.figure_values["failures"].text() == "5"
     assert view.station_combo.findText("st2") > 0 and view.operator_combo.findText("bob") > 0
@@ -84,7 +84,7 @@ def test_filter_updates_the_figures_and_charts(qtbot: QtBot, view: ReportsView) 
     assert isinstance(cumulative, QLineSeries), "then the cumulative share as a line"
     assert cumulative.at(cumulative.count() - 1).y() == pytest.approx(100.0)
     categories = next(axis for axis in view.cycle_chart.axes() if hasattr(axis, "categories"))
-    assert categories.categories()[:2] == ["connect", "flash"]
+    assert categories.categories()[:2] == ["Connect", "Program"]  # the steps as the operator's tiles name them
 
     with qtbot.waitSignal(view.figures_updated, timeout=TIMEOUT_MS) as narrowed:
         view.work_order_edit.setText("WO-2")  # typing: the figures follow after a short pause
@@ -147,3 +147,29 @@ def test_a_failed_export_is_reported_and_nothing_lingers(qtbot: QtBot, view: Rep
     qtbot.waitUntil(lambda: view.export_buttons[ExportFormat.CSV].isEnabled(), timeout=TIMEOUT_MS)
     view.shutdown()
     assert running_qthreads() == []
+
+
+def pareto_count_ticks(view: ReportsView) -> list[str]:
+    """The labels of the Pareto chart's count axis, as Qt prints them with the axis's format."""
+    counts = next(axis for axis in view.pareto_chart.axes()
+                  if isinstance(axis, QValueAxis) and axis.labelFormat() == "%d")
+    assert counts.tickType() == QValueAxis.TickType.TicksFixed
+    low, high, count = counts.min(), counts.max(), counts.tickCount()
+    values = [low + index * (high - low) / (count - 1) for index in range(count)]
+    assert all(value == int(value) for value in values), f"ticks between whole counts: {values}"
+    return [str(int(value)) for value in values]
+
+
+@pytest.mark.parametrize(("serials", "largest"), [(("SN-B1",), 1), (("SN-B2",), 2), (None, 2)])
+def test_the_pareto_count_axis_reads_distinct_whole_numbers(
+    qtbot: QtBot, view: ReportsView, serials: tuple[str, ...] | None, largest: int
+) -> None:
+    with qtbot.waitSignal(view.figures_updated, timeout=TIMEOUT_MS):
+        view.show()
+    with qtbot.waitSignal(view.figures_updated, timeout=TIMEOUT_MS) as shown:
+        view.set_filter(AttemptFilter(serials=serials))
+    assert max(entry.count for entry in shown.args[0].failures_by_code) == largest
+    labels = pareto_count_ticks(view)
+    assert len(set(labels)) == len(labels), f"the count axis reads {labels}"
+    assert labels[0] == "0" and int(labels[-1]) >= largest
+    qtbot.waitUntil(lambda: view.running_threads() == 0, timeout=TIMEOUT_MS)

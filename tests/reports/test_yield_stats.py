@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState
+from station.operations.counters import ShiftCounters
 from station.reports.summary import compute_yield, summarize
-from station.reports.yield_stats import DurationDistribution, YieldCalculator, pareto, yield_of
+from station.reports.yield_stats import MINIMUM_RATE_SPAN, DurationDistribution, YieldCalculator, pareto, yield_of
 from station.store import Database
 
-from .scenario import EXPECTED, GOLDEN_SERIAL, IMAGE_HASHES
+from .scenario import EXPECTED, GOLDEN_SERIAL, IMAGE_HASHES, PRODUCT, RECIPE_TEXT, T0, Planned, record_attempt
 
 
 def test_figures_of_the_scenario(scenario: Database) -> None:
@@ -21,7 +23,7 @@ def test_figures_of_the_scenario(scenario: Database) -> None:
                  "production_attempts", "rework_attempts", "golden_units", "golden_attempts"):
         assert getattr(figures, name) == EXPECTED[name], name
     assert figures.result_counts == EXPECTED["result_counts"]
-    assert figures.first_pass_yield == pytest.approx(7 / 12)
+    assert figures.first_pass_yield == pytest.approx(7 / 11)
     assert figures.final_yield == pytest.approx(8 / 12)
     assert figures.attempts_per_unit == pytest.approx(14 / 12)
     assert [(entry.name, entry.count) for entry in figures.failures_by_code] == EXPECTED["failures_by_code"]
@@ -55,7 +57,7 @@ def test_filters_narrow_the_figures(scenario: Database) -> None:
     serials_later = {a.serial for a in scenario.attempts.iter_attempts(
         AttemptFilter(since=datetime(2026, 3, 2, 8, 12, tzinfo=UTC)))}
     assert serials_later == {"SN-B1", "SN-B2", "SN-B3", GOLDEN_SERIAL, "SN-C3"}
-    assert (later.units, later.units_started, later.first_pass_units, later.final_pass_units) == (3, 1, 0, 1)
+    assert (later.units, later.units_started, later.first_pass_units, later.final_pass_units) == (3, 0, 0, 1)
     failed_only = compute_yield(scenario, AttemptFilter(result=AttemptResult.FAILED))
     assert failed_only.attempts == 6
     recipe = next(scenario.attempts.iter_attempts()).recipe_hash
@@ -131,3 +133,36 @@ def test_pareto_orders_by_count_then_name() -> None:
     entries = pareto(Counter({"b": 2, "a": 2, "c": 5}))
     assert [(entry.name, entry.count) for entry in entries] == [("c", 5), ("a", 2), ("b", 2)]
     assert entries[1].cumulative_share == pytest.approx(7 / 9)
+
+
+def test_a_unit_still_running_is_not_in_the_first_pass_yield() -> None:
+    """Only finished attempts count: a unit on the fixture neither passes nor fails its first pass yet."""
+    running = replace(_attempt(2, "Y", AttemptResult.IN_PROGRESS), ended_at=None)
+    figures = yield_of([_attempt(1, "X", AttemptResult.PASSED), running])
+    assert (figures.units, figures.units_started, figures.first_pass_units) == (2, 1, 1)
+    assert figures.first_pass_yield == 1.0 and figures.in_progress_attempts == 1
+    ended = yield_of([_attempt(1, "X", AttemptResult.PASSED), _attempt(2, "Y", AttemptResult.FAILED)])
+    assert (ended.units_started, ended.first_pass_units, ended.first_pass_yield) == (2, 1, 0.5)
+    only_running = yield_of([running])
+    assert only_running.first_pass_yield is None and only_running.units == 1
+
+
+def test_units_per_hour_is_one_figure_for_the_reports_and_the_operator_counters(database: Database) -> None:
+    """Under five minutes of attempts there is no rate anywhere (no "908.5" in the reports beside a
+    "—" on the operator's header); past it, the shift counters give the reports' figure."""
+    recipe_hash = database.registry.record_recipe(RECIPE_TEXT, PRODUCT).sha256
+    counters = ShiftCounters(database, "st1", clock=lambda: T0 - timedelta(minutes=1))
+    for minute, serial in ((0, "SN-R1"), (2, "SN-R2")):
+        record_attempt(database, recipe_hash, Planned(serial, AttemptResult.PASSED), T0 + timedelta(minutes=minute))
+    short = compute_yield(database, counters.shift_filter())
+    assert short.span_hours is not None and short.span_hours * 60 < MINIMUM_RATE_SPAN.total_seconds() / 60
+    assert short.units_per_hour is None and counters.figures().units_per_hour is None
+    assert short.to_json()["units_per_hour"] is None
+
+    record_attempt(database, recipe_hash, Planned("SN-R3", AttemptResult.PASSED), T0 + timedelta(minutes=20))
+    record_attempt(database, recipe_hash, Planned("SN-R4", AttemptResult.PASSED, station="st2"),
+                   T0 + timedelta(minutes=40))  # another station's unit: not this station's shift
+    figures = compute_yield(database, counters.shift_filter())
+    assert figures.units == 3 and figures.span_hours is not None
+    assert figures.units_per_hour == pytest.approx(3 / figures.span_hours)
+    assert counters.figures().units_per_hour == figures.units_per_hour

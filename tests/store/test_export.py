@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from station.app import main
 from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, JournalState, StepOutcome, StepRecord
 from station.reports.export import CSV_COLUMNS, export_csv, export_json
+from station.security.station_key import load_or_create_station_key
 from station.store import Database
 from station.store.models import Attempt, Operator, Station, Step, Unit, WorkOrder
 
@@ -117,9 +118,12 @@ def test_streaming_exports_of_many_attempts(
 
 
 def test_cli_export_with_filters(
-    database: Database, db_url: str, recipe_hash: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database: Database, db_url: str, recipe_hash: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bulk_attempts(database, recipe_hash, 3000)  # one attempt a minute from T0: about two days
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))  # the station's, with its key (exports make none)
+    load_or_create_station_key(tmp_path / "data" / "station-key.pem")
     out = tmp_path / "exports" / "wo1.csv"
     out.parent.mkdir()
     assert main(["report", "export", "--format", "csv", "--out", str(out), "--db", db_url,

@@ -111,8 +111,11 @@ def test_database_wal_and_exports_hold_no_secret(
 
     exports = tmp_path / "exports"
     exports.mkdir()
-    assert main(["report", "export", "--format", "csv", "--out", str(exports / "all.csv"), "--db", sqlite_url]) == 0
-    assert main(["report", "export", "--format", "json", "--out", str(exports / "all.ndjson"), "--db", sqlite_url,
+    data_dir = sqlite_path.parent  # the station that signed the chain signs the exports
+    signer.write_private_pem(data_dir / "station-key.pem")
+    station = ["--db", sqlite_url, "--data-dir", str(data_dir)]
+    assert main(["report", "export", "--format", "csv", "--out", str(exports / "all.csv"), *station]) == 0
+    assert main(["report", "export", "--format", "json", "--out", str(exports / "all.ndjson"), *station,
                  "--include-transcripts"]) == 0
     assert main(["units", "show", "SN-0001", "--db", sqlite_url]) == 0
     shown = capsys.readouterr().out
