@@ -7,7 +7,6 @@ headless demo run); the commands that change records change only records of thei
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -34,6 +33,8 @@ from station.sim.demo import (
     prepare_demo,
 )
 from station.store import open_database
+
+from .commands import every_command
 
 
 @dataclass
@@ -94,19 +95,8 @@ def events(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 0) -> lis
     return [json.loads(line) for line in out.splitlines()]
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
-    found: dict[str, argparse.ArgumentParser] = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, subparser in action.choices.items():
-                found.update(_commands(subparser, f"{prefix} {name}".strip()))
-    if parser.get_default("handler") is not None:
-        found[prefix] = parser
-    return found
-
-
 def test_every_command_takes_json() -> None:
-    commands = _commands(build_parser())
+    commands = every_command(build_parser())
     assert len(commands) >= 29
     for name, parser in commands.items():
         options = {option for action in parser._actions for option in action.option_strings}

@@ -5,7 +5,6 @@ touches the station's files takes the same ``--data-dir`` and ``--db``."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ import pytest
 from station.app import CompositionRoot, main
 from station.cli import build_parser
 from station.operations.station import StationOptions
+
+from .commands import every_command
 
 READ_ONLY_COMMANDS = [
     ["units", "show", "TST-000001"],
@@ -90,19 +91,8 @@ def test_an_export_is_signed_by_the_station_key_and_never_makes_one(
     assert not elsewhere.exists()
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
-    found: dict[str, argparse.ArgumentParser] = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, subparser in action.choices.items():
-                found.update(_commands(subparser, f"{prefix} {name}".strip()))
-    if parser.get_default("handler") is not None:
-        found[prefix] = parser
-    return found
-
-
 def test_every_command_with_station_files_takes_the_same_data_dir_and_db_options() -> None:
-    commands = _commands(build_parser())
+    commands = every_command(build_parser())
     for name, parser in commands.items():
         options = {option for action in parser._actions for option in action.option_strings}
         if name in WITHOUT_STATION_FILES or name.startswith("sim "):
