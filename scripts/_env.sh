@@ -114,7 +114,7 @@ ensure_debian_packages() {
     done
     local missing=("${missing_required[@]}" "${missing_optional[@]}")
     [[ ${#missing[@]} -eq 0 ]] && return
-    if [[ "$(id -u)" -ne 0 ]]; then
+    if [[ "$(id -u)" -ne 0 || -n "${STATION_NO_APT:-}" ]]; then  # STATION_NO_APT=1: name them, install nothing
         if [[ ${#missing_required[@]} -gt 0 ]]; then
             warn "Debian packages missing: ${missing_required[*]}; ${MISSING_PACKAGES_MEAN}." \
                 "Install with: sudo apt-get install ${missing_required[*]}"

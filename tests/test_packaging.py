@@ -151,7 +151,7 @@ def test_run_says_when_it_runs_the_demo_headless(
     tmp_path: Path, environment: dict[str, str], headless: bool, said: str
 ) -> None:
     venv, _ = _fake_venv(tmp_path)
-    result = _bash("exec scripts/run --units 2", venv, **environment)
+    result = _bash("exec scripts/run --units 2", venv, STATION_NO_APT="1", **environment)
     assert result.returncode == 0, result.stderr
     expected = "station demo --headless --units 2" if headless else "station demo --units 2"
     assert result.stdout.splitlines()[-1] == expected
