@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from station.domain.errors import (
+    AttemptFinishedError,
     CredentialError,
     DeviceInProgressError,
     ProbeError,
@@ -457,7 +458,7 @@ class MemoryJournal:
         if attempt is None:
             raise StoreError(f"no attempt {attempt_id}")
         if attempt.result is not AttemptResult.IN_PROGRESS:
-            raise StoreError(f"attempt {attempt_id} is already finished ({attempt.result}); it cannot change")
+            raise AttemptFinishedError(f"attempt {attempt_id} is already finished ({attempt.result}); it cannot change")
         return attempt
 
     def advance(self, attempt_id: int, state: JournalState) -> None:

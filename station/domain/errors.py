@@ -113,6 +113,12 @@ class StoreError(StationError):
     code = "STORE"
 
 
+class AttemptFinishedError(StoreError):
+    """A change to an attempt that has ended (by its owner, or by another process's recovery)."""
+
+    code = "ATTEMPT_FINISHED"
+
+
 class ResultNotRecordedError(StoreError):
     """Every step passed but the pass could not be committed: the unit is not passed; the
     attempt stays open until the next scan (or start) settles it by asking the unit."""

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from station.domain.errors import (
+    AttemptFinishedError,
     AttemptInterruptedError,
     InterruptedLockedError,
     MayBeLockedError,
@@ -72,12 +73,24 @@ def recover_unfinished(
     owner_gone: Callable[[AttemptRecord], bool],
 ) -> list[AttemptRecord]:
     """On start: settle every attempt of ``station`` whose owner is gone (``owner_gone``); an
-    attempt a live process still works on is never touched."""
-    return [
-        recover_attempt(journal, attempt, slots_by_probe.get(attempt.probe_id or ""))
-        for attempt in journal.attempts.unfinished_attempts(station)
-        if owner_gone(attempt)
-    ]
+    attempt a live process still works on is never touched.
+
+    The list of open attempts is read before their owners are judged, and an owner may work
+    on (inject, lock) until the moment it dies: each attempt is settled from its record as it
+    is once its owner is known to be gone, never from the first read (which once voided the
+    credential of a unit locked meanwhile and settled it as "not locked")."""
+    settled = []
+    for listed in journal.attempts.unfinished_attempts(station):
+        if not owner_gone(listed):
+            continue
+        attempt = journal.attempts.get_attempt(listed.id)
+        if attempt.result is not AttemptResult.IN_PROGRESS:
+            continue  # another process settled it meanwhile, or its owner finished it
+        try:
+            settled.append(recover_attempt(journal, attempt, slots_by_probe.get(attempt.probe_id or "")))
+        except AttemptFinishedError:
+            continue  # another process starting at the same moment settled it first
+    return settled
 
 
 def _finish(journal: Journal, attempt: AttemptRecord, result: AttemptResult, error: StationError) -> AttemptRecord:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, null, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from station.domain.errors import StoreError
+from station.domain.errors import AttemptFinishedError, StoreError
 from station.domain.records import (
     AttemptFilter,
     AttemptOwner,
@@ -179,5 +179,5 @@ def open_attempt(session: Session, attempt_id: int) -> Attempt:
     if row is None:
         raise StoreError(f"no attempt {attempt_id}")
     if row.result != AttemptResult.IN_PROGRESS:
-        raise StoreError(f"attempt {attempt_id} is already finished ({row.result}); it cannot change")
+        raise AttemptFinishedError(f"attempt {attempt_id} is already finished ({row.result}); it cannot change")
     return row

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, literal, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from station.domain.errors import DeviceInProgressError, SerialInProgressError, StoreError
+from station.domain.errors import AttemptFinishedError, DeviceInProgressError, SerialInProgressError, StoreError
 from station.domain.export_row import AttemptRow, attempt_row
 from station.domain.records import (
     AttemptFilter,
@@ -102,7 +102,7 @@ def _require_open_attempt(connection: Connection, attempt_id: int) -> None:
     if result is None:
         raise StoreError(f"no attempt {attempt_id}")
     if result != AttemptResult.IN_PROGRESS:
-        raise StoreError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
+        raise AttemptFinishedError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
 
 
 def _advance_open_attempt(connection: Connection, attempt_id: int, state: JournalState) -> None:
