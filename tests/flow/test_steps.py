@@ -461,30 +461,34 @@ def test_start_up_recovery_leaves_a_live_owners_attempt_alone(line: FakeLine) ->
     assert line.journal.get_attempt(live.id).result is AttemptResult.IN_PROGRESS
 
 
+class OwnerWorksOnThenDies(Owners):
+    """The owner, listed at CREDENTIALS_RESERVED, injects and locks, then dies just before it is judged."""
+
+    def __init__(self, line: FakeLine, certificate_serial: str) -> None:
+        super().__init__()
+        self.line, self.certificate_serial = line, certificate_serial
+
+    def is_gone(self, attempt: AttemptRecord) -> bool:
+        self.line.journal.mark_injected(self.certificate_serial)
+        self.line.journal.advance(attempt.id, JournalState.INJECTED)
+        self.line.journal.advance(attempt.id, JournalState.LOCK_PENDING)
+        self.line.probe.unit.locked = True
+        return True
+
+
 def test_recovery_settles_an_attempt_as_it_is_when_its_owner_is_found_gone(line: FakeLine) -> None:
-    """The owner read at CREDENTIALS_RESERVED goes on to inject and lock, then dies before it is
-    judged: the attempt is settled as locked (credential kept), not as "not locked"."""
-    owners = Owners()
-    line.provisioner.ownership = owners
+    """The attempt is settled as locked (credential kept), not from the first read ("not locked")."""
     attempt = line.journal.create_attempt(
         serial="TST-000065", station="station-1", operator="ann", recipe_hash=line.recipe.content_hash,
         product=line.recipe.product, probe_id=line.probe.probe_id,
         owner=AttemptOwner("station-1", "host", 2, "old", "1"),
     )  # fmt: skip
     line.journal.advance(attempt.id, JournalState.CREDENTIALS_RESERVED)
-    credential = line.journal.reserve_credential(
+    line.journal.reserve_credential(
         certificate_serial="c1", certificate_fingerprint="f1", serial="TST-000065", device_id="00000000000000A1",
         attempt_id=attempt.id, certificate_pem="-----BEGIN CERTIFICATE-----",
     )  # fmt: skip
-
-    def owner_works_on_then_dies(listed: AttemptRecord) -> bool:
-        line.journal.mark_injected(credential.certificate_serial)
-        line.journal.advance(listed.id, JournalState.INJECTED)
-        line.journal.advance(listed.id, JournalState.LOCK_PENDING)
-        line.probe.unit.locked = True
-        return True
-
-    line.provisioner._owner_gone = owner_works_on_then_dies  # type: ignore[method-assign]
+    line.provisioner.ownership = OwnerWorksOnThenDies(line, "c1")
     [settled] = line.provisioner.recover_unfinished("station-1", {line.probe.probe_id: line.slot()})
     assert settled.failure_code == "INTERRUPTED_LOCKED", settled.failure_message
     assert [c.state for c in line.journal.credentials_for_serial("TST-000065")] == [CredentialState.INJECTED]
