@@ -1,19 +1,29 @@
-"""An emulated Cortex-M4 that really runs pyOCD's flash algorithms (via the unicorn engine).
+"""The emulated Cortex-M4 of a simulated unit (the unicorn engine), as one process runs it.
 
-The CPU reads flash and UICR from a copy of the unit's memory-mapped ``nvm.bin`` refreshed
-at the start of every run, so it sees what every process sees; what it stores there goes to the
-device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
-timing) to the shared map. RAM is ordinary emulator memory owned by this process.
-Peripherals (NVMC, watchdog) are memory whose stores call into the device model.
+Memory, as the core sees it:
 
-Firmware never executes here: the core only runs what a debugger loads into RAM and
-resumes, and halts when that code reaches a BKPT, as the flash algorithm's return does.
+* flash and UICR from a private copy of the unit's memory-mapped ``nvm.bin`` (reads at
+  memory speed: the CRC analyzer reads every byte); what the core stores there goes to the
+  device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
+  timing) to the shared map. The copy is brought up to date from the unit's code-write
+  journal before every run (see :meth:`CoreState.note_code_write`);
+* RAM and the peripheral slots straight from the unit's shared core state, so that every
+  process sees what the core stored; an access to a peripheral hole is a bus fault;
+* the private peripheral bus (SCB, NVIC, SysTick, DWT, FPB) through hooks onto the shared
+  system control space (:mod:`station.sim.scs`).
+
+Translated code is dropped for every range written by anyone but the core itself (unicorn
+notices the core's own stores). Breakpoints are code hooks at the FPB's comparator addresses
+(unicorn stops before the instruction), watchpoints memory hooks on the DWT's ranges (the
+access completes, then the core stops, as the architecture's watchpoints do).
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
 import mmap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -21,26 +31,54 @@ from typing import Final
 import unicorn
 from unicorn import arm_const
 
-from station.sim import board
+from station.sim import board, peripherals, scs
+from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
+from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError
 
-PERIPHERAL_BASE: Final = 0x4000_0000
-PERIPHERAL_SIZE: Final = 0x0010_0000
-INSTRUCTION_BUDGET: Final = 50_000_000  # per resume; more than any flash routine needs
-_BKPT_INTERRUPT: Final = 7
+# unicorn's numbers for what the CPU raises (QEMU's EXCP_* for Arm).
+_EXCP_UDEF: Final = 1
+_EXCP_SWI: Final = 2
+_EXCP_PREFETCH_ABORT: Final = 3
+_EXCP_DATA_ABORT: Final = 4
+_EXCP_BKPT: Final = 7
+_EXCP_EXCEPTION_EXIT: Final = 8
+_EXCP_NOCP: Final = 17
+_EXCP_INVSTATE: Final = 18
+_EXCP_UNALIGNED: Final = 22
+_EXCP_DIVBYZERO: Final = 23
+_WFI: Final = 0xBF30
+_WFE: Final = 0xBF20
+_NEVER: Final = 0xFFFF_FFFE  # an ``until`` address no code runs to
 
-# DCRSR register selector -> unicorn register (Cortex-M debug register numbering).
-_CORE_REGISTERS: Final[dict[int, int]] = {
-    **{index: getattr(arm_const, f"UC_ARM_REG_R{index}") for index in range(13)},
-    13: arm_const.UC_ARM_REG_SP,
-    14: arm_const.UC_ARM_REG_LR,
-    15: arm_const.UC_ARM_REG_PC,
-    16: arm_const.UC_ARM_REG_XPSR,
-    17: arm_const.UC_ARM_REG_MSP,
-    18: arm_const.UC_ARM_REG_PSP,
-}
-_SPECIAL_REGISTER_SELECTOR: Final = 20  # CONTROL[31:24] FAULTMASK[23:16] BASEPRI[15:8] PRIMASK[7:0]
+_REGISTERS: Final = tuple(getattr(arm_const, f"UC_ARM_REG_{name}") for name in CORE_REGISTER_NAMES)
+_FP_REGISTERS: Final = (
+    *(getattr(arm_const, f"UC_ARM_REG_S{index}") for index in range(32)),
+    arm_const.UC_ARM_REG_FPSCR,
+)
+_PPB_PAGES: Final = ((scs.ITM_BASE, 0x3000), (scs.SCS_BASE, 0x1000), (scs.ROM_TABLE_BASE, 0x1000))
 
 PeripheralWrite = Callable[[int, int, int], None]
+
+
+class StopReason(enum.Enum):
+    """Why a run of the core ended."""
+
+    BUDGET = "budget"  # the instructions it was given are spent: still running
+    SLEEP = "sleep"  # WFI or WFE: waits for an event
+    BKPT = "bkpt"  # a BKPT instruction with halting debug on: halted at it
+    BREAKPOINT = "breakpoint"  # an FPB comparator matched: halted before the instruction
+    WATCHPOINT = "watchpoint"  # a DWT comparator matched: halted after the access
+    VECTOR_CATCH = "vector catch"  # DEMCR caught the exception: halted at its handler
+    LOCKUP = "lockup"
+    SYSTEM = "system"  # the firmware changed SysTick or pended an exception: look again
+    RESET = "reset"  # the firmware asked for a system reset (AIRCR.SYSRESETREQ)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    reason: StopReason
+    executed: int  # instructions: exact when the budget was spent, estimated otherwise
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +128,14 @@ def _address_of(offset: int) -> int:
     return board.FLASH_BASE + offset if offset < board.FLASH_SIZE else board.UICR_BASE + offset - board.FLASH_SIZE
 
 
+def _is_nvm(address: int) -> bool:
+    return (board.FLASH_BASE <= address < board.FLASH_BASE + board.FLASH_SIZE) or (
+        board.UICR_BASE <= address < board.UICR_BASE + board.UICR_SIZE
+    )
+
+
 class PreparedEngine:
-    """An emulator with the unit's memory laid out but no unit in it yet.
+    """An emulator with the chip's fixed memory laid out but no unit in it yet.
 
     Creating a unicorn engine and its memory takes several milliseconds of CPU, the largest
     part of opening a simulated probe session; a simulator host's spare session process
@@ -113,22 +157,23 @@ class PreparedEngine:
         ):
             self.uc.mem_map_ptr(base, size, readable, base_address + offset)
         self.uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
-        self.uc.mem_map(board.RAM_BASE, board.RAM_SIZE)
-        self.uc.mem_map(PERIPHERAL_BASE, PERIPHERAL_SIZE)
+        for base, size in _PPB_PAGES:
+            self.uc.mem_map(base, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
         self.taken = False
 
 
 class EmulatedCore:
-    """The CPU of one simulated unit, as seen from the debug port."""
+    """The CPU of one simulated unit in this process; registers live in the shared state
+    between runs (:meth:`load_registers`, :meth:`save_registers`)."""
 
     def __init__(
         self,
         nvm: mmap.mmap,
         ficr: bytes,
+        state: CoreState,
+        *,
         on_nvm_stores: NvmStores,
         on_peripheral_write: PeripheralWrite,
-        peripheral_values: dict[int, int],
-        *,
         engine: PreparedEngine | None = None,
     ) -> None:
         engine = engine or PreparedEngine(len(nvm))
@@ -137,49 +182,66 @@ class EmulatedCore:
         engine.taken = True
         self._uc = engine.uc
         self._nvm = nvm
+        self.state = state
+        self.scs = scs.SystemControlSpace(state)
+        self.exceptions = ExceptionUnit(self._uc, state)
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
-        # The CPU reads and writes flash and UICR in a private copy of the shared map, refreshed
-        # at the start of every run (reads at memory speed: the CRC analyzer reads every
-        # byte). What it stored is found by comparing the copy with a second one taken at the
-        # last refresh -- at the end of a run and before every peripheral store, i.e. before
-        # the NVMC's CONFIG changes -- and handed, page by page, to the NVMC model, which
-        # writes the shared map with flash semantics; those pages are then refreshed from it.
-        # A hook per store cost about 10 us of interpreter time each, 20,000 per unit, more
-        # than the rest of the simulation together. What this gives up: a word stored with the
-        # value it already held is not seen (so not charged a word write's time), and a word
-        # stored twice in one stretch counts once, with its last value. Flash algorithms write
-        # each word once and never read back what they wrote within one call.
+        # The CPU reads and writes flash and UICR in a private copy of the shared map. What it
+        # stored is found by comparing the copy with a second one taken at the last refresh --
+        # at the end of a run and before every peripheral store, i.e. before the NVMC's CONFIG
+        # changes -- and handed, page by page, to the NVMC model, which writes the shared map
+        # with flash semantics; those pages are then refreshed from it. A hook per store cost
+        # about 10 us of interpreter time each, 20,000 per unit, more than the rest of the
+        # simulation together. What this gives up: a word stored with the value it already
+        # held is not seen (so not charged a word write's time), and a word stored twice in
+        # one stretch counts once, with its last value. Flash algorithms write each word once.
         self._shadow = engine.shadow
         self._at_refresh = engine.at_refresh
-        # A view of the shared map to copy from without an intermediate bytes object; released
-        # in close(), before the unit closes the map.
+        # Views of the shared maps to copy from and map in, released in close() before the
+        # unit closes the maps.
         self._nvm_view = (ctypes.c_char * len(nvm)).from_buffer(nvm)
-        self.sync()
+        self._state_view = (ctypes.c_char * CORE_FILE_SIZE).from_buffer(state.memory)
+        state_address = ctypes.addressof(self._state_view)
+        everything = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
+        self._uc.mem_map_ptr(board.RAM_BASE, board.RAM_SIZE, everything, state_address + RAM_OFFSET)
+        for page in peripherals.present_pages():
+            offset = state.peripheral_offset(page)
+            assert offset is not None
+            self._uc.mem_map_ptr(
+                page, peripherals.SLOT_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE, state_address + offset
+            )
         self._uc.mem_write(board.FICR_BASE, ficr)
-        # Peripherals are memory the CPU reads at full speed (NVMC READY reads 1: inside a run
-        # the flash is always ready, its time is charged when the run ends); every store to
-        # them goes to the device model first, after the stores to flash before it.
-        for address, value in peripheral_values.items():
+        for address, value in scs.IDENTIFICATION.items():
             self._uc.mem_write(address, value.to_bytes(4, "little"))
-        self._uc.hook_add(
-            unicorn.UC_HOOK_MEM_WRITE,
-            self._trap_peripheral_store,
-            begin=PERIPHERAL_BASE,
-            end=PERIPHERAL_BASE + PERIPHERAL_SIZE - 1,
-        )
+        self._journal_position = -1  # nothing replayed yet: the first run refreshes everything
+        self._register_generation = -1  # the engine's registers are not the saved ones yet
+        self._debug_generation = -1
+        self._debug_hooks: list[int] = []
+        self._stop: StopReason | None = None
+        self._detail: str | None = None
+        self._complete_instruction = False  # a hook stopped mid-instruction: finish it first
+        self._replaying = False
+        self._unmapped_address: int | None = None
+        self._rate = 50e6  # instructions per second, measured, to estimate interrupted runs
+        self.debug_enabled = False  # DHCSR.C_DEBUGEN as the controller last saw it
+        for page in (peripherals.NVMC_BASE, peripherals.UARTE0_BASE):
+            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=page, end=page + 0xFFF)
+        for base, size in _PPB_PAGES:
+            self._uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._ppb_read, begin=base, end=base + size - 1)
+            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._ppb_write, begin=base, end=base + size - 1)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
-        self._hit_breakpoint = False
-        self._fault: str | None = None
-        self.halted = True
+        self._uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._trap_unmapped)
 
     def close(self) -> None:
-        """Release the emulator before the memory map it points into goes away."""
+        """Release the emulator before the memory maps it points into go away."""
         self._uc.emu_stop()
         del self._uc
+        del self.exceptions
         del self._nvm_view
+        del self._state_view
 
-    # ---- hooks ----------------------------------------------------------------------------
+    # ---- flash copy and translated code ---------------------------------------------------------
 
     def _trap_peripheral_store(
         self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
@@ -216,87 +278,297 @@ class EmulatedCore:
             if _memcmp(shadow + offset, at_refresh + offset, board.PAGE_SIZE) != 0
         ]
 
+    def _refresh(self, offset: int, length: int) -> None:
+        source = ctypes.addressof(self._nvm_view) + offset
+        ctypes.memmove(ctypes.addressof(self._shadow) + offset, source, length)
+        ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
+        start = _address_of(offset)
+        self._uc.ctl_remove_cache(start, start + length)
+
+    def _catch_up_with_writes(self) -> None:
+        """Replay the unit's code-write journal: refresh the flash copy where others wrote and
+        drop translated code for every range written since this engine last looked."""
+        position, ranges = self.state.code_writes_since(max(self._journal_position, 0))
+        if ranges is None or self._journal_position < 0:
+            self._refresh(0, board.FLASH_SIZE)
+            self._refresh(board.FLASH_SIZE, board.UICR_SIZE)
+            self._uc.ctl_flush_tb()
+        else:
+            for address, length in ranges:
+                if _is_nvm(address):
+                    self._refresh(_offset_of(address), length)
+                else:
+                    self._uc.ctl_remove_cache(address, address + length)
+        self._journal_position = position
+
+    # ---- registers ------------------------------------------------------------------------------
+
+    def load_registers(self) -> None:
+        """Put the saved registers into the engine, unless it holds them already."""
+        state = self.state
+        generation = state.get(Slot.REGISTER_GENERATION)
+        if generation == self._register_generation:
+            return
+        values = dict(zip(CORE_REGISTER_NAMES, state.saved_registers(), strict=True))
+        uc = self._uc
+        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, 0)
+        uc.reg_write(arm_const.UC_ARM_REG_XPSR, values["XPSR"])
+        uc.reg_write(arm_const.UC_ARM_REG_IPSR, values["XPSR"] & 0x1FF)
+        uc.reg_write(arm_const.UC_ARM_REG_MSP, values["MSP"])
+        uc.reg_write(arm_const.UC_ARM_REG_PSP, values["PSP"])
+        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, values["CONTROL"])
+        uc.reg_write_batch(
+            [
+                (register, values[name])
+                for register, name in zip(_REGISTERS, CORE_REGISTER_NAMES, strict=True)
+                if name not in ("XPSR", "MSP", "PSP", "CONTROL")
+            ]
+        )
+        if state.get(Slot.CPACR) & CPACR_FPU_ENABLED:
+            uc.reg_write_batch(list(zip(_FP_REGISTERS, state.saved_fp_registers(), strict=True)))
+        self._register_generation = generation
+
+    def save_registers(self) -> None:
+        """Save the engine's registers to the shared state, for every session to read."""
+        values = [int(value) & 0xFFFF_FFFF for value in self._uc.reg_read_batch(list(_REGISTERS))]
+        values[CORE_REGISTER_NAMES.index("PC")] &= ~1
+        fp = None
+        if self.state.get(Slot.CPACR) & CPACR_FPU_ENABLED:
+            fp = [int(value) & 0xFFFF_FFFF for value in self._uc.reg_read_batch(list(_FP_REGISTERS))]
+        self.state.save_registers(values, fp)
+        self._register_generation = self.state.get(Slot.REGISTER_GENERATION)
+
+    def forget_registers(self) -> None:
+        """The saved registers changed under the engine (a reset, a debugger): reload them."""
+        self._register_generation = -1
+
+    @property
+    def holds_current_registers(self) -> bool:
+        return self._register_generation == self.state.get(Slot.REGISTER_GENERATION)
+
+    def pc(self) -> int:
+        return int(self._uc.reg_read(arm_const.UC_ARM_REG_PC)) & ~1
+
+    # ---- breakpoints and watchpoints ------------------------------------------------------------
+
+    def _arm_debug_hooks(self) -> None:
+        generation = self.state.get(Slot.DEBUG_GENERATION)
+        if generation == self._debug_generation:
+            return
+        for handle in self._debug_hooks:
+            self._uc.hook_del(handle)
+        self._debug_hooks = []
+        for address in self.scs.breakpoint_addresses():
+            self._debug_hooks.append(
+                self._uc.hook_add(unicorn.UC_HOOK_CODE, self._on_breakpoint, begin=address, end=address)
+            )
+        for comparator, first, last, function in self.scs.watchpoints():
+            kinds = 0
+            if function in (scs.DWT_WATCH_READ, scs.DWT_WATCH_ACCESS):
+                kinds |= unicorn.UC_HOOK_MEM_READ
+            if function in (scs.DWT_WATCH_WRITE, scs.DWT_WATCH_ACCESS):
+                kinds |= unicorn.UC_HOOK_MEM_WRITE
+            self._debug_hooks.append(
+                self._uc.hook_add(kinds, self._on_watchpoint, user_data=comparator, begin=first, end=last)
+            )
+        self._uc.ctl_flush_tb()  # hooks are compiled into translated code
+        self._debug_generation = generation
+
+    def _on_breakpoint(self, uc: unicorn.Uc, address: int, _size: int, _data: object) -> None:
+        if self._replaying or not self.debug_enabled:
+            return
+        self._stop_with(StopReason.BREAKPOINT, f"breakpoint at 0x{address:08X}")
+        uc.emu_stop()
+
+    def _on_watchpoint(
+        self, uc: unicorn.Uc, _access: int, address: int, _size: int, _value: int, comparator: int
+    ) -> None:
+        if self._replaying or not self.debug_enabled:
+            return
+        self.scs.note_watchpoint_hit(comparator)
+        self._stop_with(StopReason.WATCHPOINT, f"watchpoint {comparator} at 0x{address:08X}")
+        self._complete_instruction = True
+        uc.emu_stop()
+
+    def _stop_with(self, reason: StopReason, detail: str | None = None) -> None:
+        if self._stop is None:
+            self._stop, self._detail = reason, detail
+
+    # ---- the private peripheral bus as the core sees it -----------------------------------------
+
+    def _ppb_read(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int, _data: object) -> None:
+        word = address & ~3
+        uc.mem_write(word, self.scs.read(word).to_bytes(4, "little"))
+
+    def _ppb_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object) -> None:
+        if self._replaying:
+            return
+        word = address & ~3
+        if size < 4:  # a byte or halfword store: merge it into the register's current value
+            shift = 8 * (address & 3)
+            mask = ((1 << (8 * size)) - 1) << shift
+            value = (self.scs.read(word) & ~mask) | ((value << shift) & mask)
+        if word == scs.AIRCR and (value >> 16) == scs.AIRCR_VECTKEY and value & 0x4:
+            self._stop_with(StopReason.RESET, "SYSRESETREQ")
+            uc.emu_stop()
+            return
+        if word in (scs.DHCSR, scs.DCRSR, scs.DCRDR, scs.DEMCR, scs.DFSR):
+            return  # halting debug belongs to the debugger; software writes do not reach it here
+        _debug_changed, system_changed = self.scs.write(word, value)
+        if system_changed:
+            self._stop_with(StopReason.SYSTEM)
+            self._complete_instruction = True
+            uc.emu_stop()
+
+    # ---- running --------------------------------------------------------------------------------
+
+    def _trap_unmapped(
+        self, _uc: unicorn.Uc, _access: int, address: int, _size: int, _value: int, _data: object
+    ) -> bool:
+        self._unmapped_address = address
+        return False
+
+    def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
+        pc = int(uc.reg_read(arm_const.UC_ARM_REG_PC))
+        try:
+            if interrupt == _EXCP_EXCEPTION_EXIT:
+                self.exceptions.exception_return(pc | 1)
+                self._take_pending()
+            elif interrupt == _EXCP_BKPT:
+                if self.debug_enabled:
+                    self._stop_with(StopReason.BKPT, f"BKPT at 0x{pc & ~1:08X}")
+                    uc.emu_stop()
+                else:  # a debug event with halting debug off escalates to HardFault (HFSR.DEBUGEVT)
+                    self.state.set_bits(Slot.HFSR, 1 << 31)
+                    self._enter(self.exceptions.fault(scs.HARD_FAULT, 0, pc))
+            elif interrupt == _EXCP_SWI:
+                self._svc(pc)
+            else:
+                status = {
+                    _EXCP_UDEF: scs.CFSR_UNDEFINSTR,
+                    _EXCP_NOCP: scs.CFSR_NOCP,
+                    _EXCP_INVSTATE: scs.CFSR_INVSTATE,
+                    _EXCP_UNALIGNED: scs.CFSR_UNALIGNED,
+                    _EXCP_DIVBYZERO: scs.CFSR_DIVBYZERO,
+                }.get(interrupt)
+                if status is not None:
+                    self._enter(self.exceptions.fault(scs.USAGE_FAULT, status, pc))
+                elif interrupt in (_EXCP_PREFETCH_ABORT, _EXCP_DATA_ABORT):
+                    self._enter(self.exceptions.fault(scs.BUS_FAULT, scs.CFSR_PRECISERR, pc))
+                else:
+                    self._enter(self.exceptions.fault(scs.HARD_FAULT, 0, pc))
+        except LockupError as error:
+            self._stop_with(StopReason.LOCKUP, str(error))
+            uc.emu_stop()
+
+    def _svc(self, return_address: int) -> None:
+        state = self.state
+        priority = scs.group_priority(state, scs.exception_priority(state, scs.SVCALL))
+        if priority < self.exceptions.execution_priority():
+            self._enter(scs.SVCALL, return_address)
+        else:  # an SVC that cannot preempt is a fault
+            state.set_bits(Slot.HFSR, scs.HFSR_FORCED)
+            self._enter(self.exceptions.fault(scs.HARD_FAULT, 0, return_address))
+
+    def _enter(self, exception: int, return_address: int | None = None) -> None:
+        """Take an exception (unless already taken by ``fault``), then stop if DEMCR catches it."""
+        if return_address is not None:
+            self.exceptions.take(exception, return_address)
+        catch = {
+            scs.HARD_FAULT: scs.DEMCR_VC_HARDERR,
+            scs.BUS_FAULT: scs.DEMCR_VC_BUSERR,
+            scs.MEM_MANAGE: scs.DEMCR_VC_MMERR,
+        }.get(exception, 0)
+        if exception == scs.USAGE_FAULT:
+            catch = scs.DEMCR_VC_STATERR | scs.DEMCR_VC_CHKERR | scs.DEMCR_VC_NOCPERR
+        if self.debug_enabled and self.state.get(Slot.DEMCR) & catch:
+            self._stop_with(StopReason.VECTOR_CATCH, f"exception {exception} caught")
+            self._uc.emu_stop()
+
+    def _take_pending(self) -> None:
+        """Take the pending exception that preempts, if any (also after a return: tail-chaining)."""
+        exception = self.exceptions.takeable_exception()
+        if exception is not None:
+            self._enter(exception, self.pc())
+
+    def run(self, budget: int, *, mask_interrupts: bool = False) -> RunResult:
+        """Run from the current PC for at most ``budget`` instructions (1: a single step)."""
+        self._catch_up_with_writes()
+        self._arm_debug_hooks()
+        self._stop, self._detail, self._complete_instruction = None, None, False
+        self._unmapped_address = None
+        try:
+            if not mask_interrupts:
+                self._take_pending()
+        except LockupError as error:
+            return RunResult(StopReason.LOCKUP, 0, str(error))
+        if self._stop is not None:  # a vector catch on entry
+            return RunResult(self._stop, 0, self._detail)
+        started = time.perf_counter()
+        pc = self.pc()
+        try:
+            self._uc.emu_start(pc | 1, _NEVER, count=budget)
+        except unicorn.UcError as error:
+            self._bus_fault(error)
+        finally:
+            self.flush_stores()
+        elapsed = time.perf_counter() - started
+        if self._complete_instruction:
+            self._finish_instruction()
+        if self._stop is not None:
+            executed = min(budget, max(1, int(elapsed * self._rate)))
+            return RunResult(self._stop, executed, self._detail)
+        if budget > 1 and self._sleeping():
+            return RunResult(StopReason.SLEEP, min(budget, max(1, int(elapsed * self._rate))))
+        if budget >= 10_000 and elapsed > 0:
+            self._rate = 0.8 * self._rate + 0.2 * (budget / elapsed)
+        return RunResult(StopReason.BUDGET, budget)
+
+    def _finish_instruction(self) -> None:
+        """Carry out the instruction a watchpoint or a system register store interrupted (its
+        access has had its effect; running it again, quietly, completes the rest)."""
+        self._replaying = True
+        try:
+            self._uc.emu_start(self.pc() | 1, _NEVER, count=1)
+        except unicorn.UcError as error:
+            self._bus_fault(error)
+        finally:
+            self._replaying = False
+            self.flush_stores()
+
+    def _sleeping(self) -> bool:
+        try:
+            previous = int.from_bytes(self._uc.mem_read(self.pc() - 2, 2), "little")
+        except unicorn.UcError:
+            return False
+        return previous in (_WFI, _WFE)
+
+    def _bus_fault(self, error: unicorn.UcError) -> None:
+        """A precise bus fault on a hole in the memory map (or an instruction fetch from one)."""
+        pc = self.pc()
+        address = self._unmapped_address
+        fetch = error.errno in (unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_FETCH_PROT)
+        try:
+            if fetch:
+                self._enter(self.exceptions.fault(scs.BUS_FAULT, scs.CFSR_IBUSERR, pc))
+            elif address is not None:
+                status = scs.CFSR_PRECISERR | scs.CFSR_BFARVALID
+                self._enter(self.exceptions.fault(scs.BUS_FAULT, status, pc, fault_address=address))
+            else:
+                self._enter(self.exceptions.fault(scs.HARD_FAULT, 0, pc))
+        except LockupError as lockup:
+            self._stop_with(StopReason.LOCKUP, f"{error} at 0x{pc:08X}: {lockup}")
+        if self._stop is None:
+            self._stop_with(StopReason.SYSTEM, f"{error} at 0x{pc:08X}")  # the fault handler runs next
+
+    # ---- memory, for the debugger ---------------------------------------------------------------
+
+    def read_memory(self, address: int, length: int) -> bytes:
+        return bytes(self._uc.mem_read(address, length))
+
     def sync(self, address: int | None = None, length: int = 0) -> None:
         """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
         if address is None:
             self._refresh(0, len(self._shadow))
             return
         self._refresh(_offset_of(address), length)
-
-    def _refresh(self, offset: int, length: int) -> None:
-        source = ctypes.addressof(self._nvm_view) + offset
-        ctypes.memmove(ctypes.addressof(self._shadow) + offset, source, length)
-        ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
-
-    def _trap_interrupt(self, uc: unicorn.Uc, interrupt: int, _data: object) -> None:
-        if interrupt == _BKPT_INTERRUPT:
-            self._hit_breakpoint = True
-        else:
-            self._fault = f"exception {interrupt}"
-        uc.emu_stop()
-
-    # ---- debugger view --------------------------------------------------------------------
-
-    def read_register(self, selector: int) -> int:
-        if selector == _SPECIAL_REGISTER_SELECTOR:
-            control = self._uc.reg_read(arm_const.UC_ARM_REG_CONTROL)
-            faultmask = self._uc.reg_read(arm_const.UC_ARM_REG_FAULTMASK)
-            basepri = self._uc.reg_read(arm_const.UC_ARM_REG_BASEPRI)
-            primask = self._uc.reg_read(arm_const.UC_ARM_REG_PRIMASK)
-            return int((control << 24) | (faultmask << 16) | (basepri << 8) | primask) & 0xFFFFFFFF
-        register = _CORE_REGISTERS.get(selector)
-        if register is None:
-            return 0  # FPU and other optional registers: not implemented, read as zero
-        value = int(self._uc.reg_read(register)) & 0xFFFFFFFF
-        if selector == 15:
-            value &= ~1
-        return value
-
-    def write_register(self, selector: int, value: int) -> None:
-        value &= 0xFFFFFFFF
-        if selector == _SPECIAL_REGISTER_SELECTOR:
-            self._uc.reg_write(arm_const.UC_ARM_REG_CONTROL, (value >> 24) & 0xFF)
-            self._uc.reg_write(arm_const.UC_ARM_REG_FAULTMASK, (value >> 16) & 0xFF)
-            self._uc.reg_write(arm_const.UC_ARM_REG_BASEPRI, (value >> 8) & 0xFF)
-            self._uc.reg_write(arm_const.UC_ARM_REG_PRIMASK, value & 0xFF)
-            return
-        register = _CORE_REGISTERS.get(selector)
-        if register is None:
-            return
-        if selector == 15:
-            value &= ~1
-        self._uc.reg_write(register, value)
-
-    def read_ram(self, address: int, length: int) -> bytes:
-        return bytes(self._uc.mem_read(address, length))
-
-    def write_ram(self, address: int, data: bytes) -> None:
-        self._uc.mem_write(address, data)
-
-    def clear_ram(self) -> None:
-        self._uc.mem_write(board.RAM_BASE, b"\0" * board.RAM_SIZE)
-
-    def reset_registers(self) -> None:
-        """Core reset: registers to their reset values, Thumb state, main stack."""
-        for selector in range(13):
-            self.write_register(selector, 0)
-        self._uc.reg_write(arm_const.UC_ARM_REG_LR, 0xFFFFFFFF)
-        self._uc.reg_write(arm_const.UC_ARM_REG_XPSR, 0x0100_0000)
-        self.write_register(_SPECIAL_REGISTER_SELECTOR, 0)
-
-    def run(self) -> tuple[bool, str | None]:
-        """Run from the current PC until a BKPT, a fault, or the instruction budget.
-
-        Returns (reached_breakpoint, fault description or None).
-        """
-        self._hit_breakpoint = False
-        self._fault = None
-        pc = self.read_register(15)
-        self.sync()  # what other sessions and processes wrote since the last run
-        try:
-            self._uc.emu_start(pc | 1, 0xFFFF_FFFE, count=INSTRUCTION_BUDGET)
-        except unicorn.UcError as error:
-            self._fault = f"{error} at 0x{self.read_register(15):08X}"
-        finally:
-            self.flush_stores()  # refreshes the pages it hands over; the rest waits for the next run
-        return self._hit_breakpoint, self._fault

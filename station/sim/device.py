@@ -26,8 +26,10 @@ from typing import Final
 
 from pyocd.core import exceptions
 
-from station.sim import board
-from station.sim.core import PERIPHERAL_BASE, PERIPHERAL_SIZE, EmulatedCore, PageStores, PreparedEngine
+from station.sim import board, peripherals, scs
+from station.sim.controller import CoreController, poll_wait
+from station.sim.core import EmulatedCore, PageStores, PreparedEngine
+from station.sim.core_state import Slot
 from station.sim.units import SimUnit
 
 LOG = logging.getLogger(__name__)
@@ -62,65 +64,17 @@ CTRL_AP_ERASEALL: Final = 0x04
 CTRL_AP_ERASEALLSTATUS: Final = 0x08
 CTRL_AP_APPROTECTSTATUS: Final = 0x0C
 
-# ---- System control space -------------------------------------------------------------------
-CPUID: Final = 0xE000_ED00
-AIRCR: Final = 0xE000_ED0C
-DFSR: Final = 0xE000_ED30
-DHCSR: Final = 0xE000_EDF0
-DCRSR: Final = 0xE000_EDF4
-DCRDR: Final = 0xE000_EDF8
-DEMCR: Final = 0xE000_EDFC
-CPUID_CORTEX_M4: Final = 0x410F_C241
-AIRCR_VECTKEY: Final = 0x05FA
+# ---- Private peripheral bus (halting debug is the core controller's, the rest the SCS's) ------
+PPB_BASE: Final = scs.PPB_BASE
+PPB_END: Final = scs.PPB_END
 AIRCR_SYSRESETREQ: Final = 1 << 2
 AIRCR_VECTRESET: Final = 1 << 0
-DHCSR_KEY: Final = 0xA05F
-C_DEBUGEN: Final = 1 << 0
-C_HALT: Final = 1 << 1
-C_STEP: Final = 1 << 2
-C_MASKINTS: Final = 1 << 3
-S_REGRDY: Final = 1 << 16
-S_HALT: Final = 1 << 17
-S_RETIRE_ST: Final = 1 << 24
-S_RESET_ST: Final = 1 << 25
-DCRSR_WRITE: Final = 1 << 16
-DEMCR_VC_CORERESET: Final = 1 << 0
-DFSR_HALTED: Final = 1 << 0
-DFSR_BKPT: Final = 1 << 1
-DFSR_VCATCH: Final = 1 << 3
-PPB_BASE: Final = 0xE000_0000
-PPB_END: Final = 0xE010_0000
-POLL_WAIT_LIMIT_SECONDS: Final = 0.25  # a poll never waits longer: callers keep their own timeouts
-
-
-def _component_id_registers(base: int, part: int, component_class: int) -> dict[int, int]:
-    """PIDR/CIDR words of a CoreSight component designed by Arm (JEP106 0x43B)."""
-    return {
-        base + 0xFD0: 0x04,  # PIDR4: JEP106 continuation code 4, 4 KiB
-        base + 0xFE0: part & 0xFF,
-        base + 0xFE4: ((part >> 8) & 0xF) | 0xB0,
-        base + 0xFE8: 0x0B,  # JEP106 id 0x3B high bits, JEDEC used
-        base + 0xFEC: 0x00,
-        base + 0xFF0: 0x0D,
-        base + 0xFF4: component_class << 4,
-        base + 0xFF8: 0x05,
-        base + 0xFFC: 0xB1,
-    }
-
-
-_ROM_TABLE: Final[dict[int, int]] = {
-    0xE00F_F000: 0xFFF0_F003,  # entry 0: SCS at 0xE000E000
-    0xE00F_F004: 0x0000_0000,  # end of table
-    0xE00F_FFCC: 0x0000_0001,  # MEMTYPE: system memory present
-    **_component_id_registers(0xE00F_F000, part=0x4C4, component_class=0x1),
-    **_component_id_registers(0xE000_E000, part=0x00C, component_class=0xE),
-}
 
 # ---- NVMC -------------------------------------------------------------------------------------
-NVMC_BASE: Final = 0x4001_E000
-NVMC_READY: Final = NVMC_BASE + 0x400
-NVMC_READYNEXT: Final = NVMC_BASE + 0x408
-NVMC_CONFIG: Final = NVMC_BASE + 0x504
+NVMC_BASE: Final = peripherals.NVMC_BASE
+NVMC_READY: Final = peripherals.NVMC_READY
+NVMC_READYNEXT: Final = peripherals.NVMC_READYNEXT
+NVMC_CONFIG: Final = peripherals.NVMC_CONFIG
 NVMC_ERASEPAGE: Final = NVMC_BASE + 0x508
 NVMC_ERASEALL: Final = NVMC_BASE + 0x50C
 NVMC_ERASEPCR0: Final = NVMC_BASE + 0x510
@@ -154,34 +108,33 @@ class SimDevice:
 
     def __init__(self, unit: SimUnit, *, engine: PreparedEngine | None = None) -> None:
         self.unit = unit
+        self._ficr = _ficr_image(unit)
+        state = unit.core_state
         self.core = EmulatedCore(
             unit.nvm_map,
-            _ficr_image(unit),
+            self._ficr,
+            state,
             on_nvm_stores=self._cpu_nvm_stores,
             on_peripheral_write=self._write_peripheral,
-            peripheral_values={NVMC_READY: 1, NVMC_READYNEXT: 1},
             engine=engine,
+        )
+        self._uarte = peripherals.Uarte(state, unit.directory)
+        self.controller = CoreController(
+            state,
+            self.core,
+            vector_table=lambda: unit.read_nvm(board.FLASH_BASE, 8),
+            system_reset=self.system_reset,
+            timing_factor=lambda: self._factor,
+            algorithm_hangs=lambda: unit.info.faults.algo_hang,
+            name=unit.unit_id,
         )
         self._ctrl_stat = 0
         self._csw = 0x0300_0052  # 32-bit, single increment, DeviceEn as reset value
         self._tar = 0
-        self._nvmc_config = 0
         self._nvm_busy_until = 0.0  # NVMC READY reads 0 until then
         self._erase_all_busy_until = 0.0
         self._ctrl_ap_reset_held = False
         self._reset_pin_asserted = False
-        # Core debug state.
-        self._debug_enabled = False
-        self._maskints = False
-        self._halted = False  # the core is in debug state
-        self._halt_pending = False  # the core ran to its breakpoint but modelled time is still passing
-        self._halt_visible_at = 0.0
-        self._reset_sticky = False
-        self._dcrdr = 0
-        self._demcr = 0
-        self._dfsr = 0
-        self._in_emulation = False
-        self._modelled_seconds = 0.0
         # Per-session fault counters.
         self._bytes_transferred = 0
         self._transfers = 0
@@ -190,6 +143,8 @@ class SimDevice:
         self._link_holds = False  # the injected disconnect has no drop left for this session
 
     def close(self) -> None:
+        """End the session: its runner stops (a running core runs on wherever the unit is open)."""
+        self.controller.close()
         self.core.close()
 
     def flush(self) -> None:
@@ -220,8 +175,8 @@ class SimDevice:
     def _spend(self, seconds: float) -> None:
         """Account NVMC time: inside a core run it delays the halt, else it keeps READY low."""
         self.unit.add_nvm_busy_seconds(seconds * self._factor)
-        if self._in_emulation:
-            self._modelled_seconds += seconds
+        if self.controller.in_emulation:
+            self.controller.modelled_seconds += seconds
         else:
             self._nvm_busy_until = max(self._nvm_busy_until, time.monotonic()) + seconds * self._factor
 
@@ -313,7 +268,7 @@ class SimDevice:
         if register == CTRL_AP_RESET:
             return int(self._ctrl_ap_reset_held)
         if register == CTRL_AP_ERASEALLSTATUS:
-            self._poll_wait(self._erase_all_busy_until)
+            poll_wait(self._erase_all_busy_until)
             return int(time.monotonic() < self._erase_all_busy_until)
         if register == CTRL_AP_APPROTECTSTATUS:
             with self.unit.locked():
@@ -333,7 +288,7 @@ class SimDevice:
         """The only way past APPROTECT: everything goes, and the unit is a development unit for life."""
         with self.unit.locked():
             self.unit.erase_all_flash()
-            self.core.clear_ram()
+            self.unit.core_state.clear_ram()
             info = self.unit.info
             info.protected = False
             info.ever_erased = True
@@ -388,7 +343,7 @@ class SimDevice:
     def write_block(self, address: int, data: bytes) -> None:
         self._check_memory_access(address, len(data))
         if board.RAM_BASE <= address and address + len(data) <= board.RAM_BASE + board.RAM_SIZE:
-            self.core.write_ram(address, data)
+            self.unit.core_state.write_ram(address, data)
             return
         if PPB_BASE <= address < PPB_END:
             # Debug registers: what needs the unit's lock (reset, resume) takes it itself.
@@ -423,9 +378,9 @@ class SimDevice:
         if board.UICR_BASE <= address and end <= board.UICR_BASE + board.UICR_SIZE:
             return self.unit.read_nvm(address, length)
         if board.RAM_BASE <= address and end <= board.RAM_BASE + board.RAM_SIZE:
-            return self.core.read_ram(address, length)
+            return self.unit.core_state.read_ram(address, length)
         if board.FICR_BASE <= address and end <= board.FICR_BASE + board.FICR_SIZE:
-            return self.core.read_ram(address, length)  # FICR is mapped read-only in the emulator
+            return self._ficr[address - board.FICR_BASE : end - board.FICR_BASE]
         out = bytearray()
         word_address = address & ~3
         while word_address < end:
@@ -435,7 +390,7 @@ class SimDevice:
         return bytes(out[skip : skip + length])
 
     def _read_register(self, address: int) -> int:
-        if PERIPHERAL_BASE <= address < PERIPHERAL_BASE + PERIPHERAL_SIZE:
+        if peripherals.is_peripheral(address):
             return self._read_peripheral(address, 4)
         if PPB_BASE <= address < PPB_END:
             return self._read_system_register(address)
@@ -446,8 +401,10 @@ class SimDevice:
             board.UICR_BASE <= address < board.UICR_BASE + board.UICR_SIZE
         ):
             self._nvm_write(address, size, value)
-        elif PERIPHERAL_BASE <= address < PERIPHERAL_BASE + PERIPHERAL_SIZE:
+        elif peripherals.is_peripheral(address):
             self._write_peripheral(address, size, value)
+            if address not in _TASK_REGISTERS:
+                self._keep_peripheral_write(address, size, value)
         elif PPB_BASE <= address < PPB_END:
             self._write_system_register(address, value)
         elif board.FICR_BASE <= address < board.FICR_BASE + board.FICR_SIZE:
@@ -456,6 +413,11 @@ class SimDevice:
             raise exceptions.TransferFaultError("no memory at this address", fault_address=address, length=size)
 
     # ---- NVMC ---------------------------------------------------------------------------------
+
+    @property
+    def _nvmc_config(self) -> int:
+        """NVMC CONFIG, the chip's (kept with the other peripheral registers), not a session's."""
+        return self.unit.core_state.read_peripheral(NVMC_CONFIG) & 3
 
     def _cpu_nvm_stores(self, stores: list[PageStores]) -> None:
         """The CPU's stores to flash and UICR since the last NVMC register write, page by page.
@@ -468,19 +430,20 @@ class SimDevice:
         if self._nvmc_config != NVMC_CONFIG_WEN:
             LOG.debug("%d CPU writes to flash ignored: NVMC not write-enabled", words)
             return
-        self._spend(board.WORD_WRITE_SECONDS * words)
-        dropped = self.unit.info.faults.drop_writes
-        all_ones = (1 << (8 * board.PAGE_SIZE)) - 1
-        for page in stores:
-            changed = page.changed
-            if dropped is not None:
-                low = max(dropped[0], page.address) - page.address
-                high = min(dropped[1], page.address + board.PAGE_SIZE) - page.address
-                if low < high:  # injected fault: these writes silently do not happen
-                    changed &= ~(((1 << (8 * (high - low))) - 1) << (8 * low))
-            if changed:
-                data = page.values | (all_ones ^ changed)
-                self.unit.program_nvm(page.address, data.to_bytes(board.PAGE_SIZE, "little"))
+        with self.unit.locked():
+            self._spend(board.WORD_WRITE_SECONDS * words)
+            dropped = self.unit.info.faults.drop_writes
+            all_ones = (1 << (8 * board.PAGE_SIZE)) - 1
+            for page in stores:
+                changed = page.changed
+                if dropped is not None:
+                    low = max(dropped[0], page.address) - page.address
+                    high = min(dropped[1], page.address + board.PAGE_SIZE) - page.address
+                    if low < high:  # injected fault: these writes silently do not happen
+                        changed &= ~(((1 << (8 * (high - low))) - 1) << (8 * low))
+                if changed:
+                    data = page.values | (all_ones ^ changed)
+                    self.unit.program_nvm(page.address, data.to_bytes(board.PAGE_SIZE, "little"))
 
     def _nvm_write(self, address: int, size: int, value: int) -> None:
         """A store to flash or UICR: programmed only with CONFIG=WEN, bits only 1 -> 0."""
@@ -495,167 +458,95 @@ class SimDevice:
 
     def _read_peripheral(self, address: int, _size: int) -> int:
         if address in (NVMC_READY, NVMC_READYNEXT):
-            if self._in_emulation:
+            if self.controller.in_emulation:
                 return 1
-            self._poll_wait(self._nvm_busy_until)
+            poll_wait(self._nvm_busy_until)
             return int(time.monotonic() >= self._nvm_busy_until)
-        if address == NVMC_CONFIG:
-            return self._nvmc_config
-        return 0  # other peripherals (watchdog status and friends) read as zero
+        return self.unit.core_state.read_peripheral(address)
+
+    def _keep_peripheral_write(self, address: int, size: int, value: int) -> None:
+        """A debugger's store to a peripheral register: kept, as the chip keeps it."""
+        state = self.unit.core_state
+        shift = 8 * (address & 3)
+        mask = ((1 << (8 * size)) - 1) << shift
+        current = state.read_peripheral(address)
+        state.write_peripheral(address, (current & ~mask) | ((value << shift) & mask))
 
     def _write_peripheral(self, address: int, _size: int, value: int) -> None:
+        """A store to a peripheral with behaviour (the NVMC, UARTE0), from the CPU or a debugger."""
         value &= 0xFFFFFFFF
+        if peripherals.UARTE0_BASE <= address < peripherals.UARTE0_BASE + peripherals.SLOT_SIZE:
+            if address in _TASK_REGISTERS:
+                self._uarte.on_write(address, value)
+            return
         if address == NVMC_CONFIG:
-            self._nvmc_config = value & 3
+            self.unit.core_state.write_peripheral(NVMC_CONFIG, value & 3)
             return
         erasing = self._nvmc_config == NVMC_CONFIG_EEN
-        if address in (NVMC_ERASEPAGE, NVMC_ERASEPCR0):
-            if erasing and board.FLASH_BASE <= value < board.FLASH_BASE + board.FLASH_SIZE:
+        with self.unit.locked():
+            if address in (NVMC_ERASEPAGE, NVMC_ERASEPCR0):
+                if erasing and board.FLASH_BASE <= value < board.FLASH_BASE + board.FLASH_SIZE:
+                    self._spend(board.PAGE_ERASE_SECONDS)
+                    self.unit.erase_page(value)
+                    page = value - value % board.PAGE_SIZE
+                    self.core.sync(page, board.PAGE_SIZE)
+            elif address == NVMC_ERASEALL:
+                if erasing and value & 1:
+                    self._spend(board.CHIP_ERASE_SECONDS)
+                    self.unit.erase_all_flash()
+                    self.core.sync()
+            elif address == NVMC_ERASEUICR and erasing and value & 1:
                 self._spend(board.PAGE_ERASE_SECONDS)
-                self.unit.erase_page(value)
-                page = value - value % board.PAGE_SIZE
-                self.core.sync(page, board.PAGE_SIZE)
-        elif address == NVMC_ERASEALL:
-            if erasing and value & 1:
-                self._spend(board.CHIP_ERASE_SECONDS)
-                self.unit.erase_all_flash()
-                self.core.sync()
-        elif address == NVMC_ERASEUICR and erasing and value & 1:
-            self._spend(board.PAGE_ERASE_SECONDS)
-            self.unit.erase_uicr()
-            self.core.sync(board.UICR_BASE, board.UICR_SIZE)
+                self.unit.erase_uicr()
+                self.core.sync(board.UICR_BASE, board.UICR_SIZE)
 
-    # ---- core debug ---------------------------------------------------------------------------
-
-    def _halted_now(self) -> bool:
-        if self._halt_pending and time.monotonic() >= self._halt_visible_at:
-            self._halt_pending = False
-            self._halted = True
-        return self._halted
-
-    @staticmethod
-    def _poll_wait(until: float) -> None:
-        """A status poll that would answer "busy" waits until the status changes (at most
-        POLL_WAIT_LIMIT_SECONDS), as a USB probe's round trip keeps the caller waiting.
-
-        pyOCD polls a running flash algorithm without pause. Answering each poll at once would
-        spin the caller -- hundreds of round trips per page, each taking the interpreter from
-        the station's other slots -- so the poll is held until the halt (or the flash
-        controller's readiness) is due: the caller sees it at the modelled moment, with one
-        round trip instead of a handful.
-        """
-        remaining = until - time.monotonic()
-        if remaining > 0:
-            time.sleep(min(remaining, POLL_WAIT_LIMIT_SECONDS))
+    # ---- the private peripheral bus ---------------------------------------------------------
 
     def _read_system_register(self, address: int) -> int:
-        if address == DHCSR:
-            if self._halt_pending:
-                self._poll_wait(self._halt_visible_at)
-            halted = self._halted_now()
-            value = (C_DEBUGEN if self._debug_enabled else 0) | (C_MASKINTS if self._maskints else 0)
-            if halted:
-                value |= S_HALT | S_REGRDY | C_HALT
-            else:
-                value |= S_RETIRE_ST
-            if self._reset_sticky:
-                value |= S_RESET_ST
-                self._reset_sticky = False
-            return value
-        if address == DCRDR:
-            return self._dcrdr
-        if address == DEMCR:
-            return self._demcr
-        if address == DFSR:
-            return self._dfsr
-        if address == CPUID:
-            return CPUID_CORTEX_M4
-        if address == AIRCR:
-            return 0xFA05_0000
-        return _ROM_TABLE.get(address, 0)
+        controller = self.controller
+        state = self.unit.core_state
+        if address == scs.DHCSR:
+            return controller.read_dhcsr()
+        if address == scs.DCRDR:
+            return state.get(Slot.DCRDR)
+        if address == scs.DEMCR:
+            return state.get(Slot.DEMCR)
+        if address == scs.DFSR:
+            return state.get(Slot.DFSR)
+        if address == scs.DCRSR:
+            return 0
+        with state.locked():
+            return self.core.scs.read(address)
 
     def _write_system_register(self, address: int, value: int) -> None:
-        if address == DHCSR:
-            if (value >> 16) != DHCSR_KEY:
-                return
-            self._debug_enabled = bool(value & C_DEBUGEN)
-            self._maskints = bool(value & C_MASKINTS)
-            if value & C_HALT:
-                self._halt()
-            elif self._halted_now() and self._debug_enabled:
-                self._resume()
-        elif address == DCRSR:
-            selector = value & 0x7F
-            if not self._halted_now():
-                return  # registers are only accessible in debug state
-            if value & DCRSR_WRITE:
-                self.core.write_register(selector, self._dcrdr)
-            else:
-                self._dcrdr = self.core.read_register(selector)
-        elif address == DCRDR:
-            self._dcrdr = value
-        elif address == DEMCR:
-            self._demcr = value
-        elif address == DFSR:
-            self._dfsr &= ~value
-        elif address == AIRCR and (value >> 16) == AIRCR_VECTKEY:
-            if value & AIRCR_SYSRESETREQ:
-                self.system_reset()
-            elif value & AIRCR_VECTRESET:
-                self._core_reset()
-
-    def _halt(self) -> None:
-        if not self._halted_now():
-            self._halt_pending = False
-            self._halted = True
-            self._dfsr |= DFSR_HALTED
-
-    def _resume(self) -> None:
-        """Leave debug state and run what the debugger loaded until its breakpoint.
-
-        The emulation itself is instant; the modelled NVMC time is then spent as real time
-        before the halt becomes visible, so that pyOCD overlaps its transfers with it.
-        """
-        self._halted = False
-        faults = self.unit.info.faults
-        started = time.monotonic()  # physical time runs from the resume, emulation included
-        self._modelled_seconds = 0.0
-        self._in_emulation = True
-        try:
-            with self.unit.locked():
-                reached_breakpoint, fault = self.core.run()
-        finally:
-            self._in_emulation = False
-        if fault:
-            LOG.info("%s: core stopped on %s; it stays running", self.unit.unit_id, fault)
-            return
-        if not reached_breakpoint or faults.algo_hang:
-            return  # never reaches its breakpoint: the debugger's timeout must catch it
-        self._dfsr |= DFSR_BKPT
-        self._halt_pending = True
-        self._halt_visible_at = started + self._modelled_seconds * self._factor
-
-    def _core_reset(self) -> None:
-        self.core.reset_registers()
-        vector = self.unit.read_nvm(board.FLASH_BASE, 8)
-        stack, entry = struct.unpack("<II", vector)
-        self.core.write_register(13, stack & ~3)
-        self.core.write_register(15, entry)
-        self.core.write_register(16, (entry & 1) << 24)  # xPSR.T comes from the reset vector
-        self._reset_sticky = True
-        self._halt_pending = False
-        if self._debug_enabled and self._demcr & DEMCR_VC_CORERESET:
-            self._halted = True
-            self._dfsr |= DFSR_VCATCH
+        controller = self.controller
+        state = self.unit.core_state
+        if address == scs.DHCSR:
+            controller.write_dhcsr(value)
+        elif address == scs.DCRSR:
+            controller.transfer_register(value)
+        elif address == scs.DCRDR:
+            state.set(Slot.DCRDR, value)
+        elif address == scs.DEMCR:
+            state.set(Slot.DEMCR, value & 0x010F_07F1)
+        elif address == scs.DFSR:
+            with state.locked():
+                state.clear_bits(Slot.DFSR, value)  # write one to clear
+        elif address == scs.AIRCR and (value >> 16) == scs.AIRCR_VECTKEY and value & AIRCR_SYSRESETREQ:
+            self.system_reset()
+        elif address == scs.AIRCR and (value >> 16) == scs.AIRCR_VECTKEY and value & AIRCR_VECTRESET:
+            controller.reset()
         else:
-            self._halted = False  # the unit's firmware runs (it is not emulated)
+            with state.locked():
+                self.core.scs.write(address, value)
+            controller.wake()
 
     def system_reset(self) -> None:
-        """Chip reset (SYSRESETREQ, nRESET, CTRL-AP RESET): APPROTECT latches, NVMC idles."""
+        """Chip reset (SYSRESETREQ, nRESET, CTRL-AP RESET): APPROTECT latches, the peripherals
+        (the NVMC among them) and the core reset; the core restarts from the vector table."""
         with self.unit.locked():
             self.unit.reset()
-        self._nvmc_config = 0
-        self._core_reset()
+        self.controller.wake()
         LOG.debug("%s: reset (protected=%s)", self.unit.unit_id, self.unit.info.protected)
 
     def set_reset_pin(self, asserted: bool) -> None:
@@ -666,3 +557,7 @@ class SimDevice:
     @property
     def reset_pin_asserted(self) -> bool:
         return self._reset_pin_asserted
+
+
+# UARTE0 tasks: a store starts something and reads back as zero.
+_TASK_REGISTERS: Final = frozenset({peripherals.UARTE_TASKS_STARTTX, peripherals.UARTE_TASKS_STOPTX})

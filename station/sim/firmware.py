@@ -1,11 +1,14 @@
-"""Deterministic demo firmware for the simulated board, built from a seed instead of committed blobs.
+"""The demo firmware for the simulated board: real programs, padded to size from a seed.
 
-The line needs real-looking images to flash, verify and pin in a recipe, but opaque binaries
-in the repository cannot be reviewed. So the bootloader and application are generated: a
-plausible Cortex-M vector table (initial stack pointer at the top of RAM, reset and default
-handlers inside the image, each a Thumb ``b .`` loop), an identification string, and then
-pseudo-random bytes from SHAKE-256 of the seed. The application header (``SAPH``) describes
-the application so the unit's firmware can tell whether the application is intact.
+The bootloader and the application images each start with a real program built from the C
+sources in ``firmware/demo/`` (:mod:`station.sim.firmware_build`; the built programs are
+committed in ``resources/firmware/demo/``, so no toolchain is needed here): real vector tables
+(initial stack pointer at the top of RAM), a bootloader that starts the application, and an
+application that enables the FPU, runs SysTick and sends a boot banner through UARTE0. After
+the program come an identification string and then pseudo-random bytes from SHAKE-256 of the
+seed, up to the requested size, so that images of any size (the benchmarks' ``app_size``) can
+be flashed, verified and pinned in a recipe. The application header (``SAPH``) describes the
+application so the unit's firmware can tell whether the application is intact.
 
 The same inputs always give byte-identical files, in three formats a recipe may use:
 
@@ -14,7 +17,9 @@ The same inputs always give byte-identical files, in three formats a recipe may 
 * ELF: ``firmware.elf``, ELF32 little-endian ARM with one ``PT_LOAD`` segment and one
   ``SHF_ALLOC`` ``SHT_PROGBITS`` section per image. It is written by the small writer below
   because no well-kept ELF-writing library exists; pyOCD's loader reads the segments, its
-  ``ELFBinaryFile`` and pyelftools read the sections.
+  ``ELFBinaryFile`` and pyelftools read the sections. It has no symbols: a debugger takes the
+  committed programs' ELFs (:attr:`DemoFirmware.bootloader_symbols`,
+  :attr:`DemoFirmware.application_symbols`), whose loadable bytes are where each image starts.
 """
 
 from __future__ import annotations
@@ -32,14 +37,11 @@ from intelhex import IntelHex
 from station.domain.errors import SimulationError
 from station.domain.formats import ApplicationHeader
 from station.sim import board
+from station.sim.firmware_build import APPLICATION, BOOTLOADER, committed_elf, committed_program
 
 BOOTLOADER_IMAGE_SIZE: Final = 16 * 1024
 INITIAL_STACK_POINTER: Final = board.RAM_BASE + board.RAM_SIZE  # 0x20040000, top of RAM
 VECTOR_COUNT: Final = 16 + 48  # Cortex-M system exceptions + nRF52840 interrupts
-VECTOR_TABLE_SIZE: Final = VECTOR_COUNT * 4
-_RESERVED_VECTORS: Final = frozenset({7, 8, 9, 10, 13})
-_THUMB_BRANCH_TO_SELF: Final = b"\xfe\xe7"  # `b .`
-_THUMB_NOP: Final = b"\x00\xbf"
 
 BOOTLOADER_FILE: Final = "bootloader.bin"
 APP_HEADER_FILE: Final = "app-header.bin"
@@ -82,6 +84,9 @@ class DemoFirmware:
     elf_path: Path
     hex_sha256: str
     elf_sha256: str
+    # The committed programs' ELFs, with symbols: what a debugger loads (``break heartbeat``).
+    bootloader_symbols: Path
+    application_symbols: Path
 
     @property
     def images(self) -> tuple[FirmwareImage, FirmwareImage, FirmwareImage]:
@@ -102,26 +107,22 @@ def build_demo_firmware(
     seed: str = "demo",
 ) -> DemoFirmware:
     """Write the demo bootloader, application header and application in BIN, HEX and ELF."""
-    if app_size % 4 or not VECTOR_TABLE_SIZE + 64 <= app_size <= board.APPLICATION_SIZE:
-        raise SimulationError(
-            f"application size must be a multiple of 4 between {VECTOR_TABLE_SIZE + 64} "
-            f"and {board.APPLICATION_SIZE} bytes"
-        )
     if not firmware_version or len(firmware_version.encode("utf-8")) > 32:
         raise SimulationError("firmware version must be 1 to 32 bytes of UTF-8")
+    bootloader_prefix = _image_prefix(committed_program(BOOTLOADER), f"Gecko OS-sim bootloader, seed {seed}")
+    application_prefix = _image_prefix(
+        committed_program(APPLICATION), f"Gecko OS-sim demo application {firmware_version}"
+    )
+    if app_size % 4 or not len(application_prefix) <= app_size <= board.APPLICATION_SIZE:
+        raise SimulationError(
+            f"application size must be a multiple of 4 between {len(application_prefix)} "
+            f"and {board.APPLICATION_SIZE} bytes"
+        )
+    if len(bootloader_prefix) > BOOTLOADER_IMAGE_SIZE:
+        raise SimulationError("the bootloader program does not fit its image")
 
-    bootloader = _make_image(
-        board.BOOTLOADER_ADDRESS,
-        BOOTLOADER_IMAGE_SIZE,
-        identification=f"Gecko OS-sim bootloader, seed {seed}",
-        stream_label=f"bootloader\0{seed}",
-    )
-    application = _make_image(
-        board.APPLICATION_ADDRESS,
-        app_size,
-        identification=f"Gecko OS-sim demo application {firmware_version}",
-        stream_label=f"application\0{seed}\0{firmware_version}",
-    )
+    bootloader = _pad(bootloader_prefix, BOOTLOADER_IMAGE_SIZE, stream_label=f"bootloader\0{seed}")
+    application = _pad(application_prefix, app_size, stream_label=f"application\0{seed}\0{firmware_version}")
     header = ApplicationHeader.for_image(board.APPLICATION_ADDRESS, application, firmware_version)
     header_bytes = header.encode()
     if len(header_bytes) > board.APP_HEADER_SIZE:
@@ -161,24 +162,20 @@ def build_demo_firmware(
         elf_path=elf_path,
         hex_sha256=hashlib.sha256(hex_bytes).hexdigest(),
         elf_sha256=hashlib.sha256(elf_bytes).hexdigest(),
+        bootloader_symbols=committed_elf(BOOTLOADER),
+        application_symbols=committed_elf(APPLICATION),
     )
 
 
-def _make_image(address: int, size: int, *, identification: str, stream_label: str) -> bytes:
-    """Vector table, two Thumb handlers, an identification string, then seeded bytes."""
-    reset_handler = address + VECTOR_TABLE_SIZE
-    default_handler = reset_handler + 4
-    vectors = [INITIAL_STACK_POINTER, reset_handler | 1]
-    for number in range(2, VECTOR_COUNT):
-        vectors.append(0 if number in _RESERVED_VECTORS else default_handler | 1)
-    code = (_THUMB_BRANCH_TO_SELF + _THUMB_NOP) * 2
-    text = identification.encode("utf-8") + b"\0"
-    prefix = struct.pack(f"<{VECTOR_COUNT}I", *vectors) + code + text
-    prefix += b"\0" * (-len(prefix) % 4)
-    if len(prefix) > size:
-        raise SimulationError("image is too small for its vector table")
-    filler = hashlib.shake_256(stream_label.encode("utf-8")).digest(size - len(prefix))
-    return prefix + filler
+def _image_prefix(program: bytes, identification: str) -> bytes:
+    """The program (vector table first), then a NUL-terminated identification string, word aligned."""
+    prefix = program + b"\0" * (-len(program) % 4) + identification.encode("utf-8") + b"\0"
+    return prefix + b"\0" * (-len(prefix) % 4)
+
+
+def _pad(prefix: bytes, size: int, *, stream_label: str) -> bytes:
+    """``prefix``, then seeded bytes up to ``size``."""
+    return prefix + hashlib.shake_256(stream_label.encode("utf-8")).digest(size - len(prefix))
 
 
 def _write_image(path: Path, name: str, address: int, data: bytes) -> FirmwareImage:

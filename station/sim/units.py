@@ -37,6 +37,8 @@ import platformdirs
 
 from station.domain.errors import SimulationError
 from station.sim import board
+from station.sim.core_reset import reset_core
+from station.sim.core_state import CoreState
 
 SIM_DIR_ENVIRONMENT_VARIABLE = "STATION_SIM_DIR"
 PROBE_TYPE = "sim"  # the pyOCD probe plugin's name: probe ids are sim:<unit-id>
@@ -220,6 +222,7 @@ class SimUnit:
             os.ftruncate(counters_fd, COUNTERS_SIZE)
         self._counters_file = os.fdopen(counters_fd, "r+b")
         self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
+        self.core_state = CoreState(directory)
         self._closed = False
         self._info_stamp: tuple[int, int, int] | None = None
         self._saved_info: UnitInfo | None = None  # a copy of what unit.json holds
@@ -249,6 +252,7 @@ class SimUnit:
         self._nvm_file.close()
         self._counters.close()
         self._counters_file.close()
+        self.core_state.close()
         self._lock.close()
 
     # ---- physical time --------------------------------------------------------------------
@@ -332,20 +336,25 @@ class SimUnit:
         current = int.from_bytes(self._nvm[offset : offset + len(data)], "little")
         new = current & int.from_bytes(data, "little")
         self._nvm[offset : offset + len(data)] = new.to_bytes(len(data), "little")
+        self.core_state.note_code_write(address, len(data))
 
     def erase_page(self, address: int) -> None:
         """Erase the 4 KiB flash page holding ``address``. Caller holds the lock."""
         page = address - (address % board.PAGE_SIZE)
         offset = self._nvm_offset(page, board.PAGE_SIZE)
         self._nvm[offset : offset + board.PAGE_SIZE] = b"\xff" * board.PAGE_SIZE
+        self.core_state.note_code_write(page, board.PAGE_SIZE)
 
     def erase_uicr(self) -> None:
         offset = self._nvm_offset(board.UICR_BASE, board.UICR_SIZE)
         self._nvm[offset : offset + board.UICR_SIZE] = b"\xff" * board.UICR_SIZE
+        self.core_state.note_code_write(board.UICR_BASE, board.UICR_SIZE)
 
     def erase_all_flash(self) -> None:
         """NVMC ERASEALL: flash and UICR. Caller holds the lock."""
         self._nvm[:] = b"\xff" * NVM_SIZE
+        self.core_state.note_code_write(board.FLASH_BASE, board.FLASH_SIZE)
+        self.core_state.note_code_write(board.UICR_BASE, board.UICR_SIZE)
 
     def flush(self) -> None:
         self._nvm.flush()
@@ -358,9 +367,11 @@ class SimUnit:
         return value not in (0xFF, 0x5A)
 
     def reset(self) -> None:
-        """A reset of the chip: APPROTECT latches, the boot counter moves. Caller holds the lock."""
+        """A reset of the chip: APPROTECT latches, the boot counter moves, the core starts from
+        the vector table (or halts on it, if a debugger asked). Caller holds the lock."""
         self.info.protected = self.approtect_requested()
         self.info.boot_count += 1
+        reset_core(self.core_state, self.read_nvm(board.FLASH_BASE, 8))
 
 
 def lock_unit_as_delivered(unit: SimUnit) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import mmap
 import random
+from pathlib import Path
 
 import pytest
 
 from station.sim import board
 from station.sim.core import EmulatedCore, PreparedEngine, changed_words
+from station.sim.core_state import CoreState
 
 
 def _per_word_reference(now: bytes, before: bytes) -> int:
@@ -40,22 +42,29 @@ def test_an_unchanged_page_has_no_changed_words() -> None:
     assert changed_words(0, erased).bit_count() == 8 * board.PAGE_SIZE
 
 
-def _core_on(nvm: mmap.mmap, engine: PreparedEngine | None) -> EmulatedCore:
+def _core_on(nvm: mmap.mmap, state: CoreState, engine: PreparedEngine | None) -> EmulatedCore:
     ficr = bytes(range(256)) * (board.FICR_SIZE // 256)
-    return EmulatedCore(nvm, ficr, lambda _stores: None, lambda _a, _s, _v: None, {}, engine=engine)
+    return EmulatedCore(
+        nvm, ficr, state, on_nvm_stores=lambda _stores: None, on_peripheral_write=lambda _a, _s, _v: None, engine=engine
+    )
 
 
-def test_a_core_on_a_prepared_engine_sees_its_own_unit_and_the_engine_serves_it_alone() -> None:
+def test_a_core_on_a_prepared_engine_sees_its_own_unit_and_the_engine_serves_it_alone(tmp_path: Path) -> None:
     nvm = mmap.mmap(-1, board.FLASH_SIZE + board.UICR_SIZE)
     nvm[0:8] = b"\x11\x22\x33\x44\x55\x66\x77\x88"
+    state = CoreState(tmp_path)
     engine = PreparedEngine()
-    core = _core_on(nvm, engine)
+    core = _core_on(nvm, state, engine)
     try:
-        assert core.read_ram(board.FLASH_BASE, 8) == b"\x11\x22\x33\x44\x55\x66\x77\x88"
-        assert core.read_ram(board.FICR_BASE, 4) == b"\x00\x01\x02\x03"
+        core.sync()
+        assert core.read_memory(board.FLASH_BASE, 8) == b"\x11\x22\x33\x44\x55\x66\x77\x88"
+        assert core.read_memory(board.FICR_BASE, 4) == b"\x00\x01\x02\x03"
+        state.write_ram(board.RAM_BASE, b"shared")  # RAM is the unit's, seen by every engine at once
+        assert core.read_memory(board.RAM_BASE, 6) == b"shared"
         with pytest.raises(ValueError, match="one core"):
-            _core_on(nvm, engine)  # a second unit must never share the first one's memory
+            _core_on(nvm, state, engine)  # a second unit must never share the first one's memory
     finally:
         core.close()
     with pytest.raises(ValueError, match="memory size"):
-        _core_on(mmap.mmap(-1, board.FLASH_SIZE), PreparedEngine())
+        _core_on(mmap.mmap(-1, board.FLASH_SIZE), state, PreparedEngine())
+    state.close()

@@ -1,4 +1,4 @@
-"""The demo firmware: deterministic, plausible, and the same bytes in BIN, HEX and ELF."""
+"""The demo firmware: real programs at the start of deterministic images, the same bytes in BIN, HEX and ELF."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 from intelhex import IntelHex
 
 from station.domain.errors import SimulationError
@@ -21,9 +22,11 @@ from station.sim.firmware import (
     ELF_FILE,
     HEX_FILE,
     INITIAL_STACK_POINTER,
+    VECTOR_COUNT,
     DemoFirmware,
     build_demo_firmware,
 )
+from station.sim.firmware_build import APPLICATION, BOOTLOADER, committed_program
 
 ALL_FILES = (BOOTLOADER_FILE, APP_HEADER_FILE, APPLICATION_FILE, HEX_FILE, ELF_FILE)
 
@@ -63,12 +66,66 @@ def test_images_sit_where_the_board_expects_them(demo_firmware: DemoFirmware) ->
     assert all(image.end <= board.CREDENTIALS_ADDRESS for image in demo_firmware.images)
 
 
-def test_vector_tables_are_plausible(demo_firmware: DemoFirmware) -> None:
-    for image in (demo_firmware.bootloader, demo_firmware.application):
-        stack_pointer, reset_vector = struct.unpack_from("<II", image.data)
+def test_vector_tables_are_the_programs(demo_firmware: DemoFirmware) -> None:
+    for image, program in ((demo_firmware.bootloader, BOOTLOADER), (demo_firmware.application, APPLICATION)):
+        code = committed_program(program)
+        stack_pointer, *vectors = struct.unpack_from(f"<{VECTOR_COUNT}I", image.data)
         assert stack_pointer == INITIAL_STACK_POINTER == 0x2004_0000
-        assert reset_vector & 1, "Cortex-M vectors are Thumb addresses"
-        assert image.address <= reset_vector & ~1 < image.end
+        handlers = [vector for number, vector in enumerate(vectors, start=1) if number not in {7, 8, 9, 10, 13}]
+        assert len(handlers) == VECTOR_COUNT - 6
+        for vector in handlers:
+            assert vector & 1, "Cortex-M vectors are Thumb addresses"
+            assert image.address + VECTOR_COUNT * 4 <= vector & ~1 < image.address + len(code), "inside the program"
+
+
+def test_images_start_with_the_committed_programs_then_identify_themselves(demo_firmware: DemoFirmware) -> None:
+    for image, program, identification in (
+        (demo_firmware.bootloader, BOOTLOADER, b"Gecko OS-sim bootloader, seed demo\0"),
+        (demo_firmware.application, APPLICATION, b"Gecko OS-sim demo application 1.4.2\0"),
+    ):
+        code = committed_program(program)
+        assert image.data.startswith(code)
+        text_start = len(code) + -len(code) % 4
+        assert image.data[text_start : text_start + len(identification)] == identification
+
+
+def test_symbol_elfs_hold_the_bytes_each_image_starts_with(demo_firmware: DemoFirmware) -> None:
+    """A debugger loads the committed ELFs and finds the same code the unit was flashed with."""
+    for image, path in (
+        (demo_firmware.bootloader, demo_firmware.bootloader_symbols),
+        (demo_firmware.application, demo_firmware.application_symbols),
+    ):
+        with path.open("rb") as stream:
+            elf = ELFFile(stream)
+            loads = [
+                (segment["p_paddr"], segment.data())
+                for segment in elf.iter_segments()
+                if segment["p_type"] == "PT_LOAD" and segment["p_filesz"]
+            ]
+            assert loads, path
+            for address, data in loads:
+                offset = address - image.address
+                assert 0 <= offset and image.data[offset : offset + len(data)] == data, (path.name, hex(address))
+            table = elf.get_section_by_name(".symtab")
+            assert isinstance(table, SymbolTableSection)
+            symbols = {symbol.name: symbol["st_value"] for symbol in table.iter_symbols()}
+        assert symbols["vector_table"] == image.address
+    # The application ELF, last above: what a debugger breaks at and watches.
+    assert board.APPLICATION_ADDRESS <= symbols["heartbeat"] & ~1 < demo_firmware.application.end
+    assert (symbols["systick_count"], symbols["heartbeat_count"]) == (
+        board.SYSTICK_COUNT_ADDRESS, board.HEARTBEAT_COUNT_ADDRESS,
+    )
+
+
+def test_small_images_hold_the_program_and_larger_ones_only_add_padding(tmp_path: Path) -> None:
+    code = committed_program(APPLICATION)
+    smallest = len(code) + -len(code) % 4 + len(b"Gecko OS-sim demo application 1.4.2\0")
+    smallest += -smallest % 4
+    small = build_demo_firmware(tmp_path / "small", app_size=smallest)
+    large = build_demo_firmware(tmp_path / "large", app_size=smallest + 4096)
+    assert large.application.data[:smallest] == small.application.data
+    with pytest.raises(SimulationError, match=f"between {smallest} and"):
+        build_demo_firmware(tmp_path / "too-small", app_size=smallest - 4)
 
 
 def test_header_describes_the_application(demo_firmware: DemoFirmware) -> None:

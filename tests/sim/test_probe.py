@@ -342,9 +342,12 @@ _WORKER = textwrap.dedent(
     probe, path, address, resets = sys.argv[1], sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4])
     options = {"auto_unlock": False}
     with ConnectHelper.session_with_chosen_probe(unique_id=probe, options=options) as session:
-        FileProgrammer(session).program(path, file_format="bin", base_address=address)
+        if resets == 0:
+            FileProgrammer(session).program(path, file_format="bin", base_address=address)
+        expected = open(path, "rb").read()
         for _ in range(resets):
             session.target.reset_and_halt()
+            assert bytes(session.target.read_memory_block8(address, len(expected))) == expected
     """
 )
 
@@ -356,15 +359,22 @@ def test_two_processes_working_on_one_unit_leave_it_consistent(unit: SimUnit, tm
     (tmp_path / "second.bin").write_bytes(second)
     resets = 15
     env = {**os.environ}
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, unit.probe_id, str(tmp_path / name), hex(address), str(resets)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+
+    def start(name: str, address: int, count: int) -> subprocess.Popen[bytes]:
+        arguments = [unit.probe_id, str(tmp_path / name), hex(address), str(count)]
+        return subprocess.Popen(
+            [sys.executable, "-c", _WORKER, *arguments], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        for name, address in (("first.bin", 0x2_0000), ("second.bin", 0x4_0000))
-    ]
+
+    # The unit has one core and one RAM, as a chip does: two debuggers do not run flash
+    # algorithms on it at the same time. Each programs its image in turn; then both reset and
+    # read the unit concurrently, each finding what the other process programmed.
+    images = (("first.bin", 0x2_0000), ("second.bin", 0x4_0000))
+    for name, address in images:
+        programmer = start(name, address, 0)
+        output, _ = programmer.communicate(timeout=120)
+        assert programmer.returncode == 0, output.decode(errors="replace")
+    workers = [start(name, address, resets) for name, address in images]
     for worker in workers:
         output, _ = worker.communicate(timeout=120)
         assert worker.returncode == 0, output.decode(errors="replace")
