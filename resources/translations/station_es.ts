@@ -589,6 +589,10 @@
         <translation>La CA de fábrica no está cargada. Llame a un ingeniero.</translation>
     </message>
     <message>
+        <source>The station self-test has not passed this shift. A supervisor must run it first.</source>
+        <translation>La autoprueba de la estación no ha pasado en este turno. Un supervisor debe ejecutarla primero.</translation>
+    </message>
+    <message>
         <source>The station cannot save its records. Call an engineer.</source>
         <translation>La estación no puede guardar sus registros. Llame a un ingeniero.</translation>
     </message>
@@ -1153,6 +1157,14 @@
         <source>{added} new token(s) imported for {product}.</source>
         <translation>{added} token(s) nuevo(s) importado(s) para {product}.</translation>
     </message>
+    <message>
+        <source>Self-test passed on golden unit {serial}: the station may start units.</source>
+        <translation>Autoprueba superada con la unidad de referencia {serial}: la estación puede empezar unidades.</translation>
+    </message>
+    <message>
+        <source>Self-test FAILED on golden unit {serial}. Call an engineer.</source>
+        <translation>La autoprueba FALLÓ con la unidad de referencia {serial}. Llame a un ingeniero.</translation>
+    </message>
 </context>
 <context>
     <name>SupervisorView</name>
@@ -1225,6 +1237,26 @@
         <translation>Quitar marca…</translation>
     </message>
     <message>
+        <source>Station self-test (start of a shift)</source>
+        <translation>Autoprueba de la estación (inicio de turno)</translation>
+    </message>
+    <message>
+        <source>Put the golden unit in a free slot. The station reads its device id, images, lock and console and compares them with what was recorded when it was marked golden. A recipe that requires the self-test refuses units until it passes.</source>
+        <translation>Coloque la unidad de referencia en un puesto libre. La estación lee su id de dispositivo, imágenes, bloqueo y consola y los compara con lo registrado al marcarla como referencia. Una receta que exige la autoprueba rechaza unidades hasta que pase.</translation>
+    </message>
+    <message>
+        <source>Golden unit</source>
+        <translation>Unidad de referencia</translation>
+    </message>
+    <message>
+        <source>Serial (empty: the recipe&apos;s golden unit)</source>
+        <translation>Número de serie (vacío: la unidad de referencia de la receta)</translation>
+    </message>
+    <message>
+        <source>Run the station self-test</source>
+        <translation>Ejecutar la autoprueba de la estación</translation>
+    </message>
+    <message>
         <source>Give the serial of the unit.</source>
         <translation>Indique el número de serie de la unidad.</translation>
     </message>
@@ -1243,6 +1275,14 @@
     <message>
         <source>{serial} is no longer a golden unit.</source>
         <translation>{serial} ya no es una unidad de referencia.</translation>
+    </message>
+    <message>
+        <source>Choose the slot of the golden unit.</source>
+        <translation>Elija el puesto de la unidad de referencia.</translation>
+    </message>
+    <message>
+        <source>Self-test running in slot {slot}…</source>
+        <translation>Autoprueba en curso en el puesto {slot}…</translation>
     </message>
     <message>
         <source>unlocked</source>

@@ -589,6 +589,10 @@
         <translation>工厂 CA 未加载。请呼叫工程师。</translation>
     </message>
     <message>
+        <source>The station self-test has not passed this shift. A supervisor must run it first.</source>
+        <translation>本班次的工位自检尚未通过。请主管先运行自检。</translation>
+    </message>
+    <message>
         <source>The station cannot save its records. Call an engineer.</source>
         <translation>工作站无法保存记录。请呼叫工程师。</translation>
     </message>
@@ -1153,6 +1157,14 @@
         <source>{added} new token(s) imported for {product}.</source>
         <translation>已为 {product} 导入 {added} 个新令牌。</translation>
     </message>
+    <message>
+        <source>Self-test passed on golden unit {serial}: the station may start units.</source>
+        <translation>黄金样机 {serial} 自检通过：工位可以开始生产。</translation>
+    </message>
+    <message>
+        <source>Self-test FAILED on golden unit {serial}. Call an engineer.</source>
+        <translation>黄金样机 {serial} 自检失败。请联系工程师。</translation>
+    </message>
 </context>
 <context>
     <name>SupervisorView</name>
@@ -1225,6 +1237,26 @@
         <translation>取消标记…</translation>
     </message>
     <message>
+        <source>Station self-test (start of a shift)</source>
+        <translation>工位自检（班次开始）</translation>
+    </message>
+    <message>
+        <source>Put the golden unit in a free slot. The station reads its device id, images, lock and console and compares them with what was recorded when it was marked golden. A recipe that requires the self-test refuses units until it passes.</source>
+        <translation>将黄金样机放入空闲工位。工位读取其设备ID、固件映像、锁定状态和控制台，并与标记为黄金样机时的记录比较。要求自检的配方在自检通过前拒绝生产。</translation>
+    </message>
+    <message>
+        <source>Golden unit</source>
+        <translation>黄金样机</translation>
+    </message>
+    <message>
+        <source>Serial (empty: the recipe&apos;s golden unit)</source>
+        <translation>序列号（留空：配方中的黄金样机）</translation>
+    </message>
+    <message>
+        <source>Run the station self-test</source>
+        <translation>运行工位自检</translation>
+    </message>
+    <message>
         <source>Give the serial of the unit.</source>
         <translation>请输入产品的序列号。</translation>
     </message>
@@ -1243,6 +1275,14 @@
     <message>
         <source>{serial} is no longer a golden unit.</source>
         <translation>{serial} 不再是黄金单元。</translation>
+    </message>
+    <message>
+        <source>Choose the slot of the golden unit.</source>
+        <translation>请选择黄金样机所在的工位。</translation>
+    </message>
+    <message>
+        <source>Self-test running in slot {slot}…</source>
+        <translation>工位 {slot} 正在自检…</translation>
     </message>
     <message>
         <source>unlocked</source>

@@ -29,6 +29,7 @@ from station.flow.watchdog import Watchdog
 from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
+from station.operations.selftests import SelfTests
 from station.operations.slots import SlotProvider
 from station.operations.station import DemoOptions, Station, StationOptions
 from station.operations.supervision import Supervision
@@ -205,6 +206,8 @@ class CompositionRoot:
         ownership = Ownership(ProcessIdentity.current(), settings.recovery.owner_lease)
         production = Production(database, journal, paths, audit, development_registry=development_registry,
                                 ownership=ownership, watchdog=Watchdog.shared())  # fmt: skip
+        selftests = SelfTests(database, production, slot_provider, station=name, shifts=settings.shift,
+                              watchdog=Watchdog.shared())  # fmt: skip
         station = Station(
             name=name,
             paths=paths,
@@ -216,8 +219,10 @@ class CompositionRoot:
             audit=audit,
             people=people,
             production=production,
-            units=Units(production, people, slot_provider, audit, station=name, work_order=settings.work_order),
-            supervision=Supervision(database, people, audit, station=name),
+            units=Units(production, people, slot_provider, audit, selftests, station=name,
+                        work_order=settings.work_order),
+            supervision=Supervision(database, people, audit, selftests, station=name),
+            selftests=selftests,
             development_registry=development_registry,
         )
         heartbeat = Heartbeat(

@@ -29,7 +29,9 @@ EXIT_UNIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Modules under station.cli that add subcommands, in the order `station --help` lists them.
-COMMAND_MODULES = ("provision", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens")
+COMMAND_MODULES = (
+    "provision", "selftest", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens",
+)  # fmt: skip
 
 
 class _UsageError(Exception):

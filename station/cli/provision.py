@@ -171,7 +171,7 @@ def _add_supervisor_options(parser: argparse.ArgumentParser, what: str, *, requi
 
 
 @contextmanager
-def _station_for_one_slot(
+def station_for_one_slot(
     root: StationFactory, arguments: argparse.Namespace, probe: str, console: str
 ) -> Iterator[tuple[Station, SlotSettings]]:
     """The station, with the recipe and the one slot this command names."""
@@ -198,7 +198,7 @@ def _print_outcome(arguments: argparse.Namespace, outcome: AttemptOutcome) -> in
 
 
 def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
-    with _station_for_one_slot(root, arguments, arguments.probe, arguments.console) as (station, slot):
+    with station_for_one_slot(root, arguments, arguments.probe, arguments.console) as (station, slot):
         operator = arguments.operator
         _open_ca(station, operator)
         station.production.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"),
@@ -224,7 +224,7 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
 
 def _rework(arguments: argparse.Namespace, root: StationFactory) -> int:
     pin = obtain_pin(arguments.supervisor, arguments.pin_file)  # refused before anything is touched
-    with _station_for_one_slot(root, arguments, arguments.probe, NO_CONSOLE) as (station, slot):
+    with station_for_one_slot(root, arguments, arguments.probe, NO_CONSOLE) as (station, slot):
         _open_ca(station, arguments.supervisor)
         recipe = station.production.recipe
         assert recipe is not None

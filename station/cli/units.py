@@ -1,7 +1,9 @@
 """``station units show SERIAL`` and ``station units golden SERIAL``.
 
 ``show`` prints everything the station ever did to one unit. ``golden`` marks a reference
-unit (reports leave it out of yield), a supervisor's decision that needs their PIN.
+unit (reports leave it out of yield; ``station selftest`` checks the station with it), a
+supervisor's decision that needs their PIN. Its reference is read from the unit when
+``--recipe``, ``--probe`` and ``--console`` say where it is, else taken from its PASS attempt.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
-from station.domain.errors import StoreError
+from station.cli.provision import CLI_SLOT
+from station.config.settings import SlotSettings
+from station.domain.errors import ConfigurationError, StoreError
 from station.domain.records import AttemptRecord, CredentialRecord, UnitRecord
 from station.domain.text import escape_text
 from station.operations.station import StationFactory
@@ -42,23 +46,40 @@ def register(subparsers: Any) -> None:
         PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
         help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
     )  # fmt: skip
+    golden.add_argument("--recipe", type=Path, default=None,
+                        help="with --probe and --console: read the reference from the unit, against this recipe")
+    golden.add_argument("--probe", default=None, help="the probe the unit is on (its reference is read from it)")
+    golden.add_argument("--console", default=None, help="the unit's serial console port")
     add_store_options(golden)
     add_json_option(golden)
     golden.set_defaults(handler=_golden)
 
 
 def _golden(arguments: argparse.Namespace, root: StationFactory) -> int:
+    where = (arguments.recipe, arguments.probe, arguments.console)
+    if any(part is not None for part in where) and (None in where or arguments.unmark):
+        raise ConfigurationError("the reference is read from the unit with --recipe, --probe and --console "
+                                 "together, when marking (not with --unmark)")  # fmt: skip
     pin = obtain_pin(arguments.supervisor, arguments.pin_file)
-    station = root.open_station(station_options(arguments))
+    slot = None if arguments.probe is None else SlotSettings(CLI_SLOT, arguments.probe, arguments.console)
+    station = root.open_station(station_options(arguments), recipe=arguments.recipe,
+                                slots=None if slot is None else (slot,))  # fmt: skip
     try:
         unit = station.supervision.mark_golden(arguments.serial, arguments.supervisor, pin,
-                                               golden=not arguments.unmark)  # fmt: skip
+                                               golden=not arguments.unmark, slot=slot)  # fmt: skip
+        reference = station.selftests.reference(unit.serial) if unit.is_golden else None
     finally:
         station.close()
     if json_wanted(arguments):
-        print_document({"serial": unit.serial, "golden": unit.is_golden})
+        print_document({"serial": unit.serial, "golden": unit.is_golden,
+                        "reference": None if reference is None else reference.to_json()})  # fmt: skip
         return EXIT_OK
     print(f"unit {unit.serial} is {'now' if unit.is_golden else 'no longer'} a golden reference unit")
+    if reference is not None:
+        images = ", ".join(f"{image.name} {image.sha256[:12]}…" for image in reference.images)
+        print(escape_text(f"reference {reference.id} from {reference.source}: device {reference.device_id}, "
+                          f"{'locked' if reference.locked else 'unlocked'}, images {images}, firmware "
+                          f"{reference.console.firmware_version}, endpoint {reference.console.endpoint or '-'}"))
     return EXIT_OK
 
 

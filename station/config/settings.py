@@ -1,4 +1,5 @@
-"""The station settings: recipe, work order, slots, scanner, idle logout, PIN lock-outs, SWD clock.
+"""The station settings: recipe, work order, slots, scanner, idle logout, PIN lock-outs, SWD clock,
+when shifts start.
 
 One TOML file per station (``station.toml`` in the data directory by default), written by the
 engineer view and read at start by every front end. It is read with the same strict reader
@@ -13,12 +14,13 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 from station.domain.errors import ConfigurationError, SettingsError
-from station.domain.strict_toml import StrictTable
+from station.domain.selftest import ShiftSchedule
+from station.domain.strict_toml import StrictTable, toml_type
 
 SETTINGS_FILE_NAME = "station.toml"
 SETTINGS_SCHEMA = 1
@@ -104,6 +106,7 @@ class ProbeSettings:
 
 
 SWD_FREQUENCY_RANGE_HZ = (1_000, 50_000_000)  # what pyOCD's probes take, from slow fixtures to J-Link
+_SHIFT_START = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class StationSettings:
     access: AccessSettings = field(default_factory=AccessSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    # When the line's shifts start (local time): a recipe's self-test that is valid for "the
+    # shift" counts from the latest start. Default: one shift a day, from midnight.
+    shift: ShiftSchedule = field(default_factory=ShiftSchedule)
     kiosk: bool = False
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
@@ -168,7 +174,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
     top = StrictTable(
         data, place, (),
         ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "probe",
-         "kiosk", "language", "sounds"],
+         "shift", "kiosk", "language", "sounds"],
         error=SettingsError,
     )  # fmt: skip
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
@@ -190,6 +196,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
         access=_access(top),
         recovery=_recovery(top),
         probe=_probe(top),
+        shift=_shift(top),
         kiosk=top.boolean("kiosk", default=defaults.kiosk),
         language=(top.optional_string("language") or "").strip() or None,
         sounds=top.boolean("sounds", default=defaults.sounds),
@@ -286,6 +293,26 @@ def _probe(top: StrictTable) -> ProbeSettings:
     )  # fmt: skip
 
 
+def _shift(top: StrictTable) -> ShiftSchedule:
+    table = top.table("shift", ["starts"], required=False)
+    if table is None:
+        return ShiftSchedule()
+    items = table.data.get("starts")
+    if not isinstance(items, list) or not items:
+        raise table.error("starts", 'must be a non-empty array of local times such as ["06:00", "14:00", "22:00"]')
+    starts: list[time] = []
+    for item in items:
+        match = _SHIFT_START.match(item) if isinstance(item, str) else None
+        if match is None:
+            shown = repr(item) if isinstance(item, str) else toml_type(item)
+            raise table.error("starts", f"{shown} is not a time of day as HH:MM (00:00 to 23:59)")
+        start = time(int(match[1]), int(match[2]))
+        if start in starts:
+            raise table.error("starts", f"{item} is given twice")
+        starts.append(start)
+    return ShiftSchedule(tuple(sorted(starts)))
+
+
 def _text(table: StrictTable, key: str) -> str:
     value = table.string(key).strip()
     if not value:
@@ -341,6 +368,9 @@ def render_settings(settings: StationSettings) -> str:
         "",
         "[probe]  # the SWD clock in Hz: lower it on long cables or when flash writes get lost",
         f"swd_frequency_hz = {settings.probe.swd_frequency_hz}",
+        "",
+        "[shift]  # when shifts start (local time); a recipe's self-test valid for the shift counts from the latest",
+        "starts = [" + ", ".join(_quoted(f"{start:%H:%M}") for start in settings.shift.starts) + "]",
     ]
     for slot in settings.slots:
         lines += ["", "[[slots]]", f"name = {_quoted(slot.name)}", f"probe = {_quoted(slot.probe)}",

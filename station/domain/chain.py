@@ -68,6 +68,12 @@ def describe_change(table: str, row_id: int, operation: str, values: Mapping[str
                 f"{bool(get('is_golden'))}, development {bool(get('is_development'))}")
     if table == "work_orders":
         return f"work-order.{operation}", f"work order {get('code')}: quantity {get('quantity')}"
+    if table == "golden_references":
+        return (f"golden-reference.{operation}", f"golden reference {row_id} of unit {get('unit_id')}: device "
+                f"{get('device_id')}, locked {bool(get('locked'))}, from {get('source')}")
+    if table == "selftests":
+        return (f"selftest.{operation}", f"self-test {row_id} of unit {get('unit_id')} at station "
+                f"{get('station_id')}: {get('result')}")
     return f"{table}.{operation}", f"{table} {row_id}"
 
 

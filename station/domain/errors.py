@@ -272,6 +272,31 @@ class PassphraseError(ConfigurationError):
     code = "PASSPHRASE"
 
 
+# ---- The golden-unit self-test ------------------------------------------------------------------
+
+
+class SelfTestRequiredError(StationError):
+    """The recipe requires a passed station self-test (on its golden unit) in the current shift, or
+    within its validity, before production scans: the unit is refused untouched until one passes."""
+
+    code = "SELFTEST_REQUIRED"
+    needs_person = True
+
+
+class NotGoldenError(StationError):
+    """A self-test was asked for on a unit that is not a golden unit of this recipe (or has no
+    recorded reference): refused before the unit is touched, nothing recorded."""
+
+    code = "NOT_GOLDEN"
+
+
+class GoldenReferenceError(ConfigurationError):
+    """A golden unit's reference cannot be taken: no probe was given and the unit has no PASS
+    attempt to take it from, or the unit on the probe is not the unit named."""
+
+    code = "GOLDEN_REFERENCE"
+
+
 # ---- Slots ------------------------------------------------------------------------------------
 
 

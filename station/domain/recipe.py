@@ -20,6 +20,7 @@ from typing import Final
 from station.domain.errors import BindingError, CredentialError, RecipeError
 from station.domain.identity import DeviceId, Serial
 from station.domain.scan import SerialRule
+from station.domain.selftest import SelfTestSettings
 
 SCHEMA_VERSION: Final = 1
 PRODUCT_CODE_PATTERN: Final = re.compile(r"^[A-Z0-9]{2,16}-[A-Z0-9_][A-Z0-9_-]{0,47}$")
@@ -309,6 +310,7 @@ class Recipe:
     binding: SerialBinding | None = None
     source_text: str = field(default="", repr=False, compare=False)
     instructions: tuple[StepInstruction, ...] = ()
+    selftest: SelfTestSettings = field(default_factory=SelfTestSettings)
 
     @property
     def image_hashes(self) -> tuple[str, ...]:

@@ -60,6 +60,11 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
     [instructions.STEP] optional, per step: text (what the operator does, shown on the slot's
                        tile while the step runs), picture (optional PNG or JPEG file, relative
                        to the recipe); see ``station.domain.recipe_instructions``
+    [selftest]         optional: golden (array of the golden units' serials or device ids),
+                       required (default false: true refuses production scans until a station
+                       self-test on a golden unit passed), valid_for ("shift", the default: the
+                       current shift of the station settings' [shift]; or a duration such as
+                       "8h", "90m", "1h30m"); see ``station.domain.selftest``
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ from station.domain.recipe_sections import (
     read_binding,
     read_console,
     read_lock_method,
+    read_selftest,
     read_serial_rule,
     read_steps,
 )
@@ -109,7 +115,7 @@ _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf": "elf", ".axf": "elf"}
 _TOP_LEVEL_KEYS: Final = (
     "schema", "product", "description", "target", "firmware_version", "flash", "regions", "images", "serial",
-    "credentials", "lock", "console", "activation", "steps", "binding", "instructions",
+    "credentials", "lock", "console", "activation", "steps", "binding", "instructions", "selftest",
 )  # fmt: skip
 
 
@@ -176,11 +182,12 @@ class _RecipeLoader:
         steps = problems.read(lambda: read_steps(top))
         binding = problems.read(lambda: read_binding(top))
         instructions = problems.read(lambda: read_instructions(top, self.base))
+        selftest = problems.read(lambda: read_selftest(top))
         problems.raise_found(RecipeProblemsError)
         assert product is not None and description is not None and target is not None  # no problem: all read
         assert firmware_version is not None and credentials is not None and flash is not None
         assert images is not None and serial_rule is not None and lock_method is not None and console is not None
-        assert activation is not None and steps is not None and instructions is not None
+        assert activation is not None and steps is not None and instructions is not None and selftest is not None
         return Recipe(
             path=self.path,
             content_hash=content_hash,
@@ -199,6 +206,7 @@ class _RecipeLoader:
             binding=binding,
             source_text=text,
             instructions=instructions,
+            selftest=selftest,
         )
 
     @staticmethod

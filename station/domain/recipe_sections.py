@@ -27,6 +27,7 @@ from station.domain.recipe import (
     StepPolicy,
 )
 from station.domain.scan import SerialRule, SerialRuleKind, normalize_gtin
+from station.domain.selftest import VALID_FOR_SHIFT, SelfTestSettings, parse_validity
 from station.domain.strict_toml import StrictTable, toml_key, toml_type
 
 _LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
@@ -233,3 +234,36 @@ def read_binding(top: StrictTable) -> SerialBinding | None:
         seen[device_id.value] = serial.value
         devices.append((serial.value, device_id.value))
     return SerialBinding(tuple(devices), require_listed)
+
+
+def read_selftest(top: StrictTable) -> SelfTestSettings:
+    """The ``[selftest]`` table: the recipe's golden units (serials or device ids), whether a
+    passed station self-test is required before production scans, and for how long a pass counts."""
+    table = top.table("selftest", ["golden", "required", "valid_for"], required=False)
+    if table is None:
+        return SelfTestSettings()
+    entries = table.data.get("golden", [])
+    if not isinstance(entries, list):
+        raise table.error("golden", f"must be an array of serials or device ids, not {toml_type(entries)}")
+    golden: list[str] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, str):
+            raise table.error("golden", f"entry {index + 1} must be a string (a serial or a device id), "
+                              f"not {toml_type(entry)}")  # fmt: skip
+        try:
+            name = Serial(entry.strip()).value
+        except ScanError as error:
+            raise table.error("golden", f"entry {index + 1} ({entry!r}) is not a serial or a device id: "
+                              f"{error}") from None
+        if name.upper() in (existing.upper() for existing in golden):
+            raise table.error("golden", f"{name} is named twice")
+        golden.append(name)
+    required = table.boolean("required", default=False)
+    if required and not golden:
+        raise table.error("required", "a required self-test needs its golden unit: name it in golden = [\"SERIAL\"]")
+    validity_text = table.string("valid_for", required=False, default=VALID_FOR_SHIFT)
+    try:
+        valid_for = parse_validity(validity_text)
+    except ValueError as error:
+        raise table.error("valid_for", str(error)) from None
+    return SelfTestSettings(tuple(golden), required, valid_for)

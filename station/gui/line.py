@@ -3,8 +3,9 @@
 ``StationLine`` holds no rule of its own. Sign-in, roles, PINs and lock-outs are
 ``station.operations.people``; which slot a unit goes to is ``SlotChooser``; the recipe, CA
 and vault are ``Production``; jobs and rework approvals are ``Units``; inspections and golden
-units are ``Supervision``. What is left here is what only a window has: one worker thread per
-slot and one for chores, the slots' view models, the message line (banner), sounds, and the
+units are ``Supervision``; the station self-test is ``SelfTests`` (``selftest_actions``). What
+is left here is what only a window has: one worker thread per slot, one for chores and one for
+the self-test, the slots' view models, the message line (banner), sounds, and the
 signals the views listen to. Slow operations run on the chores thread; their results come
 back as ``ActionResult`` callbacks on the GUI thread.
 """
@@ -28,6 +29,7 @@ from station.flow.sequence import INTERNAL_STEP, displayed_as
 from station.gui.engineer_actions import EngineerActions
 from station.gui.errors import ErrorSink, describe_error
 from station.gui.scanning import ScanDebouncer
+from station.gui.selftest_actions import SelfTestActions
 from station.gui.slot_states import ANY_SLOT, ActionResult, Banner, BannerLevel, SlotState, StepState, Verdict
 from station.gui.sounds import ATTENTION, FAIL, PASS, SCAN, SoundBoard
 from station.gui.wording import invalid_scan_words, readiness_words, refusal_words, sound_problem_words
@@ -87,6 +89,7 @@ class StationLine(QObject):
         self._figures_running = False
         self._figures_stale = False
         self.engineer = EngineerActions(self)
+        self.selftest = SelfTestActions(self)
         self._build_slots(station.settings.slots)
         self.refresh_counters()
         if station.production.recipe_problem:
@@ -310,7 +313,7 @@ class StationLine(QObject):
         supervisor = self.session.require(SUPERVISOR)
         if self.recipe is None:
             raise AccessError("the recipe and the factory CA must be loaded first")
-        if slot_name not in self.runners or self.runners[slot_name].busy:
+        if self.slot_busy(slot_name):
             raise SlotBusyError(f"slot {slot_name} is not free", slot=slot_name)
         serial = parse_scan(serial_text, self.recipe.serial_rule)
         job = self.station.units.rework_job(serial, self._slot_settings(slot_name), supervisor.name, pin)
@@ -322,8 +325,12 @@ class StationLine(QObject):
         self.runners[job.slot].submit(SlotJob(job.kind.value, str(job.serial), job.run))
         self.slot_changed.emit(job.slot)
 
+    def slot_busy(self, name: str) -> bool:
+        """Whether the slot works on a unit, or its unit is under a station self-test (or it is gone)."""
+        return name not in self.runners or self.runners[name].busy or self.selftest.slot == name
+
     def _slot_statuses(self) -> list[SlotStatus]:
-        return [SlotStatus(name, self.runners[name].busy, state.serial) for name, state in self.slot_states.items()]
+        return [SlotStatus(name, self.slot_busy(name), state.serial) for name, state in self.slot_states.items()]
 
     def _slot_settings(self, name: str) -> SlotSettings:
         return next(slot for slot in self.settings.slots if slot.name == name)
@@ -576,13 +583,16 @@ class StationLine(QObject):
     # ---- shutting down --------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return any(runner.busy for runner in self.runners.values()) or self.chores.pending > 0
+        return (any(runner.busy for runner in self.runners.values()) or self.chores.pending > 0
+                or self.selftest.running)  # fmt: skip
 
     def shutdown(self) -> bool:
         """Wait for running units to finish, then end every thread; True when all have ended."""
         self._shut_down = True
         stopped = self._stop_slots()
         self.chores.wait_idle(30.0)
+        self.selftest.runner.wait_idle(30.0)
         stopped = self.chores.stop() and stopped
+        stopped = self.selftest.stop() and stopped
         return stopped
 

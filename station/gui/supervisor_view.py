@@ -1,4 +1,5 @@
-"""The supervisor's screen: the token vault, rework, inspections after a restart, golden units.
+"""The supervisor's screen: the token vault, rework, inspections after a restart, golden units,
+and the station self-test on a golden unit at the start of a shift.
 
 Rework erases a unit, its lock and credentials included: it is the only way to erase a locked
 unit, the unit is a development unit from then on. Rework, an inspection's finding and a
@@ -147,6 +148,26 @@ class SupervisorView(QScrollArea):
         golden_box.addWidget(self.golden_group)
         golden_box.addWidget(self.golden_message)
         layout.addLayout(golden_box)
+
+        # the station self-test
+        self.selftest_group = QGroupBox()
+        selftest_layout = QFormLayout(self.selftest_group)
+        selftest_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.selftest_intro = QLabel()
+        self.selftest_intro.setWordWrap(True)
+        self.selftest_slot = QComboBox()
+        self.selftest_serial = QLineEdit()
+        self.selftest_button = QPushButton()
+        self.selftest_button.clicked.connect(self.run_selftest)
+        self.selftest_message = action_label()
+        self.selftest_slot_label = QLabel()
+        self.selftest_serial_label = QLabel()
+        selftest_layout.addRow(self.selftest_intro)
+        selftest_layout.addRow(self.selftest_slot_label, self.selftest_slot)
+        selftest_layout.addRow(self.selftest_serial_label, self.selftest_serial)
+        selftest_layout.addRow(self.selftest_button)
+        selftest_layout.addRow(self.selftest_message)
+        layout.addWidget(self.selftest_group)
         layout.addStretch(1)
 
         line.production_changed.connect(self.refresh)
@@ -179,15 +200,29 @@ class SupervisorView(QScrollArea):
         self.golden_serial.setPlaceholderText(self.tr("Serial of the reference unit"))
         self.golden_button.setText(self.tr("Mark golden…"))
         self.ungolden_button.setText(self.tr("Unmark…"))
+        self.selftest_group.setTitle(self.tr("Station self-test (start of a shift)"))
+        self.selftest_intro.setText(
+            self.tr(
+                "Put the golden unit in a free slot. The station reads its device id, images, lock and console "
+                "and compares them with what was recorded when it was marked golden. A recipe that requires the "
+                "self-test refuses units until it passes."
+            )
+        )
+        self.selftest_slot_label.setText(self.tr("Slot"))
+        self.selftest_serial_label.setText(self.tr("Golden unit"))
+        self.selftest_serial.setPlaceholderText(self.tr("Serial (empty: the recipe's golden unit)"))
+        self.selftest_button.setText(self.tr("Run the station self-test"))
         self.refresh()
 
     def refresh(self) -> None:
         self.vault_state.setText(self.tr("unlocked") if self.line.vault is not None else self.tr("locked"))
-        current = self.rework_slot.currentText()
-        self.rework_slot.clear()
-        self.rework_slot.addItems(self.line.slot_names)
-        if current in self.line.slot_names:
-            self.rework_slot.setCurrentText(current)
+        for combo in (self.rework_slot, self.selftest_slot):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(self.line.slot_names)
+            if current in self.line.slot_names:
+                combo.setCurrentText(current)
+        self.selftest_button.setEnabled(not self.line.selftest.running)
         self.refresh_inspections()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
@@ -314,3 +349,22 @@ class SupervisorView(QScrollArea):
         self.golden_serial.clear()
         done = self.tr("{serial} is a golden unit.") if golden else self.tr("{serial} is no longer a golden unit.")
         show_result(self.golden_message, ActionResult(True, done.format(serial=serial)))
+
+    def run_selftest(self) -> None:
+        """The station self-test on the golden unit in the chosen slot, off the event loop."""
+        slot = self.selftest_slot.currentText()
+        if not slot:
+            show_result(self.selftest_message, ActionResult(False, self.tr("Choose the slot of the golden unit.")))
+            return
+        try:
+            self.line.selftest.run(slot, self.selftest_serial.text(), self._selftest_result)
+        except StationError as error:
+            show_result(self.selftest_message, ActionResult(False, str(error)))
+            return
+        self.selftest_button.setEnabled(False)
+        show_result(self.selftest_message,
+                    ActionResult(True, self.tr("Self-test running in slot {slot}…").format(slot=slot)))  # fmt: skip
+
+    def _selftest_result(self, result: ActionResult) -> None:
+        self.selftest_button.setEnabled(True)
+        show_result(self.selftest_message, result)

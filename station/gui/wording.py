@@ -36,6 +36,7 @@ from station.domain.errors import (
     RecoveryRunningError,
     ResultNotRecordedError,
     ScanError,
+    SelfTestRequiredError,
     SerialInProgressError,
     SlotBusyError,
     SlotError,
@@ -123,6 +124,9 @@ def _messages() -> dict[str, str]:
         ),
         MayBeLockedError.code: translate("OperatorMessages", "The unit may be locked. A supervisor must inspect it."),
         CaError.code: translate("OperatorMessages", "The factory CA is not loaded. Call an engineer."),
+        SelfTestRequiredError.code: translate(
+            "OperatorMessages", "The station self-test has not passed this shift. A supervisor must run it first."
+        ),
         StoreError.code: translate("OperatorMessages", "The station cannot save its records. Call an engineer."),
         ResultNotRecordedError.code: translate(
             "OperatorMessages", "The unit finished, but its result could not be saved. It is not passed: scan it again."

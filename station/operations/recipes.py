@@ -13,6 +13,7 @@ from typing import Any
 from station.domain.recipe import Recipe
 from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
+from station.domain.selftest import describe_validity
 from station.domain.text import escape_text
 from station.security.credentials import check_recipe_credentials
 
@@ -88,6 +89,11 @@ def describe_recipe(recipe: Recipe) -> str:
         path = instruction.picture_path
         picture = f"  (picture {escape_text(path.name)})" if path is not None else ""
         lines.append(f"instruction {instruction.step.value}: {escape_text(instruction.text)}{picture}")
+    selftest = recipe.selftest
+    if selftest.golden or selftest.required:
+        required = (f"required before production, a pass counts for {describe_validity(selftest.valid_for)}"
+                    if selftest.required else "not required before production")  # fmt: skip
+        lines.append(f"selftest    golden {', '.join(selftest.golden)}; {required}")
     lines.append(f"recipe sha256 {recipe.content_hash}")
     lines.append("OK: the recipe is valid and every image matches its pinned hash")
     return "\n".join(lines)
@@ -125,6 +131,9 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
         "instructions": [{"step": instruction.step.value, "text": instruction.text,
                           "picture": None if instruction.picture_path is None else instruction.picture_path.name}
                          for instruction in recipe.instructions],
+        "selftest": {"golden": list(recipe.selftest.golden), "required": recipe.selftest.required,
+                     "valid_for": "shift" if recipe.selftest.valid_for is None
+                     else describe_validity(recipe.selftest.valid_for)},
         "sha256": recipe.content_hash,
         "ok": True,
     }  # fmt: skip

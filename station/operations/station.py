@@ -3,7 +3,8 @@
 ``Station`` holds the station's name, files, settings, records and keys, and the operations
 over them: people and their PINs, production (recipe, CA, vault), units on slots, and the
 supervisor's decisions. The window and the command line call the same objects, so a rule
-holds whichever front end a person uses. ``StationFactory`` is what the front ends ask the
+holds whichever front end a person uses (the golden-unit self-test and the production rule
+that waits for it, ``selftests``, included). ``StationFactory`` is what the front ends ask the
 composition root (``station.app``) for: they never decide which database, data directory or
 station key to use themselves.
 """
@@ -25,6 +26,7 @@ from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
 from station.operations.counters import ShiftCounters
 from station.operations.people import People
 from station.operations.production import Production
+from station.operations.selftests import SelfTests
 from station.operations.supervision import Supervision
 from station.operations.units import Units
 from station.security.station_key import StationKey
@@ -71,6 +73,7 @@ class Station:
     production: Production
     units: Units
     supervision: Supervision
+    selftests: SelfTests
     development_registry: DevelopmentUnitRegistry | None
     training: Training | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)

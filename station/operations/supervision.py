@@ -7,6 +7,10 @@ it. A golden unit is a reference board used to check the station; reports leave 
 yield. Each needs the supervisor's PIN, from the window and from the command line alike, and
 all are recorded: the finding as an inspection record, every decision in the audit log.
 
+Marking a golden unit records its reference with it (``station.operations.selftests``): read
+from the unit on a probe when one is given, else from the unit's PASS attempt. Unmarking keeps
+every reference and self-test; marking again records a new reference.
+
 A work order's quantity caps it (``station.store.work_orders``): the unit after the last is
 refused before it is touched (WORK_ORDER_COMPLETE). Raising it lets more units through, so it
 is a supervisor's decision too.
@@ -14,18 +18,23 @@ is a supervisor's decision too.
 
 from __future__ import annotations
 
+from station.config.settings import SlotSettings
 from station.domain.errors import AccessError, StoreError
 from station.domain.records import AttemptRecord, InspectionRecord, UnitRecord, WorkOrderRecord
 from station.flow.ports import AuditTrail
 from station.operations.people import SUPERVISOR, People
+from station.operations.selftests import SelfTests
 from station.store import Database
 
 
 class Supervision:
-    def __init__(self, database: Database, people: People, audit: AuditTrail, *, station: str) -> None:
+    def __init__(
+        self, database: Database, people: People, audit: AuditTrail, selftests: SelfTests, *, station: str
+    ) -> None:
         self._database = database
         self._people = people
         self._audit = audit
+        self._selftests = selftests
         self.station = station
 
     def pending_inspections(self) -> list[AttemptRecord]:
@@ -45,16 +54,31 @@ class Supervision:
         )
         return record
 
-    def mark_golden(self, serial: str, supervisor: str, pin: str, *, golden: bool = True) -> UnitRecord:
-        """Mark (or unmark) a unit as a golden reference unit; it must have been provisioned here."""
+    def mark_golden(
+        self, serial: str, supervisor: str, pin: str, *, golden: bool = True, slot: SlotSettings | None = None
+    ) -> UnitRecord:
+        """Mark (or unmark) a unit as a golden reference unit; it must have been provisioned here.
+        Marking records its reference: read from the unit on ``slot`` when given, else taken from
+        its PASS attempt (GoldenReferenceError when neither can be had; nothing is marked then)."""
         if self._database.units.get_unit(serial) is None:
             raise StoreError(f"no unit with serial {serial!r}: a golden unit is one the station has provisioned")
         doing = "golden marking" if golden else "golden unmarking"
         approved = self._people.approve(supervisor, pin, SUPERVISOR, f"{doing} of {serial}")
-        record = self._database.units.set_golden(serial, golden)
-        action = "unit.golden" if golden else "unit.golden-removed"
-        self._audit.append_audit(approved.actor, action, f"serial {serial} {'is' if golden else 'is no longer'} "
-                                 "a golden reference unit")  # fmt: skip
+        if not golden:
+            record = self._database.units.set_golden(serial, False)
+            self._audit.append_audit(approved.actor, "unit.golden-removed",
+                                     f"serial {serial} is no longer a golden reference unit")  # fmt: skip
+            return record
+        if slot is not None:
+            reference = self._selftests.reference_from_unit(serial, slot, approved.name)
+        else:
+            reference = self._selftests.reference_from_record(serial, approved.name)
+        record, stored = self._database.selftests.mark_golden(reference)
+        self._audit.append_audit(
+            approved.actor, "unit.golden",
+            f"serial {serial} is a golden reference unit; reference {stored.id} (device {stored.device_id}, "
+            f"{'locked' if stored.locked else 'unlocked'}) read from {stored.source}",
+        )  # fmt: skip
         return record
 
     def set_work_order_quantity(

@@ -25,6 +25,7 @@ from station.flow.ports import AuditTrail
 from station.flow.run import Slot, StationContext
 from station.operations.people import SUPERVISOR, People
 from station.operations.production import Production
+from station.operations.selftests import SelfTests
 from station.operations.session import STATION_ACTOR
 from station.operations.slots import SlotProvider
 
@@ -55,6 +56,7 @@ class Units:
         people: People,
         slots: SlotProvider,
         audit: AuditTrail,
+        selftests: SelfTests,
         *,
         station: str,
         work_order: str | None,
@@ -63,6 +65,7 @@ class Units:
         self._people = people
         self.slot_provider = slots
         self._audit = audit
+        self._selftests = selftests
         self.station = station
         self.work_order = work_order
 
@@ -70,11 +73,20 @@ class Units:
         return StationContext(self.station, person, self.work_order)
 
     def provisioning_job(self, serial: Serial, settings: SlotSettings, operator: str) -> UnitJob:
-        """The job that provisions the unit with ``serial`` in the slot ``settings`` describe."""
+        """The job that provisions the unit with ``serial`` in the slot ``settings`` describe. A
+        recipe that requires a station self-test refuses the unit untouched until one passed."""
         provisioner = self._production.provisioner()
         recipe, context, slots = provisioner.recipe, self.context(operator), self.slot_provider
+        selftests = self._selftests
 
         def run(observer: ProvisioningObserver) -> AttemptOutcome:
+            refusal: StationError | None
+            try:
+                refusal = selftests.production_refusal(str(serial))
+            except StationError as error:  # the store could not say: refused all the same
+                refusal = error
+            if refusal is not None:
+                return AttemptOutcome.refused(str(serial), refusal)
             try:
                 slot = slots.slot_for(settings, str(serial), recipe, kind=JobKind.PROVISION.value)
             except StationError as error:

@@ -275,6 +275,17 @@ def unit_serial_of(certificate: x509.Certificate) -> str | None:
     return None
 
 
+def endpoint_name_of(certificate_pem: str) -> str:
+    """The endpoint name (the common name) of a device certificate the station recorded: what
+    the unit's console reports as its endpoint once it holds the certificate."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as error:
+        raise CredentialError(f"a recorded certificate cannot be read: {error}") from None
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
 def _sign(
     ca: FactoryCa,
     public_key: ec.EllipticCurvePublicKey,

@@ -246,7 +246,7 @@ class CoreController:
             if state.run_lock.acquire(blocking=False):
                 try:
                     with state.locked():
-                        if state.get(Slot.RUN_STATE) != RunState.HALTED:  # read afresh: another process may have halted it
+                        if state.get(Slot.RUN_STATE) != RunState.HALTED:  # afresh: another process may have
                             self._enter_debug_state(scs.DFSR_HALTED)
                 finally:
                     state.run_lock.release()

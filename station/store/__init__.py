@@ -17,6 +17,7 @@ from station.store.credentials import CredentialRepository
 from station.store.database import Database, head_revision, migration_config, open_database, sqlite_file
 from station.store.registry import RegistryRepository
 from station.store.repository_helpers import UNSET
+from station.store.selftests import SelfTestRepository
 from station.store.tokens import SqlTokenRepository
 from station.store.units import UnitRepository
 
@@ -27,6 +28,7 @@ __all__ = [
     "CredentialRepository",
     "Database",
     "RegistryRepository",
+    "SelfTestRepository",
     "SqlTokenRepository",
     "UnitRepository",
     "head_revision",

@@ -49,6 +49,8 @@ CHAINED_TABLES: dict[str, frozenset[str]] = {
     "vault_parameters": frozenset(),
     "sealed_tokens": frozenset(),
     "token_uses": frozenset(),
+    "golden_references": frozenset(),
+    "selftests": frozenset(),
 }
 
 
@@ -284,19 +286,21 @@ def adopt_rows(
     columns: dict[str, list[str]] | None = None,
     after_ids: dict[str, int] | None = None,
     signer: AuditSigner | None = None,
+    tables: tuple[str, ...] | None = None,
 ) -> ChainHead | None:
     """Enter rows written around the sealing (by a schema upgrade's predecessors, by the bulk
     history generator) into the chain as they are now, one entry each, in table and id order.
 
     ``columns`` names the columns that exist per table when a migration runs this (a later
-    schema's columns may not exist yet); ``after_ids`` adopts only rows above the given id.
+    schema's columns may not exist yet); ``after_ids`` adopts only rows above the given id;
+    ``tables`` limits it to the tables a migration's schema has (default: every chained table).
     """
     last = connection.execute(_LAST_ENTRY).first()
     sequence = 0 if last is None else int(last[0])
     previous_hash = GENESIS_HASH if last is None else str(last[1])
     now = utc_now()
     head: ChainHead | None = None
-    for table in CHAINED_TABLES:
+    for table in tables if tables is not None else tuple(CHAINED_TABLES):
         names = (columns or {}).get(table) or digest_columns(table)
         statement = text(
             f"SELECT {', '.join(names)} FROM {table} WHERE id > :after ORDER BY id LIMIT {ADOPT_BATCH_SIZE}"

@@ -34,6 +34,7 @@ from station.store.chain_verify import entry_hash_at, last_entry, verify_chain
 from station.store.credentials import CredentialRepository
 from station.store.inspections import InspectionRepository
 from station.store.registry import RegistryRepository
+from station.store.selftests import SelfTestRepository
 from station.store.session import WRITE_OPTION, Sessions, describe
 from station.store.tokens import SqlTokenRepository
 from station.store.units import UnitRepository
@@ -69,6 +70,7 @@ class Database:
         self.inspections = InspectionRepository(self._sessions)
         self.credentials = CredentialRepository(self._sessions)
         self.tokens = SqlTokenRepository(self._sessions)
+        self.selftests = SelfTestRepository(self._sessions)
 
     @property
     def url(self) -> str:

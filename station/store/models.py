@@ -205,6 +205,44 @@ class Inspection(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class GoldenReference(Base):
+    """What a golden unit was when a supervisor marked it (migration 0007): the self-test compares
+    the unit with it. Never changed: a new marking adds a reference, unmarking keeps them all."""
+
+    __tablename__ = "golden_references"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(200))
+    image_hashes: Mapped[str] = mapped_column(Text)  # JSON array of "name:sha256"
+    locked: Mapped[bool] = mapped_column(Boolean)
+    console_identity: Mapped[str] = mapped_column(Text)  # JSON object
+    source: Mapped[str] = mapped_column(String(200))  # "probe <id>" or "attempt <n>"
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SelfTest(Base):
+    """A station self-test on a golden unit (migration 0007): each check's outcome and why."""
+
+    __tablename__ = "selftests"
+    __table_args__ = (Index("ix_selftests_station_id_ended_at", "station_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    reference_id: Mapped[int] = mapped_column(ForeignKey("golden_references.id"))
+    recipe_hash: Mapped[str] = mapped_column(ForeignKey("recipes.sha256"))
+    probe_id: Mapped[str] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(40))
+    checks: Mapped[str] = mapped_column(Text)  # JSON array of {"check", "outcome", "detail"}
+    reason: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Credential(Base):
     """A production credential issued to a unit: its certificate only, never its key."""
 

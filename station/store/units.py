@@ -21,14 +21,14 @@ class UnitRepository:
     def get_unit(self, serial: str) -> UnitRecord | None:
         with self._sessions.reading() as session:
             row = session.scalars(select(Unit).where(Unit.serial == serial)).first()
-            return None if row is None else _unit(row)
+            return None if row is None else unit_record(row)
 
     def get_or_create_unit(
         self, serial: str, device_id: str | None = None, *, at: datetime | None = None
     ) -> UnitRecord:
         """The unit with this serial, created on first sight; a device id fills in a missing one."""
         with self._sessions.writing() as session:
-            return _unit(unit_row(session, serial, device_id, moment(at)))
+            return unit_record(unit_row(session, serial, device_id, moment(at)))
 
     def is_development_device(self, device_id: str) -> bool:
         """Whether this device (by its hardware id, whatever serial it carried) was ever erased."""
@@ -46,7 +46,7 @@ class UnitRepository:
         with self._sessions.writing() as session:
             row = unit_row(session, serial, None, utc_now())
             row.is_development = True
-            return _unit(row)
+            return unit_record(row)
 
     def golden_serials(self) -> frozenset[str]:
         """Serials of the reference units (few): reports leave them out of yield."""
@@ -58,7 +58,7 @@ class UnitRepository:
         with self._sessions.writing() as session:
             row = unit_row(session, serial, None, utc_now())
             row.is_golden = golden
-            return _unit(row)
+            return unit_record(row)
 
 
 def unit_row(session: Session, serial: str, device_id: str | None, at: datetime) -> Unit:
@@ -71,6 +71,6 @@ def unit_row(session: Session, serial: str, device_id: str | None, at: datetime)
     return row
 
 
-def _unit(row: Unit) -> UnitRecord:
+def unit_record(row: Unit) -> UnitRecord:
     return UnitRecord(serial=row.serial, device_id=row.device_id, first_seen_at=row.first_seen_at,
                       is_golden=row.is_golden, is_development=row.is_development)

@@ -249,8 +249,12 @@ def test_units_show_and_golden(demo: Demo, tmp_path: Path, capsys: pytest.Captur
 
     golden = ["units", "golden", "TST-000001", "--supervisor", DEMO_SUPERVISOR, "--pin-file", pin_file(tmp_path),
               "--json", *demo.data]  # fmt: skip
-    assert document(capsys, *golden) == {"serial": "TST-000001", "golden": True}
-    assert document(capsys, *golden, "--unmark") == {"serial": "TST-000001", "golden": False}
+    marked = document(capsys, *golden)
+    assert (marked["serial"], marked["golden"]) == ("TST-000001", True)
+    reference = marked["reference"]  # no probe given: taken from the unit's PASS attempt
+    assert reference["source"] == f"attempt {attempt['attempt_id']}" and reference["locked"] is True
+    assert reference["device_id"] == attempt["device_id"] and reference["recorded_by"] == DEMO_SUPERVISOR
+    assert document(capsys, *golden, "--unmark") == {"serial": "TST-000001", "golden": False, "reference": None}
 
 
 def test_work_order_set(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from alembic import op
 
 from station.domain.errors import StoreError
-from station.store.chain import CHAINED_TABLES, adopt_rows, digest_columns
+from station.store.chain import adopt_rows, digest_columns
+
+# The tables this schema version has, all of them chained from here on. Frozen: tables that
+# later migrations add are chained from their first row and have nothing to adopt.
+TABLES = (
+    "stations", "operators", "work_orders", "recipes", "units", "attempts", "steps", "inspections",
+    "credentials", "vault_parameters", "sealed_tokens", "token_uses",
+)  # fmt: skip
 
 revision = "0005"
 down_revision: str | None = "0004"
@@ -31,12 +38,10 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_record", "audit_log", ["record_table", "record_id", "sequence"])
     connection = op.get_bind()
     inspector = sa.inspect(connection)
-    existing = {
-        table: [column["name"] for column in inspector.get_columns(table)] for table in CHAINED_TABLES
-    }
+    existing = {table: [column["name"] for column in inspector.get_columns(table)] for table in TABLES}
     # The columns a row's digest covers, as far as this schema version has them.
-    columns = {table: [name for name in digest_columns(table) if name in existing[table]] for table in CHAINED_TABLES}
-    adopt_rows(connection, "migration 0005", columns=columns)
+    columns = {table: [name for name in digest_columns(table) if name in existing[table]] for table in TABLES}
+    adopt_rows(connection, "migration 0005", columns=columns, tables=TABLES)
 
 
 def downgrade() -> None:
