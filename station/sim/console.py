@@ -86,6 +86,7 @@ from station.domain.formats import (
 )
 from station.sim import board
 from station.sim.dms import SimDeviceManagement, device_id_text
+from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore, UnitInfo
 
 LOG = logging.getLogger(__name__)
@@ -153,6 +154,11 @@ class UnitFirmware:
         self._info_path = os.fspath(unit.directory / "unit.json")
         self._info = unit.info
         self._seen_boot_count = self._peek_info().boot_count
+        # What the emulated firmware itself sent through UARTE0 (peripherals.Uarte appends it):
+        # forwarded line by line as log frames, from where the log stood when first seen.
+        self._uart_log = os.fspath(unit.directory / UART_LOG_NAME)
+        self._uart_offset = self._uart_log_size()
+        self._uart_pending = bytearray()
 
     # ---- byte stream ------------------------------------------------------------------------
 
@@ -178,12 +184,42 @@ class UnitFirmware:
         return bytes(output)
 
     def poll(self) -> bytes:
-        """The banner if the unit was reset since last seen (cheap: a stat of ``unit.json``)."""
+        """The banner if the unit was reset since last seen (cheap: a stat of ``unit.json``),
+        and the lines the emulated firmware wrote to its UART since the last poll."""
+        output = self._firmware_lines()
         boot_count = self._peek_info().boot_count
         if boot_count == self._seen_boot_count:
-            return b""
+            return output
         self._seen_boot_count = boot_count
-        return self.banner()
+        return self.banner() + output
+
+    def _uart_log_size(self) -> int:
+        try:
+            return os.stat(self._uart_log).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _firmware_lines(self) -> bytes:
+        """Complete lines from the firmware's UART output, each framed as a log line (``L0``),
+        so that a strict reader of the console protocol takes them as asynchronous logs."""
+        size = self._uart_log_size()
+        if size < self._uart_offset:  # the log started over
+            self._uart_offset = 0
+        if size == self._uart_offset:
+            return b""
+        with open(self._uart_log, "rb") as log:
+            log.seek(self._uart_offset)
+            self._uart_pending += log.read(size - self._uart_offset)
+        self._uart_offset = size
+        output = bytearray()
+        while b"\n" in self._uart_pending:
+            line, _, rest = bytes(self._uart_pending).partition(b"\n")
+            self._uart_pending = bytearray(rest)
+            framed = frame_log(line.rstrip(b"\r").decode("utf-8", errors="replace") + "\r\n")
+            output += self._faulted(b"uart " + line, functools.partial(bytes, framed))
+        if len(self._uart_pending) > MAX_LINE_LENGTH:
+            self._uart_pending.clear()
+        return bytes(output)
 
     def banner(self) -> bytes:
         info = self._peek_info()

@@ -474,3 +474,25 @@ def test_firmware_interpreter_without_a_pty(
     assert firmware.poll() == b""
     assert firmware.feed(b"x" * 2000).startswith(b"R200015\r\n")
     assert firmware.feed(b"still the same line\r\nver\r\n") == b"R000007\r\n1.4.2\r\n"
+
+
+def test_the_firmware_s_own_uart_banner_arrives_as_a_log_line(
+    client: ConsoleClient, unit: SimUnit, demo_firmware: DemoFirmware
+) -> None:
+    """The demo firmware writes its boot banner through UARTE0 when its core really runs: a
+    debug session holding the unit runs it; the console forwards it as a log frame."""
+    from station.sim.device import SimDevice
+
+    provision(unit, demo_firmware, None)
+    session = SimDevice(unit)  # a debug session: its runner executes the core after the reset
+    try:
+        session.system_reset()
+        expected = "Gecko OS-sim demo application 1.4.2 booting\r\n"
+        deadline = time.monotonic() + 30
+        bodies: list[str] = []
+        while expected not in bodies and time.monotonic() < deadline:
+            bodies.append(client.read_log().body)
+        assert expected in bodies, bodies
+        assert client.command("ver") == Frame("R", 0, "1.4.2\r\n"), "commands still answered between log lines"
+    finally:
+        session.close()
