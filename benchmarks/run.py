@@ -1,6 +1,6 @@
 """Station benchmarks (issue 7): each prints a table of ratios measured side by side, and JSON.
 
-    python benchmarks/run.py [cycle|scripted|slots|window|profile|sim|store|all] [--quick]
+    python benchmarks/run.py [cycle|scripted|slots|window|profile|sim|core|store|all] [--quick]
 
 cycle     station time per unit (scan accepted -> PASS committed) / the unit's physical time
           (the flash controller's modelled busy time; the simulated console adds no latency)
@@ -12,6 +12,10 @@ window    the longest gap between ticks of a 10 ms timer on the GUI thread, 8 sl
           (scans at an operator's pace, and all at once)
 profile   where one unit's time goes: per step, plus a profile of the station's own code
 sim       the simulated unit alone against its physical time (benchmarks/sim_timing.py)
+core      the simulated core: emulated instructions per second per unit (paced and unpaced, 1 and
+          2 units in processes of their own, against a bare unicorn engine), halt latency from
+          another process, CPU cost of a unit whose firmware sleeps in WFI
+          (benchmarks/core_speed.py)
 store     1,000,000 attempts: look-up, insert, export vs the sqlite3 shell, memory
           (benchmarks/export_scale.py)
 
@@ -451,6 +455,8 @@ def run_script(name: str, quick: bool) -> dict[str, Any]:
     arguments = [sys.executable, str(script)]
     if quick and name == "export_scale.py":
         arguments += ["--rows", "100000"]
+    if quick and name == "core_speed.py":
+        arguments.append("--quick")
     subprocess.run(arguments, check=True)
     return {"benchmark": name}
 
@@ -462,6 +468,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "window": bench_window,
     "profile": bench_profile,
     "sim": lambda quick: run_script("sim_timing.py", quick),
+    "core": lambda quick: run_script("core_speed.py", quick),
     "store": lambda quick: run_script("export_scale.py", quick),
 }
 
@@ -479,7 +486,7 @@ def main() -> None:
         result = BENCHMARKS[name](arguments.quick)
         result["wall_seconds"] = time.perf_counter() - started
         result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-        if name not in ("sim", "store"):
+        if name not in ("sim", "core", "store"):  # these scripts write their own results
             write_results(name, result)
     shutil.rmtree(Path(tempfile.gettempdir()) / "scripted-line-unused", ignore_errors=True)
 
