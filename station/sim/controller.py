@@ -47,6 +47,7 @@ CALLER_RUN_INSTRUCTIONS: Final = 2_000_000
 IDLE_CHECK_SECONDS: Final = 0.01  # a sleeping or idle runner looks for requests this often
 POLL_WAIT_LIMIT_SECONDS: Final = 0.25
 RUN_LOCK_WAIT_SECONDS: Final = 5.0
+MAX_LAG_SECONDS: Final = 0.05
 HALT_WAIT_SECONDS: Final = 1.0  # many slices: a halt that takes longer means the runner is stuck
 
 DHCSR_KEY: Final = 0xA05F
@@ -115,6 +116,7 @@ class CoreController:
         self._engine = threading.Lock()  # one thread at a time drives this process's emulator
         self._wake = threading.Event()
         self._closing = False
+        self._anchor = (time.monotonic(), state.cycles)  # real time and emulated cycles in step
         if state.run_state == RunState.RESET_PENDING:
             reset_core(state, vector_table(), power_on=True)
         self._thread = threading.Thread(target=self._serve, name=f"sim-core-{name}", daemon=True)
@@ -324,10 +326,11 @@ class CoreController:
 
     # ---- running ---------------------------------------------------------------------------------------
 
-    def _run_for(self, budget: int) -> RunResult | None:
+    def _run_for(self, budget: int, *, keep_registers: bool = False) -> RunResult | None:
         """Run the core (caller holds the run lock and the engine) until it halts, locks up, or
-        ``budget`` instructions are spent; returns the halting result, or None if still running
-        (registers saved either way). Slices keep halt requests and resets from waiting."""
+        ``budget`` instructions are spent; returns the halting result, or None if still running.
+        Registers are saved unless ``keep_registers`` (the runner, which saves them when it
+        lets go of the core). Slices keep halt requests and resets from waiting."""
         state, core = self.state, self.core
         core.load_registers()
         core.debug_enabled = bool(state.get(Slot.DEBUG_CONTROL) & C_DEBUGEN)
@@ -340,24 +343,29 @@ class CoreController:
             with state.locked():
                 scs.advance_systick(state, result.executed)
             outcome = self._after_slice(result)
-            if outcome is not None or result.reason in (StopReason.SLEEP, StopReason.RESET):
+            if outcome is not None:
                 return outcome
+            if result.reason in (StopReason.SLEEP, StopReason.RESET):
+                break
         with state.locked():
-            if core.holds_current_registers:
-                core.save_registers()
-            if state.get(Slot.HALT_REQUEST) and state.run_state != RunState.HALTED:
+            halting = bool(state.get(Slot.HALT_REQUEST)) and state.run_state != RunState.HALTED
+            if halting or not keep_registers:
+                self._save_registers()
+            if halting:
                 self._enter_debug_state(scs.DFSR_HALTED)
         return None
+
+    def _save_registers(self) -> None:
+        """Save the engine's registers if they are newer than the saved ones (state lock held)."""
+        if self.core.registers_dirty and self.core.holds_current_registers:
+            self.core.save_registers()
 
     def _after_slice(self, result: RunResult) -> RunResult | None:
         """Settle the shared state after one slice; a result if the core stopped for good."""
         state, core = self.state, self.core
         reason = result.reason
-        LOG.debug("slice ended: %s after %d instructions (%s)", reason.value, result.executed, result.detail)
         if reason == StopReason.RESET:
-            with state.locked():
-                core.save_registers()
-            self._system_reset()
+            self._system_reset()  # the firmware's SYSRESETREQ: what the registers held is gone
             core.forget_registers()
             return None
         with state.locked():
@@ -366,14 +374,16 @@ class CoreController:
                 core.forget_registers()
                 core.load_registers()
                 return None
-            core.save_registers()
             if reason in _HALTING:
+                LOG.debug("core stopped: %s after %d instructions", result.detail, result.executed)
+                self._save_registers()
                 if reason == StopReason.BKPT and self._algorithm_hangs():
                     state.run_state = RunState.STALLED
                     return result
                 self._enter_debug_state(_HALTING[reason])
                 return result
             if reason == StopReason.LOCKUP:
+                self._save_registers()
                 state.run_state = RunState.LOCKUP
                 LOG.info("core locked up: %s", result.detail)
                 return result
@@ -412,54 +422,69 @@ class CoreController:
                 state.run_lock.release()
 
     def _run_in_background(self) -> None:
+        """Run (or let sleep) the core in slices, paced to real time, until it halts, locks up,
+        or this session closes; the registers are saved when it lets go."""
         state = self.state
-        anchor_time, anchor_cycles = time.monotonic(), state.cycles
-        while not self._closing:
-            run_state = state.run_state
-            if state.get(Slot.HALT_REQUEST):
-                with state.locked():
-                    if state.run_state != RunState.HALTED:
-                        self._enter_debug_state(scs.DFSR_HALTED)
-                return
-            if run_state == RunState.STALLED:
-                self._wake.wait(IDLE_CHECK_SECONDS)
-                continue
-            if run_state == RunState.SLEEPING:
-                if not self._sleep_until_event():
+        self._anchor = (time.monotonic(), state.cycles)
+        try:
+            while not self._closing:
+                run_state = state.run_state
+                if state.get(Slot.HALT_REQUEST):
+                    return  # the caller halts it, with the registers saved below
+                if run_state == RunState.STALLED:
+                    self._wake.wait(IDLE_CHECK_SECONDS)
                     continue
-                anchor_time, anchor_cycles = time.monotonic(), state.cycles
-            elif run_state != RunState.RUNNING:
-                return
-            with self._engine:
-                self.modelled_seconds = 0.0
-                result = self._run_for(SLICE_INSTRUCTIONS)
-            if result is not None:
-                return
-            if self.modelled_seconds:
-                time.sleep(self.modelled_seconds * self._timing_factor())
-            # Never ahead of real time: a busy core at the chip's clock, not the host's.
-            ahead = (state.cycles - anchor_cycles) / CLOCK_HZ - (time.monotonic() - anchor_time)
-            if ahead > 0.002:
-                self._wake.wait(min(ahead, IDLE_CHECK_SECONDS))
-            elif ahead < -0.05:
-                anchor_time, anchor_cycles = time.monotonic(), state.cycles
+                if run_state == RunState.SLEEPING:
+                    self._sleep_until_event()
+                    continue
+                if run_state != RunState.RUNNING:
+                    return
+                with self._engine:
+                    self.modelled_seconds = 0.0
+                    if self._run_for(SLICE_INSTRUCTIONS, keep_registers=True) is not None:
+                        return
+                if self.modelled_seconds:
+                    time.sleep(self.modelled_seconds * self._timing_factor())
+                # Never ahead of real time: a busy core at the chip's clock, not the host's.
+                ahead = self._seconds_ahead()
+                if ahead > 0.002:
+                    self._wake.wait(min(ahead, IDLE_CHECK_SECONDS))
+        finally:
+            with self._engine, state.locked():
+                self._save_registers()
 
-    def _sleep_until_event(self) -> bool:
-        """A sleeping core: wake it for a pending exception, or let time pass to the next
-        SysTick event in real time (looking for requests meanwhile). True once awake."""
+    def _seconds_ahead(self) -> float:
+        """How far emulated time is ahead of real time since the anchor (negative: behind). A
+        core more than :data:`MAX_LAG_SECONDS` behind (a loaded host) is re-anchored rather
+        than made to catch up in a burst."""
+        anchor_time, anchor_cycles = self._anchor
+        now = time.monotonic()
+        ahead = (self.state.cycles - anchor_cycles) / CLOCK_HZ - (now - anchor_time)
+        if ahead < -MAX_LAG_SECONDS:
+            self._anchor = (now, self.state.cycles)
+            return 0.0
+        return ahead
+
+    def _sleep_until_event(self) -> None:
+        """A sleeping core: wakes for a pending exception; else time passes, in step with real
+        time, up to the next SysTick event (looking for requests at least every
+        :data:`IDLE_CHECK_SECONDS`)."""
         state = self.state
-        if scs.pending_exception(state) is not None:
-            state.run_state = RunState.RUNNING
-            return True
-        cycles = scs.cycles_to_next_tick(state)
-        if cycles is None:
-            self._wake.wait(IDLE_CHECK_SECONDS)
-            return False
-        slept_from = time.monotonic()
-        self._wake.wait(min(cycles / CLOCK_HZ, IDLE_CHECK_SECONDS))
         with state.locked():
-            scs.advance_systick(state, min(cycles, int((time.monotonic() - slept_from) * CLOCK_HZ)))
             if scs.pending_exception(state) is not None:
                 state.run_state = RunState.RUNNING
-                return True
-        return False
+                return
+            gap = scs.cycles_to_next_tick(state)
+            behind = -self._seconds_ahead()
+            due = 0 if gap is None else min(gap, max(0, int(behind * CLOCK_HZ)))
+            if due:
+                scs.advance_systick(state, due)
+                if scs.pending_exception(state) is not None:
+                    state.run_state = RunState.RUNNING
+                    return
+        if gap is None:
+            self._wake.wait(IDLE_CHECK_SECONDS)  # nothing will wake it but a debugger or a reset
+            self._anchor = (time.monotonic(), state.cycles)
+            return
+        remaining = (gap - due) / CLOCK_HZ
+        self._wake.wait(min(remaining, IDLE_CHECK_SECONDS))

@@ -33,7 +33,7 @@ from unicorn import arm_const
 
 from station.sim import board, peripherals, scs
 from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
-from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError
+from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError, RegisterBatch
 
 # unicorn's numbers for what the CPU raises (QEMU's EXCP_* for Arm).
 _EXCP_UDEF: Final = 1
@@ -51,6 +51,21 @@ _WFE: Final = 0xBF20
 _NEVER: Final = 0xFFFF_FFFE  # an ``until`` address no code runs to
 
 _REGISTERS: Final = tuple(getattr(arm_const, f"UC_ARM_REG_{name}") for name in CORE_REGISTER_NAMES)
+_ENGINE_REGISTER: Final = {
+    **dict(zip(CORE_REGISTER_NAMES, _REGISTERS, strict=True)),
+    "IPSR": arm_const.UC_ARM_REG_IPSR,
+}
+# The order registers are written in so that the engine banks SP right: CONTROL cleared
+# ("CONTROL!", SPSEL off), the mode (xPSR, IPSR), both stack pointers, then CONTROL itself.
+_LOAD_ORDER: Final = (
+    "CONTROL!",
+    "XPSR",
+    "IPSR",
+    "MSP",
+    "PSP",
+    "CONTROL",
+    *(name for name in CORE_REGISTER_NAMES if name not in ("XPSR", "MSP", "PSP", "CONTROL")),
+)
 _FP_REGISTERS: Final = (
     *(getattr(arm_const, f"UC_ARM_REG_S{index}") for index in range(32)),
     arm_const.UC_ARM_REG_FPSCR,
@@ -185,6 +200,9 @@ class EmulatedCore:
         self.state = state
         self.scs = scs.SystemControlSpace(state)
         self.exceptions = ExceptionUnit(self._uc, state)
+        self._load_batch = RegisterBatch(self._uc, tuple(_ENGINE_REGISTER[name.rstrip("!")] for name in _LOAD_ORDER))
+        self._save_batch = RegisterBatch(self._uc, _REGISTERS)
+        self._fp_batch = RegisterBatch(self._uc, _FP_REGISTERS)
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
         # The CPU reads and writes flash and UICR in a private copy of the shared map. What it
@@ -216,6 +234,7 @@ class EmulatedCore:
             self._uc.mem_write(address, value.to_bytes(4, "little"))
         self._journal_position = -1  # nothing replayed yet: the first run refreshes everything
         self._register_generation = -1  # the engine's registers are not the saved ones yet
+        self.registers_dirty = False  # the engine ran since its registers were saved
         self._debug_generation = -1
         self._debug_hooks: list[int] = []
         self._stop: StopReason | None = None
@@ -310,37 +329,26 @@ class EmulatedCore:
         if generation == self._register_generation:
             return
         values = dict(zip(CORE_REGISTER_NAMES, state.saved_registers(), strict=True))
-        uc = self._uc
-        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, 0)
-        uc.reg_write(arm_const.UC_ARM_REG_XPSR, values["XPSR"])
-        uc.reg_write(arm_const.UC_ARM_REG_IPSR, values["XPSR"] & 0x1FF)
-        uc.reg_write(arm_const.UC_ARM_REG_MSP, values["MSP"])
-        uc.reg_write(arm_const.UC_ARM_REG_PSP, values["PSP"])
-        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, values["CONTROL"])
-        uc.reg_write_batch(
-            [
-                (register, values[name])
-                for register, name in zip(_REGISTERS, CORE_REGISTER_NAMES, strict=True)
-                if name not in ("XPSR", "MSP", "PSP", "CONTROL")
-            ]
-        )
+        values["PC"] |= 1  # bit 0 of a PC written to the engine selects Thumb state
+        values["IPSR"] = values["XPSR"] & 0x1FF
+        self._load_batch.write([0 if name == "CONTROL!" else values[name.rstrip("!")] for name in _LOAD_ORDER])
         if state.get(Slot.CPACR) & CPACR_FPU_ENABLED:
-            uc.reg_write_batch(list(zip(_FP_REGISTERS, state.saved_fp_registers(), strict=True)))
+            self._fp_batch.write(state.saved_fp_registers())
         self._register_generation = generation
 
     def save_registers(self) -> None:
         """Save the engine's registers to the shared state, for every session to read."""
-        values = [int(value) & 0xFFFF_FFFF for value in self._uc.reg_read_batch(list(_REGISTERS))]
+        values = self._save_batch.read()
         values[CORE_REGISTER_NAMES.index("PC")] &= ~1
-        fp = None
-        if self.state.get(Slot.CPACR) & CPACR_FPU_ENABLED:
-            fp = [int(value) & 0xFFFF_FFFF for value in self._uc.reg_read_batch(list(_FP_REGISTERS))]
+        fp = self._fp_batch.read() if self.state.get(Slot.CPACR) & CPACR_FPU_ENABLED else None
         self.state.save_registers(values, fp)
         self._register_generation = self.state.get(Slot.REGISTER_GENERATION)
+        self.registers_dirty = False
 
     def forget_registers(self) -> None:
         """The saved registers changed under the engine (a reset, a debugger): reload them."""
         self._register_generation = -1
+        self.registers_dirty = False
 
     @property
     def holds_current_registers(self) -> bool:
@@ -495,6 +503,7 @@ class EmulatedCore:
         """Run from the current PC for at most ``budget`` instructions (1: a single step)."""
         self._catch_up_with_writes()
         self._arm_debug_hooks()
+        self.registers_dirty = True
         self._stop, self._detail, self._complete_instruction = None, None, False
         self._unmapped_address = None
         try:

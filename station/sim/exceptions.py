@@ -12,11 +12,13 @@ system control space's (:mod:`station.sim.scs`).
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from typing import Final
 
 import unicorn
 from unicorn import arm_const
+from unicorn.unicorn_py3.unicorn import uclib
 
 from station.sim import scs
 from station.sim.core_state import CoreState, Slot
@@ -42,6 +44,56 @@ _FRAME_REGISTERS: Final = (
     arm_const.UC_ARM_REG_LR,
 )
 _FP_FRAME_REGISTERS: Final = tuple(getattr(arm_const, f"UC_ARM_REG_S{index}") for index in range(16))
+# What exception entry and return read: the frame's registers, then mode and stacks.
+_CONTEXT_REGISTERS: Final = (
+    *_FRAME_REGISTERS,
+    arm_const.UC_ARM_REG_XPSR,
+    arm_const.UC_ARM_REG_IPSR,
+    arm_const.UC_ARM_REG_CONTROL,
+    arm_const.UC_ARM_REG_MSP,
+    arm_const.UC_ARM_REG_PSP,
+)
+# Written in this order to switch mode and stacks (see ExceptionUnit._switch_values).
+_SWITCH_REGISTERS: Final = (
+    arm_const.UC_ARM_REG_CONTROL,
+    arm_const.UC_ARM_REG_IPSR,
+    arm_const.UC_ARM_REG_MSP,
+    arm_const.UC_ARM_REG_PSP,
+    arm_const.UC_ARM_REG_CONTROL,
+)
+
+
+class RegisterBatch:
+    """Reads or writes a fixed list of registers in one call into the engine.
+
+    The binding's ``reg_read`` costs a few microseconds per register, and taking and returning
+    from an exception touches some forty: a thousand SysTick interrupts a second made that the
+    larger part of a sleeping unit's cost. ``uc_reg_read_batch`` over prepared arrays costs
+    one call. Writes happen in list order, which :meth:`ExceptionUnit._switch_stack_pointers`
+    relies on.
+    """
+
+    def __init__(self, uc: unicorn.Uc, registers: tuple[int, ...]) -> None:
+        self._handle = uc._uch  # the engine handle the C API takes
+        self._count = len(registers)
+        self._ids = (ctypes.c_int * self._count)(*registers)
+        self._values = (ctypes.c_uint32 * self._count)()
+        base = ctypes.addressof(self._values)
+        self._pointers = (ctypes.c_void_p * self._count)(*(base + 4 * index for index in range(self._count)))
+
+    def read(self) -> list[int]:
+        _check(uclib.uc_reg_read_batch(self._handle, self._ids, self._pointers, self._count))
+        return list(self._values)
+
+    def write(self, values: list[int]) -> None:
+        for index, value in enumerate(values):
+            self._values[index] = value & 0xFFFF_FFFF
+        _check(uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._count))
+
+
+def _check(status: int) -> None:
+    if status != unicorn.UC_ERR_OK:
+        raise unicorn.UcError(status)
 
 
 class LockupError(Exception):
@@ -55,22 +107,20 @@ class ExceptionUnit:
     def __init__(self, uc: unicorn.Uc, state: CoreState) -> None:
         self._uc = uc
         self._state = state
+        self._context = RegisterBatch(uc, _CONTEXT_REGISTERS)
+        self._fp_context = RegisterBatch(uc, (*_FP_FRAME_REGISTERS, arm_const.UC_ARM_REG_FPSCR))
+        self._entry = RegisterBatch(uc, (*_SWITCH_REGISTERS, arm_const.UC_ARM_REG_LR, arm_const.UC_ARM_REG_PC))
+        self._exit = RegisterBatch(uc, (*_SWITCH_REGISTERS, *_FRAME_REGISTERS, arm_const.UC_ARM_REG_XPSR))
+        self._exit_pc = RegisterBatch(uc, (arm_const.UC_ARM_REG_IPSR, arm_const.UC_ARM_REG_PC))
+        self._masks = RegisterBatch(
+            uc, (arm_const.UC_ARM_REG_PRIMASK, arm_const.UC_ARM_REG_FAULTMASK, arm_const.UC_ARM_REG_BASEPRI)
+        )
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def _read(self, register: int) -> int:
-        return int(self._uc.reg_read(register)) & 0xFFFF_FFFF
-
-    def current_exception(self) -> int:
-        return self._read(arm_const.UC_ARM_REG_IPSR) & 0x1FF
-
     def execution_priority(self) -> int:
-        return scs.execution_priority(
-            self._state,
-            self._read(arm_const.UC_ARM_REG_PRIMASK),
-            self._read(arm_const.UC_ARM_REG_FAULTMASK),
-            self._read(arm_const.UC_ARM_REG_BASEPRI),
-        )
+        primask, faultmask, basepri = self._masks.read()
+        return scs.execution_priority(self._state, primask, faultmask, basepri)
 
     def takeable_exception(self) -> int | None:
         """The pending exception whose priority preempts what runs now, if any."""
@@ -80,41 +130,33 @@ class ExceptionUnit:
         priority = scs.group_priority(self._state, scs.exception_priority(self._state, exception))
         return exception if priority < self.execution_priority() else None
 
-    def _switch_stack_pointers(self, *, ipsr: int, msp: int, psp: int, control: int) -> None:
-        """Change mode and stack pointers in the order the engine banks SP correctly: SPSEL off,
-        then the mode, then both pointers, then CONTROL as it is to be."""
-        uc = self._uc
-        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, self._read(arm_const.UC_ARM_REG_CONTROL) & ~CONTROL_SPSEL)
-        uc.reg_write(arm_const.UC_ARM_REG_IPSR, ipsr)
-        uc.reg_write(arm_const.UC_ARM_REG_MSP, msp)
-        uc.reg_write(arm_const.UC_ARM_REG_PSP, psp)
-        uc.reg_write(arm_const.UC_ARM_REG_CONTROL, control)
+    @staticmethod
+    def _switch_values(control_now: int, *, ipsr: int, msp: int, psp: int, control: int) -> list[int]:
+        """Values for :data:`_SWITCH_REGISTERS`: change mode and stack pointers in the order the
+        engine banks SP correctly -- SPSEL off, then the mode, both pointers, then CONTROL."""
+        return [control_now & ~CONTROL_SPSEL, ipsr, msp, psp, control]
 
     # ---- entry ----------------------------------------------------------------------------------
 
     def take(self, exception: int, return_address: int) -> None:
         """Stack the context, and continue at the exception's vector in handler mode."""
         uc, state = self._uc, self._state
-        ipsr = self.current_exception()
-        control = self._read(arm_const.UC_ARM_REG_CONTROL)
-        msp = self._read(arm_const.UC_ARM_REG_MSP)
-        psp = self._read(arm_const.UC_ARM_REG_PSP)
+        r0, r1, r2, r3, r12, lr, xpsr, ipsr, control, msp, psp = self._context.read()
+        ipsr &= 0x1FF
         on_process_stack = ipsr == 0 and bool(control & CONTROL_SPSEL)
         with_fpu = bool(control & CONTROL_FPCA)
         frame_size = EXTENDED_FRAME if with_fpu else BASIC_FRAME
         stack = psp if on_process_stack else msp
-        xpsr = self._read(arm_const.UC_ARM_REG_XPSR) | (ipsr & 0x1FF)
+        xpsr = (xpsr & ~0x1FF) | ipsr
         frame_pointer = stack - frame_size
         if state.get(Slot.CCR) & CCR_STKALIGN and frame_pointer & 4:
             frame_pointer -= 4
             xpsr |= XPSR_STACK_ALIGNED
         else:
             xpsr &= ~XPSR_STACK_ALIGNED
-        words = [self._read(register) for register in _FRAME_REGISTERS]
-        words += [return_address & ~1, xpsr]
+        words = [r0, r1, r2, r3, r12, lr, return_address & ~1, xpsr]
         if with_fpu:
-            words += [self._read(register) for register in _FP_FRAME_REGISTERS]
-            words += [self._read(arm_const.UC_ARM_REG_FPSCR), 0]
+            words += [*self._fp_context.read(), 0]
             state.set(Slot.FPCAR, frame_pointer + BASIC_FRAME)
         vector = self._vector(exception)
         try:
@@ -132,9 +174,10 @@ class ExceptionUnit:
             psp = frame_pointer
         else:
             msp = frame_pointer
-        self._switch_stack_pointers(ipsr=exception, msp=msp, psp=psp, control=control & ~(CONTROL_SPSEL | CONTROL_FPCA))
-        uc.reg_write(arm_const.UC_ARM_REG_LR, exc_return)
-        uc.reg_write(arm_const.UC_ARM_REG_PC, vector | 1)  # bit 0: stay in Thumb state
+        switch = self._switch_values(
+            control, ipsr=exception, msp=msp, psp=psp, control=control & ~(CONTROL_SPSEL | CONTROL_FPCA)
+        )
+        self._entry.write([*switch, exc_return, vector | 1])  # PC bit 0: stay in Thumb state
         scs.set_exception_state(state, exception, active=True, pending=False)
 
     def _vector(self, exception: int) -> int:
@@ -178,11 +221,8 @@ class ExceptionUnit:
     def exception_return(self, exc_return: int) -> None:
         """Unstack the frame EXC_RETURN names and go back to thread or handler mode."""
         uc, state = self._uc, self._state
-        exception = self.current_exception()
-        scs.set_exception_state(state, exception, active=False)
-        control = self._read(arm_const.UC_ARM_REG_CONTROL)
-        msp = self._read(arm_const.UC_ARM_REG_MSP)
-        psp = self._read(arm_const.UC_ARM_REG_PSP)
+        _r0, _r1, _r2, _r3, _r12, _lr, _xpsr, ipsr, control, msp, psp = self._context.read()
+        scs.set_exception_state(state, ipsr & 0x1FF, active=False)
         to_process_stack = bool(exc_return & EXC_RETURN_PSP)
         with_fpu = not exc_return & EXC_RETURN_BASIC_FRAME
         frame_pointer = psp if to_process_stack else msp
@@ -198,19 +238,13 @@ class ExceptionUnit:
         else:
             msp = new_stack
         to_thread = bool(exc_return & EXC_RETURN_THREAD)
-        ipsr = 0 if to_thread else xpsr & 0x1FF
-        control &= ~(CONTROL_SPSEL | CONTROL_FPCA)
+        new_ipsr = 0 if to_thread else xpsr & 0x1FF
+        new_control = control & ~(CONTROL_SPSEL | CONTROL_FPCA)
         if to_thread and to_process_stack:
-            control |= CONTROL_SPSEL
+            new_control |= CONTROL_SPSEL
         if with_fpu:
-            control |= CONTROL_FPCA
-        self._switch_stack_pointers(ipsr=ipsr, msp=msp, psp=psp, control=control)
-        for register, value in zip(_FRAME_REGISTERS, words[:6], strict=True):
-            uc.reg_write(register, value)
-        if with_fpu:
-            for register, value in zip(_FP_FRAME_REGISTERS, words[8:24], strict=True):
-                uc.reg_write(register, value)
-            uc.reg_write(arm_const.UC_ARM_REG_FPSCR, words[24])
-        uc.reg_write(arm_const.UC_ARM_REG_XPSR, (xpsr & 0xFFFF_FC00 & ~0x1FF) | XPSR_THUMB)
-        uc.reg_write(arm_const.UC_ARM_REG_IPSR, ipsr)
-        uc.reg_write(arm_const.UC_ARM_REG_PC, words[6] | 1)  # bit 0: stay in Thumb state
+            new_control |= CONTROL_FPCA
+            self._fp_context.write([*words[8:24], words[24]])
+        switch = self._switch_values(control, ipsr=new_ipsr, msp=msp, psp=psp, control=new_control)
+        self._exit.write([*switch, *words[:6], (xpsr & 0xFFFF_FC00 & ~0x1FF) | XPSR_THUMB])
+        self._exit_pc.write([new_ipsr, words[6] | 1])  # PC bit 0: stay in Thumb state

@@ -561,12 +561,18 @@ def execution_priority(state: CoreState, primask: int, faultmask: int, basepri: 
     """The running priority: the highest active exception's, boosted by the mask registers."""
     priority = 256
     active = state.get(Slot.SYSTEM_ACTIVE)
-    for exception in range(1, FIRST_IRQ):
-        if active & (1 << exception):
-            priority = min(priority, group_priority(state, exception_priority(state, exception)))
-    for irq in range(IRQ_COUNT):
-        if state.get(Slot.NVIC_ACTIVE, irq // 32) & (1 << (irq % 32)):
+    while active:
+        low = active & -active
+        exception = low.bit_length() - 1
+        priority = min(priority, group_priority(state, exception_priority(state, exception)))
+        active ^= low
+    for word in range(2):
+        bits = state.get(Slot.NVIC_ACTIVE, word)
+        while bits:
+            low = bits & -bits
+            irq = 32 * word + low.bit_length() - 1
             priority = min(priority, group_priority(state, exception_priority(state, FIRST_IRQ + irq)))
+            bits ^= low
     if basepri & 0xFF:
         priority = min(priority, group_priority(state, basepri & PRIORITY_MASK))
     if primask & 1:
@@ -580,6 +586,10 @@ def pending_exception(state: CoreState) -> int | None:
     """The pending exception that would be taken first (lowest priority, then number)."""
     best: tuple[int, int] | None = None
     pending = state.get(Slot.SYSTEM_PENDING)
+    if not pending and not any(
+        state.get(Slot.NVIC_PENDING, word) & state.get(Slot.NVIC_ENABLED, word) for word in range(2)
+    ):
+        return None  # the common case, checked before every slice: nothing to take
     for exception in range(1, FIRST_IRQ):
         if pending & (1 << exception):
             candidate = (group_priority(state, exception_priority(state, exception)), exception)
