@@ -137,27 +137,35 @@ class CoreController:
 
     def read_dhcsr(self) -> int:
         state = self.state
-        visible_at = state.get_float(Slot.HALT_VISIBLE_AT)
-        if state.run_state == RunState.HALTED and visible_at > time.monotonic():
-            poll_wait(visible_at)
-        elif state.get(Slot.HALT_REQUEST) and state.run_state != RunState.HALTED:
+        run_state = state.get(Slot.RUN_STATE)
+        halted = run_state == RunState.HALTED
+        if halted:
+            visible_at = state.get_float(Slot.HALT_VISIBLE_AT)
+            if visible_at and visible_at > time.monotonic():  # a flash algorithm's time is passing
+                poll_wait(visible_at)
+                halted = time.monotonic() >= visible_at
+        elif state.get(Slot.HALT_REQUEST):
             self._wake.set()
             time.sleep(0.001)  # the runner halts at its next slice: do not spin the caller
-        run_state = state.run_state
+            run_state = state.get(Slot.RUN_STATE)
+            halted = run_state == RunState.HALTED
         value = state.get(Slot.DEBUG_CONTROL) & (C_DEBUGEN | C_MASKINTS)
-        if self.halted:
+        if halted:
             value |= S_HALT | S_REGRDY | C_HALT
         elif run_state == RunState.LOCKUP:
             value |= S_LOCKUP
         elif run_state == RunState.SLEEPING:
             value |= S_SLEEP
-        with state.locked():
-            sticky = state.get(Slot.STICKY)
-            if sticky & STICKY_RETIRED or (run_state != RunState.HALTED and run_state != RunState.LOCKUP):
-                value |= S_RETIRE_ST
-            if sticky & STICKY_RESET:
-                value |= S_RESET_ST
-            state.set(Slot.STICKY, 0)
+        if run_state != RunState.LOCKUP and not halted:
+            value |= S_RETIRE_ST  # instructions retire while it runs (or runs its flash algorithm)
+        if state.get(Slot.STICKY):  # read-to-clear bits: only then is the lock worth taking
+            with state.locked():
+                sticky = state.get(Slot.STICKY)
+                if sticky & STICKY_RETIRED:
+                    value |= S_RETIRE_ST
+                if sticky & STICKY_RESET:
+                    value |= S_RESET_ST
+                state.set(Slot.STICKY, 0)
         return value
 
     def write_dhcsr(self, value: int) -> None:
@@ -185,13 +193,14 @@ class CoreController:
         """DCRSR: move a core register to DCRDR, or DCRDR to it. Only in debug state."""
         if not self.halted:
             return
+        # No state lock: while the core is halted nothing but debuggers touch its registers, and
+        # two debuggers writing the same core's registers at once is not a thing to model.
         state = self.state
         selector = request & 0x7F
-        with state.locked():
-            if request & DCRSR_WRITE:
-                self._write_selector(selector, state.get(Slot.DCRDR))
-            else:
-                state.set(Slot.DCRDR, self._read_selector(selector))
+        if request & DCRSR_WRITE:
+            self._write_selector(selector, state.get(Slot.DCRDR))
+        else:
+            state.set(Slot.DCRDR, self._read_selector(selector))
 
     def _read_selector(self, selector: int) -> int:
         state = self.state
@@ -340,8 +349,11 @@ class CoreController:
             slice_budget = min(budget, SLICE_INSTRUCTIONS, self._cycles_to_event())
             result = core.run(slice_budget)
             budget -= result.executed
-            with state.locked():
-                scs.advance_systick(state, result.executed)
+            if state.get(Slot.SYST_CSR) & scs.SYST_CSR_ENABLE:
+                with state.locked():
+                    scs.advance_systick(state, result.executed)
+            else:  # only the run lock's holder moves emulated time: no state lock needed
+                state.cycles += result.executed
             outcome = self._after_slice(result)
             if outcome is not None:
                 return outcome

@@ -31,7 +31,7 @@ from typing import Final
 import unicorn
 from unicorn import arm_const
 
-from station.sim import board, peripherals, scs
+from station.sim import board, peripherals, ppb, scs
 from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
 from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError, RegisterBatch
 
@@ -172,8 +172,6 @@ class PreparedEngine:
         ):
             self.uc.mem_map_ptr(base, size, readable, base_address + offset)
         self.uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
-        for base, size in _PPB_PAGES:
-            self.uc.mem_map(base, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
         self.taken = False
 
 
@@ -198,7 +196,7 @@ class EmulatedCore:
         self._uc = engine.uc
         self._nvm = nvm
         self.state = state
-        self.scs = scs.SystemControlSpace(state)
+        self.scs = ppb.SystemControlSpace(state)
         self.exceptions = ExceptionUnit(self._uc, state)
         self._load_batch = RegisterBatch(self._uc, tuple(_ENGINE_REGISTER[name.rstrip("!")] for name in _LOAD_ORDER))
         self._save_batch = RegisterBatch(self._uc, _REGISTERS)
@@ -230,8 +228,11 @@ class EmulatedCore:
                 page, peripherals.SLOT_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE, state_address + offset
             )
         self._uc.mem_write(board.FICR_BASE, ficr)
-        for address, value in scs.IDENTIFICATION.items():
-            self._uc.mem_write(address, value.to_bytes(4, "little"))
+        # The private peripheral bus as device callbacks (unicorn's MMIO): a memory hook would
+        # send every load and store of the program through unicorn's slow path, these only the
+        # accesses to the bus itself.
+        for base, size in _PPB_PAGES:
+            self._uc.mmio_map(base, size, self._ppb_read, base, self._ppb_write, base)
         self._journal_position = -1  # nothing replayed yet: the first run refreshes everything
         self._register_generation = -1  # the engine's registers are not the saved ones yet
         self.registers_dirty = False  # the engine ran since its registers were saved
@@ -246,9 +247,6 @@ class EmulatedCore:
         self.debug_enabled = False  # DHCSR.C_DEBUGEN as the controller last saw it
         for page in (peripherals.NVMC_BASE, peripherals.UARTE0_BASE):
             self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=page, end=page + 0xFFF)
-        for base, size in _PPB_PAGES:
-            self._uc.hook_add(unicorn.UC_HOOK_MEM_READ, self._ppb_read, begin=base, end=base + size - 1)
-            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._ppb_write, begin=base, end=base + size - 1)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
         self._uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._trap_unmapped)
 
@@ -404,13 +402,15 @@ class EmulatedCore:
 
     # ---- the private peripheral bus as the core sees it -----------------------------------------
 
-    def _ppb_read(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int, _data: object) -> None:
-        word = address & ~3
-        uc.mem_write(word, self.scs.read(word).to_bytes(4, "little"))
+    def _ppb_read(self, _uc: unicorn.Uc, offset: int, size: int, base: int) -> int:
+        address = base + offset
+        value = self.scs.read(address & ~3) >> (8 * (address & 3))
+        return value & ((1 << (8 * size)) - 1)
 
-    def _ppb_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object) -> None:
+    def _ppb_write(self, uc: unicorn.Uc, offset: int, size: int, value: int, base: int) -> None:
         if self._replaying:
             return
+        address = base + offset
         word = address & ~3
         if size < 4:  # a byte or halfword store: merge it into the register's current value
             shift = 8 * (address & 3)

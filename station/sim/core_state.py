@@ -353,6 +353,8 @@ class CoreState:
     def code_writes_since(self, sequence: int) -> tuple[int, list[tuple[int, int]] | None]:
         """The journal's sequence now and the ranges written after ``sequence`` (None: too many
         to list, start over)."""
+        if self.get64(Slot.JOURNAL_SEQUENCE) == sequence:
+            return sequence, []  # nothing new: the common case before a run, without the lock
         with self.locked():
             now = self.get64(Slot.JOURNAL_SEQUENCE)
             if now - sequence > JOURNAL_ENTRIES:
