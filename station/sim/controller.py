@@ -44,7 +44,11 @@ LOG = logging.getLogger(__name__)
 CLOCK_HZ: Final = 64_000_000
 SLICE_INSTRUCTIONS: Final = 200_000
 CALLER_RUN_INSTRUCTIONS: Final = 2_000_000
-IDLE_CHECK_SECONDS: Final = 0.01  # a sleeping or idle runner looks for requests this often
+IDLE_CHECK_SECONDS: Final = 0.01  # a runner holding a sleeping or stalled core looks for requests this often
+# A runner with nothing to run looks this often for a core another process set running (or
+# left running when it closed); this process's own requests wake it at once. Rarer than the
+# above: every wake-up takes the interpreter from the session's thread serving the probe.
+STANDBY_CHECK_SECONDS: Final = 0.1
 POLL_WAIT_LIMIT_SECONDS: Final = 0.25
 RUN_LOCK_WAIT_SECONDS: Final = 5.0
 MAX_LAG_SECONDS: Final = 0.05
@@ -412,7 +416,7 @@ class CoreController:
         out a halt asked for while someone else held the core."""
         state = self.state
         while not self._closing:
-            self._wake.wait(IDLE_CHECK_SECONDS)
+            self._wake.wait(STANDBY_CHECK_SECONDS)
             self._wake.clear()
             if self._closing:
                 return
@@ -479,24 +483,26 @@ class CoreController:
 
     def _sleep_until_event(self) -> None:
         """A sleeping core: wakes for a pending exception; else time passes, in step with real
-        time, up to the next SysTick event (looking for requests at least every
-        :data:`IDLE_CHECK_SECONDS`)."""
+        time, to the next SysTick event, which pends its exception (requests are looked at
+        meanwhile, at least every :data:`IDLE_CHECK_SECONDS`)."""
         state = self.state
-        with state.locked():
-            if scs.pending_exception(state) is not None:
-                state.run_state = RunState.RUNNING
-                return
-            gap = scs.cycles_to_next_tick(state)
-            behind = -self._seconds_ahead()
-            due = 0 if gap is None else min(gap, max(0, int(behind * CLOCK_HZ)))
-            if due:
-                scs.advance_systick(state, due)
-                if scs.pending_exception(state) is not None:
-                    state.run_state = RunState.RUNNING
-                    return
+        if scs.pending_exception(state) is not None:
+            state.run_state = RunState.RUNNING
+            return
+        gap = scs.cycles_to_next_tick(state)
         if gap is None:
             self._wake.wait(IDLE_CHECK_SECONDS)  # nothing will wake it but a debugger or a reset
             self._anchor = (time.monotonic(), state.cycles)
             return
-        remaining = (gap - due) / CLOCK_HZ
-        self._wake.wait(min(remaining, IDLE_CHECK_SECONDS))
+        until_due = gap / CLOCK_HZ + self._seconds_ahead()  # ahead (or behind: negative) of real time
+        if until_due > IDLE_CHECK_SECONDS:
+            if not self._wake.wait(IDLE_CHECK_SECONDS):
+                with state.locked():  # a long sleep: time moves on in steps, in case it is halted
+                    scs.advance_systick(state, min(gap - 1, int(IDLE_CHECK_SECONDS * CLOCK_HZ)))
+            return
+        if until_due > 0 and self._wake.wait(until_due):
+            return  # a request came first: look at it; time catches up on the next call
+        with state.locked():
+            scs.advance_systick(state, gap)
+            if scs.pending_exception(state) is not None:
+                state.run_state = RunState.RUNNING

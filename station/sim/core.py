@@ -49,6 +49,8 @@ _EXCP_DIVBYZERO: Final = 23
 _WFI: Final = 0xBF30
 _WFE: Final = 0xBF20
 _NEVER: Final = 0xFFFF_FFFE  # an ``until`` address no code runs to
+_NVMC_CONFIG_WEN: Final = 1
+_FORCED_FLUSH_RUNS: Final = 256
 
 _REGISTERS: Final = tuple(getattr(arm_const, f"UC_ARM_REG_{name}") for name in CORE_REGISTER_NAMES)
 _ENGINE_REGISTER: Final = {
@@ -244,6 +246,7 @@ class EmulatedCore:
         self._replaying = False
         self._unmapped_address: int | None = None
         self._rate = 50e6  # instructions per second, measured, to estimate interrupted runs
+        self._runs_since_flush = 0
         self.debug_enabled = False  # DHCSR.C_DEBUGEN as the controller last saw it
         for page in (peripherals.NVMC_BASE, peripherals.UARTE0_BASE):
             self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=page, end=page + 0xFFF)
@@ -269,6 +272,7 @@ class EmulatedCore:
     def flush_stores(self) -> None:
         """Hand the words the CPU stored to flash and UICR since the last refresh to the NVMC
         model, then refresh the pages they are in from the shared map it wrote."""
+        self._runs_since_flush = 0
         changed_pages = self._changed_pages()
         if not changed_pages:
             return
@@ -283,6 +287,17 @@ class EmulatedCore:
         self._on_nvm_stores(stores)
         for offset in changed_pages:
             self._refresh(offset, board.PAGE_SIZE)
+
+    def _flush_stores_after_run(self) -> None:
+        """The end of a run: hand over the CPU's stores to flash when the NVMC is write-enabled
+        (a flash algorithm's). Otherwise a store to flash is ignored by the chip; comparing all
+        1 MiB after every run of a firmware that sleeps between interrupts was a sixth of its
+        cost, so the stray store is dropped later: at the NVMC's next CONFIG write (before
+        which the stores are always flushed) or every :data:`_FORCED_FLUSH_RUNS` runs."""
+        self._runs_since_flush += 1
+        writable = self.state.read_peripheral(peripherals.NVMC_CONFIG) & 3 == _NVMC_CONFIG_WEN
+        if writable or self._runs_since_flush >= _FORCED_FLUSH_RUNS:
+            self.flush_stores()
 
     def _changed_pages(self) -> list[int]:
         """Offsets of the pages whose copy differs from the one at the last refresh."""
@@ -520,7 +535,7 @@ class EmulatedCore:
         except unicorn.UcError as error:
             self._bus_fault(error)
         finally:
-            self.flush_stores()
+            self._flush_stores_after_run()
         elapsed = time.perf_counter() - started
         if self._complete_instruction:
             self._finish_instruction()
