@@ -52,6 +52,7 @@ STANDBY_CHECK_SECONDS: Final = 0.1
 POLL_WAIT_LIMIT_SECONDS: Final = 0.25
 RUN_LOCK_WAIT_SECONDS: Final = 5.0
 MAX_LAG_SECONDS: Final = 0.05
+RUNNING_POLL_SECONDS: Final = 0.001  # what a DHCSR read of a running core costs the caller
 HALT_WAIT_SECONDS: Final = 1.0  # many slices: a halt that takes longer means the runner is stuck
 
 DHCSR_KEY: Final = 0xA05F
@@ -119,6 +120,7 @@ class CoreController:
         self.modelled_seconds = 0.0
         self._engine = threading.Lock()  # one thread at a time drives this process's emulator
         self._wake = threading.Event()
+        self._stopped = threading.Event()  # set when this process halts the core
         self._closing = False
         self._anchor = (time.monotonic(), state.cycles)  # real time and emulated cycles in step
         if state.run_state == RunState.RESET_PENDING:
@@ -148,9 +150,13 @@ class CoreController:
             if visible_at and visible_at > time.monotonic():  # a flash algorithm's time is passing
                 poll_wait(visible_at)
                 halted = time.monotonic() >= visible_at
-        elif state.get(Slot.HALT_REQUEST):
-            self._wake.set()
-            time.sleep(0.001)  # the runner halts at its next slice: do not spin the caller
+        elif run_state != RunState.LOCKUP:
+            # Running: a probe's round trip keeps a polling debugger waiting a moment, and the
+            # runner (maybe in this process, needing the interpreter) gets on meanwhile; a halt
+            # by this process's runner ends the wait at once.
+            if state.get(Slot.HALT_REQUEST):
+                self._wake.set()
+            self._stopped.wait(RUNNING_POLL_SECONDS)
             run_state = state.get(Slot.RUN_STATE)
             halted = run_state == RunState.HALTED
         value = state.get(Slot.DEBUG_CONTROL) & (C_DEBUGEN | C_MASKINTS)
@@ -277,6 +283,7 @@ class CoreController:
         LOG.debug("core halted (DFSR cause 0x%X) at 0x%08X", cause, state.register("PC"))
         state.run_state = RunState.HALTED
         state.set(Slot.HALT_REQUEST, 0)
+        self._stopped.set()
         state.set_bits(Slot.DFSR, cause)
 
     def resume(self) -> None:
@@ -289,6 +296,7 @@ class CoreController:
                 if state.run_state != RunState.HALTED:
                     return
                 state.run_state = RunState.RUNNING
+                self._stopped.clear()
                 state.set_float(Slot.HALT_VISIBLE_AT, 0.0)
                 state.set_bits(Slot.STICKY, STICKY_RETIRED)
             started = time.monotonic()
@@ -321,6 +329,7 @@ class CoreController:
                     core.save_registers()
                     if result.reason == StopReason.LOCKUP:
                         state.run_state = RunState.LOCKUP
+                        self._stopped.set()
                         return
                     self._enter_debug_state(scs.DFSR_HALTED | _HALTING.get(result.reason, 0))
                     state.set_bits(Slot.STICKY, STICKY_RETIRED)
@@ -401,6 +410,7 @@ class CoreController:
             if reason == StopReason.LOCKUP:
                 self._save_registers()
                 state.run_state = RunState.LOCKUP
+                self._stopped.set()
                 LOG.info("core locked up: %s", result.detail)
                 return result
             if reason == StopReason.SLEEP:
