@@ -210,6 +210,20 @@ class StationLine(QObject):
             return
         self.start_unit(text)
 
+    def is_actionable_scan(self, text: str) -> bool:
+        """Whether a scan would do something here (a unit's serial, a person's badge, a fixture
+        code): what a burst of keys in a PIN field must be to count as a scan rather than a PIN."""
+        text = text.strip()
+        if self.station.people.find(badge_name(text)) is not None or self.chooser.fixture_for(text) is not None:
+            return True
+        if self.recipe is None:
+            return False
+        try:
+            parse_scan(text, self.recipe.serial_rule)
+        except ScanError:
+            return False
+        return True
+
     def _badge_scan(self, text: str) -> None:
         try:
             self.login_with_badge(text)

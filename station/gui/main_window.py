@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
 
         settings = line.settings.scanner
         self.scan_detector = KeystrokeScanDetector(settings.keystroke_gap_ms / 1000.0, settings.minimum_length)
-        self.scan_filter = KeyboardWedgeFilter(self, self.scan_detector)
+        self.scan_filter = KeyboardWedgeFilter(self, self.scan_detector, is_scan=line.is_actionable_scan)
         self.scan_filter.scanned.connect(self._scanned)
         self.scan_filter.typed_text_ignored.connect(line.typed_text_ignored)
         self.idle_watch = IdleWatch(line, self)

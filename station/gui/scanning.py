@@ -106,6 +106,11 @@ def is_text_input(widget: QWidget | None) -> bool:
     return isinstance(widget, TEXT_INPUT_TYPES)
 
 
+def is_secret_input(widget: QWidget | None) -> bool:
+    """A field whose text is not shown (a PIN, a passphrase): what is typed there is a secret."""
+    return isinstance(widget, QLineEdit) and widget.echoMode() != QLineEdit.EchoMode.Normal
+
+
 END_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
 MODIFIER_KEYS = (Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr)
 HOLD_SECONDS = 0.5
@@ -138,15 +143,28 @@ class KeyboardWedgeFilter(QObject):
     ``hold_seconds``, or any other key or a click, the held keys are handed to the field in
     order, as typed. A person's typing reaches the field unchanged, each key as the next is
     pressed (the last within half a second, at once with Enter, Tab or a click).
+
+    In a secret field (a PIN) fast keys may also be a person's PIN typed from memory: there a
+    burst is a scan only if ``is_scan`` takes it (a unit's serial, a badge, a fixture code);
+    anything else was typed, and reaches the field with its Enter -- never shown, never
+    handled as a label.
     """
 
     scanned = Signal(str)
     typed_text_ignored = Signal()
 
-    def __init__(self, window: QWidget, detector: KeystrokeScanDetector, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        window: QWidget,
+        detector: KeystrokeScanDetector,
+        clock: Clock = time.monotonic,
+        *,
+        is_scan: Callable[[str], bool] = lambda _text: True,
+    ) -> None:
         super().__init__(window)
         self._window = window
         self._detector = detector
+        self._is_scan = is_scan
         self._clock = clock
         self._held: list[HeldKey] = []
         self._held_at = 0.0  # the clock when the last key was held
@@ -181,7 +199,7 @@ class KeyboardWedgeFilter(QObject):
         now = self._stamp(event)
         key = event.key()
         if key in END_KEYS:
-            return self._end_key(now, text_field=text_field)
+            return self._end_key(now, text_field=text_field, secret=is_secret_input(QApplication.focusWidget()))
         if key in MODIFIER_KEYS:  # a scanner's Shift between characters changes nothing
             return False
         text = event.text()
@@ -206,12 +224,15 @@ class KeyboardWedgeFilter(QObject):
         stamp = event.timestamp()
         return stamp / 1000.0 if stamp > 0 else self._clock()
 
-    def _end_key(self, now: float, *, text_field: bool) -> bool:
+    def _end_key(self, now: float, *, text_field: bool, secret: bool) -> bool:
         """Enter or Tab: the end of a scan when the keys before came at scanner speed."""
         if not self._detector.collecting:
             self._release_held()
             return False
         scan = self._detector.end(now)
+        if scan is not None and secret and not self._is_scan(scan):
+            self._release_held()  # a PIN typed fast: the field gets it, then its Enter
+            return False
         if scan is not None:  # the held keys were its characters: they reach no field
             self._held.clear()
             self._hand_over_timer.stop()

@@ -38,7 +38,7 @@ from station.sim.demo import DEMO_ENGINEER, DEMO_ENGINEER_PIN, DEMO_OPERATOR, DE
 from station.sim.demo_slots import DemoFault
 
 from .conftest import running_qthreads, wait_drawn, wait_finished
-from .test_operator_station import scanner_types
+from .test_operator_station import scanner_types, visible_texts
 
 StationFactory = Callable[..., StationWindow]
 NO_DEBOUNCE = ScannerSettings(debounce_seconds=0.0)
@@ -211,6 +211,25 @@ def test_a_scan_starts_the_unit_whatever_has_the_focus_and_never_lands_in_a_fiel
     assert window.open_dialogs == []
     wait_finished(qtbot, line, *line.slot_names)
     assert station.error_sink.reported == []
+
+
+def test_a_pin_typed_as_fast_as_a_scanner_signs_in_and_is_never_shown(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    """A PIN typed from memory can come as fast as a scanner's keys: in the PIN field a burst
+    that is no serial, badge or fixture code is the PIN, never a label shown in a banner."""
+    station = station_factory(scanner=NO_DEBOUNCE)
+    line, window = station.line, station.window
+    window.open_sign_in()
+    dialog = the_dialog(window, SignInDialog)
+    dialog.set_name(DEMO_SUPERVISOR)
+    dialog.pin_field.setFocus()
+    qtbot.waitUntil(dialog.pin_field.hasFocus)
+    scanner_types(qtbot, dialog.pin_field, DEMO_SUPERVISOR_PIN, gap_ms=1)
+    qtbot.waitUntil(lambda: line.user is not None and line.user.name == DEMO_SUPERVISOR, timeout=5_000)
+    assert window.open_dialogs == []
+    assert DEMO_SUPERVISOR_PIN not in line.banner.text
+    assert all(DEMO_SUPERVISOR_PIN not in text for text in visible_texts(window))
 
 
 def test_a_scan_into_a_pin_prompt_opened_with_exec_starts_the_unit(
