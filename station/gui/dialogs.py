@@ -163,6 +163,7 @@ class PinDialog(_Form):
         super().__init__(self.tr("Confirm with your PIN"), what, parent)
         self.pin_field = secret_field()
         self.form.addRow(self.tr("PIN"), self.pin_field)
+        self.pin_field.setFocus(Qt.FocusReason.OtherFocusReason)  # the PIN is typed at once, not after a click
         self.pin = ""
 
     def _submit(self) -> None:

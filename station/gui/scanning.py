@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDialog,
     QLineEdit,
     QPlainTextEdit,
     QTextEdit,
@@ -109,6 +110,19 @@ def is_text_input(widget: QWidget | None) -> bool:
 def is_secret_input(widget: QWidget | None) -> bool:
     """A field whose text is not shown (a PIN, a passphrase): what is typed there is a secret."""
     return isinstance(widget, QLineEdit) and widget.echoMode() != QLineEdit.EchoMode.Normal
+
+
+def asks_for_a_secret(widget: QWidget | None) -> bool:
+    """The focus is in a secret field, or in a dialog that has one (its focus elsewhere a
+    moment, say on a button): keys typed there may be a PIN."""
+    if widget is None:
+        return False
+    if is_secret_input(widget):
+        return True
+    window = widget.window()
+    return window is not None and window.isWindow() and isinstance(window, QDialog) and any(
+        is_secret_input(field) and field.isVisible() for field in window.findChildren(QLineEdit)
+    )
 
 
 END_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
@@ -199,7 +213,9 @@ class KeyboardWedgeFilter(QObject):
         now = self._stamp(event)
         key = event.key()
         if key in END_KEYS:
-            return self._end_key(now, text_field=text_field, secret=is_secret_input(QApplication.focusWidget()))
+            return self._end_key(now, text_field=text_field, secret=asks_for_a_secret(
+                QApplication.focusWidget() or QApplication.activeModalWidget() or QApplication.activeWindow()
+            ))
         if key in MODIFIER_KEYS:  # a scanner's Shift between characters changes nothing
             return False
         text = event.text()
@@ -231,8 +247,11 @@ class KeyboardWedgeFilter(QObject):
             return False
         scan = self._detector.end(now)
         if scan is not None and secret and not self._is_scan(scan):
-            self._release_held()  # a PIN typed fast: the field gets it, then its Enter
-            return False
+            if text_field:
+                self._release_held()  # a PIN typed fast: the field gets it, then its Enter
+                return False
+            return True  # typed into a PIN dialog outside its field: gone, and never shown
+
         if scan is not None:  # the held keys were its characters: they reach no field
             self._held.clear()
             self._hand_over_timer.stop()

@@ -232,6 +232,38 @@ def test_a_pin_typed_as_fast_as_a_scanner_signs_in_and_is_never_shown(
     assert all(DEMO_SUPERVISOR_PIN not in text for text in visible_texts(window))
 
 
+def test_a_pin_typed_fast_into_a_pin_prompt_confirms_and_is_never_shown(
+    station_factory: StationFactory, qtbot: Any
+) -> None:
+    """The PIN prompt of a guarded action has its field focused when it opens, and a PIN typed
+    at scanner speed confirms the action; typed while the focus is elsewhere in the prompt, it
+    is dropped, never shown as a label."""
+    station = station_factory(scanner=NO_DEBOUNCE)
+    line, window = station.line, station.window
+    line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)
+    window.show_view(window.supervisor_view)
+
+    def type_into_the_prompt(into_field: bool) -> None:
+        prompt = QApplication.activeModalWidget()
+        if not isinstance(prompt, PinDialog):
+            QTimer.singleShot(20, lambda: type_into_the_prompt(into_field))
+            return
+        qtbot.waitUntil(prompt.pin_field.hasFocus)  # focused on opening: no click needed
+        if not into_field:
+            prompt.findChild(QDialogButtonBox).setFocus()
+            qtbot.waitUntil(lambda: not prompt.pin_field.hasFocus())
+        scanner_types(qtbot, prompt.pin_field, DEMO_SUPERVISOR_PIN, gap_ms=1)
+        if prompt.isVisible():
+            prompt.reject()
+
+    QTimer.singleShot(0, lambda: type_into_the_prompt(True))
+    assert window.supervisor_view._ask_pin("Mark TST-000001 as a golden reference unit?") == DEMO_SUPERVISOR_PIN
+    QTimer.singleShot(0, lambda: type_into_the_prompt(False))
+    assert window.supervisor_view._ask_pin("Mark TST-000001 as a golden reference unit?") is None
+    assert DEMO_SUPERVISOR_PIN not in line.banner.text
+    assert all(DEMO_SUPERVISOR_PIN not in text for text in visible_texts(window))
+
+
 def test_a_scan_into_a_pin_prompt_opened_with_exec_starts_the_unit(
     station_factory: StationFactory, qtbot: Any
 ) -> None:
