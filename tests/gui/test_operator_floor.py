@@ -250,7 +250,9 @@ def test_a_pin_typed_fast_into_a_pin_prompt_confirms_and_is_never_shown(
             return
         qtbot.waitUntil(prompt.pin_field.hasFocus)  # focused on opening: no click needed
         if not into_field:
-            prompt.findChild(QDialogButtonBox).setFocus()
+            buttons = prompt.findChild(QDialogButtonBox)
+            assert buttons is not None
+            buttons.setFocus()
             qtbot.waitUntil(lambda: not prompt.pin_field.hasFocus())
         scanner_types(qtbot, prompt.pin_field, DEMO_SUPERVISOR_PIN, gap_ms=1)
         if prompt.isVisible():
