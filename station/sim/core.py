@@ -9,8 +9,8 @@ Memory, as the core sees it:
   journal before every run (see :meth:`CoreState.note_code_write`);
 * RAM and the peripheral slots straight from the unit's shared core state, so that every
   process sees what the core stored; an access to a peripheral hole is a bus fault;
-* the private peripheral bus (SCB, NVIC, SysTick, DWT, FPB) through hooks onto the shared
-  system control space (:mod:`station.sim.scs`).
+* the private peripheral bus (SCB, NVIC, SysTick, DWT, FPB) as unicorn MMIO callbacks onto
+  the shared system control space (:mod:`station.sim.ppb`).
 
 Translated code is dropped for every range written by anyone but the core itself (unicorn
 notices the core's own stores). Breakpoints are code hooks at the FPB's comparator addresses
@@ -34,6 +34,7 @@ from unicorn import arm_const
 from station.sim import board, peripherals, ppb, scs
 from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
 from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError, RegisterBatch
+from station.sim.flash_copy import FlashCopy, NvmStores, is_nvm
 
 # unicorn's numbers for what the CPU raises (QEMU's EXCP_* for Arm).
 _EXCP_UDEF: Final = 1
@@ -98,59 +99,6 @@ class RunResult:
     detail: str | None = None
 
 
-@dataclass(frozen=True)
-class PageStores:
-    """The words the CPU stored in one page since the last refresh, as whole-page integers.
-
-    ``values`` is the page as the CPU left it (little-endian, as in memory); ``changed`` has
-    all 32 bits set in each word the CPU changed and none elsewhere; ``words`` counts them.
-    Whole-page integers let the NVMC model apply flash semantics with a few big-integer
-    operations instead of a Python step per word (16,000 words per unit).
-    """
-
-    address: int
-    values: int
-    changed: int
-    words: int
-
-
-NvmStores = Callable[[list[PageStores]], None]
-
-# Bit 0 of every 32-bit word of a page.
-_WORD_LOW_BITS: Final = int.from_bytes(b"\x01\x00\x00\x00" * (board.PAGE_SIZE // 4), "little")
-_memcmp = ctypes.CDLL(None).memcmp
-_memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-_memcmp.restype = ctypes.c_int
-
-
-def _offset_of(address: int) -> int:
-    """Where an address of flash or UICR lies in ``nvm.bin`` (flash, then UICR)."""
-    return address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
-
-
-def changed_words(now: int, before: int) -> int:
-    """A mask with all bits of every 32-bit word where ``now`` and ``before`` differ.
-
-    The difference is folded onto bit 0 of each word: a right shift by 16, 8, 4, 2 and 1
-    brings only the word's own bits down to its bit 0 (what crosses in from the next word
-    lands above the bits still used), so no Python step per word is needed.
-    """
-    folded = now ^ before
-    for shift in (16, 8, 4, 2, 1):
-        folded |= folded >> shift
-    return (folded & _WORD_LOW_BITS) * 0xFFFF_FFFF
-
-
-def _address_of(offset: int) -> int:
-    return board.FLASH_BASE + offset if offset < board.FLASH_SIZE else board.UICR_BASE + offset - board.FLASH_SIZE
-
-
-def _is_nvm(address: int) -> bool:
-    return (board.FLASH_BASE <= address < board.FLASH_BASE + board.FLASH_SIZE) or (
-        board.UICR_BASE <= address < board.UICR_BASE + board.UICR_SIZE
-    )
-
-
 class PreparedEngine:
     """An emulator with the chip's fixed memory laid out but no unit in it yet.
 
@@ -205,20 +153,10 @@ class EmulatedCore:
         self._fp_batch = RegisterBatch(self._uc, _FP_REGISTERS)
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
-        # The CPU reads and writes flash and UICR in a private copy of the shared map. What it
-        # stored is found by comparing the copy with a second one taken at the last refresh --
-        # at the end of a run and before every peripheral store, i.e. before the NVMC's CONFIG
-        # changes -- and handed, page by page, to the NVMC model, which writes the shared map
-        # with flash semantics; those pages are then refreshed from it. A hook per store cost
-        # about 10 us of interpreter time each, 20,000 per unit, more than the rest of the
-        # simulation together. What this gives up: a word stored with the value it already
-        # held is not seen (so not charged a word write's time), and a word stored twice in
-        # one stretch counts once, with its last value. Flash algorithms write each word once.
-        self._shadow = engine.shadow
-        self._at_refresh = engine.at_refresh
-        # Views of the shared maps to copy from and map in, released in close() before the
-        # unit closes the maps.
-        self._nvm_view = (ctypes.c_char * len(nvm)).from_buffer(nvm)
+        # Flash and UICR: a private copy, the CPU's stores found by comparison (flash_copy.py).
+        self._flash = FlashCopy(engine.shadow, engine.at_refresh, nvm, on_refresh=self._uc.ctl_remove_cache)
+        # A view of the shared core state to map RAM and peripherals from, released in close()
+        # before the unit closes the map.
         self._state_view = (ctypes.c_char * CORE_FILE_SIZE).from_buffer(state.memory)
         state_address = ctypes.addressof(self._state_view)
         everything = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
@@ -258,7 +196,7 @@ class EmulatedCore:
         self._uc.emu_stop()
         del self._uc
         del self.exceptions
-        del self._nvm_view
+        self._flash.close()
         del self._state_view
 
     # ---- flash copy and translated code ---------------------------------------------------------
@@ -273,20 +211,7 @@ class EmulatedCore:
         """Hand the words the CPU stored to flash and UICR since the last refresh to the NVMC
         model, then refresh the pages they are in from the shared map it wrote."""
         self._runs_since_flush = 0
-        changed_pages = self._changed_pages()
-        if not changed_pages:
-            return
-        stores: list[PageStores] = []
-        for offset in changed_pages:
-            now = int.from_bytes(ctypes.string_at(ctypes.addressof(self._shadow) + offset, board.PAGE_SIZE), "little")
-            before = int.from_bytes(
-                ctypes.string_at(ctypes.addressof(self._at_refresh) + offset, board.PAGE_SIZE), "little"
-            )
-            changed = changed_words(now, before)
-            stores.append(PageStores(_address_of(offset), now, changed, changed.bit_count() // 32))
-        self._on_nvm_stores(stores)
-        for offset in changed_pages:
-            self._refresh(offset, board.PAGE_SIZE)
+        self._flash.flush(self._on_nvm_stores)
 
     def _flush_stores_after_run(self) -> None:
         """The end of a run: hand over the CPU's stores to flash when the NVMC is write-enabled
@@ -299,36 +224,17 @@ class EmulatedCore:
         if writable or self._runs_since_flush >= _FORCED_FLUSH_RUNS:
             self.flush_stores()
 
-    def _changed_pages(self) -> list[int]:
-        """Offsets of the pages whose copy differs from the one at the last refresh."""
-        shadow, at_refresh = ctypes.addressof(self._shadow), ctypes.addressof(self._at_refresh)
-        if _memcmp(shadow, at_refresh, len(self._shadow)) == 0:
-            return []
-        return [
-            offset
-            for offset in range(0, len(self._shadow), board.PAGE_SIZE)
-            if _memcmp(shadow + offset, at_refresh + offset, board.PAGE_SIZE) != 0
-        ]
-
-    def _refresh(self, offset: int, length: int) -> None:
-        source = ctypes.addressof(self._nvm_view) + offset
-        ctypes.memmove(ctypes.addressof(self._shadow) + offset, source, length)
-        ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
-        start = _address_of(offset)
-        self._uc.ctl_remove_cache(start, start + length)
-
     def _catch_up_with_writes(self) -> None:
         """Replay the unit's code-write journal: refresh the flash copy where others wrote and
         drop translated code for every range written since this engine last looked."""
         position, ranges = self.state.code_writes_since(max(self._journal_position, 0))
         if ranges is None or self._journal_position < 0:
-            self._refresh(0, board.FLASH_SIZE)
-            self._refresh(board.FLASH_SIZE, board.UICR_SIZE)
+            self._flash.refresh_all()
             self._uc.ctl_flush_tb()
         else:
             for address, length in ranges:
-                if _is_nvm(address):
-                    self._refresh(_offset_of(address), length)
+                if is_nvm(address):
+                    self._flash.refresh(address, length)
                 else:
                     self._uc.ctl_remove_cache(address, address + length)
         self._journal_position = position
@@ -593,6 +499,6 @@ class EmulatedCore:
     def sync(self, address: int | None = None, length: int = 0) -> None:
         """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
         if address is None:
-            self._refresh(0, len(self._shadow))
+            self._flash.refresh_all()
             return
-        self._refresh(_offset_of(address), length)
+        self._flash.refresh(address, length)

@@ -28,8 +28,9 @@ from pyocd.core import exceptions
 
 from station.sim import board, peripherals, scs
 from station.sim.controller import CoreController, poll_wait
-from station.sim.core import EmulatedCore, PageStores, PreparedEngine
+from station.sim.core import EmulatedCore, PreparedEngine
 from station.sim.core_state import Slot
+from station.sim.flash_copy import PageStores
 from station.sim.units import SimUnit
 
 LOG = logging.getLogger(__name__)

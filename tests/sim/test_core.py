@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from station.sim import board
-from station.sim.core import EmulatedCore, PreparedEngine, changed_words
+from station.sim.core import EmulatedCore, PreparedEngine
 from station.sim.core_state import CoreState
+from station.sim.flash_copy import changed_words
 
 
 def _per_word_reference(now: bytes, before: bytes) -> int:
