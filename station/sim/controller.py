@@ -267,7 +267,8 @@ class CoreController:
             if state.run_lock.acquire(blocking=False):
                 try:
                     with state.locked():
-                        if state.get(Slot.RUN_STATE) != RunState.HALTED:  # afresh: another process may have
+                        # Read afresh, not through the property: another process may have halted it.
+                        if state.get(Slot.RUN_STATE) != RunState.HALTED:
                             self._enter_debug_state(scs.DFSR_HALTED)
                 finally:
                     state.run_lock.release()
