@@ -12,7 +12,7 @@ from pyocd.target import TARGET
 from station.cli import build_parser
 from station.config.settings import ProbeSettings, parse_settings
 from station.domain.recipe import LOCK_METHOD_TARGETS, SUPPORTED_LOCK_METHODS, LockMethod
-from station.drivers.probe import DEVICE_ID_ADDRESSES
+from station.drivers.profiles import profile_for_target
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -38,7 +38,12 @@ def test_the_lock_methods_page_lists_the_code_registry() -> None:
         m.value for m in SUPPORTED_LOCK_METHODS}
     for row in rows:
         if row[1] == "yes":
-            assert row[2] == ", ".join(f"{prefix}*" for prefix in LOCK_METHOD_TARGETS[LockMethod(row[0])])
+            method = LockMethod(row[0])
+            assert row[2] == ", ".join(f"{prefix}*" for prefix in LOCK_METHOD_TARGETS[method])
+            profile = profile_for_target(LOCK_METHOD_TARGETS[method][0])
+            meaning = profile.locks[method]
+            assert row[3:5] == [profile.family, "yes" if meaning.reversible else "no"]
+            assert meaning.recovery in row[5]
 
 
 def test_the_targets_page_lists_every_target_the_station_can_provision() -> None:
@@ -52,8 +57,7 @@ def test_the_targets_page_lists_every_target_the_station_can_provision() -> None
     }
     assert {row[0]: row[2] for row in rows} == {target: method.value for target, method in supported.items()}
     for row in rows:  # the station reads the device id of every one, where the page says
-        address = next(address for prefix, address in DEVICE_ID_ADDRESSES.items() if row[0].startswith(prefix))
-        assert f"0x{address:08X}" in row[3]
+        assert row[3] == profile_for_target(row[0]).device_id_source
 
 
 def test_the_first_product_walkthrough_uses_commands_and_settings_that_exist() -> None:

@@ -175,10 +175,12 @@ class LockMethod(enum.StrEnum):
     EFM32_DEBUG_LOCK_WORD = "efm32-debug-lock-word"
 
 
-SUPPORTED_LOCK_METHODS: Final = frozenset({LockMethod.NRF52_APPROTECT})
 # The pyOCD target types (by prefix) each supported lock method is for: the station reads the
-# device id, locks, confirms the lock and reworks only these (docs/targets.md lists them).
+# device id, locks, confirms the lock and reworks only these (docs/targets.md lists them). The
+# one place this is kept: the recipe loader checks recipes against it and the device profiles
+# (station/drivers/profiles) take their targets from it.
 LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
+SUPPORTED_LOCK_METHODS: Final = frozenset(LOCK_METHOD_TARGETS)
 
 
 class ReplyFormat(enum.StrEnum):

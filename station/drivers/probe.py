@@ -22,14 +22,12 @@ from pyocd.core.session import Session
 from pyocd.flash.loader import FlashLoader
 
 from station.domain.errors import FlashError, ProbeError, StationError, UnitError, UnitLockedError
-from station.drivers.locks import LockStrategy
+from station.domain.recipe import LockMethod
+from station.drivers.profiles import DeviceProfile, LockStrategy, profile_for_target
 
 LOG = logging.getLogger(__name__)
 
 READ_CHUNK: Final = 64 * 1024
-# Where family members keep their unique device id (two little-endian words), by target prefix
-# (docs/targets.md lists the targets).
-DEVICE_ID_ADDRESSES: Final = {"nrf52": 0x1000_0060}
 
 ProgressCallback = Callable[[float], None]
 
@@ -77,9 +75,9 @@ def _translate(error: BaseException, doing: str) -> StationError:
 class PyOcdSession:
     """A unit with an open, unlocked debug session."""
 
-    def __init__(self, session: Session, target_type: str, lock: LockStrategy) -> None:
+    def __init__(self, session: Session, profile: DeviceProfile, lock: LockStrategy) -> None:
         self._session = session
-        self._target_type = target_type
+        self._profile = profile
         self._lock = lock
 
     @property
@@ -87,15 +85,11 @@ class PyOcdSession:
         return self._session.target
 
     def read_device_id(self) -> str:
-        """The family's unique device id as 16 uppercase hex digits."""
-        address = next((a for prefix, a in DEVICE_ID_ADDRESSES.items() if self._target_type.startswith(prefix)), None)
-        if address is None:
-            raise UnitError(f"reading the device id of a {self._target_type} is not supported")
+        """The family's unique device id as 16 uppercase hex digits (where: the device profile)."""
         try:
-            low, high = self.target.read_memory_block32(address, 2)
+            return self._profile.read_device_id(self.target)
         except Exception as error:
             raise _translate(error, "reading the device id") from error
-        return f"{(int(high) << 32) | int(low):016X}"
 
     def program(
         self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None
@@ -153,12 +147,20 @@ class PyOcdSession:
 
 
 class PyOcdProbe:
-    """One slot's probe, by its pyOCD unique id (``sim:unit-0001`` for a simulated unit)."""
+    """One slot's probe, by its pyOCD unique id (``sim:unit-0001`` for a simulated unit).
 
-    def __init__(self, probe_id: str, target_type: str, lock: LockStrategy, *, frequency: int = 4_000_000) -> None:
+    What depends on the chip family (device id, lock, rework) comes from the device profile
+    of ``target_type``: a target no profile covers is a ConfigurationError here, before any
+    session opens.
+    """
+
+    def __init__(
+        self, probe_id: str, target_type: str, lock_method: LockMethod, *, frequency: int = 4_000_000
+    ) -> None:
         self.probe_id = probe_id
         self.target_type = target_type
-        self._lock = lock
+        self._profile = profile_for_target(target_type)
+        self._lock = self._profile.lock(lock_method)
         self._frequency = frequency
         self._open_sessions: set[Session] = set()
         self._sessions_lock = threading.Lock()
@@ -238,7 +240,7 @@ class PyOcdProbe:
         """
         session = self._open({})
         try:
-            yield PyOcdSession(session, self.target_type, self._lock)
+            yield PyOcdSession(session, self._profile, self._lock)
         finally:
             self._close(session)
 

@@ -10,7 +10,6 @@ from station.config.settings import ProbeSettings, SlotSettings
 from station.domain.errors import NoProbeError
 from station.domain.recipe import Recipe
 from station.drivers.console import SerialConsole
-from station.drivers.locks import lock_strategy_for
 from station.drivers.probe import PyOcdProbe
 from station.flow.ports import UnitConsole
 from station.flow.run import Slot
@@ -30,7 +29,7 @@ def hardware_slot(
         raise NoProbeError(f"slot {name} has no probe")
     if not console_port:
         raise NoProbeError(f"slot {name} has no console port")
-    probe = PyOcdProbe(probe_id, recipe.target, lock_strategy_for(recipe.lock_method), frequency=swd_frequency_hz)
+    probe = PyOcdProbe(probe_id, recipe.target, recipe.lock_method, frequency=swd_frequency_hz)
 
     def open_console() -> UnitConsole:
         return SerialConsole(console_port, recipe.console)

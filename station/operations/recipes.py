@@ -15,6 +15,7 @@ from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
 from station.domain.selftest import describe_validity
 from station.domain.text import escape_text
+from station.drivers.profiles import profile_and_lock
 from station.security.credentials import check_recipe_credentials
 
 
@@ -72,7 +73,9 @@ def describe_recipe(recipe: Recipe) -> str:
             f"update      vendor {credentials.update_vendor_id}, class {credentials.update_class_id}, "
             f"certificate {credentials.update_auth_certificate_path}"
         )
-    lines.append(f"lock        {recipe.lock_method.value}")
+    profile, lock = profile_and_lock(recipe.target, recipe.lock_method)
+    lines.append(f"profile     {profile.family} ({recipe.target}), device id from {profile.device_id_source}")
+    lines.append(f"lock        {lock.describe()}")
     lines.append(
         f"console     {recipe.console.baud_rate} baud, {recipe.console.reply_format.value} replies, "
         f"activate: {recipe.console.commands.activate}"
@@ -103,6 +106,7 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
     """The fields :func:`describe_recipe` prints, as JSON-ready data (addresses as numbers)."""
     rule = recipe.serial_rule
     credentials = recipe.credentials
+    profile, lock = profile_and_lock(recipe.target, recipe.lock_method)
     return {
         "recipe": str(recipe.path),
         "product": recipe.product,
@@ -122,6 +126,8 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
                         "key_type": credentials.key_type.value, "validity_days": credentials.validity_days,
                         "server_uri": credentials.server_uri},
         "lock_method": recipe.lock_method.value,
+        "device_profile": profile.family,
+        "lock": {"method": lock.method.value, "reversible": lock.reversible, "recovery": lock.recovery},
         "console": {"baud_rate": recipe.console.baud_rate, "reply_format": recipe.console.reply_format.value},
         "activation": {"product": recipe.activation.product, "token_pool": recipe.activation.token_pool},
         "steps": [{"step": step.name.value, "timeout_s": step.timeout_seconds, "retries": step.retries}

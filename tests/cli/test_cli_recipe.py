@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,40 @@ def test_check_prints_product_images_regions_and_hash(
     assert f"sha256 {application}  (application.bin)" in out
     assert f"recipe sha256 {hashlib.sha256(demo_recipe.read_bytes()).hexdigest()}" in out
     assert out.rstrip().endswith("OK: the recipe is valid and every image matches its pinned hash")
+    assert not station_data_dir.exists()
+
+
+def test_check_says_which_device_profile_and_lock_apply_and_what_the_lock_means(
+    demo_recipe: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recipe", "check", str(demo_recipe)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "profile     nRF52 (nrf52840), device id from FICR DEVICEID (0x10000060, 64 bits)" in lines
+    assert ("lock        nrf52-approtect: reversible only by a CTRL-AP mass erase (ERASEALL), which erases "
+            "flash, UICR and RAM and makes the unit a development unit") in lines
+    assert main(["recipe", "check", "--json", str(demo_recipe)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["device_profile"] == "nRF52"
+    assert document["lock"] == {
+        "method": "nrf52-approtect", "reversible": True,
+        "recovery": "a CTRL-AP mass erase (ERASEALL), which erases flash, UICR and RAM "
+                    "and makes the unit a development unit"}  # fmt: skip
+
+
+def test_check_refuses_a_lock_method_that_does_not_fit_the_target(
+    demo_recipe: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = demo_recipe.read_text(encoding="utf-8")
+    assert 'target = "nrf52840"' in text
+    demo_recipe.write_text(text.replace('target = "nrf52840"', 'target = "stm32f429xi"'), encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in demo_recipe.parent.iterdir()}
+
+    assert main(["recipe", "check", str(demo_recipe)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert ("recipe.toml: [lock] method: lock method 'nrf52-approtect' is for nrf52* targets, not 'stm32f429xi'"
+            in captured.err)
+    assert {path.name: path.read_bytes() for path in demo_recipe.parent.iterdir()} == before
     assert not station_data_dir.exists()
 
 

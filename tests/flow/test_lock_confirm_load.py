@@ -25,7 +25,6 @@ from station.domain.errors import LockError, StationError
 from station.domain.recipe import Recipe
 from station.domain.recipe_loader import load_recipe
 from station.domain.records import JournalState, StepOutcome
-from station.drivers.locks import lock_strategy_for
 from station.drivers.probe import PyOcdProbe
 from station.flow.observer import QuietObserver
 from station.flow.ports import UnitConsole
@@ -89,7 +88,7 @@ def no_console() -> UnitConsole:
 def run_steps(recipe: Recipe, unit: SimUnit, serial: str, steps: list[Step]) -> tuple[StationError | None, UnitRun]:
     """The steps as the sequence runs them (journal, deadlines, the recipe's retries) on one unit."""
     journal = MemoryJournal()
-    probe = PyOcdProbe(unit.probe_id, recipe.target, lock_strategy_for(recipe.lock_method))
+    probe = PyOcdProbe(unit.probe_id, recipe.target, recipe.lock_method)
     attempt = journal.create_attempt(
         serial=serial, station=CONTEXT.station, operator=CONTEXT.operator, recipe_hash=recipe.content_hash,
         product=recipe.product, probe_id=unit.probe_id,

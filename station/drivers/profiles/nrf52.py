@@ -1,4 +1,4 @@
-"""nRF52 access-port protection: UICR APPROTECT, read back through the Nordic CTRL-AP.
+"""nRF52 (nRF52832, nRF52833, nRF52840): FICR device id, UICR APPROTECT read back through the CTRL-AP.
 
 Locking writes UICR.APPROTECT = 0x00, which latches at the next reset; after it the AHB-AP
 refuses every memory access and CTRL-AP APPROTECTSTATUS reads 0. The CTRL-AP is reachable
@@ -10,11 +10,14 @@ The only way back is CTRL-AP ERASEALL, which wipes flash, UICR and RAM.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 
-from station.domain.errors import LockError
+from station.domain.errors import ConfigurationError, LockError
 from station.domain.recipe import LockMethod
+from station.drivers.profiles import LockMeaning, LockStrategy, targets_of
 
+FICR_DEVICEID: Final = 0x1000_0060  # DEVICEID[0], DEVICEID[1]: 64 bits
 CTRL_AP_INDEX: Final = 1
 CTRL_AP_RESET: Final = 0x000
 CTRL_AP_ERASEALL: Final = 0x004
@@ -23,9 +26,41 @@ CTRL_AP_APPROTECTSTATUS: Final = 0x00C
 UICR_APPROTECT: Final = 0x1000_1208
 APPROTECT_ENABLED: Final = 0x0000_0000
 ERASE_ALL_TIMEOUT_SECONDS: Final = 15.0
+APPROTECT_MEANING: Final = LockMeaning(
+    LockMethod.NRF52_APPROTECT,
+    reversible=True,
+    recovery="a CTRL-AP mass erase (ERASEALL), which erases flash, UICR and RAM "
+    "and makes the unit a development unit",
+)
+
+
+class Nrf52Profile:
+    """The nRF52 family: every pyOCD ``nrf52*`` target, locked by legacy APPROTECT."""
+
+    family = "nRF52"
+    device_id_source = f"FICR DEVICEID (0x{FICR_DEVICEID:08X}, 64 bits)"
+
+    @property
+    def target_prefixes(self) -> tuple[str, ...]:
+        return targets_of(LockMethod.NRF52_APPROTECT)
+
+    @property
+    def locks(self) -> Mapping[LockMethod, LockMeaning]:
+        return {LockMethod.NRF52_APPROTECT: APPROTECT_MEANING}
+
+    def read_device_id(self, target: Any) -> str:
+        low, high = target.read_memory_block32(FICR_DEVICEID, 2)
+        return f"{(int(high) << 32) | int(low):016X}"
+
+    def lock(self, method: LockMethod) -> LockStrategy:
+        if method is LockMethod.NRF52_APPROTECT:
+            return Nrf52ApprotectLock()
+        raise ConfigurationError(f"lock method {method.value!r} is not one of the {self.family} profile's")
 
 
 class Nrf52ApprotectLock:
+    """Legacy APPROTECT: UICR write, reset through the CTRL-AP, CTRL-AP ERASEALL to undo."""
+
     method = LockMethod.NRF52_APPROTECT
 
     @property

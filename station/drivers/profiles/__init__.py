@@ -1,0 +1,129 @@
+"""Device profiles: everything the station does that depends on the chip family, one module each.
+
+pyOCD has no "lock" call and no "device id" call for any family, and each family does both
+differently (nRF52: FICR DEVICEID and UICR APPROTECT; STM32: the UID registers and option-byte
+RDP; Kinetis: SIM_UID and the flash security byte). A profile says which pyOCD targets it
+covers, how to read the unit's unique id, and, for each lock method it offers, how to lock,
+how to read the lock back without unlocking, how a supervisor's rework erases, and what that
+erase destroys. A recipe names its target; the profile follows from it
+(:func:`profile_for_target`), so the flow and the probe driver never name a family. Which lock
+methods fit which targets is the domain's pure table (``LOCK_METHOD_TARGETS``, which the
+recipe loader checks); the profiles read it rather than keep a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from station.domain.errors import ConfigurationError
+from station.domain.recipe import LOCK_METHOD_TARGETS, LockMethod
+
+
+class LockStrategy(Protocol):
+    """How one lock method works. Methods take open pyOCD sessions (auto_unlock=False)."""
+
+    method: LockMethod
+
+    @property
+    def inspection_options(self) -> dict[str, Any]:
+        """Session options that open even a locked unit without touching it."""
+        ...
+
+    def is_locked(self, inspection_session: Any) -> bool:
+        """Whether the debug port is locked now (from a session opened with inspection_options)."""
+        ...
+
+    def apply_lock(self, session: Any) -> None:
+        """Write the lock; it takes effect at the next reset, which this also performs."""
+        ...
+
+    def rework_erase(self, inspection_session: Any) -> None:
+        """Erase everything, lock included: the unit becomes a development unit for life."""
+        ...
+
+
+@dataclass(frozen=True)
+class LockMeaning:
+    """What a lock method means for the unit, in words for ``recipe check`` and the README."""
+
+    method: LockMethod
+    reversible: bool
+    recovery: str  # how the lock is undone and what that takes, or why it cannot be
+
+    def describe(self) -> str:
+        """One line: "nrf52-approtect: reversible only by …" or "…: permanent, …"."""
+        kind = "reversible only by" if self.reversible else "permanent:"
+        return f"{self.method.value}: {kind} {self.recovery}"
+
+
+class DeviceProfile(Protocol):
+    """One chip family as the station drives it."""
+
+    @property
+    def family(self) -> str:
+        """The family's name as people say it ("nRF52")."""
+        ...
+
+    @property
+    def target_prefixes(self) -> tuple[str, ...]:
+        """The pyOCD target types it covers, by prefix."""
+        ...
+
+    @property
+    def device_id_source(self) -> str:
+        """Where the unique device id comes from, in words (docs and ``recipe check``)."""
+        ...
+
+    @property
+    def locks(self) -> Mapping[LockMethod, LockMeaning]:
+        """The lock methods the family offers, with what each means."""
+        ...
+
+    def read_device_id(self, target: Any) -> str:
+        """The unit's unique id as 16 uppercase hex digits, read through an open session's target."""
+        ...
+
+    def lock(self, method: LockMethod) -> LockStrategy:
+        """The strategy for one of :attr:`locks` (ConfigurationError for any other)."""
+        ...
+
+
+def covers(profile: DeviceProfile, target: str) -> bool:
+    """Whether ``target`` (a pyOCD target type) is one of the profile's."""
+    return target.startswith(profile.target_prefixes)
+
+
+def targets_of(method: LockMethod) -> tuple[str, ...]:
+    """The target prefixes a lock method fits: the domain's table, the one place it is kept."""
+    return tuple(LOCK_METHOD_TARGETS.get(method, ()))
+
+
+def all_profiles() -> tuple[DeviceProfile, ...]:
+    """Every family this station supports (a new family is a new module and a line here)."""
+    from station.drivers.profiles.nrf52 import Nrf52Profile
+
+    return (Nrf52Profile(),)
+
+
+def profile_for_target(target: str) -> DeviceProfile:
+    """The profile that covers a recipe's target."""
+    for profile in all_profiles():
+        if covers(profile, target):
+            return profile
+    supported = ", ".join(f"{prefix}*" for profile in all_profiles() for prefix in profile.target_prefixes)
+    raise ConfigurationError(f"no device profile covers target {target!r} (supported targets: {supported})")
+
+
+def profile_and_lock(target: str, method: LockMethod) -> tuple[DeviceProfile, LockMeaning]:
+    """The profile of a recipe's target and what its lock method means there (``recipe check``)."""
+    profile = profile_for_target(target)
+    meaning = profile.locks.get(method)
+    if meaning is None:
+        offered = ", ".join(item.value for item in profile.locks)
+        raise ConfigurationError(
+            f"lock method {method.value!r} does not fit target {target!r} "
+            f"(the {profile.family} profile offers: {offered})"
+        )
+    return profile, meaning

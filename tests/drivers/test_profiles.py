@@ -1,0 +1,66 @@
+"""Device profiles: the recipe's target chooses the family, and the family says everything else."""
+
+from __future__ import annotations
+
+import pytest
+
+from station.domain.errors import ConfigurationError
+from station.domain.recipe import LOCK_METHOD_TARGETS, SUPPORTED_LOCK_METHODS, LockMethod
+from station.drivers.probe import PyOcdProbe
+from station.drivers.profiles import all_profiles, covers, profile_and_lock, profile_for_target
+
+
+@pytest.mark.parametrize("target", ["nrf52", "nrf52832", "nrf52833", "nrf52840"])
+def test_every_nrf52_target_gets_the_nrf52_profile_and_its_approtect_lock(target: str) -> None:
+    profile = profile_for_target(target)
+    assert profile.family == "nRF52"
+    assert covers(profile, target)
+    assert profile.lock(LockMethod.NRF52_APPROTECT).method is LockMethod.NRF52_APPROTECT
+    assert profile.locks[LockMethod.NRF52_APPROTECT].reversible
+
+
+@pytest.mark.parametrize("target", ["stm32f429xi", "k64f", "nrf51", "nrf91", "cortex_m"])
+def test_a_target_no_profile_covers_is_refused_naming_the_supported_ones(target: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        profile_for_target(target)
+    assert str(refused.value) == f"no device profile covers target {target!r} (supported targets: nrf52*)"
+    with pytest.raises(ConfigurationError):
+        PyOcdProbe("sim:unit-0001", target, LockMethod.NRF52_APPROTECT)
+
+
+def test_a_lock_method_the_profile_does_not_offer_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        profile_and_lock("nrf52840", LockMethod.STM32_RDP1)
+    assert str(refused.value) == (
+        "lock method 'stm32-rdp1' does not fit target 'nrf52840' (the nRF52 profile offers: nrf52-approtect)"
+    )
+    with pytest.raises(ConfigurationError, match="stm32-rdp1"):
+        profile_for_target("nrf52840").lock(LockMethod.STM32_RDP1)
+
+
+def test_the_profiles_offer_exactly_what_the_recipe_loader_accepts() -> None:
+    """The domain's table (what the loader accepts) and the profiles (what the station can do) agree."""
+    for method in SUPPORTED_LOCK_METHODS:
+        for prefix in LOCK_METHOD_TARGETS[method]:
+            assert method in profile_for_target(prefix).locks
+    offered = {(method, prefix) for profile in all_profiles() for method in profile.locks
+               for prefix in profile.target_prefixes}  # fmt: skip
+    assert offered == {(method, prefix) for method in SUPPORTED_LOCK_METHODS for prefix in LOCK_METHOD_TARGETS[method]}
+
+
+class _Target:
+    """The memory a session's target reads, as the probe would return it (driver boundary)."""
+
+    def __init__(self, words: dict[int, int]) -> None:
+        self.words = words
+        self.reads: list[tuple[int, int]] = []
+
+    def read_memory_block32(self, address: int, count: int) -> list[int]:
+        self.reads.append((address, count))
+        return [self.words[address + 4 * index] for index in range(count)]
+
+
+def test_the_nrf52_device_id_is_ficr_deviceid_high_word_first() -> None:
+    target = _Target({0x1000_0060: 0x89AB_CDEF, 0x1000_0064: 0x0123_4567})
+    assert profile_for_target("nrf52840").read_device_id(target) == "0123456789ABCDEF"
+    assert target.reads == [(0x1000_0060, 2)]
