@@ -42,6 +42,11 @@ static int application_present(uint32_t stack_pointer, uint32_t entry)
 
 void reset_handler(void)
 {
+    /* What Nordic's SystemInit does: on parts with hardened APPROTECT the access port is closed
+     * at every reset; a unit whose UICR says HwDisabled keeps it open for the debugger. */
+    if ((UICR_APPROTECT & 0xFFu) == UICR_APPROTECT_HW_DISABLED) {
+        APPROTECT_DISABLE = APPROTECT_DISABLE_SW_DISABLE;
+    }
     const volatile uint32_t *application = (const volatile uint32_t *)APPLICATION_ADDRESS;
     uint32_t stack_pointer = application[0];
     uint32_t entry = application[1];

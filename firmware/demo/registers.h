@@ -25,6 +25,13 @@
 #define CPACR_CP10_CP11_FULL (0xFu << 20)
 
 /* ---- SysTick ---- */
+/* Access port protection: UICR.APPROTECT asks, the APPROTECT peripheral (build codes with
+ * hardened APPROTECT, nRF52840 F0 and later) lets the firmware open the port at each boot. */
+#define UICR_APPROTECT REGISTER(0x10001208u)
+#define UICR_APPROTECT_HW_DISABLED 0x5Au
+#define APPROTECT_DISABLE REGISTER(0x40000558u)
+#define APPROTECT_DISABLE_SW_DISABLE 0x5Au
+
 #define SYST_CSR REGISTER(0xE000E010u) /* control and status */
 #define SYST_RVR REGISTER(0xE000E014u) /* reload value */
 #define SYST_CVR REGISTER(0xE000E018u) /* current value */

@@ -16,6 +16,7 @@ from station.domain.errors import SimulationError
 from station.operations.station import StationFactory
 from station.sim import board
 from station.sim.units import (
+    BUILD_CODES,
     CONSOLE_BEHAVIOURS,
     Faults,
     SimUnit,
@@ -56,6 +57,13 @@ def register(subparsers: Any) -> None:
     create.add_argument("--count", type=int, default=1, help="how many units (default 1)")
     create.add_argument(
         "--timing", type=float, default=0.0, help="physical timing factor: 0 instant, 1 datasheet speed (default 0)"
+    )
+    create.add_argument(
+        "--build-code",
+        choices=BUILD_CODES,
+        default="legacy",
+        help="APPROTECT generation: legacy, or hardened (arrives with its debug port closed, "
+        "closes it at every reset unless UICR holds HwDisabled and the firmware opens it)",
     )
     add_json_option(create)
     create.set_defaults(handler=_create)
@@ -131,9 +139,16 @@ def _create(arguments: argparse.Namespace, root: StationFactory) -> int:
     store = _store(arguments)
     created: list[dict[str, object]] = []
     for _ in range(arguments.count):
-        unit = store.create_unit(timing_factor=arguments.timing)
+        unit = store.create_unit(timing_factor=arguments.timing, build_code=arguments.build_code)
         if json_wanted(arguments):
-            created.append({"unit": unit.unit_id, "probe_id": unit.probe_id, "timing_factor": arguments.timing})
+            created.append(
+                {
+                    "unit": unit.unit_id,
+                    "probe_id": unit.probe_id,
+                    "timing_factor": arguments.timing,
+                    "build_code": arguments.build_code,
+                }
+            )
         else:
             print(unit.probe_id)
         unit.close()
@@ -205,6 +220,7 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
             ("unit", info.unit_id),
             ("probe", unit.probe_id),
             ("device id", f"{info.device_id:016X}"),
+            ("build code", f"{info.build_code} APPROTECT"),
             ("lock", lock_state),
             ("ever erased", "YES - development unit for life" if info.ever_erased else "no"),
             ("development unit (service)", "yes" if dms.is_development_unit(info.device_id) else "no"),
@@ -221,7 +237,8 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
         if json_wanted(arguments):
             print_document({
                 "unit": info.unit_id, "probe_id": unit.probe_id, "device_id": f"{info.device_id:016X}",
-                "locked": info.protected, "lock_pending": pending, "ever_erased": info.ever_erased,
+                "build_code": info.build_code, "locked": info.protected, "lock_pending": pending,
+                "ever_erased": info.ever_erased,
                 "development_unit_in_service": dms.is_development_unit(info.device_id),
                 "activated_product": info.activated_product, "service_product": service_product,
                 "boot_count": info.boot_count, "timing_factor": info.timing_factor, "faults": list(info.faults.active),

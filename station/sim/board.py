@@ -30,7 +30,11 @@ UICR_SIZE: Final = 0x1000
 UICR_APPROTECT: Final = 0x1000_1208
 
 PART_NRF52840: Final = 0x52840
-VARIANT_AAF0: Final = int.from_bytes(b"AAF0", "big")
+VARIANT_AAF0: Final = int.from_bytes(b"AAF0", "big")  # build code F0: hardened APPROTECT
+VARIANT_AAD0: Final = int.from_bytes(b"AAD0", "big")  # build code D0: legacy APPROTECT
+APPROTECT_FORCEPROTECT: Final = 0x4000_0550  # hardened parts: write 0 to close the port until reset
+APPROTECT_DISABLE: Final = 0x4000_0558  # hardened parts: 0x5A (SwDisable) opens it, with UICR HwDisabled
+APPROTECT_HW_DISABLED: Final = 0x5A
 PACKAGE_QI: Final = 0x2004
 
 # Flash layout of the simulated product (the demo recipe pins the same numbers).

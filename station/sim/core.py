@@ -31,7 +31,7 @@ from typing import Final
 import unicorn
 from unicorn import arm_const
 
-from station.sim import board, peripherals, ppb, scs
+from station.sim import board, peripherals, ppb, scs, thumb_it
 from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
 from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError, RegisterBatch
 from station.sim.flash_copy import FlashCopy, NvmStores, is_nvm
@@ -186,8 +186,8 @@ class EmulatedCore:
         self._rate = 50e6  # instructions per second, measured, to estimate interrupted runs
         self._runs_since_flush = 0
         self.debug_enabled = False  # DHCSR.C_DEBUGEN as the controller last saw it
-        for page in (peripherals.NVMC_BASE, peripherals.UARTE0_BASE):
-            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=page, end=page + 0xFFF)
+        for first, last in peripherals.BEHAVING_RANGES:
+            self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=first, end=last)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
         self._uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._trap_unmapped)
 
@@ -436,12 +436,20 @@ class EmulatedCore:
             return RunResult(self._stop, 0, self._detail)
         started = time.perf_counter()
         pc = self.pc()
+        after_step: int | None = None  # the ITSTATE a single step inside an IT block leaves
+        if budget == 1:
+            handled, after_step = self._step_in_it_block(pc)
+            if handled:
+                return RunResult(StopReason.BUDGET, 1)
         try:
             self._uc.emu_start(pc | 1, _NEVER, count=budget)
         except unicorn.UcError as error:
             self._bus_fault(error)
         finally:
             self._flush_stores_after_run()
+        if after_step is not None and self._stop is None:
+            xpsr = int(self._uc.reg_read(arm_const.UC_ARM_REG_XPSR))
+            self._uc.reg_write(arm_const.UC_ARM_REG_XPSR, thumb_it.with_itstate(xpsr, after_step))
         elapsed = time.perf_counter() - started
         if self._complete_instruction:
             self._finish_instruction()
@@ -453,6 +461,32 @@ class EmulatedCore:
         if budget >= 10_000 and elapsed > 0:
             self._rate = 0.8 * self._rate + 0.2 * (budget / elapsed)
         return RunResult(StopReason.BUDGET, budget)
+
+    def _step_in_it_block(self, pc: int) -> tuple[bool, int | None]:
+        """A single step onto or inside an IT block, done as the architecture steps it (see
+        :mod:`station.sim.thumb_it`): (done here, else the ITSTATE to leave after the engine
+        ran the one instruction)."""
+        uc = self._uc
+        xpsr = int(uc.reg_read(arm_const.UC_ARM_REG_XPSR))
+        state = thumb_it.itstate(xpsr)
+        try:
+            halfword = int.from_bytes(uc.mem_read(pc, 2), "little")
+        except unicorn.UcError:
+            return False, None  # the fetch faults in the engine, as it should
+        if not thumb_it.in_it_block(state):
+            new_state = thumb_it.it_instruction(halfword)
+            if new_state is None:
+                return False, None
+            uc.reg_write(arm_const.UC_ARM_REG_XPSR, thumb_it.with_itstate(xpsr, new_state))
+            uc.reg_write(arm_const.UC_ARM_REG_PC, (pc + 2) | 1)
+            return True, None
+        if not thumb_it.condition_passed(state >> 4, xpsr):
+            uc.reg_write(arm_const.UC_ARM_REG_XPSR, thumb_it.with_itstate(xpsr, thumb_it.advance(state)))
+            uc.reg_write(arm_const.UC_ARM_REG_PC, (pc + thumb_it.instruction_length(halfword)) | 1)
+            return True, None
+        # A passing instruction runs alone as the last of its block, then the block goes on.
+        uc.reg_write(arm_const.UC_ARM_REG_XPSR, thumb_it.with_itstate(xpsr, (state & 0xF0) | 0x8))
+        return False, thumb_it.advance(state)
 
     def _finish_instruction(self) -> None:
         """Carry out the instruction a watchpoint or a system register store interrupted (its

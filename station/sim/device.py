@@ -483,6 +483,9 @@ class SimDevice:
         if address == NVMC_CONFIG:
             self.unit.core_state.write_peripheral(NVMC_CONFIG, value & 3)
             return
+        if address in (board.APPROTECT_DISABLE, board.APPROTECT_FORCEPROTECT):
+            self._approtect_register(address, value)
+            return
         erasing = self._nvmc_config == NVMC_CONFIG_EEN
         with self.unit.locked():
             if address in (NVMC_ERASEPAGE, NVMC_ERASEPCR0):
@@ -500,6 +503,17 @@ class SimDevice:
                 self._spend(board.PAGE_ERASE_SECONDS)
                 self.unit.erase_uicr()
                 self.core.sync(board.UICR_BASE, board.UICR_SIZE)
+
+    def _approtect_register(self, address: int, value: int) -> None:
+        """Hardened APPROTECT: the firmware opens the port for this boot (SwDisable, honoured
+        only with UICR HwDisabled) or closes it (FORCEPROTECT = 0) until the next reset."""
+        if self.unit.info.build_code != "hardened":
+            return  # legacy parts have no APPROTECT peripheral: the store is kept, nothing else
+        with self.unit.locked():
+            if address == board.APPROTECT_DISABLE and value == board.APPROTECT_HW_DISABLED:
+                self.unit.open_access_port()
+            elif address == board.APPROTECT_FORCEPROTECT and value == 0:
+                self.unit.info.protected = True
 
     # ---- the private peripheral bus ---------------------------------------------------------
 

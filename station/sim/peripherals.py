@@ -55,6 +55,13 @@ UARTE_TXD_MAXCNT: Final = UARTE0_BASE + 0x548
 UARTE_TXD_AMOUNT: Final = UARTE0_BASE + 0x54C
 UARTE_ENABLED: Final = 8
 UART_LOG_NAME: Final = "uart-tx.log"
+# Where a store does more than keep its value (the device model's _write_peripheral): the NVMC,
+# UARTE0, and the hardened parts' APPROTECT registers.
+BEHAVING_RANGES: Final = (
+    (NVMC_BASE, NVMC_BASE + SLOT_SIZE - 1),
+    (UARTE0_BASE, UARTE0_BASE + SLOT_SIZE - 1),
+    (board.APPROTECT_FORCEPROTECT, board.APPROTECT_DISABLE + 3),
+)
 UART_LOG_LIMIT: Final = 64 * 1024  # a log that grows past this starts over
 
 # Registers whose reset value is not zero (those a debugger or the demo firmware look at).

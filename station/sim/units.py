@@ -48,6 +48,10 @@ COUNTERS_SIZE = 4096
 _UNIT_ID_PATTERN = re.compile(r"^unit-\d{4,}$")
 
 ConsoleBehaviour = Literal["normal", "silent", "garbage"]
+BuildCode = Literal["legacy", "hardened"]
+BUILD_CODES: tuple[BuildCode, ...] = ("legacy", "hardened")
+# FICR VARIANT by build code: pyOCD (and nrfjprog) tell the APPROTECT generation from it.
+VARIANT_OF_BUILD_CODE: dict[BuildCode, int] = {"legacy": board.VARIANT_AAD0, "hardened": board.VARIANT_AAF0}
 CONSOLE_BEHAVIOURS: tuple[ConsoleBehaviour, ...] = ("normal", "silent", "garbage")
 
 
@@ -137,9 +141,12 @@ class UnitInfo:
     device_id: int
     timing_factor: float = 0.0
     part: int = board.PART_NRF52840
-    variant: int = board.VARIANT_AAF0
+    variant: int = board.VARIANT_AAD0
     package: int = board.PACKAGE_QI
-    protected: bool = False  # APPROTECT as latched at the last reset
+    # "legacy": UICR.APPROTECT decides at reset; "hardened" (IN141): the port is closed at every
+    # reset, and only firmware opens it again (APPROTECT.DISABLE) when UICR says HwDisabled.
+    build_code: BuildCode = "legacy"
+    protected: bool = False  # the access port as latched at the last reset (or since opened)
     ever_erased: bool = False  # a CTRL-AP ERASEALL happened: a development unit for life
     boot_count: int = 0
     activated_product: str | None = None
@@ -160,6 +167,8 @@ class UnitInfo:
         values = dict(data)
         values["device_id"] = int(values["device_id"], 16)
         values["faults"] = Faults.from_json(values.get("faults") or {})
+        if values.get("build_code", "legacy") not in BUILD_CODES:
+            raise SimulationError(f"unknown build code {values['build_code']!r} in unit.json")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -361,6 +370,13 @@ class SimUnit:
 
     # ---- lock latch and reset -------------------------------------------------------------
 
+    def open_access_port(self) -> None:
+        """The firmware's APPROTECT.DISABLE = SwDisable on a hardened part: the port opens until
+        the next reset, if UICR.APPROTECT holds HwDisabled. Caller holds the lock."""
+        hw_disabled = self.read_nvm(board.UICR_APPROTECT, 4)[0] == board.APPROTECT_HW_DISABLED
+        if self.info.build_code == "hardened" and hw_disabled:
+            self.info.protected = False
+
     def approtect_requested(self) -> bool:
         """UICR APPROTECT asks for protection (anything but 0xFF or the HwDisable 0x5A)."""
         value = self.read_nvm(board.UICR_APPROTECT, 4)[0]
@@ -369,7 +385,7 @@ class SimUnit:
     def reset(self) -> None:
         """A reset of the chip: APPROTECT latches, the boot counter moves, the core starts from
         the vector table (or halts on it, if a debugger asked). Caller holds the lock."""
-        self.info.protected = self.approtect_requested()
+        self.info.protected = self.info.build_code == "hardened" or self.approtect_requested()
         self.info.boot_count += 1
         reset_core(self.core_state, self.read_nvm(board.FLASH_BASE, 8))
 
@@ -391,10 +407,15 @@ class SimUnitStore:
     def units_dir(self) -> Path:
         return self.root / "units"
 
-    def create_unit(self, *, timing_factor: float = 0.0, device_id: int | None = None) -> SimUnit:
-        """Make a blank unit (erased flash and UICR, unique DEVICEID) and return it."""
+    def create_unit(
+        self, *, timing_factor: float = 0.0, device_id: int | None = None, build_code: BuildCode = "legacy"
+    ) -> SimUnit:
+        """Make a blank unit (erased flash and UICR, unique DEVICEID) and return it; a part with
+        hardened APPROTECT arrives with its access port closed, as it leaves the factory."""
         if timing_factor < 0:
             raise SimulationError("timing factor must not be negative")
+        if build_code not in BUILD_CODES:
+            raise SimulationError(f"unknown build code {build_code!r} (one of: {', '.join(BUILD_CODES)})")
         self.units_dir.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(self.root / "store.lock"), timeout=LOCK_TIMEOUT_SECONDS):
             numbers = [int(p.name.split("-")[1]) for p in self.units_dir.iterdir() if _UNIT_ID_PATTERN.match(p.name)]
@@ -407,6 +428,9 @@ class SimUnitStore:
                 unit_id=unit_id,
                 device_id=device_id if device_id is not None else secrets.randbits(64),
                 timing_factor=timing_factor,
+                variant=VARIANT_OF_BUILD_CODE[build_code],
+                build_code=build_code,
+                protected=build_code == "hardened",
             )
             # unit.json last and whole: a unit is visible to other processes only once complete.
             staging = directory / "unit.json.tmp"
