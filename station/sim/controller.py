@@ -56,7 +56,7 @@ RUNNING_POLL_SECONDS: Final = 0.001  # what a DHCSR read of a running core costs
 HALT_WAIT_SECONDS: Final = 1.0  # many slices: a halt that takes longer means the runner is stuck
 
 DHCSR_KEY: Final = 0xA05F
-C_DEBUGEN: Final = 1 << 0
+C_DEBUGEN: Final = scs.C_DEBUGEN
 C_HALT: Final = 1 << 1
 C_STEP: Final = 1 << 2
 C_MASKINTS: Final = 1 << 3
@@ -342,9 +342,9 @@ class CoreController:
         SysTick reprogrammed, a reset): this process's runner looks now, not at its next check."""
         self._wake.set()
 
-    def reset(self, *, power_on: bool = False) -> None:
-        """Core reset from the vector table in flash (VECTRESET, or part of a system reset)."""
-        reset_core(self.state, self._vector_table(), power_on=power_on)
+    def reset(self) -> None:
+        """Core reset from the vector table in flash (VECTRESET)."""
+        reset_core(self.state, self._vector_table())
         self._wake.set()
 
     # ---- running ---------------------------------------------------------------------------------------

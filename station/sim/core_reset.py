@@ -11,7 +11,6 @@ whose emulator is running the core sees the saved registers change and starts ov
 from __future__ import annotations
 
 import struct
-from typing import Final
 
 from station.sim import peripherals, scs
 from station.sim.core_state import (
@@ -24,9 +23,6 @@ from station.sim.core_state import (
     RunState,
     Slot,
 )
-
-C_DEBUGEN: Final = 1 << 0
-_XPSR_THUMB: Final = 1 << 24
 
 
 def reset_core(state: CoreState, vector_table: bytes, *, power_on: bool = False) -> None:
@@ -43,7 +39,7 @@ def reset_core(state: CoreState, vector_table: bytes, *, power_on: bool = False)
         state.set_bits(Slot.STICKY, STICKY_RESET)
         state.set(Slot.HALT_REQUEST, 0)
         state.set_float(Slot.HALT_VISIBLE_AT, 0.0)
-        caught = state.get(Slot.DEBUG_CONTROL) & C_DEBUGEN and state.get(Slot.DEMCR) & scs.DEMCR_VC_CORERESET
+        caught = state.get(Slot.DEBUG_CONTROL) & scs.C_DEBUGEN and state.get(Slot.DEMCR) & scs.DEMCR_VC_CORERESET
         if caught:
             state.run_state = RunState.HALTED
             state.set_bits(Slot.DFSR, scs.DFSR_VCATCH)

@@ -346,10 +346,6 @@ class CoreState:
             self.set(Slot.JOURNAL, length, 2 * entry + 1)
             self.set64(Slot.JOURNAL_SEQUENCE, sequence + 1)
 
-    @property
-    def journal_sequence(self) -> int:
-        return self.get64(Slot.JOURNAL_SEQUENCE)
-
     def code_writes_since(self, sequence: int) -> tuple[int, list[tuple[int, int]] | None]:
         """The journal's sequence now and the ranges written after ``sequence`` (None: too many
         to list, start over)."""

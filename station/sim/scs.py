@@ -98,6 +98,7 @@ DWT_FUNCTION_MASK: Final = 0xF
 DWT_WATCH_READ: Final = 5
 DWT_WATCH_WRITE: Final = 6
 DWT_WATCH_ACCESS: Final = 7
+C_DEBUGEN: Final = 1 << 0  # DHCSR: halting debug enabled (the controller, and resets, read it)
 DEMCR_VC_CORERESET: Final = 1 << 0
 DEMCR_VC_MMERR: Final = 1 << 4
 DEMCR_VC_NOCPERR: Final = 1 << 5
