@@ -69,7 +69,7 @@ class FakeUnit:
     locked: bool = False
     lock_written: bool = False
     activated_product: str | None = None
-    erased_for_rework: bool = False
+    erased_for_rework: bool = False  # erased through the debug port (rework, or a fresh part)
     drop_writes: tuple[int, int] | None = None  # writes in this range are silently lost
     firmware_version: str | None = None  # what `ver` answers; None: the recipe's
 
@@ -149,6 +149,7 @@ class FakeProbe:
         self.disconnects_left = 0  # how many sessions still drop (then the link holds)
         self.hang_flash = False
         self.sessions_opened = 0
+        self.recovery_erases = 0
         self.interrupts = 0
         self._session_bytes = 0
         self._session_open = False
@@ -185,8 +186,10 @@ class FakeProbe:
     def is_locked(self) -> bool:
         return self.unit.locked
 
-    def rework_erase(self) -> None:
+    def recovery_erase(self) -> str:
+        self.recovery_erases += 1
         self.unit.erase_all()
+        return "fake part: erased, open until the production lock"
 
     def interrupt(self) -> None:
         self.interrupts += 1
@@ -464,6 +467,10 @@ class MemoryJournal:
     def advance(self, attempt_id: int, state: JournalState) -> None:
         with self._lock:
             self._attempts[attempt_id] = replace(self._open(attempt_id), state=state)
+
+    def serials_of_device(self, device_id: str) -> list[str]:
+        ordered = sorted(self._attempts.values(), key=lambda attempt: attempt.id)
+        return list(dict.fromkeys(attempt.serial for attempt in ordered if attempt.device_id == device_id))
 
     def passed_serial_of_device(self, device_id: str) -> str | None:
         passed = [a for a in self._attempts.values() if a.device_id == device_id and a.result is AttemptResult.PASSED]

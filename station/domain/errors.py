@@ -382,6 +382,14 @@ class UnitLockedError(UnitError):
     needs_person = True
 
 
+class RelabelledUnitError(UnitError):
+    """A unit that looked factory-fresh (locked, its serial unknown) turned out, once erased, to be
+    a device the station knows under another serial: a relabelled unit, never provisioned twice."""
+
+    code = "RELABELLED_UNIT"
+    needs_person = True
+
+
 class DevelopmentUnitError(UnitError):
     """The unit was erased through its debug port once: a development unit for life, never shipped."""
 

@@ -171,8 +171,37 @@ class CredentialSettings:
 class LockMethod(enum.StrEnum):
     NRF52_APPROTECT = "nrf52-approtect"
     STM32_RDP1 = "stm32-rdp1"
+    STM32_RDP2 = "stm32-rdp2"
     KINETIS_FSEC = "kinetis-fsec"
     EFM32_DEBUG_LOCK_WORD = "efm32-debug-lock-word"
+
+
+# Settings of ``[lock]`` that only one method reads; the loader refuses them under any other.
+KINETIS_ONLY_LOCK_KEYS: Final = ("mass_erase", "backdoor")
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """How the recipe locks its units' debug port, and what it accepts about that lock.
+
+    ``permanent`` is the recipe's explicit consent to a lock that no erase can undo (STM32 RDP
+    level 2; Kinetis with mass erase disabled): the loader refuses such a lock without it, and
+    refuses the flag on a lock that is not permanent, so that nobody reads it as a promise.
+    ``parts_ship_protected`` says that fresh parts arrive with the port locked (nRF52 parts
+    with hardened APPROTECT): only then does the station erase a locked unit whose serial has
+    no record anywhere, as the first step of its first attempt.
+    """
+
+    method: LockMethod
+    permanent: bool = False
+    parts_ship_protected: bool = False
+    mass_erase: bool = True  # kinetis-fsec: FSEC MEEN; False disables mass erase for good
+    backdoor: bool = False  # kinetis-fsec: FSEC KEYEN, the backdoor key the firmware image carries
+
+    @property
+    def is_permanent(self) -> bool:
+        """Whether the lock, once latched, can never be undone by any erase."""
+        return self.method is LockMethod.STM32_RDP2 or (self.method is LockMethod.KINETIS_FSEC and not self.mass_erase)
 
 
 # The pyOCD target types (by prefix) each supported lock method is for: the station reads the
@@ -305,7 +334,7 @@ class Recipe:
     images: tuple[FirmwareImage, ...]
     serial_rule: SerialRule
     credentials: CredentialSettings
-    lock_method: LockMethod
+    lock: LockSettings
     console: ConsoleDialect
     activation: ActivationSettings
     steps: tuple[StepPolicy, ...]

@@ -41,7 +41,10 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
                        over {serial} and {device_id}), validity_days, key_type (ec-p256 |
                        ec-p384), server_uri; optional update_vendor_id, update_class_id
                        (UUIDs) and update_auth_certificate (PEM or DER file) — all three or none
-    [lock]             method (nrf52-approtect)
+    [lock]             method (nrf52-approtect); permanent (default false: must be true
+                       for a lock no erase undoes, and only then); parts_ship_protected
+                       (default false: fresh parts arrive locked, and a locked unit whose
+                       serial has no record anywhere is erased as its first step)
     [console]          baud_rate, line_ending (crlf | lf | cr), reply_format (text |
                        gecko-machine), banner, success, failure (regular expressions),
                        command_timeout_seconds, boot_timeout_seconds, activate_timeout_seconds,
@@ -103,7 +106,7 @@ from station.domain.recipe_sections import (
     read_activation,
     read_binding,
     read_console,
-    read_lock_method,
+    read_lock,
     read_selftest,
     read_serial_rule,
     read_steps,
@@ -176,7 +179,7 @@ class _RecipeLoader:
         flash = problems.read(lambda: self._flash(top, plan, problems))
         images = problems.read(lambda: self._images(top, flash, problems))
         serial_rule = problems.read(lambda: read_serial_rule(top))
-        lock_method = problems.read(lambda: read_lock_method(top, target))
+        lock = problems.read(lambda: read_lock(top, target))
         console = problems.read(lambda: read_console(top))
         activation = problems.read(lambda: read_activation(top, product or ""))
         steps = problems.read(lambda: read_steps(top))
@@ -186,7 +189,7 @@ class _RecipeLoader:
         problems.raise_found(RecipeProblemsError)
         assert product is not None and description is not None and target is not None  # no problem: all read
         assert firmware_version is not None and credentials is not None and flash is not None
-        assert images is not None and serial_rule is not None and lock_method is not None and console is not None
+        assert images is not None and serial_rule is not None and lock is not None and console is not None
         assert activation is not None and steps is not None and instructions is not None and selftest is not None
         return Recipe(
             path=self.path,
@@ -199,7 +202,7 @@ class _RecipeLoader:
             images=images,
             serial_rule=serial_rule,
             credentials=credentials,
-            lock_method=lock_method,
+            lock=lock,
             console=console,
             activation=activation,
             steps=steps,

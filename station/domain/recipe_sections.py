@@ -14,6 +14,7 @@ from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from station.domain.errors import ScanError, StationError
 from station.domain.identity import DeviceId, Serial
 from station.domain.recipe import (
+    KINETIS_ONLY_LOCK_KEYS,
     LOCK_METHOD_TARGETS,
     PRODUCT_CODE_PATTERN,
     SUPPORTED_LOCK_METHODS,
@@ -21,6 +22,7 @@ from station.domain.recipe import (
     ConsoleCommands,
     ConsoleDialect,
     LockMethod,
+    LockSettings,
     ReplyFormat,
     SerialBinding,
     StepName,
@@ -98,9 +100,10 @@ def read_serial_rule(top: StrictTable) -> SerialRule:
 # -- credentials
 
 
-def read_lock_method(top: StrictTable, target: str | None) -> LockMethod:
-    """The lock method, and whether it fits the target (not checked when the target was refused)."""
-    table = top.required_table("lock", ["method"])
+def read_lock(top: StrictTable, target: str | None) -> LockSettings:
+    """The ``[lock]`` table: the method, whether it fits the target (not checked when the
+    target was refused), and the consent a permanent lock needs."""
+    table = top.required_table("lock", ["method", "permanent", "parts_ship_protected", *KINETIS_ONLY_LOCK_KEYS])
     text = table.string("method")
     try:
         method = LockMethod(text)
@@ -115,7 +118,26 @@ def read_lock_method(top: StrictTable, target: str | None) -> LockMethod:
     prefixes = LOCK_METHOD_TARGETS.get(method, ())
     if prefixes and target is not None and not target.startswith(prefixes):
         raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
-    return method
+    if method is not LockMethod.KINETIS_FSEC:
+        for key in KINETIS_ONLY_LOCK_KEYS:
+            if table.has(key):
+                raise table.error(key, f"only the kinetis-fsec lock reads it, not {text}")
+    settings = LockSettings(
+        method,
+        permanent=table.boolean("permanent", default=False),
+        parts_ship_protected=table.boolean("parts_ship_protected", default=False),
+        mass_erase=table.boolean("mass_erase", default=True),
+        backdoor=table.boolean("backdoor", default=False),
+    )
+    if settings.is_permanent and not settings.permanent:
+        raise table.error(
+            "permanent",
+            f"this {text} lock can never be undone (no erase reopens the unit, rework is impossible): "
+            "the recipe must say permanent = true to write it",
+        )
+    if settings.permanent and not settings.is_permanent:
+        raise table.error("permanent", f"permanent = true, but this {text} lock is undone by a rework erase")
+    return settings
 
 
 def read_console(top: StrictTable) -> ConsoleDialect:

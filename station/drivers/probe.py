@@ -22,7 +22,7 @@ from pyocd.core.session import Session
 from pyocd.flash.loader import FlashLoader
 
 from station.domain.errors import FlashError, ProbeError, StationError, UnitError, UnitLockedError
-from station.domain.recipe import LockMethod
+from station.domain.recipe import LockSettings
 from station.drivers.profiles import DeviceProfile, LockStrategy, profile_for_target
 
 LOG = logging.getLogger(__name__)
@@ -155,12 +155,12 @@ class PyOcdProbe:
     """
 
     def __init__(
-        self, probe_id: str, target_type: str, lock_method: LockMethod, *, frequency: int = 4_000_000
+        self, probe_id: str, target_type: str, lock: LockSettings, *, frequency: int = 4_000_000
     ) -> None:
         self.probe_id = probe_id
         self.target_type = target_type
         self._profile = profile_for_target(target_type)
-        self._lock = self._profile.lock(lock_method)
+        self._lock = self._profile.lock(lock)
         self._frequency = frequency
         self._open_sessions: set[Session] = set()
         self._sessions_lock = threading.Lock()
@@ -244,13 +244,23 @@ class PyOcdProbe:
         finally:
             self._close(session)
 
-    def rework_erase(self) -> None:
-        """A supervisor's rework: erase everything through the family's recovery path."""
+    def recovery_erase(self) -> str:
+        """Erase the unit through the family's recovery path and keep its port open for the
+        rest of production: a supervisor's rework, or a factory-fresh part that shipped locked.
+        Says what the profile found and did (the part's APPROTECT generation, say)."""
         session = self._open(self._lock.inspection_options)
         try:
-            self._lock.rework_erase(session)
+            self._lock.recovery_erase(session)
         except Exception as error:
-            raise _translate(error, "erasing the unit for rework") from error
+            raise _translate(error, "erasing the unit through its debug port") from error
+        finally:
+            self._close(session)
+        # Before any reset: a part that closes its port at every reset is told to stay open now.
+        session = self._open({})
+        try:
+            return self._lock.keep_port_open(session)
+        except Exception as error:
+            raise _translate(error, "keeping the erased unit's debug port open") from error
         finally:
             self._close(session)
 

@@ -53,7 +53,10 @@ class UnitProbe(Protocol):
 
     def attach(self) -> AbstractContextManager[AttachedUnit]: ...
 
-    def rework_erase(self) -> None: ...
+    def recovery_erase(self) -> str:
+        """Erase the unit through the family's recovery path (its lock included) and keep its
+        debug port open until production locks it; says what was done, for the record."""
+        ...
 
     def interrupt(self) -> None:
         """From another thread: end every session this probe has open, so that a call blocked in
@@ -215,6 +218,14 @@ class AttemptJournal(Protocol):
     def advance(self, attempt_id: int, state: JournalState) -> None: ...
 
     def passed_serial_of_device(self, device_id: str) -> str | None: ...
+
+    def serials_of_device(self, device_id: str) -> list[str]:
+        """Every serial an attempt has recorded this device under (any result), in order."""
+        ...
+
+    def history(self, serial: str) -> list[AttemptRecord]:
+        """Every attempt at the serial, oldest first."""
+        ...
 
     def set_attempt_fields(
         self,

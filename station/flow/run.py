@@ -70,6 +70,7 @@ class UnitRun:
     device_id: str | None = None
     issued: IssuedCredentialView | None = None
     resume_credential: CredentialRecord | None = None
+    fresh_part_erase: str | None = None  # what erasing a factory-fresh part did (None: not one)
     token: SecretToken | None = None
     _unit: AttachedUnit | None = field(default=None, repr=False)
     _session: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)

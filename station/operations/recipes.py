@@ -73,7 +73,7 @@ def describe_recipe(recipe: Recipe) -> str:
             f"update      vendor {credentials.update_vendor_id}, class {credentials.update_class_id}, "
             f"certificate {credentials.update_auth_certificate_path}"
         )
-    profile, lock = profile_and_lock(recipe.target, recipe.lock_method)
+    profile, lock = profile_and_lock(recipe.target, recipe.lock.method)
     lines.append(f"profile     {profile.family} ({recipe.target}), device id from {profile.device_id_source}")
     lines.append(f"lock        {lock.describe()}")
     lines.append(
@@ -106,7 +106,7 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
     """The fields :func:`describe_recipe` prints, as JSON-ready data (addresses as numbers)."""
     rule = recipe.serial_rule
     credentials = recipe.credentials
-    profile, lock = profile_and_lock(recipe.target, recipe.lock_method)
+    profile, lock = profile_and_lock(recipe.target, recipe.lock.method)
     return {
         "recipe": str(recipe.path),
         "product": recipe.product,
@@ -125,7 +125,7 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
         "credentials": {"plan": credentials.plan.value, "endpoint_name_template": credentials.endpoint_name_template,
                         "key_type": credentials.key_type.value, "validity_days": credentials.validity_days,
                         "server_uri": credentials.server_uri},
-        "lock_method": recipe.lock_method.value,
+        "lock_method": recipe.lock.method.value,
         "device_profile": profile.family,
         "lock": {"method": lock.method.value, "reversible": lock.reversible, "recovery": lock.recovery},
         "console": {"baud_rate": recipe.console.baud_rate, "reply_format": recipe.console.reply_format.value},

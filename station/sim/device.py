@@ -8,8 +8,9 @@ Faithful where pyOCD and the station can tell the difference:
 
 * UICR APPROTECT takes effect at the next reset: the AHB-AP then reports DeviceEn clear,
   every memory access faults, and CTRL-AP APPROTECTSTATUS reads 0.
-* CTRL-AP ERASEALL erases flash, UICR and RAM, lifts the protection, and marks the unit
-  "ever erased": a development unit for life.
+* CTRL-AP ERASEALL erases flash, UICR and RAM and lifts the protection until the next reset
+  (on hardened parts the reset closes it again unless UICR says HwDisabled and the firmware
+  opens it); a unit that held anything is "ever erased" from then on: a development unit for life.
 * Flash bits only go from 1 to 0; writes need NVMC CONFIG=WEN, erases CONFIG=EEN.
 * NVMC work costs the datasheet's time times the unit's timing factor, spent as real time:
   after a resume the core reports running until the modelled time has passed.
@@ -286,13 +287,20 @@ class SimDevice:
             self._erase_all_through_ctrl_ap()
 
     def _erase_all_through_ctrl_ap(self) -> None:
-        """The only way past APPROTECT: everything goes, and the unit is a development unit for life."""
+        """The only way past APPROTECT: everything goes.
+
+        A unit whose flash or UICR held anything is a development unit for life from now on
+        (the erase destroyed what a station put there); a factory-fresh part, blank as it left
+        Nordic (a hardened part ships protected), holds nothing to lose and stays a new part.
+        The access port stays open until the next reset.
+        """
         with self.unit.locked():
+            held_something = not self.unit.is_blank()
             self.unit.erase_all_flash()
             self.unit.core_state.clear_ram()
             info = self.unit.info
             info.protected = False
-            info.ever_erased = True
+            info.ever_erased = info.ever_erased or held_something
             info.activated_product = None
         LOG.info("%s: CTRL-AP ERASEALL: flash, UICR and RAM erased; unit marked ever-erased", info.unit_id)
         self._erase_all_busy_until = time.monotonic() + board.CHIP_ERASE_SECONDS * self._factor

@@ -359,6 +359,10 @@ class SimUnit:
         self._nvm[offset : offset + board.UICR_SIZE] = b"\xff" * board.UICR_SIZE
         self.core_state.note_code_write(board.UICR_BASE, board.UICR_SIZE)
 
+    def is_blank(self) -> bool:
+        """Flash and UICR all erased, as a part leaves its maker. Caller holds the lock."""
+        return self._nvm[:] == b"\xff" * NVM_SIZE
+
     def erase_all_flash(self) -> None:
         """NVMC ERASEALL: flash and UICR. Caller holds the lock."""
         self._nvm[:] = b"\xff" * NVM_SIZE
@@ -378,14 +382,18 @@ class SimUnit:
             self.info.protected = False
 
     def approtect_requested(self) -> bool:
-        """UICR APPROTECT asks for protection (anything but 0xFF or the HwDisable 0x5A)."""
+        """UICR APPROTECT asks for protection at reset.
+
+        Legacy parts: any PALL value but 0xFF (Disabled) enables it, HwDisabled's 0x5A among
+        them, as their product specification says. Hardened parts protect at every reset
+        anyway; only firmware opens them again (:meth:`open_access_port`)."""
         value = self.read_nvm(board.UICR_APPROTECT, 4)[0]
-        return value not in (0xFF, 0x5A)
+        return self.info.build_code == "hardened" or value != 0xFF
 
     def reset(self) -> None:
         """A reset of the chip: APPROTECT latches, the boot counter moves, the core starts from
         the vector table (or halts on it, if a debugger asked). Caller holds the lock."""
-        self.info.protected = self.info.build_code == "hardened" or self.approtect_requested()
+        self.info.protected = self.approtect_requested()
         self.info.boot_count += 1
         reset_core(self.core_state, self.read_nvm(board.FLASH_BASE, 8))
 

@@ -237,6 +237,18 @@ class AttemptRepository:
         with self._sessions.reading() as session:
             return session.scalars(query).first()
 
+    def serials_of_device(self, device_id: str) -> list[str]:
+        """Every serial an attempt has recorded this device under, any result, first seen first."""
+        query = (
+            select(Unit.serial)
+            .join(Attempt, Attempt.unit_id == Unit.id)
+            .where(Attempt.device_id == device_id)
+            .group_by(Unit.serial)
+            .order_by(func.min(Attempt.id))
+        )
+        with self._sessions.reading() as session:
+            return list(session.scalars(query))
+
     def advance(self, attempt_id: int, state: JournalState) -> None:
         """Commit the attempt's new journal state (before the irreversible act it names)."""
         _check_advance(state)

@@ -145,6 +145,7 @@ class Attempt(Base):
         Index("ix_attempts_unit_id_id", "unit_id", "id"),
         Index("ix_attempts_started_at", "started_at"),
         Index("ix_attempts_result", "result"),
+        Index("ix_attempts_device_id", "device_id"),
         _partial_unique("ux_attempts_open_unit", "unit_id", _OPEN),
         _partial_unique("ux_attempts_passed_unit", "unit_id", _PASSED),
         _partial_unique("ux_attempts_open_device", "device_id", _OPEN_DEVICE),

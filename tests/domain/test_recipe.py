@@ -19,6 +19,7 @@ from station.domain.recipe import (
     ImageFormat,
     KeyType,
     LockMethod,
+    LockSettings,
     RegionRole,
     ReplyFormat,
     StepName,
@@ -66,7 +67,7 @@ def test_valid_recipe_loads_with_every_part(recipes: RecipeFactory) -> None:
     assert recipe.serial_rule.kind is SerialRuleKind.REGEX
     assert recipe.credentials.plan is CredentialPlan.STATION_GENERATED
     assert recipe.credentials.key_type is KeyType.EC_P256
-    assert recipe.lock_method is LockMethod.NRF52_APPROTECT
+    assert recipe.lock == LockSettings(LockMethod.NRF52_APPROTECT)
     assert recipe.console.reply_format is ReplyFormat.GECKO_MACHINE
     assert recipe.console.line_ending == "\r\n"
     assert recipe.console.success.match("R000012")
@@ -461,7 +462,7 @@ SECTION_CASES = [
     ("missing update certificate", _set(("credentials", "update_auth_certificate"), "update.pem"),
      "recipe.toml: [credentials] update_auth_certificate: certificate file"),
     ("unknown lock method", _set(("lock", "method"), "fuse-blow"),
-     "recipe.toml: [lock] method: unknown lock method 'fuse-blow' (known: nrf52-approtect, stm32-rdp1, "
+     "recipe.toml: [lock] method: unknown lock method 'fuse-blow' (known: nrf52-approtect, stm32-rdp1, stm32-rdp2, "
      "kinetis-fsec, efm32-debug-lock-word)"),
     ("lock method for another family", _set(("target",), "stm32f407vg"),
      "recipe.toml: [lock] method: lock method 'nrf52-approtect' is for nrf52* targets, not 'stm32f407vg'"),
@@ -509,7 +510,7 @@ def test_section_errors(recipes: RecipeFactory, mutate: Callable[[Document], Non
     assert expected in refused(recipes, document)
 
 
-@pytest.mark.parametrize("method", ["stm32-rdp1", "kinetis-fsec", "efm32-debug-lock-word"])
+@pytest.mark.parametrize("method", ["stm32-rdp1", "stm32-rdp2", "kinetis-fsec", "efm32-debug-lock-word"])
 def test_known_but_unsupported_lock_methods(recipes: RecipeFactory, method: str) -> None:
     document = recipes.document()
     document["lock"]["method"] = method
@@ -517,6 +518,42 @@ def test_known_but_unsupported_lock_methods(recipes: RecipeFactory, method: str)
         f"recipe.toml: [lock] method: lock method '{method}' is not supported by this station yet "
         "(supported: nrf52-approtect)"
     )
+
+
+def test_fresh_parts_that_ship_protected_are_the_recipe_s_word(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["lock"]["parts_ship_protected"] = True
+    recipe = load_recipe(recipes.write(document))
+    assert recipe.lock == LockSettings(LockMethod.NRF52_APPROTECT, parts_ship_protected=True)
+    assert not recipe.lock.is_permanent
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("permanent", True, "recipe.toml: [lock] permanent: permanent = true, but this nrf52-approtect lock is "
+                        "undone by a rework erase"),
+    ("mass_erase", False, "recipe.toml: [lock] mass_erase: only the kinetis-fsec lock reads it, not nrf52-approtect"),
+    ("backdoor", True, "recipe.toml: [lock] backdoor: only the kinetis-fsec lock reads it, not nrf52-approtect"),
+    ("parts_ship_protected", "yes", "recipe.toml: [lock] parts_ship_protected: must be true or false, not a string"),
+    ("level", 2, "recipe.toml: [lock] level"),
+])
+def test_lock_settings_that_do_not_fit_are_refused(
+    recipes: RecipeFactory, key: str, value: object, expected: str
+) -> None:
+    document = recipes.document()
+    document["lock"][key] = value
+    assert expected in refused(recipes, document)
+
+
+@pytest.mark.parametrize(("settings", "permanent"), [
+    (LockSettings(LockMethod.NRF52_APPROTECT), False),
+    (LockSettings(LockMethod.STM32_RDP1), False),
+    (LockSettings(LockMethod.STM32_RDP2), True),
+    (LockSettings(LockMethod.KINETIS_FSEC), False),
+    (LockSettings(LockMethod.KINETIS_FSEC, backdoor=True), False),
+    (LockSettings(LockMethod.KINETIS_FSEC, mass_erase=False), True),
+])
+def test_which_locks_no_erase_undoes(settings: LockSettings, permanent: bool) -> None:
+    assert settings.is_permanent is permanent
 
 
 def test_update_certificate_that_is_not_a_certificate(recipes: RecipeFactory) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from station.domain.errors import ConfigurationError
-from station.domain.recipe import LOCK_METHOD_TARGETS, SUPPORTED_LOCK_METHODS, LockMethod
+from station.domain.recipe import LOCK_METHOD_TARGETS, SUPPORTED_LOCK_METHODS, LockMethod, LockSettings
 from station.drivers.probe import PyOcdProbe
 from station.drivers.profiles import all_profiles, covers, profile_and_lock, profile_for_target
 
@@ -15,7 +15,7 @@ def test_every_nrf52_target_gets_the_nrf52_profile_and_its_approtect_lock(target
     profile = profile_for_target(target)
     assert profile.family == "nRF52"
     assert covers(profile, target)
-    assert profile.lock(LockMethod.NRF52_APPROTECT).method is LockMethod.NRF52_APPROTECT
+    assert profile.lock(LockSettings(LockMethod.NRF52_APPROTECT)).method is LockMethod.NRF52_APPROTECT
     assert profile.locks[LockMethod.NRF52_APPROTECT].reversible
 
 
@@ -25,7 +25,7 @@ def test_a_target_no_profile_covers_is_refused_naming_the_supported_ones(target:
         profile_for_target(target)
     assert str(refused.value) == f"no device profile covers target {target!r} (supported targets: nrf52*)"
     with pytest.raises(ConfigurationError):
-        PyOcdProbe("sim:unit-0001", target, LockMethod.NRF52_APPROTECT)
+        PyOcdProbe("sim:unit-0001", target, LockSettings(LockMethod.NRF52_APPROTECT))
 
 
 def test_a_lock_method_the_profile_does_not_offer_is_refused_naming_both() -> None:
@@ -35,7 +35,7 @@ def test_a_lock_method_the_profile_does_not_offer_is_refused_naming_both() -> No
         "lock method 'stm32-rdp1' does not fit target 'nrf52840' (the nRF52 profile offers: nrf52-approtect)"
     )
     with pytest.raises(ConfigurationError, match="stm32-rdp1"):
-        profile_for_target("nrf52840").lock(LockMethod.STM32_RDP1)
+        profile_for_target("nrf52840").lock(LockSettings(LockMethod.STM32_RDP1))
 
 
 def test_the_profiles_offer_exactly_what_the_recipe_loader_accepts() -> None:

@@ -22,7 +22,7 @@ from station.operations.station import Station
 from station.security.vault import UnlockedVault
 from station.sim.console import ConsoleServer
 from station.sim.demo import DemoEnvironment, prepare_demo
-from station.sim.units import SimUnit
+from station.sim.units import BuildCode, SimUnit
 
 # Short console timeouts so that a silent console fails in a second, not in half a minute.
 FAST_CONSOLE = {
@@ -45,8 +45,8 @@ class Line:
     consoles: ConsoleServer
     units: list[SimUnit]
 
-    def new_unit(self) -> SimUnit:
-        unit = self.environment.create_units(1)[0]
+    def new_unit(self, build_code: BuildCode = "legacy") -> SimUnit:
+        unit = self.environment.units.create_unit(build_code=build_code)
         self.units.append(unit)
         self.consoles.wait_for_port(unit.unit_id)
         return unit

@@ -88,7 +88,7 @@ def no_console() -> UnitConsole:
 def run_steps(recipe: Recipe, unit: SimUnit, serial: str, steps: list[Step]) -> tuple[StationError | None, UnitRun]:
     """The steps as the sequence runs them (journal, deadlines, the recipe's retries) on one unit."""
     journal = MemoryJournal()
-    probe = PyOcdProbe(unit.probe_id, recipe.target, recipe.lock_method)
+    probe = PyOcdProbe(unit.probe_id, recipe.target, recipe.lock)
     attempt = journal.create_attempt(
         serial=serial, station=CONTEXT.station, operator=CONTEXT.operator, recipe_hash=recipe.content_hash,
         product=recipe.product, probe_id=unit.probe_id,

@@ -40,7 +40,7 @@ class FakeProbe:
     def attach(self) -> AbstractContextManager[AttachedUnit]:
         raise AssertionError("recovery never attaches: it only asks")
 
-    def rework_erase(self) -> None:
+    def recovery_erase(self) -> str:
         raise AssertionError("recovery never erases")
 
     def interrupt(self) -> None:

@@ -68,8 +68,8 @@ class GatedProbe:
         self._gate.wait()
         return self._probe.attach()
 
-    def rework_erase(self) -> None:
-        self._probe.rework_erase()
+    def recovery_erase(self) -> str:
+        return self._probe.recovery_erase()
 
     def interrupt(self) -> None:
         self._gate.set()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from station.domain.errors import ConfigurationError
-from station.domain.recipe import LOCK_METHOD_TARGETS, LockMethod
+from station.domain.recipe import LOCK_METHOD_TARGETS, LockMethod, LockSettings
 
 
 class LockStrategy(Protocol):
@@ -39,8 +39,16 @@ class LockStrategy(Protocol):
         """Write the lock; it takes effect at the next reset, which this also performs."""
         ...
 
-    def rework_erase(self, inspection_session: Any) -> None:
-        """Erase everything, lock included: the unit becomes a development unit for life."""
+    def recovery_erase(self, inspection_session: Any) -> None:
+        """Erase everything, lock included, through the family's recovery path, and leave the
+        port open (no reset that could close it again). A rework makes the unit a development
+        unit for life; a factory-fresh part that shipped protected stays a new part."""
+        ...
+
+    def keep_port_open(self, session: Any) -> str:
+        """Right after :meth:`recovery_erase`, before any reset, in a normal session: make the
+        port stay open across the resets of production until the lock (a part that would close
+        it at every reset otherwise). Says what it found and did, for the record."""
         ...
 
 
@@ -85,8 +93,8 @@ class DeviceProfile(Protocol):
         """The unit's unique id as 16 uppercase hex digits, read through an open session's target."""
         ...
 
-    def lock(self, method: LockMethod) -> LockStrategy:
-        """The strategy for one of :attr:`locks` (ConfigurationError for any other)."""
+    def lock(self, settings: LockSettings) -> LockStrategy:
+        """The strategy for the recipe's lock, one of :attr:`locks` (ConfigurationError for any other)."""
         ...
 
 

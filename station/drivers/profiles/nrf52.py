@@ -5,6 +5,11 @@ refuses every memory access and CTRL-AP APPROTECTSTATUS reads 0. The CTRL-AP is 
 whatever the lock state, so asking is safe: the session for it is opened with the generic
 ``cortex_m`` target and ``allow_no_cores`` so that pyOCD never tries (and never erases).
 The only way back is CTRL-AP ERASEALL, which wipes flash, UICR and RAM.
+
+Parts of later build codes have *hardened* APPROTECT (Nordic IN141): they leave the factory
+protected, and close the port again at every reset unless UICR.APPROTECT holds HwDisabled and
+their firmware opens it. After an erase the station therefore writes HwDisabled before any
+reset (:meth:`Nrf52ApprotectLock.keep_port_open`); the production lock's 0x00 overrides it.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from pyocd.target.family.target_nRF52 import HARDENED_APPROTECT_REVISIONS
+
 from station.domain.errors import ConfigurationError, LockError
-from station.domain.recipe import LockMethod
+from station.domain.recipe import LockMethod, LockSettings
 from station.drivers.profiles import LockMeaning, LockStrategy, targets_of
 
 FICR_DEVICEID: Final = 0x1000_0060  # DEVICEID[0], DEVICEID[1]: 64 bits
+FICR_INFO_PART: Final = 0x1000_0100
+FICR_INFO_VARIANT: Final = 0x1000_0104
 CTRL_AP_INDEX: Final = 1
 CTRL_AP_RESET: Final = 0x000
 CTRL_AP_ERASEALL: Final = 0x004
@@ -25,6 +34,7 @@ CTRL_AP_ERASEALLSTATUS: Final = 0x008
 CTRL_AP_APPROTECTSTATUS: Final = 0x00C
 UICR_APPROTECT: Final = 0x1000_1208
 APPROTECT_ENABLED: Final = 0x0000_0000
+APPROTECT_HW_DISABLED: Final = 0x5A  # hardened parts: the hardware lets firmware open the port
 ERASE_ALL_TIMEOUT_SECONDS: Final = 15.0
 APPROTECT_MEANING: Final = LockMeaning(
     LockMethod.NRF52_APPROTECT,
@@ -35,7 +45,7 @@ APPROTECT_MEANING: Final = LockMeaning(
 
 
 class Nrf52Profile:
-    """The nRF52 family: every pyOCD ``nrf52*`` target, locked by legacy APPROTECT."""
+    """The nRF52 family: every pyOCD ``nrf52*`` target, either APPROTECT generation."""
 
     family = "nRF52"
     device_id_source = f"FICR DEVICEID (0x{FICR_DEVICEID:08X}, 64 bits)"
@@ -52,14 +62,14 @@ class Nrf52Profile:
         low, high = target.read_memory_block32(FICR_DEVICEID, 2)
         return f"{(int(high) << 32) | int(low):016X}"
 
-    def lock(self, method: LockMethod) -> LockStrategy:
-        if method is LockMethod.NRF52_APPROTECT:
+    def lock(self, settings: LockSettings) -> LockStrategy:
+        if settings.method is LockMethod.NRF52_APPROTECT:
             return Nrf52ApprotectLock()
-        raise ConfigurationError(f"lock method {method.value!r} is not one of the {self.family} profile's")
+        raise ConfigurationError(f"lock method {settings.method.value!r} is not one of the {self.family} profile's")
 
 
 class Nrf52ApprotectLock:
-    """Legacy APPROTECT: UICR write, reset through the CTRL-AP, CTRL-AP ERASEALL to undo."""
+    """APPROTECT: UICR write, reset through the CTRL-AP, CTRL-AP ERASEALL to undo."""
 
     method = LockMethod.NRF52_APPROTECT
 
@@ -104,7 +114,11 @@ class Nrf52ApprotectLock:
         if int(ctrl_ap.read_reg(CTRL_AP_RESET)) != 0:
             raise LockError("the unit is still held in reset by the CTRL-AP")
 
-    def rework_erase(self, inspection_session: Any) -> None:
+    def recovery_erase(self, inspection_session: Any) -> None:
+        """CTRL-AP ERASEALL: flash, UICR and RAM. The port is open once it finishes; no reset
+        follows, because a part with hardened APPROTECT closes it again at any reset until
+        UICR says HwDisabled (:meth:`keep_port_open`). A part that still reads protected gets
+        the reset of Nordic's recovery sequence (nWP-027), and must be open after it."""
         ctrl_ap = self._ctrl_ap(inspection_session)
         ctrl_ap.write_reg(CTRL_AP_ERASEALL, 1)
         deadline = time.monotonic() + ERASE_ALL_TIMEOUT_SECONDS
@@ -112,8 +126,35 @@ class Nrf52ApprotectLock:
             if time.monotonic() > deadline:
                 raise LockError("CTRL-AP erase did not finish in time")
             time.sleep(0.01)
-        ctrl_ap.write_reg(CTRL_AP_RESET, 1)
-        ctrl_ap.write_reg(CTRL_AP_RESET, 0)
         ctrl_ap.write_reg(CTRL_AP_ERASEALL, 0)
         if self.is_locked(inspection_session):
-            raise LockError("the unit is still locked after the CTRL-AP erase")
+            ctrl_ap.write_reg(CTRL_AP_RESET, 1)
+            ctrl_ap.write_reg(CTRL_AP_RESET, 0)
+            self._wait_for_reset(ctrl_ap)
+            if self.is_locked(inspection_session):
+                raise LockError("the unit is still locked after the CTRL-AP erase")
+
+    def keep_port_open(self, session: Any) -> str:
+        target = session.target
+        part = int(target.read32(FICR_INFO_PART))
+        build_code = build_code_of(int(target.read32(FICR_INFO_VARIANT)))
+        name = f"nRF{part:X} build code {build_code}"
+        if not has_hardened_approtect(part, build_code):
+            return f"{name}: legacy APPROTECT, open until the production lock"
+        if int(target.read32(UICR_APPROTECT)) & 0xFF != APPROTECT_HW_DISABLED:
+            target.write_uicr(UICR_APPROTECT, APPROTECT_HW_DISABLED)
+        if int(target.read32(UICR_APPROTECT)) & 0xFF != APPROTECT_HW_DISABLED:
+            raise LockError("UICR APPROTECT did not take HwDisabled", address=UICR_APPROTECT)
+        return f"{name}: hardened APPROTECT, UICR.APPROTECT = HwDisabled so that its firmware keeps the port open"
+
+
+def build_code_of(variant: int) -> str:
+    """FICR INFO.VARIANT holds four ASCII characters, "AAF0": the build code is the last two."""
+    return variant.to_bytes(4, "big").decode("ascii", errors="replace")[2:]
+
+
+def has_hardened_approtect(part: int, build_code: str) -> bool:
+    """Whether this part and build code has hardened APPROTECT (Nordic IN141), by pyOCD's table of
+    the first hardened build code of each part; a part it does not list has the legacy one."""
+    first_hardened = HARDENED_APPROTECT_REVISIONS.get(part)
+    return first_hardened is not None and build_code >= first_hardened

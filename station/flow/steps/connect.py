@@ -1,9 +1,10 @@
-"""Connect: open the debug session and learn who the unit is; a locked unit is never touched.
+"""Connect: open the debug session and learn who the unit is; a locked unit is erased only as a fresh part.
 
 A locked unit is either the one this station credentialed and locked before a failure (its
-console proves it: the attempt resumes at activation) or a stranger (UNIT_LOCKED: left as
-it came, for a supervisor). An unlocked unit holds no credential of an earlier attempt any
-more, so those are voided.
+console proves it: the attempt resumes at activation), a factory-fresh part that shipped
+locked (erased first, see :mod:`station.flow.fresh_parts`), or a stranger (UNIT_LOCKED: left
+as it came, for a supervisor). An unlocked unit holds no credential of an earlier attempt
+any more, so those are voided.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from station.domain.errors import DevelopmentUnitError, DeviceAlreadyPassedError
 from station.domain.recipe import StepName
 from station.domain.records import CredentialRecord, JournalState
 from station.flow.credential_rules import resumable_credential, void_all
+from station.flow.fresh_parts import erase_fresh_part, refuse_if_relabelled, why_not_fresh
 from station.flow.run import UnitRun
 from station.flow.step import Step, StepContext
 from station.flow.steps.console_talk import query, reboot
@@ -29,18 +31,28 @@ class ConnectStep(Step):
             unit = run.open_session()
         except UnitLockedError as locked:
             credential = resumable_credential(run.journal.credentials, run.serial)
-            if credential is None:
-                raise UnitLockedError(
-                    "the unit arrived locked: it was not touched; set it aside for a supervisor (rework)"
-                ) from locked
-            _confirm_locked_unit(run, credential, step)
-            run.resume_credential = credential
-            run.device_id = credential.device_id
-            step.detail = f"locked unit holds credential {credential.certificate_serial}: resuming"
-        else:
+            if credential is not None:
+                _confirm_locked_unit(run, credential, step)
+                run.resume_credential = credential
+                run.device_id = credential.device_id
+                step.detail = f"locked unit holds credential {credential.certificate_serial}: resuming"
+            else:
+                refusal = why_not_fresh(run)
+                if refusal is not None:
+                    raise UnitLockedError(
+                        f"the unit arrived locked ({refusal}): it was not touched; "
+                        "set it aside for a supervisor (rework)"
+                    ) from locked
+                erase_fresh_part(run)
+                unit = run.open_session()
+        if run.resume_credential is None:
             run.device_id = unit.read_device_id()
-            step.detail = f"device id {run.device_id}"
-        _check_device_may_be_used(run, run.device_id)
+            step.detail = "; ".join(filter(None, (run.fresh_part_erase, f"device id {run.device_id}")))
+        if run.fresh_part_erase is not None:
+            # Recorded before the refusal: the attempt shows which device the label was on.
+            run.journal.attempts.set_attempt_fields(run.attempt_id, device_id=run.device_id)
+            refuse_if_relabelled(run, run.device_id or "")
+        _check_device_may_be_used(run, run.device_id or "")
         if run.resume_credential is None:
             # The unit is unlocked: no credential of an earlier attempt is on a locked unit.
             void_all(run.journal.credentials, run.journal.credentials.credentials_for_serial(run.serial))
@@ -51,7 +63,7 @@ class ConnectStep(Step):
                 device_id=run.device_id,
                 certificate_fingerprint=run.resume_credential.certificate_fingerprint,
             )
-        run.observer.identified(run.serial, run.device_id)
+        run.observer.identified(run.serial, run.device_id or "")
 
 
 def _confirm_locked_unit(run: UnitRun, credential: CredentialRecord, step: StepContext) -> None:

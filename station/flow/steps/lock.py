@@ -27,7 +27,7 @@ class LockStep(Step):
         unit = run.attached()
         run.journal.attempts.advance(run.attempt_id, JournalState.LOCK_PENDING)  # the unit "may be locked"
         unit.apply_lock()
-        step.detail = f"{run.recipe.lock_method.value} written, unit reset"
+        step.detail = f"{run.recipe.lock.method.value} written, unit reset"
 
 
 class LockConfirmStep(Step):

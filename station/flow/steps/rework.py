@@ -21,9 +21,9 @@ class ReworkEraseStep(Step):
     def run(self, run: UnitRun, step: StepContext) -> None:
         probe = run.slot.probe
         was_locked = probe.is_locked()
-        probe.rework_erase()
+        erased = probe.recovery_erase()
         if probe.is_locked():
             raise LockError("the unit is still locked after the rework erase")
         run.device_id = run.open_session().read_device_id()
         run.close_session()
-        step.detail = f"{'locked' if was_locked else 'unlocked'} unit erased; device {run.device_id}"
+        step.detail = f"{'locked' if was_locked else 'unlocked'} unit erased ({erased}); device {run.device_id}"
