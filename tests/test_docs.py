@@ -48,14 +48,13 @@ def test_the_lock_methods_page_lists_the_code_registry() -> None:
 
 def test_the_targets_page_lists_every_target_the_station_can_provision() -> None:
     rows = _table_after((DOCS / "targets.md").read_text(encoding="utf-8"), "<!-- targets")
-    supported = {
-        target: method
-        for method in SUPPORTED_LOCK_METHODS
-        for prefix in LOCK_METHOD_TARGETS[method]
-        for target in TARGET
-        if target.startswith(prefix)
-    }
-    assert {row[0]: row[2] for row in rows} == {target: method.value for target, method in supported.items()}
+    supported: dict[str, list[str]] = {}
+    for method in LockMethod:  # in the registry's order
+        for prefix in LOCK_METHOD_TARGETS.get(method, ()):
+            for target in TARGET:
+                if target.startswith(prefix):
+                    supported.setdefault(target, []).append(method.value)
+    assert {row[0]: row[2] for row in rows} == {target: ", ".join(methods) for target, methods in supported.items()}
     for row in rows:  # the station reads the device id of every one, where the page says
         assert row[3] == profile_for_target(row[0]).device_id_source
 

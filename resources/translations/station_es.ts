@@ -1257,6 +1257,10 @@
         <translation>Ejecutar la autoprueba de la estación</translation>
     </message>
     <message>
+        <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>
+        <translation>Las unidades de esta receta quedan bloqueadas para siempre (un bloqueo permanente): ningún borrado las reabre, así que nunca se pueden reprocesar.</translation>
+    </message>
+    <message>
         <source>Give the serial of the unit.</source>
         <translation>Indique el número de serie de la unidad.</translation>
     </message>

@@ -1257,6 +1257,10 @@
         <translation>运行工位自检</translation>
     </message>
     <message>
+        <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>
+        <translation>此配方的单元被永久锁定（永久锁）：任何擦除都无法重新打开它们，因此永远无法返工。</translation>
+    </message>
+    <message>
         <source>Give the serial of the unit.</source>
         <translation>请输入产品的序列号。</translation>
     </message>

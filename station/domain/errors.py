@@ -382,6 +382,12 @@ class UnitLockedError(UnitError):
     needs_person = True
 
 
+class PermanentLockError(StationError):
+    """The recipe's lock is permanent (STM32 RDP level 2, say): its units can never be reworked."""
+
+    code = "PERMANENT_LOCK"
+
+
 class RelabelledUnitError(UnitError):
     """A unit that looked factory-fresh (locked, its serial unknown) turned out, once erased, to be
     a device the station knows under another serial: a relabelled unit, never provisioned twice."""

@@ -203,12 +203,25 @@ class LockSettings:
         """Whether the lock, once latched, can never be undone by any erase."""
         return self.method is LockMethod.STM32_RDP2 or (self.method is LockMethod.KINETIS_FSEC and not self.mass_erase)
 
+    @property
+    def no_rework_reason(self) -> str | None:
+        """Why units of this recipe are never offered rework (None: they may be)."""
+        if not self.is_permanent:
+            return None
+        return f"units locked by {self.method.value} are locked for good: no erase reopens them, so no rework"
+
 
 # The pyOCD target types (by prefix) each supported lock method is for: the station reads the
 # device id, locks, confirms the lock and reworks only these (docs/targets.md lists them). The
 # one place this is kept: the recipe loader checks recipes against it and the device profiles
 # (station/drivers/profiles) take their targets from it.
-LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {LockMethod.NRF52_APPROTECT: ("nrf52",)}
+_STM32F4_TARGETS: Final = ("stm32f412", "stm32f429", "stm32f439")  # RM0402/RM0090 flash interface
+LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {
+    LockMethod.NRF52_APPROTECT: ("nrf52",),
+    LockMethod.STM32_RDP1: _STM32F4_TARGETS,
+    LockMethod.STM32_RDP2: _STM32F4_TARGETS,
+    LockMethod.KINETIS_FSEC: ("k64f",),
+}
 SUPPORTED_LOCK_METHODS: Final = frozenset(LOCK_METHOD_TARGETS)
 
 

@@ -72,6 +72,19 @@ def _translate(error: BaseException, doing: str) -> StationError:
     return UnitError(f"unexpected {type(error).__name__} while {doing}: {error}")
 
 
+class DebugPortSilentError(ProbeError):
+    """The probe is there but the unit's debug port gives no acknowledge: a cable or power fault,
+    or a port a permanent lock turned off (STM32 RDP level 2). The device profile says which
+    locks look like this; to anyone else it is a probe fault."""
+
+
+def _silent_port(error: BaseException) -> bool:
+    """pyOCD's "no acknowledge" (neither a fault the port reported nor a probe timeout)."""
+    return isinstance(error, pyocd_errors.TransferError) and not isinstance(
+        error, pyocd_errors.TransferFaultError | pyocd_errors.TransferTimeoutError
+    )
+
+
 class PyOcdSession:
     """A unit with an open, unlocked debug session."""
 
@@ -218,12 +231,23 @@ class PyOcdProbe:
             raise UnitLockedError("the unit's debug port is locked") from error
         except Exception as error:
             self._close(session)
+            if _silent_port(error):
+                raise DebugPortSilentError(
+                    "the unit's debug port does not answer: check the cable and the unit's power"
+                ) from error
             raise _translate(error, "connecting to the unit") from error
         return session
 
     def is_locked(self) -> bool:
-        """Ask the unit (fresh session) whether its debug port is locked; never changes it."""
-        session = self._open(self._lock.inspection_options)
+        """Ask the unit (fresh session) whether its debug port is locked; never changes it.
+
+        A port that answers nothing reads as locked only under a lock that turns it off."""
+        try:
+            session = self._open(self._lock.inspection_options)
+        except DebugPortSilentError:
+            if self._lock.port_silent_when_locked:
+                return True
+            raise
         try:
             return self._lock.is_locked(session)
         except Exception as error:
@@ -235,11 +259,20 @@ class PyOcdProbe:
     def attach(self) -> Iterator[PyOcdSession]:
         """An unlocked unit, ready to program; a locked one raises UnitLockedError untouched.
 
-        With ``auto_unlock=False`` pyOCD opens a locked unit without touching it and fails for
-        want of a core, which :meth:`_open` reports as UnitLockedError.
+        With ``auto_unlock=False`` pyOCD opens a locked nRF52 without touching it and fails for
+        want of a core, which :meth:`_open` reports as UnitLockedError; a family whose locked
+        core still answers is asked through its lock strategy.
         """
         session = self._open({})
         try:
+            # A family whose lock leaves the core debuggable (STM32 RDP level 1) opens normally;
+            # its lock is read here, so that no step ever meets a locked unit's closed flash.
+            try:
+                locked = self._lock.is_locked(session)
+            except Exception as error:
+                raise _translate(error, "reading the lock state") from error
+            if locked:
+                raise UnitLockedError("the unit's debug port is locked")
             yield PyOcdSession(session, self._profile, self._lock)
         finally:
             self._close(session)

@@ -34,6 +34,7 @@ from station.domain.errors import (
     AlreadyPassedError,
     DevelopmentUnitError,
     InternalError,
+    PermanentLockError,
     ResultNotRecordedError,
     SerialInProgressError,
     StationError,
@@ -163,6 +164,9 @@ class UnitProvisioner:
         unit's record all show it, and production refuses the unit from then on. The caller
         has checked the supervisor's PIN.
         """
+        reason = self.recipe.lock.no_rework_reason
+        if reason is not None:  # refused before anything is recorded or touched
+            return AttemptOutcome.refused(str(serial), PermanentLockError(reason))
         run = self._start(str(serial), slot, context, None, is_rework=True)
         return self._execute(run, REWORK_STEPS, self._reworked)
 

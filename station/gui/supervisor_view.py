@@ -223,7 +223,20 @@ class SupervisorView(QScrollArea):
             if current in self.line.slot_names:
                 combo.setCurrentText(current)
         self.selftest_button.setEnabled(not self.line.selftest.running)
+        self._offer_rework()
         self.refresh_inspections()
+
+    def _offer_rework(self) -> None:
+        """Units under a permanent lock are never offered rework: the box says why instead."""
+        recipe = self.line.recipe
+        permanent = recipe is not None and recipe.lock.no_rework_reason is not None
+        for widget in (self.rework_serial, self.rework_slot, self.rework_button):
+            widget.setEnabled(not permanent)
+        if permanent:
+            self.rework_warning.setText(self.tr(
+                "Units of this recipe are locked for good (a permanent lock): no erase reopens them, "
+                "so they can never be reworked."
+            ))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

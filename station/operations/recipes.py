@@ -76,6 +76,10 @@ def describe_recipe(recipe: Recipe) -> str:
     profile, lock = profile_and_lock(recipe.target, recipe.lock.method)
     lines.append(f"profile     {profile.family} ({recipe.target}), device id from {profile.device_id_source}")
     lines.append(f"lock        {lock.describe()}")
+    if recipe.lock.parts_ship_protected:
+        lines.append("fresh parts ship locked: a locked unit whose serial has no record anywhere is erased first")
+    if recipe.lock.no_rework_reason is not None:
+        lines.append(f"WARNING     permanent lock: {recipe.lock.no_rework_reason}")
     lines.append(
         f"console     {recipe.console.baud_rate} baud, {recipe.console.reply_format.value} replies, "
         f"activate: {recipe.console.commands.activate}"
@@ -127,7 +131,8 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
                         "server_uri": credentials.server_uri},
         "lock_method": recipe.lock.method.value,
         "device_profile": profile.family,
-        "lock": {"method": lock.method.value, "reversible": lock.reversible, "recovery": lock.recovery},
+        "lock": {"method": lock.method.value, "reversible": lock.reversible, "recovery": lock.recovery,
+                 "permanent": recipe.lock.permanent, "parts_ship_protected": recipe.lock.parts_ship_protected},
         "console": {"baud_rate": recipe.console.baud_rate, "reply_format": recipe.console.reply_format.value},
         "activation": {"product": recipe.activation.product, "token_pool": recipe.activation.token_pool},
         "steps": [{"step": step.name.value, "timeout_s": step.timeout_seconds, "retries": step.retries}

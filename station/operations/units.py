@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from station.config.settings import SlotSettings
-from station.domain.errors import ConfigurationError, NoProbeError, StationError
+from station.domain.errors import ConfigurationError, NoProbeError, PermanentLockError, StationError
 from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
 from station.domain.records import AttemptRecord
@@ -99,6 +99,9 @@ class Units:
         """A supervisor's rework of the unit in a slot: refused (AccessError) unless ``pin`` is
         ``supervisor``'s PIN. The erase makes the unit a development unit for life."""
         provisioner = self._production.provisioner()
+        reason = provisioner.recipe.lock.no_rework_reason
+        if reason is not None:  # said before the PIN is checked: no rework is possible at all
+            raise PermanentLockError(reason)
         approved = self._people.approve(supervisor, pin, SUPERVISOR, f"rework of {serial} in slot {settings.name}")
         recipe, context, slots = provisioner.recipe, self.context(approved.name), self.slot_provider
 

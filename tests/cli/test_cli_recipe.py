@@ -48,7 +48,28 @@ def test_check_says_which_device_profile_and_lock_apply_and_what_the_lock_means(
     assert document["lock"] == {
         "method": "nrf52-approtect", "reversible": True,
         "recovery": "a CTRL-AP mass erase (ERASEALL), which erases flash, UICR and RAM "
-                    "and makes the unit a development unit"}  # fmt: skip
+                    "and makes the unit a development unit",
+        "permanent": False, "parts_ship_protected": False}  # fmt: skip
+
+
+def test_check_names_the_stm32_profile_and_warns_of_a_permanent_lock(
+    demo_recipe: Path, station_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = demo_recipe.read_text(encoding="utf-8").replace('target = "nrf52840"', 'target = "stm32f429xi"')
+    rdp2 = text.replace('method = "nrf52-approtect"', 'method = "stm32-rdp2"')
+    demo_recipe.write_text(rdp2, encoding="utf-8")
+    assert main(["recipe", "check", str(demo_recipe)]) == 2
+    assert "the recipe must say permanent = true to write it" in capsys.readouterr().err
+
+    demo_recipe.write_text(rdp2.replace('method = "stm32-rdp2"', 'method = "stm32-rdp2"\npermanent = true'),
+                           encoding="utf-8")
+    assert main(["recipe", "check", str(demo_recipe)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "profile     STM32F4 (stm32f429xi), device id from UID (0x1FFF7A10, 96 bits)" in lines
+    assert ("lock        stm32-rdp2: permanent: RDP level 2 disables the debug port and freezes the option bytes "
+            "for good; no erase reopens the unit and it can never be reworked") in lines
+    assert ("WARNING     permanent lock: units locked by stm32-rdp2 are locked for good: no erase reopens them, "
+            "so no rework") in lines
 
 
 def test_check_refuses_a_lock_method_that_does_not_fit_the_target(

@@ -493,7 +493,7 @@ SECTION_CASES = [
     ("negative retries", _set(("steps", "connect", "retries"), -1),
      "recipe.toml: [steps.connect] retries: must be at least 0, not -1"),
     ("binding with bad device id", _set(("binding",), {"devices": {"TST-000001": "xyz"}}),
-     "recipe.toml: [binding.devices] TST-000001: device id 'xyz' is not 16 hex digits"),
+     "recipe.toml: [binding.devices] TST-000001: device id 'xyz' is not 16, 24 or 32 hex digits"),
     ("binding one device twice", _set(("binding",), {"devices": {"TST-000001": "00000000000000AA",
                                                                  "TST-000002": "00000000000000aa"}}),
      "recipe.toml: [binding.devices] TST-000002: device 00000000000000AA is already bound to serial TST-000001"),
@@ -510,14 +510,43 @@ def test_section_errors(recipes: RecipeFactory, mutate: Callable[[Document], Non
     assert expected in refused(recipes, document)
 
 
-@pytest.mark.parametrize("method", ["stm32-rdp1", "stm32-rdp2", "kinetis-fsec", "efm32-debug-lock-word"])
-def test_known_but_unsupported_lock_methods(recipes: RecipeFactory, method: str) -> None:
+def test_known_but_unsupported_lock_methods(recipes: RecipeFactory) -> None:
     document = recipes.document()
-    document["lock"]["method"] = method
+    document["lock"]["method"] = "efm32-debug-lock-word"
     assert refused(recipes, document) == (
-        f"recipe.toml: [lock] method: lock method '{method}' is not supported by this station yet "
-        "(supported: nrf52-approtect)"
+        "recipe.toml: [lock] method: lock method 'efm32-debug-lock-word' is not supported by this station yet "
+        "(supported: kinetis-fsec, nrf52-approtect, stm32-rdp1, stm32-rdp2)"
     )
+
+
+def test_a_kinetis_lock_that_disables_mass_erase_needs_the_recipe_s_explicit_consent(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["target"] = "k64f"
+    document["lock"] = {"method": "kinetis-fsec", "backdoor": True}
+    assert load_recipe(recipes.write(document)).lock == LockSettings(LockMethod.KINETIS_FSEC, backdoor=True)
+    document["lock"]["mass_erase"] = False
+    assert refused(recipes, document) == (
+        "recipe.toml: [lock] permanent: this kinetis-fsec lock can never be undone (no erase reopens the unit, "
+        "rework is impossible): the recipe must say permanent = true to write it"
+    )
+    document["lock"]["permanent"] = True
+    recipe = load_recipe(recipes.write(document))
+    assert recipe.lock.is_permanent and not recipe.lock.mass_erase and recipe.lock.permanent
+
+
+def test_rdp_level_2_needs_the_recipe_s_explicit_consent(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["target"] = "stm32f429xi"
+    document["lock"]["method"] = "stm32-rdp2"
+    assert refused(recipes, document) == (
+        "recipe.toml: [lock] permanent: this stm32-rdp2 lock can never be undone (no erase reopens the unit, "
+        "rework is impossible): the recipe must say permanent = true to write it"
+    )
+    document["lock"]["permanent"] = True
+    recipe = load_recipe(recipes.write(document))
+    assert recipe.lock == LockSettings(LockMethod.STM32_RDP2, permanent=True) and recipe.lock.is_permanent
+    document["lock"]["method"] = "stm32-rdp1"
+    assert "permanent = true, but this stm32-rdp1 lock is undone by a rework erase" in refused(recipes, document)
 
 
 def test_fresh_parts_that_ship_protected_are_the_recipe_s_word(recipes: RecipeFactory) -> None:

@@ -125,10 +125,16 @@ def test_serial_value_type_refuses_whitespace_and_overlong_values() -> None:
 def test_device_id_value_type() -> None:
     assert DeviceId.parse("0x00112233aabbccdd").value == "00112233AABBCCDD"
     assert str(DeviceId.from_int(0xABC)) == "0000000000000ABC"
-    with pytest.raises(StationError, match="not 16 hex digits"):
-        DeviceId.parse("1234")
-    with pytest.raises(StationError, match="not 16 uppercase hex digits"):
+    # STM32 UID (96 bits) and Kinetis SIM_UID (128 bits) are device ids too.
+    assert DeviceId.parse("0x0041003a3133510e37363830").value == "0041003A3133510E37363830"
+    assert str(DeviceId.from_int(0xABC, 32)) == "00000000000000000000000000000ABC"
+    for wrong in ("1234", "00112233AABBCCDD00", "0" * 40, "00112233AABBCCDG"):
+        with pytest.raises(StationError, match="not 16, 24 or 32 hex digits"):
+            DeviceId.parse(wrong)
+    with pytest.raises(StationError, match="not 16, 24 or 32 hex digits in upper case"):
         DeviceId("00112233aabbccdd")
+    with pytest.raises(StationError, match="does not fit in 16 hex digits"):
+        DeviceId.from_int(1 << 64)
 
 
 def test_normalize_gtin() -> None:

@@ -19,11 +19,24 @@ def test_every_nrf52_target_gets_the_nrf52_profile_and_its_approtect_lock(target
     assert profile.locks[LockMethod.NRF52_APPROTECT].reversible
 
 
-@pytest.mark.parametrize("target", ["stm32f429xi", "k64f", "nrf51", "nrf91", "cortex_m"])
+@pytest.mark.parametrize("target", ["stm32f412xg", "stm32f429xg", "stm32f429xi", "stm32f439xi"])
+def test_every_stm32f4_target_gets_the_stm32_profile_and_both_rdp_levels(target: str) -> None:
+    profile = profile_for_target(target)
+    assert profile.family == "STM32F4"
+    assert profile.lock(LockSettings(LockMethod.STM32_RDP1)).method is LockMethod.STM32_RDP1
+    assert profile.locks[LockMethod.STM32_RDP1].reversible
+    assert not profile.locks[LockMethod.STM32_RDP2].reversible
+    assert profile.lock(LockSettings(LockMethod.STM32_RDP2, permanent=True)).port_silent_when_locked
+
+
+@pytest.mark.parametrize("target", ["stm32f103rc", "stm32h743xx", "k66f18", "nrf51", "nrf91", "cortex_m"])
 def test_a_target_no_profile_covers_is_refused_naming_the_supported_ones(target: str) -> None:
     with pytest.raises(ConfigurationError) as refused:
         profile_for_target(target)
-    assert str(refused.value) == f"no device profile covers target {target!r} (supported targets: nrf52*)"
+    assert str(refused.value) == (
+        f"no device profile covers target {target!r} "
+        "(supported targets: nrf52*, stm32f412*, stm32f429*, stm32f439*, k64f*)"
+    )
     with pytest.raises(ConfigurationError):
         PyOcdProbe("sim:unit-0001", target, LockSettings(LockMethod.NRF52_APPROTECT))
 
@@ -64,3 +77,9 @@ def test_the_nrf52_device_id_is_ficr_deviceid_high_word_first() -> None:
     target = _Target({0x1000_0060: 0x89AB_CDEF, 0x1000_0064: 0x0123_4567})
     assert profile_for_target("nrf52840").read_device_id(target) == "0123456789ABCDEF"
     assert target.reads == [(0x1000_0060, 2)]
+
+
+def test_the_stm32_device_id_is_the_96_bit_uid_high_word_first() -> None:
+    target = _Target({0x1FFF_7A10: 0x0041_003A, 0x1FFF_7A14: 0x3133_510E, 0x1FFF_7A18: 0x3736_3830})
+    assert profile_for_target("stm32f429xi").read_device_id(target) == "37363830" "3133510E" "0041003A"
+    assert target.reads == [(0x1FFF_7A10, 3)]

@@ -31,6 +31,11 @@ class LockStrategy(Protocol):
         """Session options that open even a locked unit without touching it."""
         ...
 
+    @property
+    def port_silent_when_locked(self) -> bool:
+        """Whether the lock turns the debug port off, so that silence reads as locked."""
+        ...
+
     def is_locked(self, inspection_session: Any) -> bool:
         """Whether the debug port is locked now (from a session opened with inspection_options)."""
         ...
@@ -90,7 +95,8 @@ class DeviceProfile(Protocol):
         ...
 
     def read_device_id(self, target: Any) -> str:
-        """The unit's unique id as 16 uppercase hex digits, read through an open session's target."""
+        """The unit's unique id in uppercase hex (16, 24 or 32 digits: the domain's ``DeviceId``),
+        read through an open session's target."""
         ...
 
     def lock(self, settings: LockSettings) -> LockStrategy:
@@ -110,9 +116,11 @@ def targets_of(method: LockMethod) -> tuple[str, ...]:
 
 def all_profiles() -> tuple[DeviceProfile, ...]:
     """Every family this station supports (a new family is a new module and a line here)."""
+    from station.drivers.profiles.kinetis import KinetisProfile
     from station.drivers.profiles.nrf52 import Nrf52Profile
+    from station.drivers.profiles.stm32 import Stm32Profile
 
-    return (Nrf52Profile(),)
+    return (Nrf52Profile(), Stm32Profile(), KinetisProfile())
 
 
 def profile_for_target(target: str) -> DeviceProfile:

@@ -77,6 +77,10 @@ class Nrf52ApprotectLock:
     def inspection_options(self) -> dict[str, Any]:
         return {"target_override": "cortex_m", "allow_no_cores": True}
 
+    @property
+    def port_silent_when_locked(self) -> bool:
+        return False  # the CTRL-AP answers whatever the lock
+
     @staticmethod
     def _ctrl_ap(session: Any) -> Any:
         try:
