@@ -20,6 +20,7 @@ from station.config import (
     configured_station_name,
 )
 from station.config.settings import ScannerSettings, SlotSettings, StationSettings, save_settings
+from station.domain.errors import PermanentLockError
 from station.domain.records import AttemptFilter, AttemptResult, JournalState
 from station.gui.history import PAGE_SIZE, AttemptHistoryModel
 from station.gui.main import StationWindow
@@ -251,3 +252,24 @@ def test_a_supervisor_marks_a_golden_unit_with_the_pin(station_factory: StationF
     assert station.operations.database.units.golden_serials() == {serial}
     actions = [(entry.actor, entry.action) for entry in station.operations.database.audit_log().entries()]
     assert (f"supervisor:{DEMO_SUPERVISOR}", "unit.golden") in actions
+
+
+def test_a_permanent_lock_is_never_offered_rework(
+    station_factory: StationFactory, qtbot: Any, tmp_path: Path
+) -> None:
+    environment = prepare_demo(tmp_path / "demo")
+    text = environment.recipe_path.read_text(encoding="utf-8").replace('target = "nrf52840"', 'target = "stm32f429xi"')
+    permanent = environment.recipe_path.with_name("recipe-rdp2.toml")
+    permanent.write_text(text.replace('method = "nrf52-approtect"', 'method = "stm32-rdp2"\npermanent = true'),
+                         encoding="utf-8")
+    station = station_factory(recipe_path=permanent)
+    line, window = station.line, station.window
+    line.sign_in(DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN)
+    view = window.supervisor_view
+    window.show_view(view)
+    assert not view.rework_button.isEnabled() and not view.rework_serial.isEnabled()
+    assert "locked for good" in view.rework_warning.text() and "never be reworked" in view.rework_warning.text()
+    with pytest.raises(PermanentLockError, match="stm32-rdp2 are locked for good"):
+        line.rework("TST-000001", "1", DEMO_SUPERVISOR_PIN)
+    actions = [entry.action for entry in station.operations.database.audit_log().entries()]
+    assert "unit.rework" not in actions

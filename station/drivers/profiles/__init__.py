@@ -13,11 +13,12 @@ recipe loader checks); the profiles read it rather than keep a copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from station.domain.errors import ConfigurationError
+from station.domain.errors import ConfigurationError, LockError
 from station.domain.recipe import LOCK_METHOD_TARGETS, LockMethod, LockSettings
 
 
@@ -102,6 +103,29 @@ class DeviceProfile(Protocol):
     def lock(self, settings: LockSettings) -> LockStrategy:
         """The strategy for the recipe's lock, one of :attr:`locks` (ConfigurationError for any other)."""
         ...
+
+
+def not_offered(family: str, settings: LockSettings) -> ConfigurationError:
+    """The error for asking a family's profile for a lock it does not offer."""
+    return ConfigurationError(f"lock method {settings.method.value!r} is not one of the {family} profile's")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, failure: str) -> None:
+    """Poll a unit's register until ``condition`` holds; LockError(``failure``) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise LockError(failure)
+        time.sleep(0.005)
+
+
+def pin_reset(session: Any) -> None:
+    """A reset by the probe's nRESET line: for locks that load at reset and leave no debug path
+    to ask for one through (STM32 RDP level 2, a secured Kinetis)."""
+    probe = session.probe
+    probe.assert_reset(True)
+    time.sleep(0.01)
+    probe.assert_reset(False)
 
 
 def covers(profile: DeviceProfile, target: str) -> bool:

@@ -16,13 +16,12 @@ unit stays open for the rest of production.
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from station.domain.errors import ConfigurationError, LockError
+from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
-from station.drivers.profiles import LockMeaning, LockStrategy, targets_of
+from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, pin_reset, targets_of, wait_until
 
 SIM_UIDH: Final = 0x4004_8054  # UIDH, UIDMH, UIDML, UIDL: 128 bits, most significant first
 FTFE: Final = 0x4002_0000
@@ -92,7 +91,7 @@ class KinetisProfile:
     def lock(self, settings: LockSettings) -> LockStrategy:
         if settings.method is LockMethod.KINETIS_FSEC:
             return FlashSecurity(settings)
-        raise ConfigurationError(f"lock method {settings.method.value!r} is not one of the {self.family} profile's")
+        raise not_offered(self.family, settings)
 
 
 class FlashSecurity:
@@ -121,7 +120,7 @@ class FlashSecurity:
 
     def is_locked(self, inspection_session: Any) -> bool:
         mdm_ap = self._mdm_ap(inspection_session)
-        _wait(lambda: int(mdm_ap.read_reg(MDM_STATUS)) & MDM_STATUS_FLASH_READY != 0,
+        wait_until(lambda: int(mdm_ap.read_reg(MDM_STATUS)) & MDM_STATUS_FLASH_READY != 0,
               COMMAND_TIMEOUT_SECONDS, "the flash controller did not finish its start-up")
         return int(mdm_ap.read_reg(MDM_STATUS)) & MDM_STATUS_SYSTEM_SECURITY != 0
 
@@ -137,7 +136,7 @@ class FlashSecurity:
                 _program_phrase(target, offset, phrase)
         if bytes(target.read_memory_block8(0, SECTOR_SIZE)) != bytes(sector):
             raise LockError("sector 0 does not read back as written with the new FSEC", address=0)
-        _pin_reset(session)  # FSEC loads at reset: the part is secure from here on
+        pin_reset(session)  # FSEC loads at reset: the part is secure from here on
 
     def recovery_erase(self, inspection_session: Any) -> None:
         mdm_ap = self._mdm_ap(inspection_session)
@@ -147,9 +146,9 @@ class FlashSecurity:
         probe.assert_reset(True)  # held through the erase, as the reference manual asks
         try:
             mdm_ap.write_reg(MDM_CONTROL, MDM_CONTROL_MASS_ERASE)
-            _wait(lambda: int(mdm_ap.read_reg(MDM_STATUS)) & MDM_STATUS_MASS_ERASE_ACK != 0,
+            wait_until(lambda: int(mdm_ap.read_reg(MDM_STATUS)) & MDM_STATUS_MASS_ERASE_ACK != 0,
                   COMMAND_TIMEOUT_SECONDS, "the MDM-AP did not acknowledge the mass erase")
-            _wait(lambda: int(mdm_ap.read_reg(MDM_CONTROL)) & MDM_CONTROL_MASS_ERASE == 0,
+            wait_until(lambda: int(mdm_ap.read_reg(MDM_CONTROL)) & MDM_CONTROL_MASS_ERASE == 0,
                   MASS_ERASE_TIMEOUT_SECONDS, "the MDM-AP mass erase did not finish in time")
         finally:
             probe.assert_reset(False)  # the end of the held reset, not a new one: still unsecure
@@ -167,24 +166,16 @@ class FlashSecurity:
         return "Kinetis: flash configuration field programmed unsecure (FSEC = 0xFE), open at every reset"
 
 
-def _wait(condition: Any, timeout: float, failure: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise LockError(failure)
-        time.sleep(0.005)
-
-
 def _run_command(target: Any, command: int, address: int, data: bytes = b"") -> None:
     """One FTFE command: wait for CCIF, clear old errors, load FCCOB, launch, check the result."""
-    _wait(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
+    wait_until(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
           "the flash controller stays busy")
     target.write8(FTFE_FSTAT, FSTAT_ERRORS)  # write one to clear
     target.write32(FTFE_FCCOB_COMMAND, (command << 24) | address)
     for index in range(0, len(data), 4):
         target.write32(FTFE_FCCOB_DATA + index, struct.unpack_from("<I", data, index)[0])
     target.write8(FTFE_FSTAT, FSTAT_CCIF)  # launch
-    _wait(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
+    wait_until(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
           f"flash command 0x{command:02X} at 0x{address:06X} did not finish in time")
     status = int(target.read8(FTFE_FSTAT))
     if status & (FSTAT_ERRORS | FSTAT_MGSTAT0):
@@ -193,10 +184,3 @@ def _run_command(target: Any, command: int, address: int, data: bytes = b"") -> 
 
 def _program_phrase(target: Any, address: int, phrase: bytes) -> None:
     _run_command(target, COMMAND_PROGRAM_PHRASE, address, phrase)
-
-
-def _pin_reset(session: Any) -> None:
-    probe = session.probe
-    probe.assert_reset(True)
-    time.sleep(0.01)
-    probe.assert_reset(False)

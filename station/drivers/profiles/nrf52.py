@@ -14,15 +14,14 @@ reset (:meth:`Nrf52ApprotectLock.keep_port_open`); the production lock's 0x00 ov
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Final
 
 from pyocd.target.family.target_nRF52 import HARDENED_APPROTECT_REVISIONS
 
-from station.domain.errors import ConfigurationError, LockError
+from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
-from station.drivers.profiles import LockMeaning, LockStrategy, targets_of
+from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, targets_of, wait_until
 
 FICR_DEVICEID: Final = 0x1000_0060  # DEVICEID[0], DEVICEID[1]: 64 bits
 FICR_INFO_PART: Final = 0x1000_0100
@@ -65,7 +64,7 @@ class Nrf52Profile:
     def lock(self, settings: LockSettings) -> LockStrategy:
         if settings.method is LockMethod.NRF52_APPROTECT:
             return Nrf52ApprotectLock()
-        raise ConfigurationError(f"lock method {settings.method.value!r} is not one of the {self.family} profile's")
+        raise not_offered(self.family, settings)
 
 
 class Nrf52ApprotectLock:
@@ -125,11 +124,8 @@ class Nrf52ApprotectLock:
         the reset of Nordic's recovery sequence (nWP-027), and must be open after it."""
         ctrl_ap = self._ctrl_ap(inspection_session)
         ctrl_ap.write_reg(CTRL_AP_ERASEALL, 1)
-        deadline = time.monotonic() + ERASE_ALL_TIMEOUT_SECONDS
-        while int(ctrl_ap.read_reg(CTRL_AP_ERASEALLSTATUS)) != 0:
-            if time.monotonic() > deadline:
-                raise LockError("CTRL-AP erase did not finish in time")
-            time.sleep(0.01)
+        wait_until(lambda: int(ctrl_ap.read_reg(CTRL_AP_ERASEALLSTATUS)) == 0, ERASE_ALL_TIMEOUT_SECONDS,
+                   "CTRL-AP erase did not finish in time")
         ctrl_ap.write_reg(CTRL_AP_ERASEALL, 0)
         if self.is_locked(inspection_session):
             ctrl_ap.write_reg(CTRL_AP_RESET, 1)

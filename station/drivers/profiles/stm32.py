@@ -15,13 +15,12 @@ register (OPTKEYR unlock keys, OPTCR's RDP byte, OPTSTRT, BSY) and loaded at the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from station.domain.errors import ConfigurationError, LockError
+from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
-from station.drivers.profiles import LockMeaning, LockStrategy, targets_of
+from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, pin_reset, targets_of, wait_until
 
 UID_BASE: Final = 0x1FFF_7A10  # 96 bits, three words
 FLASH_INTERFACE: Final = 0x4002_3C00
@@ -85,7 +84,7 @@ class Stm32Profile:
             return ReadoutProtection(settings.method, level=1)
         if settings.method is LockMethod.STM32_RDP2:
             return ReadoutProtection(settings.method, level=2)
-        raise ConfigurationError(f"lock method {settings.method.value!r} is not one of the {self.family} profile's")
+        raise not_offered(self.family, settings)
 
 
 class ReadoutProtection:
@@ -116,7 +115,7 @@ class ReadoutProtection:
         _program_rdp(target, rdp, OPTION_TIMEOUT_SECONDS)
         # The option bytes load at reset; level 2 leaves no port to reset through afterwards,
         # so the reset is the pin's, whatever the level.
-        _pin_reset(session)
+        pin_reset(session)
 
     def recovery_erase(self, inspection_session: Any) -> None:
         target = inspection_session.target
@@ -125,7 +124,7 @@ class ReadoutProtection:
             raise LockError("the unit is at RDP level 2, which is permanent: it can never be reworked")
         if level == 1:
             _program_rdp(target, RDP_LEVEL_0, REGRESSION_TIMEOUT_SECONDS)
-            _pin_reset(inspection_session)  # the option bytes load: level 0, flash erased
+            pin_reset(inspection_session)  # the option bytes load: level 0, flash erased
         if self.is_locked(inspection_session):
             raise LockError("the unit is still read-protected after the RDP regression")
 
@@ -144,11 +143,9 @@ def _program_rdp(target: Any, rdp: int, timeout: float) -> None:
     optcr = (optcr & ~(OPTCR_RDP_MASK | OPTCR_OPTSTRT)) | (rdp << OPTCR_RDP_SHIFT)
     target.write32(FLASH_OPTCR, optcr)
     target.write32(FLASH_OPTCR, optcr | OPTCR_OPTSTRT)
-    deadline = time.monotonic() + timeout
-    while (status := int(target.read32(FLASH_SR))) & SR_BSY:
-        if time.monotonic() > deadline:
-            raise LockError("option-byte programming did not finish in time", address=FLASH_SR)
-        time.sleep(0.01)
+    wait_until(lambda: int(target.read32(FLASH_SR)) & SR_BSY == 0, timeout,
+               "option-byte programming did not finish in time")
+    status = int(target.read32(FLASH_SR))
     if status & SR_ERRORS:
         target.write32(FLASH_SR, status & SR_ERRORS)
         raise LockError(f"option-byte programming failed (FLASH_SR 0x{status:08X})", address=FLASH_SR)
@@ -156,11 +153,3 @@ def _program_rdp(target: Any, rdp: int, timeout: float) -> None:
     if written != rdp:
         raise LockError(f"OPTCR holds RDP 0x{written:02X}, not the 0x{rdp:02X} written", address=FLASH_OPTCR)
     target.write32(FLASH_OPTCR, int(target.read32(FLASH_OPTCR)) | OPTCR_OPTLOCK)
-
-
-def _pin_reset(session: Any) -> None:
-    """nRESET through the probe: the option bytes load, the new RDP level is in force."""
-    probe = session.probe
-    probe.assert_reset(True)
-    time.sleep(0.01)
-    probe.assert_reset(False)
