@@ -63,12 +63,18 @@ def open_demo_station(root: CompositionRoot, demo: DemoOptions, *, verbose: bool
 
 
 def open_demo_line_station(
-    root: CompositionRoot, environment: DemoEnvironment, recipe_path: Path, *, work_order: str = DEMO_WORK_ORDER
+    root: CompositionRoot,
+    environment: DemoEnvironment,
+    recipe_path: Path,
+    *,
+    work_order: str = DEMO_WORK_ORDER,
+    slots: tuple[SlotSettings, ...] = (),
 ) -> Station:
     """A station over a demo directory, its CA open and vault unlocked, whose slots are whatever
-    simulated units its caller wires (``station.drivers.slots.hardware_slot``): for tests and
-    benchmarks that make their own units."""
-    settings = replace(StationSettings(), recipe=recipe_path, work_order=work_order)
+    simulated units its caller wires (``station.drivers.slots.hardware_slot``, or ``slots``
+    naming their probes and console links, each with its own recipe if it says so): for tests
+    and benchmarks that make their own units."""
+    settings = replace(StationSettings(), recipe=recipe_path, work_order=work_order, slots=slots)
     station = root.build(environment.paths, settings, None, HardwareSlots(), environment.development_registry())
     return _opened_with_training_passphrases(station, recipe_required=True)
 

@@ -33,12 +33,15 @@ class SlotSettings:
     """One place a unit sits: its debug probe, its console port, and an optional fixture label.
 
     Scanning ``fixture_code`` (the label on the fixture) sends the next unit scan to this slot.
+    ``recipe``: the slot's own recipe, for a line whose slots make different products or hold
+    different chip families; None: the station's.
     """
 
     name: str
     probe: str
     console: str
     fixture_code: str | None = None
+    recipe: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -180,17 +183,11 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
     if schema != SETTINGS_SCHEMA:
         raise top.error("schema", f"this station reads settings schema {SETTINGS_SCHEMA}, not {schema}")
-    recipe = None
-    recipe_text = (top.optional_string("recipe") or "").strip()
-    if recipe_text:
-        recipe = Path(recipe_text)
-        if not recipe.is_absolute():
-            recipe = base_dir / recipe
     defaults = StationSettings()
     return StationSettings(
-        recipe=recipe,
+        recipe=_path(top.optional_string("recipe"), base_dir),
         work_order=(top.optional_string("work_order") or "").strip() or None,
-        slots=_slots(top),
+        slots=_slots(top, base_dir),
         scanner=_scanner(top),
         idle_logout=_idle(top),
         access=_access(top),
@@ -203,7 +200,16 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
     )
 
 
-def _slots(top: StrictTable) -> tuple[SlotSettings, ...]:
+def _path(text: str | None, base_dir: Path) -> Path | None:
+    """A file the settings name: relative to the settings file's folder; None when not given."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    path = Path(text)
+    return path if path.is_absolute() else base_dir / path
+
+
+def _slots(top: StrictTable, base_dir: Path) -> tuple[SlotSettings, ...]:
     items = top.data.get("slots", [])
     if not isinstance(items, list):
         raise top.error("slots", "must be a list of [[slots]] tables")
@@ -211,14 +217,15 @@ def _slots(top: StrictTable) -> tuple[SlotSettings, ...]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise top.error(f"slots[{index}]", "must be a table")
-        table = StrictTable(item, top.label, (f"slots[{index}]",), ["name", "probe", "console", "fixture_code"],
-                            error=SettingsError)  # fmt: skip
+        table = StrictTable(item, top.label, (f"slots[{index}]",),
+                            ["name", "probe", "console", "fixture_code", "recipe"], error=SettingsError)  # fmt: skip
         slots.append(
             SlotSettings(
                 name=_text(table, "name"),
                 probe=_text(table, "probe"),
                 console=_text(table, "console"),
                 fixture_code=(table.optional_string("fixture_code") or "").strip() or None,
+                recipe=_path(table.optional_string("recipe"), base_dir),
             )
         )
     try:
@@ -377,6 +384,8 @@ def render_settings(settings: StationSettings) -> str:
                   f"console = {_quoted(slot.console)}"]
         if slot.fixture_code:
             lines.append(f"fixture_code = {_quoted(slot.fixture_code)}")
+        if slot.recipe is not None:
+            lines.append(f"recipe = {_quoted(str(slot.recipe))}")
     return "\n".join(lines) + "\n"
 
 

@@ -328,6 +328,12 @@ class NoFreeSlotError(SlotError):
     code = "NO_FREE_SLOT"
 
 
+class WrongSlotError(SlotError):
+    """The chosen slot runs a recipe whose labels this scan is not (a line of mixed products)."""
+
+    code = "WRONG_SLOT"
+
+
 # ---- People and their permissions ----------------------------------------------------------
 
 

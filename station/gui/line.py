@@ -20,11 +20,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from station.config.settings import SlotSettings, StationSettings
-from station.domain.errors import AccessError, InternalError, ScanError, SlotBusyError, SlotError
+from station.domain.errors import AccessError, InternalError, ScanError, SlotBusyError, SlotError, StationError
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import Recipe
 from station.domain.records import AttemptRecord, StepOutcome
-from station.domain.scan import parse_scan
 from station.flow.sequence import INTERNAL_STEP, displayed_as
 from station.gui.engineer_actions import EngineerActions
 from station.gui.errors import ErrorSink, describe_error
@@ -197,11 +196,11 @@ class StationLine(QObject):
             self.next_slot_changed.emit()
             self._set_banner(BannerLevel.INFO, self.tr("Slot {slot} chosen: now scan the unit.").format(slot=fixture))
             return
-        if self.recipe is None:
+        if not self.station.production.recipes_in_use():
             self._attention(self.tr("No recipe is chosen. Call an engineer."), until_ready=True)
             return
         try:
-            parse_scan(text, self.recipe.serial_rule)
+            self.station.production.parse_unit_label(text)
         except ScanError:
             if self._other_badge(text):
                 return
@@ -216,13 +215,7 @@ class StationLine(QObject):
         text = text.strip()
         if self.station.people.find(badge_name(text)) is not None or self.chooser.fixture_for(text) is not None:
             return True
-        if self.recipe is None:
-            return False
-        try:
-            parse_scan(text, self.recipe.serial_rule)
-        except ScanError:
-            return False
-        return True
+        return self._is_unit_label(text)
 
     def _badge_scan(self, text: str) -> None:
         try:
@@ -238,11 +231,9 @@ class StationLine(QObject):
             self._attention(self.tr("Unknown badge. Ask a supervisor to register you.") if user is None else str(error))
 
     def _is_unit_label(self, text: str) -> bool:
-        if self.recipe is None:
-            return False
         try:
-            parse_scan(text, self.recipe.serial_rule)
-        except ScanError:
+            self.station.production.parse_unit_label(text)
+        except StationError:  # not a label, or no recipe to read it by
             return False
         return True
 
@@ -300,16 +291,18 @@ class StationLine(QObject):
         if problems:
             self._attention(problems[0][1], until_ready=True)
             return False
-        user, recipe = self.user, self.recipe
+        user, production = self.user, self.station.production
         if user is None:
             self._attention(self.tr("Scan your badge first."))
             return False
-        assert recipe is not None
-        serial = parse_scan(scan_text, recipe.serial_rule)
+        serial = production.parse_unit_label(scan_text)
         if slot_name is not None:
             self.chooser.choose_fixture(slot_name)
         try:
-            chosen = self.chooser.choose(str(serial), self._slot_statuses())
+            # On a line of mixed products the unit goes to a slot whose recipe reads its label.
+            chosen = self.chooser.choose(str(serial), self._slot_statuses(),
+                                         lambda name: production.slot_takes(name, scan_text))  # fmt: skip
+            serial = production.parse_unit_label(scan_text, chosen)
             job = self.station.units.provisioning_job(serial, self._slot_settings(chosen), user.name)
         except SlotError as error:
             self.next_slot_changed.emit()  # a fixture's choice is used up by a refusal too
@@ -325,11 +318,11 @@ class StationLine(QObject):
         The signed-in supervisor gives their PIN again; a wrong one counts towards a lock-out.
         """
         supervisor = self.session.require(SUPERVISOR)
-        if self.recipe is None:
+        if self.station.production.recipe_for(slot_name) is None:
             raise AccessError("the recipe and the factory CA must be loaded first")
         if self.slot_busy(slot_name):
             raise SlotBusyError(f"slot {slot_name} is not free", slot=slot_name)
-        serial = parse_scan(serial_text, self.recipe.serial_rule)
+        serial = self.station.production.parse_unit_label(serial_text, slot_name)
         job = self.station.units.rework_job(serial, self._slot_settings(slot_name), supervisor.name, pin)
         self._submit(job)
 
@@ -377,7 +370,8 @@ class StationLine(QObject):
         state = self.slot_states.get(slot)
         if state is None:
             return
-        state.step_started(step, self.recipe.instruction(step) if self.recipe is not None else None)
+        recipe = self.station.production.recipe_for(slot)
+        state.step_started(step, recipe.instruction(step) if recipe is not None else None)
         step = displayed_as(step)
         if step in state.steps:
             state.steps[step] = StepState.RUNNING
@@ -501,8 +495,8 @@ class StationLine(QObject):
         self.chores.run(name, work, done, failed)
 
     def open_ca_for_recipe(self, passphrase: str, on_result: ResultCallback | None) -> None:
-        """Open the factory CA for the current recipe off the GUI thread; recovery follows."""
-        if self.recipe is None:
+        """Open the factory CA for the recipes in use off the GUI thread; recovery follows."""
+        if not self.station.production.recipes_in_use():
             if on_result is not None:
                 on_result(ActionResult(False, self.tr("Choose a recipe first.")))
             return
@@ -576,9 +570,9 @@ class StationLine(QObject):
     def mark_golden(self, serial_text: str, pin: str, *, golden: bool = True) -> None:
         """Mark (or unmark) a reference unit, with the signed-in supervisor's PIN."""
         supervisor = self.session.require(SUPERVISOR)
-        if self.recipe is None:
+        if not self.station.production.recipes_in_use():
             raise AccessError("choose a recipe first: the serial is read by its rule")
-        serial = parse_scan(serial_text, self.recipe.serial_rule)
+        serial = self.station.production.parse_unit_label(serial_text)
         self.station.supervision.mark_golden(str(serial), supervisor.name, pin, golden=golden)
         self.refresh_counters()
 

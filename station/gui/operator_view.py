@@ -348,15 +348,16 @@ class OperatorView(QWidget):
         self.pages.setCurrentIndex(0 if self.line.user is None else 1)
 
     def _production_changed(self) -> None:
-        recipe = self.line.recipe
-        if recipe is None:
+        recipes = self.line.station.production.recipes_in_use()  # more than one on a mixed line
+        if not recipes:
             self.product_label.setText(self.tr("No recipe"))
         else:
-            self.product_label.setText(
+            self.product_label.setText("  |  ".join(
                 self.tr("{product}  ·  firmware {version}").format(
                     product=recipe.product, version=recipe.firmware_version
                 )
-            )
+                for recipe in recipes
+            ))
         work_order = self.line.settings.work_order
         self.work_order_label.setText(
             self.tr("Work order {code}").format(code=work_order) if work_order else self.tr("No work order")

@@ -98,6 +98,7 @@ class SupervisorView(QScrollArea):
         rework_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.rework_warning = QLabel()
         self.rework_warning.setWordWrap(True)
+        self._rework_text = ""  # the warning in the window's language (retranslate)
         self.rework_serial = QLineEdit()
         self.rework_slot = QComboBox()
         self._rework_slot_picked = False  # the supervisor chose a slot themselves
@@ -105,6 +106,7 @@ class SupervisorView(QScrollArea):
         self.rework_button = QPushButton()
         self.rework_button.setObjectName("danger")
         self.rework_button.clicked.connect(self.start_rework)
+        self.rework_slot.currentTextChanged.connect(lambda _text: self._offer_rework())
         self.rework_message = action_label()
         self.rework_serial_label = QLabel()
         self.rework_slot_label = QLabel()
@@ -184,12 +186,11 @@ class SupervisorView(QScrollArea):
         self.unlock_button.setText(self.tr("Unlock for the shift"))
         self.lock_button.setText(self.tr("Lock"))
         self.rework_group.setTitle(self.tr("Rework"))
-        self.rework_warning.setText(
-            self.tr(
-                "Rework erases the unit in the chosen slot, its lock and credentials included. The unit becomes "
-                "a development unit and never ships. Put the unit in the slot, then confirm with your PIN."
-            )
+        self._rework_text = self.tr(
+            "Rework erases the unit in the chosen slot, its lock and credentials included. The unit becomes "
+            "a development unit and never ships. Put the unit in the slot, then confirm with your PIN."
         )
+        self.rework_warning.setText(self._rework_text)
         self.rework_serial_label.setText(self.tr("Serial"))
         self.rework_slot_label.setText(self.tr("Slot"))
         self.rework_button.setText(self.tr("Erase the unit (rework)…"))
@@ -227,16 +228,16 @@ class SupervisorView(QScrollArea):
         self.refresh_inspections()
 
     def _offer_rework(self) -> None:
-        """Units under a permanent lock are never offered rework: the box says why instead."""
-        recipe = self.line.recipe
+        """Units under a permanent lock are never offered rework: the box says why instead (the
+        chosen slot's recipe decides, on a line whose slots make different products)."""
+        recipe = self.line.station.production.recipe_for(self.rework_slot.currentText() or None)
         permanent = recipe is not None and recipe.lock.no_rework_reason is not None
-        for widget in (self.rework_serial, self.rework_slot, self.rework_button):
+        for widget in (self.rework_serial, self.rework_button):
             widget.setEnabled(not permanent)
-        if permanent:
-            self.rework_warning.setText(self.tr(
-                "Units of this recipe are locked for good (a permanent lock): no erase reopens them, "
-                "so they can never be reworked."
-            ))
+        self.rework_warning.setText(self.tr(
+            "Units of this recipe are locked for good (a permanent lock): no erase reopens them, "
+            "so they can never be reworked."
+        ) if permanent else self._rework_text)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

@@ -1,4 +1,8 @@
-"""What the station produces with: the recipe, the factory CA that signs for it, the token vault.
+"""What the station produces with: the recipes, the factory CA that signs for them, the token vault.
+
+A station has one recipe, and a slot may have its own (``SlotSettings.recipe``): a line whose
+slots hold different products or chip families. The CA signs for every recipe in use, each
+with its own credential settings; ``provisioner(slot)`` is the sequence for that slot's recipe.
 
 A unit can start only when all three are ready (and a slot is set up, and recovery after a
 restart has finished): ``readiness_problems`` says what is missing, as errors of the domain's
@@ -19,10 +23,13 @@ from station.domain.errors import (
     NoProbeError,
     NoRecipeError,
     RecoveryRunningError,
+    ScanError,
     StationError,
     VaultError,
 )
+from station.domain.identity import Serial
 from station.domain.recipe import Recipe
+from station.domain.scan import parse_scan
 from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegistry, Journal
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
@@ -57,22 +64,73 @@ class Production:
         self._lock = threading.Lock()
         self.recipe: Recipe | None = None
         self.recipe_problem: str | None = None
-        self._base: UnitProvisioner | None = None
+        self._slot_recipes: dict[str, Recipe] = {}
+        self._slot_problems: dict[str, str] = {}
+        self._bases: dict[str, UnitProvisioner] = {}  # by recipe content hash, once the CA is open
         self.vault: UnlockedVault | None = None
 
     # ---- state --------------------------------------------------------------------------------
 
     @property
     def ca_open(self) -> bool:
-        return self._base is not None
+        recipes = self.recipes_in_use()
+        return bool(recipes) and all(recipe.content_hash in self._bases for recipe in recipes)
+
+    def recipe_for(self, slot: str | None) -> Recipe | None:
+        """The recipe a slot runs: its own, else the station's."""
+        if slot is not None and slot in self._slot_recipes:
+            return self._slot_recipes[slot]
+        return self.recipe
+
+    def recipes_in_use(self) -> list[Recipe]:
+        """Every recipe a slot may run, the station's first, each once."""
+        found: dict[str, Recipe] = {}
+        for recipe in (self.recipe, *self._slot_recipes.values()):
+            if recipe is not None:
+                found.setdefault(recipe.content_hash, recipe)
+        return list(found.values())
+
+    def parse_unit_label(self, text: str, slot: str | None = None) -> Serial:
+        """The unit serial a scan holds, by the slot's recipe (by any recipe in use when no slot
+        is named); ScanError (the first recipe's words) when none reads it."""
+        recipes = [self.recipe_for(slot)] if slot is not None else self.recipes_in_use()
+        refusal: ScanError | None = None
+        for recipe in recipes:
+            if recipe is None:
+                continue
+            try:
+                return parse_scan(text, recipe.serial_rule)
+            except ScanError as error:
+                refusal = refusal or error
+        if refusal is None:
+            raise NoRecipeError(self.recipe_problem or "no recipe is chosen")
+        raise refusal
+
+    def slot_takes(self, slot: str, text: str) -> bool:
+        """Whether the slot's recipe reads this scan as one of its units' labels."""
+        recipe = self.recipe_for(slot)
+        if recipe is None:
+            return False
+        try:
+            parse_scan(text, recipe.serial_rule)
+        except ScanError:
+            return False
+        return True
+
+    @property
+    def mixed(self) -> bool:
+        """Whether slots run different recipes (a tile then says which product it makes)."""
+        return len(self.recipes_in_use()) > 1
 
     def readiness_problems(self, *, slot_count: int, recovering: bool) -> list[StationError]:
         """Everything that keeps the station from starting a unit, most important first."""
         problems: list[StationError] = []
-        if self.recipe is None:
+        if self.recipe is None and not self._slot_recipes:
             problems.append(NoRecipeError("no recipe is chosen"))
-        elif self._base is None:
+        elif not self.ca_open:
             problems.append(CaError("the factory CA is not open"))
+        for slot, problem in self._slot_problems.items():
+            problems.append(NoRecipeError(f"slot {slot}'s recipe was refused: {problem}"))
         if self.vault is None:
             problems.append(VaultError("the token vault is locked: a supervisor must unlock it for the shift"))
         if slot_count == 0:
@@ -81,9 +139,13 @@ class Production:
             problems.append(RecoveryRunningError("the station is checking unfinished units"))
         return problems
 
-    def provisioner(self) -> UnitProvisioner:
-        """The sequence for the current recipe and CA, with the vault as it is now."""
-        base = self._base
+    def provisioner(self, slot: str | None = None) -> UnitProvisioner:
+        """The sequence for the slot's recipe (the station's when None) and the CA, with the
+        vault as it is now."""
+        recipe = self.recipe_for(slot)
+        if recipe is None:
+            raise NoRecipeError(self.recipe_problem or "no recipe is chosen")
+        base = self._bases.get(recipe.content_hash)
         if base is None:
             raise CaError("the factory CA is not open for this recipe")
         return UnitProvisioner(
@@ -109,7 +171,7 @@ class Production:
         choice (``actor``) is audited; the settings' recipe at start is not a choice."""
         recipe = self.load_recipe(path)
         with self._lock:
-            self.recipe, self.recipe_problem, self._base = recipe, None, None
+            self.recipe, self.recipe_problem, self._bases = recipe, None, {}
         if actor is not None:
             self._audit.append_audit(actor, "recipe.select", f"recipe {path} sha256 {recipe.content_hash}")
         return recipe
@@ -117,11 +179,27 @@ class Production:
     def refuse_recipe(self, problem: str) -> None:
         """The configured recipe did not load: no recipe, and the reason for the engineer."""
         with self._lock:
-            self.recipe, self.recipe_problem, self._base = None, problem, None
+            self.recipe, self.recipe_problem, self._bases = None, problem, {}
+
+    def use_slot_recipes(self, slot_recipes: dict[str, Path]) -> None:
+        """The slots' own recipes (slot name -> recipe file), each checked and recorded like the
+        station's; a refused one leaves its slot unable to start a unit, with the reason. The
+        CA must be opened again for them."""
+        loaded: dict[str, Recipe] = {}
+        problems: dict[str, str] = {}
+        for slot, path in slot_recipes.items():
+            try:
+                loaded[slot] = self.load_recipe(path)
+            except StationError as error:
+                problems[slot] = str(error)
+        with self._lock:
+            self._slot_recipes, self._slot_problems, self._bases = loaded, problems, {}
 
     def set_work_order(self, code: str | None) -> None:
         if code:
-            self._database.registry.upsert_work_order(code, product=self.recipe.product if self.recipe else None)
+            recipes = self.recipes_in_use()
+            product = recipes[0].product if len({recipe.product for recipe in recipes}) == 1 else None
+            self._database.registry.upsert_work_order(code, product=product)
 
     # ---- the factory CA ---------------------------------------------------------------------------
 
@@ -129,23 +207,27 @@ class Production:
         return ca_paths(self._paths.ca_dir)[0].exists()
 
     def open_ca(self, passphrase: str, actor: str) -> bool:
-        """Open the CA for the current recipe (slow: the key is decrypted); False when the recipe
-        changed meanwhile and this CA session belongs to the old one."""
-        recipe = self.recipe
-        if recipe is None:
+        """Open the CA for every recipe in use (slow: the key is decrypted); False when the
+        recipes changed meanwhile and this CA session belongs to the old ones."""
+        recipes = self.recipes_in_use()
+        if not recipes:
             raise NoRecipeError("choose a recipe first")
         ca = load_ca(self._paths.ca_dir, passphrase)
-        base = UnitProvisioner(
-            recipe, self._journal, FactoryCredentialIssuer(ca, recipe.credentials), None,
+        bases = {recipe.content_hash: self._base_for(recipe, FactoryCredentialIssuer(ca, recipe.credentials))
+                 for recipe in recipes}  # fmt: skip
+        with self._lock:
+            if [recipe.content_hash for recipe in self.recipes_in_use()] != list(bases):
+                return False
+            self._bases = bases
+        described = ", ".join(f"{recipe.content_hash[:16]} ({recipe.product})" for recipe in recipes)
+        self._audit.append_audit(actor, "ca.load", f"factory CA opened for recipe {described}")
+        return True
+
+    def _base_for(self, recipe: Recipe, issuer: FactoryCredentialIssuer) -> UnitProvisioner:
+        return UnitProvisioner(
+            recipe, self._journal, issuer, None,
             development_registry=self._development_registry, ownership=self._ownership, watchdog=self._watchdog,
         )  # fmt: skip
-        with self._lock:
-            if self.recipe is not recipe:
-                return False
-            self._base = base
-        self._audit.append_audit(actor, "ca.load", f"factory CA opened for recipe {recipe.content_hash[:16]} "
-                                 f"({recipe.product})")  # fmt: skip
-        return True
 
     def create_ca(self, common_name: str, passphrase: str, actor: str) -> None:
         init_ca(self._paths.ca_dir, passphrase, common_name)

@@ -110,10 +110,11 @@ class SelfTests:
                 self._last_pass[recipe.content_hash] = found
         return found
 
-    def production_refusal(self, serial: str) -> SelfTestRequiredError | None:
-        """Why the unit ``serial`` may not be provisioned now (None: it may): the recipe requires a
-        passed self-test and none counts. Asked before the unit is touched, by both front ends."""
-        recipe = self._production.recipe
+    def production_refusal(self, serial: str, slot: str | None = None) -> SelfTestRequiredError | None:
+        """Why the unit ``serial`` may not be provisioned now on ``slot`` (None: it may): the slot's
+        recipe requires a passed self-test and none counts. Asked before the unit is touched, by
+        both front ends."""
+        recipe = self._production.recipe_for(slot)
         if recipe is None or not recipe.selftest.required or recipe.selftest.names(serial, None):
             return None
         if self.passed_now(recipe) is not None:
@@ -159,7 +160,7 @@ class SelfTests:
     def selftest_job(self, settings: SlotSettings, person: str, serial: str | None = None) -> SelfTestJob:
         """The self-test of a golden unit on the slot ``settings`` describe, run by ``person``;
         refused (NoRecipeError, NotGoldenError) before the unit is touched, nothing recorded."""
-        recipe = self._production.recipe
+        recipe = self._production.recipe_for(settings.name)
         if recipe is None:
             raise NoRecipeError(self._production.recipe_problem or "choose a recipe first: the self-test checks "
                                 "the golden unit against it")  # fmt: skip
@@ -191,7 +192,7 @@ class SelfTests:
     def reference_from_unit(self, serial: str, settings: SlotSettings, recorded_by: str) -> GoldenReference:
         """The reference of unit ``serial``, read from it on the slot ``settings`` describe. Its
         images must be the recipe's; a locked unit's come from its verified attempt."""
-        recipe = self._production.recipe
+        recipe = self._production.recipe_for(settings.name)
         if recipe is None:
             raise NoRecipeError(self._production.recipe_problem or "a golden unit read from a probe needs the "
                                 "recipe its images are checked against")  # fmt: skip

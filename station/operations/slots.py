@@ -18,11 +18,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from station.config.settings import SlotSettings
-from station.domain.errors import NoFreeSlotError, SlotBusyError, UnitAlreadyRunningError
+from station.domain.errors import NoFreeSlotError, SlotBusyError, UnitAlreadyRunningError, WrongSlotError
 from station.domain.recipe import Recipe
 from station.flow.run import Slot
 
 FIXTURE_CHOICE_SECONDS = 30.0
+SlotFilter = Callable[[str], bool]  # by slot name: whether the slot's recipe takes this unit
+
+
+def every_slot(_name: str) -> bool:
+    """The filter of a line whose slots all run one recipe."""
+    return True
 
 
 class SlotProvider(Protocol):
@@ -78,20 +84,23 @@ class SlotChooser:
             return None
         return name
 
-    def next_slot(self, statuses: Sequence[SlotStatus]) -> str | None:
+    def next_slot(self, statuses: Sequence[SlotStatus], takes: SlotFilter = every_slot) -> str | None:
         """Where the next new unit's scan goes: the chosen fixture's slot (busy or not: the scan
-        is then refused), else the first free slot in slot order; None when every slot works."""
+        is then refused), else the first free slot in slot order whose recipe takes the unit
+        (``takes``: on a line of mixed products, the slots whose recipe's labels the scan is);
+        None when every such slot works."""
         names = [status.name for status in statuses]
         chosen = self.chosen_fixture
         if chosen is not None and chosen in names:
             return chosen
-        return next((status.name for status in statuses if not status.busy), None)
+        return next((status.name for status in statuses if not status.busy and takes(status.name)), None)
 
-    def choose(self, serial: str, statuses: Sequence[SlotStatus]) -> str:
+    def choose(self, serial: str, statuses: Sequence[SlotStatus], takes: SlotFilter = every_slot) -> str:
         """The slot for this unit now; SlotError saying why there is none.
 
-        A chosen fixture's slot first (the choice is used up, taken or refused); else the free
-        slot that last ran this serial (a rescan of the unit still in it); else ``next_slot``.
+        A chosen fixture's slot first (the choice is used up, taken or refused; a slot whose
+        recipe does not take the unit refuses it); else the free slot that last ran this serial
+        (a rescan of the unit still in it); else ``next_slot``.
         """
         for status in statuses:
             if status.busy and status.serial == serial:
@@ -102,9 +111,15 @@ class SlotChooser:
         if chosen is not None and chosen in by_name:
             if by_name[chosen].busy:
                 raise SlotBusyError(f"slot {chosen} is still working", slot=chosen)
+            if not takes(chosen):
+                raise WrongSlotError(f"slot {chosen} makes another product: unit {serial} does not go there",
+                                     slot=chosen)  # fmt: skip
             return chosen
-        again = next((status.name for status in statuses if not status.busy and status.serial == serial), None)
-        first_free = self.next_slot(statuses)
+        again = next((status.name for status in statuses
+                      if not status.busy and status.serial == serial and takes(status.name)), None)  # fmt: skip
+        first_free = self.next_slot(statuses, takes)
         if first_free is None:
-            raise NoFreeSlotError("every slot is working")
+            if any(takes(status.name) for status in statuses):
+                raise NoFreeSlotError("every slot is working")
+            raise NoFreeSlotError(f"no slot makes unit {serial}'s product")
         return again or first_free

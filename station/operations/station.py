@@ -109,15 +109,18 @@ class Station:
             save_settings(settings, self.settings_path)
 
     def load_configured_recipe(self) -> None:
-        """The recipe the settings name, if any; a refused one leaves the station without one."""
+        """The recipes the settings name (the station's, the slots' own); a refused one leaves
+        the station (or its slot) without one, with the reason."""
         path = self.settings.recipe
-        if path is None:
-            return
-        try:
-            self.production.use_recipe(path, actor=None)
-        except StationError as error:
-            LOG.warning("configured recipe %s refused: %s", path, error)
-            self.production.refuse_recipe(str(error))
+        if path is not None:
+            try:
+                self.production.use_recipe(path, actor=None)
+            except StationError as error:
+                LOG.warning("configured recipe %s refused: %s", path, error)
+                self.production.refuse_recipe(str(error))
+        self.production.use_slot_recipes(
+            {slot.name: slot.recipe for slot in self.settings.slots if slot.recipe is not None}
+        )
 
     # ---- the end ----------------------------------------------------------------------------------
 

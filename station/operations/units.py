@@ -75,14 +75,14 @@ class Units:
     def provisioning_job(self, serial: Serial, settings: SlotSettings, operator: str) -> UnitJob:
         """The job that provisions the unit with ``serial`` in the slot ``settings`` describe. A
         recipe that requires a station self-test refuses the unit untouched until one passed."""
-        provisioner = self._production.provisioner()
+        provisioner = self._production.provisioner(settings.name)
         recipe, context, slots = provisioner.recipe, self.context(operator), self.slot_provider
         selftests = self._selftests
 
         def run(observer: ProvisioningObserver) -> AttemptOutcome:
             refusal: StationError | None
             try:
-                refusal = selftests.production_refusal(str(serial))
+                refusal = selftests.production_refusal(str(serial), settings.name)
             except StationError as error:  # the store could not say: refused all the same
                 refusal = error
             if refusal is not None:
@@ -98,7 +98,7 @@ class Units:
     def rework_job(self, serial: Serial, settings: SlotSettings, supervisor: str, pin: str) -> UnitJob:
         """A supervisor's rework of the unit in a slot: refused (AccessError) unless ``pin`` is
         ``supervisor``'s PIN. The erase makes the unit a development unit for life."""
-        provisioner = self._production.provisioner()
+        provisioner = self._production.provisioner(settings.name)
         reason = provisioner.recipe.lock.no_rework_reason
         if reason is not None:  # said before the PIN is checked: no rework is possible at all
             raise PermanentLockError(reason)
@@ -117,7 +117,8 @@ class Units:
         wired: dict[str, Slot] = {}
         for settings in slots:
             with contextlib.suppress(StationError):  # a slot that cannot be built cannot be asked
-                slot = self.slot_provider.slot_for(settings, "", provisioner.recipe, kind="recovery")
+                recipe = self._production.provisioner(settings.name).recipe  # its probe speaks its target
+                slot = self.slot_provider.slot_for(settings, "", recipe, kind="recovery")
                 wired[slot.probe.probe_id] = slot
         settled = provisioner.recover_unfinished(self.station, wired)
         for attempt in settled:

@@ -23,7 +23,7 @@ def test_settings_round_trip(tmp_path: Path) -> None:
         recipe=tmp_path / "recipe.toml",
         work_order='WO "7"',
         slots=(SlotSettings("A", "0240000034544e45", "/dev/serial/by-id/usb-x", "FIX-A"),
-               SlotSettings("B", "sim:unit-0002", "/dev/ttyACM1")),
+               SlotSettings("B", "sim:unit-0002", "/dev/ttyACM1", recipe=tmp_path / "kettle" / "recipe.toml")),
         scanner=ScannerSettings(serial_port="/dev/serial/by-id/scanner", keystroke_gap_ms=30, debounce_seconds=2.5),
         kiosk=True,
         language="es",
@@ -31,6 +31,15 @@ def test_settings_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "station.toml"
     save_settings(settings, path)
     assert load_settings(path) == settings
+
+
+def test_a_slot_s_own_recipe_is_read_relative_to_the_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    path.write_text('recipe = "toaster.toml"\n[[slots]]\nname = "A"\nprobe = "p1"\nconsole = "c"\n'
+                    '[[slots]]\nname = "B"\nprobe = "p2"\nconsole = "c2"\nrecipe = "kettle/recipe.toml"\n')
+    settings = load_settings(path)
+    assert settings.recipe == tmp_path / "toaster.toml"
+    assert [slot.recipe for slot in settings.slots] == [None, tmp_path / "kettle" / "recipe.toml"]
 
 
 def test_unknown_keys_and_bad_slots_are_refused(tmp_path: Path) -> None:

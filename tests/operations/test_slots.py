@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from station.config.settings import SlotSettings
-from station.domain.errors import NoFreeSlotError, SlotBusyError, UnitAlreadyRunningError
+from station.domain.errors import NoFreeSlotError, SlotBusyError, UnitAlreadyRunningError, WrongSlotError
 from station.operations.slots import FIXTURE_CHOICE_SECONDS, SlotChooser, SlotStatus
 
 SLOTS = (SlotSettings("1", "p1", "c1", "FIX-ONE"), SlotSettings("2", "p2", "c2"), SlotSettings("3", "p3", "c3"))
@@ -109,3 +109,25 @@ def test_a_fixture_label_sends_the_next_unit_to_its_slot_for_a_while() -> None:
     chooser.choose_fixture("3")
     clock.now += FIXTURE_CHOICE_SECONDS + 1
     assert chooser.choose("C", statuses()) == "1"  # too late: the first free slot
+
+
+def test_on_a_line_of_mixed_products_a_unit_goes_to_the_first_free_slot_of_its_product() -> None:
+    """Slots 1 and 3 make one product, slot 2 another: ``takes`` says which slots read the label."""
+    chooser = SlotChooser(SLOTS)
+
+    def kettle(name: str) -> bool:
+        return name == "2"
+
+    def toaster(name: str) -> bool:
+        return name != "2"
+
+    assert chooser.choose("K1", statuses(), kettle) == "2"
+    assert chooser.choose("T1", statuses(), toaster) == "1"
+    assert chooser.choose("T2", statuses(busy={"1"}), toaster) == "3"  # slot 2 is free, but not its product
+    assert chooser.next_slot(statuses(busy={"1"}), toaster) == "3"
+    with pytest.raises(NoFreeSlotError, match="every slot is working"):
+        chooser.choose("K2", statuses(busy={"2"}), kettle)
+    chooser.choose_fixture("1")  # the operator scanned slot 1's label, then a kettle
+    with pytest.raises(WrongSlotError, match="slot 1 makes another product: unit K3 does not go there"):
+        chooser.choose("K3", statuses(), kettle)
+    assert chooser.chosen_fixture is None  # the choice is used up by the refusal
