@@ -14,10 +14,11 @@ from typing import Any
 from station.cli.output import add_json_option, json_wanted, print_document, print_event
 from station.domain.errors import SimulationError
 from station.operations.station import StationFactory
-from station.sim import board
+from station.sim.chips import DEFAULT_TARGET, TARGETS
 from station.sim.units import (
     BUILD_CODES,
     CONSOLE_BEHAVIOURS,
+    BuildCode,
     Faults,
     SimUnit,
     SimUnitStore,
@@ -36,14 +37,11 @@ FAULT_KINDS = (
     "clear",
 )
 
-REGIONS = (
-    ("bootloader", board.BOOTLOADER_ADDRESS, board.BOOTLOADER_SIZE),
-    ("app-header", board.APP_HEADER_ADDRESS, board.APP_HEADER_SIZE),
-    ("application", board.APPLICATION_ADDRESS, board.APPLICATION_SIZE),
-    ("credentials", board.CREDENTIALS_ADDRESS, board.CREDENTIALS_SIZE),
-    ("key-store", board.KEY_STORE_ADDRESS, board.KEY_STORE_SIZE),
-    ("uicr", board.UICR_BASE, board.UICR_SIZE),
-)
+
+
+def _regions(unit: SimUnit) -> list[tuple[str, int, int]]:
+    """The product's flash regions (and UICR or option bytes) of the unit's chip family."""
+    return [(name, window.base, window.size) for name, window in unit.chip.product.regions()]
 
 
 def register(subparsers: Any) -> None:
@@ -59,11 +57,17 @@ def register(subparsers: Any) -> None:
         "--timing", type=float, default=0.0, help="physical timing factor: 0 instant, 1 datasheet speed (default 0)"
     )
     create.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=DEFAULT_TARGET,
+        help=f"the chip family, as pyOCD names its target (default {DEFAULT_TARGET})",
+    )
+    create.add_argument(
         "--build-code",
         choices=BUILD_CODES,
-        default="legacy",
-        help="APPROTECT generation: legacy, or hardened (arrives with its debug port closed, "
-        "closes it at every reset unless UICR holds HwDisabled and the firmware opens it)",
+        default=None,
+        help="nRF52840 only: APPROTECT generation: legacy (default), or hardened (arrives with its debug "
+        "port closed, closes it at every reset unless UICR holds HwDisabled and the firmware opens it)",
     )
     add_json_option(create)
     create.set_defaults(handler=_create)
@@ -106,7 +110,8 @@ def register(subparsers: Any) -> None:
             "Kinds: drop-writes START END (flash writes in [START, END) silently dropped); "
             "transfer-fault ADDRESS; disconnect-after BYTES [SESSIONS] (in every session, or in the next SESSIONS); "
             "algo-hang; console normal|silent|garbage; "
-            "self-reset-after TRANSFERS; locked (the unit arrives with APPROTECT set); clear (all faults off)."
+            "self-reset-after TRANSFERS; locked (the unit arrives locked: nRF52840 APPROTECT set, STM32 RDP level 1); "
+            "clear (all faults off)."
         ),
     )
     fault.add_argument("unit", help="unit id or probe id")
@@ -136,19 +141,24 @@ def _store(arguments: argparse.Namespace) -> SimUnitStore:
 def _create(arguments: argparse.Namespace, root: StationFactory) -> int:
     if arguments.count < 1:
         raise SimulationError("--count must be at least 1")
+    target: str = arguments.target
+    if arguments.build_code is not None and target != DEFAULT_TARGET:
+        raise SimulationError(f"--build-code is the nRF52840's APPROTECT generation; {target} has none")
+    build_code: BuildCode = arguments.build_code or "legacy"
     store = _store(arguments)
     created: list[dict[str, object]] = []
     for _ in range(arguments.count):
-        unit = store.create_unit(timing_factor=arguments.timing, build_code=arguments.build_code)
+        unit = store.create_unit(timing_factor=arguments.timing, build_code=build_code, target=target)
         if json_wanted(arguments):
-            created.append(
-                {
-                    "unit": unit.unit_id,
-                    "probe_id": unit.probe_id,
-                    "timing_factor": arguments.timing,
-                    "build_code": arguments.build_code,
-                }
-            )
+            entry: dict[str, object] = {
+                "unit": unit.unit_id,
+                "probe_id": unit.probe_id,
+                "target": target,
+                "timing_factor": arguments.timing,
+            }
+            if target == DEFAULT_TARGET:
+                entry["build_code"] = build_code
+            created.append(entry)
         else:
             print(unit.probe_id)
         unit.close()
@@ -210,17 +220,16 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
     try:
         info = unit.reload()
         dms = SimDeviceManagement(store.root)
-        pending = unit.approtect_requested() and not info.protected
-        lock_state = "LOCKED (APPROTECT)" if info.protected else "unlocked"
-        if pending:
-            lock_state += ", APPROTECT set: locks at next reset"
+        lock_state, pending = unit.chip.lock_words(unit)
+        nrf = info.target == DEFAULT_TARGET
         activation = info.activated_product or "not activated"
         service_product = dms.product_of(info.device_id)
         rows = [
             ("unit", info.unit_id),
             ("probe", unit.probe_id),
-            ("device id", f"{info.device_id:016X}"),
-            ("build code", f"{info.build_code} APPROTECT"),
+            ("target", f"{info.target} ({unit.chip.part_name})"),
+            ("device id", info.device_id_text),
+            *([("build code", f"{info.build_code} APPROTECT")] if nrf else []),
             ("lock", lock_state),
             ("ever erased", "YES - development unit for life" if info.ever_erased else "no"),
             ("development unit (service)", "yes" if dms.is_development_unit(info.device_id) else "no"),
@@ -232,18 +241,21 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
         ]
         rows += [
             (f"region {name} 0x{address:08X}+0x{size:X}", _region_summary(unit, address, size))
-            for name, address, size in REGIONS
+            for name, address, size in _regions(unit)
         ]
         if json_wanted(arguments):
             print_document({
-                "unit": info.unit_id, "probe_id": unit.probe_id, "device_id": f"{info.device_id:016X}",
-                "build_code": info.build_code, "locked": info.protected, "lock_pending": pending,
+                "unit": info.unit_id, "probe_id": unit.probe_id, "target": info.target,
+                "device_id": info.device_id_text, "build_code": info.build_code if nrf else None,
+                "locked": info.protected, "lock_state": lock_state, "lock_pending": pending,
+                "protection_level": info.protection_level if not nrf else None,
                 "ever_erased": info.ever_erased,
                 "development_unit_in_service": dms.is_development_unit(info.device_id),
                 "activated_product": info.activated_product, "service_product": service_product,
                 "boot_count": info.boot_count, "timing_factor": info.timing_factor, "faults": list(info.faults.active),
                 "regions": [{"name": name, "address": address, "size": size,
-                             "content": _region_summary(unit, address, size)} for name, address, size in REGIONS],
+                             "content": _region_summary(unit, address, size)}
+                            for name, address, size in _regions(unit)],
             })  # fmt: skip
             return 0
         width = max(len(label) for label, _ in rows)
@@ -261,7 +273,8 @@ def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
         unit = store.open_unit(unit_id)
         info = unit.reload()
         if json_wanted(arguments):
-            listed.append({"unit": unit_id, "probe_id": unit.probe_id, "device_id": f"{info.device_id:016X}",
+            listed.append({"unit": unit_id, "probe_id": unit.probe_id, "target": info.target,
+                           "device_id": info.device_id_text,
                            "timing_factor": info.timing_factor, "locked": info.protected,
                            "ever_erased": info.ever_erased, "activated_product": info.activated_product,
                            "faults": list(info.faults.active)})  # fmt: skip
@@ -273,7 +286,8 @@ def _list(arguments: argparse.Namespace, root: StationFactory) -> int:
         if info.activated_product:
             flags.append(f"activated:{info.activated_product}")
         flags += info.faults.active
-        print(f"{unit.probe_id}  {info.device_id:016X}  timing {info.timing_factor:g}  {' '.join(flags)}")
+        timing = f"timing {info.timing_factor:g}"
+        print(f"{unit.probe_id}  {info.target}  {info.device_id_text}  {timing}  {' '.join(flags)}")
         unit.close()
     if json_wanted(arguments):
         print_document({"units": listed})
@@ -294,7 +308,8 @@ def _fault(arguments: argparse.Namespace, root: StationFactory) -> int:
             faults = unit.info.faults
             if kind == "drop-writes":
                 start, end = (_parse_number(value) for value in values)
-                if not 0 <= start < end <= board.FLASH_SIZE:
+                flash = unit.chip.layout.flash
+                if not flash.base <= start < end <= flash.end:
                     raise SimulationError("drop-writes range must lie within flash and have START < END")
                 faults.drop_writes = (start, end)
             elif kind == "transfer-fault":

@@ -26,7 +26,8 @@ Commands
     ``ver``                      firmware version from the application header, only if the
                                  application matches the header's SHA-256 (else status 1
                                  ``no valid application``).
-    ``get system.uuid``          FICR device id, 16 uppercase hex digits.
+    ``get system.uuid``          the unique device id: nRF52840 FICR DEVICEID, 16 uppercase hex
+                                 digits; STM32 UID, 24 (the 96 bits, word 2 first).
     ``get dms.endpoint``         endpoint name from the credential region (status 1 if the
                                  region is empty or corrupt).
     ``get dms.cert_fingerprint`` SHA-256 hex (lowercase) of the device certificate DER.
@@ -84,8 +85,7 @@ from station.domain.formats import (
     decode_key_store,
     encode_key_store,
 )
-from station.sim import board
-from station.sim.dms import SimDeviceManagement, device_id_text
+from station.sim.dms import SimDeviceManagement
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore, UnitInfo
 
@@ -227,7 +227,7 @@ class UnitFirmware:
         def announce() -> bytes:
             header = self._valid_application()
             version = header.firmware_version if header is not None else "none"
-            uuid = device_id_text(info.device_id)
+            uuid = info.device_id_text
             return frame_log(f"{OS_NAME} {OS_VERSION}, device {uuid}, firmware {version}\r\nReady\r\n")
 
         return self._faulted(f"banner {info.boot_count}".encode(), announce)
@@ -281,7 +281,7 @@ class UnitFirmware:
 
     def _get(self, variable: str) -> bytes:
         if variable == "system.uuid":
-            return frame_response(Status.SUCCESS, device_id_text(self._peek_info().device_id))
+            return frame_response(Status.SUCCESS, self._peek_info().device_id_text)
         if variable == "dms.endpoint":
             return frame_response(Status.SUCCESS, self._required_credentials().endpoint_name)
         if variable == "dms.cert_fingerprint":
@@ -301,14 +301,15 @@ class UnitFirmware:
         key_der = key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        key_store = self._unit.chip.product.key_store
         with self._unit.locked() as unit:
-            unit.erase_page(board.KEY_STORE_ADDRESS)
-            unit.program_nvm(board.KEY_STORE_ADDRESS, encode_key_store(key_der))
-            device_id = unit.info.device_id
+            unit.erase_range(key_store.base, key_store.size)
+            unit.program_nvm(key_store.base, encode_key_store(key_der))
+            device_id_text = unit.info.device_id_text
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, device_id_text(device_id)),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, device_id_text),
             ]
         )
         request = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
@@ -328,7 +329,8 @@ class UnitFirmware:
         key_der = None
         if bundle is not None and bundle.device_private_key is None:
             with contextlib.suppress(FormatError):
-                key_der = decode_key_store(self._unit.read_nvm(board.KEY_STORE_ADDRESS, board.KEY_STORE_SIZE))
+                key_store = self._unit.chip.product.key_store
+                key_der = decode_key_store(self._unit.read_nvm(key_store.base, key_store.size))
         result = self._dms.activate(info.device_id, token, bundle, key_der, info.ever_erased)
         if not result.ok or result.product is None:
             raise _CommandFailedError(result.describe())
@@ -347,18 +349,20 @@ class UnitFirmware:
     def _valid_application(self) -> ApplicationHeader | None:
         """The application header, if the application it describes is intact."""
         try:
-            header = ApplicationHeader.decode(self._unit.read_nvm(board.APP_HEADER_ADDRESS, APP_HEADER_SIZE))
+            product = self._unit.chip.product
+            header = ApplicationHeader.decode(self._unit.read_nvm(product.app_header.base, APP_HEADER_SIZE))
         except FormatError:
             return None
-        application_end = board.APPLICATION_ADDRESS + board.APPLICATION_SIZE
-        if not board.APPLICATION_ADDRESS <= header.app_address <= application_end - header.app_size:
+        application = product.application
+        if not application.base <= header.app_address <= application.end - header.app_size:
             return None
         image = self._unit.read_nvm(header.app_address, header.app_size)
         return header if header.matches(image) else None
 
     def _credentials(self) -> CredentialBundle | None:
         """The credential bundle; None if the region is erased, FormatError if it is corrupt."""
-        region = self._unit.read_nvm(board.CREDENTIALS_ADDRESS, board.CREDENTIALS_SIZE)
+        credentials = self._unit.chip.product.credentials
+        region = self._unit.read_nvm(credentials.base, credentials.size)
         if region[:4] == b"\xff\xff\xff\xff":
             return None
         return CredentialBundle.decode(region)

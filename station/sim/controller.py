@@ -105,6 +105,7 @@ class CoreController:
         core: EmulatedCore,
         *,
         vector_table: Callable[[], bytes],
+        reset_peripherals: Callable[[CoreState], None],
         system_reset: Callable[[], None],
         timing_factor: Callable[[], float],
         algorithm_hangs: Callable[[], bool],
@@ -113,10 +114,11 @@ class CoreController:
         self.state = state
         self.core = core
         self._vector_table = vector_table
+        self._reset_peripherals = reset_peripherals
         self._system_reset = system_reset
         self._timing_factor = timing_factor
         self._algorithm_hangs = algorithm_hangs
-        self.in_emulation = False  # NVMC time spent now delays the halt instead of READY
+        self.in_emulation = False  # flash time spent now delays the halt instead of READY or BSY
         self.modelled_seconds = 0.0
         self._engine = threading.Lock()  # one thread at a time drives this process's emulator
         self._wake = threading.Event()
@@ -124,7 +126,7 @@ class CoreController:
         self._closing = False
         self._anchor = (time.monotonic(), state.cycles)  # real time and emulated cycles in step
         if state.run_state == RunState.RESET_PENDING:
-            reset_core(state, vector_table(), power_on=True)
+            reset_core(state, vector_table(), reset_peripherals, power_on=True)
         self._thread = threading.Thread(target=self._serve, name=f"sim-core-{name}", daemon=True)
         self._thread.start()
 
@@ -344,7 +346,7 @@ class CoreController:
 
     def reset(self) -> None:
         """Core reset from the vector table in flash (VECTRESET)."""
-        reset_core(self.state, self._vector_table())
+        reset_core(self.state, self._vector_table(), self._reset_peripherals)
         self._wake.set()
 
     # ---- running ---------------------------------------------------------------------------------------

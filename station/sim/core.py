@@ -2,13 +2,18 @@
 
 Memory, as the core sees it:
 
-* flash and UICR from a private copy of the unit's memory-mapped ``nvm.bin`` (reads at
-  memory speed: the CRC analyzer reads every byte); what the core stores there goes to the
-  device's NVMC model, which applies flash semantics (1 -> 0 only, dropped-write faults,
-  timing) to the shared map. The copy is brought up to date from the unit's code-write
-  journal before every run (see :meth:`CoreState.note_code_write`);
+* the chip's non-volatile memory (nRF52840: flash and UICR; STM32: flash, also through its
+  boot alias at 0, and option bytes) from a private copy of the unit's memory-mapped
+  ``nvm.bin`` (reads at memory speed: the CRC analyzer reads every byte); what the core
+  stores there goes to the family's flash controller model, which applies flash semantics
+  (1 -> 0 only, dropped-write faults, timing) to the shared map: a page at a time (the
+  nRF52's NVMC) or store by store (the STM32's FLASH interface judges each one). The copy is
+  brought up to date from the unit's code-write journal before every run (see
+  :meth:`CoreState.note_code_write`);
 * RAM and the peripheral slots straight from the unit's shared core state, so that every
-  process sees what the core stored; an access to a peripheral hole is a bus fault;
+  process sees what the core stored; an access to a peripheral hole is a bus fault; the
+  family's register pages (the STM32's FLASH interface, DBGMCU) through its model, and a
+  store its model answers with a bus error is a precise BusFault;
 * the private peripheral bus (SCB, NVIC, SysTick, DWT, FPB) as unicorn MMIO callbacks onto
   the shared system control space (:mod:`station.sim.ppb`).
 
@@ -31,10 +36,18 @@ from typing import Final
 import unicorn
 from unicorn import arm_const
 
-from station.sim import board, peripherals, ppb, scs, thumb_it
-from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, RAM_OFFSET, CoreState, Slot
+from station.sim import ppb, scs, thumb_it
+from station.sim.chips import default_chip
+from station.sim.chips.base import BusError, ChipModel
+from station.sim.core_memory import (
+    PreparedEngine,
+    StoreHook,
+    drop_translated_code,
+    map_volatile_memory,
+)
+from station.sim.core_state import CORE_FILE_SIZE, CORE_REGISTER_NAMES, CoreState, Slot
 from station.sim.exceptions import CPACR_FPU_ENABLED, ExceptionUnit, LockupError, RegisterBatch
-from station.sim.flash_copy import FlashCopy, NvmStores, is_nvm
+from station.sim.flash_copy import FlashCopy, NvmStores
 
 # unicorn's numbers for what the CPU raises (QEMU's EXCP_* for Arm).
 _EXCP_UDEF: Final = 1
@@ -50,7 +63,6 @@ _EXCP_DIVBYZERO: Final = 23
 _WFI: Final = 0xBF30
 _WFE: Final = 0xBF20
 _NEVER: Final = 0xFFFF_FFFE  # an ``until`` address no code runs to
-_NVMC_CONFIG_WEN: Final = 1
 _FORCED_FLUSH_RUNS: Final = 256
 
 _REGISTERS: Final = tuple(getattr(arm_const, f"UC_ARM_REG_{name}") for name in CORE_REGISTER_NAMES)
@@ -75,7 +87,10 @@ _FP_REGISTERS: Final = (
 )
 _PPB_PAGES: Final = ((scs.ITM_BASE, 0x3000), (scs.SCS_BASE, 0x1000), (scs.ROM_TABLE_BASE, 0x1000))
 
-PeripheralWrite = Callable[[int, int, int], None]
+# A store to a register with behaviour: True when the family kept (or refused) it itself.
+PeripheralWrite = Callable[[int, int, int], bool | None]
+RegisterRead = Callable[[int], int | None]
+NvmStore = Callable[[int, int, int], None]  # one CPU store to flash (see core_memory.StoreHook)
 
 
 class StopReason(enum.Enum):
@@ -99,32 +114,6 @@ class RunResult:
     detail: str | None = None
 
 
-class PreparedEngine:
-    """An emulator with the chip's fixed memory laid out but no unit in it yet.
-
-    Creating a unicorn engine and its memory takes several milliseconds of CPU, the largest
-    part of opening a simulated probe session; a simulator host's spare session process
-    builds one while it waits for a client, so that a connect does not pay for it. Flash
-    and UICR are mapped onto a private copy (see :class:`EmulatedCore`); a prepared engine
-    serves one core only.
-    """
-
-    def __init__(self, nvm_size: int = board.FLASH_SIZE + board.UICR_SIZE) -> None:
-        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(unicorn.arm_const.UC_CPU_ARM_CORTEX_M4)
-        self.shadow = (ctypes.c_char * nvm_size)()
-        self.at_refresh = (ctypes.c_char * nvm_size)()
-        base_address = ctypes.addressof(self.shadow)
-        readable = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
-        for base, size, offset in (
-            (board.FLASH_BASE, board.FLASH_SIZE, 0),
-            (board.UICR_BASE, board.UICR_SIZE, board.FLASH_SIZE),
-        ):
-            self.uc.mem_map_ptr(base, size, readable, base_address + offset)
-        self.uc.mem_map(board.FICR_BASE, board.FICR_SIZE, unicorn.UC_PROT_READ)
-        self.taken = False
-
-
 class EmulatedCore:
     """The CPU of one simulated unit in this process; registers live in the shared state
     between runs (:meth:`load_registers`, :meth:`save_registers`)."""
@@ -138,11 +127,20 @@ class EmulatedCore:
         on_nvm_stores: NvmStores,
         on_peripheral_write: PeripheralWrite,
         engine: PreparedEngine | None = None,
+        chip: ChipModel | None = None,
+        nvm_writable: Callable[[], bool] = lambda: False,
+        read_register: RegisterRead = lambda _address: None,
+        on_nvm_store: NvmStore | None = None,
     ) -> None:
-        engine = engine or PreparedEngine(len(nvm))
-        if engine.taken or len(engine.shadow) != len(nvm):
-            raise ValueError("a prepared engine serves one core, of its own memory size")
+        chip = chip or (engine.chip if engine is not None else default_chip())
+        engine = engine or PreparedEngine(chip)
+        if engine.taken or engine.chip is not chip or len(engine.shadow) != len(nvm):
+            raise ValueError("a prepared engine serves one core, of its own chip and memory size")
         engine.taken = True
+        layout = chip.layout
+        self._layout = layout
+        self._nvm_writable = nvm_writable
+        self._read_register = read_register
         self._uc = engine.uc
         self._nvm = nvm
         self.state = state
@@ -153,21 +151,15 @@ class EmulatedCore:
         self._fp_batch = RegisterBatch(self._uc, _FP_REGISTERS)
         self._on_nvm_stores = on_nvm_stores
         self._on_peripheral_write = on_peripheral_write
-        # Flash and UICR: a private copy, the CPU's stores found by comparison (flash_copy.py).
-        self._flash = FlashCopy(engine.shadow, engine.at_refresh, nvm, on_refresh=self._uc.ctl_remove_cache)
+        # Non-volatile memory: a private copy, the CPU's stores found by comparison (flash_copy.py).
+        self._flash = FlashCopy(engine.shadow, engine.at_refresh, nvm, layout=layout, on_refresh=self._drop_code)
         # A view of the shared core state to map RAM and peripherals from, released in close()
         # before the unit closes the map.
         self._state_view = (ctypes.c_char * CORE_FILE_SIZE).from_buffer(state.memory)
-        state_address = ctypes.addressof(self._state_view)
-        everything = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE | unicorn.UC_PROT_EXEC
-        self._uc.mem_map_ptr(board.RAM_BASE, board.RAM_SIZE, everything, state_address + RAM_OFFSET)
-        for page in peripherals.present_pages():
-            offset = state.peripheral_offset(page)
-            assert offset is not None
-            self._uc.mem_map_ptr(
-                page, peripherals.SLOT_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE, state_address + offset
-            )
-        self._uc.mem_write(board.FICR_BASE, ficr)
+        map_volatile_memory(
+            self._uc, layout, state, ctypes.addressof(self._state_view), self._mmio_read, self._mmio_write
+        )
+        self._uc.mem_write(layout.id_page.base, ficr)
         # The private peripheral bus as device callbacks (unicorn's MMIO): a memory hook would
         # send every load and store of the program through unicorn's slow path, these only the
         # accesses to the bus itself.
@@ -183,10 +175,16 @@ class EmulatedCore:
         self._complete_instruction = False  # a hook stopped mid-instruction: finish it first
         self._replaying = False
         self._unmapped_address: int | None = None
+        self._bus_error_at: int | None = None  # a register store answered with a bus error
         self._rate = 50e6  # instructions per second, measured, to estimate interrupted runs
         self._runs_since_flush = 0
         self.debug_enabled = False  # DHCSR.C_DEBUGEN as the controller last saw it
-        for first, last in peripherals.BEHAVING_RANGES:
+        self._store_hook = (
+            None
+            if on_nvm_store is None
+            else StoreHook(self._uc, layout, self._flash, on_nvm_store, replaying=lambda: self._replaying)
+        )
+        for first, last in chip.behaving_ranges:
             self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=first, end=last)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
         self._uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._trap_unmapped)
@@ -201,6 +199,43 @@ class EmulatedCore:
 
     # ---- flash copy and translated code ---------------------------------------------------------
 
+    def _drop_code(self, start: int, end: int) -> None:
+        drop_translated_code(self._uc, self._layout, start, end)
+
+    def _restore_stored(self) -> None:
+        if self._store_hook is not None:
+            self._store_hook.restore()
+
+    def _mmio_read(self, _uc: unicorn.Uc, offset: int, size: int, page: int) -> int:
+        self._restore_stored()
+        address = page + offset
+        word = address & ~3
+        value = self._read_register(word)
+        if value is None:
+            value = self.state.read_peripheral(word)
+        return (value >> (8 * (address & 3))) & ((1 << (8 * size)) - 1)
+
+    def _mmio_write(self, _uc: unicorn.Uc, offset: int, size: int, value: int, page: int) -> None:
+        if self._replaying:
+            return
+        address = page + offset
+        value &= (1 << (8 * size)) - 1
+        if self._store_hook is not None:
+            self._store_hook.restore()  # each store was handed over as it happened
+        else:
+            self.flush_stores()
+        try:
+            if self._on_peripheral_write(address, size, value):
+                return
+        except BusError:
+            self._bus_error_at = address  # taken as a precise BusFault once the engine stops
+            self._uc.emu_stop()
+            return
+        shift = 8 * (address & 3)
+        mask = ((1 << (8 * size)) - 1) << shift
+        current = self.state.read_peripheral(address)
+        self.state.write_peripheral(address, (current & ~mask) | ((value << shift) & mask))
+
     def _trap_peripheral_store(
         self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
     ) -> None:
@@ -208,20 +243,22 @@ class EmulatedCore:
         self._on_peripheral_write(address, size, value & ((1 << (8 * size)) - 1))
 
     def flush_stores(self) -> None:
-        """Hand the words the CPU stored to flash and UICR since the last refresh to the NVMC
+        """Hand the words the CPU stored to flash since the last refresh to the flash controller
         model, then refresh the pages they are in from the shared map it wrote."""
+        self._restore_stored()
         self._runs_since_flush = 0
         self._flash.flush(self._on_nvm_stores)
 
     def _flush_stores_after_run(self) -> None:
-        """The end of a run: hand over the CPU's stores to flash when the NVMC is write-enabled
-        (a flash algorithm's). Otherwise a store to flash is ignored by the chip; comparing all
-        1 MiB after every run of a firmware that sleeps between interrupts was a sixth of its
-        cost, so the stray store is dropped later: at the NVMC's next CONFIG write (before
-        which the stores are always flushed) or every :data:`_FORCED_FLUSH_RUNS` runs."""
+        """The end of a run: hand over the CPU's stores to flash when the flash controller
+        programs them (the NVMC write-enabled: a flash algorithm's). Otherwise a store to
+        flash is ignored by the chip; comparing all 1 MiB after every run of a firmware that
+        sleeps between interrupts was a sixth of its cost, so the stray store is dropped
+        later: at the NVMC's next CONFIG write (before which the stores are always flushed)
+        or every :data:`_FORCED_FLUSH_RUNS` runs."""
+        self._restore_stored()
         self._runs_since_flush += 1
-        writable = self.state.read_peripheral(peripherals.NVMC_CONFIG) & 3 == _NVMC_CONFIG_WEN
-        if writable or self._runs_since_flush >= _FORCED_FLUSH_RUNS:
+        if self._nvm_writable() or self._runs_since_flush >= _FORCED_FLUSH_RUNS:
             self.flush_stores()
 
     def _catch_up_with_writes(self) -> None:
@@ -233,7 +270,7 @@ class EmulatedCore:
             self._uc.ctl_flush_tb()
         else:
             for address, length in ranges:
-                if is_nvm(address):
+                if self._flash.covers(address):
                     self._flash.refresh(address, length)
                 else:
                     self._uc.ctl_remove_cache(address, address + length)
@@ -447,6 +484,8 @@ class EmulatedCore:
             self._bus_fault(error)
         finally:
             self._flush_stores_after_run()
+        if self._bus_error_at is not None:
+            self._take_bus_error()
         if after_step is not None and self._stop is None:
             xpsr = int(self._uc.reg_read(arm_const.UC_ARM_REG_XPSR))
             self._uc.reg_write(arm_const.UC_ARM_REG_XPSR, thumb_it.with_itstate(xpsr, after_step))
@@ -507,6 +546,19 @@ class EmulatedCore:
             return False
         return previous in (_WFI, _WFE)
 
+    def _take_bus_error(self) -> None:
+        """A precise BusFault for a store a register answered with a bus error: the engine
+        stopped at the store, which the fault handler returns to."""
+        address, self._bus_error_at = self._bus_error_at, None
+        pc = self.pc()
+        try:
+            status = scs.CFSR_PRECISERR | scs.CFSR_BFARVALID
+            self._enter(self.exceptions.fault(scs.BUS_FAULT, status, pc, fault_address=address))
+        except LockupError as lockup:
+            self._stop_with(StopReason.LOCKUP, f"bus error at 0x{pc:08X}: {lockup}")
+        if self._stop is None:
+            self._stop_with(StopReason.SYSTEM, f"bus error at 0x{pc:08X}")
+
     def _bus_fault(self, error: unicorn.UcError) -> None:
         """A precise bus fault on a hole in the memory map (or an instruction fetch from one)."""
         pc = self.pc()
@@ -531,7 +583,7 @@ class EmulatedCore:
         return bytes(self._uc.mem_read(address, length))
 
     def sync(self, address: int | None = None, length: int = 0) -> None:
-        """Refresh the CPU's copy of flash and UICR from the shared map (all, or one range)."""
+        """Refresh the CPU's copy of non-volatile memory from the shared map (all, or one range)."""
         if address is None:
             self._flash.refresh_all()
             return

@@ -2,7 +2,7 @@
 
 A reset is the chip's, not a session's: the console's ``reboot`` (in the console server's
 process), a debugger's SYSRESETREQ or reset pin, the firmware's own SYSRESETREQ all end here,
-and put the core where a real Cortex-M4 goes -- registers from the vector table at address 0,
+and put the core where a real Cortex-M4 goes -- registers from the vector table in flash,
 the exception state and the peripherals at their reset values, and running, or halted on
 the reset vector when a debugger asked for it (DEMCR.VC_CORERESET with C_DEBUGEN). A process
 whose emulator is running the core sees the saved registers change and starts over from them.
@@ -11,8 +11,9 @@ whose emulator is running the core sees the saved registers change and starts ov
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
-from station.sim import peripherals, scs
+from station.sim import scs
 from station.sim.core_state import (
     CORE_REGISTER_NAMES,
     DWT_CTRL_RESET,
@@ -25,12 +26,19 @@ from station.sim.core_state import (
 )
 
 
-def reset_core(state: CoreState, vector_table: bytes, *, power_on: bool = False) -> None:
-    """Reset the core (and, at power-on, the debug logic too) from the vector table's first two words."""
+def reset_core(
+    state: CoreState,
+    vector_table: bytes,
+    reset_peripherals: Callable[[CoreState], None],
+    *,
+    power_on: bool = False,
+) -> None:
+    """Reset the core (and, at power-on, the debug logic too) from the vector table's first two
+    words; ``reset_peripherals`` is the chip's (:meth:`ChipModel.reset_peripherals`)."""
     stack, entry = struct.unpack_from("<II", vector_table)
     with state.locked():
         scs.clear_exception_state(state)
-        peripherals.reset_peripherals(state)
+        reset_peripherals(state)
         if power_on:
             _reset_debug_logic(state)
         registers = dict.fromkeys(CORE_REGISTER_NAMES, 0)

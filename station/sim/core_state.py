@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Final
 
 from station.domain.errors import SimulationError
-from station.sim import board
+from station.sim.chips.layout import MemoryLayout
 
 MAGIC: Final = 0x5343_4F52  # "SCOR"
 LAYOUT_VERSION: Final = 1
@@ -45,9 +45,10 @@ APB_SIZE: Final = 0x0003_0000
 AHB_GPIO_BASE: Final = 0x5000_0000
 AHB_GPIO_SIZE: Final = 0x1000
 RAM_OFFSET: Final = HEADER_SIZE
-APB_OFFSET: Final = RAM_OFFSET + board.RAM_SIZE
-AHB_OFFSET: Final = APB_OFFSET + APB_SIZE
-CORE_FILE_SIZE: Final = AHB_OFFSET + AHB_GPIO_SIZE
+RAM_CAPACITY: Final = 0x0004_0000  # every chip's RAM regions, one after another
+PERIPHERAL_OFFSET: Final = RAM_OFFSET + RAM_CAPACITY
+PERIPHERAL_CAPACITY: Final = APB_SIZE + AHB_GPIO_SIZE  # every chip's peripheral windows, one after another
+CORE_FILE_SIZE: Final = PERIPHERAL_OFFSET + PERIPHERAL_CAPACITY
 JOURNAL_ENTRIES: Final = 128
 LOCK_TIMEOUT_SECONDS: Final = 30.0
 
@@ -204,7 +205,14 @@ class _FileLock:
 class CoreState:
     """One unit's ``core.bin``, mapped; every accessor reads or writes the shared map."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, layout: MemoryLayout | None = None) -> None:
+        if layout is None:
+            from station.sim.chips.nrf52840 import Nrf52840  # the default family; imported late: it imports this
+
+            layout = Nrf52840.layout
+        if layout.ram_size > RAM_CAPACITY or layout.peripheral_size > PERIPHERAL_CAPACITY:
+            raise SimulationError("the chip's RAM or peripheral windows do not fit the core state file")
+        self.layout = layout
         path = directory / "core.bin"
         # Created and extended in place, never rewritten: another process may have it mapped.
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -363,26 +371,35 @@ class CoreState:
 
     # ---- memory regions ---------------------------------------------------------------------
 
+    def _ram_offset(self, address: int, length: int) -> int:
+        offset = self.layout.ram_offset(address, length)
+        if offset is None:
+            raise SimulationError("address range is not in one RAM region", address=address)
+        return RAM_OFFSET + offset
+
     def read_ram(self, address: int, length: int) -> bytes:
-        offset = RAM_OFFSET + address - board.RAM_BASE
+        offset = self._ram_offset(address, length)
         return self._map[offset : offset + length]
 
     def write_ram(self, address: int, data: bytes) -> None:
-        offset = RAM_OFFSET + address - board.RAM_BASE
+        offset = self._ram_offset(address, len(data))
         self._map[offset : offset + len(data)] = data
         self.note_code_write(address, len(data))
 
     def clear_ram(self) -> None:
-        self._map[RAM_OFFSET : RAM_OFFSET + board.RAM_SIZE] = bytes(board.RAM_SIZE)
-        self.note_code_write(board.RAM_BASE, board.RAM_SIZE)
+        size = self.layout.ram_size
+        self._map[RAM_OFFSET : RAM_OFFSET + size] = bytes(size)
+        for window in self.layout.ram:
+            self.note_code_write(window.base, window.size)
+
+    def ram_offset(self, address: int) -> int:
+        """Where a RAM region starts in the map (for the emulator to map it from)."""
+        return self._ram_offset(address, 1)
 
     def peripheral_offset(self, address: int) -> int | None:
         """Where a peripheral register lives in the map, or None if no peripheral is there."""
-        if APB_BASE <= address < APB_BASE + APB_SIZE:
-            return APB_OFFSET + address - APB_BASE
-        if AHB_GPIO_BASE <= address < AHB_GPIO_BASE + AHB_GPIO_SIZE:
-            return AHB_OFFSET + address - AHB_GPIO_BASE
-        return None
+        offset = self.layout.peripheral_offset(address)
+        return None if offset is None else PERIPHERAL_OFFSET + offset
 
     def read_peripheral(self, address: int) -> int:
         offset = self.peripheral_offset(address & ~3)

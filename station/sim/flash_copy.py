@@ -1,4 +1,4 @@
-"""The emulated core's private copy of a unit's flash and UICR, and the CPU's stores to it.
+"""The emulated core's private copy of a unit's non-volatile memory, and the CPU's stores to it.
 
 The CPU reads and writes flash and UICR in a private copy of the shared ``nvm.bin`` map. What
 it stored is found by comparing the copy with a second one taken at the last refresh -- at the
@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from station.sim import board
+from station.sim.chips.layout import SLOT_SIZE, MemoryLayout
+
+PAGE_SIZE: Final = SLOT_SIZE  # the unit the copies are compared and handed over in
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,10 @@ class PageStores:
 NvmStores = Callable[[list[PageStores]], None]
 
 # Bit 0 of every 32-bit word of a page.
-_WORD_LOW_BITS: Final = int.from_bytes(b"\x01\x00\x00\x00" * (board.PAGE_SIZE // 4), "little")
+_WORD_LOW_BITS: Final = int.from_bytes(b"\x01\x00\x00\x00" * (PAGE_SIZE // 4), "little")
 _memcmp = ctypes.CDLL(None).memcmp
 _memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _memcmp.restype = ctypes.c_int
-
-
-def offset_of(address: int) -> int:
-    """Where an address of flash or UICR lies in ``nvm.bin`` (flash, then UICR)."""
-    return address - board.FLASH_BASE if address < board.UICR_BASE else board.FLASH_SIZE + address - board.UICR_BASE
 
 
 def changed_words(now: int, before: int) -> int:
@@ -65,16 +62,6 @@ def changed_words(now: int, before: int) -> int:
     return (folded & _WORD_LOW_BITS) * 0xFFFF_FFFF
 
 
-def address_of(offset: int) -> int:
-    return board.FLASH_BASE + offset if offset < board.FLASH_SIZE else board.UICR_BASE + offset - board.FLASH_SIZE
-
-
-def is_nvm(address: int) -> bool:
-    return (board.FLASH_BASE <= address < board.FLASH_BASE + board.FLASH_SIZE) or (
-        board.UICR_BASE <= address < board.UICR_BASE + board.UICR_SIZE
-    )
-
-
 class FlashCopy:
     """The copy the CPU executes from, the copy at the last refresh, and the shared map.
 
@@ -88,8 +75,10 @@ class FlashCopy:
         at_refresh: ctypes.Array[ctypes.c_char],
         nvm: mmap.mmap,
         *,
+        layout: MemoryLayout,
         on_refresh: Callable[[int, int], None],
     ) -> None:
+        self._layout = layout
         self._shadow = shadow
         self._at_refresh = at_refresh
         # A view of the shared map to copy from without an intermediate bytes object; released
@@ -108,19 +97,38 @@ class FlashCopy:
             return
         stores: list[PageStores] = []
         for offset in changed_pages:
-            now = int.from_bytes(ctypes.string_at(ctypes.addressof(self._shadow) + offset, board.PAGE_SIZE), "little")
-            before = int.from_bytes(
-                ctypes.string_at(ctypes.addressof(self._at_refresh) + offset, board.PAGE_SIZE), "little"
-            )
+            now = int.from_bytes(ctypes.string_at(ctypes.addressof(self._shadow) + offset, PAGE_SIZE), "little")
+            before = int.from_bytes(ctypes.string_at(ctypes.addressof(self._at_refresh) + offset, PAGE_SIZE), "little")
             changed = changed_words(now, before)
-            stores.append(PageStores(address_of(offset), now, changed, changed.bit_count() // 32))
+            stores.append(PageStores(self._layout.nvm_address(offset), now, changed, changed.bit_count() // 32))
         on_nvm_stores(stores)
         for offset in changed_pages:
-            self._refresh(offset, board.PAGE_SIZE)
+            self._refresh(offset, PAGE_SIZE)
+
+    def covers(self, address: int) -> bool:
+        """Whether ``address`` is non-volatile memory this copy holds."""
+        return self._layout.nvm_offset(address) is not None
 
     def refresh(self, address: int, length: int) -> None:
-        """Bring one range of flash or UICR up to date from the shared map."""
-        self._refresh(offset_of(address), length)
+        """Bring one range of non-volatile memory up to date from the shared map."""
+        offset = self._layout.nvm_offset(address, length)
+        if offset is None:
+            raise ValueError(f"0x{address:08X}+0x{length:X} is not in one non-volatile region")
+        self._refresh(offset, length)
+
+    def settle(self, address: int, length: int) -> None:
+        """After a CPU store the controller took at once (and the engine saw, so code translated
+        from it is dropped already): both copies as the shared map holds the range; the engine
+        is told only if the map differs from what the CPU stored (bits that stayed 0)."""
+        offset = self._layout.nvm_offset(address, length)
+        if offset is None:
+            raise ValueError(f"0x{address:08X}+0x{length:X} is not in one non-volatile region")
+        source = ctypes.addressof(self._nvm_view) + offset
+        shadow = ctypes.addressof(self._shadow) + offset
+        if _memcmp(shadow, source, length) != 0:
+            self._refresh(offset, length)
+            return
+        ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
 
     def refresh_all(self) -> None:
         self._refresh(0, len(self._shadow))
@@ -132,17 +140,16 @@ class FlashCopy:
             return []
         return [
             offset
-            for offset in range(0, len(self._shadow), board.PAGE_SIZE)
-            if _memcmp(shadow + offset, at_refresh + offset, board.PAGE_SIZE) != 0
+            for offset in range(0, len(self._shadow), PAGE_SIZE)
+            if _memcmp(shadow + offset, at_refresh + offset, PAGE_SIZE) != 0
         ]
 
     def _refresh(self, offset: int, length: int) -> None:
         source = ctypes.addressof(self._nvm_view) + offset
         ctypes.memmove(ctypes.addressof(self._shadow) + offset, source, length)
         ctypes.memmove(ctypes.addressof(self._at_refresh) + offset, source, length)
-        if offset < board.FLASH_SIZE < offset + length:  # spans flash and UICR (refresh_all)
-            self._on_refresh(board.FLASH_BASE, board.FLASH_BASE + board.FLASH_SIZE)
-            self._on_refresh(board.UICR_BASE, board.UICR_BASE + offset + length - board.FLASH_SIZE)
-            return
-        start = address_of(offset)
-        self._on_refresh(start, start + length)
+        end = offset + length
+        for window, start in self._layout.nvm_windows_with_offsets():  # each region the range spans
+            low, high = max(offset, start), min(end, start + window.size)
+            if low < high:
+                self._on_refresh(window.base + low - start, window.base + high - start)

@@ -45,7 +45,7 @@ from typing import Any, Final, NoReturn
 from pyocd.core import exceptions
 
 from station.domain.errors import SimulationError
-from station.sim.core import PreparedEngine
+from station.sim.core_memory import PreparedEngine
 from station.sim.device import SimDevice
 from station.sim.units import SimUnitStore
 

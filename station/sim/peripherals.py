@@ -13,28 +13,17 @@ console server prints them).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
 from station.sim import board
-from station.sim.core_state import AHB_GPIO_BASE, AHB_GPIO_SIZE, APB_BASE, APB_SIZE, CoreState
+from station.sim.core_state import CoreState
 
 SLOT_SIZE: Final = 0x1000
-# APB slots with no peripheral on the nRF52840 (product specification, memory map).
-_APB_HOLES: Final = frozenset({0x2A, 0x2B, 0x2C, 0x2E})
-
-
-def present_pages() -> list[int]:
-    """Base addresses of the 4 KiB peripheral slots that exist."""
-    apb = [APB_BASE + SLOT_SIZE * slot for slot in range(APB_SIZE // SLOT_SIZE) if slot not in _APB_HOLES]
-    return [*apb, *range(AHB_GPIO_BASE, AHB_GPIO_BASE + AHB_GPIO_SIZE, SLOT_SIZE)]
-
-
-def is_peripheral(address: int) -> bool:
-    """Whether a register address lies in a populated peripheral slot."""
-    if APB_BASE <= address < APB_BASE + APB_SIZE:
-        return (address - APB_BASE) // SLOT_SIZE not in _APB_HOLES
-    return AHB_GPIO_BASE <= address < AHB_GPIO_BASE + AHB_GPIO_SIZE
+# APB slots with no peripheral on the nRF52840 (product specification, memory map); the chip
+# model (:mod:`station.sim.chips.nrf52840`) makes them holes in its layout.
+APB_HOLES: Final = frozenset({0x2A, 0x2B, 0x2C, 0x2E})
 
 
 # ---- registers with behaviour ------------------------------------------------------------------
@@ -76,10 +65,10 @@ RESET_VALUES: Final[dict[int, int]] = {
 }
 
 
-def reset_peripherals(state: CoreState) -> None:
+def reset_peripherals(state: CoreState, pages: Iterable[int]) -> None:
     """What a chip reset does to the peripherals: every register back to its reset value."""
     memory = state.memory
-    for base in present_pages():
+    for base in pages:
         offset = state.peripheral_offset(base)
         assert offset is not None
         memory[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)

@@ -3,7 +3,8 @@
 With the package installed, stock pyOCD sees every unit in the simulation directory as a
 probe: ``pyocd list``, ``pyocd load -u sim:unit-0001``, ``pyocd erase --mass``,
 ``pyocd cmd`` and ``pyocd server`` all work, and so does the station's own driver. The
-probe reports itself as attached to an nRF52840 board, so no ``-t`` is needed.
+probe reports itself as attached to a board of the unit's target (``unit.json``: an nRF52840
+or an STM32F429xI), so no ``-t`` is needed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pyocd.probe.debug_probe import DebugProbe
 
 from station.domain.errors import SimulationError
 from station.sim import device as sim_device  # a module: pyOCD loads this plugin while device.py imports pyOCD
+from station.sim.chips import chip_for
 from station.sim.units import PROBE_TYPE, SimUnit, SimUnitStore, default_sim_dir, probe_id_for
 
 LOG = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ class UnitDevice(Protocol):
     def close(self) -> None: ...
 
 
-BOARD_INFO = BoardInfo(name="Simulated nRF52840 unit", target="nrf52840", binary=None)
+def board_info_for(target: str) -> BoardInfo:
+    """The board a unit of ``target`` sits on, as pyOCD's board database would name it."""
+    return BoardInfo(name=f"Simulated {chip_for(target).part_name} unit", target=target, binary=None)
 
 
 class SimMemoryInterface(MemoryInterface):  # type: ignore[misc]
@@ -120,12 +124,13 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
         self._is_connected = False
         self._memory_interface: SimMemoryInterface | None = None
         self._clock_frequency: float | None = None
+        self._board_info = board_info_for(SimUnitStore(root).target_of(unit_id))
 
     # ---- identity -------------------------------------------------------------------------------
 
     @property
     def description(self) -> str:
-        return f"Simulated nRF52840 unit [{self._unit_id}]"
+        return f"{self._board_info.name} [{self._unit_id}]"
 
     @property
     def vendor_name(self) -> str:
@@ -165,11 +170,11 @@ class SimProbe(DebugProbe):  # type: ignore[misc]
 
     @property
     def associated_board_info(self) -> BoardInfo | None:
-        return BOARD_INFO
+        return self._board_info
 
     def create_associated_board(self) -> Board:
-        """An nRF52840 board unless the session names another target (``-t``)."""
-        return Board(self.session, board_info=BOARD_INFO)
+        """A board of the unit's target unless the session names another target (``-t``)."""
+        return Board(self.session, board_info=self._board_info)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -303,4 +308,4 @@ class SimProbePlugin(Plugin):  # type: ignore[misc]
 
     @property
     def description(self) -> str:
-        return "Provisioning Station simulated nRF52840 units"
+        return "Provisioning Station simulated units (nRF52840, STM32F429xI)"

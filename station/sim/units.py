@@ -2,8 +2,10 @@
 
 Each unit is a directory under the simulation state directory::
 
-    <sim dir>/units/<unit-id>/nvm.bin     flash (1 MiB) followed by UICR (4 KiB)
-    <sim dir>/units/<unit-id>/unit.json   identity, lock latch, lifetime flags, faults
+    <sim dir>/units/<unit-id>/nvm.bin     the chip's non-volatile regions, one after another
+                                          (nRF52840: flash 1 MiB, UICR 4 KiB; STM32F429xI: flash
+                                          2 MiB, option bytes of bank 1 and bank 2, 4 KiB each)
+    <sim dir>/units/<unit-id>/unit.json   target, identity, lock latch, lifetime flags, faults
     <sim dir>/units/<unit-id>/unit.lock   file lock guarding both
 
 Non-volatile memory is memory-mapped, so every process sees every committed write at
@@ -18,15 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import mmap
 import os
 import re
-import secrets
 import struct
-import threading
-import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +35,16 @@ import platformdirs
 
 from station.domain.errors import SimulationError
 from station.sim import board
+from station.sim.chips import DEFAULT_TARGET, TARGETS, chip_for
+from station.sim.chips.base import ChipModel
 from station.sim.core_reset import reset_core
 from station.sim.core_state import CoreState
+from station.sim.unit_lock import UnitLock
 
 SIM_DIR_ENVIRONMENT_VARIABLE = "STATION_SIM_DIR"
 PROBE_TYPE = "sim"  # the pyOCD probe plugin's name: probe ids are sim:<unit-id>
 LOCK_TIMEOUT_SECONDS = 30.0
-NVM_SIZE = board.FLASH_SIZE + board.UICR_SIZE
+NVM_SIZE = board.FLASH_SIZE + board.UICR_SIZE  # an nRF52840's; every unit's is its chip's layout.nvm_size
 COUNTERS_SIZE = 4096
 _UNIT_ID_PATTERN = re.compile(r"^unit-\d{4,}$")
 
@@ -139,6 +140,7 @@ class UnitInfo:
 
     unit_id: str
     device_id: int
+    target: str = DEFAULT_TARGET  # pyOCD's target type: which chip family the unit is
     timing_factor: float = 0.0
     part: int = board.PART_NRF52840
     variant: int = board.VARIANT_AAD0
@@ -147,16 +149,29 @@ class UnitInfo:
     # reset, and only firmware opens it again (APPROTECT.DISABLE) when UICR says HwDisabled.
     build_code: BuildCode = "legacy"
     protected: bool = False  # the access port as latched at the last reset (or since opened)
-    ever_erased: bool = False  # a CTRL-AP ERASEALL happened: a development unit for life
+    # The level the protection latched at the last reset where a family has levels (STM32 RDP:
+    # 0 open, 1 flash closed to the debugger, 2 debug port dead for good); ``protected`` is level >= 1.
+    protection_level: int = 0
+    ever_erased: bool = False  # a debug-port erase destroyed what it held: a development unit for life
     boot_count: int = 0
     activated_product: str | None = None
     faults: Faults = field(default_factory=Faults)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["device_id"] = f"{self.device_id:016X}"
+        data["device_id"] = self.device_id_text
         data["faults"] = self.faults.to_json()
         return data
+
+    @property
+    def chip(self) -> ChipModel:
+        return chip_for(self.target)
+
+    @property
+    def device_id_text(self) -> str:
+        """The unique id as the unit's console and the station show it (nRF52840: 16 hex
+        digits of FICR DEVICEID; STM32: 24 hex digits of the 96-bit UID)."""
+        return self.chip.device_id_text(self.device_id)
 
     def copy(self) -> UnitInfo:
         """A copy that shares nothing mutable with this one (the faults are a dataclass)."""
@@ -169,49 +184,10 @@ class UnitInfo:
         values["faults"] = Faults.from_json(values.get("faults") or {})
         if values.get("build_code", "legacy") not in BUILD_CODES:
             raise SimulationError(f"unknown build code {values['build_code']!r} in unit.json")
+        if values.get("target", DEFAULT_TARGET) not in TARGETS:
+            raise SimulationError(f"unknown target {values['target']!r} in unit.json")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-class _UnitLock:
-    """Exclusive across processes (flock on a file held open) and threads (a re-entrant lock).
-
-    The station's probe takes a unit's lock for every memory transfer and every flash
-    algorithm run, hundreds of times a unit: a lock that keeps its file open costs a system
-    call per acquisition, where re-opening the lock file (as ``filelock`` does) costs a path
-    look-up and an open as well.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        self._threads = threading.RLock()
-        self.depth = 0
-
-    def acquire(self, timeout: float) -> bool:
-        if not self._threads.acquire(timeout=timeout):
-            return False
-        if self.depth == 0:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        self._threads.release()
-                        return False
-                    time.sleep(0.0005)
-        self.depth += 1
-        return True
-
-    def release(self) -> None:
-        self.depth -= 1
-        if self.depth == 0:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-    def close(self) -> None:
-        os.close(self._fd)
 
 
 class SimUnit:
@@ -221,9 +197,14 @@ class SimUnit:
         if not (directory / "unit.json").is_file() or not (directory / "nvm.bin").is_file():
             raise SimulationError(f"no simulated unit at {directory}")
         self.directory = directory
-        self._lock = _UnitLock(directory / "unit.lock")
+        self._info_stamp: tuple[int, int, int] | None = None
+        self._saved_info: UnitInfo | None = None  # a copy of what unit.json holds
+        self.info = self._load_info()
+        self.chip = self.info.chip  # a unit never changes family
+        self._layout = self.chip.layout
+        self._lock = UnitLock(directory / "unit.lock")
         self._nvm_file = open(directory / "nvm.bin", "r+b")  # noqa: SIM115 - lives as long as the unit
-        self._nvm = mmap.mmap(self._nvm_file.fileno(), NVM_SIZE)
+        self._nvm = mmap.mmap(self._nvm_file.fileno(), self._layout.nvm_size)
         # Opened (created) and extended in place, never written whole: another thread or process
         # may be mapping the same file this moment, and must never see it shorter than the map.
         counters_fd = os.open(directory / "counters.bin", os.O_RDWR | os.O_CREAT, 0o644)
@@ -231,11 +212,8 @@ class SimUnit:
             os.ftruncate(counters_fd, COUNTERS_SIZE)
         self._counters_file = os.fdopen(counters_fd, "r+b")
         self._counters = mmap.mmap(self._counters_file.fileno(), COUNTERS_SIZE)
-        self.core_state = CoreState(directory)
+        self.core_state = CoreState(directory, self._layout)
         self._closed = False
-        self._info_stamp: tuple[int, int, int] | None = None
-        self._saved_info: UnitInfo | None = None  # a copy of what unit.json holds
-        self.info = self._load_info()
 
     @property
     def unit_id(self) -> str:
@@ -248,7 +226,7 @@ class SimUnit:
 
     @property
     def nvm_map(self) -> mmap.mmap:
-        """The shared memory map of flash + UICR, for the emulated core to read directly."""
+        """The shared memory map of the non-volatile regions, for the emulated core to read directly."""
         return self._nvm
 
     def close(self) -> None:
@@ -293,6 +271,18 @@ class SimUnit:
         finally:
             self._lock.release()
 
+    @contextlib.contextmanager
+    def nvm_locked(self) -> Iterator[SimUnit]:
+        """Hold the unit's file lock for a write to non-volatile memory alone, without reloading
+        or saving ``unit.json`` (a flash controller programming one word: thousands a second;
+        ``info`` is as the last :meth:`locked` left it)."""
+        if not self._lock.acquire(LOCK_TIMEOUT_SECONDS):
+            raise SimulationError(f"simulated unit {self.directory.name} is busy in another process")
+        try:
+            yield self
+        finally:
+            self._lock.release()
+
     def reload(self) -> UnitInfo:
         """Fresh metadata as another process may have left it."""
         with self.locked():
@@ -325,26 +315,39 @@ class SimUnit:
 
     # ---- non-volatile memory --------------------------------------------------------------
 
-    @staticmethod
-    def _nvm_offset(address: int, length: int) -> int:
-        """Map a flash or UICR address range to an offset in ``nvm.bin``."""
-        if board.FLASH_BASE <= address and address + length <= board.FLASH_BASE + board.FLASH_SIZE:
-            return address - board.FLASH_BASE
-        if board.UICR_BASE <= address and address + length <= board.UICR_BASE + board.UICR_SIZE:
-            return board.FLASH_SIZE + address - board.UICR_BASE
-        raise SimulationError("address range is not flash or UICR", address=address)
+    def _nvm_offset(self, address: int, length: int) -> int:
+        """Map a range of one non-volatile region (or its boot alias) to an offset in ``nvm.bin``."""
+        offset = self._layout.nvm_offset(self._layout.resolve(address), length)
+        if offset is None:
+            raise SimulationError("address range is not in one non-volatile region", address=address)
+        return offset
 
     def read_nvm(self, address: int, length: int) -> bytes:
-        """Read flash or UICR. A single read of up to a page is consistent without the lock."""
+        """Read non-volatile memory. A single read of up to a page is consistent without the lock."""
         offset = self._nvm_offset(address, length)
         return self._nvm[offset : offset + length]
 
     def program_nvm(self, address: int, data: bytes) -> None:
-        """Program flash or UICR as the NVMC does: bits only go from 1 to 0. Caller holds the lock."""
+        """Program non-volatile memory as a flash controller does: bits only go from 1 to 0.
+        Caller holds the lock."""
         offset = self._nvm_offset(address, len(data))
         current = int.from_bytes(self._nvm[offset : offset + len(data)], "little")
         new = current & int.from_bytes(data, "little")
         self._nvm[offset : offset + len(data)] = new.to_bytes(len(data), "little")
+        self.core_state.note_code_write(self._layout.resolve(address), len(data))
+
+    def erase_range(self, address: int, length: int) -> None:
+        """Erase a range of one non-volatile region (a sector, a bank, option bytes) to all ones.
+        Caller holds the lock."""
+        offset = self._nvm_offset(address, length)
+        self._nvm[offset : offset + length] = b"\xff" * length
+        self.core_state.note_code_write(address, length)
+
+    def write_nvm_raw(self, address: int, data: bytes) -> None:
+        """Put bytes in non-volatile memory as they are (an option-byte sector erased and
+        reprogrammed in one operation). Caller holds the lock."""
+        offset = self._nvm_offset(address, len(data))
+        self._nvm[offset : offset + len(data)] = data
         self.core_state.note_code_write(address, len(data))
 
     def erase_page(self, address: int) -> None:
@@ -360,11 +363,12 @@ class SimUnit:
         self.core_state.note_code_write(board.UICR_BASE, board.UICR_SIZE)
 
     def is_blank(self) -> bool:
-        """Flash and UICR all erased, as a part leaves its maker. Caller holds the lock."""
-        return self._nvm[:] == b"\xff" * NVM_SIZE
+        """Holding nothing a station put there, as a part leaves its maker (nRF52840: flash
+        and UICR all erased; STM32: flash all erased). Caller holds the lock."""
+        return self.chip.is_blank(self._nvm[:])
 
     def erase_all_flash(self) -> None:
-        """NVMC ERASEALL: flash and UICR. Caller holds the lock."""
+        """nRF52840 NVMC ERASEALL: flash and UICR. Caller holds the lock."""
         self._nvm[:] = b"\xff" * NVM_SIZE
         self.core_state.note_code_write(board.FLASH_BASE, board.FLASH_SIZE)
         self.core_state.note_code_write(board.UICR_BASE, board.UICR_SIZE)
@@ -382,7 +386,7 @@ class SimUnit:
             self.info.protected = False
 
     def approtect_requested(self) -> bool:
-        """UICR APPROTECT asks for protection at reset.
+        """nRF52840: UICR APPROTECT asks for protection at reset.
 
         Legacy parts: any PALL value but 0xFF (Disabled) enables it, HwDisabled's 0x5A among
         them, as their product specification says. Hardened parts protect at every reset
@@ -391,17 +395,26 @@ class SimUnit:
         return self.info.build_code == "hardened" or value != 0xFF
 
     def reset(self) -> None:
-        """A reset of the chip: APPROTECT latches, the boot counter moves, the core starts from
-        the vector table (or halts on it, if a debugger asked). Caller holds the lock."""
-        self.info.protected = self.approtect_requested()
+        """A reset of the chip: the protection latches (APPROTECT, RDP), the boot counter moves,
+        the core starts from the vector table (or halts on it, if a debugger asked). Caller
+        holds the lock."""
+        self.chip.latch_protection(self)
         self.info.boot_count += 1
-        reset_core(self.core_state, self.read_nvm(board.FLASH_BASE, 8))
+        reset_core(self.core_state, self.vector_table(), self.reset_peripherals)
+
+    def vector_table(self) -> bytes:
+        """The first two words the core resets from (boot from flash)."""
+        return self.read_nvm(self.chip.boot_address, 8)
+
+    def reset_peripherals(self, state: CoreState) -> None:
+        """The chip's peripherals at their reset values (some loaded from non-volatile memory)."""
+        self.chip.reset_peripherals(state, self.read_nvm)
 
 
 def lock_unit_as_delivered(unit: SimUnit) -> None:
     """Make a unit arrive locked, as a unit from a previous run or a returned board does."""
     with unit.locked():
-        unit.program_nvm(board.UICR_APPROTECT, b"\x00\x00\x00\x00")
+        unit.chip.lock_as_delivered(unit)
         unit.reset()
 
 
@@ -416,29 +429,41 @@ class SimUnitStore:
         return self.root / "units"
 
     def create_unit(
-        self, *, timing_factor: float = 0.0, device_id: int | None = None, build_code: BuildCode = "legacy"
+        self,
+        *,
+        timing_factor: float = 0.0,
+        device_id: int | None = None,
+        build_code: BuildCode = "legacy",
+        target: str = DEFAULT_TARGET,
     ) -> SimUnit:
-        """Make a blank unit (erased flash and UICR, unique DEVICEID) and return it; a part with
-        hardened APPROTECT arrives with its access port closed, as it leaves the factory."""
+        """Make a blank unit of ``target``'s family (erased flash, factory option bytes or UICR,
+        a unique id) and return it; an nRF52840 with hardened APPROTECT arrives with its access
+        port closed, as it leaves the factory."""
         if timing_factor < 0:
             raise SimulationError("timing factor must not be negative")
         if build_code not in BUILD_CODES:
             raise SimulationError(f"unknown build code {build_code!r} (one of: {', '.join(BUILD_CODES)})")
+        chip = chip_for(target)
+        if target != "nrf52840" and build_code != "legacy":
+            raise SimulationError(f"a build code (APPROTECT generation) is an nRF52840's; {target} has none")
+        if device_id is not None:
+            chip.check_device_id(device_id)
         self.units_dir.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(self.root / "store.lock"), timeout=LOCK_TIMEOUT_SECONDS):
             numbers = [int(p.name.split("-")[1]) for p in self.units_dir.iterdir() if _UNIT_ID_PATTERN.match(p.name)]
             unit_id = f"unit-{(max(numbers) + 1) if numbers else 1:04d}"
             directory = self.units_dir / unit_id
             directory.mkdir()
-            (directory / "nvm.bin").write_bytes(b"\xff" * NVM_SIZE)
+            (directory / "nvm.bin").write_bytes(chip.blank_nvm())
             (directory / "counters.bin").write_bytes(bytes(COUNTERS_SIZE))
             info = UnitInfo(
                 unit_id=unit_id,
-                device_id=device_id if device_id is not None else secrets.randbits(64),
+                device_id=device_id if device_id is not None else chip.random_device_id(),
+                target=target,
                 timing_factor=timing_factor,
                 variant=VARIANT_OF_BUILD_CODE[build_code],
                 build_code=build_code,
-                protected=build_code == "hardened",
+                protected=chip.initial_protection(build_code),
             )
             # unit.json last and whole: a unit is visible to other processes only once complete.
             staging = directory / "unit.json.tmp"
@@ -460,6 +485,17 @@ class SimUnitStore:
             and _UNIT_ID_PATTERN.match(name)
             and os.path.isfile(os.path.join(self.units_dir, name, "unit.json"))
         )
+
+    def target_of(self, unit_id: str) -> str:
+        """A unit's target, from ``unit.json`` alone (a probe list names every unit's board)."""
+        try:
+            data = json.loads((self.units_dir / unit_id.removeprefix("sim:") / "unit.json").read_text("utf-8"))
+        except (OSError, ValueError) as error:
+            raise SimulationError(f"no readable simulated unit {unit_id!r} in {self.units_dir}") from error
+        target = data.get("target", DEFAULT_TARGET)
+        if target not in TARGETS:
+            raise SimulationError(f"unknown target {target!r} in unit.json")
+        return str(target)
 
     def open_unit(self, unit_id: str) -> SimUnit:
         """Open a unit by id; ``sim:`` prefixes are accepted so probe ids work too."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from station.sim import device as sim_device
+from station.sim.chips.nrf52840 import CTRL_AP, CTRL_AP_APPROTECTSTATUS, Nrf52Port
 from station.sim.host import _serve_session, _socket_address, host_socket_path
 from station.sim.units import SimUnitStore
 
@@ -94,7 +95,7 @@ class LaggingResets:
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Into every ``SimDevice`` of this process (on a threaded host: the hosted ones)."""
         original_reset = sim_device.SimDevice.system_reset
-        original_read = sim_device.SimDevice._read_ctrl_ap
+        original_read = Nrf52Port.read_ap
 
         def lagging_reset(device: sim_device.SimDevice) -> None:
             self._status_read.clear()
@@ -102,14 +103,14 @@ class LaggingResets:
             self._status_read.wait(self.limit)
             original_reset(device)
 
-        def noting_read(device: sim_device.SimDevice, register: int) -> int:
-            value = original_read(device, register)
-            if register == sim_device.CTRL_AP_APPROTECTSTATUS:
+        def noting_read(port: Nrf52Port, apsel: int, register: int) -> int | None:
+            value = original_read(port, apsel, register)
+            if apsel == CTRL_AP and register == CTRL_AP_APPROTECTSTATUS:
                 self._status_read.set()
             return value
 
         monkeypatch.setattr(sim_device.SimDevice, "system_reset", lagging_reset)
-        monkeypatch.setattr(sim_device.SimDevice, "_read_ctrl_ap", noting_read)
+        monkeypatch.setattr(Nrf52Port, "read_ap", noting_read)
 
     def release(self) -> None:
         """Let a reset still held go on (teardown: its session thread must end)."""

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from station.sim import board
-from station.sim.core import EmulatedCore, PreparedEngine
+from station.sim.core import EmulatedCore
+from station.sim.core_memory import PreparedEngine
 from station.sim.core_state import CoreState
 from station.sim.flash_copy import changed_words
 

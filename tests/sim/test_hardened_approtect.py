@@ -16,8 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from station.sim import board
+from station.sim.chips.nrf52840 import CTRL_AP, CTRL_AP_APPROTECTSTATUS, CTRL_AP_ERASEALL
 from station.sim.core_state import RunState
-from station.sim.device import CTRL_AP, CTRL_AP_APPROTECTSTATUS, CTRL_AP_ERASEALL, SimDevice
+from station.sim.device import SimDevice
 from station.sim.firmware import DemoFirmware
 from station.sim.units import SimUnit, SimUnitStore
 

@@ -1,0 +1,40 @@
+"""The chip families a simulated unit can be, by pyOCD target type.
+
+A unit records its target in ``unit.json``; everything family-specific follows from
+:func:`chip_for` (see :mod:`station.sim.chips.base` for what a family brings). The family
+modules are imported when first asked for: the shared core state imports
+:mod:`station.sim.chips.layout`, and the families import the core state.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Final
+
+from station.domain.errors import SimulationError
+
+if TYPE_CHECKING:
+    from station.sim.chips.base import ChipModel
+
+NRF52840: Final = "nrf52840"
+STM32F429XI: Final = "stm32f429xi"
+TARGETS: Final = (NRF52840, STM32F429XI)
+DEFAULT_TARGET: Final = NRF52840
+
+
+@functools.cache
+def chip_for(target: str) -> ChipModel:
+    """The chip model of a pyOCD target type (one object per family, shared)."""
+    if target == NRF52840:
+        from station.sim.chips.nrf52840 import Nrf52840
+
+        return Nrf52840()
+    if target == STM32F429XI:
+        from station.sim.chips.stm32f429 import Stm32f429xi
+
+        return Stm32f429xi()
+    raise SimulationError(f"unknown simulated target {target!r} (one of: {', '.join(TARGETS)})")
+
+
+def default_chip() -> ChipModel:
+    return chip_for(DEFAULT_TARGET)

@@ -1,0 +1,176 @@
+"""The seam between the family-neutral simulator and one chip family.
+
+A family is two things. A :class:`ChipModel` (one object per family, no state) gives the
+facts: the memory layout the core maps (:mod:`station.sim.chips.layout`), the product's flash
+layout the unit's firmware and console use, the factory information page, the peripherals'
+reset values, what a reset latches, and how the lock state is said. A :class:`FamilyPort`
+(one per debug session, made by :meth:`ChipModel.make_port`) is the family's part of the
+debug port: its flash controller's registers, its extra access ports (the nRF52's CTRL-AP),
+and what its protection does to a debugger's accesses.
+
+The core, its shared state, the exceptions, the debug units (DHCSR, FPB, DWT), the DP and the
+AHB-AP are the same for every family (:mod:`station.sim.device`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from station.sim.chips.layout import MemoryLayout, Window
+
+if TYPE_CHECKING:
+    from station.sim.core_state import CoreState
+    from station.sim.device import SimDevice
+    from station.sim.flash_copy import PageStores
+    from station.sim.units import SimUnit, UnitInfo
+
+ReadNvm = Callable[[int, int], bytes]
+
+
+class BusError(Exception):
+    """A register store the chip answers with a bus error (an STM32's wrong key sequence): the
+    CPU takes a precise BusFault, a debugger gets a transfer fault."""
+
+
+@dataclass(frozen=True)
+class ProductLayout:
+    """Where the simulated product keeps what in flash (its bootloader and application are
+    built for it; the station's recipe names the same regions). The credential and key-store
+    regions are separate erase units that firmware programming never touches."""
+
+    bootloader: Window
+    app_header: Window
+    application: Window
+    credentials: Window
+    key_store: Window
+    # Further regions ``station sim show`` summarises (UICR, option bytes).
+    extra_regions: tuple[tuple[str, Window], ...] = ()
+
+    def regions(self) -> list[tuple[str, Window]]:
+        return [
+            ("bootloader", self.bootloader),
+            ("app-header", self.app_header),
+            ("application", self.application),
+            ("credentials", self.credentials),
+            ("key-store", self.key_store),
+            *self.extra_regions,
+        ]
+
+
+class FamilyPort(Protocol):
+    """The family's part of one debug session (see the module docstring)."""
+
+    def check_port(self) -> None:
+        """Raise if the debug port does not answer at all (STM32 RDP level 2)."""
+        ...
+
+    @property
+    def device_enabled(self) -> bool:
+        """AHB-AP CSW.DeviceEn: whether the AP can reach the system (nRF52 APPROTECT clears it)."""
+        ...
+
+    def check_debug_access(self, address: int, length: int) -> None:
+        """Raise TransferFaultError if the chip's protection refuses this debug memory access."""
+        ...
+
+    def read_ap(self, apsel: int, register: int) -> int | None:
+        """A register of an access port other than the AHB-AP; None: there is no such AP."""
+        ...
+
+    def write_ap(self, apsel: int, register: int, value: int) -> None: ...
+
+    def read_register(self, address: int) -> int | None:
+        """A register whose value the family computes; None: the shared register file's value."""
+        ...
+
+    def write_register(self, address: int, size: int, value: int) -> bool:
+        """A store (the CPU's or a debugger's) to a register with behaviour; True when the
+        family kept or refused it itself, False when the register file keeps it as written."""
+        ...
+
+    def nvm_write(self, address: int, size: int, value: int) -> None:
+        """A debugger's store to non-volatile memory, as the flash controller takes it."""
+        ...
+
+    def cpu_nvm_stores(self, stores: list[PageStores]) -> None:
+        """The CPU's stores to non-volatile memory since the last look, page by page."""
+        ...
+
+    def nvm_writable(self) -> bool:
+        """Whether the flash controller programs what the CPU stores to flash right now."""
+        ...
+
+    @property
+    def nvm_store_hook(self) -> Callable[[int, int, int], None] | None:
+        """For a flash controller that judges every CPU store to flash by itself (its width,
+        its control register at that moment): what takes each one. None: the stores are
+        handed over a page at a time (:meth:`cpu_nvm_stores`)."""
+        ...
+
+
+class ChipModel(ABC):
+    """One chip family's facts (see the module docstring)."""
+
+    target: str  # pyOCD's target type
+    part_name: str  # as people say it: "nRF52840"
+    layout: MemoryLayout
+    product: ProductLayout
+    device_id_digits: int  # how many hex digits the unique id is shown with
+    device_id_source: str  # where the id lives, in words
+    behaving_ranges: tuple[tuple[int, int], ...]  # register ranges whose CPU stores have effects
+    ahb_ap: int = 0  # APSEL of the AHB-AP
+
+    def device_id_text(self, device_id: int) -> str:
+        return f"{device_id:0{self.device_id_digits}X}"
+
+    @property
+    def boot_address(self) -> int:
+        """Where the reset vector table is read from (flash, also through a boot alias)."""
+        return self.layout.flash.base
+
+    @abstractmethod
+    def random_device_id(self) -> int:
+        """A new unit's unique id, shaped as the family's parts carry it."""
+
+    @abstractmethod
+    def check_device_id(self, device_id: int) -> None:
+        """SimulationError if ``device_id`` cannot be this family's id."""
+
+    @abstractmethod
+    def blank_nvm(self) -> bytes:
+        """A new unit's non-volatile memory: erased flash, factory option bytes."""
+
+    @abstractmethod
+    def is_blank(self, nvm: bytes) -> bool:
+        """Whether the non-volatile memory holds nothing a station put there."""
+
+    @abstractmethod
+    def id_image(self, info: UnitInfo) -> bytes:
+        """The factory information page as the unit's identity fills it."""
+
+    @abstractmethod
+    def reset_peripherals(self, state: CoreState, read_nvm: ReadNvm) -> None:
+        """What a chip reset does to the peripheral registers."""
+
+    @abstractmethod
+    def latch_protection(self, unit: SimUnit) -> None:
+        """What a reset latches from non-volatile memory: the debug port's protection."""
+
+    @abstractmethod
+    def lock_words(self, unit: SimUnit) -> tuple[str, bool]:
+        """The lock state as the family says it, and whether a change waits for a reset."""
+
+    @abstractmethod
+    def lock_as_delivered(self, unit: SimUnit) -> None:
+        """Write the family's lock, for a unit that arrives locked (the caller resets it)."""
+
+    @abstractmethod
+    def initial_protection(self, build_code: str) -> bool:
+        """Whether a new part leaves the factory with its debug port closed."""
+
+    @abstractmethod
+    def make_port(self, device: SimDevice) -> FamilyPort:
+        """The family's part of a new debug session on ``device``."""
