@@ -225,6 +225,19 @@ LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {
 SUPPORTED_LOCK_METHODS: Final = frozenset(LOCK_METHOD_TARGETS)
 
 
+@dataclass(frozen=True)
+class DevicePack:
+    """A CMSIS device family pack that describes the recipe's target, for pyOCD's ``pack``
+    session option (a part beyond pyOCD's built-in targets). ``sha256`` pins the .pack file's
+    bytes, as an image's hash pins its content; ``device`` and ``vendor`` are the pack's names
+    for the part the target is (checked by the loader: see docs/targets.md)."""
+
+    path: Path
+    sha256: str
+    device: str  # the .pdsc's Dname (or Dvariant), e.g. "nRF52840_xxAA"
+    vendor: str = ""  # the family's Dvendor without its number, e.g. "Nordic Semiconductor"
+
+
 class ReplyFormat(enum.StrEnum):
     TEXT = "text"  # a reply is the lines up to a success or failure line
     GECKO_MACHINE = "gecko-machine"  # a header "R<status><length>" then exactly <length> bytes
@@ -355,6 +368,7 @@ class Recipe:
     source_text: str = field(default="", repr=False, compare=False)
     instructions: tuple[StepInstruction, ...] = ()
     selftest: SelfTestSettings = field(default_factory=SelfTestSettings)
+    pack: DevicePack | None = None  # the CMSIS pack the target comes from; None: a pyOCD built-in
 
     @property
     def image_hashes(self) -> tuple[str, ...]:

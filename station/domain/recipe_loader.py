@@ -29,6 +29,11 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
     description = "..."                  # optional
     target = "nrf52840"                  # pyOCD target type
     firmware_version = "1.4.2"           # what the unit's `ver` must report
+    pack = "Vendor.DFP.1.0.0.pack"       # optional: a CMSIS device pack (relative to the
+                                         # recipe) that describes the target (docs/targets.md)
+    pack_sha256 = "..."                  # required with pack: SHA-256 of the .pack file; the
+                                         # pack must hold a top-level .pdsc with a device or
+                                         # variant that pyOCD names like `target`
 
     [flash]            start, size, page_size
     [regions.NAME]     role (bootloader | app_header | application | credentials |
@@ -107,6 +112,7 @@ from station.domain.recipe_sections import (
     read_binding,
     read_console,
     read_lock,
+    read_pack,
     read_selftest,
     read_serial_rule,
     read_steps,
@@ -117,8 +123,9 @@ _TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{1,63}$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf": "elf", ".axf": "elf"}
 _TOP_LEVEL_KEYS: Final = (
-    "schema", "product", "description", "target", "firmware_version", "flash", "regions", "images", "serial",
-    "credentials", "lock", "console", "activation", "steps", "binding", "instructions", "selftest",
+    "schema", "product", "description", "target", "firmware_version", "pack", "pack_sha256", "flash", "regions",
+    "images", "serial", "credentials", "lock", "console", "activation", "steps", "binding", "instructions",
+    "selftest",
 )  # fmt: skip
 
 
@@ -174,6 +181,7 @@ class _RecipeLoader:
         description = problems.read(lambda: top.string("description", required=False, default=""))
         target = problems.read(lambda: self._target(top))
         firmware_version = problems.read(lambda: self._firmware_version(top))
+        pack = problems.read(lambda: read_pack(top, self.base, target))
         credentials = problems.read(lambda: self._credentials(top))
         plan = None if credentials is None else credentials.plan
         flash = problems.read(lambda: self._flash(top, plan, problems))
@@ -210,6 +218,7 @@ class _RecipeLoader:
             source_text=text,
             instructions=instructions,
             selftest=selftest,
+            pack=pack,
         )
 
     @staticmethod

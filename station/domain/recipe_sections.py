@@ -5,8 +5,14 @@ depend on each other and on the recipe's folder) and calls these.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import re
 import string
+import zipfile
+from pathlib import Path
 from typing import Final
+from xml.etree import ElementTree
 
 import biip
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
@@ -21,6 +27,7 @@ from station.domain.recipe import (
     ActivationSettings,
     ConsoleCommands,
     ConsoleDialect,
+    DevicePack,
     LockMethod,
     LockSettings,
     ReplyFormat,
@@ -33,6 +40,8 @@ from station.domain.selftest import VALID_FOR_SHIFT, SelfTestSettings, parse_val
 from station.domain.strict_toml import StrictTable, toml_key, toml_type
 
 _LINE_ENDINGS: Final = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
+_SHA256_HEX: Final = re.compile(r"^[0-9a-f]{64}$")
+_PDSC_MAX_BYTES: Final = 64 * 1024 * 1024  # the largest vendors' descriptions are a few MiB
 
 
 def template_fields(template: str) -> list[tuple[str, str | None, str | None]]:
@@ -289,3 +298,111 @@ def read_selftest(top: StrictTable) -> SelfTestSettings:
     except ValueError as error:
         raise table.error("valid_for", str(error)) from None
     return SelfTestSettings(tuple(golden), required, valid_for)
+
+
+# -- CMSIS device pack
+
+
+def pack_target_name(part_number: str) -> str:
+    """The pyOCD target type a pack's part number becomes. pyOCD's rule
+    (``pyocd.target.normalise_target_type_name``), kept here because the domain imports no
+    pyOCD: ASCII letters and digits lower-cased, ``_`` kept, every run of other characters one
+    ``_`` ("nRF52840_xxAA" -> "nrf52840_xxaa", "EFR32MG12P433F1024GM68" -> "efr32mg12p433f1024gm68")."""
+    result: list[str] = []
+    replacing = False
+    for character in part_number:
+        if character.isascii() and (character.isalnum() or character == "_"):
+            result.append(character.lower())
+            replacing = False
+        elif not replacing:
+            result.append("_")
+            replacing = True
+    return "".join(result)
+
+
+def read_pack(top: StrictTable, base: Path, target: str | None) -> DevicePack | None:
+    """The top-level ``pack`` (a CMSIS device pack file, relative to the recipe) and
+    ``pack_sha256`` (its pinned SHA-256). The pack must be a zip with its .pdsc at the top level
+    that describes a device (or variant) pyOCD names like the recipe's target (not matched when
+    the target was refused). The bytes hashed are the bytes read: a file swapped in between
+    cannot pass. None when the recipe names no pack (the target is one of pyOCD's own)."""
+    name = top.optional_string("pack")
+    if name is None:
+        if top.has("pack_sha256"):
+            raise top.error("pack_sha256", "pins a pack, but the recipe names no pack")
+        return None
+    if not name:
+        raise top.error("pack", "must name a CMSIS pack file (.pack)")
+    if not top.has("pack_sha256"):
+        raise top.error(
+            "pack_sha256", "missing (required with pack: the SHA-256 of the .pack file, as sha256sum gives it)"
+        )
+    pinned = top.string("pack_sha256").lower()
+    if not _SHA256_HEX.match(pinned):
+        raise top.error("pack_sha256", "must be 64 hex digits (the SHA-256 of the .pack file)")
+    path = base / name
+    if not path.is_file():
+        raise top.error("pack", f"pack file {path} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise top.error("pack", f"cannot read {path}: {error.strerror or error}") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned:
+        raise top.error("pack_sha256", f"pack hash differs from the pinned one (file {actual}, pinned {pinned})")
+    devices = _pack_devices(top, path.name, data)
+    if target is None:
+        return None
+    for device, vendor in devices:
+        if pack_target_name(device) == target:
+            return DevicePack(path, actual, device, vendor)
+    named = ", ".join(f"{device} ({pack_target_name(device)})" for device, _ in devices[:8])
+    more = f" and {len(devices) - 8} more" if len(devices) > 8 else ""
+    raise top.error(
+        "pack", f"{path.name} describes no device that pyOCD names {target!r} (it describes {named}{more})"
+    )
+
+
+def _pack_devices(top: StrictTable, file_name: str, data: bytes) -> list[tuple[str, str]]:
+    """(part number, vendor) of every device and variant the pack's .pdsc describes, found as
+    pyOCD finds them (``pyocd.target.pack.cmsis_pack``): the first ``*.pdsc`` in the zip, each
+    ``family`` and, below it through ``subFamily``, ``device`` and ``variant`` elements, a part
+    number being ``Dname``, else a variant's ``Dvariant``."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise top.error("pack", f"{file_name} is not a CMSIS pack: not a zip file") from None
+    with archive:
+        entry = next((info for info in archive.infolist() if info.filename.endswith(".pdsc")), None)
+        if entry is None:
+            raise top.error("pack", f"{file_name} is not a CMSIS pack: it holds no .pdsc file")
+        if "/" in entry.filename.strip("/"):
+            raise top.error(
+                "pack", f"{file_name} is not a CMSIS pack: its .pdsc ({entry.filename}) is not at its top level"
+            )
+        if entry.file_size > _PDSC_MAX_BYTES:
+            raise top.error("pack", f"{entry.filename} in {file_name} is {entry.file_size} bytes: too large a .pdsc")
+        try:
+            description = archive.read(entry)
+        except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as error:
+            raise top.error("pack", f"cannot read {entry.filename} from {file_name}: {error}") from None
+    try:
+        root = ElementTree.fromstring(description)
+    except ElementTree.ParseError as error:
+        raise top.error("pack", f"{entry.filename} in {file_name} is not valid XML: {error}") from None
+    devices: list[tuple[str, str]] = []
+
+    def collect(element: ElementTree.Element, vendor: str) -> None:
+        for child in element:
+            if child.tag not in ("subFamily", "device", "variant"):
+                continue
+            part = child.get("Dname") or (child.get("Dvariant") if child.tag == "variant" else None)
+            if part:
+                devices.append((part, vendor))
+            collect(child, vendor)
+
+    for family in root.iter("family"):
+        collect(family, (family.get("Dvendor") or "").split(":")[0])
+    if not devices:
+        raise top.error("pack", f"{entry.filename} in {file_name} describes no device")
+    return devices

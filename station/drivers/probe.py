@@ -4,11 +4,16 @@ Every session is opened with ``auto_unlock=False``: pyOCD's default mass-erases 
 nRF52 or Kinetis on connect, and erasing a locked unit is a supervisor's rework, never an
 accident. pyOCD does not verify after programming, so :meth:`PyOcdSession.read` exists for
 the station's own read-back.
+
+A recipe whose target comes from a CMSIS device pack has every session opened with pyOCD's
+``pack`` option, so that pyOCD makes the pack's devices targets (its flash algorithms, memory
+map and, for a family it knows, its family class); see :func:`check_pack_target`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import struct
 import threading
@@ -20,9 +25,18 @@ from pyocd.core import exceptions as pyocd_errors
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
 from pyocd.flash.loader import FlashLoader
+from pyocd.target import TARGET
+from pyocd.target.builtin import BUILTIN_TARGETS
 
-from station.domain.errors import FlashError, ProbeError, StationError, UnitError, UnitLockedError
-from station.domain.recipe import LockSettings
+from station.domain.errors import (
+    ConfigurationError,
+    FlashError,
+    ProbeError,
+    StationError,
+    UnitError,
+    UnitLockedError,
+)
+from station.domain.recipe import DevicePack, LockSettings
 from station.drivers.profiles import DeviceProfile, LockStrategy, profile_for_target
 
 LOG = logging.getLogger(__name__)
@@ -79,10 +93,54 @@ class DebugPortSilentError(ProbeError):
 
 
 def _silent_port(error: BaseException) -> bool:
-    """pyOCD's "no acknowledge" (neither a fault the port reported nor a probe timeout)."""
-    return isinstance(error, pyocd_errors.TransferError) and not isinstance(
-        error, pyocd_errors.TransferFaultError | pyocd_errors.TransferTimeoutError
-    )
+    """pyOCD's "no acknowledge" (neither a fault the port reported nor a probe timeout). When it
+    comes while the DP connects, pyOCD raises a plain "Target not detected" error from it: the
+    no-acknowledge is its cause."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, pyocd_errors.TransferError):
+            return not isinstance(cause, pyocd_errors.TransferFaultError | pyocd_errors.TransferTimeoutError)
+        cause = cause.__cause__
+    return False
+
+
+def check_pack_target(target_type: str) -> None:
+    """Refuse a pack target that pyOCD would not take from the pack: pyOCD adds a pack's device
+    only under a name no built-in target has, and silently uses its built-in one otherwise."""
+    if target_type in BUILTIN_TARGETS:
+        raise ConfigurationError(
+            f"target {target_type!r} is one of pyOCD's built-in targets, which pyOCD uses instead of the "
+            "pack's device of that name: name a target only the pack describes, or no pack"
+        )
+
+
+# pyOCD keeps the targets it made from packs in one table for the whole process, under the
+# device's name, and never replaces one. Which pack (by SHA-256) each of the station's came from:
+# a recipe with another pack for the same device name gets its own, not the first one's.
+_PACK_TARGETS: dict[str, str] = {}
+_PACK_TARGETS_LOCK = threading.Lock()
+
+
+def _prepare_pack_target(target_type: str, pack: DevicePack) -> None:
+    """Before a session that may make the pack's targets: drop another pack's target of this
+    name, and make sure the file pyOCD is about to read is still the pinned one."""
+    with _PACK_TARGETS_LOCK:
+        made = TARGET.get(target_type)
+        if made is not None and _PACK_TARGETS.get(target_type) == pack.sha256:
+            return
+        if made is not None and hasattr(made, "_pack_device"):
+            del TARGET[target_type]
+        try:
+            with pack.path.open("rb") as file:
+                actual = hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError as error:
+            raise ConfigurationError(f"cannot read the recipe's pack {pack.path}: {error.strerror or error}") from None
+        if actual != pack.sha256:
+            raise ConfigurationError(
+                f"the recipe's pack {pack.path} changed since the recipe was checked "
+                f"(file {actual}, pinned {pack.sha256}); nothing was done"
+            )
+        _PACK_TARGETS[target_type] = pack.sha256
 
 
 class PyOcdSession:
@@ -164,14 +222,24 @@ class PyOcdProbe:
 
     What depends on the chip family (device id, lock, rework) comes from the device profile
     of ``target_type``: a target no profile covers is a ConfigurationError here, before any
-    session opens.
+    session opens. With ``pack`` (the recipe's CMSIS pack) every session gets pyOCD's ``pack``
+    option, so that the target is the pack's device.
     """
 
     def __init__(
-        self, probe_id: str, target_type: str, lock: LockSettings, *, frequency: int = 4_000_000
+        self,
+        probe_id: str,
+        target_type: str,
+        lock: LockSettings,
+        *,
+        frequency: int = 4_000_000,
+        pack: DevicePack | None = None,
     ) -> None:
         self.probe_id = probe_id
         self.target_type = target_type
+        if pack is not None:
+            check_pack_target(target_type)
+        self._pack = pack
         self._profile = profile_for_target(target_type)
         self._lock = self._profile.lock(lock)
         self._frequency = frequency
@@ -206,6 +274,9 @@ class PyOcdProbe:
             **extra_options,
         }
         options["auto_unlock"] = False
+        if self._pack is not None:
+            _prepare_pack_target(self.target_type, self._pack)
+            options["pack"] = [str(self._pack.path)]
         try:
             session = ConnectHelper.session_with_chosen_probe(
                 unique_id=self.probe_id, blocking=False, auto_open=False, options=options

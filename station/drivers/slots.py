@@ -29,7 +29,7 @@ def hardware_slot(
         raise NoProbeError(f"slot {name} has no probe")
     if not console_port:
         raise NoProbeError(f"slot {name} has no console port")
-    probe = PyOcdProbe(probe_id, recipe.target, recipe.lock, frequency=swd_frequency_hz)
+    probe = PyOcdProbe(probe_id, recipe.target, recipe.lock, frequency=swd_frequency_hz, pack=recipe.pack)
 
     def open_console() -> UnitConsole:
         return SerialConsole(console_port, recipe.console)

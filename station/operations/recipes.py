@@ -15,6 +15,7 @@ from station.domain.recipe_loader import load_recipe
 from station.domain.scan import SerialRuleKind
 from station.domain.selftest import describe_validity
 from station.domain.text import escape_text
+from station.drivers.probe import check_pack_target
 from station.drivers.profiles import profile_and_lock
 from station.security.credentials import check_recipe_credentials
 
@@ -32,6 +33,8 @@ class CheckedRecipe:
 def check_recipe(path: Path) -> CheckedRecipe:
     """Load a recipe with every check (images against their pinned hashes, credentials); writes nothing."""
     recipe = load_recipe(path)
+    if recipe.pack is not None:
+        check_pack_target(recipe.target)
     check_recipe_credentials(recipe.credentials)
     return CheckedRecipe(recipe, describe_recipe(recipe))
 
@@ -42,6 +45,7 @@ def describe_recipe(recipe: Recipe) -> str:
         f"recipe      {recipe.path}",
         f"product     {recipe.product}" + (f"  ({recipe.description})" if recipe.description else ""),
         f"target      {recipe.target}",
+        *_pack_lines(recipe),
         f"firmware    {recipe.firmware_version}",
         f"flash       0x{recipe.flash.start:08X}-0x{recipe.flash.end:08X}, page 0x{recipe.flash.page_size:X}",
         "regions",
@@ -106,6 +110,18 @@ def describe_recipe(recipe: Recipe) -> str:
     return "\n".join(lines)
 
 
+def _pack_lines(recipe: Recipe) -> list[str]:
+    """The CMSIS pack the target comes from, if any, and the device in it."""
+    pack = recipe.pack
+    if pack is None:
+        return []
+    vendor = f"{escape_text(pack.vendor)} " if pack.vendor else ""
+    return [
+        f"pack        {escape_text(str(pack.path))}",
+        f"{'':<12}device {vendor}{escape_text(pack.device)} (pyOCD target {recipe.target}), sha256 {pack.sha256}",
+    ]
+
+
 def recipe_document(recipe: Recipe) -> dict[str, Any]:
     """The fields :func:`describe_recipe` prints, as JSON-ready data (addresses as numbers)."""
     rule = recipe.serial_rule
@@ -116,6 +132,9 @@ def recipe_document(recipe: Recipe) -> dict[str, Any]:
         "product": recipe.product,
         "description": recipe.description,
         "target": recipe.target,
+        "pack": None if recipe.pack is None else {
+            "file": str(recipe.pack.path), "sha256": recipe.pack.sha256, "device": recipe.pack.device,
+            "vendor": recipe.pack.vendor},
         "firmware_version": recipe.firmware_version,
         "flash": {"start": recipe.flash.start, "end": recipe.flash.end, "page_size": recipe.flash.page_size},
         "regions": [{"name": region.name, "role": region.role.value, "address": region.address, "end": region.end,
