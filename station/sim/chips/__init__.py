@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 NRF52840: Final = "nrf52840"
 STM32F429XI: Final = "stm32f429xi"
-TARGETS: Final = (NRF52840, STM32F429XI)
+K64F: Final = "k64f"
+TARGETS: Final = (NRF52840, STM32F429XI, K64F)
 DEFAULT_TARGET: Final = NRF52840
 
 
@@ -33,6 +34,10 @@ def chip_for(target: str) -> ChipModel:
         from station.sim.chips.stm32f429 import Stm32f429xi
 
         return Stm32f429xi()
+    if target == K64F:
+        from station.sim.chips.k64f import K64f
+
+        return K64f()
     raise SimulationError(f"unknown simulated target {target!r} (one of: {', '.join(TARGETS)})")
 
 
