@@ -1,18 +1,18 @@
 /*
  * Demo application of the simulated unit, linked at APPLICATION_ADDRESS and started by the
- * demo bootloader. It does what a real nRF52840 firmware does first, so that a simulated core
- * running it meets the same things a real one does: .data copied from flash and .bss zeroed,
- * the FPU enabled (and used once), a boot banner sent by EasyDMA through UARTE0, SysTick at
- * 1 kHz from the 64 MHz processor clock, and a main loop that sleeps between interrupts.
+ * demo bootloader. It does what a real firmware does first, so that a simulated core running
+ * it meets the same things a real one does: .data copied from flash and .bss zeroed, the FPU
+ * enabled (and used once), a boot banner sent through the family's UART (board.h: UARTE0 by
+ * EasyDMA on the nRF52840, USART1 on the STM32F429), SysTick at 1 kHz from the processor
+ * clock, and a main loop that sleeps between interrupts.
  *
  * What a debugger looks at: `systick_count` (every tick) and `heartbeat_count` (every 100
- * ticks, in the non-inlined `heartbeat()`), both at fixed RAM addresses (application.ld,
- * and station/sim/board.py names them).
+ * ticks, in the non-inlined `heartbeat()`), both at fixed RAM addresses (the family's
+ * application.ld, and station/sim/board.py names them).
  */
-#include "registers.h"
+#include "board.h" /* the family's: firmware_build.py puts its folder on the include path */
 
 #define HEARTBEAT_TICKS 100u
-#define UARTE_WAIT_LOOPS 1000000u /* far longer than a banner takes at 115200 baud */
 
 /* The application header the station writes at APP_HEADER_ADDRESS (station/domain/formats.py):
  * magic "SAPH" | version u16 | header_size u16 | app_address u32 | app_size u32 |
@@ -44,7 +44,7 @@ __attribute__((section(".shared.heartbeat_count"), used)) volatile uint32_t hear
 volatile float fpu_operand = 2.0f;
 volatile float fpu_result;
 
-/* EasyDMA reads RAM only: the banner is composed here, never sent from flash. */
+/* The banner is composed in RAM: the nRF52840's EasyDMA reads nothing else. */
 static char banner_buffer[96];
 
 __attribute__((section(".vectors"), used)) const uintptr_t vector_table[VECTOR_COUNT] = {
@@ -135,30 +135,6 @@ static uint32_t compose_banner(void)
     return length;
 }
 
-/* One EasyDMA transmission; bounded waits, so a UARTE that never answers cannot hang the boot. */
-static void uarte_send(const char *buffer, uint32_t length)
-{
-    P0_OUTSET = 1u << UARTE_TXD_PIN; /* TXD idles high, as the UARTE chapter asks */
-    P0_DIRSET = 1u << UARTE_TXD_PIN;
-    UARTE0_PSEL_TXD = UARTE_TXD_PIN; /* port 0, CONNECT bit (31) clear */
-    UARTE0_BAUDRATE = UARTE_BAUDRATE_115200;
-    UARTE0_CONFIG = UARTE_CONFIG_8N1_NO_FLOW_CONTROL;
-    UARTE0_ENABLE = UARTE_ENABLE_ENABLED;
-
-    UARTE0_TXD_PTR = (uint32_t)(uintptr_t)buffer;
-    UARTE0_TXD_MAXCNT = length;
-    UARTE0_EVENTS_ENDTX = 0;
-    UARTE0_EVENTS_TXSTOPPED = 0;
-    UARTE0_TASKS_STARTTX = 1;
-    for (uint32_t loops = 0; loops < UARTE_WAIT_LOOPS && UARTE0_EVENTS_ENDTX == 0u; loops++) {
-    }
-    UARTE0_TASKS_STOPTX = 1;
-    for (uint32_t loops = 0; loops < UARTE_WAIT_LOOPS && UARTE0_EVENTS_TXSTOPPED == 0u; loops++) {
-    }
-    UARTE0_EVENTS_ENDTX = 0;
-    UARTE0_EVENTS_TXSTOPPED = 0;
-}
-
 static void start_systick(void)
 {
     SYST_RVR = CPU_CLOCK_HZ / 1000u - 1u; /* 1 kHz */
@@ -171,7 +147,7 @@ static void __attribute__((noreturn, noinline)) application_main(void)
 {
     fpu_result = fpu_operand * 1.5f + 0.25f;
     start_systick();
-    uarte_send(banner_buffer, compose_banner());
+    board_uart_send(banner_buffer, compose_banner());
 
     uint32_t next_heartbeat = HEARTBEAT_TICKS;
     for (;;) {

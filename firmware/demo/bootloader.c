@@ -1,11 +1,11 @@
 /*
- * Demo bootloader at 0x0: the core's reset lands here. It hands the core to the application
- * linked at APPLICATION_ADDRESS as a real bootloader does: the application's vector table
+ * Demo bootloader at the start of flash: the core's reset lands here. It hands the core to
+ * the application linked at APPLICATION_ADDRESS as a real bootloader does: its vector table
  * becomes the active one (VTOR), the main stack pointer is loaded from its vector 0 and the
  * core jumps to its reset handler (vector 1). When no plausible application is there (erased
  * flash reads 0xFFFFFFFF) it sleeps instead of jumping into the void.
  */
-#include "registers.h"
+#include "board.h" /* the family's: firmware_build.py puts its folder on the include path */
 
 void reset_handler(void) __attribute__((noreturn));
 void default_handler(void) __attribute__((noreturn));
@@ -42,11 +42,7 @@ static int application_present(uint32_t stack_pointer, uint32_t entry)
 
 void reset_handler(void)
 {
-    /* What Nordic's SystemInit does: on parts with hardened APPROTECT the access port is closed
-     * at every reset; a unit whose UICR says HwDisabled keeps it open for the debugger. */
-    if ((UICR_APPROTECT & 0xFFu) == UICR_APPROTECT_HW_DISABLED) {
-        APPROTECT_DISABLE = APPROTECT_DISABLE_SW_DISABLE;
-    }
+    board_bootloader_start(); /* what the chip needs first (board.h) */
     const volatile uint32_t *application = (const volatile uint32_t *)APPLICATION_ADDRESS;
     uint32_t stack_pointer = application[0];
     uint32_t entry = application[1];

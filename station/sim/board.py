@@ -49,7 +49,8 @@ CREDENTIALS_SIZE: Final = 0x1000
 KEY_STORE_ADDRESS: Final = 0x000F_F000
 KEY_STORE_SIZE: Final = 0x1000
 
-# RAM words of the demo application (firmware/demo/application.ld fixes them; the build checks).
+# RAM words of the demo application, the same on every family (firmware/demo/<family>/application.ld
+# fixes them; the build checks).
 SYSTICK_COUNT_ADDRESS: Final = 0x2000_0000  # uint32: SysTick interrupts taken, 1 kHz
 HEARTBEAT_COUNT_ADDRESS: Final = 0x2000_0004  # uint32: calls of heartbeat(), one per 100 ticks
 

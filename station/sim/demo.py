@@ -6,7 +6,11 @@ one demo is there for ``station units show`` and ``station report export`` after
 
     <demo>/sim/         simulated units and the simulated device-management service
     <demo>/data/        the station's database, factory CA, station key and logs
-    <demo>/firmware/    generated demo firmware and the demo recipe that pins it
+    <demo>/firmware-*/  generated demo firmware and the demo recipe that pins it, per chip family
+
+Every chip family the simulator has a demo for gets its demo firmware, its recipe (its own
+product, labels and token pool: :data:`DEMO_PRODUCTS`) and its tokens, so that one demo
+station can provision units of any family.
 
 The demo CA and vault passphrases are fixed, published training values: a demo directory
 holds no production secret. The demo's activation tokens are random, and are written only
@@ -19,7 +23,7 @@ import os
 import secrets
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -27,9 +31,11 @@ import platformdirs
 
 from station.config import DATA_DIR_ENVIRONMENT_VARIABLE, StationPaths
 from station.config.paths import DATABASE_FILE_NAME
+from station.domain.errors import SimulationError
 from station.domain.recipe import CredentialPlan
 from station.security.ca import ca_paths, init_ca
 from station.security.vault import TokenVault, UnlockedVault
+from station.sim.chips import DEFAULT_TARGET, NRF52840, STM32F429XI
 from station.sim.console import ConsoleServer
 from station.sim.demo_recipe import write_demo_recipe
 from station.sim.dms import SimDeviceManagement, SimulatedDeviceManagementClient
@@ -50,6 +56,10 @@ DEMO_OPERATOR: Final = "demo-operator"
 DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN = "demo-supervisor", "1111"
 DEMO_ENGINEER, DEMO_ENGINEER_PIN = "demo-engineer", "2222"
 MAX_DEMO_SLOTS: Final = 8
+# Each family's demo product: what its demo recipe names as product, activation product and
+# token pool (resources/demo/; a test checks that they agree), and its labels' prefix.
+DEMO_PRODUCTS: Final = {NRF52840: "ACME-TOASTER", STM32F429XI: "ACME-KETTLE"}
+DEMO_SERIAL_PREFIXES: Final = {NRF52840: DEMO_SERIAL_PREFIX, STM32F429XI: "KET-"}
 
 
 def default_demo_dir() -> Path:
@@ -82,9 +92,18 @@ class DemoEnvironment:
 
     root: Path
     paths: StationPaths
-    recipe_path: Path
+    recipe_path: Path  # the default family's (nRF52840) demo recipe
     units: SimUnitStore
     service: SimDeviceManagement
+    recipe_paths: dict[str, Path] = field(default_factory=dict)  # every family's, by pyOCD target
+
+    def recipe_for(self, target: str) -> Path:
+        """The demo recipe of a family (a simulated target), next to that family's demo firmware."""
+        path = self.recipe_paths.get(target, self.recipe_path if target == DEFAULT_TARGET else None)
+        if path is None:
+            known = ", ".join(self.recipe_paths)
+            raise SimulationError(f"this demo has no recipe for target {target!r} (it has: {known})")
+        return path
 
     @property
     def sim_dir(self) -> Path:
@@ -109,8 +128,9 @@ class DemoEnvironment:
     def development_registry(self) -> SimulatedDeviceManagementClient:
         return SimulatedDeviceManagementClient(self.sim_dir)
 
-    def create_units(self, count: int, *, timing_factor: float = 0.0) -> list[SimUnit]:
-        return [self.units.create_unit(timing_factor=timing_factor) for _ in range(count)]
+    def create_units(self, count: int, *, timing_factor: float = 0.0, target: str = DEFAULT_TARGET) -> list[SimUnit]:
+        """New simulated units of a family (``target``), blank, as they come from the reel."""
+        return [self.units.create_unit(timing_factor=timing_factor, target=target) for _ in range(count)]
 
     def console_server(self) -> ConsoleServer:
         """Consoles served by a thread of this process (tests; see simulator_host for a line)."""
@@ -144,9 +164,13 @@ def prepare_demo(
     paths = StationPaths.from_environment(data_dir=data_dir, db_url=f"sqlite:///{data_dir / DATABASE_FILE_NAME}")
     paths.data_dir.mkdir(parents=True, exist_ok=True)
 
-    firmware_dir = root / f"firmware-{plan.value}-{app_size}"
-    firmware = build_demo_firmware(firmware_dir, app_size=app_size)
-    recipe_path = write_demo_recipe(firmware_dir, firmware, plan=plan)
+    recipe_paths: dict[str, Path] = {}
+    for target in DEMO_PRODUCTS:
+        # The nRF52840's folder keeps the name it had before there were other families.
+        family = "" if target == NRF52840 else f"{target}-"
+        firmware_dir = root / f"firmware-{family}{plan.value}-{app_size}"
+        firmware = build_demo_firmware(firmware_dir, app_size=app_size, target=target)
+        recipe_paths[target] = write_demo_recipe(firmware_dir, firmware, plan=plan)
 
     database = open_database(paths.db_url)
     try:
@@ -155,8 +179,10 @@ def prepare_demo(
             init_ca(paths.ca_dir, DEMO_CA_PASSPHRASE, common_name="Demo Factory CA (training only)")
         service = SimDeviceManagement(sim_dir)
         vault = TokenVault(database.tokens)
-        product = "ACME-TOASTER"
-        if not any(summary.code == product for summary in service.products()):
+        existing = {summary.code for summary in service.products()}
+        for product in DEMO_PRODUCTS.values():
+            if product in existing:
+                continue
             tokens = [secrets.token_urlsafe(24) for _ in range(DEMO_TOKEN_COUNT)]
             unlocked = vault.initialize_or_check(DEMO_VAULT_PASSPHRASE)
             unlocked.import_tokens(product, tokens, use_limit=DEMO_TOKEN_USE_LIMIT)
@@ -165,7 +191,12 @@ def prepare_demo(
     finally:
         database.dispose()
     return DemoEnvironment(
-        root=root, paths=paths, recipe_path=recipe_path, units=SimUnitStore(sim_dir), service=service
+        root=root,
+        paths=paths,
+        recipe_path=recipe_paths[DEFAULT_TARGET],
+        units=SimUnitStore(sim_dir),
+        service=service,
+        recipe_paths=recipe_paths,
     )
 
 

@@ -1,10 +1,13 @@
 """The demo firmware for the simulated board: real programs, padded to size from a seed.
 
 The bootloader and the application images each start with a real program built from the C
-sources in ``firmware/demo/`` (:mod:`station.sim.firmware_build`; the built programs are
-committed in ``resources/firmware/demo/``, so no toolchain is needed here): real vector tables
-(initial stack pointer at the top of RAM), a bootloader that starts the application, and an
-application that enables the FPU, runs SysTick and sends a boot banner through UARTE0. After
+sources in ``firmware/demo/`` for the unit's chip family (:mod:`station.sim.firmware_build`;
+the built programs are committed under ``resources/firmware/``, so no toolchain is needed
+here): real vector tables (initial stack pointer at the top of RAM), a bootloader that starts
+the application, and an application that enables the FPU, runs SysTick and sends a boot
+banner through the family's UART (the nRF52840's UARTE0, the STM32F429's USART1). The images
+sit where the family's product layout (:attr:`station.sim.chips.base.ChipModel.product`) puts
+bootloader, application header and application. After
 the program come an identification string and then pseudo-random bytes from SHAKE-256 of the
 seed, up to the requested size, so that images of any size (the benchmarks' ``app_size``) can
 be flashed, verified and pinned in a recipe. The application header (``SAPH``) describes the
@@ -37,9 +40,11 @@ from intelhex import IntelHex
 from station.domain.errors import SimulationError
 from station.domain.formats import ApplicationHeader
 from station.sim import board
-from station.sim.firmware_build import APPLICATION, BOOTLOADER, committed_elf, committed_program
+from station.sim.chips import DEFAULT_TARGET, chip_for
+from station.sim.firmware_build import committed_elf, committed_program, family_for
 
 BOOTLOADER_IMAGE_SIZE: Final = 16 * 1024
+# The nRF52840's (the other families' are in the tests of their firmware).
 INITIAL_STACK_POINTER: Final = board.RAM_BASE + board.RAM_SIZE  # 0x20040000, top of RAM
 VECTOR_COUNT: Final = 16 + 48  # Cortex-M system exceptions + nRF52840 interrupts
 
@@ -75,6 +80,7 @@ class DemoFirmware:
     """Everything :func:`build_demo_firmware` wrote, with the digests a recipe needs."""
 
     directory: Path
+    target: str  # the pyOCD target (chip family) the programs are built for
     firmware_version: str
     bootloader: FirmwareImage
     app_header: FirmwareImage
@@ -105,34 +111,38 @@ def build_demo_firmware(
     app_size: int = 64 * 1024,
     firmware_version: str = "1.4.2",
     seed: str = "demo",
+    target: str = DEFAULT_TARGET,
 ) -> DemoFirmware:
-    """Write the demo bootloader, application header and application in BIN, HEX and ELF."""
+    """Write the demo bootloader, application header and application for ``target`` (a
+    simulated chip family) in BIN, HEX and ELF."""
     if not firmware_version or len(firmware_version.encode("utf-8")) > 32:
         raise SimulationError("firmware version must be 1 to 32 bytes of UTF-8")
-    bootloader_prefix = _image_prefix(committed_program(BOOTLOADER), f"Gecko OS-sim bootloader, seed {seed}")
+    family = family_for(target)
+    product = chip_for(target).product
+    bootloader_prefix = _image_prefix(committed_program(family.bootloader), f"Gecko OS-sim bootloader, seed {seed}")
     application_prefix = _image_prefix(
-        committed_program(APPLICATION), f"Gecko OS-sim demo application {firmware_version}"
+        committed_program(family.application), f"Gecko OS-sim demo application {firmware_version}"
     )
-    if app_size % 4 or not len(application_prefix) <= app_size <= board.APPLICATION_SIZE:
+    if app_size % 4 or not len(application_prefix) <= app_size <= product.application.size:
         raise SimulationError(
             f"application size must be a multiple of 4 between {len(application_prefix)} "
-            f"and {board.APPLICATION_SIZE} bytes"
+            f"and {product.application.size} bytes"
         )
-    if len(bootloader_prefix) > BOOTLOADER_IMAGE_SIZE:
+    if len(bootloader_prefix) > min(BOOTLOADER_IMAGE_SIZE, product.bootloader.size):
         raise SimulationError("the bootloader program does not fit its image")
 
     bootloader = _pad(bootloader_prefix, BOOTLOADER_IMAGE_SIZE, stream_label=f"bootloader\0{seed}")
     application = _pad(application_prefix, app_size, stream_label=f"application\0{seed}\0{firmware_version}")
-    header = ApplicationHeader.for_image(board.APPLICATION_ADDRESS, application, firmware_version)
+    header = ApplicationHeader.for_image(product.application.base, application, firmware_version)
     header_bytes = header.encode()
-    if len(header_bytes) > board.APP_HEADER_SIZE:
+    if len(header_bytes) > product.app_header.size:
         raise SimulationError("application header does not fit its region")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     images = (
-        _write_image(out_dir / BOOTLOADER_FILE, "bootloader", board.BOOTLOADER_ADDRESS, bootloader),
-        _write_image(out_dir / APP_HEADER_FILE, "app-header", board.APP_HEADER_ADDRESS, header_bytes),
-        _write_image(out_dir / APPLICATION_FILE, "application", board.APPLICATION_ADDRESS, application),
+        _write_image(out_dir / BOOTLOADER_FILE, "bootloader", product.bootloader.base, bootloader),
+        _write_image(out_dir / APP_HEADER_FILE, "app-header", product.app_header.base, header_bytes),
+        _write_image(out_dir / APPLICATION_FILE, "application", product.application.base, application),
     )
     entry = int.from_bytes(bootloader[4:8], "little")
 
@@ -143,9 +153,9 @@ def build_demo_firmware(
     elf_path = out_dir / ELF_FILE
     elf_bytes = elf32_arm_image(
         [
-            ElfSegment(".bootloader", board.BOOTLOADER_ADDRESS, bootloader, executable=True),
-            ElfSegment(".app_header", board.APP_HEADER_ADDRESS, header_bytes, executable=False),
-            ElfSegment(".application", board.APPLICATION_ADDRESS, application, executable=True),
+            ElfSegment(".bootloader", product.bootloader.base, bootloader, executable=True),
+            ElfSegment(".app_header", product.app_header.base, header_bytes, executable=False),
+            ElfSegment(".application", product.application.base, application, executable=True),
         ],
         entry=entry,
     )
@@ -153,6 +163,7 @@ def build_demo_firmware(
 
     return DemoFirmware(
         directory=out_dir,
+        target=target,
         firmware_version=firmware_version,
         bootloader=images[0],
         app_header=images[1],
@@ -162,8 +173,8 @@ def build_demo_firmware(
         elf_path=elf_path,
         hex_sha256=hashlib.sha256(hex_bytes).hexdigest(),
         elf_sha256=hashlib.sha256(elf_bytes).hexdigest(),
-        bootloader_symbols=committed_elf(BOOTLOADER),
-        application_symbols=committed_elf(APPLICATION),
+        bootloader_symbols=committed_elf(family.bootloader),
+        application_symbols=committed_elf(family.application),
     )
 
 

@@ -1,12 +1,18 @@
 """The demo firmware's two programs, built from ``firmware/demo/`` with the Arm GNU toolchain.
 
 The demo images start with real programs (a bootloader and an application, in C) so that a
-simulated core runs what a real nRF52840 would. The demo must run, and its recipe pin the same
-hashes, on a machine without the toolchain; so the outputs are committed in
-``resources/firmware/demo/`` next to a ``build.json`` that records the compiler, the flags and
-the SHA-256 of every source and every output, and :func:`committed_program` reads them back
-only when they still match that record. ``python -m station.sim.firmware_build`` rebuilds them
-(``--check`` builds afresh and compares instead).
+simulated core runs what a real chip would. The C sources and the Cortex-M registers
+(``registers.h``) are shared; each chip family has a folder of its own (``nrf52840/``,
+``stm32f429xi/``: ``board.h`` with its flash layout, clock and UART, and the two linker
+scripts), put first on the include path when that family is built (:class:`Family`).
+
+The demo must run, and its recipe pin the same hashes, on a machine without the toolchain; so
+each family's outputs are committed (``resources/firmware/demo/`` for the nRF52840,
+``resources/firmware/<target>/`` for the others) next to a ``build.json`` that records the
+compiler, the flags, the board folder and the SHA-256 of every source and every output, and
+:func:`committed_program` reads them back only when they still match that record.
+``python -m station.sim.firmware_build`` rebuilds every family (``--check`` builds afresh and
+compares instead).
 
 The build is reproducible: fixed flags, the source folder mapped to the fixed name
 ``firmware/demo`` in debug information (``-ffile-prefix-map``), no build id, the C locale and a
@@ -34,10 +40,12 @@ from elftools.elf.sections import SymbolTableSection
 
 from station.domain.errors import SimulationError
 from station.sim import board
+from station.sim.chips import NRF52840, STM32F429XI, chip_for
 
 REPOSITORY_DIR: Final = Path(__file__).resolve().parents[2]
 SOURCE_DIR: Final = REPOSITORY_DIR / "firmware" / "demo"
-COMMITTED_DIR: Final = REPOSITORY_DIR / "resources" / "firmware" / "demo"
+FIRMWARE_DIR: Final = REPOSITORY_DIR / "resources" / "firmware"
+COMMITTED_DIR: Final = FIRMWARE_DIR / "demo"  # the nRF52840's (the first family's, kept where it was)
 MANIFEST_FILE: Final = "build.json"
 MAPPED_SOURCE_NAME: Final = "firmware/demo"  # what debug information calls the source folder
 
@@ -71,12 +79,15 @@ PREFIX_MAP_FLAG: Final = f"-ffile-prefix-map=<source folder>={MAPPED_SOURCE_NAME
 
 @dataclass(frozen=True)
 class Program:
-    """One program of the demo firmware: its sources and where its vector table is linked."""
+    """One program of the demo firmware for one family: its sources (relative to the source
+    folder), where its vector table is linked, and where its build is committed."""
 
     name: str
     address: int
     region_size: int
     sources: tuple[str, ...]
+    board: str  # the family's folder: its board.h and linker scripts
+    committed_dir: Path
     fixed_symbols: tuple[tuple[str, int], ...] = ()  # (name, address) the board names
 
     @property
@@ -87,24 +98,91 @@ class Program:
     def bin_file(self) -> str:
         return f"{self.name}.bin"
 
+    @property
+    def linker_script(self) -> str:
+        return f"{self.board}/{self.name}.ld"
 
-BOOTLOADER: Final = Program(
-    "bootloader", board.BOOTLOADER_ADDRESS, board.BOOTLOADER_SIZE, ("bootloader.c", "bootloader.ld", "registers.h")
-)
-APPLICATION: Final = Program(
-    "application",
-    board.APPLICATION_ADDRESS,
-    board.APPLICATION_SIZE,
-    ("application.c", "application.ld", "registers.h"),
-    # What application.ld places at fixed addresses, so that tests read them without the ELF.
-    fixed_symbols=(
-        ("systick_count", board.SYSTICK_COUNT_ADDRESS),
-        ("heartbeat_count", board.HEARTBEAT_COUNT_ADDRESS),
-    ),
-)
-PROGRAMS: Final = (BOOTLOADER, APPLICATION)
-SOURCE_FILES: Final = tuple(sorted({name for program in PROGRAMS for name in program.sources}))
-OUTPUT_FILES: Final = tuple(sorted(name for program in PROGRAMS for name in (program.elf_file, program.bin_file)))
+
+@dataclass(frozen=True)
+class Family:
+    """The demo firmware of one chip family (a pyOCD target): its two programs, built from the
+    shared sources with the family's folder first on the include path."""
+
+    target: str
+    bootloader: Program
+    application: Program
+
+    @property
+    def board(self) -> str:
+        return self.bootloader.board
+
+    @property
+    def committed_dir(self) -> Path:
+        return self.bootloader.committed_dir
+
+    @property
+    def programs(self) -> tuple[Program, Program]:
+        return (self.bootloader, self.application)
+
+    @property
+    def source_files(self) -> tuple[str, ...]:
+        return tuple(sorted({name for program in self.programs for name in program.sources}))
+
+    @property
+    def output_files(self) -> tuple[str, ...]:
+        return tuple(sorted(name for program in self.programs for name in (program.elf_file, program.bin_file)))
+
+
+def _family(target: str, committed_dir: Path) -> Family:
+    """A family's programs, where its product layout (the chip model's) puts them. Every family's
+    application keeps the two counters first in RAM at the same addresses (board.py names them)."""
+    product = chip_for(target).product
+    shared = ("registers.h", f"{target}/board.h")
+    return Family(
+        target,
+        Program(
+            "bootloader",
+            product.bootloader.base,
+            product.bootloader.size,
+            ("bootloader.c", f"{target}/bootloader.ld", *shared),
+            target,
+            committed_dir,
+        ),
+        Program(
+            "application",
+            product.application.base,
+            product.application.size,
+            ("application.c", f"{target}/application.ld", *shared),
+            target,
+            committed_dir,
+            # What application.ld places at fixed addresses, so that tests read them without the ELF.
+            fixed_symbols=(
+                ("systick_count", board.SYSTICK_COUNT_ADDRESS),
+                ("heartbeat_count", board.HEARTBEAT_COUNT_ADDRESS),
+            ),
+        ),
+    )
+
+
+FAMILIES: Final = {
+    NRF52840: _family(NRF52840, COMMITTED_DIR),
+    STM32F429XI: _family(STM32F429XI, FIRMWARE_DIR / STM32F429XI),
+}
+NRF52840_FAMILY: Final = FAMILIES[NRF52840]
+# The nRF52840's, by the names the first family's callers use.
+BOOTLOADER: Final = NRF52840_FAMILY.bootloader
+APPLICATION: Final = NRF52840_FAMILY.application
+PROGRAMS: Final = NRF52840_FAMILY.programs
+SOURCE_FILES: Final = NRF52840_FAMILY.source_files
+OUTPUT_FILES: Final = NRF52840_FAMILY.output_files
+
+
+def family_for(target: str) -> Family:
+    """The demo firmware of a simulated target; a SimulationError names the targets that have one."""
+    family = FAMILIES.get(target)
+    if family is None:
+        raise SimulationError(f"no demo firmware for target {target!r} (one of: {', '.join(FAMILIES)})")
+    return family
 
 
 @dataclass(frozen=True)
@@ -114,6 +192,7 @@ class BuildManifest:
     compiler: str
     binutils: str
     flags: tuple[str, ...]
+    board: str  # the family folder put first on the include path (``-iquote``)
     sources: Mapping[str, str]
     outputs: Mapping[str, str]
 
@@ -122,6 +201,7 @@ class BuildManifest:
             "compiler": self.compiler,
             "binutils": self.binutils,
             "flags": list(self.flags),
+            "board": self.board,
             "sources": dict(sorted(self.sources.items())),
             "outputs": dict(sorted(self.outputs.items())),
         }
@@ -135,6 +215,7 @@ class BuildManifest:
                 compiler=_text(document["compiler"]),
                 binutils=_text(document["binutils"]),
                 flags=tuple(_text(flag) for flag in document["flags"]),
+                board=_text(document["board"]),
                 sources=_digests(document["sources"]),
                 outputs=_digests(document["outputs"]),
             )
@@ -159,33 +240,37 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def source_digests(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
-    """SHA-256 of every source file the build reads; a missing one is a SimulationError."""
-    missing = [name for name in SOURCE_FILES if not (source_dir / name).is_file()]
+def source_digests(source_dir: Path = SOURCE_DIR, family: Family = NRF52840_FAMILY) -> dict[str, str]:
+    """SHA-256 of every source file the family's build reads; a missing one is a SimulationError."""
+    missing = [name for name in family.source_files if not (source_dir / name).is_file()]
     if missing:
         raise SimulationError(f"firmware source {', '.join(missing)} missing from {source_dir}")
-    return {name: sha256_file(source_dir / name) for name in SOURCE_FILES}
+    return {name: sha256_file(source_dir / name) for name in family.source_files}
 
 
-def build_firmware(out_dir: Path, *, source_dir: Path = SOURCE_DIR) -> BuildManifest:
-    """Build both programs into ``out_dir`` (``<name>.elf`` and ``<name>.bin`` each, and
-    ``build.json``). Builds in a scratch folder first: a failed build writes nothing."""
+def build_firmware(
+    out_dir: Path, *, source_dir: Path = SOURCE_DIR, family: Family = NRF52840_FAMILY
+) -> BuildManifest:
+    """Build the family's two programs into ``out_dir`` (``<name>.elf`` and ``<name>.bin`` each,
+    and ``build.json``). Builds in a scratch folder first: a failed build writes nothing."""
     source_dir = source_dir.resolve()
-    sources = source_digests(source_dir)
+    sources = source_digests(source_dir, family)
     environment = _toolchain_environment()
     compiler = _tool(COMPILER, environment)
     objcopy = _tool(OBJCOPY, environment)
     with tempfile.TemporaryDirectory(prefix="firmware-build-") as scratch:
         scratch_dir = Path(scratch)
-        for program in PROGRAMS:
+        for program in family.programs:
             elf_path = scratch_dir / program.elf_file
             _run(
                 [
                     compiler,
                     *FLAGS,
                     f"-ffile-prefix-map={source_dir}={MAPPED_SOURCE_NAME}",
+                    "-iquote",
+                    family.board,  # the sources' #include "board.h" finds the family's
                     "-T",
-                    f"{program.name}.ld",
+                    program.linker_script,
                     "-o",
                     str(elf_path),
                     f"{program.name}.c",
@@ -205,13 +290,14 @@ def build_firmware(out_dir: Path, *, source_dir: Path = SOURCE_DIR) -> BuildMani
             compiler=_version(compiler, environment),
             binutils=_version(objcopy, environment),
             flags=(*FLAGS, PREFIX_MAP_FLAG),
+            board=family.board,
             sources=sources,
-            outputs={name: sha256_file(scratch_dir / name) for name in OUTPUT_FILES},
+            outputs={name: sha256_file(scratch_dir / name) for name in family.output_files},
         )
-        if source_digests(source_dir) != sources:
+        if source_digests(source_dir, family) != sources:
             raise SimulationError(f"firmware sources in {source_dir} changed during the build; nothing was written")
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_FILES:
+        for name in family.output_files:
             (out_dir / name).write_bytes((scratch_dir / name).read_bytes())
         (out_dir / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
     return manifest
@@ -233,11 +319,13 @@ def read_manifest(directory: Path = COMMITTED_DIR) -> BuildManifest:
     return BuildManifest.from_json(path.read_text(encoding="utf-8"))
 
 
-def stale_sources(source_dir: Path = SOURCE_DIR, directory: Path = COMMITTED_DIR) -> list[str]:
-    """Source files that differ from what the committed build was made from (changed without a
-    rebuild), by name; empty when the committed build is current. Needs no toolchain."""
-    recorded = read_manifest(directory).sources
-    present = {name: sha256_file(source_dir / name) for name in SOURCE_FILES if (source_dir / name).is_file()}
+def stale_sources(
+    source_dir: Path = SOURCE_DIR, directory: Path | None = None, *, family: Family = NRF52840_FAMILY
+) -> list[str]:
+    """Source files that differ from what the family's committed build was made from (changed
+    without a rebuild), by name; empty when the committed build is current. Needs no toolchain."""
+    recorded = read_manifest(family.committed_dir if directory is None else directory).sources
+    present = {name: sha256_file(source_dir / name) for name in family.source_files if (source_dir / name).is_file()}
     return sorted(name for name in set(recorded) | set(present) if recorded.get(name) != present.get(name))
 
 
@@ -256,14 +344,14 @@ def committed_file(name: str, directory: Path = COMMITTED_DIR) -> Path:
     return path
 
 
-def committed_program(program: Program, directory: Path = COMMITTED_DIR) -> bytes:
+def committed_program(program: Program, directory: Path | None = None) -> bytes:
     """The committed binary of ``program``: what a demo image starts with."""
-    return committed_file(program.bin_file, directory).read_bytes()
+    return committed_file(program.bin_file, program.committed_dir if directory is None else directory).read_bytes()
 
 
-def committed_elf(program: Program, directory: Path = COMMITTED_DIR) -> Path:
+def committed_elf(program: Program, directory: Path | None = None) -> Path:
     """The committed ELF of ``program``, with symbols and debug information for a debugger."""
-    return committed_file(program.elf_file, directory)
+    return committed_file(program.elf_file, program.committed_dir if directory is None else directory)
 
 
 # ---- running the toolchain ---------------------------------------------------------------------
@@ -353,6 +441,8 @@ def differences(built: BuildManifest, committed: BuildManifest) -> list[str]:
             lines.append(f"{label}: {new!r}, committed build used {old!r}")
     if built.flags != committed.flags:
         lines.append("flags differ")
+    if built.board != committed.board:
+        lines.append(f"board: {built.board!r}, committed build used {committed.board!r}")
     for kind, new_digests, old_digests in (
         ("source", built.sources, committed.sources),
         ("output", built.outputs, committed.outputs),
@@ -366,26 +456,32 @@ def differences(built: BuildManifest, committed: BuildManifest) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m station.sim.firmware_build",
-        description=f"Build the demo firmware from {SOURCE_DIR} into {COMMITTED_DIR}.",
+        description=f"Build every family's demo firmware from {SOURCE_DIR} into {FIRMWARE_DIR}.",
     )
-    parser.add_argument("--check", action="store_true", help="build afresh and compare with the committed build")
+    parser.add_argument("--check", action="store_true", help="build afresh and compare with the committed builds")
+    parser.add_argument("--target", choices=sorted(FAMILIES), help="only this family (default: every family)")
     arguments = parser.parse_args(argv)
+    families = [FAMILIES[arguments.target]] if arguments.target else list(FAMILIES.values())
     try:
         if arguments.check:
-            committed = read_manifest()
-            with tempfile.TemporaryDirectory(prefix="firmware-check-") as scratch:
-                built = build_firmware(Path(scratch))
-            problems = differences(built, committed)
+            problems = []
+            for family in families:
+                committed = read_manifest(family.committed_dir)
+                with tempfile.TemporaryDirectory(prefix="firmware-check-") as scratch:
+                    built = build_firmware(Path(scratch), family=family)
+                prefix = f"{family.target}: " if len(families) > 1 else ""
+                problems += [f"{prefix}{line}" for line in differences(built, committed)]
             for line in problems:
                 print(line)
             print("the committed demo firmware is stale" if problems else "the committed demo firmware is current")
             return 1 if problems else 0
-        manifest = build_firmware(COMMITTED_DIR)
+        built_families = [(family, build_firmware(family.committed_dir, family=family)) for family in families]
     except SimulationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for name, digest in manifest.outputs.items():
-        print(f"{digest}  {COMMITTED_DIR / name}")
+    for family, manifest in built_families:
+        for name, digest in manifest.outputs.items():
+            print(f"{digest}  {family.committed_dir / name}")
     return 0
 
 

@@ -101,15 +101,20 @@ class Uarte:
             state.write_peripheral(UARTE_EVENTS_TXSTOPPED, 1)
 
     def _send(self, data: bytes) -> None:
-        """Append to the unit's UART log, which the console server forwards to the pty."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        try:
-            if self._log.stat().st_size > UART_LOG_LIMIT:
-                flags |= os.O_TRUNC
-        except FileNotFoundError:
-            pass
-        fd = os.open(self._log, flags, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        append_uart_log(self._log, data)
+
+
+def append_uart_log(log: Path, data: bytes) -> None:
+    """Append what a UART sent to the unit's UART log, which the console server forwards to the
+    pty (every family's UART model writes here)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    try:
+        if log.stat().st_size > UART_LOG_LIMIT:
+            flags |= os.O_TRUNC
+    except FileNotFoundError:
+        pass
+    fd = os.open(log, flags, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

@@ -44,9 +44,10 @@ class Line:
     context: StationContext
     consoles: ConsoleServer
     units: list[SimUnit]
+    target: str = "nrf52840"  # the family of the units new_unit makes (the recipe's)
 
     def new_unit(self, build_code: BuildCode = "legacy") -> SimUnit:
-        unit = self.environment.units.create_unit(build_code=build_code)
+        unit = self.environment.units.create_unit(build_code=build_code, target=self.target)
         self.units.append(unit)
         self.consoles.wait_for_port(unit.unit_id)
         return unit
@@ -74,13 +75,16 @@ class Line:
         ]
 
 
-def variant_recipe(environment: DemoEnvironment, name: str, replacements: dict[str, str]) -> Path:
-    """A copy of the demo recipe with some text replaced, next to the same images."""
-    text = environment.recipe_path.read_text(encoding="utf-8")
+def variant_recipe(
+    environment: DemoEnvironment, name: str, replacements: dict[str, str], *, target: str = "nrf52840"
+) -> Path:
+    """A copy of a family's demo recipe with some text replaced, next to the same images."""
+    source = environment.recipe_for(target)
+    text = source.read_text(encoding="utf-8")
     for old, new in replacements.items():
         assert old in text, old
         text = text.replace(old, new)
-    path = environment.recipe_path.with_name(f"{name}.toml")
+    path = source.with_name(f"{name}.toml")
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -90,11 +94,13 @@ def build_line(
     monkeypatch: pytest.MonkeyPatch,
     plan: CredentialPlan = CredentialPlan.STATION_GENERATED,
     replacements: dict[str, str] | None = None,
+    target: str = "nrf52840",
 ) -> Iterator[Line]:
+    """A line running the demo recipe of ``target``'s family on units of that family."""
     monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
     monkeypatch.setenv("STATION_NAME", "line-1-station-1")
     environment = prepare_demo(tmp_path / "demo", plan=plan)
-    recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})})
+    recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})}, target=target)
     station = open_demo_line_station(CompositionRoot(), environment, recipe_path, work_order="WO-1001")
     recipe = station.production.recipe
     vault = station.production.vault
@@ -103,7 +109,7 @@ def build_line(
     context = StationContext("line-1-station-1", "ann", "WO-1001")
     units: list[SimUnit] = []
     with environment.console_server() as consoles:
-        yield Line(environment, station, recipe, vault, provisioner, context, consoles, units)
+        yield Line(environment, station, recipe, vault, provisioner, context, consoles, units, target)
     for unit in units:
         unit.close()
     station.close()
@@ -120,9 +126,11 @@ def make_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
     builders: list[Iterator[Line]] = []
 
     def make(
-        replacements: dict[str, str] | None = None, plan: CredentialPlan = CredentialPlan.STATION_GENERATED
+        replacements: dict[str, str] | None = None,
+        plan: CredentialPlan = CredentialPlan.STATION_GENERATED,
+        target: str = "nrf52840",
     ) -> Line:
-        builder = build_line(tmp_path, monkeypatch, plan=plan, replacements=replacements)
+        builder = build_line(tmp_path, monkeypatch, plan=plan, replacements=replacements, target=target)
         builders.append(builder)
         return next(builder)
 

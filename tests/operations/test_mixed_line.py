@@ -7,7 +7,6 @@ the station's operations, as either front end drives them.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +19,7 @@ from station.domain.errors import ScanError
 from station.domain.records import AttemptResult
 from station.flow.observer import QuietObserver
 from station.operations.station import Station
-from station.security.ca import ca_paths
-from station.security.vault import TokenVault
-from station.sim.demo import DEMO_VAULT_PASSPHRASE, DemoEnvironment, prepare_demo
+from station.sim.demo import DemoEnvironment, prepare_demo
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE, SimUnit
 
 KETTLE = "ACME-KETTLE"
@@ -42,13 +39,6 @@ def kettle_recipe(environment: DemoEnvironment) -> Path:
     return path
 
 
-def add_kettle_tokens(environment: DemoEnvironment, station: Station) -> None:
-    tokens = [secrets.token_urlsafe(24) for _ in range(4)]
-    TokenVault(station.database.tokens).unlocked(DEMO_VAULT_PASSPHRASE).import_tokens(KETTLE, tokens, use_limit=3)
-    environment.service.add_product(KETTLE, tokens, [ca_paths(environment.paths.ca_dir)[0].read_bytes()])
-    station.production.unlock_vault(DEMO_VAULT_PASSPHRASE, "test")
-
-
 @pytest.fixture
 def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Station, list[SimUnit]]]:
     monkeypatch.setenv(SIM_DIR_ENVIRONMENT_VARIABLE, str(tmp_path / "demo" / "sim"))
@@ -61,8 +51,8 @@ def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stat
     with environment.console_server() as consoles:
         for unit in units:
             consoles.wait_for_port(unit.unit_id)
+        # The demo made the kettle's product and tokens too (its own family's demo product).
         station = open_demo_line_station(CompositionRoot(), environment, environment.recipe_path, slots=slots)
-        add_kettle_tokens(environment, station)
         yield station, units
         station.close()
     for unit in units:

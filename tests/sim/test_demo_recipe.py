@@ -6,11 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from station.domain.recipe import CredentialPlan, RegionRole
+from station.domain.errors import SimulationError
+from station.domain.recipe import CredentialPlan, LockMethod, RegionRole
 from station.domain.recipe_loader import load_recipe
 from station.sim import board
-from station.sim.demo_recipe import DEMO_RECIPE, load_demo_recipe, render_committed_demo_recipe
-from station.sim.firmware import DemoFirmware
+from station.sim.chips import chip_for
+from station.sim.demo import DEMO_PRODUCTS, DEMO_TOKEN_COUNT, prepare_demo
+from station.sim.demo_recipe import (
+    DEMO_RECIPE,
+    DEMO_RECIPES,
+    demo_recipe_template,
+    load_demo_recipe,
+    render_committed_demo_recipe,
+)
+from station.sim.firmware import DemoFirmware, build_demo_firmware
+from station.store import open_database
 
 
 def test_committed_demo_recipe_is_current() -> None:
@@ -55,10 +65,78 @@ def _committed_with_images() -> Path:
     """The committed recipe next to freshly built default demo images."""
     import tempfile
 
-    from station.sim.firmware import build_demo_firmware
-
     directory = Path(tempfile.mkdtemp(prefix="demo-recipe-"))
     build_demo_firmware(directory)
     path = directory / "recipe.toml"
     path.write_text(DEMO_RECIPE.read_text(encoding="utf-8"), encoding="utf-8")
     return path
+
+
+# ---- every family's demo recipe -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", sorted(DEMO_RECIPES))
+def test_every_family_s_committed_demo_recipe_is_current_and_on_its_chip_s_layout(
+    tmp_path: Path, target: str
+) -> None:
+    committed = DEMO_RECIPES[target]
+    assert committed.read_text(encoding="utf-8") == render_committed_demo_recipe(target), (
+        f"{committed} is stale: run `python -m station.sim.demo_recipe` and commit it"
+    )
+    build_demo_firmware(tmp_path, target=target)
+    path = tmp_path / "recipe.toml"
+    path.write_text(committed.read_text(encoding="utf-8"), encoding="utf-8")
+    recipe = load_recipe(path)
+    product = chip_for(target).product
+    assert recipe.target == target
+    assert recipe.product == recipe.activation.product == recipe.activation.token_pool == DEMO_PRODUCTS[target]
+    layout = {region.role: (region.address, region.size) for region in recipe.flash.regions}
+    assert layout == {
+        RegionRole.BOOTLOADER: (product.bootloader.base, product.bootloader.size),
+        RegionRole.APP_HEADER: (product.app_header.base, product.app_header.size),
+        RegionRole.APPLICATION: (product.application.base, product.application.size),
+        RegionRole.CREDENTIALS: (product.credentials.base, product.credentials.size),
+        RegionRole.KEY_STORE: (product.key_store.base, product.key_store.size),
+    }
+    flash = chip_for(target).layout.flash
+    assert (recipe.flash.start, recipe.flash.size) == (flash.base, flash.size)
+
+
+def test_the_kettle_is_an_stm32_locked_at_rdp_level_1_with_its_own_labels(tmp_path: Path) -> None:
+    recipe = load_demo_recipe(tmp_path, build_demo_firmware(tmp_path, target="stm32f429xi"))
+    assert recipe.lock.method is LockMethod.STM32_RDP1 and not recipe.lock.permanent
+    assert recipe.serial_rule.pattern == "^KET-[0-9]{6}$"
+    assert recipe.image_hashes == tuple(image.sha256 for image in build_demo_firmware(tmp_path / "again",
+                                                                                      target="stm32f429xi").images)
+    with pytest.raises(SimulationError, match="no demo recipe for target 'k99'"):
+        demo_recipe_template("k99")
+
+
+def test_prepare_demo_makes_every_family_s_recipe_product_and_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    environment = prepare_demo(tmp_path / "demo")
+    assert set(environment.recipe_paths) == set(DEMO_PRODUCTS)
+    assert environment.recipe_for("nrf52840") == environment.recipe_path
+    for target, product in DEMO_PRODUCTS.items():
+        assert load_recipe(environment.recipe_for(target)).product == product
+    assert {summary.code for summary in environment.service.products()} == set(DEMO_PRODUCTS.values())
+    database = open_database(environment.paths.db_url)
+    try:
+        counts = {product: len(database.tokens.sealed_tokens(product)) for product in DEMO_PRODUCTS.values()}
+    finally:
+        database.dispose()
+    assert counts == dict.fromkeys(DEMO_PRODUCTS.values(), DEMO_TOKEN_COUNT)
+    vault = environment.unlock_vault()
+    assert all(vault.next_token(product) for product in DEMO_PRODUCTS.values())
+    units = environment.create_units(2, target="stm32f429xi")
+    try:
+        assert [unit.chip.target for unit in units] == ["stm32f429xi"] * 2
+    finally:
+        for unit in units:
+            unit.close()
+    with pytest.raises(SimulationError, match="no recipe for target 'k99'"):
+        environment.recipe_for("k99")
+    again = prepare_demo(tmp_path / "demo")  # kept between runs: nothing made twice
+    assert {summary.code for summary in again.service.products()} == set(DEMO_PRODUCTS.values())

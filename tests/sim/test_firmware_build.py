@@ -43,6 +43,7 @@ needs_toolchain = pytest.mark.skipif(
 def copy_sources(destination: Path) -> Path:
     destination.mkdir(parents=True)
     for name in SOURCE_FILES:
+        (destination / name).parent.mkdir(exist_ok=True)  # the family's folder (nrf52840/)
         shutil.copyfile(SOURCE_DIR / name, destination / name)
     return destination
 

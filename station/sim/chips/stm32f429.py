@@ -11,8 +11,10 @@ Memory map (RM0090 section 2.3, datasheet figure "memory map"):
   96-bit unique device id at 0x1FFF_7A10 and the flash size in KiB at 0x1FFF_7A22;
 * option bytes of bank 1 at 0x1FFF_C000 and of bank 2 at 0x1FFE_C000 (kept in ``nvm.bin``
   after flash); each 16-bit value is followed by its complement, as the device stores it;
-* the FLASH interface at 0x4002_3C00 (:mod:`station.sim.chips.stm32f4_flash`), RCC, GPIO and the
-  other APB1/APB2/AHB1 peripherals as register files; DBGMCU at 0xE004_2000.
+* the FLASH interface at 0x4002_3C00 (:mod:`station.sim.chips.stm32f4_flash`), USART1's
+  transmitter at 0x4001_1000 (:mod:`station.sim.chips.stm32_usart`: what the firmware sends
+  reaches the unit's console), RCC, GPIO and the other APB1/APB2/AHB1 peripherals as register
+  files; DBGMCU at 0xE004_2000.
 
 The simulated product's flash layout: bootloader in sectors 0-1 (32 KiB), the application
 header alone in sector 2 (16 KiB, so that it can be rewritten without the application), the
@@ -61,6 +63,13 @@ OPTION_BYTES_BANK2: Final = 0x1FFE_C000
 
 FLASH_INTERFACE: Final = 0x4002_3C00
 RCC_BASE: Final = 0x4002_3800
+RCC_APB2ENR: Final = RCC_BASE + 0x44
+RCC_APB2ENR_USART1EN: Final = 1 << 4
+USART1_BASE: Final = 0x4001_1000
+USART1_SR: Final = USART1_BASE + 0x00
+USART1_DR: Final = USART1_BASE + 0x04
+USART1_CR1: Final = USART1_BASE + 0x0C
+USART_SR_RESET: Final = 0x0000_00C0  # TC and TXE: nothing to send yet
 DBGMCU_BASE: Final = 0xE004_2000
 DBGMCU_IDCODE: Final = DBGMCU_BASE
 DBGMCU_CR: Final = DBGMCU_BASE + 0x4
@@ -91,6 +100,7 @@ RESET_VALUES: Final[dict[int, int]] = {
     RCC_BASE + 0x00: 0x0000_0083,  # RCC_CR: HSION, HSIRDY
     RCC_BASE + 0x04: 0x2400_3010,  # RCC_PLLCFGR
     RCC_BASE + 0x74: 0x0E00_0000,  # RCC_CSR: reset flags
+    USART1_SR: USART_SR_RESET,
     DBGMCU_IDCODE: IDCODE_VALUE,
 }
 # DBGMCU_CR and the freeze registers keep their values over a system reset (power-on reset only).
@@ -167,7 +177,9 @@ class Stm32f429xi(ChipModel):
     )
     device_id_digits = 24
     device_id_source = f"UID (0x{UID_BASE:08X}, 96 bits)"
-    behaving_ranges = ()  # the FLASH interface and DBGMCU pages are the family's own (mmio_pages)
+    # The FLASH interface and DBGMCU pages are the family's own (mmio_pages); USART1's data
+    # register sends what the CPU stores there.
+    behaving_ranges = ((USART1_DR, USART1_DR + 3),)
 
     def random_device_id(self) -> int:
         """Wafer X and Y (16 bits each), wafer number, seven ASCII characters of lot number."""

@@ -47,6 +47,7 @@ from pyocd.core import exceptions
 
 from station.sim.chips import stm32f429 as chip
 from station.sim.chips.base import BusError, ReadNvm
+from station.sim.chips.stm32_usart import Usart1Transmitter
 from station.sim.controller import poll_wait
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class Stm32Port:
         alias = layout.boot_alias
         # Flash as a debugger reaches it: at its own address and through the boot alias.
         self._flash_windows = (layout.flash, *((alias.window,) if alias is not None else ()))
+        self._usart = Usart1Transmitter(self._state, self.unit.directory)
 
     # ---- protection -----------------------------------------------------------------------------
 
@@ -217,7 +219,11 @@ class Stm32Port:
         return 0  # KEYR, OPTKEYR and the reserved space read as zero
 
     def write_register(self, address: int, size: int, value: int) -> bool:
-        """Stores to the flash interface (or DBGMCU_IDCODE, read-only): all the family's."""
+        """Stores to the flash interface (or DBGMCU_IDCODE, read-only): all the family's. A store
+        to USART1's data register sends its byte, and is kept as written."""
+        if address == chip.USART1_DR:
+            self._usart.on_data_write(value)
+            return False
         if address == chip.DBGMCU_IDCODE:
             return True
         if not BASE <= address < END:
