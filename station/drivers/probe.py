@@ -309,6 +309,14 @@ class PyOcdProbe:
             raise _translate(error, "connecting to the unit") from error
         return session
 
+    def _locked_when_asked(self) -> bool:
+        """Whether the unit reads as locked; False when even asking fails (then the first
+        failure is the one worth reporting)."""
+        try:
+            return self.is_locked()
+        except StationError:
+            return False
+
     def is_locked(self) -> bool:
         """Ask the unit (fresh session) whether its debug port is locked; never changes it.
 
@@ -334,7 +342,17 @@ class PyOcdProbe:
         want of a core, which :meth:`_open` reports as UnitLockedError; a family whose locked
         core still answers is asked through its lock strategy.
         """
-        session = self._open({})
+        try:
+            session = self._open({})
+        except UnitLockedError:
+            raise
+        except StationError as error:
+            # A family whose lock hides the core (a secure Kinetis: pyOCD finds "no cores") or
+            # silences the port (STM32 RDP level 2) fails to open rather than saying so: ask its
+            # lock, through the access port that answers whatever the lock.
+            if self._locked_when_asked():
+                raise UnitLockedError("the unit's debug port is locked") from error
+            raise
         try:
             # A family whose lock leaves the core debuggable (STM32 RDP level 1) opens normally;
             # its lock is read here, so that no step ever meets a locked unit's closed flash.

@@ -11,7 +11,7 @@ from pyocd.core import exceptions
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.target import Target
 
-from station.domain.errors import LockError, UnitError
+from station.domain.errors import LockError, UnitLockedError
 from station.domain.recipe import LockMethod, LockSettings
 from station.drivers.probe import PyOcdProbe
 from station.drivers.profiles import pin_reset, profile_for_target
@@ -76,7 +76,7 @@ def test_the_stations_probe_driver_never_erases_a_secure_unit(unit: SimUnit) -> 
     before = unit.read_nvm(0, chip.FLASH_SIZE)
     probe = PyOcdProbe(unit.probe_id, "k64f", LockSettings(LockMethod.KINETIS_FSEC))
     assert probe.is_locked()
-    with pytest.raises(UnitError), probe.attach():
+    with pytest.raises(UnitLockedError), probe.attach():  # "no cores" from pyOCD, read as locked
         pass
     info = unit.reload()
     assert unit.read_nvm(0, chip.FLASH_SIZE) == before and info.protected and not info.ever_erased
