@@ -16,6 +16,7 @@ from station.domain.errors import ConfigurationError
 from station.drivers.slots import HardwareSlots
 from station.operations.people import ENGINEER, OPERATOR, SUPERVISOR, People
 from station.operations.station import DemoOptions, Station, Training
+from station.sim.chips import DEFAULT_TARGET
 from station.sim.demo import (
     DEMO_CA_PASSPHRASE,
     DEMO_ENGINEER,
@@ -38,19 +39,24 @@ def open_demo_station(root: CompositionRoot, demo: DemoOptions, *, verbose: bool
     environment = prepare_demo(demo.root, plan=demo.plan)
     configure_logging(environment.paths, verbose=verbose)
     count = max(1, min(MAX_DEMO_SLOTS, demo.slots))
+    # A mixed line: the slots take the families in turn; the first family's demo recipe is the
+    # station's, every other slot has its family's own.
+    families = demo.targets or (DEFAULT_TARGET,)
+    targets = {str(number): families[(number - 1) % len(families)] for number in range(1, count + 1)}
     slots = tuple(
-        SlotSettings(name=str(number), probe=f"simulated-{number}", console="simulated")
-        for number in range(1, count + 1)
-    )
+        SlotSettings(name=name, probe=f"simulated-{name}", console="simulated",
+                     recipe=None if target == families[0] else environment.recipe_for(target))
+        for name, target in targets.items()
+    )  # fmt: skip
     settings = replace(
         StationSettings(),
-        recipe=demo.recipe_path or environment.recipe_path,
+        recipe=demo.recipe_path or environment.recipe_for(families[0]),
         work_order=DEMO_WORK_ORDER,
         slots=slots,
         scanner=demo.scanner or ScannerSettings(),
         sounds=demo.sounds,
     )
-    units = DemoUnits(environment, [slot.name for slot in slots], timing_factor=demo.timing)
+    units = DemoUnits(environment, [slot.name for slot in slots], timing_factor=demo.timing, targets=targets)
     units.start()
     try:
         station = root.build(environment.paths, settings, None, DemoSlots(units), environment.development_registry())

@@ -9,7 +9,13 @@ from station.app.root import CompositionRoot
 from station.config.settings import ScannerSettings
 from station.domain.recipe import CredentialPlan
 from station.gui.main import StationWindow, open_window
-from station.operations.station import TRAINING_WINDOW_TIMING, DemoOptions, StationOptions, demo_timing
+from station.operations.station import (
+    TRAINING_WINDOW_TIMING,
+    DemoOptions,
+    StationOptions,
+    demo_targets,
+    demo_timing,
+)
 from station.sim.demo import (
     DEMO_ENGINEER,
     DEMO_ENGINEER_PIN,
@@ -52,10 +58,12 @@ def build_demo_window(
     verbose: bool = False,
     scanner: ScannerSettings | None = None,
     install_error_hooks: bool = True,
+    targets: tuple[str, ...] = (),
 ) -> StationWindow:
-    """The training station on simulated units, signed in as the demo operator, ready to scan."""
+    """The training station on simulated units, signed in as the demo operator, ready to scan;
+    ``targets``: the slots' chip families in turn (a mixed line)."""
     demo = DemoOptions(root=demo_root, slots=slots, timing=timing, plan=plan, recipe_path=recipe_path,
-                       scanner=scanner, sounds=sounds)  # fmt: skip
+                       scanner=scanner, sounds=sounds, targets=targets)  # fmt: skip
     station = root.open_demo(demo, verbose=verbose)
     try:
         return open_window(station, language=language, sounds=sounds, install_error_hooks=install_error_hooks)
@@ -79,6 +87,7 @@ def run_demo_window(root: CompositionRoot, arguments: argparse.Namespace) -> int
         plan=CredentialPlan(arguments.plan),
         language=getattr(arguments, "language", None),
         verbose=arguments.verbose,
+        targets=demo_targets(arguments.targets),
     )
     training = windowed.operations.training
     assert training is not None

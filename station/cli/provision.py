@@ -34,7 +34,7 @@ from station.domain.recipe import CredentialPlan, StepName
 from station.domain.records import StepOutcome
 from station.domain.scan import parse_scan
 from station.domain.text import escape_text, token
-from station.operations.station import DemoOptions, Station, StationFactory, demo_timing
+from station.operations.station import DemoOptions, Station, StationFactory, demo_targets, demo_timing
 from station.sim.demo import DEMO_OPERATOR, DemoEnvironment, demo_data_dir, demo_sim_dir
 from station.sim.demo_recipe import write_demo_recipe_folder
 
@@ -151,6 +151,11 @@ def register(subparsers: Any) -> None:
         "--plan", choices=[plan.value for plan in CredentialPlan], default=CredentialPlan.STATION_GENERATED.value
     )
     demo.add_argument("--demo-dir", type=Path, default=None, help="demo directory (default: STATION_DEMO_DIR)")
+    demo.add_argument(
+        "--targets", default=None, metavar="FAMILIES",
+        help="a line of mixed chip families: the slots take them in turn, each with its family's demo recipe "
+        "(comma-separated: nrf52840, stm32f429xi, k64f; default: nrf52840)",
+    )  # fmt: skip
     demo.add_argument(
         "--write-recipe", type=Path, default=None, metavar="DIR",
         help="only write the demo recipe with its firmware images into DIR (a new or empty folder) and say "
@@ -315,11 +320,13 @@ def run_headless_demo(root: StationFactory, arguments: argparse.Namespace, out: 
     ``--json``: NDJSON events, ``demo``, per unit ``unit``, ``step``s and ``result``, then ``summary``)."""
     out = out or sys.stdout
     demo = DemoOptions(root=arguments.demo_dir, slots=arguments.units, plan=CredentialPlan(arguments.plan),
-                       timing=demo_timing(arguments.timing, window=False))  # fmt: skip
+                       timing=demo_timing(arguments.timing, window=False),
+                       targets=demo_targets(arguments.targets))  # fmt: skip
     station = root.open_demo(demo, verbose=arguments.verbose)
     assert station.training is not None
     outcomes: list[AttemptOutcome] = []
     serials: list[str] = []
+    families: list[str] = []
     as_json = json_wanted(arguments)
     try:
         if as_json:
@@ -328,10 +335,12 @@ def run_headless_demo(root: StationFactory, arguments: argparse.Namespace, out: 
             print(f"demo directory: {station.training.environment.root}", file=out, flush=True)
         units = station.training.units
         for slot in station.settings.slots:
-            serial = units.next_serial(lambda text: station.database.units.get_unit(text) is not None)
+            serial = units.next_serial(lambda text: station.database.units.get_unit(text) is not None, slot.name)
             serials.append(serial)
+            families.append(units.target(slot.name))
             if as_json:
-                print_event("unit", out, serial=serial, slot=slot.name, probe_id=slot.probe)
+                print_event("unit", out, serial=serial, slot=slot.name, probe_id=slot.probe,
+                            target=units.target(slot.name))  # fmt: skip
             else:
                 print(f"--- {serial} in slot {slot.name}", file=out, flush=True)
             job = station.units.provisioning_job(Serial(serial), slot, DEMO_OPERATOR)
@@ -346,11 +355,12 @@ def run_headless_demo(root: StationFactory, arguments: argparse.Namespace, out: 
         station.close()
     if as_json:
         print_event("summary", out, units=[outcome_fields(outcome) for outcome in outcomes],
+                    families=family_figures(outcomes, families),
                     passed=sum(1 for outcome in outcomes if outcome.passed), data_dir=demo_data_dir(environment.root),
                     sim_dir=demo_sim_dir(environment.root), shell=environment.shell_environment,
                     commands=demo_next_commands(serials[0]))  # fmt: skip
     else:
-        _print_summary(outcomes, out)
+        _print_summary(outcomes, families, out)
         print_demo_next_steps(environment, serials[0], out)
     return EXIT_OK if all(outcome.passed for outcome in outcomes) else EXIT_UNIT_FAILED
 
@@ -377,16 +387,38 @@ def demo_next_commands(serial: str) -> list[str]:
     ]
 
 
-def _print_summary(outcomes: list[AttemptOutcome], out: TextIO) -> None:
-    header = f"{'serial':<12} {'device id':<16} {'result':<6} " + " ".join(f"{s[:8]:>8}" for s in SUMMARY_STEPS)
+def family_figures(outcomes: list[AttemptOutcome], families: list[str]) -> list[dict[str, object]]:
+    """Per chip family: units, passes, mean seconds per unit and in the flash step (a mixed line)."""
+    figures: list[dict[str, object]] = []
+    for family in dict.fromkeys(families):
+        mine = [outcome for outcome, of in zip(outcomes, families, strict=True) if of == family]
+        totals = [sum(outcome.step_seconds.values()) for outcome in mine]
+        flash = [outcome.step_seconds["flash"] for outcome in mine if "flash" in outcome.step_seconds]
+        figures.append({
+            "family": family, "units": len(mine), "passed": sum(1 for outcome in mine if outcome.passed),
+            "mean_seconds": round(sum(totals) / len(totals), 3) if totals else None,
+            "mean_flash_seconds": round(sum(flash) / len(flash), 3) if flash else None,
+        })  # fmt: skip
+    return figures
+
+
+def _print_summary(outcomes: list[AttemptOutcome], families: list[str], out: TextIO) -> None:
+    header = (f"{'serial':<12} {'family':<12} {'device id':<32} {'result':<6} "
+              + " ".join(f"{s[:8]:>8}" for s in SUMMARY_STEPS))  # fmt: skip
     print("\n" + header, file=out)
     print("-" * len(header), file=out)
-    for outcome in outcomes:
+    for outcome, family in zip(outcomes, families, strict=True):
         step_seconds = outcome.step_seconds
         seconds = " ".join(
             f"{step_seconds[s]:8.2f}" if s in step_seconds else f"{'-':>8}" for s in SUMMARY_STEPS
         )
         result = "PASS" if outcome.passed else "FAIL"
-        print(f"{outcome.serial:<12} {outcome.device_id or '-':<16} {result:<6} {seconds}", file=out)
+        print(f"{outcome.serial:<12} {family:<12} {outcome.device_id or '-':<32} {result:<6} {seconds}", file=out)
         if not outcome.passed:
             print(f"{'':<12} {outcome.failure_step} {outcome.failure_code}: {escape_text(outcome.message)}", file=out)
+    print(f"\n{'family':<12} {'units':>5} {'passed':>6} {'s/unit':>8} {'flash s':>8}", file=out)
+    for figure in family_figures(outcomes, families):
+        mean, flash = figure["mean_seconds"], figure["mean_flash_seconds"]
+        print(f"{figure['family']!s:<12} {figure['units']!s:>5} {figure['passed']!s:>6} "
+              f"{'-' if mean is None else f'{mean:.2f}':>8} {'-' if flash is None else f'{flash:.2f}':>8}",
+              file=out)  # fmt: skip

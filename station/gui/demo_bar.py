@@ -91,7 +91,8 @@ class DemoBar(QFrame):
 
     def simulate_scan(self) -> str:
         """Scan the next free demo serial, as the scanner would."""
-        serial = self.demo.next_serial(self.line.is_used_serial)
+        # The demo product of the slot the scan goes to (a mixed line's slots make different ones).
+        serial = self.demo.next_serial(self.line.is_used_serial, self.line.next_slot())
         self.line.handle_scan(serial)
         return serial
 

@@ -30,6 +30,7 @@ from station.operations.selftests import SelfTests
 from station.operations.supervision import Supervision
 from station.operations.units import Units
 from station.security.station_key import StationKey
+from station.sim.chips import TARGETS as SIMULATED_TARGETS
 from station.sim.demo import DemoEnvironment
 from station.sim.demo_slots import DemoUnits
 from station.store import Database
@@ -148,6 +149,9 @@ class DemoOptions:
     recipe_path: Path | None = None
     scanner: ScannerSettings | None = None
     sounds: bool = True
+    # The chip family of each slot in turn (a mixed line: "nrf52840", "stm32f429xi", "k64f"),
+    # each slot with its family's demo recipe; empty: every slot the demo recipe's nRF52840.
+    targets: tuple[str, ...] = ()
 
 
 # The simulated units' timing factor (1: the nRF52840 datasheet's flash times, 0: instant). The
@@ -164,6 +168,20 @@ def demo_timing(requested: float | None, *, window: bool) -> float:
     if not requested >= 0:  # also refuses NaN
         raise ConfigurationError(f"the timing factor must be 0 (instant) or more, not {requested}")
     return requested
+
+
+def demo_targets(text: str | None) -> tuple[str, ...]:
+    """The chip families ``station demo --targets`` names, in slot order ("nrf52840,k64f")."""
+    if text is None:
+        return ()
+    targets = tuple(part.strip().lower() for part in text.split(","))
+    known = SIMULATED_TARGETS
+    unknown = [target for target in targets if target not in known]
+    if not all(targets) or unknown:
+        raise ConfigurationError(
+            f"--targets takes simulated chip families separated by commas ({', '.join(known)}), not {text!r}"
+        )
+    return targets
 
 
 class StationFactory(Protocol):

@@ -35,7 +35,7 @@ from station.domain.errors import SimulationError
 from station.domain.recipe import CredentialPlan
 from station.security.ca import ca_paths, init_ca
 from station.security.vault import TokenVault, UnlockedVault
-from station.sim.chips import DEFAULT_TARGET, NRF52840, STM32F429XI
+from station.sim.chips import DEFAULT_TARGET, K64F, NRF52840, STM32F429XI
 from station.sim.console import ConsoleServer
 from station.sim.demo_recipe import write_demo_recipe
 from station.sim.dms import SimDeviceManagement, SimulatedDeviceManagementClient
@@ -58,8 +58,8 @@ DEMO_ENGINEER, DEMO_ENGINEER_PIN = "demo-engineer", "2222"
 MAX_DEMO_SLOTS: Final = 8
 # Each family's demo product: what its demo recipe names as product, activation product and
 # token pool (resources/demo/; a test checks that they agree), and its labels' prefix.
-DEMO_PRODUCTS: Final = {NRF52840: "ACME-TOASTER", STM32F429XI: "ACME-KETTLE"}
-DEMO_SERIAL_PREFIXES: Final = {NRF52840: DEMO_SERIAL_PREFIX, STM32F429XI: "KET-"}
+DEMO_PRODUCTS: Final = {NRF52840: "ACME-TOASTER", STM32F429XI: "ACME-KETTLE", K64F: "ACME-FRIDGE"}
+DEMO_SERIAL_PREFIXES: Final = {NRF52840: DEMO_SERIAL_PREFIX, STM32F429XI: "KET-", K64F: "FRG-"}
 
 
 def default_demo_dir() -> Path:
@@ -200,12 +200,15 @@ def prepare_demo(
     )
 
 
-def next_demo_serials(is_used: Callable[[str], bool], count: int, *, start: int = 1) -> list[str]:
-    """Valid demo serials (``TST-000001`` …, from number ``start`` on) that no unit has yet."""
+def next_demo_serials(
+    is_used: Callable[[str], bool], count: int, *, start: int = 1, prefix: str = DEMO_SERIAL_PREFIX
+) -> list[str]:
+    """Valid demo serials (``TST-000001`` …, from number ``start`` on; another family's demo
+    product's ``prefix``, ``KET-`` …) that no unit has yet."""
     serials: list[str] = []
     number = start
     while len(serials) < count:
-        candidate = f"{DEMO_SERIAL_PREFIX}{number:06d}"
+        candidate = f"{prefix}{number:06d}"
         if not is_used(candidate):
             serials.append(candidate)
         number += 1

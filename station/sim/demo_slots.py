@@ -22,13 +22,22 @@ from station.domain.errors import NoProbeError
 from station.domain.recipe import Recipe
 from station.drivers.slots import hardware_slot
 from station.flow.run import Slot
-from station.sim.demo import DEMO_SERIAL_PREFIX, DemoEnvironment, next_demo_serials
+from station.sim.chips import DEFAULT_TARGET, chip_for
+from station.sim.demo import DEMO_SERIAL_PREFIXES, DemoEnvironment, next_demo_serials
 from station.sim.host import SimulatorHost
 from station.sim.units import Faults, SimUnit, lock_unit_as_delivered
 
 LOG = logging.getLogger(__name__)
-# Drop writes in the application region: verify finds it, nothing irreversible happened.
-DROP_WRITES_RANGE = (0x00020000, 0x00021000)
+# Drop writes in the application region (this far into it, this long: inside the demo's 64 KiB
+# application image): verify finds it, nothing irreversible happened.
+DROP_WRITES_OFFSET = 0xF000
+DROP_WRITES_LENGTH = 0x1000
+
+
+def drop_writes_range(target: str) -> tuple[int, int]:
+    """Where a unit of ``target`` loses its flash writes under the "drop writes" fault."""
+    start = chip_for(target).product.application.base + DROP_WRITES_OFFSET
+    return start, start + DROP_WRITES_LENGTH
 CONSOLE_WAIT_SECONDS = 5.0
 
 
@@ -50,14 +59,26 @@ class _DemoSlot:
 class DemoUnits:
     """The simulated units behind the demo's slots, and the simulator host serving them."""
 
-    def __init__(self, environment: DemoEnvironment, slot_names: list[str], *, timing_factor: float = 0.0) -> None:
+    def __init__(
+        self,
+        environment: DemoEnvironment,
+        slot_names: list[str],
+        *,
+        timing_factor: float = 0.0,
+        targets: dict[str, str] | None = None,
+    ) -> None:
+        """``targets``: the chip family of each slot's units (a mixed line), nRF52840 where not said."""
         self.environment = environment
         self.timing_factor = timing_factor
         self._slots = {name: _DemoSlot(name) for name in slot_names}
+        self._targets = {name: (targets or {}).get(name, DEFAULT_TARGET) for name in slot_names}
         self._lock = threading.Lock()
         self._handed_out: set[str] = set()
-        self._next_number = 1
+        self._next_number: dict[str, int] = {}  # by serial prefix
         self._server: SimulatorHost | None = None
+
+    def target(self, slot_name: str) -> str:
+        return self._targets[slot_name]
 
     def start(self) -> None:
         """Start the simulator host: units' probe sessions and consoles in their own processes,
@@ -77,18 +98,22 @@ class DemoUnits:
 
     # ---- serials ------------------------------------------------------------------------------
 
-    def next_serial(self, is_used: Callable[[str], bool]) -> str:
-        """A valid demo serial no unit has yet (and not handed out by this session).
+    def next_serial(self, is_used: Callable[[str], bool], slot_name: str | None = None) -> str:
+        """A valid demo serial no unit has yet (and not handed out by this session), of the demo
+        product the slot makes (the first slot's when none is named).
 
         The search goes on from the last one handed out: from the first number, every scan
         of a long training session would ask the store about every serial used before.
         """
+        target = self._targets.get(slot_name or "", next(iter(self._targets.values()), DEFAULT_TARGET))
+        prefix = DEMO_SERIAL_PREFIXES[target]
         with self._lock:
             serial = next_demo_serials(
-                lambda candidate: candidate in self._handed_out or is_used(candidate), 1, start=self._next_number
-            )[0]
+                lambda candidate: candidate in self._handed_out or is_used(candidate), 1,
+                start=self._next_number.get(prefix, 1), prefix=prefix,
+            )[0]  # fmt: skip
             self._handed_out.add(serial)
-            self._next_number = int(serial.removeprefix(DEMO_SERIAL_PREFIX)) + 1
+            self._next_number[prefix] = int(serial.removeprefix(prefix)) + 1
             return serial
 
     def last_serial(self, slot_name: str) -> str | None:
@@ -128,7 +153,9 @@ class DemoUnits:
             if slot.unit is None or slot.serial != serial:
                 if slot.unit is not None:
                     slot.unit.close()
-                slot.unit = self.environment.units.create_unit(timing_factor=self.timing_factor)
+                slot.unit = self.environment.units.create_unit(
+                    timing_factor=self.timing_factor, target=self._targets[slot_name]
+                )
                 slot.serial = serial
                 if DemoFault.ARRIVES_LOCKED in slot.faults:
                     lock_unit_as_delivered(slot.unit)
@@ -136,7 +163,7 @@ class DemoUnits:
             wanted = set(slot.faults)
         with unit.locked():
             faults: Faults = unit.info.faults
-            faults.drop_writes = DROP_WRITES_RANGE if DemoFault.DROP_WRITES in wanted else None
+            faults.drop_writes = drop_writes_range(unit.info.target) if DemoFault.DROP_WRITES in wanted else None
             faults.console = "silent" if DemoFault.SILENT_CONSOLE in wanted else "normal"
             faults.algo_hang = DemoFault.FLASH_HANGS in wanted
         if self._server is not None:

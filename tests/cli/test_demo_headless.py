@@ -18,7 +18,7 @@ def test_the_headless_demo_provisions_every_unit_and_prints_a_summary(
     out = capsys.readouterr().out
     assert f"demo directory: {tmp_path / 'demo'}" in out
     assert "    PASS TST-000001" in out and "    PASS TST-000002" in out
-    summary = out[out.index("serial       device id"):]
+    summary = out[out.index("serial       family       device id"):]
     assert summary.count(" PASS ") == 2
     assert "lock-con" in summary.splitlines()[0]  # every step of the sequence has its column
     demo = tmp_path / "demo"
@@ -29,6 +29,34 @@ def test_the_headless_demo_provisions_every_unit_and_prints_a_summary(
     # The demo directory is kept: a second run continues with new serials on new units.
     assert main(["demo", "--headless", "--units", "1", "--demo-dir", str(tmp_path / "demo")]) == 0
     assert "    PASS TST-000003" in capsys.readouterr().out
+
+
+def test_a_mixed_line_of_chip_families_passes_with_per_family_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    arguments = ["demo", "--headless", "--units", "4", "--targets", "nrf52840,stm32f429xi",
+                 "--demo-dir", str(tmp_path / "demo")]  # fmt: skip
+    assert main(arguments) == 0
+    out = capsys.readouterr().out
+    for serial in ("TST-000001", "KET-000001", "TST-000002", "KET-000002"):
+        assert f"    PASS {serial}" in out
+    rows = out[out.index("serial       family"):].splitlines()
+    assert [row.split()[:2] for row in rows[2:6]] == [
+        ["TST-000001", "nrf52840"], ["KET-000001", "stm32f429xi"], ["TST-000002", "nrf52840"],
+        ["KET-000002", "stm32f429xi"]]  # fmt: skip
+    assert len(rows[3].split()[2]) == 24  # the STM32's 96-bit UID
+    figures = out[out.index("family       units passed"):].splitlines()
+    assert [line.split()[:3] for line in figures[1:3]] == [["nrf52840", "2", "2"], ["stm32f429xi", "2", "2"]]
+
+
+def test_an_unknown_family_is_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    assert main(["demo", "--headless", "--targets", "nrf52840,esp32", "--demo-dir", str(tmp_path / "demo")]) == 2
+    assert "--targets takes simulated chip families separated by commas" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
 
 
 def test_without_a_display_the_demo_says_it_runs_headless(
