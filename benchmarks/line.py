@@ -30,9 +30,11 @@ class BenchLine:
     consoles: Any
     next_serial: int = 1
     units: list[Any] = field(default_factory=list)
+    target: str = "nrf52840"
+    serial_prefix: str = "TST-"
 
     def new_units(self, count: int, timing: float = 1.0) -> list[Any]:
-        units: list[Any] = self.environment.create_units(count, timing_factor=timing)
+        units: list[Any] = self.environment.create_units(count, timing_factor=timing, target=self.target)
         for unit in units:
             self.consoles.wait_for_port(unit.unit_id)
         self.units.extend(units)
@@ -52,28 +54,31 @@ class BenchLine:
         return hardware_slot(unit.unit_id, unit.probe_id, self.environment.console_path(unit), self.recipe)
 
     def serial(self) -> str:
-        serial = f"TST-{self.next_serial:06d}"
+        serial = f"{self.serial_prefix}{self.next_serial:06d}"
         self.next_serial += 1
         return serial
 
 
 @contextmanager
-def bench_line(app_size: int = 64 * 1024, root: Path | None = None) -> Iterator[BenchLine]:
-    """A fresh demo environment in a temporary directory, with its consoles served."""
+def bench_line(app_size: int = 64 * 1024, root: Path | None = None, target: str = "nrf52840") -> Iterator[BenchLine]:
+    """A fresh demo environment in a temporary directory, with its consoles served; its units
+    and recipe of one chip family (``target``)."""
     from station.app import CompositionRoot
     from station.app.demo import open_demo_line_station
     from station.flow.run import StationContext
-    from station.sim.demo import prepare_demo
+    from station.sim.demo import DEMO_SERIAL_PREFIXES, prepare_demo
 
     root = root or Path(tempfile.mkdtemp(prefix="station-bench-"))
     os.environ["STATION_SIM_DIR"] = str(root / "sim")
     environment = prepare_demo(root, app_size=app_size)
-    station = open_demo_line_station(CompositionRoot(), environment, environment.recipe_path, work_order="WO-BENCH")
+    recipe_path = environment.recipe_for(target)
+    station = open_demo_line_station(CompositionRoot(), environment, recipe_path, work_order="WO-BENCH")
     recipe = station.production.recipe
     provisioner = station.production.provisioner()
     context = StationContext("bench-station", "bench-operator", "WO-BENCH")
     with environment.simulator_host() as consoles:
-        line = BenchLine(environment, station, recipe, provisioner, context, consoles)
+        line = BenchLine(environment, station, recipe, provisioner, context, consoles, target=target,
+                         serial_prefix=DEMO_SERIAL_PREFIXES[target])  # fmt: skip
         try:
             yield line
         finally:

@@ -91,8 +91,8 @@ class DemoBar(QFrame):
 
     def simulate_scan(self) -> str:
         """Scan the next free demo serial, as the scanner would."""
-        # The demo product of the slot the scan goes to (a mixed line's slots make different ones).
-        serial = self.demo.next_serial(self.line.is_used_serial, self.line.next_slot())
+        # On a line of mixed families each family's product in turn: the label decides the slot.
+        serial = self.demo.next_serial(self.line.is_used_serial)
         self.line.handle_scan(serial)
         return serial
 

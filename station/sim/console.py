@@ -331,7 +331,9 @@ class UnitFirmware:
             with contextlib.suppress(FormatError):
                 key_store = self._unit.chip.product.key_store
                 key_der = decode_key_store(self._unit.read_nvm(key_store.base, key_store.size))
-        result = self._dms.activate(info.device_id, token, bundle, key_der, info.ever_erased)
+        result = self._dms.activate(
+            info.device_id, token, bundle, key_der, info.ever_erased, device_id_digits=info.chip.device_id_digits
+        )
         if not result.ok or result.product is None:
             raise _CommandFailedError(result.describe())
         with self._unit.locked() as unit:

@@ -5,7 +5,9 @@ each family's recipe is rendered from its template with the hashes of the images
 :func:`station.sim.firmware.build_demo_firmware` wrote for that family:
 
 * nRF52840, the ACME toaster (``nrf52-approtect``): ``resources/demo/recipe.toml.in``;
-* STM32F429xI, the ACME kettle (``stm32-rdp1``): ``resources/demo/stm32f429xi/recipe.toml.in``.
+* STM32F429xI, the ACME kettle (``stm32-rdp1``): ``resources/demo/stm32f429xi/recipe.toml.in``;
+* Kinetis K64F, the ACME fridge (``kinetis-fsec``, parts that ship secure):
+  ``resources/demo/k64f/recipe.toml.in``.
 
 The ``recipe.toml`` beside each template is its rendering for the default demo firmware (a test
 keeps them current; ``python -m station.sim.demo_recipe`` regenerates them).
@@ -26,7 +28,7 @@ from station.domain.recipe import (
     Recipe,
 )
 from station.domain.recipe_loader import load_recipe
-from station.sim.chips import DEFAULT_TARGET, NRF52840, STM32F429XI
+from station.sim.chips import DEFAULT_TARGET, K64F, NRF52840, STM32F429XI
 from station.sim.firmware import (
     APP_HEADER_FILE,
     APPLICATION_FILE,
@@ -42,6 +44,7 @@ RESOURCES_DIR: Final = Path(__file__).resolve().parents[2] / "resources"
 DEMO_RECIPE_TEMPLATES: Final = {
     NRF52840: RESOURCES_DIR / "demo" / "recipe.toml.in",
     STM32F429XI: RESOURCES_DIR / "demo" / STM32F429XI / "recipe.toml.in",
+    K64F: RESOURCES_DIR / "demo" / K64F / "recipe.toml.in",
 }
 DEMO_RECIPES: Final = {target: template.with_suffix("") for target, template in DEMO_RECIPE_TEMPLATES.items()}
 DEMO_RECIPE_TEMPLATE: Final = DEMO_RECIPE_TEMPLATES[NRF52840]

@@ -75,6 +75,7 @@ class DemoUnits:
         self._lock = threading.Lock()
         self._handed_out: set[str] = set()
         self._next_number: dict[str, int] = {}  # by serial prefix
+        self._turn = 0  # whose product the next simulated scan labels, on a line of mixed families
         self._server: SimulatorHost | None = None
 
     def target(self, slot_name: str) -> str:
@@ -100,12 +101,19 @@ class DemoUnits:
 
     def next_serial(self, is_used: Callable[[str], bool], slot_name: str | None = None) -> str:
         """A valid demo serial no unit has yet (and not handed out by this session), of the demo
-        product the slot makes (the first slot's when none is named).
+        product the slot makes; with no slot named, of each family's product in turn (on a line
+        of mixed families the label then decides the slot, as on a real line).
 
         The search goes on from the last one handed out: from the first number, every scan
         of a long training session would ask the store about every serial used before.
         """
-        target = self._targets.get(slot_name or "", next(iter(self._targets.values()), DEFAULT_TARGET))
+        with self._lock:
+            if slot_name is not None:
+                target = self._targets[slot_name]
+            else:
+                families = list(dict.fromkeys(self._targets.values())) or [DEFAULT_TARGET]
+                target = families[self._turn % len(families)]
+                self._turn += 1
         prefix = DEMO_SERIAL_PREFIXES[target]
         with self._lock:
             serial = next_demo_serials(

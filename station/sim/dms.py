@@ -74,7 +74,7 @@ STATUS_PHRASES: Final = {
 
 
 def device_id_text(device_id: int) -> str:
-    """The device id as the certificate's serialNumber and the DMS records carry it."""
+    """The device id as the DMS records key it (a certificate carries it at its family's width)."""
     return f"{device_id:016X}"
 
 
@@ -224,11 +224,16 @@ class SimDeviceManagement:
         credentials: CredentialBundle | None,
         device_key_der: bytes | None,
         ever_erased: bool,
+        *,
+        device_id_digits: int = 16,
     ) -> ActivationResult:
         """Activate a unit to the production product its token belongs to.
 
         ``device_key_der`` is the key from the unit's key store (device-generated plan); it is
         used only when the bundle carries no private key (station-generated plan).
+        ``device_id_digits``: how many hex digits the unit's family writes its id with (16 on
+        the nRF52840, 24 on the STM32, 32 on the Kinetis), leading zeros kept, as the station
+        puts it in the certificate.
         """
         digest = token_digest(token)
         with self._state() as state:
@@ -242,7 +247,9 @@ class SimDeviceManagement:
             if not product["production"]:
                 return _refuse(STATUS_FORBIDDEN, f"product {code} is not a production product")
 
-            checked = _check_credentials(device_id, credentials, device_key_der, product["trusted_ca_pem"])
+            checked = _check_credentials(
+                f"{device_id:0{device_id_digits}X}", credentials, device_key_der, product["trusted_ca_pem"]
+            )
             if isinstance(checked, ActivationResult):
                 return checked
             endpoint_name, fingerprint = checked
@@ -363,7 +370,7 @@ def _activated_device(key: str, record: dict[str, Any]) -> ActivatedDevice:
 
 
 def _check_credentials(
-    device_id: int,
+    certified_id: str,
     credentials: CredentialBundle | None,
     device_key_der: bytes | None,
     trusted_ca_pem: list[str],
@@ -390,7 +397,7 @@ def _check_credentials(
         return _refuse(STATUS_FORBIDDEN, "device certificate is not issued by a trusted factory CA")
 
     serial_numbers = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    if [attribute.value for attribute in serial_numbers] != [device_id_text(device_id)]:
+    if [attribute.value for attribute in serial_numbers] != [certified_id]:
         return _refuse(STATUS_BAD_REQUEST, "device certificate does not identify this device")
     common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if [attribute.value for attribute in common_names] != [credentials.endpoint_name]:

@@ -35,19 +35,20 @@ def test_a_mixed_line_of_chip_families_passes_with_per_family_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
-    arguments = ["demo", "--headless", "--units", "4", "--targets", "nrf52840,stm32f429xi",
+    arguments = ["demo", "--headless", "--units", "4", "--targets", "nrf52840,stm32f429xi,k64f",
                  "--demo-dir", str(tmp_path / "demo")]  # fmt: skip
     assert main(arguments) == 0
     out = capsys.readouterr().out
-    for serial in ("TST-000001", "KET-000001", "TST-000002", "KET-000002"):
+    for serial in ("TST-000001", "KET-000001", "FRG-000001", "TST-000002"):
         assert f"    PASS {serial}" in out
     rows = out[out.index("serial       family"):].splitlines()
     assert [row.split()[:2] for row in rows[2:6]] == [
-        ["TST-000001", "nrf52840"], ["KET-000001", "stm32f429xi"], ["TST-000002", "nrf52840"],
-        ["KET-000002", "stm32f429xi"]]  # fmt: skip
-    assert len(rows[3].split()[2]) == 24  # the STM32's 96-bit UID
+        ["TST-000001", "nrf52840"], ["KET-000001", "stm32f429xi"], ["FRG-000001", "k64f"],
+        ["TST-000002", "nrf52840"]]  # fmt: skip
+    assert [len(rows[index].split()[2]) for index in (2, 3, 4)] == [16, 24, 32]  # 64, 96, 128-bit ids
     figures = out[out.index("family       units passed"):].splitlines()
-    assert [line.split()[:3] for line in figures[1:3]] == [["nrf52840", "2", "2"], ["stm32f429xi", "2", "2"]]
+    assert [line.split()[:3] for line in figures[1:4]] == [
+        ["nrf52840", "2", "2"], ["stm32f429xi", "1", "1"], ["k64f", "1", "1"]]  # fmt: skip
 
 
 def test_an_unknown_family_is_refused_before_anything_runs(

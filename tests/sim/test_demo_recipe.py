@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from station.domain.errors import SimulationError
+from station.domain.errors import RecipeError, SimulationError
 from station.domain.recipe import CredentialPlan, LockMethod, RegionRole
 from station.domain.recipe_loader import load_recipe
 from station.sim import board
@@ -112,6 +112,39 @@ def test_the_kettle_is_an_stm32_locked_at_rdp_level_1_with_its_own_labels(tmp_pa
         demo_recipe_template("k99")
 
 
+def test_the_fridge_is_a_k64f_locked_by_fsec_whose_fresh_parts_ship_secure(tmp_path: Path) -> None:
+    firmware = build_demo_firmware(tmp_path, target="k64f")
+    recipe = load_demo_recipe(tmp_path, firmware)
+    assert recipe.product == "ACME-FRIDGE" and recipe.target == "k64f"
+    assert recipe.lock.method is LockMethod.KINETIS_FSEC and recipe.lock.parts_ship_protected
+    assert recipe.lock.mass_erase and not recipe.lock.backdoor and not recipe.lock.permanent
+    assert recipe.serial_rule.pattern == "^FRG-[0-9]{6}$"
+    # The flash configuration field lies in the bootloader's region, and its image holds it unsecure.
+    bootloader = next(region for region in recipe.flash.regions if region.role is RegionRole.BOOTLOADER)
+    assert bootloader.address <= 0x400 and 0x410 <= bootloader.address + bootloader.size
+    assert firmware.bootloader.data[0x40C] == 0xFE
+    assert recipe.image_hashes == tuple(image.sha256 for image in firmware.images)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refusal"),
+    [
+        ("parts_ship_protected = true\n", "parts_ship_protected = true\nmass_erase = false\n",
+         "the recipe must say permanent = true to write it"),
+        ('method = "kinetis-fsec"', 'method = "stm32-rdp1"', "lock method 'stm32-rdp1' is for stm32"),
+    ],
+)  # fmt: skip
+def test_the_fridge_recipe_refuses_mass_erase_disabled_without_consent_and_a_foreign_lock(
+    tmp_path: Path, old: str, new: str, refusal: str
+) -> None:
+    path = load_demo_recipe(tmp_path, build_demo_firmware(tmp_path, target="k64f")).path
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(RecipeError, match=refusal):
+        load_recipe(path)
+
+
 def test_prepare_demo_makes_every_family_s_recipe_product_and_tokens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,9 +163,11 @@ def test_prepare_demo_makes_every_family_s_recipe_product_and_tokens(
     assert counts == dict.fromkeys(DEMO_PRODUCTS.values(), DEMO_TOKEN_COUNT)
     vault = environment.unlock_vault()
     assert all(vault.next_token(product) for product in DEMO_PRODUCTS.values())
-    units = environment.create_units(2, target="stm32f429xi")
+    assert set(DEMO_PRODUCTS) == {"nrf52840", "stm32f429xi", "k64f"} and DEMO_PRODUCTS["k64f"] == "ACME-FRIDGE"
+    units = [*environment.create_units(2, target="stm32f429xi"), *environment.create_units(1, target="k64f")]
     try:
-        assert [unit.chip.target for unit in units] == ["stm32f429xi"] * 2
+        assert [unit.chip.target for unit in units] == ["stm32f429xi", "stm32f429xi", "k64f"]
+        assert units[2].info.protected  # a fresh K64F arrives secure
     finally:
         for unit in units:
             unit.close()

@@ -11,9 +11,11 @@ Memory map (RM chapter 4, "Memory map"; pyOCD's ``target_MK64FN1M0xxx12.py`` agr
   its flash analyzer at 0x1FFF_F000);
 * the FTFE at 0x4002_0000 (:mod:`station.sim.chips.kinetis_ftfe`), the SIM at 0x4004_7000 with
   SIM_SDID, SIM_FCFG1/FCFG2 and the 128-bit unique id SIM_UIDH..UIDL (0x4004_8054..0x4004_8060),
-  the WDOG at 0x4005_2000 (its unlock sequence gates its control registers), and the other
-  peripherals a start-up code or a debugger touches (AIPS, MPU, FMC, PORTs, MCG, OSC, UARTs,
-  LLWU, PMC, SMC, RCM, GPIO) as register files; the MDM-AP is access port 1.
+  the WDOG at 0x4005_2000 (its unlock sequence gates its control registers), UART0's
+  transmitter at 0x4006_A000 (:mod:`station.sim.chips.kinetis_uart`: what the firmware sends
+  reaches the unit's console), and the other peripherals a start-up code or a debugger touches
+  (AIPS, MPU, FMC, PORTs, MCG, OSC, UART1-3, LLWU, PMC, SMC, RCM, GPIO) as register files; the
+  MDM-AP is access port 1.
 
 The chip has no memory-mapped factory page: the simulator's read-only id page (a page the
 layout needs) lies at 0x1000_0000, reserved on the FN1M0 (FlexNVM's place on the FX parts), and
@@ -78,6 +80,8 @@ FTFE_BASE: Final = 0x4002_0000
 SIM_LOW: Final = 0x4004_7000  # SIM_SOPT1, SIM_SOPT1CFG
 SIM_BASE: Final = 0x4004_8000  # SIM_SOPT2 ... SIM_UIDL
 SIM_SDID: Final = SIM_BASE + 0x24
+SIM_SCGC4: Final = SIM_BASE + 0x34
+SIM_SCGC4_UART0: Final = 1 << 10
 SIM_SCGC5: Final = SIM_BASE + 0x38
 SIM_SCGC6: Final = SIM_BASE + 0x3C
 SIM_SCGC7: Final = SIM_BASE + 0x40
@@ -88,6 +92,12 @@ SIM_UIDH: Final = SIM_BASE + 0x54  # UIDH, UIDMH, UIDML, UIDL: most significant 
 SIM_UIDL: Final = SIM_BASE + 0x60
 WDOG_BASE: Final = 0x4005_2000
 MCG_BASE: Final = 0x4006_4000
+UART0_BASE: Final = 0x4006_A000  # 8-bit registers: BDH, BDL, C1, C2, S1, S2, C3, D, ...
+UART0_C2: Final = UART0_BASE + 0x03
+UART0_S1: Final = UART0_BASE + 0x04
+UART0_D: Final = UART0_BASE + 0x07
+UART_C2_TE: Final = 1 << 3
+UART_S1_RESET: Final = 0xC0  # TDRE and TC: nothing to send yet
 PMC_BASE: Final = 0x4007_D000
 SMC_BASE: Final = 0x4007_E000
 RCM_BASE: Final = 0x4007_F000
@@ -104,6 +114,7 @@ ID_REGISTERS: Final = (SIM_SDID, SIM_FCFG1, SIM_FCFG2, SIM_UIDH, SIM_UIDH + 4, S
 # Reset values of the registers a debugger, a flash algorithm or start-up code look at.
 RESET_VALUES: Final[dict[int, int]] = {
     SIM_LOW: 0x8000_B000,  # SIM_SOPT1: USBREGEN, RAMSIZE 1011b (256 KiB)
+    SIM_SCGC4: 0xF010_0030,  # UART0's clock gate (bit 10) off
     SIM_SCGC5: 0x0004_0182,
     SIM_SCGC6: 0x4000_0001,  # FTF (the flash controller's clock) on
     SIM_SCGC7: 0x0000_0006,
@@ -120,6 +131,8 @@ RESET_VALUES: Final[dict[int, int]] = {
     PMC_BASE + 0x0: 0x0004_0010,  # LVDSC1 0x10, LVDSC2 0x00, REGSC 0x04
     SMC_BASE + 0x0: 0x0103_0000,  # PMPROT, PMCTRL, VLLSCTRL 0x03, PMSTAT 0x01 (RUN)
     RCM_BASE + 0x0: 0x0000_0082,  # SRS0: POR and LVD
+    UART0_BASE + 0x0: 0x0000_0400,  # BDH 0x00, BDL 0x04, C1 and C2 0x00 (transmitter off)
+    UART0_BASE + 0x4: UART_S1_RESET,  # S1 0xC0, S2, C3, D 0x00
 }
 
 # Data sheet, "Flash (FTFE) electrical specifications", command execution times, in seconds:
@@ -197,7 +210,9 @@ class K64f(ChipModel):
     )
     device_id_digits = 32
     device_id_source = f"SIM_UIDH..SIM_UIDL (0x{SIM_UIDH:08X}, 128 bits)"
-    behaving_ranges = ()  # the FTFE, SIM and WDOG pages are the family's own (mmio_pages)
+    # The FTFE, SIM and WDOG pages are the family's own (mmio_pages); UART0's data register
+    # sends what the CPU stores there.
+    behaving_ranges = ((UART0_D, UART0_D),)
 
     def random_device_id(self) -> int:
         return 1 + secrets.randbelow((1 << 128) - 1)

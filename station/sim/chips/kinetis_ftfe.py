@@ -58,6 +58,7 @@ from station.sim.chips.kinetis_mdm import (
     set_shared_float,
     shared_float,
 )
+from station.sim.chips.kinetis_uart import Uart0Transmitter
 from station.sim.chips.kinetis_wdog import Watchdog
 from station.sim.chips.layout import SLOT_SIZE
 from station.sim.controller import poll_wait
@@ -142,6 +143,7 @@ class KinetisPort:
         self._page = offset - BASE  # the FTFE's registers straight from the shared map
         self.mdm = MdmAp(device, self)
         self._watchdog = Watchdog(state)
+        self._uart = Uart0Transmitter(state, self.unit.directory)
 
     # ---- security -------------------------------------------------------------------------------
 
@@ -199,7 +201,11 @@ class KinetisPort:
 
     def write_register(self, address: int, size: int, value: int) -> bool:
         """Stores to the FTFE, the SIM's read-only id registers and the WDOG: the family's own;
-        every other register keeps what is written."""
+        every other register keeps what is written. A store that reaches UART0's data register
+        sends its byte, and is kept as written."""
+        if address <= chip.UART0_D < address + size:
+            self._uart.on_data_write(value >> (8 * (chip.UART0_D - address)))
+            return False
         if chip.SIM_BASE <= address < chip.SIM_BASE + SLOT_SIZE:
             return chip.id_register(address & ~3, 0) is not None  # read-only: the store is dropped
         if chip.WDOG_BASE <= address < chip.WDOG_BASE + SLOT_SIZE:
