@@ -274,6 +274,7 @@ class OperatorView(QWidget):
             tile = SlotTile(name)
             if self.training:
                 tile.set_training(True)
+            tile.set_product(self._slot_product(name))
             self.tiles[name] = tile
             tile.show_state(self.line.slot_states[name], self.line.clock())
         self.slots_page.set_tiles(list(self.tiles.values()), tile_columns(len(names)))
@@ -347,7 +348,15 @@ class OperatorView(QWidget):
     def _session_changed(self) -> None:
         self.pages.setCurrentIndex(0 if self.line.user is None else 1)
 
+    def _slot_product(self, name: str) -> str:
+        """The product a slot makes, said on its tile only where slots make different ones."""
+        production = self.line.station.production
+        recipe = production.recipe_for(name)
+        return recipe.product if production.mixed and recipe is not None else ""
+
     def _production_changed(self) -> None:
+        for name, tile in self.tiles.items():
+            tile.set_product(self._slot_product(name))
         recipes = self.line.station.production.recipes_in_use()  # more than one on a mixed line
         if not recipes:
             self.product_label.setText(self.tr("No recipe"))

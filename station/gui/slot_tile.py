@@ -63,6 +63,7 @@ class SlotTile(QFrame):
     def __init__(self, slot_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.slot_name = slot_name
+        self.product = ""  # on a line of mixed products, what this slot makes
         self.setObjectName("slotTile")
         self.setProperty("verdict", "idle")
         # The operator view's TileGrid gives every tile an equal cell whatever it shows, never
@@ -216,7 +217,7 @@ class SlotTile(QFrame):
 
     def retranslate(self) -> None:
         self._words += 1  # every text is set again, maybe in another language
-        self.name_label.setText(self.tr("Slot {name}").format(name=self.slot_name))
+        self._show_name()
         self.next_marker.setText(self.tr("Next scan →"))
         self.idle_hint.setText(self.tr("Ready. Scan a unit, or press Simulate scan.") if self.training
                                else self.tr("Ready. Scan a unit."))  # fmt: skip
@@ -225,6 +226,16 @@ class SlotTile(QFrame):
         self._shown.pop("device id", None)  # its words are translated
         if self._state is not None:
             self.show_state(self._state, 0.0)
+
+    def set_product(self, product: str) -> None:
+        """Say which product the slot makes (a line of mixed products), or nothing ("")."""
+        if product != self.product:
+            self.product = product
+            self._show_name()
+
+    def _show_name(self) -> None:
+        name = self.tr("Slot {name}").format(name=self.slot_name)
+        self.name_label.setText(f"{name}  ·  {self.product}" if self.product else name)
 
     def set_training(self, training: bool) -> None:
         self.training = training

@@ -23,6 +23,9 @@ def test_a_mixed_line_scans_each_slot_s_product_and_every_unit_passes(
     assert [recipe.target for recipe in production.recipes_in_use()] == ["nrf52840", "stm32f429xi", "k64f"]
     for product in ("ACME-TOASTER", "ACME-KETTLE", "ACME-FRIDGE"):
         assert product in window.operator_view.product_label.text()
+    tiles = window.operator_view.tiles  # each tile says what its slot makes
+    assert [tiles[name].name_label.text() for name in ("1", "2", "3")] == [
+        "Slot 1  ·  ACME-TOASTER", "Slot 2  ·  ACME-KETTLE", "Slot 3  ·  ACME-FRIDGE"]  # fmt: skip
     # Each family's label in turn; the label decides the slot, whichever slot is free first.
     serials = [window.demo_bar.simulate_scan() for _ in range(3)]
     assert [serial[:4] for serial in serials] == ["TST-", "KET-", "FRG-"]

@@ -14,6 +14,8 @@ AHB-AP are the same for every family (:mod:`station.sim.device`).
 
 from __future__ import annotations
 
+import struct
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,36 @@ if TYPE_CHECKING:
     from station.sim.units import SimUnit, UnitInfo
 
 ReadNvm = Callable[[int, int], bytes]
+
+
+def shared_float(state: CoreState, address: int) -> float:
+    """A float64 a family's model keeps in a register page's reserved space (a time, on
+    CLOCK_MONOTONIC: the same in every process that serves the unit)."""
+    offset = state.peripheral_offset(address)
+    assert offset is not None
+    value: float = struct.unpack_from("<d", state.memory, offset)[0]
+    return value
+
+
+def set_shared_float(state: CoreState, address: int, value: float) -> None:
+    offset = state.peripheral_offset(address)
+    assert offset is not None
+    struct.pack_into("<d", state.memory, offset, value)
+
+
+def spend_flash_time(device: SimDevice, seconds: float, busy_until: int) -> None:
+    """A flash controller's work of ``seconds`` (the datasheet's, before the unit's factor):
+    counted in the unit's busy time; inside a core run (a flash algorithm) it delays the halt,
+    else the controller reads busy until then (``busy_until``: where the shared time is kept)."""
+    factor = device.factor
+    device.unit.add_nvm_busy_seconds(seconds * factor)
+    controller = device.controller
+    if controller.in_emulation:
+        controller.modelled_seconds += seconds
+    else:
+        state = device.unit.core_state
+        start = max(shared_float(state, busy_until), time.monotonic())
+        set_shared_float(state, busy_until, start + seconds * factor)
 
 
 class BusError(Exception):

@@ -51,13 +51,8 @@ from typing import TYPE_CHECKING, Final
 from pyocd.core import exceptions
 
 from station.sim.chips import k64f as chip
-from station.sim.chips.kinetis_mdm import (
-    MdmAp,
-    kept_mdm_registers,
-    restore_mdm_registers,
-    set_shared_float,
-    shared_float,
-)
+from station.sim.chips.base import set_shared_float, shared_float, spend_flash_time
+from station.sim.chips.kinetis_mdm import MdmAp, kept_mdm_registers, restore_mdm_registers
 from station.sim.chips.kinetis_uart import Uart0Transmitter
 from station.sim.chips.kinetis_wdog import Watchdog
 from station.sim.chips.layout import SLOT_SIZE
@@ -111,7 +106,7 @@ def reset_ftfe(state: CoreState, read_nvm: ReadNvm, kept: dict[int, int]) -> Non
     state.write_peripheral(FPROT, struct.unpack_from("<I", field, 8)[0])
     state.write_peripheral(FEPROT, 0xFFFF_0000)
     state.write_peripheral(_BACKDOOR_REFUSED, 0)
-    _set_busy_until(state, 0.0)
+    set_shared_float(state, _BUSY_UNTIL, 0.0)
     restore_mdm_registers(state, kept)
 
 
@@ -122,10 +117,6 @@ def kept_over_reset(state: CoreState) -> dict[int, int]:
 
 def _busy_until(state: CoreState) -> float:
     return shared_float(state, _BUSY_UNTIL)
-
-
-def _set_busy_until(state: CoreState, value: float) -> None:
-    set_shared_float(state, _BUSY_UNTIL, value)
 
 
 class KinetisPort:
@@ -284,14 +275,7 @@ class KinetisPort:
         self._put(FSTAT, self._get(FSTAT) | bits)
 
     def spend(self, seconds: float) -> None:
-        factor = self._device.factor
-        self.unit.add_nvm_busy_seconds(seconds * factor)
-        controller = self._device.controller
-        if controller.in_emulation:
-            controller.modelled_seconds += seconds
-        else:
-            start = max(_busy_until(self._state), time.monotonic())
-            _set_busy_until(self._state, start + seconds * factor)
+        spend_flash_time(self._device, seconds, _BUSY_UNTIL)
 
     def _protected(self, address: int, length: int) -> bool:
         regions = self._get(FPROT)

@@ -31,11 +31,11 @@ request halts it), Debug Disable does not disable debug, the low-power handshake
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from typing import TYPE_CHECKING, Final
 
 from station.sim.chips import k64f as chip
+from station.sim.chips.base import set_shared_float, shared_float
 from station.sim.controller import poll_wait
 from station.sim.core_state import RunState, Slot
 from station.sim.scs import C_DEBUGEN
@@ -89,21 +89,6 @@ def restore_mdm_registers(state: CoreState, kept: dict[int, int]) -> None:
         state.write_peripheral(address, value)
     state.write_peripheral(_ACK, 0)
     set_shared_float(state, _ERASE_UNTIL, 0.0)
-
-
-def shared_float(state: CoreState, address: int) -> float:
-    """A float64 the model keeps in a register page's reserved space (a time, CLOCK_MONOTONIC:
-    the same in every process)."""
-    offset = state.peripheral_offset(address)
-    assert offset is not None
-    value: float = struct.unpack_from("<d", state.memory, offset)[0]
-    return value
-
-
-def set_shared_float(state: CoreState, address: int, value: float) -> None:
-    offset = state.peripheral_offset(address)
-    assert offset is not None
-    struct.pack_into("<d", state.memory, offset, value)
 
 
 class MdmAp:

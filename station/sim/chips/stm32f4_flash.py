@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Final
 from pyocd.core import exceptions
 
 from station.sim.chips import stm32f429 as chip
-from station.sim.chips.base import BusError, ReadNvm
+from station.sim.chips.base import BusError, ReadNvm, set_shared_float, shared_float, spend_flash_time
 from station.sim.chips.stm32_usart import Usart1Transmitter
 from station.sim.controller import poll_wait
 
@@ -132,20 +132,11 @@ def reset_flash_interface(state: CoreState, read_nvm: ReadNvm) -> None:
         (_OPTKEY_STAGE, 0),
     ):
         state.write_peripheral(address, value)
-    _set_busy_until(state, 0.0)
+    set_shared_float(state, _BUSY_UNTIL, 0.0)
 
 
 def _busy_until(state: CoreState) -> float:
-    offset = state.peripheral_offset(_BUSY_UNTIL)
-    assert offset is not None
-    value: float = struct.unpack_from("<d", state.memory, offset)[0]
-    return value
-
-
-def _set_busy_until(state: CoreState, value: float) -> None:
-    offset = state.peripheral_offset(_BUSY_UNTIL)
-    assert offset is not None
-    struct.pack_into("<d", state.memory, offset, value)
+    return shared_float(state, _BUSY_UNTIL)
 
 
 class Stm32Port:
@@ -288,14 +279,7 @@ class Stm32Port:
         return ((self._get(CR) if cr is None else cr) >> CR_PSIZE_SHIFT) & 3
 
     def _spend(self, seconds: float) -> None:
-        factor = self._device.factor
-        self.unit.add_nvm_busy_seconds(seconds * factor)
-        controller = self._device.controller
-        if controller.in_emulation:
-            controller.modelled_seconds += seconds
-        else:
-            start = max(_busy_until(self._state), time.monotonic())
-            _set_busy_until(self._state, start + seconds * factor)
+        spend_flash_time(self._device, seconds, _BUSY_UNTIL)
 
     def _done(self, cr: int) -> None:
         if cr & CR_EOPIE:
