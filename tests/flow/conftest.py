@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from station.app import CompositionRoot
+from station.app import CompositionRoot, main
 from station.app.demo import open_demo_line_station
 from station.domain.errors import ScanError
 from station.domain.outcome import AttemptOutcome
@@ -21,8 +21,8 @@ from station.flow.sequence import UnitProvisioner
 from station.operations.station import Station
 from station.security.vault import UnlockedVault
 from station.sim.console import ConsoleServer
-from station.sim.demo import DemoEnvironment, prepare_demo
-from station.sim.units import BuildCode, SimUnit
+from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, DemoEnvironment, prepare_demo
+from station.sim.units import BuildCode, SimUnit, UnitInfo
 
 # Short console timeouts so that a silent console fails in a second, not in half a minute.
 FAST_CONSOLE = {
@@ -147,3 +147,32 @@ def device_generated_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 def secret_free(text: str, secrets: list[str]) -> bool:
     return not any(re.search(re.escape(secret), text) for secret in secrets)
+
+
+def provision_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], target: str, serial: str,
+    check_fresh: Callable[[SimUnit], None] | None = None,
+) -> UnitInfo:
+    """``station provision`` on a new demo unit of ``target`` (the family's demo recipe), as a
+    technician runs it; its output must say PASS. Returns the unit's state afterwards."""
+    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
+    monkeypatch.setenv("STATION_CA_PASSPHRASE", DEMO_CA_PASSPHRASE)
+    monkeypatch.setenv("STATION_VAULT_PASSPHRASE", DEMO_VAULT_PASSPHRASE)
+    environment = prepare_demo(tmp_path / "demo")
+    with environment.console_server() as consoles:
+        unit = environment.create_units(1, target=target)[0]
+        consoles.wait_for_port(unit.unit_id)
+        try:
+            if check_fresh is not None:
+                check_fresh(unit)
+            code = main([
+                "provision", "--recipe", str(environment.recipe_for(target)), "--serial", serial,
+                "--probe", unit.probe_id, "--console", environment.console_path(unit), "--operator", "ann",
+                "--data-dir", str(environment.paths.data_dir),
+            ])  # fmt: skip
+            out = capsys.readouterr().out
+            assert code == 0, out
+            assert f"PASS {serial}" in out
+            return unit.reload()
+        finally:
+            unit.close()

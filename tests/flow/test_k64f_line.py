@@ -15,17 +15,15 @@ import pytest
 from pyocd.core import exceptions
 from pyocd.core.helpers import ConnectHelper
 
-from station.app import main
 from station.domain.errors import PermanentLockError, RelabelledUnitError
 from station.domain.formats import CredentialBundle
 from station.domain.records import AttemptResult, StepOutcome
 from station.sim.chips import k64f as chip
 from station.sim.chips import kinetis_mdm as mdm
-from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit
 
-from .conftest import Line, build_line
+from .conftest import Line, build_line, provision_from_the_command_line
 
 K64F = "k64f"
 FRIDGE = "ACME-FRIDGE"
@@ -213,25 +211,8 @@ def test_a_locked_unit_under_a_new_label_is_refused_and_its_passed_serial_is_nev
 def test_station_provision_on_a_k64f_unit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
-    monkeypatch.setenv("STATION_CA_PASSPHRASE", DEMO_CA_PASSPHRASE)
-    monkeypatch.setenv("STATION_VAULT_PASSPHRASE", DEMO_VAULT_PASSPHRASE)
-    environment = prepare_demo(tmp_path / "demo")
-    recipe = environment.recipe_for(K64F)
-    with environment.console_server() as consoles:
-        unit = environment.create_units(1, target=K64F)[0]
-        consoles.wait_for_port(unit.unit_id)
-        try:
-            assert unit.info.protected  # a fresh part: secure
-            code = main([
-                "provision", "--recipe", str(recipe), "--serial", "FRG-000501", "--probe", unit.probe_id,
-                "--console", environment.console_path(unit), "--operator", "ann",
-                "--data-dir", str(environment.paths.data_dir),
-            ])  # fmt: skip
-            out = capsys.readouterr().out
-            assert code == 0, out
-            assert "PASS FRG-000501" in out
-            info = unit.reload()
-            assert info.protected and info.protection_level == 1 and info.activated_product == FRIDGE
-        finally:
-            unit.close()
+    def fresh_and_secure(unit: SimUnit) -> None:
+        assert unit.info.protected  # a fresh part: secure
+
+    info = provision_from_the_command_line(tmp_path, monkeypatch, capsys, K64F, "FRG-000501", fresh_and_secure)
+    assert info.protected and info.protection_level == 1 and info.activated_product == FRIDGE

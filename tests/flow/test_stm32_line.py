@@ -12,17 +12,15 @@ import pytest
 from pyocd.core import exceptions
 from pyocd.core.helpers import ConnectHelper
 
-from station.app import main
 from station.domain.errors import PermanentLockError
 from station.domain.formats import CredentialBundle
 from station.domain.records import AttemptResult, StepOutcome
 from station.sim.chips import stm32f4_flash as flash
 from station.sim.chips import stm32f429 as chip
-from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit
 
-from .conftest import Line, build_line
+from .conftest import Line, build_line, provision_from_the_command_line
 
 STM32 = "stm32f429xi"
 KETTLE = "ACME-KETTLE"
@@ -142,24 +140,5 @@ def test_with_rdp2_the_unit_passes_is_locked_for_good_and_rework_is_refused_befo
 def test_station_provision_on_an_stm32_unit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
-    monkeypatch.setenv("STATION_CA_PASSPHRASE", DEMO_CA_PASSPHRASE)
-    monkeypatch.setenv("STATION_VAULT_PASSPHRASE", DEMO_VAULT_PASSPHRASE)
-    environment = prepare_demo(tmp_path / "demo")
-    recipe = environment.recipe_for(STM32)
-    with environment.console_server() as consoles:
-        unit = environment.create_units(1, target=STM32)[0]
-        consoles.wait_for_port(unit.unit_id)
-        try:
-            code = main([
-                "provision", "--recipe", str(recipe), "--serial", "KET-000401", "--probe", unit.probe_id,
-                "--console", environment.console_path(unit), "--operator", "ann",
-                "--data-dir", str(environment.paths.data_dir),
-            ])  # fmt: skip
-            out = capsys.readouterr().out
-            assert code == 0, out
-            assert "PASS KET-000401" in out
-            info = unit.reload()
-            assert info.protection_level == 1 and info.activated_product == KETTLE
-        finally:
-            unit.close()
+    info = provision_from_the_command_line(tmp_path, monkeypatch, capsys, STM32, "KET-000401")
+    assert info.protection_level == 1 and info.activated_product == KETTLE

@@ -7,12 +7,18 @@ flash directly under the unit's lock; nothing here goes through the debug probe.
 from __future__ import annotations
 
 import datetime
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pyocd.core.helpers import ConnectHelper
+from pyocd.core.session import Session
 
 from station.domain.formats import CredentialBundle
 from station.sim import board
@@ -116,3 +122,22 @@ def write_credentials(unit: SimUnit, region: bytes) -> None:
     with unit.locked():
         unit.erase_page(board.CREDENTIALS_ADDRESS)
         unit.program_nvm(board.CREDENTIALS_ADDRESS, region)
+
+
+@contextmanager
+def session_for(unit: SimUnit, **options: Any) -> Iterator[Session]:
+    """A pyOCD session on a simulated unit as the station opens one: never auto-unlock."""
+    session = ConnectHelper.session_with_chosen_probe(
+        unique_id=unit.probe_id, options={"auto_unlock": False, "frequency": 1_000_000, **options}
+    )
+    assert session is not None
+    with session:
+        yield session
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    """Until ``condition`` holds: a condition, never a duration, is what a test asserts."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

@@ -32,9 +32,8 @@ from station.sim import board
 from station.sim.firmware import DemoFirmware
 from station.sim.units import SimUnit, SimUnitStore
 
-from .support import write_firmware
+from .support import session_for, write_firmware
 from .test_firmware_build import application_symbols
-from .test_probe import session_for
 
 DWT_CTRL: Final = 0xE000_1000  # ARMv7-M: the DWT's control register and cycle counter
 DWT_CYCCNT: Final = 0xE000_1004

@@ -20,8 +20,9 @@ from station.sim.firmware import DemoFirmware
 from station.sim.host import HOST_SOCKET_NAME, SPARE_SESSIONS, HostedDevice, SimulatorHost
 from station.sim.units import SimUnit, SimUnitStore
 
+from .support import session_for
 from .test_console import ConsoleClient
-from .test_probe import assert_images_in_flash, lock_and_reset, session_for
+from .test_probe import assert_images_in_flash, lock_and_reset
 
 
 @pytest.fixture

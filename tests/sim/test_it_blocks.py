@@ -15,7 +15,7 @@ from station.sim import board
 from station.sim.thumb_it import advance, condition_passed, instruction_length, it_instruction
 from station.sim.units import SimUnit, SimUnitStore
 
-from .test_probe import session_for
+from .support import session_for
 
 # movs r3,#V; cmp r3,#0x5a; itt eq; moveq r0,#1; moveq r1,#2; movs r2,#3; bkpt
 PROGRAM = bytes.fromhex("00 23 5a 2b 04 bf 01 20 02 21 03 22 00 be")

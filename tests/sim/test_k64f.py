@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from pyocd.core import exceptions
-from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
 from pyocd.core.target import Target
 from pyocd.flash.eraser import FlashEraser
@@ -23,6 +22,8 @@ from station.sim.chips import kinetis_ftfe as ftfe
 from station.sim.chips import kinetis_mdm as mdm
 from station.sim.units import SimUnit, SimUnitStore
 
+from .support import session_for
+
 UID = 0x0123_4567_89AB_CDEF_0011_2233_4455_6677
 
 
@@ -33,15 +34,6 @@ def unit(sim_store: SimUnitStore) -> Iterator[SimUnit]:
     made.close()
 
 
-@contextmanager
-def session_for(unit: SimUnit, **options: Any) -> Iterator[Session]:
-    """A pyOCD session as the station opens one: never auto-unlock."""
-    session = ConnectHelper.session_with_chosen_probe(
-        unique_id=unit.probe_id, options={"auto_unlock": False, **options}
-    )
-    assert session is not None
-    with session:
-        yield session
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,9 @@ from station.sim.firmware_build import (
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore
 
-from .support import write_firmware
+from .support import session_for, wait_for, write_firmware
 from .test_console import ConsoleClient
-from .test_k64f import session_for, unsecured
+from .test_k64f import unsecured
 
 K64F = FAMILIES["k64f"]
 PRODUCT = chip.K64f.product
@@ -99,13 +99,6 @@ def test_the_images_sit_in_the_k64f_product_layout(k64f_firmware: DemoFirmware) 
         assert all(vector & 1 for vector in others if vector)
     header = ApplicationHeader.decode(app_header.data)
     assert header.app_address == 0x9000 and header.app_size == application.size
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_the_demo_boots_on_a_k64f_unit_with_its_watchdog_off_and_its_uart0_banner_on_the_console(

@@ -21,6 +21,7 @@ from station.sim.chips import kinetis_ftfe as ftfe
 from station.sim.chips import kinetis_mdm as mdm
 from station.sim.units import SimUnit, SimUnitStore, lock_unit_as_delivered
 
+from .support import session_for
 from .test_k64f import (
     UID,
     image,
@@ -29,7 +30,6 @@ from .test_k64f import (
     mass_erase_through_mdm_ap,
     mdm_ap,
     run_command,
-    session_for,
     unsecured,
 )
 

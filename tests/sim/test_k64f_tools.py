@@ -24,8 +24,9 @@ from station.sim.dms import SimDeviceManagement
 from station.sim.host import HostedDevice, SimulatorHost
 from station.sim.units import SimUnit, SimUnitStore
 
+from .support import session_for
 from .test_console import ConsoleClient, Frame
-from .test_k64f import UID, image, inspection, load, mass_erase_through_mdm_ap, mdm_ap, session_for, unsecured
+from .test_k64f import UID, image, inspection, load, mass_erase_through_mdm_ap, mdm_ap, unsecured
 
 
 @pytest.fixture

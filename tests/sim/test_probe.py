@@ -8,13 +8,11 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyocd.core import exceptions
-from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
 from pyocd.flash.file_programmer import FileProgrammer
 from pyocd.flash.loader import FlashLoader
@@ -23,6 +21,8 @@ from station.sim import board
 from station.sim.firmware import DemoFirmware
 from station.sim.units import Faults, SimUnit, SimUnitStore
 
+from .support import session_for
+
 SHORT_FLASH_TIMEOUTS = {
     "flash.timeout.init": 0.5,
     "flash.timeout.program": 0.5,
@@ -30,17 +30,6 @@ SHORT_FLASH_TIMEOUTS = {
     "flash.timeout.erase_all": 0.5,
     "flash.timeout.analyzer": 0.5,
 }
-
-
-@contextmanager
-def session_for(unit: SimUnit, **options: Any) -> Iterator[Session]:
-    """A pyOCD session as the station opens one: never auto-unlock."""
-    session = ConnectHelper.session_with_chosen_probe(
-        unique_id=unit.probe_id, options={"auto_unlock": False, "frequency": 1_000_000, **options}
-    )
-    assert session is not None
-    with session:
-        yield session
 
 
 def program(unit: SimUnit, path: Path, **kwargs: Any) -> None:

@@ -10,13 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyocd.core import exceptions
-from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
 from pyocd.core.target import Target
 from pyocd.flash.eraser import FlashEraser
@@ -28,6 +25,8 @@ from station.sim.chips import stm32f4_flash as flash
 from station.sim.chips import stm32f429 as chip
 from station.sim.units import SimUnit, SimUnitStore, lock_unit_as_delivered
 
+from .support import session_for
+
 UID = int.from_bytes(struct.pack("<HHB", 0x0012, 0x0034, 7) + b"QX41T0Z", "little")
 
 
@@ -38,15 +37,6 @@ def unit(sim_store: SimUnitStore) -> Iterator[SimUnit]:
     made.close()
 
 
-@contextmanager
-def session_for(unit: SimUnit, **options: Any) -> Iterator[Session]:
-    """A pyOCD session as the station opens one: never auto-unlock."""
-    session = ConnectHelper.session_with_chosen_probe(
-        unique_id=unit.probe_id, options={"auto_unlock": False, **options}
-    )
-    assert session is not None
-    with session:
-        yield session
 
 
 def unlock_cr(session: Session) -> None:

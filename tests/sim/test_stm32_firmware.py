@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ from station.sim.firmware_build import (
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore
 
-from .support import write_firmware
+from .support import wait_for, write_firmware
 from .test_console import ConsoleClient
 
 STM32 = FAMILIES["stm32f429xi"]
@@ -118,13 +118,6 @@ def test_the_images_sit_in_the_stm32_product_layout(stm32_firmware: DemoFirmware
 
 
 # ---- running on a simulated unit -------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_the_demo_boots_on_an_stm32_unit_and_its_usart1_banner_reaches_the_console(
