@@ -13,7 +13,8 @@ console server prints them).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -66,14 +67,29 @@ RESET_VALUES: Final[dict[int, int]] = {
 
 
 def reset_peripherals(state: CoreState, pages: Iterable[int]) -> None:
-    """What a chip reset does to the peripherals: every register back to its reset value."""
+    """What a chip reset does to the nRF52840's peripherals: every register back to its reset value."""
+    write_reset_values(state, pages, RESET_VALUES)
+
+
+def write_reset_values(state: CoreState, pages: Iterable[int], values: Mapping[int, int]) -> None:
+    """Every register of ``pages`` to its reset value (``values``; zero where none is given), a
+    page in one store: a process killed at any instant leaves each page as it was or as reset,
+    never half way (a page zeroed and then killed before its values were written left NVMC READY
+    at 0, and every later flash algorithm on that unit waited for it for ever)."""
     memory = state.memory
+    written: set[int] = set()
     for base in pages:
+        page = bytearray(SLOT_SIZE)
+        for address, value in values.items():
+            if base <= address < base + SLOT_SIZE:
+                struct.pack_into("<I", page, (address & ~3) - base, value & 0xFFFF_FFFF)
+                written.add(address)
         offset = state.peripheral_offset(base)
         assert offset is not None
-        memory[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)
-    for address, value in RESET_VALUES.items():
-        state.write_peripheral(address, value)
+        memory[offset : offset + SLOT_SIZE] = page
+    for address, value in values.items():
+        if address not in written:
+            state.write_peripheral(address, value)
 
 
 class Uarte:

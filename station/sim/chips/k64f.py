@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Final
 from station.domain.errors import SimulationError
 from station.sim.chips.base import ChipModel, FamilyPort, ProductLayout, ReadNvm
 from station.sim.chips.layout import SLOT_SIZE, MemoryLayout, Window
+from station.sim.peripherals import write_reset_values
 
 if TYPE_CHECKING:
     from station.sim.core_state import CoreState
@@ -239,13 +240,7 @@ class K64f(ChipModel):
         from station.sim.chips import kinetis_ftfe
 
         kept = kinetis_ftfe.kept_over_reset(state)
-        memory = state.memory
-        for base in self.layout.present_pages():
-            offset = state.peripheral_offset(base)
-            assert offset is not None
-            memory[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)
-        for address, value in RESET_VALUES.items():
-            state.write_peripheral(address, value)
+        write_reset_values(state, self.layout.present_pages(), RESET_VALUES)
         kinetis_ftfe.reset_ftfe(state, read_nvm, kept)
 
     def latch_protection(self, unit: SimUnit) -> None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Final
 from station.domain.errors import SimulationError
 from station.sim.chips.base import ChipModel, FamilyPort, ProductLayout, ReadNvm
 from station.sim.chips.layout import SLOT_SIZE, Alias, MemoryLayout, Window
+from station.sim.peripherals import write_reset_values
 
 if TYPE_CHECKING:
     from station.sim.core_state import CoreState
@@ -214,13 +215,7 @@ class Stm32f429xi(ChipModel):
         from station.sim.chips import stm32f4_flash
 
         kept = {address: state.read_peripheral(address) for address in _KEPT_OVER_SYSTEM_RESET}
-        memory = state.memory
-        for base in self.layout.present_pages():
-            offset = state.peripheral_offset(base)
-            assert offset is not None
-            memory[offset : offset + SLOT_SIZE] = bytes(SLOT_SIZE)
-        for address, value in (RESET_VALUES | kept).items():
-            state.write_peripheral(address, value)
+        write_reset_values(state, self.layout.present_pages(), RESET_VALUES | kept)
         stm32f4_flash.reset_flash_interface(state, read_nvm)
 
     def latch_protection(self, unit: SimUnit) -> None:
