@@ -240,8 +240,9 @@ class K64f(ChipModel):
         from station.sim.chips import kinetis_ftfe
 
         kept = kinetis_ftfe.kept_over_reset(state)
-        write_reset_values(state, self.layout.present_pages(), RESET_VALUES)
-        kinetis_ftfe.reset_ftfe(state, read_nvm, kept)
+        values = RESET_VALUES | kinetis_ftfe.ftfe_reset_values(read_nvm, kept)
+        write_reset_values(state, self.layout.present_pages(), values)
+        kinetis_ftfe.clear_ftfe_times(state)
 
     def latch_protection(self, unit: SimUnit) -> None:
         """FSEC loads at reset: SEC decides security; with MEEN disabled it is level 2 (no mass erase).

@@ -52,7 +52,7 @@ from pyocd.core import exceptions
 
 from station.sim.chips import k64f as chip
 from station.sim.chips.base import set_shared_float, shared_float, spend_flash_time
-from station.sim.chips.kinetis_mdm import MdmAp, kept_mdm_registers, restore_mdm_registers
+from station.sim.chips.kinetis_mdm import MdmAp, clear_mass_erase_time, kept_mdm_registers, mdm_reset_values
 from station.sim.chips.kinetis_uart import Uart0Transmitter
 from station.sim.chips.kinetis_wdog import Watchdog
 from station.sim.chips.layout import SLOT_SIZE
@@ -99,15 +99,23 @@ _WORD: Final = struct.Struct("<I")
 SECTION_UNIT: Final = 16  # Read 1s Section counts 128-bit units; sector erase needs this alignment
 
 
-def reset_ftfe(state: CoreState, read_nvm: ReadNvm, kept: dict[int, int]) -> None:
-    """The FTFE at reset: CCIF set, FSEC, FOPT and FPROT loaded from the configuration field."""
+def ftfe_reset_values(read_nvm: ReadNvm, kept: dict[int, int]) -> dict[int, int]:
+    """The FTFE at reset: CCIF set, FSEC, FOPT and FPROT loaded from the configuration field, and
+    the MDM-AP's registers a reset keeps (the caller writes them with the page, in one store)."""
     field = read_nvm(chip.FLASH_CONFIG, 16)
-    state.write_peripheral(FSTAT, CCIF | FCNFG_FIXED << 8 | field[12] << 16 | field[13] << 24)
-    state.write_peripheral(FPROT, struct.unpack_from("<I", field, 8)[0])
-    state.write_peripheral(FEPROT, 0xFFFF_0000)
-    state.write_peripheral(_BACKDOOR_REFUSED, 0)
+    return {
+        FSTAT: CCIF | FCNFG_FIXED << 8 | field[12] << 16 | field[13] << 24,
+        FPROT: struct.unpack_from("<I", field, 8)[0],
+        FEPROT: 0xFFFF_0000,
+        _BACKDOOR_REFUSED: 0,
+        **mdm_reset_values(kept),
+    }
+
+
+def clear_ftfe_times(state: CoreState) -> None:
+    """No operation pending after a reset (the page store zeroes these times too)."""
     set_shared_float(state, _BUSY_UNTIL, 0.0)
-    restore_mdm_registers(state, kept)
+    clear_mass_erase_time(state)
 
 
 def kept_over_reset(state: CoreState) -> dict[int, int]:

@@ -84,10 +84,12 @@ def kept_mdm_registers(state: CoreState) -> dict[int, int]:
     return {_CONTROL: state.read_peripheral(_CONTROL) & ~CONTROL_MASS_ERASE}
 
 
-def restore_mdm_registers(state: CoreState, kept: dict[int, int]) -> None:
-    for address, value in kept.items():
-        state.write_peripheral(address, value)
-    state.write_peripheral(_ACK, 0)
+def mdm_reset_values(kept: dict[int, int]) -> dict[int, int]:
+    """The MDM-AP's registers after a system reset (written with the FTFE page, in one store)."""
+    return {**kept, _ACK: 0}
+
+
+def clear_mass_erase_time(state: CoreState) -> None:
     set_shared_float(state, _ERASE_UNTIL, 0.0)
 
 

@@ -215,8 +215,9 @@ class Stm32f429xi(ChipModel):
         from station.sim.chips import stm32f4_flash
 
         kept = {address: state.read_peripheral(address) for address in _KEPT_OVER_SYSTEM_RESET}
-        write_reset_values(state, self.layout.present_pages(), RESET_VALUES | kept)
-        stm32f4_flash.reset_flash_interface(state, read_nvm)
+        values = RESET_VALUES | kept | stm32f4_flash.flash_interface_reset_values(read_nvm)
+        write_reset_values(state, self.layout.present_pages(), values)
+        stm32f4_flash.clear_flash_interface_time(state)
 
     def latch_protection(self, unit: SimUnit) -> None:
         """The option bytes load at reset: the RDP level they hold is the one in force."""

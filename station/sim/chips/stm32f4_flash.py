@@ -108,8 +108,9 @@ OPTCR1_WRITABLE: Final = 0x0FFF_0000
 ACR_WRITABLE: Final = 0x0000_070F  # LATENCY, PRFTEN, ICEN, DCEN (ICRST, DCRST read as zero)
 
 
-def reset_flash_interface(state: CoreState, read_nvm: ReadNvm) -> None:
-    """Registers at their reset values; OPTCR and OPTCR1 loaded from the option bytes."""
+def flash_interface_reset_values(read_nvm: ReadNvm) -> dict[int, int]:
+    """Registers at their reset values; OPTCR and OPTCR1 loaded from the option bytes (the
+    caller writes them with the page, in one store)."""
     bank1 = read_nvm(chip.OPTION_BYTES_BANK1, 16)
     bank2 = read_nvm(chip.OPTION_BYTES_BANK2, 16)
     user_rdp = struct.unpack_from("<H", bank1, 0)[0]
@@ -122,16 +123,19 @@ def reset_flash_interface(state: CoreState, read_nvm: ReadNvm) -> None:
         | (user_rdp & 0xFFFC)
         | OPTCR_OPTLOCK
     )
-    for address, value in (
-        (ACR, 0),
-        (SR, 0),
-        (CR, CR_RESET),
-        (OPTCR, optcr),
-        (OPTCR1, (nwrp2 & 0xFFF) << 16),
-        (_KEY_STAGE, 0),
-        (_OPTKEY_STAGE, 0),
-    ):
-        state.write_peripheral(address, value)
+    return {
+        ACR: 0,
+        SR: 0,
+        CR: CR_RESET,
+        OPTCR: optcr,
+        OPTCR1: (nwrp2 & 0xFFF) << 16,
+        _KEY_STAGE: 0,
+        _OPTKEY_STAGE: 0,
+    }
+
+
+def clear_flash_interface_time(state: CoreState) -> None:
+    """No operation pending after a reset (the page store zeroes this time too)."""
     set_shared_float(state, _BUSY_UNTIL, 0.0)
 
 
