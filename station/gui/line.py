@@ -168,9 +168,11 @@ class StationLine(QObject):
         )
         return [(problem.code, readiness_words(problem)) for problem in problems]
 
-    def next_slot(self) -> str | None:
-        """The slot the next new unit's scan goes to (the operator view marks it); None: none free."""
-        return self.chooser.next_slot(self._slot_statuses())
+    def next_slots(self) -> list[str]:
+        """The slots the next new units' scans go to, one per product the line makes (the
+        operator view marks them); empty while every slot works."""
+        products = self.station.production.product_slots(list(self.slot_states))
+        return self.chooser.next_slots(self._slot_statuses(), products)
 
     def is_used_serial(self, serial: str) -> bool:
         return self.station.database.units.get_unit(serial) is not None

@@ -320,15 +320,16 @@ class OperatorView(QWidget):
         self.mark_next_slot()  # a fixture label's choice runs out after a while
 
     def mark_next_slot(self) -> None:
-        """Mark the one tile the next scan goes to (none while every slot works)."""
-        marked = self.line.next_slot()
+        """Mark the tile the next scan goes to, one per product on a line of mixed products
+        (none while every slot works)."""
+        marked = self.line.next_slots()
         for name, tile in self.tiles.items():
-            tile.set_next(name == marked)
+            tile.set_next(name in marked)
 
     @property
-    def marked_slot(self) -> str | None:
-        """The slot whose tile carries the next-scan mark now."""
-        return next((name for name, tile in self.tiles.items() if tile.property("next")), None)
+    def marked_slots(self) -> list[str]:
+        """The slots whose tiles carry the next-scan mark now."""
+        return [name for name, tile in self.tiles.items() if tile.property("next")]
 
     def _banner_changed(self) -> None:
         banner = self.line.banner

@@ -97,6 +97,12 @@ class SlotTile(QFrame):
         top.addStretch(1)
         top.addWidget(self.elapsed_label)
         layout.addLayout(top)
+        # The product the slot makes, on its own row: only on a line of mixed products.
+        self.product_label = QLabel()
+        self.product_label.setObjectName("slotProduct")
+        self.product_label.setMinimumWidth(1)  # cut rather than widen the tile
+        self.product_label.hide()
+        layout.addWidget(self.product_label)
 
         self.serial_label = QLabel()
         self.serial_label.setObjectName("serial")
@@ -231,11 +237,13 @@ class SlotTile(QFrame):
         """Say which product the slot makes (a line of mixed products), or nothing ("")."""
         if product != self.product:
             self.product = product
-            self._show_name()
+            self.product_label.setText(product)
+            self.product_label.setVisible(bool(product))
+            self._words += 1  # the rows below the top one have less room
+            self._fit_type()
 
     def _show_name(self) -> None:
-        name = self.tr("Slot {name}").format(name=self.slot_name)
-        self.name_label.setText(f"{name}  ·  {self.product}" if self.product else name)
+        self.name_label.setText(self.tr("Slot {name}").format(name=self.slot_name))
 
     def set_training(self, training: bool) -> None:
         self.training = training

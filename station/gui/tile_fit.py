@@ -101,8 +101,8 @@ class TileFitter:
 
     def _labels(self) -> list[QLabel]:
         tile = self.tile
-        return [tile.name_label, tile.next_marker, tile.serial_label, tile.idle_hint, tile.verdict_word,
-                tile.verdict_reason, tile.verdict_code, *tile.step_labels.values()]  # fmt: skip
+        return [tile.name_label, tile.next_marker, tile.product_label, tile.serial_label, tile.idle_hint,
+                tile.verdict_word, tile.verdict_reason, tile.verdict_code, *tile.step_labels.values()]  # fmt: skip
 
 
 def fit_tile(tile: SlotTile, fitter: TileFitter) -> None:
@@ -125,12 +125,15 @@ def fit_tile(tile: SlotTile, fitter: TileFitter) -> None:
     serial_largest = SHORT_SERIAL_PIXELS if short else SERIAL_PIXELS[0]
     serial = fitter.whole(tile.serial_label)
     fit_line(tile.serial_label, serial, width - 8, serial_largest, SERIAL_PIXELS[1], SERIAL_STYLE)
+    if tile.product:
+        fit_line(tile.product_label, fitter.whole(tile.product_label), width, *MARK_PIXELS)
     top = (
         max(tile.name_label.sizeHint().height(), tile.elapsed_label.sizeHint().height(),
             tile.next_marker.sizeHint().height())
         + tile.serial_label.sizeHint().height()
         + tile.device_label.sizeHint().height()
         + 3 * spacing
+        + (tile.product_label.sizeHint().height() + spacing if tile.product else 0)
     )  # fmt: skip
     page = QSize(width, height - top)
     fit_wrapped(tile.idle_hint, fitter.whole(tile.idle_hint), page.width(), page.height(), *IDLE_PIXELS)

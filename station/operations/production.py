@@ -15,6 +15,7 @@ window runs them off its event loop. Every change is audited under the actor who
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from station.config.paths import StationPaths
@@ -34,6 +35,7 @@ from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegi
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
 from station.operations.recipes import check_recipe
+from station.operations.slots import SlotFilter
 from station.security.ca import ca_paths, init_ca, load_ca
 from station.security.issuer import FactoryCredentialIssuer
 from station.security.vault import ImportSummary, TokenVault, UnlockedVault
@@ -116,6 +118,17 @@ class Production:
         except ScanError:
             return False
         return True
+
+    def product_slots(self, slots: Sequence[str]) -> list[SlotFilter]:
+        """One filter per recipe in use: the slots (of ``slots``) that run it. A line of one
+        product has one; the operator view marks each product's next slot."""
+        recipes = {slot: self.recipe_for(slot) for slot in slots}
+        filters: list[SlotFilter] = []
+        for recipe in self.recipes_in_use():
+            makers = frozenset(slot for slot, runs in recipes.items()
+                               if runs is not None and runs.content_hash == recipe.content_hash)  # fmt: skip
+            filters.append(makers.__contains__)
+        return filters
 
     @property
     def mixed(self) -> bool:

@@ -95,6 +95,18 @@ class SlotChooser:
             return chosen
         return next((status.name for status in statuses if not status.busy and takes(status.name)), None)
 
+    def next_slots(self, statuses: Sequence[SlotStatus], products: Sequence[SlotFilter]) -> list[str]:
+        """Where the next unit of each product goes (``products``: one filter per product, the
+        slots that make it): on a line of mixed products each product has its own next slot,
+        since a scan goes where its label's product is made. A chosen fixture's slot alone
+        while that choice holds: the next scan goes there, whatever it is."""
+        names = [status.name for status in statuses]
+        chosen = self.chosen_fixture
+        if chosen is not None and chosen in names:
+            return [chosen]
+        found = {self.next_slot(statuses, takes) for takes in products}
+        return [name for name in names if name in found]
+
     def choose(self, serial: str, statuses: Sequence[SlotStatus], takes: SlotFilter = every_slot) -> str:
         """The slot for this unit now; SlotError saying why there is none.
 

@@ -23,12 +23,20 @@ def test_a_mixed_line_scans_each_slot_s_product_and_every_unit_passes(
     assert [recipe.target for recipe in production.recipes_in_use()] == ["nrf52840", "stm32f429xi", "k64f"]
     for product in ("ACME-TOASTER", "ACME-KETTLE", "ACME-FRIDGE"):
         assert product in window.operator_view.product_label.text()
-    tiles = window.operator_view.tiles  # each tile says what its slot makes
-    assert [tiles[name].name_label.text() for name in ("1", "2", "3")] == [
-        "Slot 1  ·  ACME-TOASTER", "Slot 2  ·  ACME-KETTLE", "Slot 3  ·  ACME-FRIDGE"]  # fmt: skip
+    view = window.operator_view
+    tiles = view.tiles  # each tile says what its slot makes, on a row of its own
+    assert [tiles[name].name_label.text() for name in ("1", "2", "3")] == ["Slot 1", "Slot 2", "Slot 3"]
+    assert [tiles[name].product_label.text() for name in ("1", "2", "3")] == [
+        "ACME-TOASTER", "ACME-KETTLE", "ACME-FRIDGE"]  # fmt: skip
+    # Each product's next scan has its own slot: every free slot here makes another product.
+    qtbot.waitUntil(lambda: view.marked_slots == ["1", "2", "3"], timeout=5000)
+    for tile in tiles.values():  # the mark is whole beside the slot's name, not cut
+        assert tile.next_marker.text() == "Next scan →", tile.next_marker.text()
     # Each family's label in turn; the label decides the slot, whichever slot is free first.
     serials = [window.demo_bar.simulate_scan() for _ in range(3)]
     assert [serial[:4] for serial in serials] == ["TST-", "KET-", "FRG-"]
+    qtbot.waitUntil(lambda: view.marked_slots == [] or all(not state.running for state in line.slot_states.values()),
+                    timeout=5000)  # fmt: skip
     wait_finished(qtbot, line, "1", "2", "3")
     states = line.slot_states
     assert [states[name].serial for name in ("1", "2", "3")] == serials

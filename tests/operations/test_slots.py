@@ -131,3 +131,21 @@ def test_on_a_line_of_mixed_products_a_unit_goes_to_the_first_free_slot_of_its_p
     with pytest.raises(WrongSlotError, match="slot 1 makes another product: unit K3 does not go there"):
         chooser.choose("K3", statuses(), kettle)
     assert chooser.chosen_fixture is None  # the choice is used up by the refusal
+
+
+def test_on_a_line_of_mixed_products_each_product_has_its_own_next_slot() -> None:
+    """The operator view marks one free slot per product; a fixture label's choice alone."""
+    chooser = SlotChooser(SLOTS)
+
+    def kettle(name: str) -> bool:
+        return name == "2"
+
+    def toaster(name: str) -> bool:
+        return name != "2"
+
+    assert chooser.next_slots(statuses(), [toaster, kettle]) == ["1", "2"]
+    assert chooser.next_slots(statuses(busy={"1"}), [toaster, kettle]) == ["2", "3"]
+    assert chooser.next_slots(statuses(busy={"2"}), [toaster, kettle]) == ["1"]  # no kettle slot is free
+    assert chooser.next_slots(statuses(busy={"1", "2", "3"}), [toaster, kettle]) == []
+    chooser.choose_fixture("3")
+    assert chooser.next_slots(statuses(), [toaster, kettle]) == ["3"]
