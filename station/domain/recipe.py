@@ -216,11 +216,18 @@ class LockSettings:
 # one place this is kept: the recipe loader checks recipes against it and the device profiles
 # (station/drivers/profiles) take their targets from it.
 _STM32F4_TARGETS: Final = ("stm32f412", "stm32f429", "stm32f439")  # RM0402/RM0090 flash interface
+# Silicon Labs' Series 1 parts (the MSC at 0x400E0000, the debug lock word, the AAP), as their
+# CMSIS packs name them: Series 0 (EFM32G, GG, LG, WG, TG1xx, ...) has another MSC layout and
+# AAP, Series 2 (xG21 and later) locks through its secure element; neither is one of these.
+_EFM32_SERIES_1_TARGETS: Final = (
+    "efm32gg1", "efm32jg1", "efm32pg1", "efm32tg11", "efr32bg1", "efr32fg1", "efr32mg1", "efr32zg14",
+)  # fmt: skip
 LOCK_METHOD_TARGETS: Final[Mapping[LockMethod, tuple[str, ...]]] = {
     LockMethod.NRF52_APPROTECT: ("nrf52",),
     LockMethod.STM32_RDP1: _STM32F4_TARGETS,
     LockMethod.STM32_RDP2: _STM32F4_TARGETS,
     LockMethod.KINETIS_FSEC: ("k64f",),
+    LockMethod.EFM32_DEBUG_LOCK_WORD: _EFM32_SERIES_1_TARGETS,
 }
 SUPPORTED_LOCK_METHODS: Final = frozenset(LOCK_METHOD_TARGETS)
 

@@ -126,7 +126,8 @@ def read_lock(top: StrictTable, target: str | None) -> LockSettings:
         )
     prefixes = LOCK_METHOD_TARGETS.get(method, ())
     if prefixes and target is not None and not target.startswith(prefixes):
-        raise table.error("method", f"lock method {text!r} is for {', '.join(prefixes)}* targets, not {target!r}")
+        fitting = ", ".join(f"{prefix}*" for prefix in prefixes)
+        raise table.error("method", f"lock method {text!r} is for {fitting} targets, not {target!r}")
     if method is not LockMethod.KINETIS_FSEC:
         for key in KINETIS_ONLY_LOCK_KEYS:
             if table.has(key):

@@ -24,6 +24,7 @@ from typing import Any, Final
 from pyocd.core import exceptions as pyocd_errors
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
+from pyocd.core.target import Target
 from pyocd.flash.loader import FlashLoader
 from pyocd.target import TARGET
 from pyocd.target.builtin import BUILTIN_TARGETS
@@ -42,6 +43,9 @@ from station.drivers.profiles import DeviceProfile, LockStrategy, profile_for_ta
 LOG = logging.getLogger(__name__)
 
 READ_CHUNK: Final = 64 * 1024
+# The share of a flash step's progress bar its erase pass fills (programming fills the rest): the
+# erase takes most of the time on an STM32 (large sectors), little on a K64F; half is between.
+ERASE_SHARE: Final = 0.5
 
 ProgressCallback = Callable[[float], None]
 
@@ -58,9 +62,37 @@ def _ignore_progress(_fraction: float) -> None:
 
 
 class _MeasuringFlashLoader(FlashLoader):  # type: ignore[misc]
-    """pyOCD's loader, keeping the per-region statistics it otherwise only logs."""
+    """pyOCD's loader, keeping the per-region statistics it otherwise only logs, and reporting
+    one progress over the whole commit.
+
+    pyOCD reports its erase pass and then its programming pass each from 0 to 1: the bar was full
+    once the sectors were erased, with all the programming still to come (most of the step on a
+    K64F), and a front end that shows progress only forwards stayed there. Here the erase pass is
+    the first :data:`ERASE_SHARE` of the bar and programming the rest, so that 1 means done.
+    """
 
     performance: list[Any]
+    _programming = False
+
+    def commit(self) -> None:
+        self._programming = False
+        self._session.subscribe(self._programming_starts, Target.Event.PRE_FLASH_PROGRAM)
+        try:
+            super().commit()
+        finally:
+            self._session.unsubscribe(self._programming_starts, Target.Event.PRE_FLASH_PROGRAM)
+
+    def _programming_starts(self, _notification: Any) -> None:
+        self._programming = True
+
+    def _progress_cb(self, amount: float) -> None:
+        if self._progress is None:
+            return
+        passed = min(1.0, amount * self._current_progress_fraction + self._progress_offset)  # of this pass
+        if self._programming:
+            self._progress(ERASE_SHARE + (1.0 - ERASE_SHARE) * passed)
+        else:
+            self._progress(ERASE_SHARE * passed)
 
     def _log_performance(self, perf_list: list[Any]) -> None:
         self.performance = list(perf_list)

@@ -30,8 +30,7 @@ from station.operations.selftests import SelfTests
 from station.operations.supervision import Supervision
 from station.operations.units import Units
 from station.security.station_key import StationKey
-from station.sim.chips import TARGETS as SIMULATED_TARGETS
-from station.sim.demo import DemoEnvironment
+from station.sim.demo import DEMO_PRODUCTS, DemoEnvironment
 from station.sim.demo_slots import DemoUnits
 from station.store import Database
 
@@ -175,7 +174,7 @@ def demo_targets(text: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
     targets = tuple(part.strip().lower() for part in text.split(","))
-    known = SIMULATED_TARGETS
+    known = tuple(DEMO_PRODUCTS)  # the families with a demo recipe (a pack-only part has none)
     unknown = [target for target in targets if target not in known]
     if not all(targets) or unknown:
         raise ConfigurationError(

@@ -90,7 +90,7 @@ _PPB_PAGES: Final = ((scs.ITM_BASE, 0x3000), (scs.SCS_BASE, 0x1000), (scs.ROM_TA
 # A store to a register with behaviour: True when the family kept (or refused) it itself.
 PeripheralWrite = Callable[[int, int, int], bool | None]
 RegisterRead = Callable[[int], int | None]
-NvmStore = Callable[[int, int, int], None]  # one CPU store to flash (see core_memory.StoreHook)
+NvmStore = Callable[[int, int, int], bool]  # one CPU store to flash: whether it stands as made (core_memory.StoreHook)
 
 
 class StopReason(enum.Enum):
@@ -131,6 +131,7 @@ class EmulatedCore:
         nvm_writable: Callable[[], bool] = lambda: False,
         read_register: RegisterRead = lambda _address: None,
         on_nvm_store: NvmStore | None = None,
+        on_nvm_commit: Callable[[], None] = lambda: None,
     ) -> None:
         chip = chip or (engine.chip if engine is not None else default_chip())
         engine = engine or PreparedEngine(chip)
@@ -182,7 +183,9 @@ class EmulatedCore:
         self._store_hook = (
             None
             if on_nvm_store is None
-            else StoreHook(self._uc, layout, self._flash, on_nvm_store, replaying=lambda: self._replaying)
+            else StoreHook(
+                self._uc, layout, self._flash, on_nvm_store, on_nvm_commit, replaying=lambda: self._replaying
+            )
         )
         for first, last in chip.behaving_ranges:
             self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=first, end=last)
@@ -203,11 +206,20 @@ class EmulatedCore:
         drop_translated_code(self._uc, self._layout, start, end)
 
     def _restore_stored(self) -> None:
+        """Before a register access: put back the stores the flash controller did not take as made."""
+        hook = self._store_hook
+        if hook is not None and hook.unsettled:
+            hook.settle()
+
+    def _settle_stored(self) -> None:
+        """The end of a run: everything the CPU stored to flash committed and settled."""
         if self._store_hook is not None:
-            self._store_hook.restore()
+            self._store_hook.settle()
 
     def _mmio_read(self, _uc: unicorn.Uc, offset: int, size: int, page: int) -> int:
-        self._restore_stored()
+        hook = self._store_hook  # _restore_stored, inline: a flash algorithm reads four registers a word
+        if hook is not None and hook.unsettled:
+            hook.settle()
         address = page + offset
         word = address & ~3
         value = self._read_register(word)
@@ -220,10 +232,11 @@ class EmulatedCore:
             return
         address = page + offset
         value &= (1 << (8 * size)) - 1
-        if self._store_hook is not None:
-            self._store_hook.restore()  # each store was handed over as it happened
-        else:
+        hook = self._store_hook
+        if hook is None:
             self.flush_stores()
+        elif hook.unsettled:  # each store was judged as it happened: put back what was not taken
+            hook.settle()
         try:
             if self._on_peripheral_write(address, size, value):
                 return
@@ -245,7 +258,7 @@ class EmulatedCore:
     def flush_stores(self) -> None:
         """Hand the words the CPU stored to flash since the last refresh to the flash controller
         model, then refresh the pages they are in from the shared map it wrote."""
-        self._restore_stored()
+        self._settle_stored()
         self._runs_since_flush = 0
         self._flash.flush(self._on_nvm_stores)
 
@@ -256,7 +269,7 @@ class EmulatedCore:
         sleeps between interrupts was a sixth of its cost, so the stray store is dropped
         later: at the NVMC's next CONFIG write (before which the stores are always flushed)
         or every :data:`_FORCED_FLUSH_RUNS` runs."""
-        self._restore_stored()
+        self._settle_stored()
         self._runs_since_flush += 1
         if self._nvm_writable() or self._runs_since_flush >= _FORCED_FLUSH_RUNS:
             self.flush_stores()

@@ -1,6 +1,11 @@
 """How the emulated core's memory is laid out from a chip's layout: the prepared engine, the
 volatile regions mapped from the unit's shared state, and CPU stores to flash taken one by one.
 
+A flash controller's registers and the CPU's stores to flash reach Python through callbacks
+registered with the engine's C API directly (:func:`map_device`, :func:`hook_stores`): the
+binding wraps each callback in two Python layers of its own, which cost a third as much as the
+callback itself, and a flash algorithm makes seven such calls for every word it programs.
+
 Split from :mod:`station.sim.core`, which runs the engine this builds.
 """
 
@@ -10,6 +15,7 @@ import ctypes
 from collections.abc import Callable
 
 import unicorn
+from unicorn.unicorn_py3.unicorn import HOOK_MEM_ACCESS_CFUNC, MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from station.sim.chips import default_chip
 from station.sim.chips.base import ChipModel
@@ -61,11 +67,66 @@ def map_volatile_memory(
         uc.mem_map_ptr(window.base, window.size, everything, state_address + state.ram_offset(window.base))
     for page in layout.present_pages():
         if page in layout.mmio_pages:  # registers whose reads the family computes
-            uc.mmio_map(page, SLOT_SIZE, read, page, write, page)
+            map_device(uc, page, SLOT_SIZE, read, write)
             continue
         offset = state.peripheral_offset(page)
         assert offset is not None
         uc.mem_map_ptr(page, SLOT_SIZE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE, state_address + offset)
+
+
+def _failed(uc: unicorn.Uc, error: BaseException) -> None:
+    """A callback's exception, kept as the binding keeps it: ``emu_start`` raises it once the
+    engine has stopped."""
+    if uc._hook_exception is None:
+        uc._hook_exception = error
+    uc.emu_stop()
+
+
+def map_device(uc: unicorn.Uc, base: int, size: int, read: MmioRead, write: MmioWrite) -> None:
+    """Registers at ``base`` as device callbacks (unicorn's MMIO), each access calling ``read``
+    or ``write`` with ``base`` as its last argument, as ``Uc.mmio_map`` would."""
+
+    def on_read(_engine: int, offset: int, size: int, _data: int) -> int:
+        try:
+            return read(uc, offset, size, base)
+        except BaseException as error:
+            _failed(uc, error)
+            return 0
+
+    def on_write(_engine: int, offset: int, size: int, value: int, _data: int) -> None:
+        try:
+            write(uc, offset, size, value, base)
+        except BaseException as error:
+            _failed(uc, error)
+
+    callbacks = (MMIO_READ_CFUNC(on_read), MMIO_WRITE_CFUNC(on_write))
+    _check(uclib.uc_mmio_map(uc._uch, base, size, callbacks[0], None, callbacks[1], None))
+    uc._mmio_callbacks[(base, base + size)] = callbacks  # where the binding keeps its own alive
+
+
+def hook_stores(uc: unicorn.Uc, first: int, last: int, on_store: Callable[[int, int, int], None]) -> None:
+    """``on_store(address, size, value)`` before every store to ``first``..``last`` (inclusive);
+    the value as the engine passes it, sign-extended from 64 bits."""
+
+    def on_access(_engine: int, _access: int, address: int, size: int, value: int, _data: int) -> None:
+        try:
+            on_store(address, size, value)
+        except BaseException as error:
+            _failed(uc, error)
+
+    callback = HOOK_MEM_ACCESS_CFUNC(on_access)
+    handle = ctypes.c_size_t()
+    status = uclib.uc_hook_add(
+        uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_MEM_WRITE, callback, None, ctypes.c_uint64(first),
+        ctypes.c_uint64(last),
+    )  # fmt: skip
+    _check(status)
+    uc._callbacks[handle.value] = callback  # where the binding keeps its own alive
+
+
+def _check(status: int) -> None:
+    if status != unicorn.UC_ERR_OK:
+        raise unicorn.UcError(status)
 
 
 def drop_translated_code(uc: unicorn.Uc, layout: MemoryLayout, start: int, end: int) -> None:
@@ -81,11 +142,14 @@ def drop_translated_code(uc: unicorn.Uc, layout: MemoryLayout, start: int, end: 
 
 class StoreHook:
     """CPU stores to flash, each handed to a flash controller that judges every one by itself
-    (its width, its control register at that moment: the STM32's).
+    (its width, its control register at that moment: the STM32's, the K64F's).
 
-    The store also lands in the core's private copy of flash; the words are put back as the
-    controller left them in the shared map before the core reads them again (at the next
-    register access and at the end of the run: :meth:`restore`).
+    The store also lands in the core's private copy of flash. One the controller says stands as
+    the CPU made it (programmed over erased bits) needs nothing more until the controller
+    commits what it took to the shared map (it may keep a flash algorithm's stores for one write)
+    and the copy is settled: at the end of the run (:meth:`settle`). Any other -- refused,
+    ignored, programmed over cleared bits -- has its words put back as the controller left them
+    in the shared map before the core reads them again: at the next register access too.
     """
 
     def __init__(
@@ -93,28 +157,39 @@ class StoreHook:
         uc: unicorn.Uc,
         layout: MemoryLayout,
         flash: FlashCopy,
-        on_store: Callable[[int, int, int], None],
+        on_store: Callable[[int, int, int], bool],
+        on_commit: Callable[[], None],
         *,
         replaying: Callable[[], bool],
     ) -> None:
-        self._layout = layout
         self._flash = flash
         self._on_store = on_store
+        self._on_commit = on_commit
         self._replaying = replaying
-        self._stored: list[tuple[int, int]] = []
-        windows = [layout.flash] + ([layout.boot_alias.window] if layout.boot_alias else [])
-        for window in windows:
-            uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap, begin=window.base, end=window.end - 1)
+        self._stored: list[list[int]] = []  # [start, end) ranges stored since the last settle
+        self.unsettled = False  # a store the copy holds differently from the controller
+        hook_stores(uc, layout.flash.base, layout.flash.end - 1, self._trap)
+        alias = layout.boot_alias
+        if alias is not None:  # a store through the boot alias reaches flash at this distance
+            delta = alias.target - alias.window.base
+            hook_stores(uc, alias.window.base, alias.window.end - 1, lambda a, s, v: self._trap(a + delta, s, v))
 
-    def _trap(self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object) -> None:
+    def _trap(self, address: int, size: int, value: int) -> None:
         if self._replaying():
             return
-        resolved = self._layout.resolve(address)
-        self._on_store(resolved, size, value & ((1 << (8 * size)) - 1))
-        self._stored.append((resolved, size))
+        if not self._on_store(address, size, value & ((1 << (8 * size)) - 1)):
+            self.unsettled = True
+        stored = self._stored
+        if stored and stored[-1][1] == address:  # a flash algorithm stores word after word
+            stored[-1][1] = address + size
+        else:
+            stored.append([address, address + size])
 
-    def restore(self) -> None:
-        """Put the words the CPU stored back as the flash controller left them."""
+    def settle(self) -> None:
+        """The controller commits what it took; the words the CPU stored are then put back as
+        the shared map holds them."""
+        self._on_commit()
         stored, self._stored = self._stored, []
-        for address, size in stored:
-            self._flash.settle(address, size)
+        self.unsettled = False
+        for start, end in stored:
+            self._flash.settle(start, end - start)

@@ -85,6 +85,7 @@ class SimDevice:
             nvm_writable=self.family.nvm_writable,
             read_register=self.family.read_register,
             on_nvm_store=self.family.nvm_store_hook,
+            on_nvm_commit=self.family.commit_nvm_stores,
         )
         self.controller = CoreController(
             state,
@@ -154,16 +155,18 @@ class SimDevice:
     def read_ap(self, address: int) -> int:
         self._check_link()
         apsel, register = (address >> 24) & 0xFF, address & 0xFF
+        value = self.family.read_ap(apsel, register)
+        if value is not None:
+            return value  # the family's AP (a locked EFM32's AAP answers in the AHB-AP's place)
         if apsel == AHB_AP:
             return self._read_ahb_ap(register)
-        value = self.family.read_ap(apsel, register)
-        return 0 if value is None else value  # no such AP: IDR reads 0, which ends pyOCD's AP scan
+        return 0  # no such AP: IDR reads 0, which ends pyOCD's AP scan
 
     def write_ap(self, address: int, value: int) -> None:
         self._check_link()
         apsel, register = (address >> 24) & 0xFF, address & 0xFF
         value &= 0xFFFFFFFF
-        if apsel == AHB_AP:
+        if apsel == AHB_AP and self.family.read_ap(AHB_AP, AP_IDR) is None:
             self._write_ahb_ap(register, value)
         else:
             self.family.write_ap(apsel, register, value)

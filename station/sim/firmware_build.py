@@ -3,8 +3,9 @@
 The demo images start with real programs (a bootloader and an application, in C) so that a
 simulated core runs what a real chip would. The C sources and the Cortex-M registers
 (``registers.h``) are shared; each chip family has a folder of its own (``nrf52840/``,
-``stm32f429xi/``, ``k64f/``: ``board.h`` with its flash layout, clock and UART, and the two
-linker scripts), put first on the include path when that family is built (:class:`Family`).
+``stm32f429xi/``, ``k64f/``, ``efr32mg12p433f1024gm68/``: ``board.h`` with its flash layout,
+clock and UART, and the two linker scripts), put first on the include path when that family is
+built (:class:`Family`).
 
 The demo must run, and its recipe pin the same hashes, on a machine without the toolchain; so
 each family's outputs are committed (``resources/firmware/demo/`` for the nRF52840,
@@ -40,7 +41,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from station.domain.errors import SimulationError
 from station.sim import board
-from station.sim.chips import K64F, NRF52840, STM32F429XI, chip_for
+from station.sim.chips import EFR32MG12, K64F, NRF52840, STM32F429XI, chip_for
 
 REPOSITORY_DIR: Final = Path(__file__).resolve().parents[2]
 SOURCE_DIR: Final = REPOSITORY_DIR / "firmware" / "demo"
@@ -168,6 +169,7 @@ FAMILIES: Final = {
     NRF52840: _family(NRF52840, COMMITTED_DIR),
     STM32F429XI: _family(STM32F429XI, FIRMWARE_DIR / STM32F429XI),
     K64F: _family(K64F, FIRMWARE_DIR / K64F),
+    EFR32MG12: _family(EFR32MG12, FIRMWARE_DIR / EFR32MG12),
 }
 NRF52840_FAMILY: Final = FAMILIES[NRF52840]
 # The nRF52840's, by the names the first family's callers use.

@@ -117,9 +117,10 @@ class FlashCopy:
         self._refresh(offset, length)
 
     def settle(self, address: int, length: int) -> None:
-        """After a CPU store the controller took at once (and the engine saw, so code translated
-        from it is dropped already): both copies as the shared map holds the range; the engine
-        is told only if the map differs from what the CPU stored (bits that stayed 0)."""
+        """After CPU stores a controller judged one by one (and the engine saw, so code translated
+        from them is dropped already), once it has written what it took: both copies as the
+        shared map holds the range; the engine is told only if the map differs from what the CPU
+        stored (bits that stayed 0, a store refused)."""
         offset = self._layout.nvm_offset(address, length)
         if offset is None:
             raise ValueError(f"0x{address:08X}+0x{length:X} is not in one non-volatile region")

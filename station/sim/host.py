@@ -27,9 +27,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import pickle
+import pkgutil
 import select
 import signal
 import socket
@@ -45,6 +47,7 @@ from typing import Any, Final, NoReturn
 from pyocd.core import exceptions
 
 from station.domain.errors import SimulationError
+from station.sim import chips
 from station.sim.core_memory import PreparedEngine
 from station.sim.device import SimDevice
 from station.sim.units import SimUnitStore
@@ -392,6 +395,7 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False, announce: Callable
     path = host_socket_path(store.root)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+    _load_families()
 
     ready_read, ready_write = os.pipe()
     host_pid = os.getpid()
@@ -456,6 +460,19 @@ def run_host(sim_dir: Path, *, exit_with_stdin: bool = False, announce: Callable
         with contextlib.suppress(ProcessLookupError):
             os.kill(console_pid, signal.SIGTERM)
     return 0
+
+
+def _load_families() -> None:
+    """Every chip family's modules, imported once in the host before it forks: its session
+    children inherit them. A family's debug-port module is imported when a session first makes
+    its port; in a child that was every session, and without cached bytecode a compile, some
+    milliseconds of every STM32 or K64F connect. A module that fails here fails again, and is
+    reported, in the session that needs it."""
+    for module in pkgutil.iter_modules(chips.__path__):
+        try:
+            importlib.import_module(f"{chips.__name__}.{module.name}")
+        except Exception:
+            LOG.warning("simulator host: chip module %s not loaded ahead", module.name, exc_info=True)
 
 
 SPARE_SESSIONS: Final = 8  # one per slot of a full station: eight connects at once wait for no fork

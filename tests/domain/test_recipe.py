@@ -510,13 +510,26 @@ def test_section_errors(recipes: RecipeFactory, mutate: Callable[[Document], Non
     assert expected in refused(recipes, document)
 
 
-def test_known_but_unsupported_lock_methods(recipes: RecipeFactory) -> None:
+def test_the_efm32_debug_lock_word_fits_series_1_efm32_and_efr32_targets_only(recipes: RecipeFactory) -> None:
+    series_1 = "efm32gg1*, efm32jg1*, efm32pg1*, efm32tg11*, efr32bg1*, efr32fg1*, efr32mg1*, efr32zg14*"
     document = recipes.document()
     document["lock"]["method"] = "efm32-debug-lock-word"
     assert refused(recipes, document) == (
-        "recipe.toml: [lock] method: lock method 'efm32-debug-lock-word' is not supported by this station yet "
-        "(supported: kinetis-fsec, nrf52-approtect, stm32-rdp1, stm32-rdp2)"
+        f"recipe.toml: [lock] method: lock method 'efm32-debug-lock-word' is for {series_1} targets, not 'nrf52840'"
     )
+    for target in ("efr32mg21a010f1024im32", "efm32gg990f1024"):  # Series 2 and Series 0 lock otherwise
+        document["target"] = target
+        assert f"is for {series_1} targets, not {target!r}" in refused(recipes, document)
+    document["target"] = "efr32mg12p433f1024gm68"
+    recipe = load_recipe(recipes.write(document))
+    assert recipe.lock.method is LockMethod.EFM32_DEBUG_LOCK_WORD
+    assert not recipe.lock.is_permanent and recipe.lock.no_rework_reason is None
+    document["lock"]["permanent"] = True
+    assert "permanent = true, but this efm32-debug-lock-word lock is undone by a rework erase" in refused(
+        recipes, document
+    )
+    document["lock"] = {"method": "efm32-debug-lock-word", "mass_erase": False}
+    assert "only the kinetis-fsec lock reads it, not efm32-debug-lock-word" in refused(recipes, document)
 
 
 def test_a_kinetis_lock_that_disables_mass_erase_needs_the_recipe_s_explicit_consent(recipes: RecipeFactory) -> None:

@@ -1,13 +1,17 @@
 """The Kinetis profile's register sequences, against a hand-written K64F at the driver boundary.
 
 The fake is what a pyOCD session shows the profile: flash bytes, the FTFE's FSTAT and FCCOB
-registers with their command semantics (erase sector, program phrase, bits only 1 -> 0), the
-MDM-AP's status and control registers, and the reset pin at which FSEC loads.
+registers with their command semantics (erase sector, program phrase, bits only 1 -> 0), pyOCD's
+flash algorithm (which forces FSEC unsecure in anything it programs across the flash
+configuration field), the MDM-AP's status and control registers, and the reset pin at which
+FSEC loads.
 """
 
 from __future__ import annotations
 
+import enum
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -37,6 +41,40 @@ class FakeMdmAp:
             self.chip.secure, self.chip.mass_erased = False, True
 
 
+class FakeFlashAlgorithm:
+    """pyOCD's flash algorithm object for the K64F's flash, as the profile drives it."""
+
+    class Operation(enum.Enum):
+        ERASE = 1
+        PROGRAM = 2
+
+    def __init__(self, chip: FakeK64F) -> None:
+        self.chip = chip
+        self.operation: FakeFlashAlgorithm.Operation | None = None
+        self.programmed: list[tuple[int, int]] = []  # (address, length) of each program_page
+
+    def init(self, operation: FakeFlashAlgorithm.Operation) -> None:
+        assert self.chip.halted
+        self.operation = operation
+
+    def program_page(self, address: int, data: bytes) -> None:
+        assert self.operation is self.Operation.PROGRAM and address % 8 == 0 and len(data) % 8 == 0
+        page = bytearray(data)
+        if address <= 0x400 and address + len(page) >= 0x410:
+            page[FSEC_ADDRESS - address] = 0xFE  # pyOCD's own safety: never a secure FSEC
+        assert self.chip.flash[address : address + len(page)] == b"\xff" * len(page), "programmed once"
+        self.chip.flash[address : address + len(page)] = page
+        self.programmed.append((address, len(page)))
+
+    def cleanup(self) -> None:
+        self.operation = None
+
+
+@dataclass
+class FakeRegion:
+    flash: FakeFlashAlgorithm
+
+
 class FakeK64F:
     """Flash, FTFE, MDM-AP and nRESET of one K64F, as a session's target and probe."""
 
@@ -45,6 +83,7 @@ class FakeK64F:
         self.fstat = 0x80
         self.fccob = bytearray(12)
         self.commands: list[tuple[int, int]] = []
+        self.fstat_reads = 0
         self.reset_held = False
         self.mass_erased = False
         self.halted = False
@@ -53,6 +92,12 @@ class FakeK64F:
         self.target, self.probe = self, self
         self.dp = self
         self.aps = {1: FakeMdmAp(self)}
+        self.algorithm = FakeFlashAlgorithm(self)
+        self.memory_map = self
+
+    def get_region_for_address(self, address: int) -> FakeRegion:
+        assert 0 <= address < len(self.flash)
+        return FakeRegion(self.algorithm)
 
     # -- the probe ------------------------------------------------------------------------------
     def assert_reset(self, asserted: bool) -> None:
@@ -75,6 +120,7 @@ class FakeK64F:
 
     def read8(self, address: int) -> int:
         assert address == FTFE_FSTAT
+        self.fstat_reads += 1
         return self.fstat
 
     def write8(self, address: int, value: int) -> None:
@@ -86,6 +132,10 @@ class FakeK64F:
     def write32(self, address: int, value: int) -> None:
         assert FCCOB_COMMAND <= address < FCCOB_COMMAND + 12 and address % 4 == 0
         struct.pack_into("<I", self.fccob, address - FCCOB_COMMAND, value)
+
+    def write_memory_block32(self, address: int, words: list[int]) -> None:
+        for index, word in enumerate(words):
+            self.write32(address + 4 * index, word)
 
     def _launch(self) -> None:
         command_word = struct.unpack_from("<I", self.fccob, 0)[0]
@@ -129,7 +179,13 @@ def test_the_lock_rewrites_sector_0_with_the_recipe_s_fsec_and_secures_at_reset(
     expected = bytearray(before)
     expected[FSEC_ADDRESS] = fsec
     assert bytes(chip.flash) == bytes(expected)  # only FSEC changed, the rest of the image kept
-    assert chip.commands[0] == (0x09, 0) and {command for command, _ in chip.commands[1:]} == {0x07}
+    # Sector 0 erased and the flash configuration field's phrases programmed by command (the
+    # image's backdoor key is erased; so is FSEC 0xFF's phrase), the rest by the algorithm on
+    # either side of the field (never across it: pyOCD would force FSEC unsecure).
+    assert chip.commands == [(0x09, 0)] + ([(0x07, 0x408)] if fsec != 0xFF else [])
+    assert chip.fstat_reads == 1 + len(chip.commands)  # CCIF once before, then one read per command
+    assert chip.algorithm.programmed == [(0, 0x400), (0x410, SECTOR_SIZE - 0x410)]
+    assert chip.algorithm.operation is None  # cleaned up
     assert lock.is_locked(chip) and not chip.reset_held
 
 

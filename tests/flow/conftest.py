@@ -97,10 +97,22 @@ def build_line(
     target: str = "nrf52840",
 ) -> Iterator[Line]:
     """A line running the demo recipe of ``target``'s family on units of that family."""
+    environment = demo_environment(tmp_path, monkeypatch, plan)
+    recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})}, target=target)
+    yield from line_on_recipe(environment, recipe_path, target)
+
+
+def demo_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan: CredentialPlan = CredentialPlan.STATION_GENERATED
+) -> DemoEnvironment:
+    """The demo's units, service, CA, vault and recipes in ``tmp_path``, the station named as on a line."""
     monkeypatch.setenv("STATION_SIM_DIR", str(tmp_path / "demo" / "sim"))
     monkeypatch.setenv("STATION_NAME", "line-1-station-1")
-    environment = prepare_demo(tmp_path / "demo", plan=plan)
-    recipe_path = variant_recipe(environment, "test-recipe", {**FAST_CONSOLE, **(replacements or {})}, target=target)
+    return prepare_demo(tmp_path / "demo", plan=plan)
+
+
+def line_on_recipe(environment: DemoEnvironment, recipe_path: Path, target: str) -> Iterator[Line]:
+    """A station of the demo environment running ``recipe_path`` on units of ``target``."""
     station = open_demo_line_station(CompositionRoot(), environment, recipe_path, work_order="WO-1001")
     recipe = station.production.recipe
     vault = station.production.vault

@@ -180,10 +180,9 @@ def test_a_pdsc_without_devices(recipes: RecipeFactory, device_pack: BuiltPack) 
     )
 
 
-def test_a_pack_device_no_lock_method_covers_is_refused_as_any_target(
-    recipes: RecipeFactory, device_pack: BuiltPack
-) -> None:
-    """A Silicon Labs part from its pack: no profile covers it yet, so nrf52-approtect does not fit."""
+def test_a_pack_device_takes_only_the_lock_methods_that_fit_it(recipes: RecipeFactory, device_pack: BuiltPack) -> None:
+    """A Silicon Labs part from its pack: the EFM32 profile's debug lock word fits it, the nRF52's
+    APPROTECT does not; nor does the debug lock word fit the Nordic pack's device."""
     pdsc = (
         device_pack.pdsc.replace(b"Nordic Semiconductor:54", b"Silicon Labs:21")
         .replace(b"nRF52 Series", b"EFR32MG12P")
@@ -195,9 +194,13 @@ def test_a_pack_device_no_lock_method_covers_is_refused_as_any_target(
         "recipe.toml: [lock] method: lock method 'nrf52-approtect' is for nrf52* targets, not 'efr32mg12p433f1024gm68'"
     )
     document["lock"]["method"] = "efm32-debug-lock-word"
-    assert refused(recipes, document).startswith(
-        "recipe.toml: [lock] method: lock method 'efm32-debug-lock-word' is not supported by this station yet"
-    )
+    recipe = load_recipe(recipes.write(document))
+    assert recipe.pack == DevicePack(pack, sha256, "EFR32MG12P433F1024GM68", "Silicon Labs")
+    nordic = pack_document(recipes, placed(recipes, device_pack), device_pack.sha256)
+    nordic["lock"]["method"] = "efm32-debug-lock-word"
+    assert refused(recipes, nordic).startswith(
+        "recipe.toml: [lock] method: lock method 'efm32-debug-lock-word' is for efm32gg1*, "
+    ) and refused(recipes, nordic).endswith(f"targets, not '{PACK_TARGET}'")
 
 
 # ---- recipe check
@@ -234,3 +237,23 @@ def test_recipe_check_refuses_a_pack_device_pyocd_would_shadow_with_its_own(
         "target 'nrf52840' is one of pyOCD's built-in targets, which pyOCD uses instead of the pack's device of "
         "that name: name a target only the pack describes, or no pack"
     )
+
+
+def test_recipe_check_names_the_efm32_profile_and_what_its_debug_lock_word_means(
+    recipes: RecipeFactory, efr32_pack: BuiltPack
+) -> None:
+    target = efr32_pack.fixture.target
+    document = pack_document(recipes, efr32_pack.path, efr32_pack.sha256, target=target)
+    document["lock"]["method"] = "efm32-debug-lock-word"
+    checked = check_recipe(recipes.write(document))
+    lines = checked.description.splitlines()
+    assert (
+        f"            device Silicon Labs EFR32MG12P433F1024GM68 (pyOCD target {target}), sha256 {efr32_pack.sha256}"
+    ) in lines
+    assert (
+        f"profile     EFM32/EFR32 Series 1 ({target}), device id from DEVINFO UNIQUEL, UNIQUEH (0x0FE081F0, 64 bits)"
+    ) in lines
+    assert (
+        "lock        efm32-debug-lock-word: reversible only by an AAP device erase, which erases the main flash and "
+        "the lock bits page (the lock itself) and makes the unit a development unit"
+    ) in lines

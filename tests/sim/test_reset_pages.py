@@ -7,17 +7,19 @@ from __future__ import annotations
 import pytest
 
 from station.sim import peripherals
-from station.sim.chips import TARGETS
+from station.sim.chips import TARGETS, efm32_msc
 from station.sim.chips import kinetis_ftfe as ftfe
 from station.sim.chips import stm32f4_flash as stm32_flash
 from station.sim.units import SimUnitStore
 
 # A register each family's flash controller must never be left without by a reset: READY (nRF),
-# OPTCR with its lock bit (STM32, its RDP byte would read as level 1), FSTAT's CCIF (K64F).
+# OPTCR with its lock bit (STM32, its RDP byte would read as level 1), FSTAT's CCIF (K64F),
+# STATUS.WDATAREADY (EFR32: a flash algorithm would wait for it for ever).
 MUST_BE_SET = {
     "nrf52840": (peripherals.NVMC_READY, 1),
     "stm32f429xi": (stm32_flash.OPTCR, stm32_flash.OPTCR_OPTLOCK),
     "k64f": (ftfe.FSTAT, ftfe.CCIF),
+    "efr32mg12p433f1024gm68": (efm32_msc.STATUS, efm32_msc.STATUS_WDATAREADY),
 }
 
 

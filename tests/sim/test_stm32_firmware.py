@@ -61,7 +61,7 @@ def unit(sim_store: SimUnitStore) -> Iterator[SimUnit]:
 
 
 def test_every_family_has_a_current_committed_build_of_its_own() -> None:
-    assert set(FAMILIES) == {"nrf52840", "stm32f429xi", "k64f"}
+    assert set(FAMILIES) == {"nrf52840", "stm32f429xi", "k64f", "efr32mg12p433f1024gm68"}
     assert STM32.committed_dir.name == "stm32f429xi" and STM32.board == "stm32f429xi"
     for family in FAMILIES.values():
         manifest = read_manifest(family.committed_dir)

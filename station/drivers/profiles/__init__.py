@@ -2,10 +2,11 @@
 
 pyOCD has no "lock" call and no "device id" call for any family, and each family does both
 differently (nRF52: FICR DEVICEID and UICR APPROTECT; STM32: the UID registers and option-byte
-RDP; Kinetis: SIM_UID and the flash security byte). A profile says which pyOCD targets it
-covers, how to read the unit's unique id, and, for each lock method it offers, how to lock,
-how to read the lock back without unlocking, how a supervisor's rework erases, and what that
-erase destroys. A recipe names its target; the profile follows from it
+RDP; Kinetis: SIM_UID and the flash security byte; EFM32/EFR32: DEVINFO and the debug lock
+word). A profile says which pyOCD targets it covers, how to read the unit's unique id, and, for
+each lock method it offers, how to lock, how to read the lock back without unlocking, how a
+supervisor's rework erases, and what that erase destroys. A recipe names its target; the
+profile follows from it
 (:func:`profile_for_target`), so the flow and the probe driver never name a family. Which lock
 methods fit which targets is the domain's pure table (``LOCK_METHOD_TARGETS``, which the
 recipe loader checks); the profiles read it rather than keep a copy.
@@ -140,11 +141,12 @@ def targets_of(method: LockMethod) -> tuple[str, ...]:
 
 def all_profiles() -> tuple[DeviceProfile, ...]:
     """Every family this station supports (a new family is a new module and a line here)."""
+    from station.drivers.profiles.efm32 import Efm32Profile
     from station.drivers.profiles.kinetis import KinetisProfile
     from station.drivers.profiles.nrf52 import Nrf52Profile
     from station.drivers.profiles.stm32 import Stm32Profile
 
-    return (Nrf52Profile(), Stm32Profile(), KinetisProfile())
+    return (Nrf52Profile(), Stm32Profile(), KinetisProfile(), Efm32Profile())
 
 
 def profile_for_target(target: str) -> DeviceProfile:

@@ -3,21 +3,26 @@
 The lock is the flash configuration field's FSEC byte at 0x40C, which the flash controller
 loads at every reset: SEC = 10b is unsecure, anything else secure; MEEN = 10b disables mass
 erase (for good: nothing then reopens the unit), KEYEN = 10b enables the backdoor key the
-firmware image carries at 0x400. pyOCD's flash loader forces FSEC to unsecure in whatever it
-programs (a safety of its own), so the lock is written through the FTFE's command registers:
-sector 0 is read, erased and programmed again phrase by phrase with the new FSEC, then the
-unit is reset by its pin. The MDM-AP (access port 1) answers whatever the security state, so
-the lock is read back there (status bit "system security"), and a supervisor's rework is the
-MDM-AP mass erase, which leaves the part unsecure only until the next reset: before any
-reset the station programs the flash configuration field unsecure (FSEC = 0xFE) so that the
-unit stays open for the rest of production.
+firmware image carries at 0x400. pyOCD's flash algorithm forces FSEC to unsecure in whatever it
+programs across the flash configuration field (a safety of its own), so the lock rewrites sector
+0 in parts: read, erased by an FTFE command, programmed by pyOCD's flash algorithm on either side
+of the field, and the field's two phrases, with the new FSEC, by FTFE commands; then the unit is
+reset by its pin. (Phrase by phrase from the debugger the sector cost a round trip through the
+probe for each of its 512 phrases: on the simulated line that was most of the lock step.) The
+MDM-AP (access port 1) answers whatever the security state, so the lock is read back there
+(status bit "system security"), and a supervisor's rework is the MDM-AP mass erase, which
+leaves the part unsecure only until the next reset: before any reset the station programs the
+flash configuration field unsecure (FSEC = 0xFE) so that the unit stays open for the rest of
+production.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
+
+from pyocd.core.exceptions import FlashFailure
 
 from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
@@ -35,7 +40,9 @@ COMMAND_PROGRAM_PHRASE: Final = 0x07
 COMMAND_ERASE_SECTOR: Final = 0x09
 SECTOR_SIZE: Final = 0x1000
 PHRASE_SIZE: Final = 8
+FLASH_CONFIG_FIELD: Final = 0x400  # to 0x410: the backdoor key, then FLASH_CONFIG_PHRASE
 FLASH_CONFIG_PHRASE: Final = 0x408  # FPROT0-3, FSEC, FOPT, FEPROT, FDPROT
+FLASH_CONFIG_END: Final = 0x410
 FSEC_ADDRESS: Final = 0x40C
 FSEC_UNSECURE: Final = 0xFE  # KEYEN off, MEEN on, FSLACC granted, SEC = 10b
 FSEC_SECURE: Final = 0xFF  # KEYEN off, MEEN on, FSLACC granted, SEC = 11b
@@ -129,11 +136,13 @@ class FlashSecurity:
         target.halt()  # the core must not fetch from the sector being rewritten
         sector = bytearray(target.read_memory_block8(0, SECTOR_SIZE))
         sector[FSEC_ADDRESS] = self.fsec
-        _run_command(target, COMMAND_ERASE_SECTOR, 0)
-        for offset in range(0, SECTOR_SIZE, PHRASE_SIZE):
-            phrase = bytes(sector[offset : offset + PHRASE_SIZE])
-            if phrase != b"\xff" * PHRASE_SIZE:
-                _program_phrase(target, offset, phrase)
+        field = [
+            (COMMAND_PROGRAM_PHRASE, offset, bytes(sector[offset : offset + PHRASE_SIZE]))
+            for offset in range(FLASH_CONFIG_FIELD, FLASH_CONFIG_END, PHRASE_SIZE)
+            if sector[offset : offset + PHRASE_SIZE] != b"\xff" * PHRASE_SIZE
+        ]
+        _run_commands(target, [(COMMAND_ERASE_SECTOR, 0, b""), *field])
+        _program_by_algorithm(target, [(0, sector[:FLASH_CONFIG_FIELD]), (FLASH_CONFIG_END, sector[FLASH_CONFIG_END:])])
         if bytes(target.read_memory_block8(0, SECTOR_SIZE)) != bytes(sector):
             raise LockError("sector 0 does not read back as written with the new FSEC", address=0)
         pin_reset(session)  # FSEC loads at reset: the part is secure from here on
@@ -166,21 +175,49 @@ class FlashSecurity:
         return "Kinetis: flash configuration field programmed unsecure (FSEC = 0xFE), open at every reset"
 
 
-def _run_command(target: Any, command: int, address: int, data: bytes = b"") -> None:
-    """One FTFE command: wait for CCIF, clear old errors, load FCCOB, launch, check the result."""
+def _run_commands(target: Any, commands: Sequence[tuple[int, int, bytes]]) -> None:
+    """FTFE commands one after another: wait for CCIF and clear old errors once, then for each
+    load FCCOB (command word and data in one transfer), launch, and wait for CCIF, whose read
+    also brings the result; the first failure stops the rest. One round trip through the probe
+    per command, where there were three."""
     wait_until(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
           "the flash controller stays busy")
     target.write8(FTFE_FSTAT, FSTAT_ERRORS)  # write one to clear
-    target.write32(FTFE_FCCOB_COMMAND, (command << 24) | address)
-    for index in range(0, len(data), 4):
-        target.write32(FTFE_FCCOB_DATA + index, struct.unpack_from("<I", data, index)[0])
-    target.write8(FTFE_FSTAT, FSTAT_CCIF)  # launch
-    wait_until(lambda: int(target.read8(FTFE_FSTAT)) & FSTAT_CCIF != 0, COMMAND_TIMEOUT_SECONDS,
-          f"flash command 0x{command:02X} at 0x{address:06X} did not finish in time")
-    status = int(target.read8(FTFE_FSTAT))
-    if status & (FSTAT_ERRORS | FSTAT_MGSTAT0):
-        raise LockError(f"flash command 0x{command:02X} failed (FSTAT 0x{status:02X})", address=address)
+    status = 0
+
+    def finished() -> bool:
+        nonlocal status
+        status = int(target.read8(FTFE_FSTAT))
+        return status & FSTAT_CCIF != 0
+
+    for command, address, data in commands:
+        words = struct.unpack(f"<{len(data) // 4}I", data)
+        target.write_memory_block32(FTFE_FCCOB_COMMAND, [(command << 24) | address, *words])
+        target.write8(FTFE_FSTAT, FSTAT_CCIF)  # launch
+        wait_until(finished, COMMAND_TIMEOUT_SECONDS,
+              f"flash command 0x{command:02X} at 0x{address:06X} did not finish in time")
+        if status & (FSTAT_ERRORS | FSTAT_MGSTAT0):
+            raise LockError(f"flash command 0x{command:02X} failed (FSTAT 0x{status:02X})", address=address)
+
+
+def _program_by_algorithm(target: Any, parts: Sequence[tuple[int, bytes | bytearray]]) -> None:
+    """Erased flash programmed by pyOCD's flash algorithm, one run of it per part (a part must
+    not cover the whole flash configuration field, which pyOCD would force unsecure); a part
+    left erased is skipped."""
+    parts = [(address, bytes(data)) for address, data in parts if data.count(0xFF) != len(data)]
+    if not parts:
+        return
+    flash = target.memory_map.get_region_for_address(parts[0][0]).flash
+    flash.init(flash.Operation.PROGRAM)
+    try:
+        for address, data in parts:
+            try:
+                flash.program_page(address, data)
+            except FlashFailure as error:
+                raise LockError(f"the flash algorithm failed at 0x{address:06X}: {error}", address=address) from error
+    finally:
+        flash.cleanup()
 
 
 def _program_phrase(target: Any, address: int, phrase: bytes) -> None:
-    _run_command(target, COMMAND_PROGRAM_PHRASE, address, phrase)
+    _run_commands(target, [(COMMAND_PROGRAM_PHRASE, address, phrase)])

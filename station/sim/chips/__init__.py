@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 NRF52840: Final = "nrf52840"
 STM32F429XI: Final = "stm32f429xi"
 K64F: Final = "k64f"
-TARGETS: Final = (NRF52840, STM32F429XI, K64F)
+# A part only a CMSIS pack describes to pyOCD: its target name is the pack's device name.
+EFR32MG12: Final = "efr32mg12p433f1024gm68"
+TARGETS: Final = (NRF52840, STM32F429XI, K64F, EFR32MG12)
 DEFAULT_TARGET: Final = NRF52840
 
 
@@ -38,6 +40,10 @@ def chip_for(target: str) -> ChipModel:
         from station.sim.chips.k64f import K64f
 
         return K64f()
+    if target == EFR32MG12:
+        from station.sim.chips.efr32mg12 import Efr32mg12
+
+        return Efr32mg12()
     raise SimulationError(f"unknown simulated target {target!r} (one of: {', '.join(TARGETS)})")
 
 

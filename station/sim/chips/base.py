@@ -109,7 +109,8 @@ class FamilyPort(Protocol):
         ...
 
     def read_ap(self, apsel: int, register: int) -> int | None:
-        """A register of an access port other than the AHB-AP; None: there is no such AP."""
+        """A register of the family's own access port at ``apsel`` (at APSEL 0 it answers in the
+        AHB-AP's place: a locked EFM32's AAP); None: the AHB-AP, or no AP at all."""
         ...
 
     def write_ap(self, apsel: int, register: int, value: int) -> None: ...
@@ -136,10 +137,18 @@ class FamilyPort(Protocol):
         ...
 
     @property
-    def nvm_store_hook(self) -> Callable[[int, int, int], None] | None:
+    def nvm_store_hook(self) -> Callable[[int, int, int], bool] | None:
         """For a flash controller that judges every CPU store to flash by itself (its width,
-        its control register at that moment): what takes each one. None: the stores are
-        handed over a page at a time (:meth:`cpu_nvm_stores`)."""
+        its control register at that moment): what takes each one, and says whether the store
+        stands in the core's copy of flash as the CPU made it (False: the copy is put back as
+        the shared map holds it before the core reads on). None: the stores are handed over a
+        page at a time (:meth:`cpu_nvm_stores`)."""
+        ...
+
+    def commit_nvm_stores(self) -> None:
+        """Write to the shared map the CPU's stores the hook took and kept back (a flash
+        algorithm's, written in one go): at the end of every run, and before anything else
+        reads or changes flash."""
         ...
 
 

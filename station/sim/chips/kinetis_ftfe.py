@@ -460,10 +460,14 @@ class KinetisPort:
         return False
 
     @property
-    def nvm_store_hook(self) -> Callable[[int, int, int], None]:
+    def nvm_store_hook(self) -> Callable[[int, int, int], bool]:
         """Every CPU store to flash is judged as it happens (and ignored), so that a register
         access never has to look for stores in the flash copy."""
         return self._ignore_cpu_store
 
-    def _ignore_cpu_store(self, address: int, size: int, value: int) -> None:
+    def commit_nvm_stores(self) -> None:
+        """Nothing kept back: the FTFE programs by command, at once."""
+
+    def _ignore_cpu_store(self, address: int, size: int, value: int) -> bool:
         LOG.debug("%s: CPU store to flash 0x%08X ignored (the FTFE programs by command)", self.unit.unit_id, address)
+        return False  # the core's copy is put back as flash holds it

@@ -236,6 +236,9 @@ class Nrf52Port:
         """The NVMC takes what the CPU stored a page at a time (see :meth:`cpu_nvm_stores`)."""
         return None
 
+    def commit_nvm_stores(self) -> None:
+        """Nothing kept back: :meth:`cpu_nvm_stores` writes the pages it is handed at once."""
+
     def cpu_nvm_stores(self, stores: list[PageStores]) -> None:
         """The CPU's stores to flash and UICR since the last NVMC register write, page by page.
 

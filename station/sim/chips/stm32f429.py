@@ -50,6 +50,7 @@ FLASH_SIZE: Final = 0x0020_0000
 BANK_SIZE: Final = 0x0010_0000
 BANK2_BASE: Final = FLASH_BASE + BANK_SIZE
 SECTOR_SIZES: Final = (0x4000,) * 4 + (0x1_0000,) + (0x2_0000,) * 7  # one bank's sectors
+SECTOR_OFFSETS: Final = tuple(sum(SECTOR_SIZES[:index]) for index in range(len(SECTOR_SIZES)))
 SRAM_BASE: Final = 0x2000_0000
 SRAM_SIZE: Final = 0x0003_0000
 CCM_BASE: Final = 0x1000_0000
@@ -113,19 +114,17 @@ def sector_of(address: int) -> tuple[int, int, int] | None:
     if not FLASH_BASE <= address < FLASH_BASE + FLASH_SIZE:
         return None
     bank, offset = divmod(address - FLASH_BASE, BANK_SIZE)
-    base = FLASH_BASE + bank * BANK_SIZE
-    for index, size in enumerate(SECTOR_SIZES):
-        if offset < size:
-            return 12 * bank + index, base, size
-        offset -= size
-        base += size
-    return None
+    # Sectors 0-3 of 16 KiB, 4 of 64 KiB, 5-11 of 128 KiB: worked out, not looked up (a flash
+    # algorithm's every word asks).
+    index = offset >> 14 if offset < 0x1_0000 else 4 if offset < 0x2_0000 else 4 + (offset >> 17)
+    base = FLASH_BASE + bank * BANK_SIZE + SECTOR_OFFSETS[index]
+    return 12 * bank + index, base, SECTOR_SIZES[index]
 
 
 def sector(number: int) -> tuple[int, int]:
     """A sector's (base, size) by number 0-23."""
     bank, index = divmod(number, 12)
-    base = FLASH_BASE + bank * BANK_SIZE + sum(SECTOR_SIZES[:index])
+    base = FLASH_BASE + bank * BANK_SIZE + SECTOR_OFFSETS[index]
     return base, SECTOR_SIZES[index]
 
 

@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from pyocd.core import exceptions
 
+from station.domain.errors import SimulationError
 from station.sim.chips import stm32f429 as chip
 from station.sim.chips.base import BusError, ReadNvm, set_shared_float, shared_float, spend_flash_time
 from station.sim.chips.stm32_usart import Usart1Transmitter
@@ -77,6 +79,10 @@ KEY2: Final = 0xCDEF_89AB
 OPTKEY1: Final = 0x0819_2A3B
 OPTKEY2: Final = 0x4C5D_6E7F
 _DEAD: Final = 2
+_WORD: Final = struct.Struct("<I")
+_HALFWORD: Final = struct.Struct("<H")
+_ERASED: Final = {size: b"\xff" * size for size in (1, 2, 4)}
+_STORE_SIZE: Final = (1, 2, 4, 4)  # the store width each PSIZE asks for (x64 takes word stores)
 
 SR_EOP: Final = 1 << 0
 SR_OPERR: Final = 1 << 1
@@ -155,6 +161,25 @@ class Stm32Port:
         # Flash as a debugger reaches it: at its own address and through the boot alias.
         self._flash_windows = (layout.flash, *((alias.window,) if alias is not None else ()))
         self._usart = Usart1Transmitter(self._state, self.unit.directory)
+        # The interface's registers and the nWRP option bytes straight from the shared maps: a
+        # flash algorithm reads them for every word it programs.
+        offset = self._state.peripheral_offset(BASE)
+        assert offset is not None
+        self._memory = self._state.memory
+        self._page = offset - BASE
+        self._sr = offset + SR - BASE  # where SR and CR are in the shared map
+        self._cr = offset + CR - BASE
+        self._nvm = self.unit.nvm_map
+        nwrp = (layout.nvm_offset(chip.OPTION_BYTES_BANK1 + 8, 2), layout.nvm_offset(chip.OPTION_BYTES_BANK2 + 8, 2))
+        erased = layout.nvm_offset(chip.FLASH_BASE)
+        assert nwrp[0] is not None and nwrp[1] is not None and erased is not None
+        self._nwrp_offsets = (nwrp[0], nwrp[1])
+        self._flash_offset = erased - chip.FLASH_BASE
+        # A flash algorithm's stores taken and kept back, one contiguous run (commit_nvm_stores).
+        self._kept_address = 0
+        self._kept = bytearray()
+        self._kept_stores = 0
+        self._state_held_by: int | None = None  # the thread holding the state's lock for a core run
 
     # ---- protection -----------------------------------------------------------------------------
 
@@ -187,10 +212,11 @@ class Stm32Port:
     # ---- registers ------------------------------------------------------------------------------
 
     def _get(self, address: int) -> int:
-        return self._state.read_peripheral(address)
+        value: int = _WORD.unpack_from(self._memory, self._page + address)[0]
+        return value
 
     def _put(self, address: int, value: int) -> None:
-        self._state.write_peripheral(address, value)
+        _WORD.pack_into(self._memory, self._page + address, value & 0xFFFF_FFFF)
 
     def _flag(self, bits: int) -> None:
         self._put(SR, self._get(SR) | bits)
@@ -201,21 +227,35 @@ class Stm32Port:
         return time.monotonic() < _busy_until(self._state)
 
     def read_register(self, address: int) -> int | None:
+        if address == SR:
+            if self._device.controller.in_emulation:  # never busy: a flash algorithm polls it after every word
+                sr: int = _WORD.unpack_from(self._memory, self._sr)[0]
+                return sr
+            poll_wait(_busy_until(self._state))
+            return self._get(SR) | (SR_BSY if self._busy() else 0)
+        if address == CR:
+            cr: int = _WORD.unpack_from(self._memory, self._cr)[0]
+            return cr
         if address == chip.DBGMCU_IDCODE:
             return chip.IDCODE_VALUE
         if not BASE <= address < END:
             return None
-        if address == SR:
-            if not self._device.controller.in_emulation:
-                poll_wait(_busy_until(self._state))
-            return self._get(SR) | (SR_BSY if self._busy() else 0)
-        if address in (ACR, CR, OPTCR, OPTCR1):
+        if address in (ACR, OPTCR, OPTCR1):
             return self._get(address)
         return 0  # KEYR, OPTKEYR and the reserved space read as zero
 
     def write_register(self, address: int, size: int, value: int) -> bool:
         """Stores to the flash interface (or DBGMCU_IDCODE, read-only): all the family's. A store
         to USART1's data register sends its byte, and is kept as written."""
+        if address == CR and size == 4 and not value & CR_STRT and self._device.controller.in_emulation:
+            # A flash algorithm sets and clears PG around every word: _write_cr, short (never
+            # busy in a core run, so nothing to wait for; the state's lock kept for the run).
+            if self._state_held_by is None:
+                self._hold_state_lock()
+            if not _WORD.unpack_from(self._memory, self._cr)[0] & CR_LOCK:
+                _WORD.pack_into(self._memory, self._cr, value & CR_WRITABLE)
+            return True
+        self._release_state_lock()  # before the unit's lock: the order every lock holder keeps
         if address == chip.USART1_DR:
             self._usart.on_data_write(value)
             return False
@@ -291,13 +331,12 @@ class Stm32Port:
 
     def _write_protected(self, number: int) -> bool:
         """nWRP bit clear: the sector is write-protected (option bytes as programmed)."""
-        bank1 = struct.unpack_from("<H", self.unit.read_nvm(chip.OPTION_BYTES_BANK1 + 8, 2))[0]
-        bank2 = struct.unpack_from("<H", self.unit.read_nvm(chip.OPTION_BYTES_BANK2 + 8, 2))[0]
-        bits = bank1 if number < 12 else bank2
+        bits: int = _HALFWORD.unpack_from(self._nvm, self._nwrp_offsets[number >= 12])[0]
         return not bits >> (number % 12) & 1
 
     def _start(self, cr: int) -> None:
         """STRT: a sector erase or a mass erase, as SER, MER and MER1 ask."""
+        self.commit_nvm_stores()  # what was programmed before comes first
         parallelism = min(self._psize(cr), 2)
         if cr & CR_SER and cr & (CR_MER | CR_MER1):
             return  # neither is performed (RM0090 3.5.3)
@@ -338,20 +377,88 @@ class Stm32Port:
         return False  # every store is judged as it happens (nvm_store_hook)
 
     @property
-    def nvm_store_hook(self) -> Callable[[int, int, int], None]:
+    def nvm_store_hook(self) -> Callable[[int, int, int], bool]:
         return self.cpu_nvm_store
 
-    def cpu_nvm_store(self, address: int, size: int, value: int) -> None:
+    def cpu_nvm_store(self, address: int, size: int, value: int) -> bool:
+        """A CPU store to flash, judged as it happens (True: programmed as the CPU stored it).
+
+        A flash algorithm's store (a core run a debugger resumed) that programs erased bits is
+        kept back and written with the rest of its run (:meth:`commit_nvm_stores`): one lock, one
+        write and one journal entry for a page instead of one per word, which cost five times
+        the word's programming time. Any other is programmed or refused at once, as the chip
+        does, and the core's copy of it put back as the shared map holds it.
+        """
+        if self._device.controller.in_emulation and self._keep_back(address, size, value):
+            return True
+        self.commit_nvm_stores()
         with self.unit.nvm_locked():
             self._program(address, size, value)
+        return False
+
+    def _keep_back(self, address: int, size: int, value: int) -> bool:
+        """Take a store that :meth:`_program` would program without a flag, over erased bits,
+        straight after the ones kept back; False (nothing done): :meth:`_program` takes it."""
+        cr: int = _WORD.unpack_from(self._memory, self._cr)[0]
+        width = _STORE_SIZE[(cr >> CR_PSIZE_SHIFT) & 3]
+        if cr & (CR_PG | CR_LOCK) != CR_PG or size != width or address % 16 + size > 16:
+            return False
+        info = self.unit.info
+        location = chip.sector_of(address)
+        if location is None or info.protection_level >= 1 or self._write_protected(location[0]):
+            return False
+        dropped = info.faults.drop_writes
+        if dropped is not None and dropped[0] <= address < dropped[1]:
+            return False
+        kept = self._kept
+        if kept and address != self._kept_address + len(kept):
+            self.commit_nvm_stores()
+        offset = self._flash_offset + address
+        if self._nvm[offset : offset + size] != _ERASED[size]:
+            return False  # programmed twice: the copy must show the bits that stay 0
+        if not kept:
+            self._kept_address = address
+        kept += value.to_bytes(size, "little")
+        self._kept_stores += 1
+        self._device.controller.modelled_seconds += chip.WORD_PROGRAM_SECONDS
+        self._done(cr)
+        return True
+
+    def _hold_state_lock(self) -> None:
+        """Take the shared state's lock for a flash algorithm's CR stores and keep it until the
+        next commit (the end of the core run at the latest): taking it for each of the two
+        stores per word cost more than the word's programming time."""
+        if self._state_held_by is None:
+            if not self._state.state_lock.acquire():
+                raise SimulationError("the simulated unit's core state is busy in another process")
+            self._state_held_by = threading.get_ident()
+
+    def _release_state_lock(self) -> None:
+        if self._state_held_by is not None and self._state_held_by == threading.get_ident():
+            self._state_held_by = None
+            self._state.state_lock.release()
+
+    def commit_nvm_stores(self) -> None:
+        """The stores kept back written to the shared map, and their time to the unit's busy time."""
+        self._release_state_lock()
+        if not self._kept:
+            return
+        address, data, stores = self._kept_address, bytes(self._kept), self._kept_stores
+        self._kept.clear()
+        self._kept_stores = 0
+        with self.unit.nvm_locked():
+            self.unit.add_nvm_busy_seconds(chip.WORD_PROGRAM_SECONDS * self._device.factor * stores)
+            self.unit.program_nvm(address, data)
 
     def nvm_write(self, address: int, size: int, value: int) -> None:
+        self.commit_nvm_stores()
         with self.unit.nvm_locked():
             self._program(address, size, value)
 
     def cpu_nvm_stores(self, stores: list[PageStores]) -> None:
         """Stores that reached the flash copy past the hook (none should): a sequence error."""
         if any(page.words for page in stores):
+            self._release_state_lock()
             with self.unit.locked():
                 self._flag(SR_PGSERR)
 
@@ -389,6 +496,7 @@ class Stm32Port:
 
     def _program_options(self, optcr: int) -> None:
         """OPTSTRT: the option bytes take OPTCR's and OPTCR1's values (in force at the next reset)."""
+        self.commit_nvm_stores()
         info = self.unit.info
         if info.protection_level >= 2:
             LOG.info("%s: OPTSTRT refused: RDP level 2 is for good", info.unit_id)
