@@ -9,7 +9,9 @@ when the core should run and nobody runs it, and executes it in slices of at mos
 any process), a reset, or a debugger's change to breakpoints -- so a halt takes effect within
 milliseconds and no lock is held for longer than a slice.
 
-Time: the core's clock is :data:`CLOCK_HZ`; each executed instruction counts one cycle, and a
+Time: the core's clock is the chip's at reset (``clock_hz``: an nRF52840's 64 MHz, an STM32F4's
+16 MHz HSI, a K64F's 20.97 MHz FLL, an EFR32's 19 MHz HFRCO), so that firmware timing its
+SysTick by its clock keeps real time; each executed instruction counts one cycle, and a
 core asleep in WFI lets time pass in real time until its next event (SysTick), so firmware
 that sleeps costs almost nothing. A busy core runs as fast as the emulator goes, never ahead
 of real time.
@@ -41,7 +43,7 @@ from station.sim.exceptions import CONTROL_SPSEL
 
 LOG = logging.getLogger(__name__)
 
-CLOCK_HZ: Final = 64_000_000
+CLOCK_HZ: Final = 64_000_000  # a core whose chip does not say (an nRF52840's)
 SLICE_INSTRUCTIONS: Final = 200_000
 CALLER_RUN_INSTRUCTIONS: Final = 2_000_000
 IDLE_CHECK_SECONDS: Final = 0.01  # a runner holding a sleeping or stalled core looks for requests this often
@@ -110,6 +112,7 @@ class CoreController:
         timing_factor: Callable[[], float],
         algorithm_hangs: Callable[[], bool],
         name: str,
+        clock_hz: int = CLOCK_HZ,
     ) -> None:
         self.state = state
         self.core = core
@@ -118,6 +121,7 @@ class CoreController:
         self._system_reset = system_reset
         self._timing_factor = timing_factor
         self._algorithm_hangs = algorithm_hangs
+        self.clock_hz = clock_hz
         self.in_emulation = False  # flash time spent now delays the halt instead of READY or BSY
         self.modelled_seconds = 0.0
         self._engine = threading.Lock()  # one thread at a time drives this process's emulator
@@ -488,7 +492,7 @@ class CoreController:
         than made to catch up in a burst."""
         anchor_time, anchor_cycles = self._anchor
         now = time.monotonic()
-        ahead = (self.state.cycles - anchor_cycles) / CLOCK_HZ - (now - anchor_time)
+        ahead = (self.state.cycles - anchor_cycles) / self.clock_hz - (now - anchor_time)
         if ahead < -MAX_LAG_SECONDS:
             self._anchor = (now, self.state.cycles)
             return 0.0
@@ -507,11 +511,11 @@ class CoreController:
             self._wake.wait(IDLE_CHECK_SECONDS)  # nothing will wake it but a debugger or a reset
             self._anchor = (time.monotonic(), state.cycles)
             return
-        until_due = gap / CLOCK_HZ + self._seconds_ahead()  # ahead (or behind: negative) of real time
+        until_due = gap / self.clock_hz + self._seconds_ahead()  # ahead (or behind: negative) of real time
         if until_due > IDLE_CHECK_SECONDS:
             if not self._wake.wait(IDLE_CHECK_SECONDS):
                 with state.locked():  # a long sleep: time moves on in steps, in case it is halted
-                    scs.advance_systick(state, min(gap - 1, int(IDLE_CHECK_SECONDS * CLOCK_HZ)))
+                    scs.advance_systick(state, min(gap - 1, int(IDLE_CHECK_SECONDS * self.clock_hz)))
             return
         if until_due > 0 and self._wake.wait(until_due):
             return  # a request came first: look at it; time catches up on the next call

@@ -96,6 +96,7 @@ class SimDevice:
             timing_factor=lambda: self.factor,
             algorithm_hangs=lambda: unit.info.faults.algo_hang,
             name=unit.unit_id,
+            clock_hz=chip.clock_hz,
         )
         self._ctrl_stat = 0
         self._csw = 0x0300_0052  # 32-bit, single increment, DeviceEn as reset value

@@ -3,6 +3,7 @@ and programs that really boot (run here in a bare unicorn engine up to the appli
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -15,6 +16,7 @@ from unicorn.arm_const import UC_ARM_REG_PC, UC_ARM_REG_SP
 
 from station.domain.errors import SimulationError
 from station.sim import board
+from station.sim.chips import chip_for
 from station.sim.firmware import INITIAL_STACK_POINTER, DemoFirmware
 from station.sim.firmware_build import (
     COMMITTED_DIR,
@@ -286,3 +288,14 @@ def test_the_bootloader_waits_when_there_is_no_application(demo_firmware: DemoFi
     assert bare.writes == []  # no VTOR write, no jump into erased flash
     assert bare.pc < len(committed_file("bootloader.bin").read_bytes())
     assert bare.sp == INITIAL_STACK_POINTER
+
+
+@pytest.mark.parametrize("target", list(FAMILIES))
+def test_each_family_s_firmware_and_simulated_core_agree_on_the_clock(target: str) -> None:
+    """The demo firmware sets SysTick for 1 ms from its board's CPU_CLOCK_HZ; the simulated core
+    counts time at its chip's clock out of reset. Were they to differ, the firmware's timeouts
+    would run fast or slow against the station's."""
+    board_header = (SOURCE_DIR / target / "board.h").read_text(encoding="utf-8")
+    found = re.search(r"#define CPU_CLOCK_HZ (\d+)u", board_header)
+    assert found is not None, "board.h defines no CPU_CLOCK_HZ"
+    assert int(found.group(1)) == chip_for(target).clock_hz

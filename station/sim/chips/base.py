@@ -162,6 +162,7 @@ class ChipModel(ABC):
     device_id_digits: int  # how many hex digits the unique id is shown with
     device_id_source: str  # where the id lives, in words
     behaving_ranges: tuple[tuple[int, int], ...]  # register ranges whose CPU stores have effects
+    clock_hz: int  # the core's clock out of reset, which firmware times its SysTick by
     ahb_ap: int = 0  # APSEL of the AHB-AP
 
     def device_id_text(self, device_id: int) -> str:

@@ -143,6 +143,7 @@ def unique_words(device_id: int) -> tuple[int, int]:
 class Efr32mg12(ChipModel):
     target = "efr32mg12p433f1024gm68"
     part_name = "EFR32MG12P433F1024GM68"
+    clock_hz = 19_000_000  # HFRCO at its 19 MHz reset band
     layout = MemoryLayout(
         nvm=(
             Window(FLASH_BASE, FLASH_SIZE),

@@ -194,6 +194,7 @@ def id_register(address: int, device_id: int) -> int | None:
 class K64f(ChipModel):
     target = "k64f"
     part_name = "Kinetis K64F (MK64FN1M0VLL12)"
+    clock_hz = 20_971_520  # FEI: the FLL at 640 x the 32.768 kHz slow IRC out of reset
     layout = MemoryLayout(
         nvm=(Window(FLASH_BASE, FLASH_SIZE),),
         ram=(Window(RAM_BASE, RAM_SIZE),),

@@ -63,6 +63,7 @@ _SLOT: Final = peripherals.SLOT_SIZE
 class Nrf52840(ChipModel):
     target = "nrf52840"
     part_name = "nRF52840"
+    clock_hz = 64_000_000  # the 64 MHz HFCLK
     layout = MemoryLayout(
         nvm=(Window(board.FLASH_BASE, board.FLASH_SIZE), Window(board.UICR_BASE, board.UICR_SIZE)),
         ram=(Window(board.RAM_BASE, board.RAM_SIZE),),

@@ -150,6 +150,7 @@ def option_image_bank2(nwrp: int) -> bytes:
 class Stm32f429xi(ChipModel):
     target = "stm32f429xi"
     part_name = "STM32F429xI"
+    clock_hz = 16_000_000  # HSI: the part runs from its 16 MHz RC oscillator out of reset
     layout = MemoryLayout(
         nvm=(
             Window(FLASH_BASE, FLASH_SIZE),
