@@ -46,6 +46,7 @@ from station.domain.records import (
     StepRecord,
     UnitRecord,
 )
+from station.flow.flash_plan import NO_CHIP_ERASE, ChipErasePermission, FlashReport
 from station.flow.ports import Journal
 
 FLASH_SIZE = 0x10_0000
@@ -112,13 +113,28 @@ class FakeAttachedUnit:
         self._probe.transfer(8)
         return self._unit.device_id
 
-    def program(self, segments: Sequence[tuple[int, bytes]], progress: Callable[[float], None] | None = None) -> None:
+    def program(
+        self,
+        segments: Sequence[tuple[int, bytes]],
+        progress: Callable[[float], None] | None = None,
+        chip_erase: ChipErasePermission = NO_CHIP_ERASE,
+    ) -> FlashReport:
+        """Writes the bytes as given (a fake's flash needs no erase), skipping identical ones."""
         self._probe.flash_algorithm_runs()
+        written = identical = 0
         for index, (address, data) in enumerate(segments):
             self._probe.transfer(len(data))
-            self._unit.write(address, data)
+            if bytes(self._unit.flash[address : address + len(data)]) == data:
+                identical += 1
+            else:
+                self._unit.write(address, data)
+                written += len(data)
             if progress is not None:
                 progress((index + 1) / len(segments))
+        return FlashReport(bytes_programmed=written, pages_programmed=len(segments) - identical,
+                           pages_identical=identical, pages_blank=0, sectors_erased=0, chip_erase=False,
+                           decision=f"fake unit: {len(segments) - identical} segments written, {identical} identical",
+                           busy_seconds=0.0)  # fmt: skip
 
     def read(self, address: int, length: int) -> bytes:
         self._probe.transfer(length)

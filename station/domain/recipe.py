@@ -69,6 +69,7 @@ class FlashGeometry:
     size: int
     page_size: int
     regions: tuple[FlashRegion, ...]
+    chip_erase: bool = True  # whether the station may erase the whole chip where that is cheaper
 
     @property
     def end(self) -> int:

@@ -35,7 +35,8 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
                                          # pack must hold a top-level .pdsc with a device or
                                          # variant that pyOCD names like `target`
 
-    [flash]            start, size, page_size
+    [flash]            start, size, page_size, chip_erase (default true: the station may erase
+                       the whole chip where that costs less than erasing page by page)
     [regions.NAME]     role (bootloader | app_header | application | credentials |
                        key_store | keep), address, size — page aligned, no overlaps
     [images.NAME]      file (relative to the recipe), format (bin | hex | elf; from the
@@ -250,10 +251,11 @@ class _RecipeLoader:
     def _flash(self, top: StrictTable, plan: CredentialPlan | None, problems: Problems) -> FlashGeometry | None:
         """The geometry and its regions; each region's problem is noted and the next one read. None
         (the problems noted) when a region was refused: images cannot be placed without it."""
-        table = top.required_table("flash", ["start", "size", "page_size"])
+        table = top.required_table("flash", ["start", "size", "page_size", "chip_erase"])
         start = table.integer("start", minimum=0, maximum=0xFFFF_FFFF)
         size = table.integer("size", minimum=1, maximum=0x1_0000_0000)
         page_size = table.integer("page_size", minimum=1, maximum=0x10_0000)
+        chip_erase = table.boolean("chip_erase", default=True)
         if page_size & (page_size - 1):
             raise table.error("page_size", f"must be a power of two, not 0x{page_size:X}")
         for key, value in (("start", start), ("size", size)):
@@ -286,7 +288,7 @@ class _RecipeLoader:
             raise regions_table.error(
                 None, "the device-generated plan needs a region with role 'key_store' where the unit keeps its key"
             )
-        return FlashGeometry(start, size, page_size, tuple(regions))
+        return FlashGeometry(start, size, page_size, tuple(regions), chip_erase)
 
     @staticmethod
     def _region(regions_table: StrictTable, name: str, flash: FlashGeometry) -> FlashRegion:

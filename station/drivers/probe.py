@@ -15,17 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import struct
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from pyocd.core import exceptions as pyocd_errors
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
-from pyocd.core.target import Target
-from pyocd.flash.loader import FlashLoader
 from pyocd.target import TARGET
 from pyocd.target.builtin import BUILTIN_TARGETS
 
@@ -38,65 +34,17 @@ from station.domain.errors import (
     UnitLockedError,
 )
 from station.domain.recipe import DevicePack, LockSettings
+from station.drivers.flash_writer import FlashWriter, read_memory
 from station.drivers.profiles import DeviceProfile, LockStrategy, profile_for_target
+from station.flow.flash_plan import NO_CHIP_ERASE, ChipErasePermission, FlashReport
 
 LOG = logging.getLogger(__name__)
-
-READ_CHUNK: Final = 64 * 1024
-# The share of a flash step's progress bar its erase pass fills (programming fills the rest): the
-# erase takes most of the time on an STM32 (large sectors), little on a K64F; half is between.
-ERASE_SHARE: Final = 0.5
 
 ProgressCallback = Callable[[float], None]
 
 
-@dataclass(frozen=True)
-class ProgramStatistics:
-    bytes_programmed: int
-    pages_programmed: int
-    pages_identical: int
-
-
 def _ignore_progress(_fraction: float) -> None:
     """Progress nobody asked to see."""
-
-
-class _MeasuringFlashLoader(FlashLoader):  # type: ignore[misc]
-    """pyOCD's loader, keeping the per-region statistics it otherwise only logs, and reporting
-    one progress over the whole commit.
-
-    pyOCD reports its erase pass and then its programming pass each from 0 to 1: the bar was full
-    once the sectors were erased, with all the programming still to come (most of the step on a
-    K64F), and a front end that shows progress only forwards stayed there. Here the erase pass is
-    the first :data:`ERASE_SHARE` of the bar and programming the rest, so that 1 means done.
-    """
-
-    performance: list[Any]
-    _programming = False
-
-    def commit(self) -> None:
-        self._programming = False
-        self._session.subscribe(self._programming_starts, Target.Event.PRE_FLASH_PROGRAM)
-        try:
-            super().commit()
-        finally:
-            self._session.unsubscribe(self._programming_starts, Target.Event.PRE_FLASH_PROGRAM)
-
-    def _programming_starts(self, _notification: Any) -> None:
-        self._programming = True
-
-    def _progress_cb(self, amount: float) -> None:
-        if self._progress is None:
-            return
-        passed = min(1.0, amount * self._current_progress_fraction + self._progress_offset)  # of this pass
-        if self._programming:
-            self._progress(ERASE_SHARE + (1.0 - ERASE_SHARE) * passed)
-        else:
-            self._progress(ERASE_SHARE * passed)
-
-    def _log_performance(self, perf_list: list[Any]) -> None:
-        self.performance = list(perf_list)
-        super()._log_performance(perf_list)
 
 
 def _translate(error: BaseException, doing: str) -> StationError:
@@ -195,46 +143,30 @@ class PyOcdSession:
             raise _translate(error, "reading the device id") from error
 
     def program(
-        self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None
-    ) -> ProgramStatistics:
-        """Program all segments in one pass (erase, then program), skipping identical pages."""
+        self,
+        segments: Sequence[tuple[int, bytes]],
+        progress: ProgressCallback | None = None,
+        chip_erase: ChipErasePermission = NO_CHIP_ERASE,
+    ) -> FlashReport:
+        """Program all segments with the least flash work (see :mod:`station.drivers.flash_writer`):
+        identical pages skipped, blank ones programmed without an erase, a chip erase where the
+        caller allows it and it is cheaper."""
+        writer = FlashWriter(self._session, self._profile.flash_timing, self._profile.chip_erase_blocker)
         try:
-            # pyOCD prints a progress bar to stdout when given no callback: always give one.
-            loader = _MeasuringFlashLoader(self._session, progress=progress or _ignore_progress, smart_flash=True)
-            loader.performance = []
-            for address, data in segments:
-                loader.add_data(address, data)
-            loader.commit()
+            return writer.write(segments, chip_erase, progress or _ignore_progress, self._keep_port_open)
         except Exception as error:
             raise _translate(error, "programming flash") from error
-        return ProgramStatistics(
-            bytes_programmed=sum(int(info.program_byte_count) for info in loader.performance),
-            pages_programmed=sum(int(info.program_page_count) for info in loader.performance),
-            pages_identical=sum(int(info.skipped_page_count) for info in loader.performance),
-        )
+
+    def _keep_port_open(self) -> str:
+        """After a chip erase (before any reset): what the family needs to keep its port open."""
+        return self._lock.keep_port_open(self._session)
 
     def read(self, address: int, length: int) -> bytes:
-        """Read memory for verification, in words where aligned.
-
-        The words are read through the core's memory access port, as the probe sees memory:
-        through the core, pyOCD also filters every word for software breakpoints (the station
-        sets none), which cost more interpreter time than the transfer itself.
-        """
-        out = bytearray()
+        """Read memory for verification (see :func:`station.drivers.flash_writer.read_memory`)."""
         try:
-            head = min(length, (-address) % 4)
-            if head:
-                out += bytes(self.target.read_memory_block8(address, head))
-            port = self.target.selected_core.ap
-            while length - len(out) >= 4:
-                words = min(READ_CHUNK, length - len(out)) // 4
-                values = port.read_memory_block32(address + len(out), words)
-                out += struct.pack(f"<{len(values)}I", *values)
-            if len(out) < length:
-                out += bytes(self.target.read_memory_block8(address + len(out), length - len(out)))
+            return read_memory(self.target, address, length)
         except Exception as error:
             raise _translate(error, f"reading memory at 0x{address:08X}") from error
-        return bytes(out)
 
     def apply_lock(self) -> None:
         try:

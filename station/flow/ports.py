@@ -23,6 +23,7 @@ from station.domain.records import (
     StepRecord,
     UnitRecord,
 )
+from station.flow.flash_plan import ChipErasePermission, FlashReport
 
 ProgressCallback = Callable[[float], None]
 
@@ -35,7 +36,15 @@ class AttachedUnit(Protocol):
 
     def read_device_id(self) -> str: ...
 
-    def program(self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None) -> Any: ...
+    def program(
+        self,
+        segments: Sequence[tuple[int, bytes]],
+        progress: ProgressCallback | None = None,
+        chip_erase: ChipErasePermission = ...,
+    ) -> FlashReport:
+        """Program the segments with the least flash work; a chip erase only where ``chip_erase``
+        allows it (by default never: the credentials step writes one region)."""
+        ...
 
     def read(self, address: int, length: int) -> bytes: ...
 

@@ -68,6 +68,7 @@ def test_valid_recipe_loads_with_every_part(recipes: RecipeFactory) -> None:
     assert recipe.credentials.plan is CredentialPlan.STATION_GENERATED
     assert recipe.credentials.key_type is KeyType.EC_P256
     assert recipe.lock == LockSettings(LockMethod.NRF52_APPROTECT)
+    assert recipe.flash.chip_erase  # the station may erase the whole chip where that is cheaper
     assert recipe.console.reply_format is ReplyFormat.GECKO_MACHINE
     assert recipe.console.line_ending == "\r\n"
     assert recipe.console.success.match("R000012")
@@ -257,6 +258,8 @@ GEOMETRY_CASES = [
      "recipe.toml: [regions.credentials] address: region 0x000FE800-0x000FF800 is not aligned to the page size"),
     ("page size not a power of two", _set(("flash", "page_size"), 0x1800),
      "recipe.toml: [flash] page_size: must be a power of two, not 0x1800"),
+    ("chip erase not a boolean", _set(("flash", "chip_erase"), "sometimes"),
+     "recipe.toml: [flash] chip_erase: must be"),
     ("unknown role", _set(("regions", "key_store", "role"), "secrets"),
      "recipe.toml: [regions.key_store] role: 'secrets' is not one of: bootloader, app_header, application, "
      "credentials, key_store, keep"),
@@ -657,3 +660,9 @@ def test_a_wrong_schema_stops_the_reading(recipes: RecipeFactory) -> None:
     document["schema"] = 2
     document["colour"] = "red"
     assert refused(recipes, document) == "recipe.toml: schema: this station reads recipe schema 1, not 2"
+
+
+def test_a_recipe_may_forbid_the_chip_erase(recipes: RecipeFactory) -> None:
+    document = recipes.document()
+    document["flash"]["chip_erase"] = False
+    assert not load_recipe(recipes.write(document)).flash.chip_erase

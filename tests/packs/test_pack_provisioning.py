@@ -40,6 +40,7 @@ from station.domain.recipe import DevicePack, LockMethod, LockSettings
 from station.domain.scan import parse_scan
 from station.drivers.console import SerialConsole
 from station.drivers.probe import ProgressCallback, PyOcdProbe, PyOcdSession
+from station.flow.flash_plan import NO_CHIP_ERASE, ChipErasePermission, FlashReport
 from station.flow.ports import UnitConsole
 from station.flow.run import Slot
 from station.sim.units import SimUnit, SimUnitStore
@@ -145,9 +146,14 @@ class RecordingSession(PyOcdSession):
         self.ram_at = ram_at
         self.seen = seen
 
-    def program(self, segments: Sequence[tuple[int, bytes]], progress: ProgressCallback | None = None) -> Any:
+    def program(
+        self,
+        segments: Sequence[tuple[int, bytes]],
+        progress: ProgressCallback | None = None,
+        chip_erase: ChipErasePermission = NO_CHIP_ERASE,
+    ) -> FlashReport:
         before = self.read(*self.ram_at)
-        statistics = super().program(segments, progress)
+        statistics = super().program(segments, progress, chip_erase)
         self.seen.append((is_pack_target(self.target), before, self.read(*self.ram_at)))
         return statistics
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from station.domain.errors import ConfigurationError, LockError
 from station.domain.recipe import LOCK_METHOD_TARGETS, LockMethod, LockSettings
+from station.flow.flash_plan import FlashTiming
 
 
 class LockStrategy(Protocol):
@@ -103,6 +104,17 @@ class DeviceProfile(Protocol):
 
     def lock(self, settings: LockSettings) -> LockStrategy:
         """The strategy for the recipe's lock, one of :attr:`locks` (ConfigurationError for any other)."""
+        ...
+
+    @property
+    def flash_timing(self) -> FlashTiming:
+        """The datasheet's flash figures, by which the station chooses its erases."""
+        ...
+
+    def chip_erase_blocker(self, target: Any) -> str | None:
+        """What a chip erase would destroy outside the flash array that the unit keeps (nRF52:
+        UICR configuration), in words; None when nothing. What the station itself needs again
+        after one (the port kept open) it restores with :meth:`LockStrategy.keep_port_open`."""
         ...
 
 

@@ -31,8 +31,14 @@ from typing import Any, Final
 from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
 from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, pin_reset, targets_of, wait_until
+from station.flow.flash_plan import FlashTiming
 
 DEVINFO_UNIQUEL: Final = 0x0FE0_81F0  # UNIQUEL, then UNIQUEH: 64 bits
+# EFR32xG12 data sheet, flash: a word of a burst write (WRITETRIG) 26 us on average, page erase
+# (2 KiB) 26 ms, and a chip erase by the pack's algorithm is both halves' ERASEMAIN, 26 ms each.
+EFM32_FLASH_TIMING: Final = FlashTiming(
+    write_seconds_per_byte=26e-6 / 4, sector_erase=((0x800, 26e-3),), chip_erase_seconds=2 * 26e-3
+)
 MSC: Final = 0x400E_0000
 MSC_WRITECTRL: Final = MSC + 0x008
 MSC_WRITECMD: Final = MSC + 0x00C
@@ -103,6 +109,14 @@ class Efm32Profile:
         if settings.method is LockMethod.EFM32_DEBUG_LOCK_WORD:
             return DebugLockWord()
         raise not_offered(self.family, settings)
+
+    @property
+    def flash_timing(self) -> FlashTiming:
+        return EFM32_FLASH_TIMING
+
+    def chip_erase_blocker(self, target: Any) -> str | None:
+        """The main flash's mass erase leaves the lock bits and user data pages alone."""
+        return None
 
 
 class DebugLockWord:

@@ -22,6 +22,7 @@ from pyocd.target.family.target_nRF52 import HARDENED_APPROTECT_REVISIONS
 from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
 from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, targets_of, wait_until
+from station.flow.flash_plan import FlashTiming
 
 FICR_DEVICEID: Final = 0x1000_0060  # DEVICEID[0], DEVICEID[1]: 64 bits
 FICR_INFO_PART: Final = 0x1000_0100
@@ -35,6 +36,13 @@ UICR_APPROTECT: Final = 0x1000_1208
 APPROTECT_ENABLED: Final = 0x0000_0000
 APPROTECT_HW_DISABLED: Final = 0x5A  # hardened parts: the hardware lets firmware open the port
 ERASE_ALL_TIMEOUT_SECONDS: Final = 15.0
+UICR_BASE: Final = 0x1000_1000
+UICR_SIZE: Final = 0x400  # the registers; the rest of the page reads as erased
+# nRF52840 product specification, NVMC: tWRITE 41 us per word, tERASEPAGE 85 ms per 4 KiB page,
+# ERASEALL (flash and UICR) about 200 ms.
+NRF52_FLASH_TIMING: Final = FlashTiming(
+    write_seconds_per_byte=41e-6 / 4, sector_erase=((0x1000, 0.085),), chip_erase_seconds=0.200
+)
 APPROTECT_MEANING: Final = LockMeaning(
     LockMethod.NRF52_APPROTECT,
     reversible=True,
@@ -65,6 +73,22 @@ class Nrf52Profile:
         if settings.method is LockMethod.NRF52_APPROTECT:
             return Nrf52ApprotectLock()
         raise not_offered(self.family, settings)
+
+    @property
+    def flash_timing(self) -> FlashTiming:
+        return NRF52_FLASH_TIMING
+
+    def chip_erase_blocker(self, target: Any) -> str | None:
+        """ERASEALL takes the UICR too: refused while it holds configuration (APPROTECT aside,
+        which the port-keeping write restores on a hardened part)."""
+        words = target.read_memory_block32(UICR_BASE, UICR_SIZE // 4)
+        for index, word in enumerate(words):
+            address = UICR_BASE + 4 * index
+            if address == UICR_APPROTECT and int(word) & 0xFF in (0xFF, APPROTECT_HW_DISABLED):
+                continue
+            if int(word) != 0xFFFF_FFFF:
+                return f"the UICR holds configuration (0x{address:08X} = 0x{int(word):08X}) that it would erase"
+        return None
 
 
 class Nrf52ApprotectLock:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from station.domain.errors import LockError
 from station.domain.recipe import LockMethod, LockSettings
 from station.drivers.profiles import LockMeaning, LockStrategy, not_offered, pin_reset, targets_of, wait_until
+from station.flow.flash_plan import FlashTiming
 
 UID_BASE: Final = 0x1FFF_7A10  # 96 bits, three words
 FLASH_INTERFACE: Final = 0x4002_3C00
@@ -61,6 +62,16 @@ def rdp_level(rdp: int) -> int:
     return 0 if rdp == RDP_LEVEL_0 else 2 if rdp == RDP_LEVEL_2 else 1
 
 
+# RM0090 / the STM32F429 datasheet at 2.7-3.6 V, as pyOCD's flash algorithm drives the interface:
+# it programs words (x32, 16 us each) but starts its erases with PSIZE left at x8, which the
+# datasheet times at 400 ms (16 KiB sector), 1.2 s (64 KiB), 2 s (128 KiB) and 16 s (mass erase).
+STM32F4_FLASH_TIMING: Final = FlashTiming(
+    write_seconds_per_byte=16e-6 / 4,
+    sector_erase=((0x4000, 0.400), (0x1_0000, 1.200), (0x2_0000, 2.000)),
+    chip_erase_seconds=16.0,
+)
+
+
 class Stm32Profile:
     """STM32F4 parts with the RM0090/RM0402 flash interface, locked by readout protection."""
 
@@ -85,6 +96,14 @@ class Stm32Profile:
         if settings.method is LockMethod.STM32_RDP2:
             return ReadoutProtection(settings.method, level=2)
         raise not_offered(self.family, settings)
+
+    @property
+    def flash_timing(self) -> FlashTiming:
+        return STM32F4_FLASH_TIMING
+
+    def chip_erase_blocker(self, target: Any) -> str | None:
+        """A mass erase takes the main flash only: option bytes and OTP stay."""
+        return None
 
 
 class ReadoutProtection:

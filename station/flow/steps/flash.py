@@ -1,7 +1,9 @@
 """Flash and verify: program the recipe's images, then read every segment back.
 
-pyOCD does not verify after programming, so the station does: SHA-256 of what the unit
-holds against the image, and the first differing address when they differ.
+Programming does the least flash work that reaches the image (:mod:`station.flow.flash_plan`);
+the step's record says what was erased and why. pyOCD does not verify after programming, so
+the station does: SHA-256 of what the unit holds against the image, and the first differing
+address when they differ.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import hashlib
 from typing import ClassVar
 
 from station.domain.errors import VerifyError
-from station.domain.recipe import StepName
+from station.domain.recipe import Recipe, RegionRole, StepName
 from station.domain.records import JournalState
+from station.flow.flash_plan import ChipErasePermission, KeptRange
 from station.flow.run import UnitRun
 from station.flow.step import Step, StepContext
 
@@ -26,8 +29,8 @@ class FlashStep(Step):
     def run(self, run: UnitRun, step: StepContext) -> None:
         images = run.recipe.images
         segments = [(segment.address, segment.data) for image in images for segment in image.segments]
-        statistics = run.attached().program(segments, step.report_progress)
-        step.detail = _describe_programming(statistics, sum(len(data) for _, data in segments))
+        report = run.attached().program(segments, step.report_progress, chip_erase_permission(run.recipe))
+        step.detail = f"{sum(len(data) for _, data in segments)} bytes: {report.decision}"
         run.journal.attempts.set_attempt_fields(
             run.attempt_id, image_hashes=[f"{image.name}:{image.sha256}" for image in images]
         )
@@ -57,9 +60,15 @@ class VerifyStep(Step):
         step.detail = "; ".join(checked)
 
 
-def _describe_programming(statistics: object, total: int) -> str:
-    programmed = getattr(statistics, "pages_programmed", None)
-    identical = getattr(statistics, "pages_identical", None)
-    if programmed is None:
-        return f"{total} bytes programmed"
-    return f"{total} bytes: {programmed} pages programmed, {identical} identical"
+def chip_erase_permission(recipe: Recipe) -> ChipErasePermission:
+    """A chip erase is the recipe's to forbid; where it allows one, the keep regions and the key
+    store must survive it (the probe driver reads them: a chip erase only while they are blank).
+    The credentials region is not kept: the station writes the unit's credential after."""
+    if not recipe.flash.chip_erase:
+        return ChipErasePermission.refuse("the recipe forbids it ([flash] chip_erase = false)")
+    kept = tuple(
+        KeptRange(f"{region.role.value} region {region.name!r}", region.address, region.size)
+        for region in recipe.flash.regions
+        if region.role in (RegionRole.KEEP, RegionRole.KEY_STORE)
+    )
+    return ChipErasePermission.allow(kept)
