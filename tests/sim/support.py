@@ -7,6 +7,7 @@ flash directly under the unit's lock; nothing here goes through the debug probe.
 from __future__ import annotations
 
 import datetime
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,3 +142,39 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30.0) ->
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+DEMO_BANNER = "Gecko OS-sim demo application 1.4.2 booting\r\n"  # what every family's demo sends first
+
+
+@contextmanager
+def booted_demo(sim_store: Any, dms: Any, unit: SimUnit, firmware: DemoFirmware) -> Iterator[Any]:
+    """The demo firmware written to ``unit`` and started by a reset from a debug session, until
+    its banner reached the console (sent once, byte by byte, through the family's UART) and its
+    main loop runs (SysTick counts, the heartbeat follows). Yields the session, open until the
+    block ends, for the family's own checks."""
+    from station.sim.console import ConsoleServer
+    from station.sim.device import SimDevice
+    from station.sim.peripherals import UART_LOG_NAME
+
+    from .test_console import ConsoleClient
+
+    write_firmware(unit, firmware)
+    with ConsoleServer(sim_store, dms) as server:
+        client = ConsoleClient(server.wait_for_port(unit.unit_id))
+        session = SimDevice(unit)  # a debug session: its runner executes the core after the reset
+        try:
+            session.system_reset()
+            bodies: list[str] = []
+            deadline = time.monotonic() + 30
+            while DEMO_BANNER not in bodies and time.monotonic() < deadline:
+                bodies.append(client.read_log().body)
+            assert DEMO_BANNER in bodies, bodies
+            wait_for(lambda: unit.core_state.read_ram(board.HEARTBEAT_COUNT_ADDRESS, 4) != bytes(4), "a heartbeat")
+            systick, heartbeat = struct.unpack("<II", unit.core_state.read_ram(board.SYSTICK_COUNT_ADDRESS, 8))
+            assert systick >= 100 * heartbeat >= 100
+            assert (unit.directory / UART_LOG_NAME).read_bytes() == DEMO_BANNER.encode(), "sent once, byte by byte"
+            yield session
+        finally:
+            session.close()
+            client.close()

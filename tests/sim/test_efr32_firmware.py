@@ -5,32 +5,25 @@ console, SysTick and the heartbeat count."""
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from station.domain.formats import ApplicationHeader
-from station.sim import board
 from station.sim.chips import EFR32MG12
 from station.sim.chips import efm32_usart as usart
 from station.sim.chips import efr32mg12 as chip
-from station.sim.console import ConsoleServer
-from station.sim.device import SimDevice
 from station.sim.dms import SimDeviceManagement
 from station.sim.firmware import DemoFirmware, build_demo_firmware
 from station.sim.firmware_build import FAMILIES, read_manifest, stale_sources
-from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore
 
-from .support import wait_for, write_firmware
-from .test_console import ConsoleClient
+from .support import booted_demo
 
 EFR32 = FAMILIES[EFR32MG12]
 PRODUCT = chip.Efr32mg12.product
 TOP_OF_RAM = 0x2004_0000  # RAM0 and RAM1: the stack's top in both programs
 VECTOR_COUNT = 16 + 51  # Cortex-M system exceptions + the EFR32MG12's interrupts
-BANNER = "Gecko OS-sim demo application 1.4.2 booting\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -72,29 +65,13 @@ def test_the_images_sit_in_the_efr32_product_layout(efr32_firmware: DemoFirmware
 def test_the_demo_boots_on_an_efr32_unit_and_its_usart0_banner_reaches_the_console(
     sim_store: SimUnitStore, dms: SimDeviceManagement, unit: SimUnit, efr32_firmware: DemoFirmware
 ) -> None:
-    write_firmware(unit, efr32_firmware)
-    with ConsoleServer(sim_store, dms) as server:
-        client = ConsoleClient(server.wait_for_port(unit.unit_id))
-        session = SimDevice(unit)  # a debug session: its runner executes the core after the reset
-        try:
-            session.system_reset()
-            bodies: list[str] = []
-            deadline = time.monotonic() + 30
-            while BANNER not in bodies and time.monotonic() < deadline:
-                bodies.append(client.read_log().body)
-            assert BANNER in bodies, bodies
-            wait_for(lambda: unit.core_state.read_ram(board.HEARTBEAT_COUNT_ADDRESS, 4) != bytes(4), "a heartbeat")
-            systick, heartbeat = struct.unpack("<II", unit.core_state.read_ram(board.SYSTICK_COUNT_ADDRESS, 8))
-            assert systick >= 100 * heartbeat >= 100
-            assert (unit.directory / UART_LOG_NAME).read_bytes() == BANNER.encode(), "sent once, byte by byte"
-            # The application set USART0 up as emlib does: clocks, PA0 push-pull, 8N1, TX on location 0.
-            state = unit.core_state
-            assert state.read_peripheral(chip.CMU_HFPERCLKEN0) & chip.CMU_HFPERCLKEN0_USART0
-            assert state.read_peripheral(chip.CMU_HFBUSCLKEN0) & (1 << 3)  # GPIO
-            assert state.read_peripheral(chip.GPIO_BASE + 0x04) & 0xF == 4  # PA0 MODEL: PUSHPULL
-            assert state.read_peripheral(chip.USART0_BASE + chip.USART_FRAME) == chip.USART_FRAME_RESET
-            assert state.read_peripheral(usart.STATUS) & usart.STATUS_TXENS
-            assert state.read_peripheral(chip.USART0_BASE + 0x74) == 1 << 1  # ROUTEPEN: TXPEN
-        finally:
-            session.close()
-            client.close()
+    with booted_demo(sim_store, dms, unit, efr32_firmware):
+        # The application set USART0 up as emlib does: clocks, PA0 push-pull, 8N1, TX on location 0.
+        state = unit.core_state
+        assert state.read_peripheral(chip.CMU_HFPERCLKEN0) & chip.CMU_HFPERCLKEN0_USART0
+        assert state.read_peripheral(chip.CMU_HFBUSCLKEN0) & (1 << 3)  # GPIO
+        assert state.read_peripheral(chip.GPIO_BASE + 0x04) & 0xF == 4  # PA0 MODEL: PUSHPULL
+        assert state.read_peripheral(chip.USART0_BASE + chip.USART_FRAME) == chip.USART_FRAME_RESET
+        assert state.read_peripheral(usart.STATUS) & usart.STATUS_TXENS
+        assert state.read_peripheral(chip.USART0_BASE + 0x74) == 1 << 1  # ROUTEPEN: TXPEN
+

@@ -6,16 +6,12 @@ banner to the console."""
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from station.domain.formats import ApplicationHeader
-from station.sim import board
 from station.sim.chips import k64f as chip
-from station.sim.console import ConsoleServer
-from station.sim.device import SimDevice
 from station.sim.dms import SimDeviceManagement
 from station.sim.firmware import DemoFirmware, build_demo_firmware
 from station.sim.firmware_build import (
@@ -28,8 +24,7 @@ from station.sim.firmware_build import (
 from station.sim.peripherals import UART_LOG_NAME
 from station.sim.units import SimUnit, SimUnitStore
 
-from .support import session_for, wait_for, write_firmware
-from .test_console import ConsoleClient
+from .support import booted_demo, session_for
 from .test_k64f import unsecured
 
 K64F = FAMILIES["k64f"]
@@ -37,7 +32,6 @@ PRODUCT = chip.K64f.product
 TOP_OF_SRAM_U = 0x2003_0000  # the stack's top in NXP's start-up code and in both programs
 VECTOR_COUNT = 16 + 86  # Cortex-M system exceptions + the K64F's interrupts
 FLASH_CONFIG = b"\xff" * 12 + bytes([chip.FSEC_UNSECURE, 0xFF, 0xFF, 0xFF])  # as NXP's start-up code
-BANNER = "Gecko OS-sim demo application 1.4.2 booting\r\n"
 TOOLCHAIN = toolchain_versions()
 WDOG_STCTRLH = chip.WDOG_BASE
 
@@ -93,27 +87,10 @@ def test_the_demo_boots_on_a_k64f_unit_with_its_watchdog_off_and_its_uart0_banne
     sim_store: SimUnitStore, dms: SimDeviceManagement, unit: SimUnit, k64f_firmware: DemoFirmware
 ) -> None:
     assert unit.info.protected  # fresh: erased FSEC reads secure
-    write_firmware(unit, k64f_firmware)
-    with ConsoleServer(sim_store, dms) as server:
-        client = ConsoleClient(server.wait_for_port(unit.unit_id))
-        session = SimDevice(unit)  # a debug session: its runner executes the core after the reset
-        try:
-            session.system_reset()
-            assert not unit.info.protected  # the bootloader's FSEC 0xFE, loaded at the reset
-            bodies: list[str] = []
-            deadline = time.monotonic() + 30
-            while BANNER not in bodies and time.monotonic() < deadline:
-                bodies.append(client.read_log().body)
-            assert BANNER in bodies, bodies
-            wait_for(lambda: unit.core_state.read_ram(board.HEARTBEAT_COUNT_ADDRESS, 4) != bytes(4), "a heartbeat")
-            systick, heartbeat = struct.unpack("<II", unit.core_state.read_ram(board.SYSTICK_COUNT_ADDRESS, 8))
-            assert systick >= 100 * heartbeat >= 100
-            assert (unit.directory / UART_LOG_NAME).read_bytes() == BANNER.encode(), "sent once, byte by byte"
-            # The bootloader unlocked the watchdog and cleared WDOGEN (reset value 0x01D3).
-            assert unit.core_state.read_peripheral(WDOG_STCTRLH) & 0xFFFF == 0x01D2
-        finally:
-            session.close()
-            client.close()
+    with booted_demo(sim_store, dms, unit, k64f_firmware):
+        assert not unit.info.protected  # the bootloader's FSEC 0xFE, loaded at the reset
+        # The bootloader unlocked the watchdog and cleared WDOGEN (reset value 0x01D3).
+        assert unit.core_state.read_peripheral(WDOG_STCTRLH) & 0xFFFF == 0x01D2
 
 
 def test_uart0_sends_only_with_its_clock_gate_and_transmitter_on(unit: SimUnit) -> None:
