@@ -241,14 +241,24 @@ class FlashWriter:
         return bool(flash.is_double_buffering_supported) and not from_pack
 
     def _program(self, flash: Any, pages: Sequence[PageWrite], done: _Progress, double: bool) -> None:
-        timeout = self._session.options.get(PROGRAM_TIMEOUT_OPTION)
+        """Whole pages double-buffered where the algorithm can (its buffered call programs a whole
+        page); a page that ends early (the rest erased already) with one call of its length."""
         flash.init(flash.Operation.PROGRAM)
-        if not double:
-            for page in pages:
-                flash.program_page(page.address, list(page.data))  # a list, as pyOCD's builder gives
-                done.add(self._timing.write_seconds(len(page.data)))
-            flash.uninit()
-            return
+        whole: list[PageWrite] = []
+        partial: list[PageWrite] = []
+        for page in pages:
+            is_whole = double and len(page.data) == flash.get_page_info(page.address).size
+            (whole if is_whole else partial).append(page)
+        if whole:
+            self._double_buffered_pages(flash, whole, done)
+        for page in partial:
+            flash.program_page(page.address, list(page.data))  # a list, as pyOCD's builder gives
+            done.add(self._timing.write_seconds(len(page.data)))
+        flash.uninit()
+
+    def _double_buffered_pages(self, flash: Any, pages: Sequence[PageWrite], done: _Progress) -> None:
+        """As pyOCD's builder does: the next page loads while the algorithm programs this one."""
+        timeout = self._session.options.get(PROGRAM_TIMEOUT_OPTION)
         buffer = 0
         flash.load_page_buffer(buffer, pages[0].address, list(pages[0].data))
         for index, page in enumerate(pages):
@@ -264,7 +274,6 @@ class FlashWriter:
                 raise FlashProgramFailure(f"flash program page {failure}", address=page.address, result_code=result)
             done.add(self._timing.write_seconds(len(page.data)))
             buffer = 1 - buffer
-        flash.uninit()
 
 
 class _Progress:

@@ -39,6 +39,7 @@ class FlashTiming:
     write_seconds_per_byte: float  # one word (or phrase) write's time / its size in bytes
     sector_erase: tuple[tuple[int, float], ...]  # (sector size in bytes, its erase time), each size
     chip_erase_seconds: float | None  # None: the family's algorithm offers no chip erase
+    write_unit: int = 4  # the bytes one write covers (a word; a Kinetis phrase is 8)
 
     def write_seconds(self, length: int) -> float:
         return self.write_seconds_per_byte * length
@@ -80,10 +81,17 @@ class PagePlan:
 
 @dataclass(frozen=True)
 class PageWrite:
-    """A page to program and what to program into it."""
+    """A page to program and what to program into it: from its start, up to its last write unit
+    that is not all erased value (the rest of the page is erased already and stays so: a write
+    of the erased value changes nothing and costs a write's time)."""
 
     address: int
     data: bytes
+
+    @classmethod
+    def trimmed(cls, address: int, data: bytes, erased: int, write_unit: int) -> PageWrite:
+        end = len(data.rstrip(bytes([erased])))
+        return cls(address, data[: -(-end // write_unit) * write_unit])
 
 
 @dataclass(frozen=True)
@@ -170,12 +178,13 @@ def plan_flash(sectors: Sequence[SectorPlan], timing: FlashTiming, chip_erase: C
     same = sum(page.state is PageState.SAME for page in pages)
     blank = sum(page.state is PageState.BLANK and page.holds_data() for page in pages)
     to_erase = tuple(sector for sector in sectors if sector.needs_erase)
-    by_sector = tuple(PageWrite(page.address, page.target) for sector in sectors for page in _sector_pages(sector))
+    by_sector = tuple(PageWrite.trimmed(page.address, page.target, page.erased_value, timing.write_unit)
+                      for sector in sectors for page in _sector_pages(sector))  # fmt: skip
     sector_seconds = sum(sector.erase_seconds for sector in to_erase) + sum(
         timing.write_seconds(len(page.data)) for page in by_sector
     )
-    after_chip = tuple(PageWrite(page.address, page.image_only) for page in pages
-                       if page.holds_data(after_chip_erase=True))  # fmt: skip
+    after_chip = tuple(PageWrite.trimmed(page.address, page.image_only, page.erased_value, timing.write_unit)
+                       for page in pages if page.holds_data(after_chip_erase=True))  # fmt: skip
     chip_seconds: float | None = None
     if timing.chip_erase_seconds is not None and chip_erase.allowed:
         writes = sum(timing.write_seconds(len(page.data)) for page in after_chip)

@@ -95,7 +95,7 @@ def test_after_a_chip_erase_pages_hold_only_the_image() -> None:
     others = [sector(i * PAGE, image_page(i), old) for i in range(1, 4)]
     plan = plan_flash([SectorPlan(0, PAGE, 0.085, (partial,)), *others], TIMING, ChipErasePermission.allow())
     assert plan.chip_erase
-    assert plan.program[0].data == image_page(7)[: PAGE // 2] + BLANK[PAGE // 2 :]
+    assert plan.program[0].data == image_page(7)[: PAGE // 2]  # the erased rest is not written
     by_sector = plan_flash([SectorPlan(0, PAGE, 0.085, (partial,))], TIMING, ChipErasePermission.allow())
     assert by_sector.program[0].data == half
 
@@ -105,3 +105,16 @@ def test_sector_erase_times_for_sizes_the_datasheet_lists_and_others() -> None:
                         chip_erase_seconds=16.0)  # fmt: skip
     assert stm32.sector_erase_seconds(0x1_0000) == 1.2
     assert stm32.sector_erase_seconds(0x8000) == pytest.approx(0.8)  # nearest listed (16 KiB), scaled
+
+
+def test_a_page_is_written_up_to_its_last_write_unit_that_is_not_erased() -> None:
+    """An app header of a few bytes in its own page, the end of an image: the rest of the page is
+    erased already, and writing the erased value there would change nothing for a write's time."""
+    header = b"HDR1" + b"\x00\x01\x02" + b"\xff" * (PAGE - 7)
+    plan = plan_flash([sector(0, header, BLANK)], TIMING, ChipErasePermission.allow())
+    assert [write.data for write in plan.program] == [b"HDR1\x00\x01\x02\xff"]  # two words
+    assert plan.seconds == pytest.approx(2 * 41e-6)
+    phrases = FlashTiming(write_seconds_per_byte=1e-5, sector_erase=((PAGE, 0.015),), chip_erase_seconds=None,
+                          write_unit=8)  # fmt: skip
+    assert [len(write.data) for write in plan_flash([sector(0, header, BLANK)], phrases,
+                                                    ChipErasePermission.allow()).program] == [8]  # fmt: skip

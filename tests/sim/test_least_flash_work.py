@@ -169,3 +169,15 @@ def test_a_hardened_nrf52_keeps_its_port_open_after_a_chip_erase(sim_store: SimU
             assert session.read(0x2_0000, len(NEW_FIRMWARE)) == NEW_FIRMWARE
     finally:
         unit.close()
+
+
+def test_a_page_the_image_fills_in_part_is_written_only_that_far(unit: SimUnit) -> None:
+    """pyOCD's flash algorithm for the family writes the length it is given: 100 bytes are 25 words
+    (13 phrases on a K64F), not a page of them, and the rest of the page stays erased."""
+    address = IMAGE_AT[unit.info.target]
+    short = IMAGE[:100]
+    report, busy = program(unit, [(address, short)], ChipErasePermission.allow())
+    timing = profile_for_target(unit.info.target).flash_timing
+    assert report.bytes_programmed == -(-100 // timing.write_unit) * timing.write_unit
+    assert busy == pytest.approx(report.busy_seconds, rel=1e-6)
+    assert unit.read_nvm(address, 0x400) == short + b"\xff" * (0x400 - 100)

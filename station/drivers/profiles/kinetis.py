@@ -87,6 +87,7 @@ K64_FLASH_TIMING: Final = FlashTiming(
     write_seconds_per_byte=90e-6 / 8 + 95e-6 / 4,
     sector_erase=((SECTOR_SIZE, 15e-3 + 100e-6),),
     chip_erase_seconds=0.870,
+    write_unit=PHRASE_SIZE,
 )
 
 
