@@ -7,9 +7,10 @@ Memory, as the core sees it:
   ``nvm.bin`` (reads at memory speed: the CRC analyzer reads every byte); what the core
   stores there goes to the family's flash controller model, which applies flash semantics
   (1 -> 0 only, dropped-write faults, timing) to the shared map: a page at a time (the
-  nRF52's NVMC) or store by store (the STM32's FLASH interface judges each one). The copy is
-  brought up to date from the unit's code-write journal before every run (see
-  :meth:`CoreState.note_code_write`);
+  nRF52's NVMC, which also gets the count of the stores made while it programs: each costs a
+  word write, whatever its value) or store by store (the STM32's FLASH interface judges each
+  one). The copy is brought up to date from the unit's code-write journal before every run
+  (see :meth:`CoreState.note_code_write`);
 * RAM and the peripheral slots straight from the unit's shared core state, so that every
   process sees what the core stored; an access to a peripheral hole is a bus fault; the
   family's register pages (the STM32's FLASH interface, DBGMCU) through its model, and a
@@ -41,6 +42,7 @@ from station.sim.chips import default_chip
 from station.sim.chips.base import BusError, ChipModel
 from station.sim.core_memory import (
     PreparedEngine,
+    StoreCounter,
     StoreHook,
     drop_translated_code,
     map_volatile_memory,
@@ -187,6 +189,8 @@ class EmulatedCore:
                 self._uc, layout, self._flash, on_nvm_store, on_nvm_commit, replaying=lambda: self._replaying
             )
         )
+        # Stores handed over a page at a time are also counted while the controller programs.
+        self._store_counter = None if on_nvm_store is not None else StoreCounter(self._uc, layout, self._flash)
         for first, last in chip.behaving_ranges:
             self._uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._trap_peripheral_store, begin=first, end=last)
         self._uc.hook_add(unicorn.UC_HOOK_INTR, self._trap_interrupt)
@@ -197,6 +201,7 @@ class EmulatedCore:
         self._uc.emu_stop()
         del self._uc
         del self.exceptions
+        self._store_counter = None  # it holds the engine too
         self._flash.close()
         del self._state_view
 
@@ -238,29 +243,35 @@ class EmulatedCore:
         elif hook.unsettled:  # each store was judged as it happened: put back what was not taken
             hook.settle()
         try:
-            if self._on_peripheral_write(address, size, value):
-                return
+            kept = self._on_peripheral_write(address, size, value)
         except BusError:
             self._bus_error_at = address  # taken as a precise BusFault once the engine stops
             self._uc.emu_stop()
             return
-        shift = 8 * (address & 3)
-        mask = ((1 << (8 * size)) - 1) << shift
-        current = self.state.read_peripheral(address)
-        self.state.write_peripheral(address, (current & ~mask) | ((value << shift) & mask))
+        if not kept:
+            shift = 8 * (address & 3)
+            mask = ((1 << (8 * size)) - 1) << shift
+            current = self.state.read_peripheral(address)
+            self.state.write_peripheral(address, (current & ~mask) | ((value << shift) & mask))
+        if self._store_counter is not None:
+            self._store_counter.watch(self._nvm_writable())
 
     def _trap_peripheral_store(
         self, _uc: unicorn.Uc, _access: int, address: int, size: int, value: int, _data: object
     ) -> None:
         self.flush_stores()
         self._on_peripheral_write(address, size, value & ((1 << (8 * size)) - 1))
+        if self._store_counter is not None:  # the store may have started or ended programming
+            self._store_counter.watch(self._nvm_writable())
 
     def flush_stores(self) -> None:
         """Hand the words the CPU stored to flash since the last refresh to the flash controller
-        model, then refresh the pages they are in from the shared map it wrote."""
+        model, with the stores counted meanwhile, then refresh the pages they are in from the
+        shared map it wrote."""
         self._settle_stored()
         self._runs_since_flush = 0
-        self._flash.flush(self._on_nvm_stores)
+        counter = self._store_counter
+        self._flash.flush(self._on_nvm_stores, None if counter is None else counter.take())
 
     def _flush_stores_after_run(self) -> None:
         """The end of a run: hand over the CPU's stores to flash when the flash controller
@@ -473,6 +484,8 @@ class EmulatedCore:
     def run(self, budget: int, *, mask_interrupts: bool = False) -> RunResult:
         """Run from the current PC for at most ``budget`` instructions (1: a single step)."""
         self._catch_up_with_writes()
+        if self._store_counter is not None:  # another session may have started or ended programming
+            self._store_counter.watch(self._nvm_writable(), run_start=True)
         self._arm_debug_hooks()
         self.registers_dirty = True
         self._stop, self._detail, self._complete_instruction = None, None, False
@@ -543,6 +556,11 @@ class EmulatedCore:
     def _finish_instruction(self) -> None:
         """Carry out the instruction a watchpoint or a system register store interrupted (its
         access has had its effect; running it again, quietly, completes the rest)."""
+        counter = self._store_counter
+        if counter is not None and not counter.watching:
+            counter = None
+        if counter is not None:  # a store the run made is counted once, not again when replayed
+            counter.watch(False)
         self._replaying = True
         try:
             self._uc.emu_start(self.pc() | 1, _NEVER, count=1)
@@ -550,6 +568,8 @@ class EmulatedCore:
             self._bus_fault(error)
         finally:
             self._replaying = False
+            if counter is not None:
+                counter.watch(True)
             self.flush_stores()
 
     def _sleeping(self) -> bool:

@@ -1,10 +1,12 @@
 """How the emulated core's memory is laid out from a chip's layout: the prepared engine, the
-volatile regions mapped from the unit's shared state, and CPU stores to flash taken one by one.
+volatile regions mapped from the unit's shared state, and CPU stores to flash taken one by one
+or counted.
 
 A flash controller's registers and the CPU's stores to flash reach Python through callbacks
-registered with the engine's C API directly (:func:`map_device`, :func:`hook_stores`): the
-binding wraps each callback in two Python layers of its own, which cost a third as much as the
-callback itself, and a flash algorithm makes seven such calls for every word it programs.
+registered with the engine's C API directly (:func:`map_device`, :func:`hook_stores`,
+:class:`StoreCounter`): the binding wraps each callback in two Python layers of its own, which
+cost a third as much as the callback itself, and a flash algorithm makes seven such calls for
+every word it programs.
 
 Split from :mod:`station.sim.core`, which runs the engine this builds.
 """
@@ -21,7 +23,9 @@ from station.sim.chips import default_chip
 from station.sim.chips.base import ChipModel
 from station.sim.chips.layout import SLOT_SIZE, MemoryLayout
 from station.sim.core_state import CoreState
-from station.sim.flash_copy import FlashCopy
+from station.sim.flash_copy import PAGE_SIZE, FlashCopy
+
+_PAGE_SHIFT = PAGE_SIZE.bit_length() - 1  # a store's page in nvm.bin: its offset shifted right by this
 
 MmioRead = Callable[[unicorn.Uc, int, int, int], int]
 MmioWrite = Callable[[unicorn.Uc, int, int, int, int], None]
@@ -115,13 +119,87 @@ def hook_stores(uc: unicorn.Uc, first: int, last: int, on_store: Callable[[int, 
             _failed(uc, error)
 
     callback = HOOK_MEM_ACCESS_CFUNC(on_access)
+    uc._callbacks[_add_store_hook(uc, first, last, callback)] = callback  # where the binding keeps its own alive
+
+
+def _add_store_hook(uc: unicorn.Uc, first: int, last: int, callback: object) -> int:
+    """Register a ``HOOK_MEM_ACCESS_CFUNC`` for stores to ``first``..``last``; its handle. The
+    caller keeps the callback alive for as long as it is registered."""
     handle = ctypes.c_size_t()
     status = uclib.uc_hook_add(
         uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_MEM_WRITE, callback, None, ctypes.c_uint64(first),
         ctypes.c_uint64(last),
     )  # fmt: skip
     _check(status)
-    uc._callbacks[handle.value] = callback  # where the binding keeps its own alive
+    return handle.value
+
+
+class StoreCounter:
+    """The CPU's stores to non-volatile memory counted page by page, whatever their values, while
+    a flash controller that takes them a page at a time programs them (the nRF52's NVMC with
+    CONFIG = WEN): the chip charges a word write for every store, also one of the value the word
+    held already, which the page comparison (:mod:`station.sim.flash_copy`) cannot see.
+
+    A store costs one callback (about half a microsecond of interpreter time, about 1 % of a
+    word write's 41 us); it is registered only while :meth:`watch` is on, so a firmware's code and
+    the rest of the time pay nothing. The counts are the flash copy's companion, taken when the
+    copy's stores are handed over (:meth:`take`).
+    """
+
+    def __init__(self, uc: unicorn.Uc, layout: MemoryLayout, flash: FlashCopy) -> None:
+        self._uc = uc
+        self._flash = flash
+        self._pages = [0] * (layout.nvm_size // PAGE_SIZE)  # stores by page of nvm.bin
+        regions = layout.nvm_windows_with_offsets()
+        alias = layout.boot_alias
+        if alias is not None:  # a store through the boot alias counts in the flash page it reaches
+            target = layout.nvm_offset(alias.target, alias.window.size)
+            assert target is not None
+            regions.append((alias.window, target))
+        # One callback per region for every registration, alive as long as the counter: a hook
+        # removed in the middle of a store's callbacks is skipped by the engine, never freed under it.
+        self._hooks = [(window.base, window.end - 1, self._counter(offset - window.base)) for window, offset in regions]
+        self._handles: list[int] = []
+
+    def _counter(self, delta: int) -> object:
+        """The callback for a region whose address plus ``delta`` is the offset in ``nvm.bin``."""
+        pages = self._pages
+
+        def count(_engine: int, _access: int, address: int, _size: int, _value: int, _data: int) -> None:
+            pages[(address + delta) >> _PAGE_SHIFT] += 1  # cannot raise (the address is the region's): no guard
+
+        return HOOK_MEM_ACCESS_CFUNC(count)
+
+    @property
+    def watching(self) -> bool:
+        return bool(self._handles)
+
+    def watch(self, on: bool, *, run_start: bool = False) -> None:
+        """Count from now on (the controller programs), or stop counting (what was counted stays
+        until :meth:`take`). Asked after every store to a register with behaviour and at the start
+        of every run (another session may have changed the controller's state): stores the copy
+        holds when counting starts there were made while the controller did not program and are
+        dropped (after a register store they were handed over, and ignored, just before)."""
+        if on == self.watching:
+            return
+        if on:
+            if run_start:
+                self._flash.discard()
+            self._handles = [_add_store_hook(self._uc, first, last, callback) for first, last, callback in self._hooks]
+            return
+        handles, self._handles = self._handles, []
+        for handle in handles:
+            _check(uclib.uc_hook_del(self._uc._uch, ctypes.c_size_t(handle)))
+
+    def take(self) -> dict[int, int]:
+        """The stores counted since the last take, by the offset of their page in ``nvm.bin``."""
+        pages = self._pages
+        if not any(pages):
+            return {}
+        taken = {index * PAGE_SIZE: stores for index, stores in enumerate(pages) if stores}
+        for offset in taken:
+            pages[offset // PAGE_SIZE] = 0
+        return taken
 
 
 def _check(status: int) -> None:

@@ -4,11 +4,16 @@ The CPU reads and writes flash and UICR in a private copy of the shared ``nvm.bi
 it stored is found by comparing the copy with a second one taken at the last refresh -- at the
 end of a run and before every peripheral store, i.e. before the NVMC's CONFIG changes -- and
 handed, page by page, to the NVMC model, which writes the shared map with flash semantics;
-those pages are then refreshed from it. A hook per store cost about 10 us of interpreter time
-each, 20,000 per unit, more than the rest of the simulation together. What this gives up: a
-word stored with the value it already held is not seen (so not charged a word write's time),
-and a word stored twice in one stretch counts once, with its last value. Flash algorithms
-write each word once.
+those pages are then refreshed from it. A hook per store that handed over each store's data
+cost about 10 us of interpreter time each, 20,000 per unit, more than the rest of the
+simulation together.
+
+The comparison cannot see a word stored with the value it already held, nor a word stored
+twice in one stretch (it finds the last value once), yet the chip charges a word write for
+every store. So while the NVMC programs (CONFIG = WEN) the core also counts the stores page by
+page, one C-API callback each that only counts (:class:`~station.sim.core_memory.StoreCounter`),
+and hands the counts over with the pages (a page stored to but not changed too): the counts
+are what the time is charged by, the comparison what is written.
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ class PageStores:
     ``values`` is the page as the CPU left it (little-endian, as in memory); ``changed`` has
     all 32 bits set in each word the CPU changed and none elsewhere; ``words`` counts them.
     Whole-page integers let the NVMC model apply flash semantics with a few big-integer
-    operations instead of a Python step per word (16,000 words per unit).
+    operations instead of a Python step per word (16,000 words per unit). ``stores`` is how
+    many stores the CPU made in the page while they were counted (the NVMC programming),
+    whatever their values: zero, and ``words`` the only measure, when they were not.
     """
 
     address: int
     values: int
     changed: int
     words: int
+    stores: int
 
 
 NvmStores = Callable[[list[PageStores]], None]
@@ -89,20 +97,29 @@ class FlashCopy:
     def close(self) -> None:
         del self._nvm_view
 
-    def flush(self, on_nvm_stores: NvmStores) -> None:
-        """Hand the words the CPU stored since the last refresh to the NVMC model, then refresh
-        the pages they are in from the shared map it wrote."""
+    def flush(self, on_nvm_stores: NvmStores, counted: dict[int, int] | None = None) -> None:
+        """Hand the words the CPU stored since the last refresh to the NVMC model, with the
+        stores ``counted`` meanwhile by the offset of their page (in pages it did not change
+        too), then refresh the pages it changed from the shared map the model wrote."""
         changed_pages = self._changed_pages()
-        if not changed_pages:
+        if not changed_pages and not counted:
             return
+        counted = counted or {}
         stores: list[PageStores] = []
-        for offset in changed_pages:
+        for offset in sorted({*changed_pages, *counted}):
             now = int.from_bytes(ctypes.string_at(ctypes.addressof(self._shadow) + offset, PAGE_SIZE), "little")
             before = int.from_bytes(ctypes.string_at(ctypes.addressof(self._at_refresh) + offset, PAGE_SIZE), "little")
             changed = changed_words(now, before)
-            stores.append(PageStores(self._layout.nvm_address(offset), now, changed, changed.bit_count() // 32))
+            address = self._layout.nvm_address(offset)
+            stores.append(PageStores(address, now, changed, changed.bit_count() // 32, counted.get(offset, 0)))
         on_nvm_stores(stores)
         for offset in changed_pages:
+            self._refresh(offset, PAGE_SIZE)
+
+    def discard(self) -> None:
+        """Forget the CPU's stores since the last refresh, unseen by the NVMC model: they were
+        made while it did not program (the pages back as the shared map holds them)."""
+        for offset in self._changed_pages():
             self._refresh(offset, PAGE_SIZE)
 
     def covers(self, address: int) -> bool:

@@ -263,11 +263,12 @@ def test_dropped_writes_pass_programming_and_are_caught_only_by_reading_back(
 
 def test_dropped_writes_inside_a_page_leave_only_those_words_erased(sim_store: SimUnitStore) -> None:
     """The NVMC model programs a page at once; a dropped range is cut out word-exactly, and
-    every word the algorithm stored is charged a word write's time, the dropped ones too."""
+    every word the algorithm stored is charged a word write's time, the dropped ones and the
+    erased value stored over erased words too."""
     unit = sim_store.create_unit(timing_factor=1.0)
     address = 0x8_0000
     data = bytes(range(256)) * 16
-    data = data[:0x40] + b"\xff" * 8 + data[0x48:]  # two words the algorithm leaves erased
+    data = data[:0x40] + b"\xff" * 8 + data[0x48:]  # two words the algorithm stores erased
     dropped = (address + 0x0A4, address + 0x0B0)  # three words in the middle of the page
     try:
         set_faults(unit, drop_writes=dropped)
@@ -284,7 +285,7 @@ def test_dropped_writes_inside_a_page_leave_only_those_words_erased(sim_store: S
     assert read_back[:low] == data[:low]
     assert read_back[low:high] == b"\xff" * (high - low)
     assert read_back[high:] == data[high:]
-    words = len(data) // 4 - 2
+    words = len(data) // 4  # every word of the page is one store of the algorithm
     assert busy == pytest.approx(board.PAGE_ERASE_SECONDS + words * board.WORD_WRITE_SECONDS)
 
 

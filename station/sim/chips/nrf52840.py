@@ -7,7 +7,8 @@ Faithful where pyOCD and the station can tell the difference:
 * CTRL-AP ERASEALL erases flash, UICR and RAM and lifts the protection until the next reset
   (on hardened parts the reset closes it again unless UICR says HwDisabled and the firmware
   opens it); a unit that held anything is "ever erased" from then on: a development unit for life.
-* Flash bits only go from 1 to 0; writes need NVMC CONFIG=WEN, erases CONFIG=EEN.
+* Flash bits only go from 1 to 0; writes need NVMC CONFIG=WEN, erases CONFIG=EEN; every
+  store made with CONFIG=WEN costs a word write, whatever its value.
 * NVMC work costs the datasheet's time times the unit's timing factor, spent as real time:
   after a resume the core reports running until the modelled time has passed.
 """
@@ -241,18 +242,22 @@ class Nrf52Port:
         """Nothing kept back: :meth:`cpu_nvm_stores` writes the pages it is handed at once."""
 
     def cpu_nvm_stores(self, stores: list[PageStores]) -> None:
-        """The CPU's stores to flash and UICR since the last NVMC register write, page by page.
+        """The CPU's stores to flash and UICR since the last NVMC register write, page by page:
+        the words they changed, and how many the CPU made while CONFIG = WEN (counted then).
 
-        Each changed word costs a word write's time. A page is programmed in one go with the
-        stored values in the changed words and all ones elsewhere: programming only clears
-        bits, so the words the CPU left alone keep whatever the shared map holds.
+        Each store costs a word write's time, whatever its value: one of the value the word
+        held already (all ones over an erased word) changes no page but takes its 41 us on
+        the chip too. The NVMC supports only word-aligned 32-bit writes; a byte or halfword
+        store is taken as a word write (its time) of the bytes it stored, with ones in the
+        rest of its word. A page is programmed in one go with the stored values in the changed
+        words and all ones elsewhere: programming only clears bits, so the words the CPU left
+        alone keep whatever the shared map holds.
         """
-        words = sum(page.words for page in stores)
         if self._nvmc_config != NVMC_CONFIG_WEN:
-            LOG.debug("%d CPU writes to flash ignored: NVMC not write-enabled", words)
+            LOG.debug("%d CPU writes to flash ignored: NVMC not write-enabled", sum(page.words for page in stores))
             return
         with self.unit.locked():
-            self._spend(board.WORD_WRITE_SECONDS * words)
+            self._spend(board.WORD_WRITE_SECONDS * sum(page.stores for page in stores))
             dropped = self.unit.info.faults.drop_writes
             all_ones = (1 << (8 * board.PAGE_SIZE)) - 1
             for page in stores:
