@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from station.flow.observer import QuietObserver
+
 
 @dataclass(frozen=True)
 class ChipFigures:
@@ -100,7 +102,7 @@ def least_image_work(
     return min(by_sector_seconds, figures.chip_erase_seconds + all_writes)
 
 
-class FlashStepBusy:
+class FlashStepBusy(QuietObserver):
     """A provisioning observer noting the unit's busy counter as the flash step starts and ends."""
 
     def __init__(self, unit: Any) -> None:
@@ -114,15 +116,6 @@ class FlashStepBusy:
     def step_finished(self, step: str, outcome: Any, detail: str) -> None:
         if step == "flash":
             self.finished = self.unit.nvm_busy_seconds
-
-    def progress(self, step: str, fraction: float) -> None:
-        pass
-
-    def identified(self, serial: str, device_id: str) -> None:
-        pass
-
-    def console_line(self, line: str) -> None:
-        pass
 
     @property
     def seconds(self) -> float:
