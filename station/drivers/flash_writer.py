@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from station.domain.errors import FlashError
@@ -172,7 +172,8 @@ class FlashWriter:
                 flash.cleanup()
         report = report_of([plan for _, plan in planned])
         if report.chip_erase and after_chip_erase is not None:
-            LOG.info("after the chip erase: %s", after_chip_erase())
+            # What the family restored is part of the record: the port it keeps open, for one.
+            report = replace(report, decision=f"{report.decision}; then {after_chip_erase()}")
         progress(1.0)
         return report
 

@@ -163,7 +163,7 @@ def test_a_hardened_nrf52_keeps_its_port_open_after_a_chip_erase(sim_store: SimU
         holding(unit, 0x2_0000, OLD_FIRMWARE)
         with probe.attach() as session:
             report = session.program([(0x2_0000, NEW_FIRMWARE)], chip_erase=ChipErasePermission.allow())
-            assert report.chip_erase
+            assert report.chip_erase and "UICR.APPROTECT = HwDisabled" in report.decision, report.decision
             # Before any reset: the firmware that opens the port at boot needs HwDisabled there.
             assert unit.read_nvm(board.UICR_APPROTECT, 1)[0] == board.APPROTECT_HW_DISABLED
             assert session.read(0x2_0000, len(NEW_FIRMWARE)) == NEW_FIRMWARE

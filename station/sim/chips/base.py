@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from pyocd.core import exceptions
+
 from station.sim.chips.layout import MemoryLayout, Window
 
 if TYPE_CHECKING:
@@ -150,6 +152,27 @@ class FamilyPort(Protocol):
         algorithm's, written in one go): at the end of every run, and before anything else
         reads or changes flash."""
         ...
+
+
+class ClosedByProtection:
+    """For a family whose lock closes only the AHB-AP's way to the system (nRF52 APPROTECT,
+    Kinetis security, the EFM32 debug lock word): the debug port itself always answers, CSW
+    DeviceEn reads clear, and every memory access through the AHB-AP faults while the unit is
+    protected. A family port mixes it in and says why, in :attr:`closed_because`."""
+
+    unit: SimUnit
+    closed_because: str  # the transfer fault's words: what closed the AHB-AP
+
+    def check_port(self) -> None:
+        """The DP always answers: the lock closes only the AHB-AP."""
+
+    @property
+    def device_enabled(self) -> bool:
+        return not self.unit.info.protected
+
+    def check_debug_access(self, address: int, length: int) -> None:
+        if self.unit.info.protected:
+            raise exceptions.TransferFaultError(self.closed_because, fault_address=address, length=length)
 
 
 class ChipModel(ABC):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pyocd.core import exceptions
 
 from station.sim.chips import efr32mg12 as chip
+from station.sim.chips.base import ClosedByProtection
 from station.sim.chips.efm32_aap import Aap
 from station.sim.chips.efm32_msc import BASE as MSC_BASE
 from station.sim.chips.efm32_msc import Msc
@@ -32,8 +33,10 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
-class Efm32Port:
+class Efm32Port(ClosedByProtection):
     """The family's part of one debug session (see the module docstring)."""
+
+    closed_because = "the AHB-AP is locked out: the debug lock word holds a lock"
 
     def __init__(self, device: SimDevice) -> None:
         self._device = device
@@ -43,19 +46,6 @@ class Efm32Port:
         self._usart = Usart0Transmitter(device.unit.core_state, device.unit.directory)
 
     # ---- the debug lock -------------------------------------------------------------------------
-
-    def check_port(self) -> None:
-        """The DP always answers: the lock only puts the AAP where the AHB-AP was."""
-
-    @property
-    def device_enabled(self) -> bool:
-        return not self.unit.info.protected
-
-    def check_debug_access(self, address: int, length: int) -> None:
-        if self.unit.info.protected:
-            raise exceptions.TransferFaultError(
-                "the AHB-AP is locked out: the debug lock word holds a lock", fault_address=address, length=length
-            )
 
     def read_ap(self, apsel: int, register: int) -> int | None:
         """The AAP, at APSEL 0 while locked; None elsewhere (the AHB-AP, or no AP at all)."""

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Final
 from pyocd.core import exceptions
 
 from station.sim.chips import k64f as chip
-from station.sim.chips.base import set_shared_float, shared_float, spend_flash_time
+from station.sim.chips.base import ClosedByProtection, set_shared_float, shared_float, spend_flash_time
 from station.sim.chips.kinetis_mdm import MdmAp, clear_mass_erase_time, kept_mdm_registers, mdm_reset_values
 from station.sim.chips.kinetis_uart import Uart0Transmitter
 from station.sim.chips.kinetis_wdog import Watchdog
@@ -127,10 +127,12 @@ def _busy_until(state: CoreState) -> float:
     return shared_float(state, _BUSY_UNTIL)
 
 
-class KinetisPort:
+class KinetisPort(ClosedByProtection):
     """The K64F's part of one debug session: the FTFE, the SIM's id registers, the WDOG, the
     MDM-AP and what security closes (see the module docstring, :mod:`kinetis_mdm` and
     :mod:`kinetis_wdog`)."""
+
+    closed_because = "the AHB-AP is closed: the K64F is secure (FSEC)"
 
     def __init__(self, device: SimDevice) -> None:
         self._device = device
@@ -145,19 +147,6 @@ class KinetisPort:
         self._uart = Uart0Transmitter(state, self.unit.directory)
 
     # ---- security -------------------------------------------------------------------------------
-
-    def check_port(self) -> None:
-        """The DP always answers: security closes only the AHB-AP's way to the system."""
-
-    @property
-    def device_enabled(self) -> bool:
-        return not self.unit.info.protected
-
-    def check_debug_access(self, address: int, length: int) -> None:
-        if self.unit.info.protected:
-            raise exceptions.TransferFaultError(
-                "the AHB-AP is closed: the K64F is secure (FSEC)", fault_address=address, length=length
-            )
 
     def read_ap(self, apsel: int, register: int) -> int | None:
         return self.mdm.read(register) if apsel == self.mdm.apsel else None

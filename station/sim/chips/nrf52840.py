@@ -21,11 +21,9 @@ import struct
 import time
 from typing import TYPE_CHECKING, Final
 
-from pyocd.core import exceptions
-
 from station.domain.errors import SimulationError
 from station.sim import board, peripherals
-from station.sim.chips.base import ChipModel, FamilyPort, ProductLayout, ReadNvm
+from station.sim.chips.base import ChipModel, ClosedByProtection, FamilyPort, ProductLayout, ReadNvm
 from station.sim.chips.layout import MemoryLayout, Window
 from station.sim.controller import poll_wait
 from station.sim.core_state import AHB_GPIO_BASE, AHB_GPIO_SIZE, APB_BASE, APB_SIZE
@@ -139,8 +137,10 @@ class Nrf52840(ChipModel):
         return Nrf52Port(device)
 
 
-class Nrf52Port:
+class Nrf52Port(ClosedByProtection):
     """The nRF52840's part of one debug session: the NVMC, the CTRL-AP, APPROTECT, UARTE0."""
+
+    closed_because = "AHB-AP disabled (APPROTECT)"
 
     def __init__(self, device: SimDevice) -> None:
         self._device = device
@@ -151,17 +151,6 @@ class Nrf52Port:
         self._ctrl_ap_reset_held = False
 
     # ---- protection -----------------------------------------------------------------------------
-
-    def check_port(self) -> None:
-        """The DP always answers: APPROTECT closes only the AHB-AP."""
-
-    @property
-    def device_enabled(self) -> bool:
-        return not self.unit.info.protected
-
-    def check_debug_access(self, address: int, length: int) -> None:
-        if self.unit.info.protected:
-            raise exceptions.TransferFaultError("AHB-AP disabled (APPROTECT)", fault_address=address, length=length)
 
     # ---- CTRL-AP ----------------------------------------------------------------------------------
 
