@@ -42,6 +42,7 @@ from station.domain.records import (
     CredentialRecord,
     CredentialState,
     JournalState,
+    StepEnd,
     StepOutcome,
     StepRecord,
     UnitRecord,
@@ -439,7 +440,7 @@ class MemoryJournal:
         self.audit_entries: list[tuple[str, str, str]] = []
         self._attempt_ids = itertools.count(1)
         self._step_ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.work_order_quantities: dict[str, int] = {}  # the store's cap (station.store.work_orders)
 
     def as_journal(self) -> Journal:
@@ -541,6 +542,22 @@ class MemoryJournal:
             if advance_to is not None:
                 self._attempts[attempt.id] = replace(attempt, state=advance_to)
             return finished
+
+    def finish_step_and_start(
+        self, step_id: int, end: StepEnd, next_step: str, *, at: datetime | None = None
+    ) -> tuple[StepRecord, StepRecord]:
+        with self._lock:  # re-entrant: one "transaction", as the store's
+            finished = self.finish_step(step_id, end.outcome, detail=end.detail, failure_code=end.failure_code,
+                                        at=at, advance_to=end.advance_to)  # fmt: skip
+            return finished, self.start_step(finished.attempt_id, next_step, at=at)
+
+    def skip_step(
+        self, attempt_id: int, name: str, reason: str, *, advance_to: JournalState | None = None,
+        at: datetime | None = None,
+    ) -> StepRecord:  # fmt: skip
+        with self._lock:
+            started = self.start_step(attempt_id, name, at=at)
+            return self.finish_step(started.id or 0, StepOutcome.SKIPPED, detail=reason, at=at, advance_to=advance_to)
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord:
         with self._lock:

@@ -62,6 +62,17 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class StepEnd:
+    """How a running step ends: its outcome, detail and failure code, and the journal state its
+    attempt reaches with it (committed together: the two are never seen apart)."""
+
+    outcome: StepOutcome
+    detail: str = ""
+    failure_code: str | None = None
+    advance_to: JournalState | None = None
+
+
+@dataclass(frozen=True)
 class AttemptOwner:
     """Who works on an open attempt: the station, the host and process, and the slot.
 

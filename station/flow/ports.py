@@ -19,6 +19,7 @@ from station.domain.records import (
     AttemptResult,
     CredentialRecord,
     JournalState,
+    StepEnd,
     StepOutcome,
     StepRecord,
     UnitRecord,
@@ -272,6 +273,19 @@ class AttemptJournal(Protocol):
         at: datetime | None = None,
         advance_to: JournalState | None = None,
     ) -> StepRecord: ...
+
+    def finish_step_and_start(
+        self, step_id: int, end: StepEnd, next_step: str, *, at: datetime | None = None
+    ) -> tuple[StepRecord, StepRecord]:
+        """End a running step and open the next one in one commit: (finished, started)."""
+        ...
+
+    def skip_step(
+        self, attempt_id: int, name: str, reason: str, *, advance_to: JournalState | None = None,
+        at: datetime | None = None,
+    ) -> StepRecord:
+        """Record a step that does not run (SKIPPED, with why) in one commit."""
+        ...
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord: ...
 

@@ -239,8 +239,7 @@ class UnitProvisioner:
     ) -> AttemptOutcome:
         try:
             try:
-                for step in steps:
-                    self._runner.run(run, step)
+                self._runner.run_all(run, steps)
             finally:
                 run.close()
         except StepFailedError as failure:

@@ -4,7 +4,8 @@ Each step of the sequence is a small class (``station.flow.steps``) that says it
 journal state a pass reaches, whether it changes the unit for good, and what it does. The
 runner here gives every try of it the same treatment, so that no step can forget one:
 
-* a RUNNING step record is committed before the try, its outcome after it;
+* a RUNNING step record is committed before the try, its outcome after it (a pass and the
+  next step's RUNNING record in one commit);
 * the try runs under the recipe's deadline for the step, watched by the ``Watchdog``: past
   it, the probe session and the console are interrupted and the try fails as STEP_TIMEOUT;
 * a transient fault (probe, flash, console link) earns another try, up to the recipe's
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,7 +31,7 @@ from station.domain.errors import (
     StepTimeoutError,
 )
 from station.domain.recipe import StepName
-from station.domain.records import JournalState, StepOutcome
+from station.domain.records import JournalState, StepEnd, StepOutcome, StepRecord
 from station.flow.run import UnitRun
 from station.flow.watchdog import Watchdog
 
@@ -98,17 +99,36 @@ class StepRunner:
     def __init__(self, watchdog: Watchdog) -> None:
         self._watchdog = watchdog
 
-    def run(self, run: UnitRun, step: Step) -> None:
+    def run_all(self, run: UnitRun, steps: Sequence[Step]) -> None:
+        """Run ``steps`` in order; StepFailedError ends the sequence at the first that fails.
+
+        A passed step's outcome and the next step's RUNNING row share one commit when that
+        step will run: one transaction per step boundary instead of two, and still every
+        row is committed before the act it records.
+        """
+        opened: StepRecord | None = None
+        for index, step in enumerate(steps):
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            opened = self.run(run, step, opened=opened, following=following)
+
+    def run(
+        self, run: UnitRun, step: Step, *, opened: StepRecord | None = None, following: Step | None = None
+    ) -> StepRecord | None:
+        """Run one step. ``opened``: its RUNNING row, already committed with the step before
+        (then it runs: its skip was decided then). ``following``: the step after it, whose
+        RUNNING row this step's pass commits when it will run; returns that row, if any."""
         name = step.name.value
-        reason = step.skip_reason(run)
-        if reason is not None:
-            self._skip(run, step, reason)
-            return
+        if opened is None:
+            reason = step.skip_reason(run)
+            if reason is not None:
+                self._skip(run, step, reason)
+                return None
         policy = run.recipe.step(step.name)  # every step has one: the recipe loader refuses a gap
         tries = policy.retries + 1
         journal = run.journal.attempts
         for try_number in range(1, tries + 1):
-            record = journal.start_step(run.attempt_id, name)
+            record = opened or journal.start_step(run.attempt_id, name)
+            opened = None
             run.observer.step_started(name)
             started = time.monotonic()
             context = StepContext(
@@ -118,9 +138,7 @@ class StepRunner:
             )
             error = self._try(run, step, context, policy.timeout_seconds)
             if error is None:
-                journal.finish_step(record.id or 0, StepOutcome.PASSED, detail=context.detail, advance_to=step.reaches)
-                run.observer.step_finished(name, StepOutcome.PASSED, context.detail)
-                return
+                return self._passed(run, step, record, context.detail, following)
             detail = f"try {try_number} of {tries}: {error}" if tries > 1 else str(error)
             journal.finish_step(record.id or 0, StepOutcome.FAILED, detail=detail, failure_code=error.code)
             run.observer.step_finished(name, StepOutcome.FAILED, detail)
@@ -129,6 +147,23 @@ class StepRunner:
                 LOG.info("attempt %s: %s failed (%s), trying again", run.attempt_id, name, error.code)
                 continue
             raise StepFailedError(name, error)
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    @staticmethod
+    def _passed(
+        run: UnitRun, step: Step, record: StepRecord, detail: str, following: Step | None
+    ) -> StepRecord | None:
+        """Commit the pass (and the state it reaches); with it the next step's RUNNING row when
+        that step will run for this unit."""
+        journal = run.journal.attempts
+        end = StepEnd(StepOutcome.PASSED, detail, None, step.reaches)
+        opened = None
+        if following is not None and following.skip_reason(run) is None:
+            _, opened = journal.finish_step_and_start(record.id or 0, end, following.name.value)
+        else:
+            journal.finish_step(record.id or 0, end.outcome, detail=end.detail, advance_to=end.advance_to)
+        run.observer.step_finished(step.name.value, StepOutcome.PASSED, detail)
+        return opened
 
     def _try(self, run: UnitRun, step: Step, context: StepContext, timeout: float) -> StationError | None:
         """One try under the deadline; the error it ended with, or None when it passed."""
@@ -151,9 +186,5 @@ class StepRunner:
     @staticmethod
     def _skip(run: UnitRun, step: Step, reason: str) -> None:
         name = step.name.value
-        journal = run.journal.attempts
-        record = journal.start_step(run.attempt_id, name)
-        journal.finish_step(
-            record.id or 0, StepOutcome.SKIPPED, detail=reason, advance_to=step.reaches_when_skipped(run)
-        )
+        run.journal.attempts.skip_step(run.attempt_id, name, reason, advance_to=step.reaches_when_skipped(run))
         run.observer.step_finished(name, StepOutcome.SKIPPED, reason)

@@ -84,6 +84,8 @@ DEVICE_CALLS: Final = frozenset(
 # sees a write's fault at the next read or flush. Without this, every register write of the
 # flash algorithm's set-up would cost a round trip.
 POSTED_CALLS: Final = frozenset({"write_dp", "write_ap", "write_ap_many", "write_memory", "write_block"})
+# Queued calls are sent once they hold this many bytes, even if no reply is awaited yet.
+_UNSENT_LIMIT: Final = 64 * 1024
 
 
 def host_socket_path(sim_dir: Path) -> Path:
@@ -113,9 +115,13 @@ def _socket_address(path: Path) -> Iterator[str]:
 # ---- framing --------------------------------------------------------------------------------
 
 
-def _send(connection: socket.socket, message: object) -> None:
+def _frame(message: object) -> bytes:
     payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    connection.sendall(_LENGTH.pack(len(payload)) + payload)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def _send(connection: socket.socket, message: object) -> None:
+    connection.sendall(_frame(message))
 
 
 def _receive_exactly(connection: socket.socket, size: int) -> bytes:
@@ -158,6 +164,10 @@ class HostedDevice:
         self._awaiting: collections.deque[_Reply] = collections.deque()
         # A posted call went out after the last answered call: the host may not have done it yet.
         self._posted_unconfirmed = False
+        # Calls not sent yet, framed: posted writes and deferred reads wait here until a reply
+        # is wanted (or the queue is long), and then go in one send -- as a CMSIS-DAP probe
+        # queues transfers until a read needs its answer or pyOCD flushes.
+        self._unsent = bytearray()
 
     @classmethod
     def open(cls, sim_dir: Path, unit_id: str) -> HostedDevice | None:
@@ -191,19 +201,33 @@ class HostedDevice:
         return device
 
     def _send_call(self, name: str, arguments: tuple[object, ...]) -> _Reply | None:
+        """Queue a call; the queue goes out when a reply is awaited (``_result``)."""
         try:
-            _send(self._connection, (name, arguments))
-        except (OSError, pickle.PickleError) as error:
+            self._unsent += _frame((name, arguments))
+        except pickle.PickleError as error:
             raise exceptions.ProbeDisconnected(f"simulator host session for {self.unit_id} lost: {error}") from error
         if name in POSTED_CALLS:
             self._posted_unconfirmed = True
+            if len(self._unsent) >= _UNSENT_LIMIT:
+                self._send_unsent()
             return None
         reply = _Reply()
         self._awaiting.append(reply)
         return reply
 
+    def _send_unsent(self) -> None:
+        if not self._unsent:
+            return
+        try:
+            self._connection.sendall(self._unsent)
+        except OSError as error:
+            raise exceptions.ProbeDisconnected(f"simulator host session for {self.unit_id} lost: {error}") from error
+        finally:
+            self._unsent.clear()
+
     def _result(self, reply: _Reply) -> Any:
         """Read replies in order up to this one's, and return its value (or raise its failure)."""
+        self._send_unsent()
         while not reply.arrived:
             oldest = self._awaiting.popleft()
             try:

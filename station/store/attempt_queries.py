@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, null, select
@@ -122,7 +123,9 @@ def _image_hashes(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def attempt_from_row(row: Row[Any], steps: Sequence[StepRecord]) -> AttemptRecord:
+def attempt_from_row(row: Row[Any] | SimpleNamespace, steps: Sequence[StepRecord]) -> AttemptRecord:
+    """The record of a row of ``attempt_query`` (or an object with the same attributes: a new
+    attempt's own values, which need no read back)."""
     return AttemptRecord(
         id=row.id,
         serial=row.serial,

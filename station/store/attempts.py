@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, literal, select, tuple_, update
+from sqlalchemy import Connection, Select, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from station.domain.errors import AttemptFinishedError, DeviceInProgressError, SerialInProgressError, StoreError
+from station.domain.errors import DeviceInProgressError, SerialInProgressError, StoreError
 from station.domain.export_row import AttemptRow, attempt_row
 from station.domain.records import (
     AttemptFilter,
@@ -23,6 +24,7 @@ from station.domain.records import (
     AttemptRecord,
     AttemptResult,
     JournalState,
+    StepEnd,
     StepOutcome,
     StepRecord,
 )
@@ -50,67 +52,16 @@ from station.store.repository_helpers import (
     moment,
 )
 from station.store.session import Sessions
+from station.store.step_journal import (
+    advance_open_attempt,
+    check_advance,
+    check_end,
+    end_running_step,
+    insert_running_step,
+    require_open_attempt,
+)
 from station.store.units import unit_row
 from station.store.work_orders import claim_place
-
-# The journal's hottest statements, built once: constructing and coercing a statement costs
-# more than running it. Executed on the session's Core connection, outside the ORM.
-_SELECT_ATTEMPT_RESULT = select(Attempt.result).where(Attempt.id == bindparam("attempt_id"))
-_ADVANCE_OPEN_ATTEMPT = (
-    update(Attempt)
-    .where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value)
-    .values(state=bindparam("state"))
-    .returning(Attempt.id)
-)
-# A running step of an attempt that is still open, in one statement: no row comes back when
-# the attempt is missing or finished (the caller then asks why).
-_INSERT_STEP_OF_OPEN_ATTEMPT = (
-    insert(Step)
-    .from_select(
-        ["attempt_id", "name", "started_at", "outcome", "detail"],
-        select(
-            Attempt.id,
-            bindparam("name", type_=Step.__table__.c.name.type),
-            bindparam("started_at", type_=Step.__table__.c.started_at.type),
-            literal(StepOutcome.RUNNING.value, type_=Step.__table__.c.outcome.type),
-            literal("", type_=Step.__table__.c.detail.type),
-        ).where(Attempt.id == bindparam("attempt_id"), Attempt.result == AttemptResult.IN_PROGRESS.value),
-    )
-    .returning(Step.id)
-)
-_FINISH_RUNNING_STEP = (
-    update(Step)
-    .where(Step.id == bindparam("step_id"), Step.outcome == StepOutcome.RUNNING.value)
-    .values(
-        outcome=bindparam("outcome"),
-        detail=bindparam("detail"),
-        failure_code=bindparam("failure_code"),
-        ended_at=bindparam("ended_at"),
-    )
-    .returning(Step.attempt_id, Step.name, Step.started_at)
-)
-
-
-def _check_advance(state: JournalState) -> None:
-    if state in FINAL_STATES.values():
-        raise StoreError(f"{state} ends an attempt: use finish_attempt")
-
-
-def _require_open_attempt(connection: Connection, attempt_id: int) -> None:
-    """StoreError unless the attempt exists and is unfinished (one indexed read, no ORM load)."""
-    result = connection.execute(_SELECT_ATTEMPT_RESULT, {"attempt_id": attempt_id}).scalar_one_or_none()
-    if result is None:
-        raise StoreError(f"no attempt {attempt_id}")
-    if result != AttemptResult.IN_PROGRESS:
-        raise AttemptFinishedError(f"attempt {attempt_id} is already finished ({result}); it cannot change")
-
-
-def _advance_open_attempt(connection: Connection, attempt_id: int, state: JournalState) -> None:
-    changed = connection.execute(_ADVANCE_OPEN_ATTEMPT, {"attempt_id": attempt_id, "state": state.value}).first()
-    if changed is None:
-        _require_open_attempt(connection, attempt_id)  # says why
-        raise StoreError(f"attempt {attempt_id} cannot change")
-    note_changed("attempts", attempt_id)
 
 
 def _holder(row: Any) -> str:
@@ -204,8 +155,12 @@ class AttemptRepository:
                     session.add(row)
             except IntegrityError:
                 raise _serial_in_progress(session, serial) from None
-            attempt_id = row.id
-        return self.get_attempt(attempt_id)
+            # The new attempt as get_attempt would read it back (no steps yet), without the read.
+            created = SimpleNamespace(
+                **{column.key: getattr(row, column.key) for column in Attempt.__table__.columns},
+                serial=serial, station_name=station, operator_name=operator, work_order_code=work_order,
+            )
+        return attempt_from_row(created, ())
 
     def heartbeat(self, owner: AttemptOwner, *, at: datetime | None = None) -> int:
         """The owner is alive: stamp its open attempts (all slots of its process); how many."""
@@ -251,8 +206,8 @@ class AttemptRepository:
 
     def advance(self, attempt_id: int, state: JournalState) -> None:
         """Commit the attempt's new journal state (before the irreversible act it names)."""
-        _check_advance(state)
-        self._sessions.write_journal(lambda connection: _advance_open_attempt(connection, attempt_id, state))
+        check_advance(state)
+        self._sessions.write_journal(lambda connection: advance_open_attempt(connection, attempt_id, state))
 
     def set_attempt_fields(
         self,
@@ -280,7 +235,7 @@ class AttemptRepository:
 
         def write(connection: Connection) -> None:
             if not values:
-                _require_open_attempt(connection, attempt_id)
+                require_open_attempt(connection, attempt_id)
                 return
             statement = (
                 update(Attempt)
@@ -297,7 +252,7 @@ class AttemptRepository:
             else:
                 changed = connection.execute(statement).first()
             if changed is None:
-                _require_open_attempt(connection, attempt_id)  # says why
+                require_open_attempt(connection, attempt_id)  # says why
                 raise StoreError(f"attempt {attempt_id} cannot change")
             note_changed("attempts", attempt_id)
             if isinstance(device_id, str):  # the unit learns its device id from its first attempt
@@ -360,25 +315,13 @@ class AttemptRepository:
         return self.get_attempt(attempt_id)
 
     # The step and state writes below run for every step of every unit, several slots at once:
-    # they are single Core statements (UPDATE ... RETURNING), not ORM loads and flushes, so that
-    # they hold the write lock and the interpreter for as short a time as possible.
+    # single Core statements (``station.store.step_journal``) on the journal's group commit.
 
     def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord:
         started = moment(at)
-
-        def write(connection: Connection) -> int:
-            inserted = connection.execute(
-                _INSERT_STEP_OF_OPEN_ATTEMPT, {"attempt_id": attempt_id, "name": name, "started_at": started}
-            ).scalar_one_or_none()
-            if inserted is None:
-                _require_open_attempt(connection, attempt_id)  # says why
-                raise StoreError(f"attempt {attempt_id} cannot change")
-            note_changed("steps", inserted, "insert")
-            return int(inserted)
-
-        step_id = self._sessions.write_journal(write)
-        return StepRecord(id=step_id, attempt_id=attempt_id, name=name, started_at=started, ended_at=None,
-                          outcome=StepOutcome.RUNNING, detail="", failure_code=None)
+        return self._sessions.write_journal(
+            lambda connection: insert_running_step(connection, attempt_id, name, started)
+        )
 
     def finish_step(
         self,
@@ -392,28 +335,38 @@ class AttemptRepository:
     ) -> StepRecord:
         """Close a running step; ``advance_to`` commits the attempt's next journal state with it
         (one transaction: a passed step and the state it reaches are never seen apart)."""
-        if outcome is StepOutcome.RUNNING:
-            raise StoreError("a step cannot finish as RUNNING")
-        if advance_to is not None:
-            _check_advance(advance_to)
+        end = StepEnd(outcome, detail, failure_code, advance_to)
+        check_end(end)
         ended = moment(at)
+        return self._sessions.write_journal(lambda connection: end_running_step(connection, step_id, end, ended))
+
+    def finish_step_and_start(
+        self, step_id: int, end: StepEnd, next_step: str, *, at: datetime | None = None
+    ) -> tuple[StepRecord, StepRecord]:
+        """Close a running step as ``end`` says and open the attempt's next step, in one
+        transaction: the boundary between two steps is one commit. The next step's RUNNING
+        row is still committed before that step acts. Returns (finished, started)."""
+        check_end(end)
+        when = moment(at)
+
+        def write(connection: Connection) -> tuple[StepRecord, StepRecord]:
+            finished = end_running_step(connection, step_id, end, when)
+            return finished, insert_running_step(connection, finished.attempt_id, next_step, when)
+
+        return self._sessions.write_journal(write)
+
+    def skip_step(
+        self, attempt_id: int, name: str, reason: str, *, advance_to: JournalState | None = None,
+        at: datetime | None = None,
+    ) -> StepRecord:  # fmt: skip
+        """Record a step that does not run for this unit (SKIPPED, with why), in one transaction."""
+        end = StepEnd(StepOutcome.SKIPPED, reason, None, advance_to)
+        check_end(end)
+        when = moment(at)
 
         def write(connection: Connection) -> StepRecord:
-            row = connection.execute(
-                _FINISH_RUNNING_STEP,
-                {"step_id": step_id, "outcome": outcome.value, "detail": detail, "failure_code": failure_code,
-                 "ended_at": ended},
-            ).first()
-            if row is None:
-                existing = connection.execute(select(Step.name, Step.outcome).where(Step.id == step_id)).first()
-                if existing is None:
-                    raise StoreError(f"no step {step_id}")
-                raise StoreError(f"step {step_id} ({existing.name}) is already finished ({existing.outcome})")
-            note_changed("steps", step_id)
-            if advance_to is not None:
-                _advance_open_attempt(connection, row.attempt_id, advance_to)
-            return StepRecord(id=step_id, attempt_id=row.attempt_id, name=row.name, started_at=row.started_at,
-                              ended_at=ended, outcome=outcome, detail=detail, failure_code=failure_code)
+            started = insert_running_step(connection, attempt_id, name, when)
+            return end_running_step(connection, started.id or 0, end, when)
 
         return self._sessions.write_journal(write)
 

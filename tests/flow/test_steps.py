@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,11 @@ from station.domain.records import (
     AttemptResult,
     CredentialState,
     JournalState,
+    StepEnd,
     StepOutcome,
+    StepRecord,
 )
+from station.flow.observer import QuietObserver
 from station.flow.run import Slot, StationContext
 from station.flow.sequence import PROVISIONING_STEPS, UnitProvisioner, display_steps, displayed_as
 from station.flow.watchdog import Watchdog
@@ -161,6 +164,64 @@ def test_a_serial_that_passed_is_refused_before_anything(line: FakeLine) -> None
     assert isinstance(refused.error, AlreadyPassedError) and refused.attempt_id is None
     assert refused.failure_step == "scan" and len(line.journal.history("TST-000002")) == 1
     assert line.probe.unit.flash == FakeUnit("x").flash
+
+
+class CountingJournal(MemoryJournal):
+    """Counts the journal's step commits, and checks at each step's start what it holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[str] = []
+
+    def start_step(self, attempt_id: int, name: str, *, at: datetime | None = None) -> StepRecord:
+        with self._lock:
+            if not self._in_combined:
+                self.commits.append(f"start {name}")
+            return super().start_step(attempt_id, name, at=at)
+
+    def finish_step(self, step_id: int, outcome: StepOutcome, **kwargs: Any) -> StepRecord:
+        with self._lock:
+            if not self._in_combined:
+                self.commits.append(f"finish {outcome}")
+            return super().finish_step(step_id, outcome, **kwargs)
+
+    def finish_step_and_start(self, step_id: int, end: StepEnd, next_step: str, *,
+                              at: datetime | None = None) -> tuple[StepRecord, StepRecord]:  # fmt: skip
+        with self._lock:
+            self.commits.append(f"{end.outcome} and start {next_step}")
+            self._in_combined = True
+            try:
+                return super().finish_step_and_start(step_id, end, next_step, at=at)
+            finally:
+                self._in_combined = False
+
+    _in_combined = False
+
+
+def test_each_step_boundary_is_one_journal_commit_made_before_the_next_step_acts(demo_recipe_text: Path) -> None:
+    """A pass and the next step's RUNNING row share one commit (8 steps: 8 step commits, not
+    16); each step still finds its own RUNNING row committed, and the one before it closed."""
+    line = make_line(load_recipe(demo_recipe_text))
+    journal = CountingJournal()
+    line.journal = journal
+    line.provisioner = UnitProvisioner(line.recipe, journal.as_journal(), line.issuer, FakeTokens(journal),
+                                       watchdog=Watchdog())  # fmt: skip
+    seen: list[list[tuple[str, StepOutcome]]] = []
+
+    class Watching(QuietObserver):
+        def step_started(self, step: str) -> None:
+            attempt = journal.unfinished_attempts()[0]
+            seen.append([(record.name, record.outcome) for record in attempt.steps])
+
+    outcome = line.provisioner.provision(Serial("TST-000009"), line.slot(), CONTEXT, Watching())
+    assert outcome.passed, outcome.summary
+    assert journal.commits == (
+        ["start connect"] + [f"PASSED and start {name}" for name in ALL_STEPS[1:]] + ["finish PASSED"]
+    )
+    for index, steps in enumerate(seen):
+        assert steps == [(name, StepOutcome.PASSED) for name in ALL_STEPS[:index]] + [
+            (ALL_STEPS[index], StepOutcome.RUNNING)
+        ]
 
 
 # ---- retries ----------------------------------------------------------------------------------

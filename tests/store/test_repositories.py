@@ -20,6 +20,7 @@ from station.domain.records import (
     CredentialState,
     JournalState,
     SealedToken,
+    StepEnd,
     StepOutcome,
 )
 from station.domain.vault_and_signing import TokenRepository, VaultParameters
@@ -124,6 +125,10 @@ def test_attempt_lifecycle(database: Database, recipe_hash: str) -> None:
     assert (attempt.state, attempt.result) == (JournalState.SCANNED, AttemptResult.IN_PROGRESS)
     assert attempt.started_at == T0 and attempt.previous_attempt_id is None
     assert (attempt.station, attempt.operator, attempt.work_order) == ("line1-st1", "ann", "WO-1")
+    # The record create_attempt returns is the record as stored, field for field.
+    assert attempt == database.attempts.get_attempt(attempt.id)
+    owned = _attempt(database, recipe_hash, serial="SN-OWNED", owner=_owner("2"), work_order=None)
+    assert owned == database.attempts.get_attempt(owned.id) and owned.owner is not None
 
     database.attempts.set_attempt_fields(attempt.id, device_id="DEV-1", image_hashes=["aa" * 32, "bb" * 32])
     database.attempts.advance(attempt.id, JournalState.CONNECTED)
@@ -513,6 +518,45 @@ def test_journal_writes_of_concurrent_slots_are_each_committed_or_refused_alone(
         assert reopened.attempts.get_attempt(finished.id).steps == ()
     finally:
         reopened.dispose()
+
+
+def test_a_step_boundary_is_one_commit_and_all_or_nothing(database: Database, recipe_hash: str) -> None:
+    """A passed step, the state it reaches and the next step's RUNNING row: one commit, on
+    every backend; when any part is refused, none of it is stored."""
+    attempt = _attempt(database, recipe_hash)
+    first = database.attempts.start_step(attempt.id, "connect")
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    finished, started = database.attempts.finish_step_and_start(
+        first.id or 0, StepEnd(StepOutcome.PASSED, "device id D", None, JournalState.CONNECTED), "flash"
+    )
+    assert len(commits) == 1
+    assert (finished.name, finished.outcome, started.name, started.outcome) == (
+        "connect", StepOutcome.PASSED, "flash", StepOutcome.RUNNING)
+    stored = database.attempts.get_attempt(attempt.id)
+    assert stored.state is JournalState.CONNECTED
+    assert [(step.id, step.outcome) for step in stored.steps] == [
+        (first.id, StepOutcome.PASSED), (started.id, StepOutcome.RUNNING)]
+
+    # Refused (a final state is no step's to reach): the running step stays as it was.
+    with pytest.raises(StoreError, match="use finish_attempt"):
+        database.attempts.finish_step_and_start(
+            started.id or 0, StepEnd(StepOutcome.PASSED, advance_to=JournalState.PASSED), "verify")
+    # Refused half-way (the step was already closed): nothing of the boundary is stored.
+    database.attempts.finish_step(started.id or 0, StepOutcome.FAILED, failure_code="X")
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.finish_step_and_start(
+            started.id or 0, StepEnd(StepOutcome.PASSED, advance_to=JournalState.FLASHED), "verify")
+    after = database.attempts.get_attempt(attempt.id)
+    assert after.state is JournalState.CONNECTED and [step.name for step in after.steps] == ["connect", "flash"]
+
+    skipped = database.attempts.skip_step(attempt.id, "verify", "resumed", advance_to=JournalState.VERIFIED)
+    assert (skipped.outcome, skipped.detail) == (StepOutcome.SKIPPED, "resumed")
+    assert database.attempts.get_attempt(attempt.id).state is JournalState.VERIFIED
+    database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="X")
+    with pytest.raises(StoreError, match="already finished"):
+        database.attempts.skip_step(attempt.id, "lock", "never")
+    assert [step.name for step in database.attempts.get_attempt(attempt.id).steps] == ["connect", "flash", "verify"]
 
 
 def test_journal_writes_queued_behind_a_commit_share_the_next_one(sqlite_database: Database) -> None:
