@@ -124,23 +124,41 @@ def _send(connection: socket.socket, message: object) -> None:
     connection.sendall(_frame(message))
 
 
-def _receive_exactly(connection: socket.socket, size: int) -> bytes:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    received = 0
-    while received < size:
-        count = connection.recv_into(view[received:])
-        if count == 0:
-            raise EOFError("simulator host connection closed")
-        received += count
-    return bytes(buffer)
+class _FrameReader:
+    """Reads framed messages from a connection through a buffer: one receive brings every frame
+    that has arrived (a reply's length and body, or a burst of queued writes), where reading
+    each frame's length and body exactly would cost two system calls per message."""
 
+    _CHUNK = 256 * 1024
 
-def _receive(connection: socket.socket) -> Any:
-    (size,) = _LENGTH.unpack(_receive_exactly(connection, _LENGTH.size))
-    if size > _MAX_MESSAGE:
-        raise EOFError(f"simulator host message of {size} bytes refused")
-    return pickle.loads(_receive_exactly(connection, size))
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self._buffer = bytearray()
+        self._start = 0  # where the next frame begins in the buffer
+
+    def _fill(self, needed: int) -> None:
+        while len(self._buffer) - self._start < needed:
+            if self._start:  # drop what was consumed before reading more
+                del self._buffer[: self._start]
+                self._start = 0
+            chunk = self._connection.recv(self._CHUNK)
+            if not chunk:
+                raise EOFError("simulator host connection closed")
+            self._buffer += chunk
+
+    def receive(self) -> Any:
+        self._fill(_LENGTH.size)
+        (size,) = _LENGTH.unpack_from(self._buffer, self._start)
+        if size > _MAX_MESSAGE:
+            raise EOFError(f"simulator host message of {size} bytes refused")
+        self._fill(_LENGTH.size + size)
+        body = self._start + _LENGTH.size
+        message = pickle.loads(self._buffer[body : body + size])
+        self._start = body + size
+        if self._start == len(self._buffer):
+            self._buffer.clear()
+            self._start = 0
+        return message
 
 
 # ---- client: the probe plugin's side ------------------------------------------------------------
@@ -158,6 +176,7 @@ class HostedDevice:
 
     def __init__(self, connection: socket.socket, unit_id: str) -> None:
         self._connection = connection
+        self._reader = _FrameReader(connection)
         self.unit_id = unit_id
         # Calls sent whose replies have not been read yet, oldest first: the host answers every
         # call that is not posted, in order.
@@ -231,7 +250,7 @@ class HostedDevice:
         while not reply.arrived:
             oldest = self._awaiting.popleft()
             try:
-                oldest.status, oldest.value = _receive(self._connection)
+                oldest.status, oldest.value = self._reader.receive()
             except (OSError, EOFError, pickle.PickleError) as error:
                 raise exceptions.ProbeDisconnected(
                     f"simulator host session for {self.unit_id} lost: {error}"
@@ -320,10 +339,11 @@ def _serve_session(connection: socket.socket, store: SimUnitStore, engine: Prepa
     """One probe session, in its own child: open the unit, then answer calls until the client goes."""
     device: SimDevice | None = None
     posted_failure: Exception | None = None  # the first failure of a posted call, not yet reported
+    reader = _FrameReader(connection)
     try:
         while True:
             try:
-                name, arguments = _receive(connection)
+                name, arguments = reader.receive()
             except (EOFError, OSError):
                 return
             if name in POSTED_CALLS:

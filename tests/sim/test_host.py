@@ -313,3 +313,32 @@ def test_a_host_that_cannot_start_says_so(tmp_path: Path) -> None:
     not_a_directory.write_text("")
     with pytest.raises(SimulationError, match="did not start"):
         SimulatorHost(not_a_directory, start_timeout=20).start()
+
+
+def test_frames_are_read_whole_however_the_bytes_arrive() -> None:
+    """The host's framing reads through a buffer: frames split across receives, many frames in
+    one receive, a large frame, and a closed connection mid-frame (EOFError, not a wrong message)."""
+    import socket as sockets
+
+    from station.sim.host import _frame, _FrameReader
+
+    messages = [("write_memory", (0xE000EDF0 + index, index, 32)) for index in range(50)]
+    messages.append(("write_block", (0x20000000, bytes(range(256)) * 1024)))  # 256 KiB: several receives
+    sender, receiver = sockets.socketpair()
+    with sender, receiver:
+        stream = b"".join(_frame(message) for message in messages)
+
+        def send_in_odd_pieces() -> None:
+            for start in range(0, 4095, 7):  # the first frames a few bytes at a time
+                sender.sendall(stream[start : start + 7])
+            sender.sendall(stream[4095:])  # the rest at once
+            sender.sendall(_frame(("open", ("unit-1",)))[:3])  # then a frame cut short
+            sender.shutdown(sockets.SHUT_WR)
+
+        writer = threading.Thread(target=send_in_odd_pieces)
+        writer.start()
+        reader = _FrameReader(receiver)
+        assert [reader.receive() for _ in messages] == messages
+        with pytest.raises(EOFError):
+            reader.receive()
+        writer.join()
