@@ -322,7 +322,9 @@ def test_frames_are_read_whole_however_the_bytes_arrive() -> None:
 
     from station.sim.host import _frame, _FrameReader
 
-    messages = [("write_memory", (0xE000EDF0 + index, index, 32)) for index in range(50)]
+    messages: list[tuple[str, tuple[object, ...]]] = [
+        ("write_memory", (0xE000EDF0 + index, index, 32)) for index in range(50)
+    ]
     messages.append(("write_block", (0x20000000, bytes(range(256)) * 1024)))  # 256 KiB: several receives
     sender, receiver = sockets.socketpair()
     with sender, receiver:
