@@ -38,6 +38,8 @@ CONFINED_LIBRARIES: dict[str, frozenset[str]] = {
     "alembic": frozenset({"store"}),
     "PySide6": frozenset({"gui"}),
     "shiboken6": frozenset({"gui"}),
+    "pkcs11": frozenset({"security"}),
+    "asn1crypto": frozenset({"security"}),
 }
 
 PURE_LAYERS = frozenset({"domain", "flow"})

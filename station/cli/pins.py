@@ -10,12 +10,11 @@ refused before anything is touched.
 from __future__ import annotations
 
 import getpass
-import os
-import stat
 from pathlib import Path
 
 from station.cli.passphrase import interactive
 from station.domain.errors import PinRequiredError
+from station.security.keys import read_private_first_line
 
 PIN_FILE_OPTION = "--pin-file"
 
@@ -36,30 +35,4 @@ def obtain_pin(person: str, pin_file: Path | None) -> str:
 
 
 def read_pin_file(path: Path) -> str:
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as error:
-        raise PinRequiredError(f"cannot open the PIN file {path}: {error.strerror or error}") from None
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise PinRequiredError(f"the PIN file {path} is not a regular file")
-        if status.st_uid != os.getuid():
-            raise PinRequiredError(f"the PIN file {path} belongs to another user")
-        if status.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise PinRequiredError(
-                f"the PIN file {path} may be read by others (mode {stat.S_IMODE(status.st_mode):04o}): "
-                "make it readable by its owner only (chmod 600)"
-            )
-        with os.fdopen(descriptor, "r", encoding="utf-8", errors="strict") as handle:
-            descriptor = -1
-            first_line = handle.readline(256)
-    except UnicodeDecodeError:
-        raise PinRequiredError(f"the PIN file {path} is not text") from None
-    finally:
-        if descriptor >= 0:
-            os.close(descriptor)
-    pin = first_line.strip()
-    if not pin:
-        raise PinRequiredError(f"the PIN file {path} is empty")
-    return pin
+    return read_private_first_line(path, what="PIN file", error=PinRequiredError)

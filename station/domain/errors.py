@@ -250,6 +250,41 @@ class StationKeyError(StationError):
     code = "STATION_KEY"
 
 
+class KeyStoreError(StationError):
+    """A key held in a hardware token (PKCS#11) cannot be reached or used: the module does not
+    load, an operation of the token failed, a key of that label exists already.
+
+    Messages name tokens and keys by label, serial and URI (without any PIN), never a PIN.
+    """
+
+    code = "KEY_STORE"
+    needs_person = True
+
+
+class KeyStoreUriError(KeyStoreError):
+    """A PKCS#11 URI (RFC 7512) is malformed, or carries what it must not (``pin-value``)."""
+
+    code = "KEY_STORE_URI"
+
+
+class TokenPinError(KeyStoreError):
+    """The token's PIN is wrong or locked, or its source is unusable (a PIN file others can read)."""
+
+    code = "TOKEN_PIN"
+
+
+class TokenNotFoundError(KeyStoreError):
+    """No token (or more than one) matches what the URI names: not plugged in, or another token."""
+
+    code = "TOKEN_NOT_FOUND"
+
+
+class TokenKeyNotFoundError(KeyStoreError):
+    """The token has no key of the label (and type) asked for."""
+
+    code = "TOKEN_KEY_NOT_FOUND"
+
+
 class VaultError(StationError):
     """The activation-token vault refuses: wrong passphrase, bad import, no token left, tampering.
 

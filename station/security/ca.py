@@ -1,5 +1,8 @@
 """The factory CA: a self-signed certificate and its private key, encrypted at rest.
 
+(A CA whose key lives in a hardware token is ``station.security.pkcs11.ca``: the same
+certificate contents, :func:`ca_certificate_contents`, signed through the token.)
+
 One CA per station or per line signs every unit's device certificate. Its directory holds::
 
     ca-cert.pem   the CA certificate (public; the device-management service trusts it)
@@ -25,18 +28,28 @@ from cryptography.x509.oid import NameOID
 
 from station.domain.errors import CaError
 from station.domain.recipe import KeyType
+from station.security.certificates import (
+    CertificateContents,
+    CertificateSigner,
+    PrivateKeySigner,
+    build_certificate,
+    ca_key_type,
+    ca_key_usage,
+    extension,
+)
 from station.security.keys import (
+    SigningPublicKey,
     certificate_fingerprint,
     generate_private_key,
     key_type_of,
     public_key_der,
-    signature_hash,
     write_new_secret_file,
     write_public_file,
 )
 
 CA_CERTIFICATE_FILE: Final = "ca-cert.pem"
 CA_KEY_FILE: Final = "ca-key.pem"
+CA_TOKEN_KEY_FILE: Final = "ca-key.uri"  # a CA whose key is in a token (station.security.pkcs11.ca)
 DEFAULT_COMMON_NAME: Final = "Provisioning Station Factory CA"
 DEFAULT_VALIDITY_DAYS: Final = 20 * 365
 MINIMUM_PASSPHRASE_LENGTH: Final = 8
@@ -48,6 +61,7 @@ class FactoryCa:
 
     certificate: x509.Certificate
     private_key: ec.EllipticCurvePrivateKey = field(repr=False, compare=False)
+    key_file: Path | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -55,9 +69,15 @@ class FactoryCa:
 
     @property
     def key_type(self) -> KeyType:
-        key_type = key_type_of(self.certificate.public_key())
-        assert key_type is not None  # load_ca refuses other keys
-        return key_type
+        return ca_key_type(self.certificate)
+
+    @property
+    def signer(self) -> CertificateSigner:
+        return PrivateKeySigner(self.private_key)
+
+    @property
+    def key_location(self) -> str:
+        return f"file {self.key_file}" if self.key_file is not None else "a key file"
 
     @property
     def certificate_der(self) -> bytes:
@@ -83,50 +103,16 @@ def init_ca(
 ) -> FactoryCa:
     """Create the CA in ``ca_dir``; CaError if a CA key (or certificate) is already there."""
     certificate_path, key_path = ca_paths(ca_dir)
-    for existing in (key_path, certificate_path):
+    for existing in (key_path, certificate_path, ca_dir / CA_TOKEN_KEY_FILE):
         if existing.exists():
             raise CaError(f"a factory CA already exists in {ca_dir} ({existing.name}); it is never overwritten")
     if len(passphrase) < MINIMUM_PASSPHRASE_LENGTH:
         raise CaError(f"the CA passphrase must be at least {MINIMUM_PASSPHRASE_LENGTH} characters")
-    if not common_name.strip() or len(common_name) > 64:
-        raise CaError("the CA common name must be 1 to 64 characters")
-    if not 1 <= validity_days <= 100 * 366:
-        raise CaError("the CA validity must be between 1 day and 100 years")
+    check_ca_parameters(common_name, validity_days)
 
-    key_type = KeyType(key_type)
-    private_key = generate_private_key(key_type)
-    issued_at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    public_key = private_key.public_key()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(issued_at - dt.timedelta(minutes=5))
-        .not_valid_after(issued_at + dt.timedelta(days=validity_days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False
-        )
-        .sign(private_key, signature_hash(key_type))
-    )
+    private_key = generate_private_key(KeyType(key_type))
+    contents = ca_certificate_contents(common_name, private_key.public_key(), validity_days, now=now)
+    certificate = build_certificate(contents, PrivateKeySigner(private_key))
     key_pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -144,7 +130,38 @@ def init_ca(
     except BaseException:
         key_path.unlink(missing_ok=True)  # ours, written just now: leave no key without its certificate
         raise
-    return FactoryCa(certificate, private_key)
+    return FactoryCa(certificate, private_key, key_path)
+
+
+def check_ca_parameters(common_name: str, validity_days: int) -> None:
+    """CaError unless a new CA's name and validity are ones the station accepts (any key store)."""
+    if not common_name.strip() or len(common_name) > 64:
+        raise CaError("the CA common name must be 1 to 64 characters")
+    if not 1 <= validity_days <= 100 * 366:
+        raise CaError("the CA validity must be between 1 day and 100 years")
+
+
+def ca_certificate_contents(
+    common_name: str, public_key: SigningPublicKey, validity_days: int, *, now: dt.datetime | None = None
+) -> CertificateContents:
+    """What a factory CA's self-signed certificate says, wherever its key is held: CA without
+    intermediates (path length 0), certificate and CRL signing, its own key identifiers."""
+    issued_at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return CertificateContents(
+        subject=subject,
+        issuer=subject,
+        public_key=public_key,
+        serial_number=x509.random_serial_number(),
+        not_before=issued_at - dt.timedelta(minutes=5),
+        not_after=issued_at + dt.timedelta(days=validity_days),
+        extensions=(
+            extension(x509.BasicConstraints(ca=True, path_length=0), critical=True),
+            extension(ca_key_usage(), critical=True),
+            extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False),
+            extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False),
+        ),
+    )
 
 
 def ca_certificate(ca_dir: Path) -> x509.Certificate:
@@ -164,6 +181,11 @@ def load_ca(ca_dir: Path, passphrase: str) -> FactoryCa:
     """Open the CA with its passphrase; CaError (without the passphrase) if it is wrong."""
     certificate = ca_certificate(ca_dir)
     _, key_path = ca_paths(ca_dir)
+    if (ca_dir / CA_TOKEN_KEY_FILE).exists():
+        raise CaError(
+            f"the factory CA in {ca_dir} keeps its key in a PKCS#11 token ({CA_TOKEN_KEY_FILE}): "
+            "it is opened through the token, never from a file"
+        )
     try:
         key_pem = key_path.read_bytes()
     except FileNotFoundError:
@@ -178,7 +200,7 @@ def load_ca(ca_dir: Path, passphrase: str) -> FactoryCa:
         raise CaError(f"{key_path} is not an EC P-256 or P-384 key")
     if public_key_der(private_key) != public_key_der(certificate.public_key()):
         raise CaError(f"{key_path} does not belong to the certificate {CA_CERTIFICATE_FILE}")
-    return FactoryCa(certificate, private_key)
+    return FactoryCa(certificate, private_key, key_path)
 
 
 def describe_certificate(certificate: x509.Certificate) -> dict[str, str]:

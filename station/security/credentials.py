@@ -42,13 +42,19 @@ from station.domain.errors import CredentialError, FormatError
 from station.domain.formats import CredentialBundle
 from station.domain.identity import DeviceId, Serial
 from station.domain.recipe import CredentialPlan, CredentialSettings, KeyType
-from station.security.ca import FactoryCa
+from station.security.certificates import (
+    CertificateAuthority,
+    CertificateContents,
+    authority_key_identifier,
+    build_certificate,
+    device_key_usage,
+    extension,
+)
 from station.security.keys import (
     certificate_fingerprint,
     generate_private_key,
     key_type_of,
     public_key_der,
-    signature_hash,
 )
 
 SERIAL_URN_PREFIX: Final = "urn:dev:os:32473-"
@@ -82,7 +88,7 @@ class IssuedCredential:
 
 
 def issue_station_generated(
-    ca: FactoryCa,
+    ca: CertificateAuthority,
     settings: CredentialSettings,
     serial: Serial | str,
     device_id: DeviceId | str,
@@ -142,7 +148,7 @@ def verify_csr(
 
 
 def issue_from_csr(
-    ca: FactoryCa,
+    ca: CertificateAuthority,
     settings: CredentialSettings,
     serial: Serial | str,
     device_id: DeviceId | str,
@@ -164,10 +170,10 @@ def issue_from_csr(
 
 
 def build_bundle(
-    issued: IssuedCredential, ca: FactoryCa | x509.Certificate, settings: CredentialSettings
+    issued: IssuedCredential, ca: CertificateAuthority | x509.Certificate, settings: CredentialSettings
 ) -> CredentialBundle:
     """The credential region's content for one unit (see ``station.domain.formats``)."""
-    ca_certificate = ca.certificate if isinstance(ca, FactoryCa) else ca
+    ca_certificate = ca if isinstance(ca, x509.Certificate) else ca.certificate
     if issued.plan is CredentialPlan.STATION_GENERATED and issued.private_key_der is None:
         raise CredentialError("a station-generated credential must carry its private key into the bundle")
     update_certificate = None
@@ -286,18 +292,19 @@ def endpoint_name_of(certificate_pem: str) -> str:
     return str(names[0].value) if names else ""
 
 
-def _sign(
-    ca: FactoryCa,
+def device_certificate_contents(
+    ca_certificate: x509.Certificate,
     public_key: ec.EllipticCurvePublicKey,
     endpoint_name: str,
     device_id: DeviceId,
     serial: str,
     validity_days: int,
-    now: dt.datetime | None,
-) -> x509.Certificate:
+    now: dt.datetime | None = None,
+) -> CertificateContents:
+    """What a unit's certificate says (the module doc's convention), whichever CA signs it."""
     issued_at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     not_before = issued_at - CLOCK_SKEW
-    not_after = min(issued_at + dt.timedelta(days=validity_days), ca.certificate.not_valid_after_utc)
+    not_after = min(issued_at + dt.timedelta(days=validity_days), ca_certificate.not_valid_after_utc)
     if not_after <= issued_at:
         raise CredentialError("the factory CA has expired; it cannot issue certificates")
     subject = x509.Name(
@@ -307,45 +314,37 @@ def _sign(
         ]
     )
     serial_uri = SERIAL_URN_PREFIX + urllib.parse.quote(serial, safe="")
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.certificate.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(serial_uri)]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(_authority_key_identifier(ca.certificate), critical=False)
+    return CertificateContents(
+        subject=subject,
+        issuer=ca_certificate.subject,
+        public_key=public_key,
+        serial_number=x509.random_serial_number(),
+        not_before=not_before,
+        not_after=not_after,
+        extensions=(
+            extension(x509.BasicConstraints(ca=False, path_length=None), critical=True),
+            extension(device_key_usage(), critical=True),
+            extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False),
+            extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(serial_uri)]), critical=False),
+            extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False),
+            extension(authority_key_identifier(ca_certificate), critical=False),
+        ),
     )
-    return builder.sign(ca.private_key, signature_hash(ca.key_type))
 
 
-def _authority_key_identifier(ca_certificate: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    try:
-        ski = ca_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-    except x509.ExtensionNotFound:
-        public_key = ca_certificate.public_key()
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
+def _sign(
+    ca: CertificateAuthority,
+    public_key: ec.EllipticCurvePublicKey,
+    endpoint_name: str,
+    device_id: DeviceId,
+    serial: str,
+    validity_days: int,
+    now: dt.datetime | None,
+) -> x509.Certificate:
+    contents = device_certificate_contents(
+        ca.certificate, public_key, endpoint_name, device_id, serial, validity_days, now
+    )
+    return build_certificate(contents, ca.signer)
 
 
 def _issued(

@@ -1,5 +1,8 @@
 """The factory CA as the per-unit sequence sees it (``station.flow.ports.CredentialIssuer``).
 
+The CA may hold its key in a file (``station.security.ca``) or in a token
+(``station.security.pkcs11.ca``): both are a ``CertificateAuthority``.
+
 Keeps the flow free of ``cryptography``: it hands over serials, device ids and CSR text and
 gets back credentials whose private key (station-generated plan) stays inside this object
 graph until it is encoded into the unit's credential region.
@@ -10,7 +13,7 @@ from __future__ import annotations
 from station.domain.errors import CredentialError
 from station.domain.recipe import CredentialPlan, CredentialSettings
 from station.flow.ports import IssuedCredentialView
-from station.security.ca import FactoryCa
+from station.security.certificates import CertificateAuthority
 from station.security.credentials import (
     IssuedCredential,
     build_bundle,
@@ -23,7 +26,7 @@ from station.security.credentials import (
 class FactoryCredentialIssuer:
     """Issues and checks credentials under one factory CA for one recipe's credential plan."""
 
-    def __init__(self, ca: FactoryCa, settings: CredentialSettings) -> None:
+    def __init__(self, ca: CertificateAuthority, settings: CredentialSettings) -> None:
         self._ca = ca
         self._settings = settings
 

@@ -3,33 +3,40 @@
 The key is created once (PEM PKCS#8, unencrypted so that the station can sign unattended,
 mode 0600) and never replaced: losing it would orphan every signature it made. Its public
 half is exported (``public_key_pem``) so that an auditor can verify without the station.
+
+A station whose key lives in a hardware token signs with ``station.security.pkcs11.keys``
+(Ed25519 where the token can, else EC P-256): :class:`StationPublicKey` verifies both, and
+``algorithm`` says which.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station.domain.errors import StationKeyError
-from station.security.keys import write_new_secret_file
-
-
-def _fingerprint(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 hex of the SubjectPublicKeyInfo DER (what ``openssl pkey -pubout -outform DER`` gives)."""
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
+from station.security.keys import (
+    SigningAlgorithm,
+    SigningPublicKey,
+    public_key_fingerprint,
+    signing_algorithm_of,
+    verify_signature,
+    write_new_secret_file,
+)
 
 
 class StationPublicKey:
     """Verifies the station's signatures with its public key only (an AuditVerifier)."""
 
-    def __init__(self, public_key: Ed25519PublicKey) -> None:
+    def __init__(self, public_key: SigningPublicKey) -> None:
+        algorithm = signing_algorithm_of(public_key)
+        if algorithm is None:
+            raise StationKeyError("the station's public key must be Ed25519 or EC P-256/P-384")
         self._public_key = public_key
+        self._algorithm = algorithm
 
     @classmethod
     def from_pem(cls, pem: bytes | str) -> StationPublicKey:
@@ -38,20 +45,22 @@ class StationPublicKey:
             key = serialization.load_pem_public_key(data)
         except ValueError:
             raise StationKeyError("not a PEM public key") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise StationKeyError("the station's public key must be Ed25519")
+        if signing_algorithm_of(key) is None:
+            raise StationKeyError("the station's public key must be Ed25519 or EC P-256/P-384")
+        assert isinstance(key, SigningPublicKey)  # signing_algorithm_of knows no other key
         return cls(key)
 
     @property
+    def algorithm(self) -> SigningAlgorithm:
+        """Ed25519 for a key file; a token key may be EC P-256 (its signatures are DER ECDSA)."""
+        return self._algorithm
+
+    @property
     def public_key_fingerprint(self) -> str:
-        return _fingerprint(self._public_key)
+        return public_key_fingerprint(self._public_key)
 
     def verify(self, data: bytes, signature: bytes) -> bool:
-        try:
-            self._public_key.verify(signature, data)
-        except InvalidSignature:
-            return False
-        return True
+        return verify_signature(self._public_key, data, signature)
 
     def public_key_pem(self) -> str:
         return self._public_key.public_bytes(
