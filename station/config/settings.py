@@ -18,9 +18,10 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
+from station.config.custody import CustodySettings, parse_custody, render_custody
 from station.domain.errors import ConfigurationError, SettingsError
 from station.domain.selftest import ShiftSchedule
-from station.domain.strict_toml import StrictTable, toml_type
+from station.domain.strict_toml import StrictTable, toml_quoted, toml_type
 
 SETTINGS_FILE_NAME = "station.toml"
 SETTINGS_SCHEMA = 1
@@ -128,6 +129,7 @@ class StationSettings:
     kiosk: bool = False
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
+    custody: CustodySettings = field(default_factory=CustodySettings)
 
     def with_slots(self, slots: tuple[SlotSettings, ...]) -> StationSettings:
         check_slots(slots)
@@ -177,7 +179,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
     top = StrictTable(
         data, place, (),
         ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "probe",
-         "shift", "kiosk", "language", "sounds"],
+         "shift", "kiosk", "language", "sounds", "custody"],
         error=SettingsError,
     )  # fmt: skip
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
@@ -197,6 +199,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
         kiosk=top.boolean("kiosk", default=defaults.kiosk),
         language=(top.optional_string("language") or "").strip() or None,
         sounds=top.boolean("sounds", default=defaults.sounds),
+        custody=parse_custody(top, base_dir),
     )
 
 
@@ -344,17 +347,17 @@ def render_settings(settings: StationSettings) -> str:
         f"schema = {SETTINGS_SCHEMA}",
     ]
     if settings.recipe is not None:
-        lines.append(f"recipe = {_quoted(str(settings.recipe))}")
+        lines.append(f"recipe = {toml_quoted(str(settings.recipe))}")
     if settings.work_order:
-        lines.append(f"work_order = {_quoted(settings.work_order)}")
+        lines.append(f"work_order = {toml_quoted(settings.work_order)}")
     lines.append(f"kiosk = {_toml_bool(settings.kiosk)}")
     lines.append(f"sounds = {_toml_bool(settings.sounds)}")
     if settings.language:
-        lines.append(f"language = {_quoted(settings.language)}")
+        lines.append(f"language = {toml_quoted(settings.language)}")
     scanner = settings.scanner
     lines += ["", "[scanner]"]
     if scanner.serial_port:
-        lines.append(f"serial_port = {_quoted(scanner.serial_port)}")
+        lines.append(f"serial_port = {toml_quoted(scanner.serial_port)}")
     lines += [
         f"baud_rate = {scanner.baud_rate}",
         f"keystroke_gap_ms = {scanner.keystroke_gap_ms}",
@@ -377,22 +380,17 @@ def render_settings(settings: StationSettings) -> str:
         f"swd_frequency_hz = {settings.probe.swd_frequency_hz}",
         "",
         "[shift]  # when shifts start (local time); a recipe's self-test valid for the shift counts from the latest",
-        "starts = [" + ", ".join(_quoted(f"{start:%H:%M}") for start in settings.shift.starts) + "]",
+        "starts = [" + ", ".join(toml_quoted(f"{start:%H:%M}") for start in settings.shift.starts) + "]",
     ]
     for slot in settings.slots:
-        lines += ["", "[[slots]]", f"name = {_quoted(slot.name)}", f"probe = {_quoted(slot.probe)}",
-                  f"console = {_quoted(slot.console)}"]
+        lines += ["", "[[slots]]", f"name = {toml_quoted(slot.name)}", f"probe = {toml_quoted(slot.probe)}",
+                  f"console = {toml_quoted(slot.console)}"]
         if slot.fixture_code:
-            lines.append(f"fixture_code = {_quoted(slot.fixture_code)}")
+            lines.append(f"fixture_code = {toml_quoted(slot.fixture_code)}")
         if slot.recipe is not None:
-            lines.append(f"recipe = {_quoted(str(slot.recipe))}")
+            lines.append(f"recipe = {toml_quoted(str(slot.recipe))}")
+    lines += render_custody(settings.custody)
     return "\n".join(lines) + "\n"
-
-
-def _quoted(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(character if character >= " " else f"\\u{ord(character):04x}" for character in escaped)
-    return f'"{escaped}"'
 
 
 def _toml_bool(value: bool) -> str:

@@ -193,3 +193,9 @@ def toml_type(value: object) -> str:
             return name
     return "a date or time"
 
+
+def toml_quoted(text: str) -> str:
+    """``text`` as a TOML basic string, control characters escaped (for files the station writes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(character if character >= " " else f"\\u{ord(character):04x}" for character in escaped)
+    return f'"{escaped}"'

@@ -122,3 +122,27 @@ def test_the_swd_clock_is_a_checked_setting(tmp_path: Path) -> None:
         path.write_text(f"[probe]\n{text}\n")
         with pytest.raises(SettingsError, match=refusal):
             load_settings(path)
+
+
+def test_key_custody_settings_round_trip_and_are_checked(tmp_path: Path) -> None:
+    from station.config.custody import CustodySettings
+
+    custody = CustodySettings(
+        mode="production", pkcs11_module=Path("/usr/lib/softhsm/libsofthsm2.so"),
+        ca_key="pkcs11:token=factory;object=ca", station_key="pkcs11:token=factory;object=station",
+        vault_key="pkcs11:token=factory;object=vault", pin_file=tmp_path / "pin", pin_credential="station-pin",
+    )  # fmt: skip
+    path = tmp_path / "station.toml"
+    save_settings(StationSettings(custody=custody), path)
+    loaded = load_settings(path).custody
+    assert loaded == custody and loaded.production and loaded.uses_token
+    assert load_settings(tmp_path / "none.toml").custody == CustodySettings()
+    assert not CustodySettings().production and not CustodySettings().uses_token
+    for line, complaint in (
+        ('[custody]\nmode = "testing"\n', "must be one of development, production"),
+        ('[custody]\nca_key = "/data/ca-key.pem"\n', "must be a PKCS#11 URI"),
+        ('[custody]\npin = "1234"\n', "pin"),
+    ):
+        path.write_text(line, encoding="utf-8")
+        with pytest.raises(SettingsError, match=complaint):
+            load_settings(path)
