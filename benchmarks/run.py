@@ -47,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hsm_signing import signing_costs
 from line import BenchLine, bench_line, median, print_table, write_results
 
 from station.domain.identity import Serial
@@ -146,7 +147,14 @@ def bench_cycle(quick: bool) -> dict[str, Any]:
          "met"],
         rows,
     )  # fmt: skip
-    return {"benchmark": "cycle", "rows": data}
+    signing = signing_costs(20 if quick else 200)
+    if signing is None:
+        print("\ncertificate signing in a token: SoftHSM2 is not installed (apt-get install softhsm2)")
+    else:
+        print(f"\ndevice certificate per unit (median of {signing['units']}): file CA "
+              f"{signing['file_ca_s'] * 1000:.2f} ms, CA key in SoftHSM2 {signing['token_ca_s'] * 1000:.2f} ms: "
+              f"the token adds {signing['added_s'] * 1000:.2f} ms per unit (goal < 20 ms)")
+    return {"benchmark": "cycle", "rows": data, "certificate_signing": signing}
 
 
 def _programmed_nothing(line: BenchLine, outcome: Any) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from station.domain.text import EscapingFormatter
 from station.drivers.slots import HardwareSlots
 from station.flow.ports import DevelopmentUnitRegistry, Journal
 from station.flow.watchdog import Watchdog
+from station.operations.custody import KeyCustody, StationSigner
 from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
@@ -34,7 +36,7 @@ from station.operations.slots import SlotProvider
 from station.operations.station import DemoOptions, Station, StationOptions
 from station.operations.supervision import Supervision
 from station.operations.units import Units
-from station.security.station_key import StationKey, load_or_create_station_key, load_station_key
+from station.security.station_key import StationKey, StationPublicKey, load_station_key
 from station.store import Database, open_database, sqlite_file
 from station.store.database import UPGRADE_HINT
 
@@ -46,8 +48,12 @@ SIMULATED_PROBE_PREFIX = "sim:"
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``station`` command."""
     from station.cli import run
+    from station.cli.passphrase import interactive
 
-    return run(argv, CompositionRoot())
+    root = CompositionRoot()
+    if interactive():  # a person at a terminal can give a token's PIN (never an argument or variable)
+        root.pin_prompt = getpass.getpass
+    return run(argv, root)
 
 
 def configure_logging(paths: StationPaths, *, verbose: bool = False) -> Path:
@@ -148,7 +154,37 @@ class CompositionRoot:
             raise
         return database
 
-    def station_key(self, options: StationOptions) -> StationKey:
+    # Asks a person at a terminal for a token's PIN, when the settings name no PIN file or
+    # credential; None (a window, a service): such a station needs one of those.
+    pin_prompt: Callable[[str], str] | None = None
+
+    def __init__(self) -> None:
+        self._opened: list[KeyCustody] = []  # token sessions a command's key needs until it ends
+
+    def custody(self, options: StationOptions) -> KeyCustody:
+        """Where this station's keys live (its settings' ``[custody]``)."""
+        settings = load_settings(options.settings_path or default_settings_path(self.paths(options).data_dir))
+        return KeyCustody(settings.custody, self.paths(options), self.pin_prompt)
+
+    def station_key(self, options: StationOptions) -> StationSigner:
+        custody = self.custody(options)
+        if custody.settings.station_key is not None:
+            self._opened.append(custody)  # its token session lives until release()
+            return custody.station_signer()
+        return self._station_key_file(options)
+
+    def release(self) -> None:
+        for custody in self._opened:
+            custody.close()
+        self._opened.clear()
+
+    def station_public_key(self, options: StationOptions) -> StationPublicKey:
+        custody = self.custody(options)
+        if custody.settings.station_key is not None:
+            return custody.station_public_key()
+        return self._station_key_file(options).public_key
+
+    def _station_key_file(self, options: StationOptions) -> StationKey:
         paths = self.paths(options)
         path = paths.station_key_path
         if not path.exists():
@@ -193,7 +229,12 @@ class CompositionRoot:
         database = open_database(paths.db_url)
         try:
             database.check_schema()
-            station_key = load_or_create_station_key(paths.station_key_path)
+            custody = KeyCustody(settings.custody, paths, self.pin_prompt)
+            try:
+                station_key = custody.station_signer()
+            except BaseException:
+                custody.close()
+                raise
         except BaseException:
             database.dispose()
             raise
@@ -205,7 +246,7 @@ class CompositionRoot:
         people = People(database.registry, audit, settings.access)
         ownership = Ownership(ProcessIdentity.current(), settings.recovery.owner_lease)
         production = Production(database, journal, paths, audit, development_registry=development_registry,
-                                ownership=ownership, watchdog=Watchdog.shared())  # fmt: skip
+                                ownership=ownership, watchdog=Watchdog.shared(), custody=custody)  # fmt: skip
         selftests = SelfTests(database, production, slot_provider, station=name, shifts=settings.shift,
                               watchdog=Watchdog.shared())  # fmt: skip
         station = Station(
@@ -224,7 +265,9 @@ class CompositionRoot:
             supervision=Supervision(database, people, audit, selftests, station=name),
             selftests=selftests,
             development_registry=development_registry,
+            custody=custody,
         )
+        station.on_close.append(custody.close)
         heartbeat = Heartbeat(
             lambda: database.attempts.heartbeat(ownership.owner(name, "")),
             settings.recovery.owner_lease_seconds / 3,

@@ -30,7 +30,7 @@ EXIT_USAGE = 2
 
 # Modules under station.cli that add subcommands, in the order `station --help` lists them.
 COMMAND_MODULES = (
-    "provision", "selftest", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens",
+    "provision", "selftest", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens", "status",
 )  # fmt: skip
 
 
@@ -104,3 +104,5 @@ def run(argv: Sequence[str] | None, root: StationFactory) -> int:
         if json_wanted(arguments):
             print_json_error("INTERRUPTED", "stopped by the user (Ctrl-C)")
         return 130
+    finally:
+        root.release()

@@ -136,7 +136,7 @@ def _audit_verifier(arguments: argparse.Namespace, root: StationFactory) -> Audi
     """The public key given with --public-key, else the public half of the station's own key."""
     path: Path | None = arguments.public_key
     if path is None:
-        return root.station_key(station_options(arguments)).public_key
+        return root.station_public_key(station_options(arguments))
     try:
         return StationPublicKey.from_pem(path.read_bytes())
     except OSError as error:

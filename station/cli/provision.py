@@ -190,8 +190,9 @@ def station_for_one_slot(
 
 def _open_ca(station: Station, actor: str) -> None:
     if station.production.recipe is None:
-        raise ConfigurationError(station.production.recipe_problem or "the recipe could not be loaded")
-    station.production.open_ca(obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA"), actor)
+        raise station.production.recipe_refusal or ConfigurationError(
+            station.production.recipe_problem or "the recipe could not be loaded")
+    station.production.open_ca(lambda: obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "factory CA"), actor)
 
 
 def _print_outcome(arguments: argparse.Namespace, outcome: AttemptOutcome) -> int:
@@ -206,7 +207,7 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
     with station_for_one_slot(root, arguments, arguments.probe, arguments.console) as (station, slot):
         operator = arguments.operator
         _open_ca(station, operator)
-        station.production.unlock_vault(obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"),
+        station.production.unlock_vault(lambda: obtain_passphrase(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "token vault"),
                                         operator)  # fmt: skip
         if arguments.work_order:
             station.units.work_order = arguments.work_order

@@ -272,7 +272,7 @@ def print_yield_table(figures: YieldReport, wanted: AttemptFilter, out: TextIO |
 def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     from station.reports.filters import local_time
     from station.reports.signing import verify_export
-    from station.security.station_key import StationPublicKey, load_station_key
+    from station.security.station_key import StationPublicKey
 
     path: Path = arguments.file
     trusted: StationPublicKey | None = None
@@ -285,14 +285,12 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
                                   f"{error.strerror or error}") from None
         source = f"the trusted key {arguments.public_key}"
     else:
-        key_path = _paths(arguments, root).station_key_path
-        if key_path.exists():
-            try:
-                trusted = load_station_key(key_path).public_key
-                source = "this station's key"
-            except StationKeyError as error:
-                print(f"note: this station's key is not usable ({error}); checking with the manifest's key only",
-                      file=sys.stderr)
+        try:
+            trusted = root.station_public_key(station_options(arguments))
+            source = "this station's key"
+        except StationKeyError as error:
+            print(f"note: this station's key is not usable ({error}); checking with the manifest's key only",
+                  file=sys.stderr)
     outcome = verify_export(path, trusted_key=trusted)
     manifest = outcome.manifest
     chain = _chain_head_check(arguments, root, manifest) if outcome.ok else None
@@ -374,7 +372,7 @@ def _chain_head_check(arguments: argparse.Namespace, root: StationFactory, manif
 
 
 def _public_key(arguments: argparse.Namespace, root: StationFactory) -> int:
-    key = root.station_key(station_options(arguments))
+    key = root.station_public_key(station_options(arguments))
     pem = key.public_key_pem()
     if arguments.out is not None:
         arguments.out.write_text(pem, encoding="ascii")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,8 @@ def _import(arguments: argparse.Namespace, root: StationFactory) -> int:
     station = root.open_station(station_options(arguments))
     try:
         production = station.production
-        passphrase = obtain_passphrase(
-            VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "vault", confirm=not production.vault_initialized()
-        )
+        confirm = not production.vault_initialized()
+        passphrase = partial(obtain_passphrase, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, "vault", confirm=confirm)
         summary = production.import_tokens(
             lines, arguments.product, arguments.use_limit, passphrase, f"cli:{getpass.getuser()}"
         )

@@ -15,7 +15,7 @@ window runs them off its event loop. Every change is audited under the actor who
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from station.config.paths import StationPaths
@@ -34,9 +34,12 @@ from station.domain.scan import parse_scan
 from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegistry, Journal
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
+from station.operations.custody import KeyCustody
+from station.operations.recipe_signing import RecipeTrust, with_signature
 from station.operations.recipes import check_recipe
 from station.operations.slots import SlotFilter
 from station.security.ca import ca_paths, init_ca, load_ca
+from station.security.certificates import CertificateAuthority
 from station.security.issuer import FactoryCredentialIssuer
 from station.security.vault import ImportSummary, TokenVault, UnlockedVault
 from station.store import Database
@@ -55,8 +58,11 @@ class Production:
         development_registry: DevelopmentUnitRegistry | None,
         ownership: AttemptOwnership | None,
         watchdog: Watchdog,
+        custody: KeyCustody | None = None,
     ) -> None:
         self._database = database
+        # Where the CA key and the vault's secret live; None: files and passphrases (tests' stations).
+        self.custody = custody
         self._journal = journal
         self._paths = paths
         self._audit = audit
@@ -66,6 +72,7 @@ class Production:
         self._lock = threading.Lock()
         self.recipe: Recipe | None = None
         self.recipe_problem: str | None = None
+        self.recipe_refusal: StationError | None = None  # why the configured recipe was refused, as raised
         self._slot_recipes: dict[str, Recipe] = {}
         self._slot_problems: dict[str, str] = {}
         self._bases: dict[str, UnitProvisioner] = {}  # by recipe content hash, once the CA is open
@@ -174,10 +181,25 @@ class Production:
     # ---- the recipe -----------------------------------------------------------------------------
 
     def load_recipe(self, path: Path) -> Recipe:
-        """Check a recipe (images against their pinned hashes, credentials) and record its exact text."""
+        """Check a recipe (images against their pinned hashes, credentials, its signature: in
+        production only a signed, approved one) and record its exact text with its signature."""
         recipe = check_recipe(path).recipe
-        self._database.registry.record_recipe(recipe.source_text, recipe.product, sha256=recipe.content_hash)
+        signature = RecipeTrust(self._database).admit(recipe, production=self.signed_recipes_only).record()
+        self._database.registry.record_recipe(recipe.source_text, recipe.product, sha256=recipe.content_hash,
+                                              signature=signature)  # fmt: skip
         return recipe
+
+    @property
+    def signed_recipes_only(self) -> bool:
+        """A station in production (``[custody] mode``) runs only signed, approved recipes."""
+        return self.custody is not None and self.custody.settings.production
+
+    def check_recipe_file(self, path: Path) -> str:
+        """What the engineer reads before choosing a recipe: the check, and its signature as this
+        station sees it (refused as loading it would refuse it); records nothing."""
+        checked = check_recipe(path)
+        return with_signature(checked, RecipeTrust(self._database).admit(checked.recipe,
+                                                                         production=self.signed_recipes_only))
 
     def use_recipe(self, path: Path, actor: str | None) -> Recipe:
         """Make ``path`` the station's recipe; the CA must be opened again for it. A person's
@@ -189,10 +211,11 @@ class Production:
             self._audit.append_audit(actor, "recipe.select", f"recipe {path} sha256 {recipe.content_hash}")
         return recipe
 
-    def refuse_recipe(self, problem: str) -> None:
+    def refuse_recipe(self, problem: str, error: StationError | None = None) -> None:
         """The configured recipe did not load: no recipe, and the reason for the engineer."""
         with self._lock:
             self.recipe, self.recipe_problem, self._bases = None, problem, {}
+            self.recipe_refusal = error
 
     def use_slot_recipes(self, slot_recipes: dict[str, Path]) -> None:
         """The slots' own recipes (slot name -> recipe file), each checked and recorded like the
@@ -219,13 +242,16 @@ class Production:
     def ca_exists(self) -> bool:
         return ca_paths(self._paths.ca_dir)[0].exists()
 
-    def open_ca(self, passphrase: str, actor: str) -> bool:
+    def open_ca(self, passphrase: Secret, actor: str) -> bool:
         """Open the CA for every recipe in use (slow: the key is decrypted); False when the
         recipes changed meanwhile and this CA session belongs to the old ones."""
         recipes = self.recipes_in_use()
         if not recipes:
             raise NoRecipeError("choose a recipe first")
-        ca = load_ca(self._paths.ca_dir, passphrase)
+        if self.custody is None:
+            ca: CertificateAuthority = load_ca(self._paths.ca_dir, _given(passphrase))
+        else:  # a token CA asks for the token's PIN instead, and never falls back to a key file
+            ca = self.custody.open_ca(lambda: _given(passphrase))
         bases = {recipe.content_hash: self._base_for(recipe, FactoryCredentialIssuer(ca, recipe.credentials))
                  for recipe in recipes}  # fmt: skip
         with self._lock:
@@ -246,11 +272,24 @@ class Production:
         init_ca(self._paths.ca_dir, passphrase, common_name)
         self._audit.append_audit(actor, "ca.init", f"factory CA {common_name!r} created in {self._paths.ca_dir}")
 
+    def ca_in_token(self) -> bool:
+        """The CA key lives in a token: opening it asks for the token's PIN, not a passphrase."""
+        return self.custody is not None and self.custody.ca_in_token()
+
+    def vault_in_token(self) -> bool:
+        """The vault opens with the token (its wrapped data key), not with a passphrase."""
+        return self.custody is not None and self.custody.vault_in_token
+
+    def _vault_secret(self, passphrase: Secret) -> str:
+        if self.custody is None:
+            return _given(passphrase)
+        return self.custody.vault_secret(lambda: _given(passphrase))
+
     # ---- the token vault ----------------------------------------------------------------------------
 
-    def unlock_vault(self, passphrase: str, actor: str) -> None:
+    def unlock_vault(self, passphrase: Secret, actor: str) -> None:
         try:
-            vault = TokenVault(self._database.tokens).unlocked(passphrase)
+            vault = TokenVault(self._database.tokens).unlocked(self._vault_secret(passphrase))
         except StationError as error:
             self._audit.append_audit(actor, "vault.unlock-refused", f"[{error.code}] {error}")
             raise
@@ -266,16 +305,25 @@ class Production:
         return TokenVault(self._database.tokens).is_initialized
 
     def import_tokens(
-        self, lines: list[str], product: str, use_limit: int | None, passphrase: str, actor: str
+        self, lines: list[str], product: str, use_limit: int | None, passphrase: Secret, actor: str
     ) -> ImportSummary:
         """Seal tokens (one per line of a token file) into the vault; their text is never kept or shown."""
-        summary = TokenVault(self._database.tokens).import_tokens(passphrase, product, lines, use_limit)
+        secret = self._vault_secret(passphrase)
+        summary = TokenVault(self._database.tokens).import_tokens(secret, product, lines, use_limit)
         limit = f", use limit {use_limit}" if use_limit else ""
         self._audit.append_audit(
             actor, "tokens.import",
             f"{summary.product}: {summary.added} new token(s), {summary.duplicates} duplicate(s){limit}",
         )  # fmt: skip
         return summary
+
+
+# A passphrase, or how to ask for one: asked only when the key it opens is not in a token.
+Secret = str | Callable[[], str]
+
+
+def _given(secret: Secret) -> str:
+    return secret if isinstance(secret, str) else secret()
 
 
 def read_token_file(path: Path) -> list[str]:

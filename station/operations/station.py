@@ -24,12 +24,13 @@ from station.domain.errors import ConfigurationError, StationError
 from station.domain.recipe import CredentialPlan
 from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
 from station.operations.counters import ShiftCounters
+from station.operations.custody import KeyCustody, StationSigner
 from station.operations.people import People
 from station.operations.production import Production
 from station.operations.selftests import SelfTests
 from station.operations.supervision import Supervision
 from station.operations.units import Units
-from station.security.station_key import StationKey
+from station.security.station_key import StationPublicKey
 from station.sim.demo import DEMO_PRODUCTS, DemoEnvironment
 from station.sim.demo_slots import DemoUnits
 from station.store import Database
@@ -66,7 +67,7 @@ class Station:
     settings: StationSettings
     settings_path: Path | None
     database: Database
-    station_key: StationKey
+    station_key: StationSigner
     journal: Journal
     audit: AuditTrail
     people: People
@@ -76,6 +77,7 @@ class Station:
     selftests: SelfTests
     development_registry: DevelopmentUnitRegistry | None
     training: Training | None = None
+    custody: KeyCustody | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
     closed: bool = False
 
@@ -117,7 +119,7 @@ class Station:
                 self.production.use_recipe(path, actor=None)
             except StationError as error:
                 LOG.warning("configured recipe %s refused: %s", path, error)
-                self.production.refuse_recipe(str(error))
+                self.production.refuse_recipe(str(error), error)
         self.production.use_slot_recipes(
             {slot.name: slot.recipe for slot in self.settings.slots if slot.recipe is not None}
         )
@@ -195,8 +197,20 @@ class StationFactory(Protocol):
         Never creates one: a database that does not exist is an error saying where it was looked for."""
         ...
 
-    def station_key(self, options: StationOptions) -> StationKey:
-        """The station's own key, for a command that signs or verifies; never creates one."""
+    def station_key(self, options: StationOptions) -> StationSigner:
+        """The station's own key, for a command that signs; never creates one."""
+        ...
+
+    def custody(self, options: StationOptions) -> KeyCustody:
+        """Where the station's keys live, from its settings (opens nothing yet)."""
+        ...
+
+    def release(self) -> None:
+        """Let go of what the keys given to a command held (a token's session)."""
+        ...
+
+    def station_public_key(self, options: StationOptions) -> StationPublicKey:
+        """The public half of the station's key, for a command that verifies: never a PIN."""
         ...
 
     def open_station(

@@ -1,11 +1,13 @@
-"""Signed exports: a manifest beside every export file, and a detached Ed25519 signature of it.
+"""Signed exports: a manifest beside every export file, and a detached signature of it.
 
 For an export ``FILE`` the station writes::
 
     FILE                  the export (CSV, NDJSON or PDF), unchanged by signing
     FILE.manifest.json    format, filter, row count, size and SHA-256 of FILE, created time
                           (UTC), station, and the station's public key (PEM and fingerprint)
-    FILE.sig              the raw 64-byte Ed25519 signature of the manifest's exact bytes
+    FILE.sig              the signature of the manifest's exact bytes: raw 64-byte Ed25519 (a key
+                          file), or DER ECDSA over SHA-256 (a token key without Ed25519; the
+                          manifest's ``signature_algorithm`` says which)
 
 The signature covers the manifest, and the manifest pins the file's hash, so one changed
 byte anywhere breaks verification. Anyone can check it without the station:
@@ -147,6 +149,9 @@ def build_manifest(
         "station": station,
         "public_key_fingerprint": signer.public_key_fingerprint,
         "public_key_pem": signer.public_key_pem(),
+        # ed25519 (a key file), or ecdsa-p256-sha256 for a token without Ed25519: the public key
+        # says it too; this tells a person which openssl command checks the signature.
+        "signature_algorithm": StationPublicKey.from_pem(signer.public_key_pem()).algorithm.value,
     }
     if extra:
         document.update(extra)
@@ -202,6 +207,10 @@ def verify_export(path: Path, *, trusted_key: StationPublicKey | None = None) ->
     else:
         key_fingerprint = manifest_key.public_key_fingerprint
         verifier = manifest_key
+        named = manifest.get("signature_algorithm", manifest_key.algorithm.value)  # absent before token keys
+        if named != manifest_key.algorithm.value:
+            findings.append(Finding(Problem.MANIFEST_UNREADABLE,
+                                    f"the manifest says {named}, its public key is {manifest_key.algorithm.value}"))
         if manifest.get("public_key_fingerprint") != key_fingerprint:
             findings.append(Finding(Problem.MANIFEST_UNREADABLE,
                                     "the manifest's key fingerprint does not match its public key"))
