@@ -205,4 +205,3 @@ def _key_uri(text: str, setting: str) -> Pkcs11Uri:
     if uri.object is None:
         raise KeyStoreError(f"[custody] {setting} names no key: add ;object=LABEL to {uri.token_description()}")
     return uri
-
