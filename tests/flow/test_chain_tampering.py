@@ -41,7 +41,7 @@ class Pristine:
         source.close()
         target.close()
         self.head = database.head_file.path
-        self.public_key = line.station.station_key.public_key
+        self.public_key = line.station.station_key
         self.cases = 0
 
     def copy(self) -> Path:

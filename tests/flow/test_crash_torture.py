@@ -185,7 +185,7 @@ def test_two_hundred_kills_leave_every_record_true(line: Line) -> None:
     [reconciliation] = reconcile_work_orders(store, ["WO-1001"])
     assert reconciliation.reconciled, reconciliation.mismatches
     assert reconciliation.units_passed == len(finished) and reconciliation.activations == len(finished)
-    report = store.verify_chain(line.station.station_key.public_key)
+    report = store.verify_chain(line.station.station_key)
     assert report.ok, (report.chain, report.findings)
     print(f"{kills} kills ({kills_by_point}), {len(finished)} units passed, "
           f"{report.chain.entries_checked} chain entries, {time.monotonic() - started:.0f} s")

@@ -59,4 +59,4 @@ def test_the_cli_prints_no_pass_until_the_pass_is_committed(
         uses = connection.execute(text("SELECT attempt_id, state FROM token_uses")).all()
     assert [tuple(use) for use in uses] == [(open_attempt.id, "used")]
     assert unit.reload().protected and unit.info.activated_product == "ACME-TOASTER"
-    assert database.verify_chain(line.station.station_key.public_key).ok
+    assert database.verify_chain(line.station.station_key).ok

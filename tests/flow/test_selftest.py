@@ -62,7 +62,7 @@ def clear_a_byte(unit: SimUnit, start: int, length: int) -> int:
 
 
 def chain_ok(line: Line) -> bool:
-    report = line.station.database.verify_chain(line.station.station_key.public_key)
+    report = line.station.database.verify_chain(line.station.station_key)
     return report.ok
 
 
