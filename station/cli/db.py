@@ -14,6 +14,7 @@ from typing import Any
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.domain.errors import StationKeyError
+from station.domain.records import ChainReport
 from station.domain.text import escape_text
 from station.domain.vault_and_signing import AuditVerifier
 from station.operations.station import StationFactory
@@ -100,26 +101,38 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
         report = database.verify_chain(verifier)
     finally:
         database.dispose()
-    chain = report.chain
     if json_wanted(arguments):
-        print_document({
-            "ok": report.ok,
-            "entries_checked": chain.entries_checked,
-            "head": chain.last_hash,
-            "records_checked": report.records_checked,
-            "head_note": report.head_note,
-            "chain_problem": None if chain.ok else {"sequence": chain.bad_sequence, "problem": chain.problem,
-                                                    "explanation": chain.explanation},
-            "finding_count": report.finding_count,
-            "findings": [{"sequence": finding.sequence, "problem": finding.problem,
-                          "explanation": finding.explanation} for finding in report.findings],
-        })  # fmt: skip
-        return EXIT_OK if report.ok else EXIT_AUDIT_BAD
+        print_document(chain_report_document(report))
+    else:
+        print_chain_report(report)
+    return EXIT_OK if report.ok else EXIT_AUDIT_BAD
+
+
+def chain_report_document(report: ChainReport) -> dict[str, Any]:
+    """What ``db verify --json`` prints (``station restore`` ends with the same check)."""
+    chain = report.chain
+    return {
+        "ok": report.ok,
+        "entries_checked": chain.entries_checked,
+        "head": chain.last_hash,
+        "records_checked": report.records_checked,
+        "head_note": report.head_note,
+        "chain_problem": None if chain.ok else {"sequence": chain.bad_sequence, "problem": chain.problem,
+                                                "explanation": chain.explanation},
+        "finding_count": report.finding_count,
+        "findings": [{"sequence": finding.sequence, "problem": finding.problem,
+                      "explanation": finding.explanation} for finding in report.findings],
+    }  # fmt: skip
+
+
+def print_chain_report(report: ChainReport) -> None:
+    """What ``db verify`` prints: one line when the chain is OK, else each problem."""
+    chain = report.chain
     if report.ok:
         head = f", head {chain.last_hash}" if chain.last_hash else ""
         print(f"chain OK: {chain.entries_checked} entries verified{head}; "
               f"{report.records_checked} records match their entries; {report.head_note}")
-        return EXIT_OK
+        return
     problems = report.finding_count + (0 if chain.ok else 1)
     print(f"chain BAD: {problems} {'problem' if problems == 1 else 'problems'}; {report.head_note}")
     if not chain.ok:
@@ -129,7 +142,6 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
         print(f"  {finding.problem}: {escape_text(finding.explanation)}")
     if report.finding_count > len(report.findings):
         print(f"  ... and {report.finding_count - len(report.findings)} more")
-    return EXIT_AUDIT_BAD
 
 
 def _audit_verifier(arguments: argparse.Namespace, root: StationFactory) -> AuditVerifier:

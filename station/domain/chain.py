@@ -74,6 +74,14 @@ def describe_change(table: str, row_id: int, operation: str, values: Mapping[str
     if table == "selftests":
         return (f"selftest.{operation}", f"self-test {row_id} of unit {get('unit_id')} at station "
                 f"{get('station_id')}: {get('result')}")
+    if table == "person_keys":
+        revoked = " (revoked)" if get("revoked_at") else ""
+        return (f"person-key.{operation}", f"signing key {get('fingerprint')} of operator {get('operator_id')}: "
+                f"{get('algorithm')}, {get('location')}{revoked}")
+    if table == "recipe_signatures":
+        approved = f", approved by {get('approver')}" if get("approver") else ""
+        return (f"recipe-signature.{operation}", f"recipe {get('recipe_id')} signed by {get('signer')} "
+                f"(key {get('signer_key')}){approved}")
     return f"{table}.{operation}", f"{table} {row_id}"
 
 

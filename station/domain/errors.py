@@ -307,6 +307,70 @@ class PassphraseError(ConfigurationError):
     code = "PASSPHRASE"
 
 
+class BackupError(StationError):
+    """A backup cannot be made, or an archive cannot be restored: damaged or cut short, a wrong
+    passphrase or token key, a target that is not empty. Messages never hold the passphrase."""
+
+    code = "BACKUP"
+    needs_person = True
+
+
+# ---- Signed, approved recipes (station.operations.recipe_signing) ---------------------------------
+
+
+class SigningKeyError(ConfigurationError):
+    """A person's signing key cannot be made, read or registered (wrong passphrase, a key file
+    others may read, a key registered already). Messages name files and fingerprints only."""
+
+    code = "SIGNING_KEY"
+
+
+class RecipeSignatureError(ConfigurationError):
+    """A recipe's signature document is unreadable, or the recipe cannot be signed or approved
+    as asked. Every refusal of a signed recipe is one of this class's family; the recipe is not
+    run (nothing is touched)."""
+
+    code = "RECIPE_SIGNATURE"
+    needs_person = True
+
+
+class RecipeUnsignedError(RecipeSignatureError):
+    """The recipe has no signature: a station in production runs only signed recipes."""
+
+    code = "RECIPE_UNSIGNED"
+
+
+class RecipeSignerError(RecipeSignatureError):
+    """The signer (or approver) is not someone this station trusts for it: unknown here, not an
+    engineer (approver: not a supervisor or engineer), or the key is not theirs or revoked."""
+
+    code = "RECIPE_SIGNER"
+
+
+class RecipeSignatureInvalidError(RecipeSignatureError):
+    """A signature in the document does not verify over what the document says was signed."""
+
+    code = "RECIPE_SIGNATURE_INVALID"
+
+
+class RecipeChangedError(RecipeSignatureError):
+    """The recipe, or a file it makes the station use, differs from what was signed."""
+
+    code = "RECIPE_CHANGED"
+
+
+class RecipeApprovalMissingError(RecipeSignatureError):
+    """The recipe asks for two people ([approval] required = 2) and no second person approved it."""
+
+    code = "RECIPE_APPROVAL_MISSING"
+
+
+class RecipeSelfApprovalError(RecipeSignatureError):
+    """The approval is by the person (or with the key) that signed: two people means two people."""
+
+    code = "RECIPE_SELF_APPROVAL"
+
+
 # ---- The golden-unit self-test ------------------------------------------------------------------
 
 

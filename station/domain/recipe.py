@@ -377,6 +377,9 @@ class Recipe:
     instructions: tuple[StepInstruction, ...] = ()
     selftest: SelfTestSettings = field(default_factory=SelfTestSettings)
     pack: DevicePack | None = None  # the CMSIS pack the target comes from; None: a pyOCD built-in
+    # People whose signatures a station in production needs ([approval] required): 1, the
+    # engineer who signs; 2, and a second person who approves (station.domain.recipe_signature).
+    signatures_required: int = 1
 
     @property
     def image_hashes(self) -> tuple[str, ...]:

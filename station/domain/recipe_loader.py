@@ -74,6 +74,10 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
                        self-test on a golden unit passed), valid_for ("shift", the default: the
                        current shift of the station settings' [shift]; or a duration such as
                        "8h", "90m", "1h30m"); see ``station.domain.selftest``
+    [approval]         optional: required = 1 (default: an engineer of the station signs the
+                       recipe) or 2 (and a second person, a supervisor or another engineer,
+                       approves it); checked where a station in production loads the recipe,
+                       see ``station.domain.recipe_signature``
 """
 
 from __future__ import annotations
@@ -118,6 +122,7 @@ from station.domain.recipe_sections import (
     read_serial_rule,
     read_steps,
 )
+from station.domain.recipe_signature import read_approval
 from station.domain.strict_toml import Problems, StrictTable, toml_key
 
 _TARGET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{1,63}$")
@@ -126,7 +131,7 @@ _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf"
 _TOP_LEVEL_KEYS: Final = (
     "schema", "product", "description", "target", "firmware_version", "pack", "pack_sha256", "flash", "regions",
     "images", "serial", "credentials", "lock", "console", "activation", "steps", "binding", "instructions",
-    "selftest",
+    "selftest", "approval",
 )  # fmt: skip
 
 
@@ -195,11 +200,13 @@ class _RecipeLoader:
         binding = problems.read(lambda: read_binding(top))
         instructions = problems.read(lambda: read_instructions(top, self.base))
         selftest = problems.read(lambda: read_selftest(top))
+        signatures_required = problems.read(lambda: read_approval(top))
         problems.raise_found(RecipeProblemsError)
         assert product is not None and description is not None and target is not None  # no problem: all read
         assert firmware_version is not None and credentials is not None and flash is not None
         assert images is not None and serial_rule is not None and lock is not None and console is not None
         assert activation is not None and steps is not None and instructions is not None and selftest is not None
+        assert signatures_required is not None
         return Recipe(
             path=self.path,
             content_hash=content_hash,
@@ -220,6 +227,7 @@ class _RecipeLoader:
             instructions=instructions,
             selftest=selftest,
             pack=pack,
+            signatures_required=signatures_required,
         )
 
     @staticmethod

@@ -241,13 +241,49 @@ class WorkOrderRecord:
 
 
 @dataclass(frozen=True)
+class PersonKeyRecord:
+    """A person's registered signing key (public half only): recipes they sign or approve are
+    checked against it. ``location`` says where the private half lives (a file, a token URI)."""
+
+    person: str
+    fingerprint: str  # SHA-256 of the SubjectPublicKeyInfo DER
+    algorithm: str
+    public_key_pem: str = field(repr=False)
+    location: str
+    registered_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class RecipeSignatureRecord:
+    """Who signed (and approved) a recipe, recorded with it: the detached signature document
+    (``station.domain.recipe_signature``) as it was, and its facts for reading without parsing."""
+
+    recipe_sha256: str
+    signer: str
+    signer_role: str
+    signer_key: str  # the signer's public-key fingerprint
+    approver: str | None
+    approver_role: str | None
+    approver_key: str | None
+    document: str = field(repr=False)
+    recorded_at: datetime | None = None  # None until the store holds it
+
+
+@dataclass(frozen=True)
 class RecipeRecord:
-    """A recipe exactly as used: its TOML text and the SHA-256 of that text."""
+    """A recipe exactly as used: its TOML text and the SHA-256 of that text, and every signature
+    document recorded with it (oldest first; none for an unsigned recipe)."""
 
     sha256: str
     product: str
     content: str = field(repr=False)
     recorded_at: datetime
+    signatures: tuple[RecipeSignatureRecord, ...] = ()
 
 
 @dataclass(frozen=True)

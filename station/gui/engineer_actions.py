@@ -17,7 +17,6 @@ from station.config.settings import SlotSettings
 from station.gui.slot_states import ActionResult
 from station.operations.people import ENGINEER
 from station.operations.production import read_token_file
-from station.operations.recipes import check_recipe
 
 if TYPE_CHECKING:
     from station.gui.line import StationLine
@@ -30,8 +29,9 @@ class EngineerActions:
         self._line = line
 
     def check_recipe_file(self, path: Path) -> str:
-        """The recipe check an engineer reads before choosing a recipe (changes nothing)."""
-        return check_recipe(path).description
+        """The recipe check an engineer reads before choosing a recipe, with its signature as this
+        station sees it (changes nothing)."""
+        return self._line.station.production.check_recipe_file(path)
 
     def select_recipe(self, path: Path) -> None:
         line = self._line

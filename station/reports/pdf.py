@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from reportlab.platypus import (
 )
 
 from station.domain.languages import ENGLISH
-from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult
+from station.domain.records import AttemptFilter, AttemptRecord, AttemptResult, RecipeSignatureRecord
 from station.domain.text import escape_text
 from station.reports.charts import cycle_time_chart, pareto_chart
 from station.reports.filters import describe_filter, human_duration, local_time, utc_time
@@ -71,6 +71,8 @@ class PdfContext:
     created_at: datetime
     zone: tzinfo | None = None  # local time zone for display; None: this computer's
     language: str = ENGLISH  # en, es or zh_CN (station.domain.languages)
+    # Who signed and approved each recipe of the report (by recipe hash): the cover lists them.
+    recipe_signatures: Mapping[str, tuple[RecipeSignatureRecord, ...]] = field(default_factory=dict)
 
 
 def write_pdf(
@@ -226,7 +228,8 @@ def _cover(summary: ReportSummary, context: PdfContext, styles: _Styles, table_l
     ], styles, _KEY_VALUE_WIDTHS))
     story.append(Paragraph(_escape(texts("heading.hashes")), styles.heading))
     story.append(_key_value_table([
-        (texts("label.recipes"), _hash_list(inventory.recipe_hashes, inventory.recipe_hashes_more, styles)),
+        (texts("label.recipes"), _recipe_list(inventory.recipe_hashes, inventory.recipe_hashes_more,
+                                              context.recipe_signatures, styles)),
         (texts("label.images"), _hash_list(inventory.image_hashes, inventory.image_hashes_more, styles)),
     ], styles, _KEY_VALUE_WIDTHS))
     story.append(Paragraph(_escape(texts("heading.signature")), styles.heading))
@@ -234,6 +237,30 @@ def _cover(summary: ReportSummary, context: PdfContext, styles: _Styles, table_l
     story.append(Paragraph(_escape(context.key_fingerprint), styles.mono))
     story.append(Paragraph(_escape(texts("signature.check")), styles.small))
     return story
+
+
+def _recipe_list(
+    hashes: tuple[str, ...], more: int, signatures: Mapping[str, tuple[RecipeSignatureRecord, ...]], styles: _Styles
+) -> Paragraph:
+    """Each recipe's hash, and under it who signed and approved it with which key (or "not signed")."""
+    texts, lines = styles.texts, []
+    for sha256 in hashes:
+        lines.append(_escape(sha256))
+        for signature in signatures.get(sha256, ()) or (None,):
+            if signature is None:
+                lines.append("&nbsp;&nbsp;" + _escape(texts("recipe.unsigned")))
+                continue
+            lines.append("&nbsp;&nbsp;" + _escape(texts("recipe.signed", person=signature.signer,
+                                                        role=signature.signer_role)))  # fmt: skip
+            lines.append("&nbsp;&nbsp;" + _escape(signature.signer_key))
+            if signature.approver is not None:
+                lines.append("&nbsp;&nbsp;" + _escape(texts("recipe.approved", person=signature.approver,
+                                                            role=signature.approver_role or "")))  # fmt: skip
+                lines.append("&nbsp;&nbsp;" + _escape(signature.approver_key or ""))
+    text = "<br/>".join(lines) or "—"
+    if more:
+        text += "<br/>" + _escape(texts("hashes.more", more=more))
+    return Paragraph(text, styles.mono)
 
 
 def _hash_list(hashes: tuple[str, ...], more: int, styles: _Styles) -> Paragraph:

@@ -194,8 +194,9 @@ def _write_pdf(
     planned = attempts + min(attempts, request.table_limit)
     stream = database.attempts.iter_attempts(request.wanted, with_transcripts=False,
                                              batch_size=min(1000, max(1, request.table_limit)))
+    signatures = database.recipe_trust.recipe_signatures(summary.inventory.recipe_hashes)
     context = PdfContext(wanted=request.wanted, station=station, key_fingerprint=signer.public_key_fingerprint,
-                         created_at=created_at, zone=zone, language=request.language)
+                         created_at=created_at, zone=zone, language=request.language, recipe_signatures=signatures)
 
     def on_row(listed: int) -> None:
         if listed % PROGRESS_EVERY == 0:

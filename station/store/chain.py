@@ -51,6 +51,8 @@ CHAINED_TABLES: dict[str, frozenset[str]] = {
     "token_uses": frozenset(),
     "golden_references": frozenset(),
     "selftests": frozenset(),
+    "person_keys": frozenset(),
+    "recipe_signatures": frozenset(),
 }
 
 

@@ -33,6 +33,7 @@ from station.store.chain_head import HeadFile
 from station.store.chain_verify import entry_hash_at, last_entry, verify_chain
 from station.store.credentials import CredentialRepository
 from station.store.inspections import InspectionRepository
+from station.store.recipe_trust import RecipeTrustRepository
 from station.store.registry import RegistryRepository
 from station.store.selftests import SelfTestRepository
 from station.store.session import WRITE_OPTION, Sessions, describe
@@ -71,6 +72,7 @@ class Database:
         self.credentials = CredentialRepository(self._sessions)
         self.tokens = SqlTokenRepository(self._sessions)
         self.selftests = SelfTestRepository(self._sessions)
+        self.recipe_trust = RecipeTrustRepository(self._sessions)  # people's signing keys, recipe signatures
 
     @property
     def url(self) -> str:
@@ -92,13 +94,7 @@ class Database:
     def keep_head_in(self, data_dir: Path) -> HeadFile:
         """Keep the chain's head in a file outside the database (``station.store.chain_head``):
         beside a SQLite file; in the station's data directory for a server database."""
-        parsed = self.engine.url
-        path = _sqlite_file(parsed)
-        if path is not None:
-            head_path = path.with_name(path.name + ".head.json")
-        else:
-            key = hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
-            head_path = data_dir / f"chain-head-{parsed.get_backend_name()}-{key}.json"
+        head_path = head_file_path(self.engine.url, data_dir)
         if self._sessions.head_file is not None:
             self._sessions.head_file.close()
         self._sessions.head_file = HeadFile(head_path, self.url)
@@ -118,19 +114,7 @@ class Database:
     def chain_head(self) -> ChainHead | None:
         """The newest entry of the chain now: what an export's manifest records."""
         with self.engine.connect() as connection:
-            last = last_entry(connection)
-            if last is None:
-                return None
-            row = connection.execute(
-                text("SELECT recorded_at, signature FROM audit_log WHERE sequence = :sequence"),
-                {"sequence": last[0]},
-            ).first()
-        signature = bytes(row[1]) if row is not None and isinstance(row[1], bytes | memoryview) else b""
-        moment = row[0] if row is not None and isinstance(row[0], datetime) else None
-        if moment is None and row is not None and isinstance(row[0], str):
-            moment = datetime.fromisoformat(row[0])
-        when = (moment or datetime.now(UTC))
-        return ChainHead(last[0], last[1], when if when.tzinfo else when.replace(tzinfo=UTC), signature)
+            return read_chain_head(connection)
 
     def entry_hash_at(self, sequence: int) -> str | None:
         """The hash of the entry at ``sequence``, if the chain has it: does it extend a head?"""
@@ -207,6 +191,34 @@ class Database:
     def _has_tables(self) -> bool:
         with self.engine.connect() as connection:
             return bool(inspect(connection).get_table_names())
+
+
+def head_file_path(url: str | URL, data_dir: Path) -> Path:
+    """Where the chain head file of the database at ``url`` lives: beside a SQLite file; in the
+    data directory for a server database (named after its URL, password hidden)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    path = _sqlite_file(parsed)
+    if path is not None:
+        return path.with_name(path.name + ".head.json")
+    key = hashlib.sha256(parsed.render_as_string(hide_password=True).encode("utf-8")).hexdigest()[:12]
+    return data_dir / f"chain-head-{parsed.get_backend_name()}-{key}.json"
+
+
+def read_chain_head(connection: Connection) -> ChainHead | None:
+    """The newest entry of the chain as ``connection`` sees it (a backup reads it in its snapshot)."""
+    last = last_entry(connection)
+    if last is None:
+        return None
+    row = connection.execute(
+        text("SELECT recorded_at, signature FROM audit_log WHERE sequence = :sequence"),
+        {"sequence": last[0]},
+    ).first()
+    signature = bytes(row[1]) if row is not None and isinstance(row[1], bytes | memoryview) else b""
+    moment = row[0] if row is not None and isinstance(row[0], datetime) else None
+    if moment is None and row is not None and isinstance(row[0], str):
+        moment = datetime.fromisoformat(row[0])
+    when = (moment or datetime.now(UTC))
+    return ChainHead(last[0], last[1], when if when.tzinfo else when.replace(tzinfo=UTC), signature)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -115,6 +115,42 @@ class Recipe(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PersonKey(Base):
+    """A person's signing key (public half only; migration 0009). Revoked keys stay, so that the
+    recipes they signed can still be told apart from recipes signed by no one."""
+
+    __tablename__ = "person_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(40))
+    public_key: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(500))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RecipeSignature(Base):
+    """A recipe's signature document as a station loaded it (migration 0009): who signed and
+    approved the recipe every attempt under it ran (attempts name the recipe by its hash)."""
+
+    __tablename__ = "recipe_signatures"
+    __table_args__ = (Index("ix_recipe_signatures_recipe_document", "recipe_id", "document_sha256", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipe_id: Mapped[int] = mapped_column(ForeignKey("recipes.id"))
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+    signer: Mapped[str] = mapped_column(String(200))
+    signer_role: Mapped[str] = mapped_column(String(50))
+    signer_key: Mapped[str] = mapped_column(String(64))
+    approver: Mapped[str | None] = mapped_column(String(200))
+    approver_role: Mapped[str | None] = mapped_column(String(50))
+    approver_key: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Unit(Base):
     __tablename__ = "units"
 

@@ -9,8 +9,15 @@ from sqlalchemy import select
 
 from station.domain.errors import StoreError
 from station.domain.reconciliation import WorkOrderLedger
-from station.domain.records import OperatorRecord, RecipeRecord, StationRecord, WorkOrderRecord
+from station.domain.records import (
+    OperatorRecord,
+    RecipeRecord,
+    RecipeSignatureRecord,
+    StationRecord,
+    WorkOrderRecord,
+)
 from station.store.models import Operator, Recipe, Station, WorkOrder, utc_now
+from station.store.recipe_trust import record_signature, signatures_of
 from station.store.reconcile import work_order_codes, work_order_ledger
 from station.store.repository_helpers import DEFAULT_OPERATOR_ROLE, UNSET, Unset, get_or_create
 from station.store.session import Sessions
@@ -118,11 +125,15 @@ class RegistryRepository:
         with self._sessions.reading() as session:
             return work_order_ledger(session, code)
 
-    def record_recipe(self, content: str, product: str, *, sha256: str | None = None) -> RecipeRecord:
+    def record_recipe(
+        self, content: str, product: str, *, sha256: str | None = None, signature: RecipeSignatureRecord | None = None
+    ) -> RecipeRecord:
         """Keep a recipe's text under its SHA-256 (of the UTF-8 text); return the stored one.
 
         An already recorded recipe is returned as it is. ``sha256``, when given, must be the
         hash of ``content``: the store keeps only recipes whose hash anyone can recompute.
+        ``signature``: the recipe's signature document, recorded with it in the same
+        transaction (a document recorded before is not recorded twice).
         """
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
         if sha256 is not None and sha256.lower() != digest:
@@ -132,12 +143,15 @@ class RegistryRepository:
                                  content=content, recorded_at=utc_now())
             if row.product != product:
                 raise StoreError(f"recipe {digest} is already recorded for product {row.product}, not {product}")
-            return _recipe(row)
+            if signature is not None:
+                session.flush()
+                record_signature(session, row, signature)
+            return _recipe(row, signatures_of(session, row))
 
     def get_recipe(self, sha256: str) -> RecipeRecord | None:
         with self._sessions.reading() as session:
             row = session.scalars(select(Recipe).where(Recipe.sha256 == sha256.lower())).first()
-            return None if row is None else _recipe(row)
+            return None if row is None else _recipe(row, signatures_of(session, row))
 
 
 def _operator(row: Operator) -> OperatorRecord:
@@ -149,6 +163,6 @@ def _work_order(row: WorkOrder) -> WorkOrderRecord:
     return WorkOrderRecord(code=row.code, product=row.product, quantity=row.quantity, created_at=row.created_at)
 
 
-def _recipe(row: Recipe) -> RecipeRecord:
+def _recipe(row: Recipe, signatures: tuple[RecipeSignatureRecord, ...] = ()) -> RecipeRecord:
     return RecipeRecord(sha256=row.sha256, product=row.product, content=row.content,
-                        recorded_at=row.recorded_at)
+                        recorded_at=row.recorded_at, signatures=signatures)

@@ -26,9 +26,10 @@ READ_ONLY_COMMANDS = [
     ["db", "verify"],
     ["ca", "show"],
 ]
-# Commands that touch none of the station's files: recipes are checked where they are, simulated
-# units live in the sim directory, the demo in its own directory.
-WITHOUT_STATION_FILES = {"recipe check", "demo"}
+# Commands that touch none of the station's files: simulated units live in the sim directory, the
+# demo in its own directory. (`recipe check` reads the station's settings and people, when there
+# is a station, to say whether the recipe's signature holds here: tests/cli/test_cli_recipe.py.)
+WITHOUT_STATION_FILES = {"demo"}
 
 
 def _run(command: list[str], tmp_path: Path) -> int:
