@@ -281,6 +281,10 @@
         <translation>abierta para esta receta</translation>
     </message>
     <message>
+        <source>its key is in the token, not open: open it (the token&apos;s PIN comes from the station&apos;s PIN file)</source>
+        <translation>su clave está en el token, sin abrir: ábrala (el PIN del token viene del archivo de PIN de la estación)</translation>
+    </message>
+    <message>
         <source>exists, not open: give its passphrase</source>
         <translation>existe, sin abrir: indique su contraseña</translation>
     </message>
@@ -1255,6 +1259,10 @@
     <message>
         <source>Run the station self-test</source>
         <translation>Ejecutar la autoprueba de la estación</translation>
+    </message>
+    <message>
+        <source>locked; its key is in the token: unlock needs no passphrase</source>
+        <translation>bloqueada; su clave está en el token: para desbloquearla no hace falta contraseña</translation>
     </message>
     <message>
         <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>

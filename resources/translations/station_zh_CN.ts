@@ -281,6 +281,10 @@
         <translation>已为此配方打开</translation>
     </message>
     <message>
+        <source>its key is in the token, not open: open it (the token&apos;s PIN comes from the station&apos;s PIN file)</source>
+        <translation>密钥在令牌中，尚未打开：请打开（令牌的 PIN 来自工作站的 PIN 文件）</translation>
+    </message>
+    <message>
         <source>exists, not open: give its passphrase</source>
         <translation>已存在，未打开：请输入其密码</translation>
     </message>
@@ -1255,6 +1259,10 @@
     <message>
         <source>Run the station self-test</source>
         <translation>运行工位自检</translation>
+    </message>
+    <message>
+        <source>locked; its key is in the token: unlock needs no passphrase</source>
+        <translation>已锁定；密钥在令牌中：解锁无需口令</translation>
     </message>
     <message>
         <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>

@@ -71,6 +71,11 @@ class EngineerActions:
     def ca_exists(self) -> bool:
         return self._line.station.production.ca_exists()
 
+    def ca_in_token(self) -> bool:
+        """The CA's key is in a token: it opens with the token's PIN (the station's PIN file or
+        credential), and no passphrase is asked."""
+        return self._line.station.production.ca_in_token()
+
     def import_tokens(
         self, path: Path, product: str, use_limit: int | None, passphrase: str, on_result: ResultCallback
     ) -> None:

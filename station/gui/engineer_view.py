@@ -260,8 +260,15 @@ class EngineerView(QScrollArea):
             self.recipe_path.setText(self.tr("No recipe chosen."))
         if not self.work_order_field.hasFocus():
             self.work_order_field.setText(line.settings.work_order or "")
+        in_token = line.engineer.ca_in_token()
+        for widget in (self.ca_passphrase, self.ca_passphrase_label, self.ca_repeat, self.ca_repeat_label,
+                       self.ca_name, self.ca_name_label, self.create_ca_button):  # fmt: skip
+            widget.setVisible(not in_token)
         if line.ca_loaded:
             self.ca_state.setText(self.tr("open for this recipe"))
+        elif in_token:
+            self.ca_state.setText(self.tr("its key is in the token, not open: open it (the token's PIN comes from "
+                                          "the station's PIN file)"))
         elif line.engineer.ca_exists():
             self.ca_state.setText(self.tr("exists, not open: give its passphrase"))
         else:

@@ -216,7 +216,15 @@ class SupervisorView(QScrollArea):
         self.refresh()
 
     def refresh(self) -> None:
-        self.vault_state.setText(self.tr("unlocked") if self.line.vault is not None else self.tr("locked"))
+        in_token = self.line.station.production.vault_in_token()
+        self.vault_passphrase.setVisible(not in_token)
+        self.vault_passphrase_label.setVisible(not in_token)
+        if self.line.vault is not None:
+            self.vault_state.setText(self.tr("unlocked"))
+        elif in_token:
+            self.vault_state.setText(self.tr("locked; its key is in the token: unlock needs no passphrase"))
+        else:
+            self.vault_state.setText(self.tr("locked"))
         for combo in (self.rework_slot, self.selftest_slot):
             current = combo.currentText()
             combo.clear()
