@@ -28,6 +28,7 @@ from station.drivers.slots import HardwareSlots
 from station.flow.ports import DevelopmentUnitRegistry, Journal
 from station.flow.watchdog import Watchdog
 from station.operations.custody import KeyCustody, StationSigner
+from station.operations.labels import Labels
 from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
@@ -261,7 +262,7 @@ class CompositionRoot:
             people=people,
             production=production,
             units=Units(production, people, slot_provider, audit, selftests, station=name,
-                        work_order=settings.work_order),
+                        work_order=settings.work_order, labels=Labels(database, production, people)),
             supervision=Supervision(database, people, audit, selftests, station=name),
             selftests=selftests,
             development_registry=development_registry,

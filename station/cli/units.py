@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from station.cli.labels import label_job_document
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
@@ -91,12 +92,17 @@ def _show(arguments: argparse.Namespace, root: StationFactory) -> int:
             raise StoreError(f"no unit with serial {arguments.serial!r} in {database.url}")
         attempts = database.attempts.history(unit.serial)
         credentials = database.credentials.credentials_for_serial(unit.serial)
+        labels = database.labels.for_serial(unit.serial)
     finally:
         database.dispose()
     if json_wanted(arguments):
-        print_document(unit_history_document(unit, attempts, credentials, transcripts=not arguments.no_transcript))
+        document = unit_history_document(unit, attempts, credentials, transcripts=not arguments.no_transcript)
+        document["labels"] = [label_job_document(job) for job in labels]
+        print_document(document)
         return EXIT_OK
     print(format_unit_history(unit, attempts, credentials, transcripts=not arguments.no_transcript))
+    for job in labels:  # "label printed", "label pending (2 tries: printer ... refused the connection)"
+        print(escape_text(f"  attempt {job.attempt_id} label job {job.id}: {job.describe}"))
     return EXIT_OK
 
 

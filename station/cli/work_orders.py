@@ -1,4 +1,5 @@
-"""``station work-order set WO --quantity N``: how many units a work order may make.
+"""``station work-order set WO --quantity N``: how many units a work order may make;
+``serial-rule WO --template T --first N --last M`` and ``serials WO``: the serials it allocates.
 
 The quantity is enforced when a unit's attempt opens, on every station of the line: the unit
 after the last is refused before it is touched (``FAIL <serial> scan WORK_ORDER_COMPLETE``).
@@ -15,7 +16,9 @@ from typing import Any
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.domain.serial_numbers import parse_numbering
 from station.domain.text import token
+from station.operations.serials import serial_allocator
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -49,6 +52,33 @@ def register(subparsers: Any) -> None:
     add_store_options(setter)
     add_json_option(setter)
     setter.set_defaults(handler=_set)
+    _register_serials(commands)
+
+
+def _register_serials(commands: Any) -> None:
+    rule = commands.add_parser(
+        "serial-rule", help="supervisor: the serials a work order allocates to units without a label"
+    )
+    rule.add_argument("work_order", metavar="WO", help="the work order's code (created if new)")
+    rule.add_argument("--template", required=True, metavar="TEXT",
+                      help="e.g. ACME{yy}{ww}{seq:06d}: ISO year and week of allocation, the running number")
+    rule.add_argument("--first", required=True, type=int, metavar="N", help="the range's first running number")
+    rule.add_argument("--last", required=True, type=int, metavar="N", help="the range's last running number")
+    rule.add_argument("--check-digit", choices=("none", "gs1"), default="none",
+                      help="append the GS1 mod-10 check digit of the serial's digits")
+    rule.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
+    rule.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
+    add_store_options(rule)
+    add_json_option(rule)
+    rule.set_defaults(handler=_serial_rule)
+    counts = commands.add_parser("serials", help="a work order's serials: leased, free, allocated, used, returned...")
+    counts.add_argument("work_order", metavar="WO", help="the work order's code")
+    add_store_options(counts)
+    add_json_option(counts)
+    counts.set_defaults(handler=_serials)
 
 
 def _set(arguments: argparse.Namespace, root: StationFactory) -> int:
@@ -68,4 +98,40 @@ def _set(arguments: argparse.Namespace, root: StationFactory) -> int:
     product = f", product {token(record.product)}" if record.product else ""
     print(f"work order {token(record.code)}: quantity {quantity}{product}; {taken} units passed or in progress, "
           f"{max(quantity - taken, 0)} places left")  # fmt: skip
+    return EXIT_OK
+
+
+def _serial_rule(arguments: argparse.Namespace, root: StationFactory) -> int:
+    parse_numbering(arguments.template, arguments.first, arguments.last, arguments.check_digit)  # before the PIN
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)
+    station = root.open_station(station_options(arguments))
+    try:
+        numbering = serial_allocator(station).set_rule(
+            arguments.work_order, arguments.template, arguments.first, arguments.last, arguments.supervisor, pin,
+            check_digit=arguments.check_digit,
+        )  # fmt: skip
+    finally:
+        station.close()
+    if json_wanted(arguments):
+        print_document({"work_order": arguments.work_order.strip(), "template": numbering.template,
+                        "first": numbering.first, "last": numbering.last,
+                        "check_digit": numbering.check_digit.value})  # fmt: skip
+        return EXIT_OK
+    print(f"work order {token(arguments.work_order.strip())}: serials {token(numbering.describe())}")
+    return EXIT_OK
+
+
+def _serials(arguments: argparse.Namespace, root: StationFactory) -> int:
+    station = root.open_station(station_options(arguments))
+    try:
+        counts = serial_allocator(station).allocation_counts(arguments.work_order)
+    finally:
+        station.close()
+    if json_wanted(arguments):
+        print_document(counts.to_document())
+        return EXIT_OK
+    print(f"work order {token(counts.work_order)}: {counts.range_size} serials in its range, {counts.leased} leased "
+          f"({counts.free} free in leases), {counts.unleased} not leased")
+    print(f"  allocated {counts.allocated}, bound {counts.bound}, used {counts.used}, returned {counts.returned} "
+          f"(returns {counts.returns}), scrapped {counts.scrapped}")
     return EXIT_OK

@@ -82,6 +82,17 @@ def describe_change(table: str, row_id: int, operation: str, values: Mapping[str
         approved = f", approved by {get('approver')}" if get("approver") else ""
         return (f"recipe-signature.{operation}", f"recipe {get('recipe_id')} signed by {get('signer')} "
                 f"(key {get('signer_key')}){approved}")
+    if table == "serials":
+        scrapped = f" by {get('scrapped_by')}: {get('scrap_reason')}" if get("scrapped_by") else ""
+        return (f"serial.{operation}", f"serial {get('serial')} (number {get('seq')} of work order "
+                f"{get('work_order_id')}) {get('state')} at station {get('station_id')}, device "
+                f"{get('device_id') or '-'}{scrapped}")
+    if table == "serial_blocks":
+        return (f"serial-block.{operation}", f"numbers {get('first_seq')}..{get('last_seq')} of work order "
+                f"{get('work_order_id')} leased to station {get('station_id')}, next {get('next_seq')}")
+    if table == "serial_rules":
+        return (f"serial-rule.{operation}", f"work order {get('work_order_id')} serials {get('template')} "
+                f"{get('first_seq')}..{get('last_seq')} (check digit {get('check_digit')}), next {get('next_seq')}")
     return f"{table}.{operation}", f"{table} {row_id}"
 
 

@@ -172,6 +172,20 @@ class GtinError(ScanError):
     code = "GTIN"
 
 
+class LabelError(StationError):
+    """A unit's label cannot be made or printed as asked (not passed, labelled already, data a
+    code cannot carry); the unit's record is unchanged."""
+
+    code = "LABEL"
+
+
+class PrinterError(LabelError):
+    """The label printer did not take the label (offline, refused, timed out, no such queue):
+    the unit stays PASSED and its label pending."""
+
+    code = "PRINTER"
+
+
 class BindingError(StationError):
     """The recipe binds this serial to another device id (or to none)."""
 
@@ -205,6 +219,28 @@ class WorkOrderCompleteError(StationError):
         self.work_order = work_order
         self.quantity = quantity
         self.taken = taken
+
+
+class SerialRuleError(ConfigurationError):
+    """A work order's serial rule (template, range, check digit) is malformed, or makes serials
+    the recipe's scan rule would not accept; nothing is stored."""
+
+    code = "SERIAL_RULE"
+
+
+class SerialAllocationError(StoreError):
+    """A serial cannot be allocated, bound, released, used or scrapped as asked (another
+    station's lease, a state that does not allow it); nothing is changed."""
+
+    code = "SERIAL_ALLOCATION"
+
+
+class SerialRangeExhaustedError(SerialAllocationError):
+    """Every running number of the work order's range is leased and none is free or returned:
+    a supervisor extends the range or the line moves to the next work order."""
+
+    code = "SERIAL_RANGE_EXHAUSTED"
+    needs_person = True
 
 
 class DeviceInProgressError(StationError):

@@ -19,6 +19,7 @@ from typing import Final
 
 from station.domain.errors import BindingError, CredentialError, RecipeError
 from station.domain.identity import DeviceId, Serial
+from station.domain.label import LabelSettings
 from station.domain.scan import SerialRule
 from station.domain.selftest import SelfTestSettings
 
@@ -380,6 +381,7 @@ class Recipe:
     # People whose signatures a station in production needs ([approval] required): 1, the
     # engineer who signs; 2, and a second person who approves (station.domain.recipe_signature).
     signatures_required: int = 1
+    label: LabelSettings | None = None  # [label]: what is printed after a PASS, and where
 
     @property
     def image_hashes(self) -> tuple[str, ...]:

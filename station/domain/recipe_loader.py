@@ -78,6 +78,9 @@ File layout (all addresses and sizes are integers, hex literals welcome)::
                        recipe) or 2 (and a second person, a supervisor or another engineer,
                        approves it); checked where a station in production loads the recipe,
                        see ``station.domain.recipe_signature``
+    [label]            optional: template (ZPL file), template_sha256, printer (tcp://HOST:PORT
+                       or cups:QUEUE), copies, gtin, timeout_seconds: the label printed after a
+                       PASS; see ``station.domain.label``
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ from urllib.parse import urlsplit
 
 from station.domain.errors import RecipeError, RecipeProblemsError
 from station.domain.firmware_images import image_content_sha256, read_image
+from station.domain.label import read_label
 from station.domain.recipe import (
     ENDPOINT_NAME_MAX_LENGTH,
     PRODUCT_CODE_PATTERN,
@@ -131,7 +135,7 @@ _IMAGE_EXTENSIONS: Final = {".bin": "bin", ".hex": "hex", ".ihex": "hex", ".elf"
 _TOP_LEVEL_KEYS: Final = (
     "schema", "product", "description", "target", "firmware_version", "pack", "pack_sha256", "flash", "regions",
     "images", "serial", "credentials", "lock", "console", "activation", "steps", "binding", "instructions",
-    "selftest", "approval",
+    "selftest", "approval", "label",
 )  # fmt: skip
 
 
@@ -201,6 +205,7 @@ class _RecipeLoader:
         instructions = problems.read(lambda: read_instructions(top, self.base))
         selftest = problems.read(lambda: read_selftest(top))
         signatures_required = problems.read(lambda: read_approval(top))
+        label = problems.read(lambda: read_label(top, self.base))
         problems.raise_found(RecipeProblemsError)
         assert product is not None and description is not None and target is not None  # no problem: all read
         assert firmware_version is not None and credentials is not None and flash is not None
@@ -228,6 +233,7 @@ class _RecipeLoader:
             selftest=selftest,
             pack=pack,
             signatures_required=signatures_required,
+            label=label,
         )
 
     @staticmethod

@@ -23,6 +23,7 @@ from station.domain.records import AttemptRecord
 from station.flow.observer import ProvisioningObserver
 from station.flow.ports import AuditTrail
 from station.flow.run import Slot, StationContext
+from station.operations.labels import Labels
 from station.operations.people import SUPERVISOR, People
 from station.operations.production import Production
 from station.operations.selftests import SelfTests
@@ -60,6 +61,7 @@ class Units:
         *,
         station: str,
         work_order: str | None,
+        labels: Labels | None = None,
     ) -> None:
         self._production = production
         self._people = people
@@ -68,16 +70,18 @@ class Units:
         self._selftests = selftests
         self.station = station
         self.work_order = work_order
+        self.labels = labels  # the recipe's label after each PASS (None: no labels at all)
 
     def context(self, person: str) -> StationContext:
         return StationContext(self.station, person, self.work_order)
 
     def provisioning_job(self, serial: Serial, settings: SlotSettings, operator: str) -> UnitJob:
         """The job that provisions the unit with ``serial`` in the slot ``settings`` describe. A
-        recipe that requires a station self-test refuses the unit untouched until one passed."""
+        recipe that requires a station self-test refuses the unit untouched until one passed; a
+        recipe with a ``[label]`` gets its label printed once the PASS is committed."""
         provisioner = self._production.provisioner(settings.name)
         recipe, context, slots = provisioner.recipe, self.context(operator), self.slot_provider
-        selftests = self._selftests
+        selftests, labels = self._selftests, self.labels
 
         def run(observer: ProvisioningObserver) -> AttemptOutcome:
             refusal: StationError | None
@@ -91,7 +95,10 @@ class Units:
                 slot = slots.slot_for(settings, str(serial), recipe, kind=JobKind.PROVISION.value)
             except StationError as error:
                 return AttemptOutcome(str(serial), error=_slot_error(error), failure_step="connect")
-            return provisioner.provision(serial, slot, context, observer)
+            outcome = provisioner.provision(serial, slot, context, observer)
+            if labels is not None and outcome.passed:  # the PASSED row is committed: now its label
+                labels.after_pass(outcome, recipe)
+            return outcome
 
         return UnitJob(JobKind.PROVISION, serial, settings.name, run)
 

@@ -53,6 +53,10 @@ CHAINED_TABLES: dict[str, frozenset[str]] = {
     "selftests": frozenset(),
     "person_keys": frozenset(),
     "recipe_signatures": frozenset(),
+    "label_jobs": frozenset(),
+    "serial_rules": frozenset(),
+    "serial_blocks": frozenset(),
+    "serials": frozenset(),
 }
 
 

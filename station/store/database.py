@@ -33,9 +33,11 @@ from station.store.chain_head import HeadFile
 from station.store.chain_verify import entry_hash_at, last_entry, verify_chain
 from station.store.credentials import CredentialRepository
 from station.store.inspections import InspectionRepository
+from station.store.labels import LabelJobRepository
 from station.store.recipe_trust import RecipeTrustRepository
 from station.store.registry import RegistryRepository
 from station.store.selftests import SelfTestRepository
+from station.store.serial_allocation import SerialAllocationRepository
 from station.store.session import WRITE_OPTION, Sessions, describe
 from station.store.tokens import SqlTokenRepository
 from station.store.units import UnitRepository
@@ -73,6 +75,8 @@ class Database:
         self.tokens = SqlTokenRepository(self._sessions)
         self.selftests = SelfTestRepository(self._sessions)
         self.recipe_trust = RecipeTrustRepository(self._sessions)  # people's signing keys, recipe signatures
+        self.labels = LabelJobRepository(self._sessions)  # labels printed on PASS, reprints
+        self.serials = SerialAllocationRepository(self._sessions)  # serial numbers from work orders
 
     @property
     def url(self) -> str:

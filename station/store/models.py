@@ -338,6 +338,92 @@ class TokenUse(Base):
     state: Mapped[str | None] = mapped_column(String(20))
 
 
+class SerialRuleRow(Base):
+    """A work order's serial rule (migration 0011; ``station.domain.serial_numbers``).
+    ``next_seq`` is the first running number no block has leased yet: the counter that
+    ``station.store.serial_allocation`` advances under this row's lock."""
+
+    __tablename__ = "serial_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), unique=True)
+    template: Mapped[str] = mapped_column(String(200))
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    check_digit: Mapped[str] = mapped_column(String(20))
+    next_seq: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SerialBlock(Base):
+    """A station's lease of running numbers ``first_seq..last_seq``; those from ``next_seq`` on
+    are still free in it. Blocks of one work order never overlap."""
+
+    __tablename__ = "serial_blocks"
+    __table_args__ = (Index("ix_serial_blocks_work_order_id_station_id", "work_order_id", "station_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    next_seq: Mapped[int] = mapped_column(Integer)
+    leased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AllocatedSerial(Base):
+    """One running number handed out: allocated, bound (to a device), used (its unit passed),
+    returned (to its station's pool, reusable) or scrapped (a supervisor's decision, for good)."""
+
+    __tablename__ = "serials"
+    __table_args__ = (
+        Index("ix_serials_work_order_id_seq", "work_order_id", "seq", unique=True),
+        Index("ix_serials_work_order_id_station_id_state", "work_order_id", "station_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    block_id: Mapped[int] = mapped_column(ForeignKey("serial_blocks.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    attempt_id: Mapped[int | None] = mapped_column(Integer)  # the station's own attempt; no foreign key
+    device_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    times_returned: Mapped[int] = mapped_column(Integer, default=0)
+    allocated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scrapped_by: Mapped[str | None] = mapped_column(String(200))
+    scrap_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LabelJob(Base):
+    """A label printed (or to print) for a passed attempt (migration 0010; ``station.store.labels``).
+    One per attempt unless it is a reprint, which names the job it repeats and its supervisor."""
+
+    __tablename__ = "label_jobs"
+    __table_args__ = (
+        Index("ux_label_jobs_first_label", "attempt_id", unique=True,
+              sqlite_where=text("reprint_of IS NULL"), postgresql_where=text("reprint_of IS NULL")),
+        Index("ix_label_jobs_state", "state"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(200))
+    printer: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    zpl_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reprint_of: Mapped[int | None] = mapped_column(ForeignKey("label_jobs.id"))
+    supervisor: Mapped[str | None] = mapped_column(String(200))
+
+
 class AuditLogRow(Base):
     """Append-only: the database's own triggers refuse UPDATE and DELETE (migration 0002)."""
 

@@ -264,6 +264,17 @@ def test_work_order_set(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixtur
                       "places_left": 5}  # fmt: skip
 
 
+def test_work_order_serial_rule_and_serials(demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rule = document(capsys, "work-order", "serial-rule", "WO-SN", "--template", "ACME{yy}{ww}{seq:06d}", "--first",
+                    "1", "--last", "500", "--check-digit", "gs1", "--supervisor", DEMO_SUPERVISOR, "--pin-file",
+                    pin_file(tmp_path), "--json", *demo.data)  # fmt: skip
+    assert rule == {"work_order": "WO-SN", "template": "ACME{yy}{ww}{seq:06d}", "first": 1, "last": 500,
+                    "check_digit": "gs1"}  # fmt: skip
+    counts = document(capsys, "work-order", "serials", "WO-SN", "--json", *demo.data)
+    assert (counts["range"], counts["leased"], counts["unleased"], counts["used"], counts["adds_up"]) == (
+        500, 0, 500, 0, True)
+
+
 def test_db_upgrade_status_and_verify(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
     upgrade = document(capsys, "db", "upgrade", "--json", *demo.data)
     assert upgrade["upgraded"] is False and upgrade["revision"] == upgrade["previous_revision"]
