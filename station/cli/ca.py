@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from station.cli.options import add_store_options, station_options
@@ -72,16 +74,8 @@ def _init(arguments: argparse.Namespace, root: StationFactory) -> int:
         return _init_in_token(arguments, root)
     passphrase = obtain_passphrase(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, "CA", confirm=True)
     ca = init_ca(paths.ca_dir, passphrase, arguments.common_name, arguments.key_type, arguments.validity_days)
-    details = describe_certificate(ca.certificate)
-    if json_wanted(arguments):
-        print_document({"created": True, "ca_dir": paths.ca_dir, **details, "private_key": key_path})
-        return EXIT_OK
-    print(f"created factory CA in {paths.ca_dir}")
-    print(f"  subject     {details['subject']}")
-    print(f"  valid       {details['not_before']} to {details['not_after']}")
-    print(f"  sha256      {details['sha256_fingerprint']}")
-    print(f"  private key {key_path} (encrypted; keep the passphrase safe: it cannot be recovered)")
-    return EXIT_OK
+    return _created(arguments, paths.ca_dir, ca.certificate, str(key_path),
+                    "encrypted; keep the passphrase safe: it cannot be recovered")  # fmt: skip
 
 
 def _init_in_token(arguments: argparse.Namespace, root: StationFactory) -> int:
@@ -101,15 +95,20 @@ def _init_in_token(arguments: argparse.Namespace, root: StationFactory) -> int:
         location = custody.ca_location()
     finally:
         custody.close()
-    details = describe_certificate(ca.certificate)
+    return _created(arguments, paths.ca_dir, ca.certificate, location, "made in the token; it never leaves it")
+
+
+def _created(arguments: argparse.Namespace, ca_dir: Path, certificate: x509.Certificate, key: str, note: str) -> int:
+    """What ``ca init`` says of the CA it made, wherever its key lives."""
+    details = describe_certificate(certificate)
     if json_wanted(arguments):
-        print_document({"created": True, "ca_dir": paths.ca_dir, **details, "private_key": location})
+        print_document({"created": True, "ca_dir": ca_dir, **details, "private_key": key})
         return EXIT_OK
-    print(f"created factory CA in {paths.ca_dir}")
+    print(f"created factory CA in {ca_dir}")
     print(f"  subject     {details['subject']}")
     print(f"  valid       {details['not_before']} to {details['not_after']}")
     print(f"  sha256      {details['sha256_fingerprint']}")
-    print(f"  private key {location} (made in the token; it never leaves it)")
+    print(f"  private key {key} ({note})")
     return EXIT_OK
 
 
