@@ -73,6 +73,22 @@ class RunningServer:
     url: str
     port: int
     directory: Path
+    binaries: Path | None = None
+    user: ServerUser | None = None
+    superuser_url: str | None = None  # ``postgres``'s, for tests that create roles and databases
+
+    def stop_immediately(self) -> None:
+        """``pg_ctl stop -m immediate``: the server goes as in a power cut (clients see errors)."""
+        assert self.binaries is not None and self.user is not None
+        _run_as(self.user, [str(self.binaries / "pg_ctl"), "stop", "-D", str(self.directory / "data"),
+                            "-m", "immediate", "-w", "-t", str(STOP_TIMEOUT_SECONDS)], self.directory)
+
+    def start_again(self) -> None:
+        """Start the stopped server on its port (crash recovery runs first, as after a power cut)."""
+        assert self.binaries is not None and self.user is not None
+        _run_as(self.user, [str(self.binaries / "pg_ctl"), "start", "-D", str(self.directory / "data"),
+                            "-l", str(self.directory / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS),
+                            "-o", f"-p {self.port}"], self.directory)
 
 
 def find_binaries() -> Path | None:
@@ -126,7 +142,8 @@ def throwaway_server() -> Iterator[RunningServer]:
         _create_role_and_database(port, superuser_password, role_password)
         yield RunningServer(
             url=f"postgresql+psycopg://{ROLE}:{role_password}@127.0.0.1:{port}/{DATABASE}",
-            port=port, directory=directory,
+            port=port, directory=directory, binaries=binaries, user=user,
+            superuser_url=f"postgresql+psycopg://{SUPERUSER}:{superuser_password}@127.0.0.1:{port}/postgres",
         )
     finally:
         stop_and_remove(binaries, directory, user)

@@ -35,11 +35,20 @@ def canonical_value(value: object) -> object:
     return str(value)  # Decimal and other driver types: their text
 
 
+def row_document(values: Mapping[str, object]) -> str:
+    """A row's canonical encoding (see the module's docstring): what its digest covers, and the
+    image of the row the station forwards to a line database."""
+    document = {name: canonical_value(value) for name, value in values.items() if value is not None}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def document_digest(document: str) -> str:
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
 def row_digest(values: Mapping[str, object]) -> str:
     """Hex SHA-256 of a row's canonical encoding (see the module's docstring)."""
-    document = {name: canonical_value(value) for name, value in values.items() if value is not None}
-    encoded = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return document_digest(row_document(values))
 
 
 def describe_change(table: str, row_id: int, operation: str, values: Mapping[str, Any] | None) -> tuple[str, str]:

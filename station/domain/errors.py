@@ -113,6 +113,13 @@ class StoreError(StationError):
     code = "STORE"
 
 
+class LineDatabaseError(StoreError):
+    """The line database does not answer, or refused what a station forwarded; or a station's
+    chain and the line's copy of it disagree (a conflict is reported, never merged)."""
+
+    code = "LINE_DATABASE"
+
+
 class AttemptFinishedError(StoreError):
     """A change to an attempt that has ended (by its owner, or by another process's recovery)."""
 

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Table, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.domain.audit import GENESIS_HASH, audit_entry_hash, signed_bytes
-from station.domain.chain import ChainHead, describe_change, row_digest
+from station.domain.chain import ChainHead, describe_change, document_digest, row_digest, row_document
 from station.domain.errors import StoreError
 from station.domain.records import RecordRef
 from station.domain.vault_and_signing import AuditSigner
@@ -187,6 +187,18 @@ def _insert_entries(connection: Connection, rows: list[dict[str, Any]]) -> None:
         cursor.close()
 
 
+def _insert_images(connection: Connection, images: list[tuple[int, str]]) -> None:
+    """The outbox rows of this transaction's entries (``OutboxRecordRow``), on the DBAPI cursor."""
+    if not images:
+        return
+    mark = _PLACEHOLDER[connection.dialect.paramstyle]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO outbox_records (sequence, row_json) VALUES ({mark}, {mark})", images)
+    finally:
+        cursor.close()
+
+
 _ENTRY_INSERTS: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
 
 
@@ -232,6 +244,7 @@ class Sealer:
         previous_hash = GENESIS_HASH if last is None else str(last[1])
         now = utc_now()
         rows: list[dict[str, Any]] = []
+        images: list[tuple[int, str]] = []  # (sequence, the row as committed): the outbox
         for item in items:
             if isinstance(item, _Event):
                 actor, action, detail, record = item.actor, item.action, item.detail, None
@@ -242,8 +255,11 @@ class Sealer:
                 if values is None and operation == "insert":
                     continue  # inserted in a savepoint that was rolled back
                 action, detail = describe_change(table, row_id, operation, values)
-                record = RecordRef(table, row_id, None if values is None else row_digest(values))
+                document = None if values is None else row_document(values)
+                record = RecordRef(table, row_id, None if document is None else document_digest(document))
                 actor, recorded_at = self.actor, now
+                if document is not None:
+                    images.append((sequence + 1, document))
             sequence += 1
             entry_hash = audit_entry_hash(sequence, recorded_at, actor, action, detail, previous_hash, record)
             rows.append({
@@ -258,6 +274,7 @@ class Sealer:
         signature = b"" if self.signer is None else self.signer.sign(signed_bytes(previous_hash))
         rows[-1]["signature"] = signature
         _insert_entries(connection, rows)
+        _insert_images(connection, images)
         changes.sealed = ChainHead(sequence, previous_hash, rows[-1]["recorded_at"], signature)
         changes.items.clear()
         return changes.sealed

@@ -445,5 +445,18 @@ class AuditLogRow(Base):
     record_digest: Mapped[str | None] = mapped_column(String(64))
 
 
+class OutboxRecordRow(Base):
+    """The row a chain entry recorded, as it was committed (its canonical JSON, whose SHA-256 is
+    the entry's ``record_digest``): written in the same transaction as the entry, so that the
+    station can forward to the line database what it recorded, even after the row changed
+    again or while the line was out of reach (migration 0012). Not itself in the chain: the
+    entry's digest checks it."""
+
+    __tablename__ = "outbox_records"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)  # the audit_log entry's
+    row_json: Mapped[str] = mapped_column(Text)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

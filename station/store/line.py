@@ -1,0 +1,197 @@
+"""The line database: every station's chain, forwarded from the station's own journal.
+
+A station keeps its own SQLite journal as its record of what it did; the line database holds a
+copy of every station's chain entries, each with the row it recorded as committed (the station's
+``outbox_records``), and the signed heads each forwarded batch ended at. It is written only by
+appending: an entry forwarded twice is stored once (its station and sequence are its key), an
+entry that differs from the one the line holds under the same key is a conflict, never an
+overwrite. From it the line can check any station's chain without the station, and a station's
+database that lost its newest entries is found (``station db verify --against-line``).
+
+The line's tables live in a metadata of their own: the line database may be the PostgreSQL a
+whole line shares (``[line] database_url``), which holds nothing else of a station's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
+
+from station.domain.errors import LineDatabaseError
+from station.store.models import utc_now
+from station.store.session import describe
+
+LINE_METADATA = MetaData()
+
+LINE_ENTRIES = Table(
+    "line_entries",
+    LINE_METADATA,
+    Column("station", String(120), primary_key=True),
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("record_table", String(40)),
+    Column("record_id", Integer),
+    Column("record_digest", String(64)),
+    Column("row_json", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+LINE_HEADS = Table(
+    "line_heads",
+    LINE_METADATA,
+    Column("station", String(120), primary_key=True),
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    Column("entry_hash", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+_ENTRY_FIELDS = ("sequence", "recorded_at", "actor", "action", "detail", "previous_hash", "entry_hash", "signature",
+                 "record_table", "record_id", "record_digest", "row_json")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ForwardedEntry:
+    """One chain entry as forwarded: the entry's fields and the row it recorded (if any)."""
+
+    sequence: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    detail: str
+    previous_hash: str
+    entry_hash: str
+    signature: bytes
+    record_table: str | None
+    record_id: int | None
+    record_digest: str | None
+    row_json: str | None
+
+
+@dataclass(frozen=True)
+class LineHead:
+    sequence: int
+    entry_hash: str
+    signature: bytes
+
+
+class LineDatabase:
+    """The line database at ``url``; its tables are made on first use (``ensure_schema``)."""
+
+    def __init__(self, url: str, *, connect_timeout_seconds: float = 5.0) -> None:
+        arguments = {"connect_timeout": int(max(1, connect_timeout_seconds))} if url.startswith("postgresql") else {}
+        self.url = url
+        self._engine: Engine = create_engine(url, connect_args=arguments, pool_pre_ping=True)
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except (OperationalError, DBAPIError) as error:
+            raise LineDatabaseError(f"the line database does not answer ({doing}): {describe(error)}") from None
+        except SQLAlchemyError as error:
+            raise LineDatabaseError(f"the line database refused {doing}: {describe(error)}") from None
+
+    def ensure_schema(self) -> None:
+        with self._transaction("creating its tables") as connection:
+            LINE_METADATA.create_all(connection, checkfirst=True)
+
+    def last_entry(self, station: str) -> LineHead | None:
+        """The newest entry the line holds from ``station``; None before its first."""
+        with self._transaction("reading a station's newest entry") as connection:
+            row = connection.execute(
+                select(LINE_ENTRIES.c.sequence, LINE_ENTRIES.c.entry_hash, LINE_ENTRIES.c.signature)
+                .where(LINE_ENTRIES.c.station == station)
+                .order_by(LINE_ENTRIES.c.sequence.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else LineHead(int(row.sequence), str(row.entry_hash), bytes(row.signature))
+
+    def append(self, station: str, entries: Sequence[ForwardedEntry], head: LineHead) -> int:
+        """Store ``entries`` and the batch's signed ``head`` in one transaction; an entry the line
+        holds already is skipped (a batch sent twice is stored once). How many were new."""
+        if not entries:
+            return 0
+        now = utc_now()
+        rows = [{"station": station, "received_at": now, **{name: getattr(entry, name) for name in _ENTRY_FIELDS}}
+                for entry in entries]  # fmt: skip
+        with self._transaction("storing forwarded entries") as connection:
+            before = self._count(connection, station)
+            connection.execute(_insert_ignoring_duplicates(connection, LINE_ENTRIES), rows)
+            connection.execute(
+                _insert_ignoring_duplicates(connection, LINE_HEADS),
+                [{"station": station, "sequence": head.sequence, "entry_hash": head.entry_hash,
+                  "signature": head.signature, "received_at": now}],
+            )  # fmt: skip
+            return self._count(connection, station) - before
+
+    @staticmethod
+    def _count(connection: Connection, station: str) -> int:
+        return int(connection.execute(
+            select(func.count()).select_from(LINE_ENTRIES).where(LINE_ENTRIES.c.station == station)
+        ).scalar_one())  # fmt: skip
+
+    def entries(self, station: str, after: int = 0, limit: int = 10_000) -> list[ForwardedEntry]:
+        """The line's entries of ``station`` after sequence ``after``, in order."""
+        with self._transaction("reading forwarded entries") as connection:
+            rows = connection.execute(
+                select(*(LINE_ENTRIES.c[name] for name in _ENTRY_FIELDS))
+                .where(LINE_ENTRIES.c.station == station, LINE_ENTRIES.c.sequence > after)
+                .order_by(LINE_ENTRIES.c.sequence)
+                .limit(limit)
+            ).all()
+        return [ForwardedEntry(**{name: getattr(row, name) for name in _ENTRY_FIELDS}) for row in rows]
+
+    def heads(self, station: str) -> list[LineHead]:
+        """Every signed head ``station`` forwarded, oldest first."""
+        with self._transaction("reading a station's heads") as connection:
+            rows = connection.execute(
+                select(LINE_HEADS.c.sequence, LINE_HEADS.c.entry_hash, LINE_HEADS.c.signature)
+                .where(LINE_HEADS.c.station == station)
+                .order_by(LINE_HEADS.c.sequence)
+            ).all()
+        return [LineHead(int(row.sequence), str(row.entry_hash), bytes(row.signature)) for row in rows]
+
+    def stations(self) -> list[str]:
+        with self._transaction("listing stations") as connection:
+            return [str(name) for name in connection.execute(select(LINE_ENTRIES.c.station).distinct()).scalars()]
+
+
+def _insert_ignoring_duplicates(connection: Connection, table: Table) -> Executable:
+    """INSERT that leaves a row whose key is there already (the same entry sent again)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise LineDatabaseError(f"a line database on {connection.dialect.name} is not supported (PostgreSQL, SQLite)")

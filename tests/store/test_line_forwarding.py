@@ -1,0 +1,176 @@
+"""Store and forward (issue 19 items 2 and 3): a station's chain reaches the line database once,
+in order, through outages; a station database that lost entries is found against the line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import postgres_server
+import pytest
+
+from station.domain.errors import LineDatabaseError
+from station.domain.records import AttemptResult, JournalState, StepOutcome
+from station.store import Database, open_database
+from station.store.forwarding import compare_with_line, forward, local_entries
+from station.store.line import LineDatabase
+
+WORKER = Path(__file__).with_name("line_station_worker.py")
+
+
+def station_database(directory: Path) -> Database:
+    directory.mkdir(parents=True, exist_ok=True)
+    database = open_database(f"sqlite:///{directory / 'station.db'}")
+    database.upgrade()
+    return database
+
+
+def record_units(database: Database, station: str, first: int, count: int) -> None:
+    recipe = database.registry.record_recipe("[recipe]\nline = 1\n", "ACME-TOASTER").sha256
+    for number in range(first, first + count):
+        attempt = database.attempts.create_attempt(serial=f"{station}-{number:04d}", station=station,
+                                                   operator="ann", recipe_hash=recipe, product="ACME-TOASTER")
+        step = database.attempts.start_step(attempt.id, "connect")
+        database.attempts.finish_step(step.id or 0, StepOutcome.PASSED, advance_to=JournalState.CONNECTED)
+        database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def line(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LineDatabase]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'line.db'}"
+    else:
+        from .conftest import _reset_postgres
+
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+    opened = LineDatabase(url)
+    opened.ensure_schema()
+    yield opened
+    opened.dispose()
+
+
+def test_a_stations_chain_reaches_the_line_once_in_order_and_truncation_is_found(
+    line: LineDatabase, tmp_path: Path
+) -> None:
+    database = station_database(tmp_path / "st1")
+    try:
+        record_units(database, "st1", 1, 3)
+        report = forward(database, line, "st1", batch=7)  # several batches
+        assert report.forwarded == report.local_sequence == report.line_sequence > 0 and report.pending == 0
+        with database.engine.connect() as connection:
+            local = local_entries(connection, 0, 10_000)
+        held = line.entries("st1")
+        assert [(entry.sequence, entry.entry_hash, entry.row_json) for entry in held] == [
+            (entry.sequence, entry.entry_hash, entry.row_json) for entry in local]
+        assert all(entry.row_json for entry in held if entry.record_table), "every recorded row travels with it"
+        assert line.heads("st1")[-1].sequence == report.local_sequence
+        # Forwarded again, and a batch sent twice: stored once.
+        assert forward(database, line, "st1").forwarded == 0
+        assert line.append("st1", held[:5], line.heads("st1")[0]) == 0
+        assert len(line.entries("st1")) == len(local)
+        assert compare_with_line(database, line, "st1").ok
+
+        # An older copy of the station's database (a truncation, or an old backup put back).
+        database.dispose()
+        shutil.copy(tmp_path / "st1" / "station.db", tmp_path / "older.db")
+        database = open_database(f"sqlite:///{tmp_path / 'st1' / 'station.db'}")
+        record_units(database, "st1", 4, 2)
+        forward(database, line, "st1")
+        database.dispose()
+        shutil.copy(tmp_path / "older.db", tmp_path / "st1" / "station.db")
+        database = open_database(f"sqlite:///{tmp_path / 'st1' / 'station.db'}")
+        found = compare_with_line(database, line, "st1")
+        assert not found.ok and found.line_sequence > found.local_sequence
+        assert "entries are gone here" in found.problems[0]
+        # Written on after that: a history the line does not hold is refused, never merged.
+        record_units(database, "st1", 4, 1)
+        with pytest.raises(LineDatabaseError, match=r"not the history the line holds|it lost entries"):
+            forward(database, line, "st1")
+    finally:
+        database.dispose()
+
+
+def test_a_changed_outbox_row_is_not_forwarded(line: LineDatabase, tmp_path: Path) -> None:
+    database = station_database(tmp_path / "st2")
+    try:
+        record_units(database, "st2", 1, 1)
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE outbox_records SET row_json = replace(row_json, 'st2-0001', 'st2-9999')")
+        with pytest.raises(LineDatabaseError, match="does not match the digest"):
+            forward(database, line, "st2")
+        assert line.entries("st2") == [] or all("9999" not in (entry.row_json or "") for entry in line.entries("st2"))
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def line_server() -> Iterator[postgres_server.RunningServer]:
+    """A PostgreSQL of this test's own, to stop and start (the session's server is shared)."""
+    reason = postgres_server.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_server.throwaway_server() as server:
+        yield server
+
+
+def test_two_stations_forward_through_a_line_outage(line_server: postgres_server.RunningServer,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    """Two stations (two processes, own SQLite each) record 20 units each while the line database
+    is stopped (pg_ctl stop -m immediate) in the middle and started again: every entry reaches
+    the line once, in order, and each station's database agrees with the line."""
+    line = LineDatabase(line_server.url)
+    line.ensure_schema()
+    units = 20
+    workers, progress = [], {}
+    for station in ("st-a", "st-b"):
+        progress[station] = tmp_path / f"{station}.progress"
+        (tmp_path / station).mkdir()
+        workers.append(subprocess.Popen(
+            [sys.executable, str(WORKER), station, str(tmp_path / station), line_server.url, str(units),
+             str(progress[station])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+
+    def recorded(station: str) -> tuple[int, int]:
+        text = progress[station].read_text() if progress[station].exists() else "0 0"
+        number, failures = text.split()[:2]
+        return int(number), int(failures)
+
+    def wait_until(condition: object, what: str) -> None:
+        deadline = time.monotonic() + 120
+        while not condition():  # type: ignore[operator]
+            assert all(worker.poll() is None or worker.returncode == 0 for worker in workers), what
+            assert time.monotonic() < deadline, f"timed out waiting until {what}"
+            time.sleep(0.05)
+
+    try:
+        wait_until(lambda: all(recorded(station)[0] >= 5 for station in progress), "both stations recorded 5 units")
+        line_server.stop_immediately()
+        wait_until(lambda: all(recorded(station)[1] >= 1 for station in progress) or
+                   all(recorded(station)[0] >= units for station in progress), "both stations met the outage")
+        line_server.start_again()
+        for worker in workers:
+            _, err = worker.communicate(timeout=180)
+            assert worker.returncode == 0, err
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert any(recorded(station)[1] for station in progress), "the outage was met by a forward"
+    for station in progress:
+        database = open_database(f"sqlite:///{tmp_path / station / 'station.db'}")
+        try:
+            held = line.entries(station)
+            assert [entry.sequence for entry in held] == list(range(1, database.last_sequence() + 1))
+            comparison = compare_with_line(database, line, station)
+            assert comparison.ok, comparison.problems
+            assert comparison.line_sequence == comparison.local_sequence
+            serials = {entry.row_json.split('"serial":"')[1].split('"')[0] for entry in held
+                       if entry.record_table == "units" and entry.row_json}  # fmt: skip
+            assert len(serials) == units
+        finally:
+            database.dispose()
+    line.dispose()
