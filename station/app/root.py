@@ -29,6 +29,7 @@ from station.flow.ports import DevelopmentUnitRegistry, Journal
 from station.flow.watchdog import Watchdog
 from station.operations.custody import KeyCustody, StationSigner
 from station.operations.labels import Labels
+from station.operations.line_link import LineLink
 from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
@@ -162,10 +163,12 @@ class CompositionRoot:
     def __init__(self) -> None:
         self._opened: list[KeyCustody] = []  # token sessions a command's key needs until it ends
 
+    def settings(self, options: StationOptions) -> StationSettings:
+        return load_settings(options.settings_path or default_settings_path(self.paths(options).data_dir))
+
     def custody(self, options: StationOptions) -> KeyCustody:
         """Where this station's keys live (its settings' ``[custody]``)."""
-        settings = load_settings(options.settings_path or default_settings_path(self.paths(options).data_dir))
-        return KeyCustody(settings.custody, self.paths(options), self.pin_prompt)
+        return KeyCustody(self.settings(options).custody, self.paths(options), self.pin_prompt)
 
     def station_key(self, options: StationOptions) -> StationSigner:
         custody = self.custody(options)
@@ -269,6 +272,11 @@ class CompositionRoot:
             custody=custody,
         )
         station.on_close.append(custody.close)
+        if settings.line.configured:  # forwarding to the line database, in the background
+            link = LineLink(database, settings.line, name)
+            link.start()
+            station.on_close.append(link.close)
+            station.line_link = production.line_link = link
         heartbeat = Heartbeat(
             lambda: database.attempts.heartbeat(ownership.owner(name, "")),
             settings.recovery.owner_lease_seconds / 3,

@@ -31,7 +31,7 @@ EXIT_USAGE = 2
 # Modules under station.cli that add subcommands, in the order `station --help` lists them.
 COMMAND_MODULES = (
     "provision", "selftest", "gui", "sim", "db", "units", "work_orders", "report", "recipe", "ca", "tokens", "status",
-    "people", "backup", "labels",
+    "people", "backup", "line", "labels",
 )  # fmt: skip
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
+from station.config.paths import configured_station_name
 from station.domain.errors import StationKeyError
 from station.domain.records import ChainReport
 from station.domain.text import escape_text
 from station.domain.vault_and_signing import AuditVerifier
+from station.operations.line_link import compare_against_line
 from station.operations.station import StationFactory
 from station.security.station_key import StationPublicKey
 
@@ -45,6 +47,11 @@ def register(subparsers: Any) -> None:
     verify.add_argument(
         "--public-key", type=Path, metavar="FILE",
         help="the station's Ed25519 public key (PEM); default: the public half of the station key",
+    )
+    verify.add_argument(
+        "--against-line", action="store_true",
+        help="also check this station's chain against the line database's copy ([line] database_url): a "
+        "database that lost entries the line holds is found",
     )
     add_store_options(verify)
     add_json_option(verify)
@@ -99,13 +106,29 @@ def _verify(arguments: argparse.Namespace, root: StationFactory) -> int:
     database = root.open_database(station_options(arguments))
     try:
         report = database.verify_chain(verifier)
+        line = None
+        if arguments.against_line:
+            settings = root.settings(station_options(arguments))
+            line = compare_against_line(database, settings.line, configured_station_name())
     finally:
         database.dispose()
     if json_wanted(arguments):
-        print_document(chain_report_document(report))
+        document = chain_report_document(report)
+        if line is not None:
+            document["line"] = {"ok": line.ok, "station": line.station, "line_sequence": line.line_sequence,
+                                "local_sequence": line.local_sequence, "problems": list(line.problems)}  # fmt: skip
+        print_document(document)
     else:
         print_chain_report(report)
-    return EXIT_OK if report.ok else EXIT_AUDIT_BAD
+        if line is not None:
+            if line.ok:
+                print(f"line OK: the line holds entries 1..{line.line_sequence} of station {line.station}, "
+                      f"all the same here (this database: {line.local_sequence})")
+            else:
+                print(f"line BAD: {len(line.problems)} problem(s) against the line's copy of station {line.station}")
+                for problem in line.problems:
+                    print(f"  {problem}")
+    return EXIT_OK if report.ok and (line is None or line.ok) else EXIT_AUDIT_BAD
 
 
 def chain_report_document(report: ChainReport) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``station status``: where this station's records and keys are, and in which mode it runs.
+"""``station status``: where this station's records and keys are, its line, and its mode.
 
 Reads settings and files only: it opens no token and asks for no PIN or passphrase, so an
 auditor or a supervisor can run it anywhere to see where each key lives.
@@ -30,8 +30,10 @@ def _status(arguments: argparse.Namespace, root: StationFactory) -> int:
     options = station_options(arguments)
     paths = root.paths(options)
     keys = root.custody(options).describe()
+    line = root.settings(options).line
     document = {"station": configured_station_name(), "data_dir": str(paths.data_dir), "database": paths.db_url,
-                **keys}  # fmt: skip
+                **keys, "line_database": line.database_url,
+                "line_policy": line.policy if line.configured else None}  # fmt: skip
     if json_wanted(arguments):
         print_document(document)
         return EXIT_OK
@@ -42,4 +44,9 @@ def _status(arguments: argparse.Namespace, root: StationFactory) -> int:
     print(f"station key  {document['station_key']}")
     print(f"CA key       {document['ca_key']}")
     print(f"vault key    {document['vault_key']}")
+    if line.configured:
+        print(f"line         {line.database_url} (policy {line.policy}, grace {line.grace_seconds} s; "
+              "station line status says whether it answers)")
+    else:
+        print("line         none: this station's records are its own")
     return EXIT_OK

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from station.config.custody import CustodySettings, parse_custody, render_custody
+from station.config.line import LineSettings, parse_line, render_line
 from station.domain.errors import ConfigurationError, SettingsError
 from station.domain.selftest import ShiftSchedule
 from station.domain.strict_toml import StrictTable, toml_quoted, toml_type
@@ -130,6 +131,7 @@ class StationSettings:
     language: str | None = None  # "zh_CN", "es"; None: the system's
     sounds: bool = True
     custody: CustodySettings = field(default_factory=CustodySettings)
+    line: LineSettings = field(default_factory=LineSettings)
 
     def with_slots(self, slots: tuple[SlotSettings, ...]) -> StationSettings:
         check_slots(slots)
@@ -179,7 +181,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
     top = StrictTable(
         data, place, (),
         ["schema", "recipe", "work_order", "slots", "scanner", "idle_logout", "access", "recovery", "probe",
-         "shift", "kiosk", "language", "sounds", "custody"],
+         "shift", "kiosk", "language", "sounds", "custody", "line"],
         error=SettingsError,
     )  # fmt: skip
     schema = top.integer("schema", required=False, default=SETTINGS_SCHEMA)
@@ -200,6 +202,7 @@ def parse_settings(data: dict[str, Any], place: str, *, base_dir: Path) -> Stati
         language=(top.optional_string("language") or "").strip() or None,
         sounds=top.boolean("sounds", default=defaults.sounds),
         custody=parse_custody(top, base_dir),
+        line=parse_line(top),
     )
 
 
@@ -390,6 +393,7 @@ def render_settings(settings: StationSettings) -> str:
         if slot.recipe is not None:
             lines.append(f"recipe = {toml_quoted(str(slot.recipe))}")
     lines += render_custody(settings.custody)
+    lines += render_line(settings.line)
     return "\n".join(lines) + "\n"
 
 

@@ -120,6 +120,22 @@ class LineDatabaseError(StoreError):
     code = "LINE_DATABASE"
 
 
+class LineConflictError(LineDatabaseError):
+    """The station's chain and the line's copy of it disagree (a station database behind the line,
+    another history under the same station name, a changed outbox row): a supervisor looks;
+    nothing is merged."""
+
+    code = "LINE_CONFLICT"
+    needs_person = True
+
+
+class LineOfflineError(LineDatabaseError):
+    """The line's policy is ``stop`` and the line database has been away longer than its grace."""
+
+    code = "LINE_OFFLINE"
+    needs_person = True
+
+
 class AttemptFinishedError(StoreError):
     """A change to an attempt that has ended (by its owner, or by another process's recovery)."""
 

@@ -35,6 +35,7 @@ from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegi
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
 from station.operations.custody import KeyCustody
+from station.operations.line_link import LineLink
 from station.operations.recipe_signing import RecipeTrust, with_signature
 from station.operations.recipes import check_recipe
 from station.operations.slots import SlotFilter
@@ -63,6 +64,8 @@ class Production:
         self._database = database
         # Where the CA key and the vault's secret live; None: files and passphrases (tests' stations).
         self.custody = custody
+        # The line database's link, when the station forwards to one: its policy may stop scans.
+        self.line_link: LineLink | None = None
         self._journal = journal
         self._paths = paths
         self._audit = audit
@@ -157,6 +160,9 @@ class Production:
             problems.append(NoProbeError("no slot is set up"))
         if recovering:
             problems.append(RecoveryRunningError("the station is checking unfinished units"))
+        refusal = None if self.line_link is None else self.line_link.refusal()
+        if refusal is not None:
+            problems.append(refusal)
         return problems
 
     def provisioner(self, slot: str | None = None) -> UnitProvisioner:

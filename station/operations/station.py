@@ -25,6 +25,7 @@ from station.domain.recipe import CredentialPlan
 from station.flow.ports import AuditTrail, DevelopmentUnitRegistry, Journal
 from station.operations.counters import ShiftCounters
 from station.operations.custody import KeyCustody, StationSigner
+from station.operations.line_link import LineLink
 from station.operations.people import People
 from station.operations.production import Production
 from station.operations.selftests import SelfTests
@@ -78,6 +79,7 @@ class Station:
     development_registry: DevelopmentUnitRegistry | None
     training: Training | None = None
     custody: KeyCustody | None = None
+    line_link: LineLink | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
     closed: bool = False
 
@@ -199,6 +201,10 @@ class StationFactory(Protocol):
 
     def station_key(self, options: StationOptions) -> StationSigner:
         """The station's own key, for a command that signs; never creates one."""
+        ...
+
+    def settings(self, options: StationOptions) -> StationSettings:
+        """The station's settings file as it is now (``station.toml``)."""
         ...
 
     def custody(self, options: StationOptions) -> KeyCustody:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from station.domain.chain import document_digest
-from station.domain.errors import LineDatabaseError
+from station.domain.errors import LineConflictError
 from station.store.database import Database
 from station.store.line import ForwardedEntry, LineDatabase, LineHead
 from station.store.models import AuditLogRow, OutboxRecordRow
@@ -50,7 +50,7 @@ def local_entries(connection: Connection, after: int, limit: int) -> list[Forwar
     entries = [ForwardedEntry(**row._asdict()) for row in rows]
     for entry in entries:
         if entry.row_json is not None and document_digest(entry.row_json) != entry.record_digest:
-            raise LineDatabaseError(
+            raise LineConflictError(
                 f"entry {entry.sequence}: the outbox's row does not match the digest the chain recorded; "
                 "nothing after it is forwarded (run station db verify)"
             )
@@ -81,13 +81,13 @@ def _check_holds(station: str, held: LineHead, database: Database) -> None:
     """This database holds the line's newest entry of ``station``, the same one."""
     local_last = database.last_sequence()
     if local_last < held.sequence:
-        raise LineDatabaseError(
+        raise LineConflictError(
             f"station {station}: the line holds entries up to {held.sequence}, this database ends at {local_last}: "
             "it lost entries (or is an older backup); nothing was forwarded"
         )
     local = database.entry_hash_at(held.sequence)
     if local != held.entry_hash:
-        raise LineDatabaseError(
+        raise LineConflictError(
             f"station {station}: entry {held.sequence} on the line is {held.entry_hash[:16]}…, here "
             f"{(local or 'missing')[:16]}…: this database is not the history the line holds (a conflict for a "
             "supervisor; nothing was forwarded)"
@@ -97,13 +97,13 @@ def _check_holds(station: str, held: LineHead, database: Database) -> None:
 def _check_extends(station: str, held: LineHead | None, first: ForwardedEntry, database: Database) -> None:
     expected = 1 if held is None else held.sequence + 1
     if first.sequence != expected:
-        raise LineDatabaseError(
+        raise LineConflictError(
             f"station {station}: the line holds entries up to {expected - 1}, this database's next is "
             f"{first.sequence}: entries are missing here"
         )
     if held is not None and first.previous_hash != held.entry_hash:
         local = database.entry_hash_at(held.sequence)
-        raise LineDatabaseError(
+        raise LineConflictError(
             f"station {station}: entry {held.sequence} on the line is {held.entry_hash[:16]}…, here "
             f"{(local or 'missing')[:16]}…: this database is not the history the line holds (a conflict for a "
             "supervisor; nothing was forwarded)"

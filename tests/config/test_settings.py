@@ -146,3 +146,23 @@ def test_key_custody_settings_round_trip_and_are_checked(tmp_path: Path) -> None
         path.write_text(line, encoding="utf-8")
         with pytest.raises(SettingsError, match=complaint):
             load_settings(path)
+
+
+def test_the_line_database_settings_round_trip_and_are_checked(tmp_path: Path) -> None:
+    from station.config.line import LineSettings
+
+    line = LineSettings(database_url="postgresql+psycopg://station_line1_st1@line-db.local/station",
+                        policy="continue", grace_seconds=45, forward_every_seconds=0.5)  # fmt: skip
+    path = tmp_path / "station.toml"
+    save_settings(StationSettings(line=line), path)
+    assert load_settings(path).line == line and line.configured and not LineSettings().configured
+    for text, complaint in (
+        ('[line]\ndatabase_url = "postgresql+psycopg://st:secret@db/station"\n', "must not hold a password"),
+        ('[line]\ndatabase_url = "mysql://db/station"\n', "PostgreSQL"),
+        ('[line]\npolicy = "merge"\n', "must be one of stop, continue"),
+        ('[line]\nforward_every_seconds = 0\n', "from 0.1 to 3600"),
+        ('[line]\ngrace = 5\n', "grace"),
+    ):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(SettingsError, match=complaint):
+            load_settings(path)

@@ -1,0 +1,68 @@
+"""``station line status|forward``: this station's link to the line database.
+
+``status`` says whether the line answers and how many of this station's entries it does not hold
+yet; ``forward`` sends them now (a running station forwards by itself every few seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from station.cli.options import add_store_options, station_options
+from station.cli.output import add_json_option, json_wanted, print_document
+from station.config.paths import configured_station_name
+from station.domain.errors import LineDatabaseError
+from station.operations.line_link import forward_once, line_holds
+from station.operations.station import StationFactory
+
+EXIT_OK = 0
+EXIT_LINE_AWAY = 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("line", help="the line database: is it reached, what waits to be forwarded")
+    commands = parser.add_subparsers(dest="line_command", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("status", "whether the line database answers, and how many of this station's entries it lacks"),
+        ("forward", "forward this station's entries to the line database now"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        add_store_options(command)
+        add_json_option(command)
+        command.set_defaults(handler=_run)
+
+
+def _run(arguments: argparse.Namespace, root: StationFactory) -> int:
+    options = station_options(arguments)
+    settings = root.settings(options).line
+    station = configured_station_name()
+    if settings.database_url is None:
+        raise LineDatabaseError("no line database is configured: set [line] database_url in the station settings")
+    database = root.open_database(options)
+    try:
+        send = arguments.line_command == "forward"
+        report = (forward_once if send else line_holds)(database, settings, station)
+        error = None
+    except LineDatabaseError as failed:
+        report, error = None, failed
+        local = database.last_sequence()
+    finally:
+        database.dispose()
+    forwarded = report is not None and arguments.line_command == "forward"
+    document: dict[str, Any] = {"station": station, "line": settings.database_url, "policy": settings.policy,
+                                "reached": report is not None}  # fmt: skip
+    if report is not None:
+        document.update(forwarded=report.forwarded, line_sequence=report.line_sequence,
+                        local_sequence=report.local_sequence, pending=report.pending)
+    else:
+        document.update(local_sequence=local, error=str(error), code=error.code if error else None)
+    if json_wanted(arguments):
+        print_document(document)
+    elif report is not None:
+        done = f"forwarded {report.forwarded}; " if forwarded or report.forwarded else ""
+        print(f"line database {settings.database_url}: reached; {done}it holds entries 1..{report.line_sequence} "
+              f"of station {station} ({report.pending} waiting)")
+    else:
+        print(f"line database {settings.database_url}: NOT reached: {error}")
+    return EXIT_OK if report is not None else EXIT_LINE_AWAY

@@ -1,0 +1,186 @@
+"""The station's link to its line database: forwarding in the background, and the line's policy.
+
+While the station runs, a thread forwards its chain to the line database every few seconds
+(``station.store.forwarding``): what the station committed reaches the line in order, once,
+whenever the line answers. The link's state is what the window's banner and ``station status``
+show: connected, how many entries wait, offline since when, a conflict a supervisor must look at.
+
+The line's policy (``[line] policy``) decides what a station does while the line is away:
+``stop`` refuses new scans once the line has not answered for ``grace_seconds`` (a unit that
+runs finishes), ``continue`` works on what the station holds and forwards on reconnection.
+A conflict (the station's chain and the line's copy disagree) stops forwarding under either
+policy and is reported, never merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from station.config.line import LineSettings
+from station.domain.errors import LineConflictError, LineDatabaseError, LineOfflineError
+from station.store import Database
+from station.store.forwarding import ForwardReport, LineComparison, compare_with_line, forward
+from station.store.line import LineDatabase
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LineState:
+    """What the station knows of its line database now."""
+
+    configured: bool
+    connected: bool = False
+    pending: int = 0  # entries of this station's chain the line does not hold yet
+    offline_since: datetime | None = None
+    conflict: str | None = None
+    last_error: str | None = None
+
+    def describe(self) -> str:
+        if not self.configured:
+            return "no line database (this station's records are its own)"
+        if self.conflict:
+            return f"CONFLICT: {self.conflict}"
+        if self.connected:
+            return f"connected, {self.pending} entries to forward" if self.pending else "connected, all forwarded"
+        since = f" since {self.offline_since:%Y-%m-%d %H:%M:%S} UTC" if self.offline_since else ""
+        return f"offline{since}, {self.pending} entries waiting ({self.last_error or 'not reached yet'})"
+
+
+class LineLink:
+    """Forwards ``database``'s chain as ``station`` to the line database ``settings`` name."""
+
+    def __init__(self, database: Database, settings: LineSettings, station: str) -> None:
+        if settings.database_url is None:
+            raise LineDatabaseError("no line database is configured ([line] database_url)")
+        self.settings = settings
+        self._database = database
+        self._station = station
+        self._line = LineDatabase(settings.database_url)
+        self._lock = threading.Lock()
+        self._state = LineState(configured=True, offline_since=None)
+        self._offline_since_monotonic: float | None = None
+        self._line_sequence = 0  # the newest entry the line was last seen to hold
+        self._schema_ready = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- forwarding ------------------------------------------------------------------------------
+
+    def forward_now(self) -> ForwardReport:
+        """Forward everything now (the command line; and each pass of the thread)."""
+        try:
+            if not self._schema_ready:
+                self._line.ensure_schema()
+                self._schema_ready = True
+            report = forward(self._database, self._line, self._station)
+        except LineDatabaseError as error:
+            self._failed(error)
+            raise
+        with self._lock:
+            self._line_sequence = report.line_sequence
+            self._state = LineState(configured=True, connected=True, pending=report.pending)
+            self._offline_since_monotonic = None
+        return report
+
+    def _failed(self, error: LineDatabaseError) -> None:
+        conflict = str(error) if isinstance(error, LineConflictError) else None
+        pending = max(0, self._database.last_sequence() - self._line_sequence)
+        with self._lock:
+            previous = self._state
+            if self._offline_since_monotonic is None:
+                self._offline_since_monotonic = time.monotonic()
+            self._state = LineState(
+                configured=True, connected=False, pending=pending,
+                offline_since=previous.offline_since or datetime.now(UTC), conflict=conflict or previous.conflict,
+                last_error=str(error),
+            )  # fmt: skip
+        (LOG.error if conflict else LOG.warning)("line database: %s", error)
+
+    def start(self) -> None:
+        """Forward in the background until :meth:`close`."""
+        self._thread = threading.Thread(target=self._run, name="line-forwarder", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Forward soon (a unit just ended)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.state().conflict is None:
+                try:
+                    self.forward_now()
+                except LineDatabaseError:
+                    pass  # the state says it; the next pass tries again
+                except Exception:  # a bug must not end forwarding silently
+                    LOG.exception("line database: forwarding failed")
+            self._wake.wait(self.settings.forward_every_seconds)
+            self._wake.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._line.dispose()
+
+    # ---- what the station shows, and the policy --------------------------------------------------------
+
+    def state(self) -> LineState:
+        with self._lock:
+            return self._state
+
+    def refusal(self) -> LineOfflineError | None:
+        """Why no new scan may start, under the ``stop`` policy: the line away past the grace."""
+        if self.settings.policy != "stop":
+            return None
+        with self._lock:
+            state, since = self._state, self._offline_since_monotonic
+        if state.conflict:
+            return LineOfflineError(f"the line database and this station disagree: {state.conflict}")
+        if since is None or time.monotonic() - since < self.settings.grace_seconds:
+            return None
+        return LineOfflineError(
+            f"the line database has not answered since {state.offline_since:%H:%M:%S} UTC: no new unit until it "
+            "does (the line's policy is stop)"
+        )
+
+
+def forward_once(database: Database, settings: LineSettings, station: str) -> ForwardReport:
+    """Forward everything now, without a thread (``station line forward``)."""
+    link = LineLink(database, settings, station)
+    try:
+        return link.forward_now()
+    finally:
+        link.close()
+
+
+def compare_against_line(database: Database, settings: LineSettings, station: str) -> LineComparison:
+    """``station db verify --against-line``: the line's copy of this station's chain against its database."""
+    if settings.database_url is None:
+        raise LineDatabaseError("no line database is configured ([line] database_url in the station settings)")
+    line = LineDatabase(settings.database_url)
+    try:
+        line.ensure_schema()
+        return compare_with_line(database, line, station)
+    finally:
+        line.dispose()
+
+
+def line_holds(database: Database, settings: LineSettings, station: str) -> ForwardReport:
+    """What the line holds of this station and what waits, without forwarding anything."""
+    if settings.database_url is None:
+        raise LineDatabaseError("no line database is configured ([line] database_url in the station settings)")
+    line = LineDatabase(settings.database_url)
+    try:
+        line.ensure_schema()
+        held = line.last_entry(station)
+    finally:
+        line.dispose()
+    return ForwardReport(0, 0 if held is None else held.sequence, database.last_sequence())
