@@ -1,4 +1,4 @@
-"""``station line status|forward``: this station's link to the line database.
+"""``station line status|forward|conflicts``: this station's link to the line database.
 
 ``status`` says whether the line answers and how many of this station's entries it does not hold
 yet; ``forward`` sends them now (a running station forwards by itself every few seconds).
@@ -13,7 +13,7 @@ from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.config.paths import configured_station_name
 from station.domain.errors import LineDatabaseError
-from station.operations.line_link import forward_once, line_holds
+from station.operations.line_link import forward_once, line_conflicts, line_holds
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -31,6 +31,27 @@ def register(subparsers: Any) -> None:
         add_store_options(command)
         add_json_option(command)
         command.set_defaults(handler=_run)
+    conflicts = commands.add_parser(
+        "conflicts", help="what stations did apart that disagrees (a serial passed at two): for a supervisor"
+    )
+    add_store_options(conflicts, uses_database=False)
+    add_json_option(conflicts)
+    conflicts.set_defaults(handler=_conflicts)
+
+
+def _conflicts(arguments: argparse.Namespace, root: StationFactory) -> int:
+    settings = root.settings(station_options(arguments)).line
+    found = line_conflicts(settings)
+    if json_wanted(arguments):
+        listed = [{"kind": kind, "subject": subject, "stations": stations.split(","), "found_at": found_at}
+                  for kind, subject, stations, found_at in found]  # fmt: skip
+        print_document({"conflicts": listed})
+        return EXIT_OK
+    if not found:
+        print("no conflicts between stations")
+    for kind, subject, stations, found_at in found:
+        print(f"{found_at:%Y-%m-%d %H:%M:%S} {kind}: {subject} at {stations.replace(',', ' and ')}")
+    return EXIT_OK
 
 
 def _run(arguments: argparse.Namespace, root: StationFactory) -> int:

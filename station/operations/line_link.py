@@ -39,14 +39,17 @@ class LineState:
     offline_since: datetime | None = None
     conflict: str | None = None
     last_error: str | None = None
+    to_inspect: int = 0  # conflicts between stations the line found (a serial passed at two)
 
     def describe(self) -> str:
         if not self.configured:
             return "no line database (this station's records are its own)"
         if self.conflict:
             return f"CONFLICT: {self.conflict}"
+        inspect = f"; {self.to_inspect} conflict(s) to inspect (station line conflicts)" if self.to_inspect else ""
         if self.connected:
-            return f"connected, {self.pending} entries to forward" if self.pending else "connected, all forwarded"
+            waiting = f"{self.pending} entries to forward" if self.pending else "all forwarded"
+            return f"connected, {waiting}{inspect}"
         since = f" since {self.offline_since:%Y-%m-%d %H:%M:%S} UTC" if self.offline_since else ""
         return f"offline{since}, {self.pending} entries waiting ({self.last_error or 'not reached yet'})"
 
@@ -79,12 +82,15 @@ class LineLink:
                 self._line.ensure_schema()
                 self._schema_ready = True
             report = forward(self._database, self._line, self._station)
+            for kind, subject, stations in self._line.find_conflicts():
+                LOG.error("line database: %s %s (%s): a supervisor must inspect it", kind, subject, stations)
+            to_inspect = len(self._line.conflicts())
         except LineDatabaseError as error:
             self._failed(error)
             raise
         with self._lock:
             self._line_sequence = report.line_sequence
-            self._state = LineState(configured=True, connected=True, pending=report.pending)
+            self._state = LineState(configured=True, connected=True, pending=report.pending, to_inspect=to_inspect)
             self._offline_since_monotonic = None
         return report
 
@@ -184,3 +190,16 @@ def line_holds(database: Database, settings: LineSettings, station: str) -> Forw
     finally:
         line.dispose()
     return ForwardReport(0, 0 if held is None else held.sequence, database.last_sequence())
+
+
+def line_conflicts(settings: LineSettings) -> list[tuple[str, str, str, datetime]]:
+    """Conflicts between stations found on the line (``station line conflicts``), oldest first."""
+    if settings.database_url is None:
+        raise LineDatabaseError("no line database is configured ([line] database_url in the station settings)")
+    line = LineDatabase(settings.database_url)
+    try:
+        line.ensure_schema()
+        line.find_conflicts()
+        return line.conflicts()
+    finally:
+        line.dispose()

@@ -14,6 +14,7 @@ whole line shares (``[line] database_url``), which holds nothing else of a stati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +73,17 @@ LINE_HEADS = Table(
     Column("signature", LargeBinary, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+LINE_CONFLICTS = Table(
+    "line_conflicts",
+    LINE_METADATA,
+    Column("kind", String(40), primary_key=True),
+    Column("subject", String(200), primary_key=True),  # the serial (or device) both stations used
+    Column("stations", Text, nullable=False),  # the stations, sorted, comma-separated
+    Column("found_at", DateTime(timezone=True), nullable=False),
+)
+
+SERIAL_PASSED_TWICE = "serial-passed-at-two-stations"
 
 _ENTRY_FIELDS = ("sequence", "recorded_at", "actor", "action", "detail", "previous_hash", "entry_hash", "signature",
                  "record_table", "record_id", "record_digest", "row_json")  # fmt: skip
@@ -182,6 +194,49 @@ class LineDatabase:
                 .order_by(LINE_HEADS.c.sequence)
             ).all()
         return [LineHead(int(row.sequence), str(row.entry_hash), bytes(row.signature)) for row in rows]
+
+    def find_conflicts(self) -> list[tuple[str, str, str]]:
+        """Record (and return the new) conflicts between stations' forwarded records: a serial
+        that PASSED at two stations (they worked apart, each on its own journal). Each becomes a
+        row of ``line_conflicts`` for a supervisor to inspect; nothing is merged or changed."""
+        passed: dict[str, set[str]] = {}
+        with self._transaction("looking for conflicts") as connection:
+            rows = connection.execute(
+                select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_table, LINE_ENTRIES.c.record_id,
+                       LINE_ENTRIES.c.row_json)
+                .where(LINE_ENTRIES.c.record_table.in_(("units", "attempts")), LINE_ENTRIES.c.row_json.is_not(None))
+                .order_by(LINE_ENTRIES.c.station, LINE_ENTRIES.c.sequence)
+            ).all()  # fmt: skip
+            latest: dict[tuple[str, str, int], dict[str, object]] = {}
+            for row in rows:  # each row's newest image, per station
+                latest[(row.station, row.record_table, int(row.record_id))] = json.loads(row.row_json)
+            serial_of = {(station, number): str(values.get("serial"))
+                         for (station, table, number), values in latest.items() if table == "units"}  # fmt: skip
+            for (station, table, _), values in latest.items():
+                if table == "attempts" and values.get("result") == "PASSED" and not values.get("is_rework"):
+                    unit = values.get("unit_id")
+                    serial = serial_of.get((station, int(unit))) if isinstance(unit, int) else None
+                    if serial is not None:
+                        passed.setdefault(serial, set()).add(station)
+            found = [(SERIAL_PASSED_TWICE, serial, ",".join(sorted(stations)))
+                     for serial, stations in sorted(passed.items()) if len(stations) > 1]  # fmt: skip
+            if not found:
+                return []
+            recorded = connection.execute(select(LINE_CONFLICTS.c.kind, LINE_CONFLICTS.c.subject))
+            known = {(row.kind, row.subject) for row in recorded}
+            new = [conflict for conflict in found if conflict[:2] not in known]
+            if new:
+                now = utc_now()
+                connection.execute(_insert_ignoring_duplicates(connection, LINE_CONFLICTS), [
+                    {"kind": kind, "subject": subject, "stations": stations, "found_at": now}
+                    for kind, subject, stations in new])  # fmt: skip
+            return new
+
+    def conflicts(self) -> list[tuple[str, str, str, datetime]]:
+        """Every conflict found so far: (kind, subject, stations, found at)."""
+        with self._transaction("reading conflicts") as connection:
+            return [(str(row.kind), str(row.subject), str(row.stations), row.found_at) for row in connection.execute(
+                select(LINE_CONFLICTS).order_by(LINE_CONFLICTS.c.found_at, LINE_CONFLICTS.c.subject))]  # fmt: skip
 
     def stations(self) -> list[str]:
         with self._transaction("listing stations") as connection:

@@ -174,3 +174,27 @@ def test_two_stations_forward_through_a_line_outage(line_server: postgres_server
         finally:
             database.dispose()
     line.dispose()
+
+
+def test_a_serial_passed_at_two_stations_while_apart_is_a_conflict_to_inspect(
+    line: LineDatabase, tmp_path: Path
+) -> None:
+    """Both stations worked on their own journals (the line away): each passed serial SAME-0001.
+    Once both forwarded, the line records the conflict for a supervisor; nothing is merged."""
+    first, second = station_database(tmp_path / "x"), station_database(tmp_path / "y")
+    try:
+        record_units(first, "SAME", 1, 1)
+        record_units(second, "SAME", 1, 2)  # SAME-0001 and SAME-0002
+        record_units(first, "ONLY", 1, 1)
+        forward(first, line, "st-x")
+        assert line.find_conflicts() == []
+        forward(second, line, "st-y")
+        found = line.find_conflicts()
+        assert found == [("serial-passed-at-two-stations", "SAME-0001", "st-x,st-y")]
+        assert line.find_conflicts() == []  # recorded once
+        assert [(kind, subject, stations) for kind, subject, stations, _ in line.conflicts()] == found
+        # Each station's own records are untouched, and each still agrees with the line.
+        assert compare_with_line(first, line, "st-x").ok and compare_with_line(second, line, "st-y").ok
+    finally:
+        first.dispose()
+        second.dispose()
