@@ -493,6 +493,14 @@
         <translation>El almacén de tokens está bloqueado o vacío. Llame a un supervisor.</translation>
     </message>
     <message>
+        <source>The line database does not answer: no new unit until it does. Call a supervisor.</source>
+        <translation>La base de datos de la línea no responde: ninguna unidad nueva hasta que responda. Llame a un supervisor.</translation>
+    </message>
+    <message>
+        <source>This station and the line database disagree. Call a supervisor.</source>
+        <translation>Esta estación y la base de datos de la línea no coinciden. Llame a un supervisor.</translation>
+    </message>
+    <message>
         <source>No connection to the unit. Check the probe, cable and power.</source>
         <translation>Sin conexión con la unidad. Revise la sonda, el cable y la alimentación.</translation>
     </message>
@@ -1185,6 +1193,10 @@
         <translation>Contraseña del almacén</translation>
     </message>
     <message>
+        <source>Line database</source>
+        <translation>Base de datos de la línea</translation>
+    </message>
+    <message>
         <source>Unlock for the shift</source>
         <translation>Desbloquear para el turno</translation>
     </message>
@@ -1263,6 +1275,34 @@
     <message>
         <source>locked; its key is in the token: unlock needs no passphrase</source>
         <translation>bloqueada; su clave está en el token: para desbloquearla no hace falta contraseña</translation>
+    </message>
+    <message>
+        <source>none: this station&apos;s records are its own</source>
+        <translation>ninguna: los registros de esta estación son solo suyos</translation>
+    </message>
+    <message>
+        <source>CONFLICT, forwarding stopped: {detail}</source>
+        <translation>CONFLICTO, reenvío detenido: {detail}</translation>
+    </message>
+    <message>
+        <source>connected, {count} entries to forward</source>
+        <translation>conectada, {count} entradas por reenviar</translation>
+    </message>
+    <message>
+        <source>connected, all forwarded</source>
+        <translation>conectada, todo reenviado</translation>
+    </message>
+    <message>
+        <source>offline since {time} UTC, {count} entries waiting</source>
+        <translation>sin conexión desde las {time} UTC, {count} entradas en espera</translation>
+    </message>
+    <message>
+        <source>not reached yet</source>
+        <translation>aún no alcanzada</translation>
+    </message>
+    <message>
+        <source>{count} conflict(s) between stations to inspect (station line conflicts)</source>
+        <translation>{count} conflicto(s) entre estaciones por revisar (station line conflicts)</translation>
     </message>
     <message>
         <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>

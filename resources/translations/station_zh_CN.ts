@@ -493,6 +493,14 @@
         <translation>令牌库已锁定或为空。请呼叫主管。</translation>
     </message>
     <message>
+        <source>The line database does not answer: no new unit until it does. Call a supervisor.</source>
+        <translation>产线数据库无响应：恢复前不接受新单元。请呼叫主管。</translation>
+    </message>
+    <message>
+        <source>This station and the line database disagree. Call a supervisor.</source>
+        <translation>本工作站与产线数据库不一致。请呼叫主管。</translation>
+    </message>
+    <message>
         <source>No connection to the unit. Check the probe, cable and power.</source>
         <translation>无法连接产品。请检查探针、线缆和电源。</translation>
     </message>
@@ -1185,6 +1193,10 @@
         <translation>令牌库密码</translation>
     </message>
     <message>
+        <source>Line database</source>
+        <translation>产线数据库</translation>
+    </message>
+    <message>
         <source>Unlock for the shift</source>
         <translation>为本班次解锁</translation>
     </message>
@@ -1263,6 +1275,34 @@
     <message>
         <source>locked; its key is in the token: unlock needs no passphrase</source>
         <translation>已锁定；密钥在令牌中：解锁无需口令</translation>
+    </message>
+    <message>
+        <source>none: this station&apos;s records are its own</source>
+        <translation>无：本工作站的记录仅归本站</translation>
+    </message>
+    <message>
+        <source>CONFLICT, forwarding stopped: {detail}</source>
+        <translation>冲突，已停止转发：{detail}</translation>
+    </message>
+    <message>
+        <source>connected, {count} entries to forward</source>
+        <translation>已连接，{count} 条记录待转发</translation>
+    </message>
+    <message>
+        <source>connected, all forwarded</source>
+        <translation>已连接，全部已转发</translation>
+    </message>
+    <message>
+        <source>offline since {time} UTC, {count} entries waiting</source>
+        <translation>自 {time} UTC 起离线，{count} 条记录等待中</translation>
+    </message>
+    <message>
+        <source>not reached yet</source>
+        <translation>尚未连接</translation>
+    </message>
+    <message>
+        <source>{count} conflict(s) between stations to inspect (station line conflicts)</source>
+        <translation>{count} 个工作站间冲突待检查（station line conflicts）</translation>
     </message>
     <message>
         <source>Units of this recipe are locked for good (a permanent lock): no erase reopens them, so they can never be reworked.</source>

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -48,6 +48,9 @@ def action_label() -> QLabel:
     label.setObjectName("actionMessage")
     label.setWordWrap(True)
     return label
+
+
+LINE_REFRESH_MS = 2000  # how often the line database's state is shown anew
 
 
 class SupervisorView(QScrollArea):
@@ -91,6 +94,20 @@ class SupervisorView(QScrollArea):
         vault_layout.addRow(buttons)
         vault_layout.addRow(self.vault_message)
         layout.addWidget(self.vault_group)
+
+        # the line database (store and forward): its state, refreshed while the view is shown
+        self.line_group = QGroupBox()
+        line_layout = QFormLayout(self.line_group)
+        line_layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.line_state = QLabel()
+        self.line_state.setWordWrap(True)
+        self.line_state_label = QLabel()
+        line_layout.addRow(self.line_state_label, self.line_state)
+        layout.addWidget(self.line_group)
+        self._line_timer = QTimer(self)
+        self._line_timer.setInterval(LINE_REFRESH_MS)
+        self._line_timer.timeout.connect(self.refresh_line)
+        self._line_timer.start()
 
         # rework
         self.rework_group = QGroupBox()
@@ -183,6 +200,8 @@ class SupervisorView(QScrollArea):
         self.vault_group.setTitle(self.tr("Token vault"))
         self.vault_state_label.setText(self.tr("State"))
         self.vault_passphrase_label.setText(self.tr("Vault passphrase"))
+        self.line_group.setTitle(self.tr("Line database"))
+        self.line_state_label.setText(self.tr("State"))
         self.unlock_button.setText(self.tr("Unlock for the shift"))
         self.lock_button.setText(self.tr("Lock"))
         self.rework_group.setTitle(self.tr("Rework"))
@@ -233,6 +252,30 @@ class SupervisorView(QScrollArea):
                 combo.setCurrentText(current)
         self.selftest_button.setEnabled(not self.line.selftest.running)
         self._offer_rework()
+        self.refresh_line()
+
+    def refresh_line(self) -> None:
+        """The line database's state as the station's link last saw it (no query of its own)."""
+        link = self.line.station.line_link
+        if link is None:
+            self.line_state.setText(self.tr("none: this station's records are its own"))
+            return
+        state = link.state()
+        if state.conflict:
+            text = self.tr("CONFLICT, forwarding stopped: {detail}").format(detail=state.conflict)
+        elif state.connected and state.pending:
+            text = self.tr("connected, {count} entries to forward").format(count=state.pending)
+        elif state.connected:
+            text = self.tr("connected, all forwarded")
+        elif state.offline_since is not None:
+            text = self.tr("offline since {time} UTC, {count} entries waiting").format(
+                time=f"{state.offline_since:%H:%M:%S}", count=state.pending)
+        else:
+            text = self.tr("not reached yet")
+        if state.to_inspect:
+            text += " " + self.tr("{count} conflict(s) between stations to inspect (station line conflicts)").format(
+                count=state.to_inspect)
+        self.line_state.setText(text)
         self.refresh_inspections()
 
     def _offer_rework(self) -> None:

@@ -28,6 +28,8 @@ from station.domain.errors import (
     IdentityError,
     InternalError,
     InterruptedLockedError,
+    LineConflictError,
+    LineOfflineError,
     LockError,
     MayBeLockedError,
     NoProbeError,
@@ -65,6 +67,12 @@ def _messages() -> dict[str, str]:
             "OperatorMessages", "The unit is locked. It was not touched. Put it aside for a supervisor."
         ),
         VaultError.code: translate("OperatorMessages", "The token vault is locked or empty. Call a supervisor."),
+        LineOfflineError.code: translate(
+            "OperatorMessages", "The line database does not answer: no new unit until it does. Call a supervisor."
+        ),
+        LineConflictError.code: translate(
+            "OperatorMessages", "This station and the line database disagree. Call a supervisor."
+        ),
         ProbeError.code: translate("OperatorMessages", "No connection to the unit. Check the probe, cable and power."),
         NoProbeError.code: translate("OperatorMessages", "No probe for this slot. Call an engineer."),
         FlashError.code: translate("OperatorMessages", "Programming failed. Reseat the unit and scan it again."),
