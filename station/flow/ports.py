@@ -182,6 +182,19 @@ class TokenSource(Protocol):
         ...
 
 
+class LineClaims(Protocol):
+    """Serials claimed across the whole line (the line database), at the scan while it answers."""
+
+    def claim(self, serial: str) -> None:
+        """Before a unit is touched: SerialInProgressError while another station's attempt holds
+        the serial, AlreadyPassedError once it passed at another station."""
+        ...
+
+    def release(self, serial: str, *, passed: bool) -> None:
+        """The attempt ended: a passed serial stays claimed; any other end frees it. Never raises."""
+        ...
+
+
 class DevelopmentUnitRegistry(Protocol):
     """The device-management service's knowledge of development (ever-erased) units."""
 

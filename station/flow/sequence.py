@@ -46,7 +46,14 @@ from station.domain.recipe import Recipe, StepName
 from station.domain.records import AttemptRecord, AttemptResult
 from station.flow.credential_rules import MAY_BE_LOCKED_STATES, void_all
 from station.flow.observer import ProvisioningObserver, QuietObserver
-from station.flow.ports import AttemptOwnership, CredentialIssuer, DevelopmentUnitRegistry, Journal, TokenSource
+from station.flow.ports import (
+    AttemptOwnership,
+    CredentialIssuer,
+    DevelopmentUnitRegistry,
+    Journal,
+    LineClaims,
+    TokenSource,
+)
 from station.flow.recovery import recover_attempt, recover_unfinished
 from station.flow.run import Slot, StationContext, UnitRun
 from station.flow.step import Step, StepFailedError, StepRunner
@@ -109,16 +116,19 @@ class UnitProvisioner:
         development_registry: DevelopmentUnitRegistry | None = None,
         ownership: AttemptOwnership | None = None,
         watchdog: Watchdog | None = None,
+        line_claims: LineClaims | None = None,
     ) -> None:
         """``ownership`` names the owner of the attempts this provisioner opens and judges whether
         another attempt's owner is gone; without it (single-process tools, tests) every open
-        attempt found is taken as left by a crash."""
+        attempt found is taken as left by a crash. ``line_claims``: the line database's claims on
+        serials, on a line whose stations share one; None: the station's journal alone."""
         self.recipe = recipe
         self.journal = journal
         self.issuer = issuer
         self.tokens = tokens
         self.development_registry = development_registry
         self.ownership = ownership
+        self.line_claims = line_claims
         self._runner = StepRunner(watchdog or Watchdog.shared())
 
     # ---- provisioning -----------------------------------------------------------------------
@@ -128,6 +138,7 @@ class UnitProvisioner:
     ) -> AttemptOutcome:
         """Provision the unit with this serial; never raises for a unit's failure."""
         serial_text = str(serial)
+        claimed = False
         try:
             latest = self.journal.attempts.latest_attempt(serial_text)
             self._refuse_before_touching(serial_text, latest)
@@ -136,10 +147,18 @@ class UnitProvisioner:
                     raise SerialInProgressError(_holder(latest))
                 # A crash left this unit's attempt open: settle it by asking the unit first.
                 recover_attempt(self.journal, latest, slot)
+            if self.line_claims is not None:
+                self.line_claims.claim(serial_text)
+                claimed = True
             run = self._start(serial_text, slot, context, observer, is_rework=False)
         except StationError as error:  # refused before the unit was touched
+            if claimed and self.line_claims is not None:
+                self.line_claims.release(serial_text, passed=False)
             return AttemptOutcome.refused(serial_text, error)
-        return self._execute(run, PROVISIONING_STEPS, self._passed)
+        outcome = self._execute(run, PROVISIONING_STEPS, self._passed)
+        if self.line_claims is not None:
+            self.line_claims.release(serial_text, passed=outcome.passed)
+        return outcome
 
     def _owner_gone(self, attempt: AttemptRecord) -> bool:
         return self.ownership is None or self.ownership.is_gone(attempt)

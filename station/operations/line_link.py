@@ -136,6 +136,26 @@ class LineLink:
             self._thread.join(timeout=10)
         self._line.dispose()
 
+    # ---- the line's claims on serials (flow.ports.LineClaims) ------------------------------------------
+
+    def claim(self, serial: str) -> None:
+        """One live attempt per serial on the whole line, while the line answers. When it does not,
+        the station goes on on its own journal (the policy decides for how long: ``refusal``);
+        what two stations did apart is found when both have forwarded (``find_conflicts``)."""
+        try:
+            self._line.claim(serial, self._station)
+        except LineDatabaseError as error:
+            self._failed(error)
+            LOG.warning("line database: %s not claimed on the line (%s); this station's journal decides", serial, error)
+
+    def release(self, serial: str, *, passed: bool) -> None:
+        try:
+            self._line.release(serial, self._station, passed=passed)
+        except LineDatabaseError as error:
+            self._failed(error)
+            LOG.warning("line database: the claim on %s was not released (%s)", serial, error)
+        self.poke()  # the attempt's records: forward them soon
+
     # ---- what the station shows, and the policy --------------------------------------------------------
 
     def state(self) -> LineState:

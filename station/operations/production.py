@@ -182,6 +182,7 @@ class Production:
             development_registry=self._development_registry,
             ownership=self._ownership,
             watchdog=self._watchdog,
+            line_claims=self.line_link,
         )
 
     # ---- the recipe -----------------------------------------------------------------------------
@@ -272,6 +273,7 @@ class Production:
         return UnitProvisioner(
             recipe, self._journal, issuer, None,
             development_registry=self._development_registry, ownership=self._ownership, watchdog=self._watchdog,
+            line_claims=self.line_link,
         )  # fmt: skip
 
     def create_ca(self, common_name: str, passphrase: str, actor: str) -> None:

@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
-from station.domain.errors import LineDatabaseError
+from station.domain.errors import AlreadyPassedError, LineDatabaseError, SerialInProgressError
 from station.store.models import utc_now
 from station.store.session import describe
 
@@ -81,6 +81,17 @@ LINE_CONFLICTS = Table(
     Column("subject", String(200), primary_key=True),  # the serial (or device) both stations used
     Column("stations", Text, nullable=False),  # the stations, sorted, comma-separated
     Column("found_at", DateTime(timezone=True), nullable=False),
+)
+
+# A serial's claim across the line, made at the scan while the line answers: one live attempt
+# per serial on the whole line, and a passed serial refused at every other station.
+LINE_CLAIMS = Table(
+    "line_claims",
+    LINE_METADATA,
+    Column("serial", String(200), primary_key=True),
+    Column("station", String(120), nullable=False),
+    Column("state", String(10), nullable=False),  # live, passed
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 SERIAL_PASSED_TWICE = "serial-passed-at-two-stations"
@@ -194,6 +205,41 @@ class LineDatabase:
                 .order_by(LINE_HEADS.c.sequence)
             ).all()
         return [LineHead(int(row.sequence), str(row.entry_hash), bytes(row.signature)) for row in rows]
+
+    def claim(self, serial: str, station: str) -> None:
+        """Claim ``serial`` for ``station``'s new attempt: SerialInProgressError while another
+        station's attempt holds it, AlreadyPassedError once it passed at another station. The
+        station's own claims are its journal's business (its own rules say what may repeat)."""
+        with self._transaction("claiming a serial") as connection:
+            query = select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update()
+            held = connection.execute(query).first()
+            if held is None:
+                connection.execute(_insert_ignoring_duplicates(connection, LINE_CLAIMS),
+                                   [{"serial": serial, "station": station, "state": "live", "updated_at": utc_now()}])
+                held = connection.execute(select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)).first()
+            if held is None or held.station == station:
+                if held is not None and held.state != "passed":
+                    connection.execute(LINE_CLAIMS.update().where(LINE_CLAIMS.c.serial == serial)
+                                       .values(state="live", updated_at=utc_now()))  # fmt: skip
+                return
+        since = f"{held.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+        if held.state == "passed":
+            raise AlreadyPassedError(f"unit {serial} already PASSED at station {held.station} (line database, "
+                                     f"{since}); a supervisor must start a rework")  # fmt: skip
+        raise SerialInProgressError(f"unit {serial} is being provisioned at station {held.station} since {since} "
+                                    "(line database)")  # fmt: skip
+
+    def release(self, serial: str, station: str, *, passed: bool) -> None:
+        """The attempt that claimed ``serial`` here ended: passed (kept, refused elsewhere) or not
+        (the claim goes: another station may take the unit)."""
+        with self._transaction("releasing a serial") as connection:
+            mine = (LINE_CLAIMS.c.serial == serial) & (LINE_CLAIMS.c.station == station)
+            if passed:
+                connection.execute(LINE_CLAIMS.update().where(mine).values(state="passed", updated_at=utc_now()))
+            else:
+                connection.execute(LINE_CLAIMS.delete().where(mine & (LINE_CLAIMS.c.state == "live")))
 
     def find_conflicts(self) -> list[tuple[str, str, str]]:
         """Record (and return the new) conflicts between stations' forwarded records: a serial

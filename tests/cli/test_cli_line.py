@@ -73,6 +73,8 @@ def test_the_lines_policy_when_it_does_not_answer(tmp_path: Path, policy: str) -
     link = LineLink(database, settings, "st-9")
     try:
         assert link.refusal() is None  # not tried yet: nothing known to be away
+        link.claim("TST-000001")  # the line away: the station's own journal decides (no error)
+        link.release("TST-000001", passed=True)
         with pytest.raises(Exception, match="does not answer"):
             link.forward_now()
         state = link.state()

@@ -224,6 +224,42 @@ def test_each_step_boundary_is_one_journal_commit_made_before_the_next_step_acts
         ]
 
 
+class LineOfTwo:
+    """The line's claims as another station holds them (a hand-written stand-in for LineLink)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, str] = {}  # serial -> "live" or "passed", by the other station
+        self.calls: list[str] = []
+
+    def claim(self, serial: str) -> None:
+        self.calls.append(f"claim {serial}")
+        if self.held.get(serial) == "live":
+            raise SerialInProgressError(f"unit {serial} is being provisioned at station st-2 (line database)")
+        if self.held.get(serial) == "passed":
+            raise AlreadyPassedError(f"unit {serial} already PASSED at station st-2 (line database)")
+
+    def release(self, serial: str, *, passed: bool) -> None:
+        self.calls.append(f"release {serial} {'passed' if passed else 'not passed'}")
+
+
+def test_the_line_refuses_a_serial_another_station_holds_before_the_unit_is_touched(line: FakeLine) -> None:
+    claims = LineOfTwo()
+    line.provisioner.line_claims = claims
+    claims.held["TST-000020"] = "live"
+    refused = line.provision("TST-000020")
+    assert isinstance(refused.error, SerialInProgressError) and refused.attempt_id is None
+    assert line.probe.unit.flash == FakeUnit("x").flash and not line.journal.history("TST-000020")
+    claims.held["TST-000021"] = "passed"
+    assert isinstance(line.provision("TST-000021").error, AlreadyPassedError)
+    assert line.provision("TST-000022").passed
+    assert claims.calls[-2:] == ["claim TST-000022", "release TST-000022 passed"]
+    assert "release TST-000020 not passed" not in claims.calls  # refused by the line: nothing to release
+    line.insert(FakeUnit("00000000000000A9"))
+    line.probe.unit.locked = True  # fails at connect, after its claim: the claim is let go
+    assert not line.provision("TST-000023").passed
+    assert claims.calls[-2:] == ["claim TST-000023", "release TST-000023 not passed"]
+
+
 # ---- retries ----------------------------------------------------------------------------------
 
 

@@ -198,3 +198,21 @@ def test_a_serial_passed_at_two_stations_while_apart_is_a_conflict_to_inspect(
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_one_live_attempt_per_serial_on_the_whole_line(line: LineDatabase) -> None:
+    from station.domain.errors import AlreadyPassedError, SerialInProgressError
+
+    line.claim("TST-000100", "st-a")
+    line.claim("TST-000100", "st-a")  # the station's own claim: its journal decides
+    with pytest.raises(SerialInProgressError, match="being provisioned at station st-a"):
+        line.claim("TST-000100", "st-b")
+    line.release("TST-000100", "st-b", passed=True)  # not st-b's: nothing changes
+    with pytest.raises(SerialInProgressError):
+        line.claim("TST-000100", "st-b")
+    line.release("TST-000100", "st-a", passed=False)  # failed at st-a: another station may take it
+    line.claim("TST-000100", "st-b")
+    line.release("TST-000100", "st-b", passed=True)
+    with pytest.raises(AlreadyPassedError, match="already PASSED at station st-b"):
+        line.claim("TST-000100", "st-a")
+    line.claim("TST-000100", "st-b")  # st-b's own journal refuses it (already passed) by itself
