@@ -14,6 +14,7 @@ policy and is reported, never merged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -130,10 +131,15 @@ class LineLink:
             self._wake.clear()
 
     def close(self) -> None:
+        """Stop forwarding; a line that answered a moment ago gets what is left first (a command
+        that provisioned one unit ends before the thread's next pass)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+            if self.state().connected:  # the next process forwards it if this fails
+                with contextlib.suppress(LineDatabaseError):
+                    self.forward_now()
         self._line.dispose()
 
     # ---- the line's claims on serials (flow.ports.LineClaims) ------------------------------------------
