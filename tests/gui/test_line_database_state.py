@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -66,4 +67,54 @@ def test_the_line_database_state_and_the_stop_policy(
     finally:
         station.close()
         unit.close()
+    assert not running_qthreads()
+
+
+def test_under_stop_scans_are_refused_while_the_line_is_away_and_resume_when_it_returns(
+    tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import postgres_server
+
+    reason = postgres_server.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    monkeypatch.setenv(SIM_DIR_ENVIRONMENT_VARIABLE, str(tmp_path / "demo" / "sim"))
+    monkeypatch.setenv(CA_PASSPHRASE_ENVIRONMENT_VARIABLE, DEMO_CA_PASSPHRASE)
+    monkeypatch.setenv(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, DEMO_VAULT_PASSPHRASE)
+    environment = prepare_demo(tmp_path / "demo")
+    unit = environment.create_units(1)[0]
+    with postgres_server.throwaway_server() as server:
+        address = urlsplit(server.url)
+        pgpass = tmp_path / "pgpass"
+        pgpass.write_text(f"127.0.0.1:{address.port}:*:{address.username}:{address.password}\n")
+        pgpass.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(pgpass))
+        settings_path = tmp_path / "station.toml"
+        save_settings(StationSettings(
+            recipe=environment.recipe_path, slots=(SlotSettings("A", unit.probe_id, environment.console_path(unit)),),
+            line=LineSettings(database_url=f"postgresql+psycopg://{address.username}@127.0.0.1:{address.port}"
+                                           f"{address.path}", policy="stop", grace_seconds=1,
+                              forward_every_seconds=0.2),
+        ), settings_path)  # fmt: skip
+        options = StationOptions(data_dir=environment.paths.data_dir, db_url=environment.paths.db_url,
+                                 settings_path=settings_path)  # fmt: skip
+        station = build_line_window(CompositionRoot(), options, language="en", sounds=False,
+                                    install_error_hooks=False)  # fmt: skip
+        try:
+            qtbot.addWidget(station.window)
+            line = station.line
+
+            def refused() -> bool:
+                return "LINE_OFFLINE" in dict(line.readiness_problems())
+
+            qtbot.waitUntil(lambda: station.operations.line_link is not None
+                            and station.operations.line_link.state().connected, timeout=20_000)  # fmt: skip
+            assert not refused()
+            server.stop_immediately()
+            qtbot.waitUntil(refused, timeout=30_000)
+            server.start_again()
+            qtbot.waitUntil(lambda: not refused(), timeout=30_000)
+        finally:
+            station.close()
+            unit.close()
     assert not running_qthreads()
