@@ -276,7 +276,8 @@ class CompositionRoot:
             link = LineLink(database, settings.line, name)
             link.start()
             station.on_close.append(link.close)
-            station.line_link = production.line_link = link
+            station.line_link = link
+            production.use_line(link)
         heartbeat = Heartbeat(
             lambda: database.attempts.heartbeat(ownership.owner(name, "")),
             settings.recovery.owner_lease_seconds / 3,

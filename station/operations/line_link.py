@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from station.config.line import LineSettings
 from station.domain.errors import LineConflictError, LineDatabaseError, LineOfflineError
+from station.flow.ports import DevelopmentUnitRegistry
 from station.store import Database
 from station.store.forwarding import ForwardReport, LineComparison, compare_with_line, forward
 from station.store.line import LineDatabase
@@ -162,6 +163,15 @@ class LineLink:
             LOG.warning("line database: the claim on %s was not released (%s)", serial, error)
         self.poke()  # the attempt's records: forward them soon
 
+    def is_development_unit(self, device_id: str) -> bool:
+        """A development unit anywhere on the line is one here (``flow.ports.DevelopmentUnitRegistry``);
+        when the line does not answer, the station's own records and registry decide."""
+        try:
+            return self._line.is_development_device(device_id)
+        except LineDatabaseError as error:
+            self._failed(error)
+            return False
+
     # ---- what the station shows, and the policy --------------------------------------------------------
 
     def state(self) -> LineState:
@@ -229,3 +239,13 @@ def line_conflicts(settings: LineSettings) -> list[tuple[str, str, str, datetime
         return line.conflicts()
     finally:
         line.dispose()
+
+
+class AnyRegistry:
+    """Development units known to any of several registries (the device service's, the line's)."""
+
+    def __init__(self, *registries: DevelopmentUnitRegistry) -> None:
+        self._registries = registries
+
+    def is_development_unit(self, device_id: str) -> bool:
+        return any(registry.is_development_unit(device_id) for registry in self._registries)

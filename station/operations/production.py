@@ -35,7 +35,7 @@ from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegi
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
 from station.operations.custody import KeyCustody
-from station.operations.line_link import LineLink
+from station.operations.line_link import AnyRegistry, LineLink
 from station.operations.recipe_signing import RecipeTrust, with_signature
 from station.operations.recipes import check_recipe
 from station.operations.slots import SlotFilter
@@ -279,6 +279,12 @@ class Production:
     def create_ca(self, common_name: str, passphrase: str, actor: str) -> None:
         init_ca(self._paths.ca_dir, passphrase, common_name)
         self._audit.append_audit(actor, "ca.init", f"factory CA {common_name!r} created in {self._paths.ca_dir}")
+
+    def use_line(self, link: LineLink) -> None:
+        """Work on a line database: its claims on serials, its development units, its policy."""
+        self.line_link = link
+        registries = [registry for registry in (self._development_registry, link) if registry is not None]
+        self._development_registry = AnyRegistry(*registries)
 
     def ca_in_token(self) -> bool:
         """The CA key lives in a token: opening it asks for the token's PIN, not a passphrase."""

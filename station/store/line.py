@@ -241,6 +241,20 @@ class LineDatabase:
             else:
                 connection.execute(LINE_CLAIMS.delete().where(mine & (LINE_CLAIMS.c.state == "live")))
 
+    def is_development_device(self, device_id: str) -> bool:
+        """Whether any station recorded this device as a development unit (erased through its debug
+        port once): refused at every station of the line from then on."""
+        needle = json.dumps(device_id)  # as the canonical row JSON spells it
+        pattern = "%" + f'"device_id":{needle}'.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._transaction("looking up a device") as connection:
+            rows = connection.execute(
+                select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_id, LINE_ENTRIES.c.row_json)
+                .where(LINE_ENTRIES.c.record_table == "units", LINE_ENTRIES.c.row_json.like(pattern, escape="\\"))
+                .order_by(LINE_ENTRIES.c.sequence)
+            ).all()
+        latest = {(row.station, row.record_id): json.loads(row.row_json) for row in rows}
+        return any(values.get("device_id") == device_id and values.get("is_development") for values in latest.values())
+
     def find_conflicts(self) -> list[tuple[str, str, str]]:
         """Record (and return the new) conflicts between stations' forwarded records: a serial
         that PASSED at two stations (they worked apart, each on its own journal). Each becomes a

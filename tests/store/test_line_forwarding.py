@@ -216,3 +216,21 @@ def test_one_live_attempt_per_serial_on_the_whole_line(line: LineDatabase) -> No
     with pytest.raises(AlreadyPassedError, match="already PASSED at station st-b"):
         line.claim("TST-000100", "st-a")
     line.claim("TST-000100", "st-b")  # st-b's own journal refuses it (already passed) by itself
+
+
+def test_a_development_unit_of_one_station_is_one_on_the_whole_line(line: LineDatabase, tmp_path: Path) -> None:
+    database = station_database(tmp_path / "dev")
+    try:
+        recipe = database.registry.record_recipe("[recipe]\nline = 1\n", "ACME-TOASTER").sha256
+        attempt = database.attempts.create_attempt(serial="DEV-0001", station="st-d", operator="ann",
+                                                   recipe_hash=recipe, product="ACME-TOASTER")  # fmt: skip
+        database.attempts.set_attempt_fields(attempt.id, device_id="00AB_CD%EF")
+        database.attempts.finish_attempt(attempt.id, AttemptResult.FAILED, failure_code="REWORKED")
+        forward(database, line, "st-d")
+        assert not line.is_development_device("00AB_CD%EF")  # recorded, not (yet) a development unit
+        database.units.mark_development("DEV-0001")
+        forward(database, line, "st-d")
+        assert line.is_development_device("00AB_CD%EF")
+        assert not line.is_development_device("00ABxCDyEF") and not line.is_development_device("00AB")
+    finally:
+        database.dispose()
