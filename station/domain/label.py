@@ -136,6 +136,7 @@ def read_label(top: StrictTable, base: Path) -> LabelSettings | None:
 
 class LabelState(enum.StrEnum):
     PENDING = "pending"  # recorded, not (yet) taken by the printer
+    PRINTING = "printing"  # a process took it to send it: no other sends it (unless the claim is stale)
     PRINTED = "printed"  # the printer took the label
     FAILED = "failed"  # given up: a label that can never be made (see last_error)
 

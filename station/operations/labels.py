@@ -80,7 +80,8 @@ class Labels:
 
     def retry(self, serial: str) -> list[LabelJobRecord]:
         """Send the unit's pending labels now; LabelError when none is pending."""
-        pending = [job for job in self._database.labels.for_serial(serial) if job.state is LabelState.PENDING]
+        waiting = (LabelState.PENDING, LabelState.PRINTING)  # a claim of a process that died goes stale
+        pending = [job for job in self._database.labels.for_serial(serial) if job.state in waiting]
         if not pending:
             raise LabelError(f"unit {serial} has no label pending")
         done = []
@@ -111,9 +112,9 @@ class Labels:
     def _send(self, job: LabelJobRecord, attempt: AttemptRecord, recipe: Recipe) -> LabelJobRecord:
         settings = _settings(recipe)
         with self._sending:
-            current = self._database.labels.get(job.id)
-            if current is None or current.state is not LabelState.PENDING:
-                return current or job  # printed (or given up) meanwhile: never sent twice
+            claimed = self._database.labels.claim(job.id)
+            if claimed is None:  # printed, given up, or being sent by another process: never sent twice
+                return self._database.labels.get(job.id) or job
             try:
                 data = render_label(settings.template, label_data(attempt, recipe), copies=settings.copies)
             except LabelError as error:  # this unit's data cannot be put on this label: retrying cannot help

@@ -9,7 +9,7 @@ transaction. Every row is in the chain (``station.store.chain.CHAINED_TABLES``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,8 @@ from station.store.repository_helpers import moment
 from station.store.session import Sessions
 
 LAST_ERROR_MAX_CHARACTERS = 500
+# A claim older than this was left by a process that died while sending: the job may be sent again.
+CLAIM_STALE_AFTER = timedelta(minutes=2)
 
 
 class LabelJobRepository:
@@ -65,6 +67,23 @@ class LabelJobRepository:
                                                f"job {first.id}, approved by {supervisor}")  # fmt: skip
             return _record(row)
 
+    def claim(self, job_id: int, *, stale_after: timedelta = CLAIM_STALE_AFTER,
+              at: datetime | None = None) -> LabelJobRecord | None:  # fmt: skip
+        """Take a pending job to send it, so that no other process (another slot, another station
+        retrying) sends it too; None when it is not pending, or another process's claim is fresh.
+        A claim older than ``stale_after`` was left by a process that died while sending."""
+        now = moment(at)
+        with self._sessions.writing() as session:
+            row = session.get(LabelJob, job_id, with_for_update=True)
+            if row is None:
+                raise StoreError(f"no label job {job_id}")
+            stale = row.state == LabelState.PRINTING.value and (row.claimed_at is None
+                                                                or row.claimed_at < now - stale_after)  # fmt: skip
+            if row.state != LabelState.PENDING.value and not stale:
+                return None
+            row.state, row.claimed_at = LabelState.PRINTING.value, now
+            return _record(row)
+
     def mark_printed(self, job_id: int, zpl_sha256: str, *, at: datetime | None = None) -> LabelJobRecord:
         """The printer took the label: once; a job printed already is refused."""
         with self._sessions.writing() as session:
@@ -82,8 +101,8 @@ class LabelJobRepository:
             row.tries += 1
             row.last_error = error[:LAST_ERROR_MAX_CHARACTERS]
             row.zpl_sha256 = zpl_sha256 or row.zpl_sha256
-            if give_up:
-                row.state = LabelState.FAILED.value
+            row.state = LabelState.FAILED.value if give_up else LabelState.PENDING.value
+            row.claimed_at = None
             return _record(row)
 
     def get(self, job_id: int) -> LabelJobRecord | None:
@@ -94,8 +113,8 @@ class LabelJobRepository:
     def pending(self) -> list[LabelJobRecord]:
         """Jobs the printer has not taken yet, oldest first."""
         with self._sessions.reading() as session:
-            rows = session.scalars(select(LabelJob).where(LabelJob.state == LabelState.PENDING.value)
-                                   .order_by(LabelJob.id))  # fmt: skip
+            waiting = (LabelState.PENDING.value, LabelState.PRINTING.value)
+            rows = session.scalars(select(LabelJob).where(LabelJob.state.in_(waiting)).order_by(LabelJob.id))
             return [_record(row) for row in rows]
 
     def for_serial(self, serial: str) -> list[LabelJobRecord]:
@@ -131,7 +150,7 @@ class LabelJobRepository:
         row = session.get(LabelJob, job_id, with_for_update=True)
         if row is None:
             raise StoreError(f"no label job {job_id}")
-        if row.state != LabelState.PENDING.value:
+        if row.state not in (LabelState.PENDING.value, LabelState.PRINTING.value):
             raise LabelError(f"label job {job_id} is {row.state}, not pending: it is not printed again")
         return row
 

@@ -420,6 +420,8 @@ class LabelJob(Base):
     zpl_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a process took the job to send it (state printing): no other sends it meanwhile.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reprint_of: Mapped[int | None] = mapped_column(ForeignKey("label_jobs.id"))
     supervisor: Mapped[str | None] = mapped_column(String(200))
 

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("zpl_sha256", sa.String(64), nullable=True),
         _moment("created_at"),
         _moment("printed_at", nullable=True),
+        _moment("claimed_at", nullable=True),
         sa.Column("reprint_of", sa.Integer(), nullable=True),
         sa.Column("supervisor", sa.String(200), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_label_jobs"),
