@@ -84,8 +84,9 @@ class LineLink:
                 self._line.ensure_schema()
                 self._schema_ready = True
             report = forward(self._database, self._line, self._station)
-            for kind, subject, stations in self._line.find_conflicts():
-                LOG.error("line database: %s %s (%s): a supervisor must inspect it", kind, subject, stations)
+            if report.forwarded:  # new records of this station: do they disagree with another's?
+                for kind, subject, stations in self._line.find_conflicts():
+                    LOG.error("line database: %s %s (%s): a supervisor must inspect it", kind, subject, stations)
             to_inspect = len(self._line.conflicts())
         except LineDatabaseError as error:
             self._failed(error)
