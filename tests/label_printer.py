@@ -7,6 +7,7 @@ printer does; ``start`` again listens on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from types import TracebackType
@@ -37,6 +38,8 @@ class LoopbackPrinter:
 
     def stop(self) -> None:
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the accept() that close() alone leaves blocked
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         if self._thread is not None:
