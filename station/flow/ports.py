@@ -185,9 +185,10 @@ class TokenSource(Protocol):
 class LineClaims(Protocol):
     """Serials claimed across the whole line (the line database), at the scan while it answers."""
 
-    def claim(self, serial: str) -> None:
+    def claim(self, serial: str, work_order: str | None = None) -> None:
         """Before a unit is touched: SerialInProgressError while another station's attempt holds
-        the serial, AlreadyPassedError once it passed at another station."""
+        the serial, AlreadyPassedError once it passed at another station, WorkOrderCompleteError
+        when the work order's places are taken on the whole line."""
         ...
 
     def release(self, serial: str, *, passed: bool) -> None:

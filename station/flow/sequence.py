@@ -148,7 +148,7 @@ class UnitProvisioner:
                 # A crash left this unit's attempt open: settle it by asking the unit first.
                 recover_attempt(self.journal, latest, slot)
             if self.line_claims is not None:
-                self.line_claims.claim(serial_text)
+                self.line_claims.claim(serial_text, context.work_order)
                 claimed = True
             run = self._start(serial_text, slot, context, observer, is_rework=False)
         except StationError as error:  # refused before the unit was touched

@@ -146,12 +146,16 @@ class LineLink:
 
     # ---- the line's claims on serials (flow.ports.LineClaims) ------------------------------------------
 
-    def claim(self, serial: str) -> None:
+    def claim(self, serial: str, work_order: str | None = None) -> None:
         """One live attempt per serial on the whole line, while the line answers. When it does not,
         the station goes on on its own journal (the policy decides for how long: ``refusal``);
         what two stations did apart is found when both have forwarded (``find_conflicts``)."""
+        quantity = None
+        if work_order is not None:
+            record = self._database.registry.get_work_order(work_order)
+            quantity = None if record is None else record.quantity
         try:
-            self._line.claim(serial, self._station)
+            self._line.claim(serial, self._station, work_order, quantity)
         except LineDatabaseError as error:
             self._failed(error)
             LOG.warning("line database: %s not claimed on the line (%s); this station's journal decides", serial, error)

@@ -34,12 +34,18 @@ from sqlalchemy import (
     create_engine,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
-from station.domain.errors import AlreadyPassedError, LineDatabaseError, SerialInProgressError
+from station.domain.errors import (
+    AlreadyPassedError,
+    LineDatabaseError,
+    SerialInProgressError,
+    WorkOrderCompleteError,
+)
 from station.store.models import utc_now
 from station.store.session import describe
 
@@ -91,6 +97,7 @@ LINE_CLAIMS = Table(
     Column("serial", String(200), primary_key=True),
     Column("station", String(120), nullable=False),
     Column("state", String(10), nullable=False),  # live, passed
+    Column("work_order", String(200)),  # the places a work order has on the whole line
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -206,18 +213,27 @@ class LineDatabase:
             ).all()
         return [LineHead(int(row.sequence), str(row.entry_hash), bytes(row.signature)) for row in rows]
 
-    def claim(self, serial: str, station: str) -> None:
+    def claim(self, serial: str, station: str, work_order: str | None = None, quantity: int | None = None) -> None:
         """Claim ``serial`` for ``station``'s new attempt: SerialInProgressError while another
-        station's attempt holds it, AlreadyPassedError once it passed at another station. The
-        station's own claims are its journal's business (its own rules say what may repeat)."""
+        station's attempt holds it, AlreadyPassedError once it passed at another station,
+        WorkOrderCompleteError when ``work_order``'s ``quantity`` places are taken on the whole line
+        (passed or in progress, at any station). The station's own claims are its journal's
+        business (its own rules say what may repeat)."""
         with self._transaction("claiming a serial") as connection:
+            _serialize_claims(connection)  # one claim at a time: the count below stays true
             query = select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)
             if connection.dialect.name == "postgresql":
                 query = query.with_for_update()
             held = connection.execute(query).first()
             if held is None:
-                connection.execute(_insert_ignoring_duplicates(connection, LINE_CLAIMS),
-                                   [{"serial": serial, "station": station, "state": "live", "updated_at": utc_now()}])
+                if work_order is not None and quantity is not None:
+                    taken = int(connection.execute(select(func.count()).select_from(LINE_CLAIMS).where(
+                        LINE_CLAIMS.c.work_order == work_order)).scalar_one())  # fmt: skip
+                    if taken >= quantity:
+                        raise WorkOrderCompleteError(work_order, quantity, taken)
+                connection.execute(_insert_ignoring_duplicates(connection, LINE_CLAIMS), [
+                    {"serial": serial, "station": station, "state": "live", "work_order": work_order,
+                     "updated_at": utc_now()}])  # fmt: skip
                 held = connection.execute(select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)).first()
             if held is None or held.station == station:
                 if held is not None and held.state != "passed":
@@ -301,6 +317,15 @@ class LineDatabase:
     def stations(self) -> list[str]:
         with self._transaction("listing stations") as connection:
             return [str(name) for name in connection.execute(select(LINE_ENTRIES.c.station).distinct()).scalars()]
+
+
+def _serialize_claims(connection: Connection) -> None:
+    """Take the claims' write lock first: PostgreSQL's table lock (claims of every station
+    queue), SQLite's write lock (a no-op write takes it)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE line_claims IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        connection.execute(LINE_CLAIMS.delete().where(text("0 = 1")))
 
 
 def _insert_ignoring_duplicates(connection: Connection, table: Table) -> Executable:

@@ -231,7 +231,7 @@ class LineOfTwo:
         self.held: dict[str, str] = {}  # serial -> "live" or "passed", by the other station
         self.calls: list[str] = []
 
-    def claim(self, serial: str) -> None:
+    def claim(self, serial: str, work_order: str | None = None) -> None:
         self.calls.append(f"claim {serial}")
         if self.held.get(serial) == "live":
             raise SerialInProgressError(f"unit {serial} is being provisioned at station st-2 (line database)")

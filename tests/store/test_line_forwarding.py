@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,41 @@ def test_a_development_unit_of_one_station_is_one_on_the_whole_line(line: LineDa
         assert not line.is_development_device("00ABxCDyEF") and not line.is_development_device("00AB")
     finally:
         database.dispose()
+
+
+def test_a_work_orders_places_are_counted_on_the_whole_line(line: LineDatabase) -> None:
+    from station.domain.errors import WorkOrderCompleteError
+
+    line.claim("WO-0001", "st-a", "WO-7", 2)
+    line.claim("WO-0002", "st-b", "WO-7", 2)
+    with pytest.raises(WorkOrderCompleteError, match="WO-7 is complete: 2 of 2"):
+        line.claim("WO-0003", "st-a", "WO-7", 2)
+    line.release("WO-0002", "st-b", passed=False)  # failed: its place is free again
+    line.claim("WO-0003", "st-a", "WO-7", 2)
+    line.claim("OTHER-01", "st-b", "WO-8", 1)  # another work order has its own places
+
+
+def test_stations_racing_for_a_work_orders_last_places_get_exactly_them(line: LineDatabase) -> None:
+    from station.domain.errors import WorkOrderCompleteError
+
+    others = [LineDatabase(line.url) for _ in range(6)]
+    won: list[str] = []
+    refused: list[str] = []
+    start = threading.Barrier(len(others))
+
+    def claim(index: int) -> None:
+        start.wait()
+        try:
+            others[index].claim(f"RACE-{index}", f"st-{index}", "WO-RACE", 3)
+            won.append(f"RACE-{index}")
+        except WorkOrderCompleteError:
+            refused.append(f"RACE-{index}")
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(len(others))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in others:
+        other.dispose()
+    assert len(won) == 3 and len(refused) == 3
