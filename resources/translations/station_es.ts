@@ -385,6 +385,61 @@
     </message>
 </context>
 <context>
+    <name>LabelsGroup</name>
+    <message>
+        <source>Labels</source>
+        <translation>Etiquetas</translation>
+    </message>
+    <message>
+        <source>Retry now</source>
+        <translation>Reintentar ahora</translation>
+    </message>
+    <message>
+        <source>Serial of a passed unit</source>
+        <translation>Número de serie de una unidad aprobada</translation>
+    </message>
+    <message>
+        <source>Reprint…</source>
+        <translation>Reimprimir…</translation>
+    </message>
+    <message>
+        <source>The labels could not be read: {problem}</source>
+        <translation>No se pudieron leer las etiquetas: {problem}</translation>
+    </message>
+    <message>
+        <source>{count} label(s) pending: the station tries the printer again every half minute.</source>
+        <translation>{count} etiqueta(s) pendiente(s): la estación vuelve a intentar con la impresora cada medio minuto.</translation>
+    </message>
+    <message>
+        <source>No label is pending.</source>
+        <translation>No hay ninguna etiqueta pendiente.</translation>
+    </message>
+    <message>
+        <source>not tried yet</source>
+        <translation>aún no intentada</translation>
+    </message>
+    <message>
+        <source>since {time}</source>
+        <translation>desde {time}</translation>
+    </message>
+    <message>
+        <source>Trying the printer…</source>
+        <translation>Probando la impresora…</translation>
+    </message>
+    <message>
+        <source>Give the serial of the unit.</source>
+        <translation>Indique el número de serie de la unidad.</translation>
+    </message>
+    <message>
+        <source>Print another label for {serial}? It is recorded under your name.</source>
+        <translation>¿Imprimir otra etiqueta para {serial}? Queda registrado con su nombre.</translation>
+    </message>
+    <message>
+        <source>Printing another label for {serial}…</source>
+        <translation>Imprimiendo otra etiqueta para {serial}…</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>Provisioning station</source>
@@ -617,12 +672,44 @@
         <translation>Problema en la estación. Llame a un ingeniero.</translation>
     </message>
     <message>
+        <source>The label printer did not take it. Check that the printer is on, connected and has labels: the label prints once it does.</source>
+        <translation>La impresora de etiquetas no la aceptó. Compruebe que la impresora está encendida, conectada y tiene etiquetas: la etiqueta se imprime en cuanto lo esté.</translation>
+    </message>
+    <message>
+        <source>The label cannot be made for this unit. Put the unit aside and call an engineer.</source>
+        <translation>No se puede hacer la etiqueta de esta unidad. Aparte la unidad y llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>No serial number could be given to this unit. Put it aside and call a supervisor.</source>
+        <translation>No se pudo asignar un número de serie a esta unidad. Apártela y llame a un supervisor.</translation>
+    </message>
+    <message>
+        <source>This work order has no serial numbers left. Call a supervisor.</source>
+        <translation>A esta orden de trabajo no le quedan números de serie. Llame a un supervisor.</translation>
+    </message>
+    <message>
+        <source>This station has no serial numbers left and the line database does not answer. Call a supervisor.</source>
+        <translation>A esta estación no le quedan números de serie y la base de datos de la línea no responde. Llame a un supervisor.</translation>
+    </message>
+    <message>
         <source>The unit failed. Put it aside for a supervisor.</source>
         <translation>La unidad falló. Apártela para un supervisor.</translation>
     </message>
     <message>
         <source>This unit is being provisioned at {where}. Leave it there and take the next unit.</source>
         <translation>Esta unidad se está aprovisionando en {where}. Déjela allí y tome la siguiente unidad.</translation>
+    </message>
+    <message>
+        <source>Label printed.</source>
+        <translation>Etiqueta impresa.</translation>
+    </message>
+    <message>
+        <source>No label: {why}</source>
+        <translation>Sin etiqueta: {why}</translation>
+    </message>
+    <message>
+        <source>LABEL PENDING. {why}</source>
+        <translation>ETIQUETA PENDIENTE. {why}</translation>
     </message>
     <message>
         <source>Connect</source>
@@ -1176,6 +1263,22 @@
     <message>
         <source>Self-test FAILED on golden unit {serial}. Call an engineer.</source>
         <translation>La autoprueba FALLÓ con la unidad de referencia {serial}. Llame a un ingeniero.</translation>
+    </message>
+    <message>
+        <source>No label is pending.</source>
+        <translation>No hay ninguna etiqueta pendiente.</translation>
+    </message>
+    <message>
+        <source>{printed} label(s) printed, {waiting} still pending.</source>
+        <translation>{printed} etiqueta(s) impresa(s), {waiting} todavía pendiente(s).</translation>
+    </message>
+    <message>
+        <source>Another label for {serial} was printed.</source>
+        <translation>Se imprimió otra etiqueta para {serial}.</translation>
+    </message>
+    <message>
+        <source>The reprint of {serial} is recorded but the printer did not take it: it is pending.</source>
+        <translation>La reimpresión de {serial} está registrada, pero la impresora no la aceptó: queda pendiente.</translation>
     </message>
 </context>
 <context>

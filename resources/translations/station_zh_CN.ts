@@ -385,6 +385,61 @@
     </message>
 </context>
 <context>
+    <name>LabelsGroup</name>
+    <message>
+        <source>Labels</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>Retry now</source>
+        <translation>立即重试</translation>
+    </message>
+    <message>
+        <source>Serial of a passed unit</source>
+        <translation>已通过产品的序列号</translation>
+    </message>
+    <message>
+        <source>Reprint…</source>
+        <translation>重新打印…</translation>
+    </message>
+    <message>
+        <source>The labels could not be read: {problem}</source>
+        <translation>无法读取标签：{problem}</translation>
+    </message>
+    <message>
+        <source>{count} label(s) pending: the station tries the printer again every half minute.</source>
+        <translation>{count} 个标签待打印：工作站每半分钟重试一次打印机。</translation>
+    </message>
+    <message>
+        <source>No label is pending.</source>
+        <translation>没有待打印的标签。</translation>
+    </message>
+    <message>
+        <source>not tried yet</source>
+        <translation>尚未尝试</translation>
+    </message>
+    <message>
+        <source>since {time}</source>
+        <translation>自 {time} 起</translation>
+    </message>
+    <message>
+        <source>Trying the printer…</source>
+        <translation>正在尝试打印机…</translation>
+    </message>
+    <message>
+        <source>Give the serial of the unit.</source>
+        <translation>请输入产品的序列号。</translation>
+    </message>
+    <message>
+        <source>Print another label for {serial}? It is recorded under your name.</source>
+        <translation>为 {serial} 再打印一张标签？此操作将以您的名义记录。</translation>
+    </message>
+    <message>
+        <source>Printing another label for {serial}…</source>
+        <translation>正在为 {serial} 再打印一张标签…</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>Provisioning station</source>
@@ -617,12 +672,44 @@
         <translation>工作站故障。请呼叫工程师。</translation>
     </message>
     <message>
+        <source>The label printer did not take it. Check that the printer is on, connected and has labels: the label prints once it does.</source>
+        <translation>标签打印机未接收。请检查打印机已开机、已连接且有标签纸：恢复后标签会自动打印。</translation>
+    </message>
+    <message>
+        <source>The label cannot be made for this unit. Put the unit aside and call an engineer.</source>
+        <translation>无法为该产品生成标签。请将产品放在一边并呼叫工程师。</translation>
+    </message>
+    <message>
+        <source>No serial number could be given to this unit. Put it aside and call a supervisor.</source>
+        <translation>无法为此设备分配序列号。请将其放到一边并呼叫主管。</translation>
+    </message>
+    <message>
+        <source>This work order has no serial numbers left. Call a supervisor.</source>
+        <translation>此工单的序列号已用完。请呼叫主管。</translation>
+    </message>
+    <message>
+        <source>This station has no serial numbers left and the line database does not answer. Call a supervisor.</source>
+        <translation>本工位的序列号已用完，且产线数据库无响应。请呼叫主管。</translation>
+    </message>
+    <message>
         <source>The unit failed. Put it aside for a supervisor.</source>
         <translation>产品不合格。请放在一边，交给主管处理。</translation>
     </message>
     <message>
         <source>This unit is being provisioned at {where}. Leave it there and take the next unit.</source>
         <translation>此产品正在 {where} 配置。请留在那里，取下一个产品。</translation>
+    </message>
+    <message>
+        <source>Label printed.</source>
+        <translation>标签已打印。</translation>
+    </message>
+    <message>
+        <source>No label: {why}</source>
+        <translation>无标签：{why}</translation>
+    </message>
+    <message>
+        <source>LABEL PENDING. {why}</source>
+        <translation>标签待打印。{why}</translation>
     </message>
     <message>
         <source>Connect</source>
@@ -1176,6 +1263,22 @@
     <message>
         <source>Self-test FAILED on golden unit {serial}. Call an engineer.</source>
         <translation>黄金样机 {serial} 自检失败。请联系工程师。</translation>
+    </message>
+    <message>
+        <source>No label is pending.</source>
+        <translation>没有待打印的标签。</translation>
+    </message>
+    <message>
+        <source>{printed} label(s) printed, {waiting} still pending.</source>
+        <translation>已打印 {printed} 个标签，仍有 {waiting} 个待打印。</translation>
+    </message>
+    <message>
+        <source>Another label for {serial} was printed.</source>
+        <translation>已为 {serial} 再打印一张标签。</translation>
+    </message>
+    <message>
+        <source>The reprint of {serial} is recorded but the printer did not take it: it is pending.</source>
+        <translation>{serial} 的重新打印已记录，但打印机未接收：仍待打印。</translation>
     </message>
 </context>
 <context>

@@ -34,6 +34,7 @@ from station.operations.owners import Heartbeat, Ownership, ProcessIdentity
 from station.operations.people import People
 from station.operations.production import Production
 from station.operations.selftests import SelfTests
+from station.operations.serials import SerialAllocator
 from station.operations.slots import SlotProvider
 from station.operations.station import DemoOptions, Station, StationOptions
 from station.operations.supervision import Supervision
@@ -41,6 +42,7 @@ from station.operations.units import Units
 from station.security.station_key import StationKey, StationPublicKey, load_station_key
 from station.store import Database, open_database, sqlite_file
 from station.store.database import UPGRADE_HINT
+from station.store.line_serials import LineSerials
 
 LOG = logging.getLogger(__name__)
 # Probes of simulated units: they activate against the simulated device-management service.
@@ -253,6 +255,10 @@ class CompositionRoot:
                                 ownership=ownership, watchdog=Watchdog.shared(), custody=custody)  # fmt: skip
         selftests = SelfTests(database, production, slot_provider, station=name, shifts=settings.shift,
                               watchdog=Watchdog.shared())  # fmt: skip
+        link = LineLink(database, settings.line, name) if settings.line.configured else None
+        serials = SerialAllocator(database, people, audit, station=name,
+                                  line=None if link is None else LineSerials(link.line))  # fmt: skip
+        production.serial_pool = serials
         station = Station(
             name=name,
             paths=paths,
@@ -265,15 +271,15 @@ class CompositionRoot:
             people=people,
             production=production,
             units=Units(production, people, slot_provider, audit, selftests, station=name,
-                        work_order=settings.work_order, labels=Labels(database, production, people)),
+                        work_order=settings.work_order, labels=Labels(database, production, people), serials=serials),
             supervision=Supervision(database, people, audit, selftests, station=name),
             selftests=selftests,
             development_registry=development_registry,
             custody=custody,
+            serials=serials,
         )
         station.on_close.append(custody.close)
-        if settings.line.configured:  # forwarding to the line database, in the background
-            link = LineLink(database, settings.line, name)
+        if link is not None:  # forwarding to the line database, in the background
             link.start()
             station.on_close.append(link.close)
             station.line_link = link

@@ -1,4 +1,4 @@
-"""``station line status|forward|conflicts``: this station's link to the line database.
+"""``station line status|forward|conflicts|serials``: this station's link to the line database.
 
 ``status`` says whether the line answers and how many of this station's entries it does not hold
 yet; ``forward`` sends them now (a running station forwards by itself every few seconds).
@@ -13,7 +13,8 @@ from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.config.paths import configured_station_name
 from station.domain.errors import LineDatabaseError
-from station.operations.line_link import forward_once, line_conflicts, line_holds
+from station.domain.text import token
+from station.operations.line_link import forward_once, line_conflicts, line_holds, line_serial_counts
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -37,6 +38,30 @@ def register(subparsers: Any) -> None:
     add_store_options(conflicts, uses_database=False)
     add_json_option(conflicts)
     conflicts.set_defaults(handler=_conflicts)
+    serials = commands.add_parser(
+        "serials", help="a work order's serials on the whole line: leased, used, returned, scrapped, per station"
+    )
+    serials.add_argument("work_order", metavar="WORK_ORDER")
+    add_store_options(serials, uses_database=False)
+    add_json_option(serials)
+    serials.set_defaults(handler=_serials)
+
+
+def _serials(arguments: argparse.Namespace, root: StationFactory) -> int:
+    settings = root.settings(station_options(arguments)).line
+    counts = line_serial_counts(settings, arguments.work_order)
+    if json_wanted(arguments):
+        print_document(counts.to_document())
+        return EXIT_OK
+    print(f"work order {token(counts.work_order)} on the line: {counts.range_size} serials in its range, "
+          f"{counts.leased} leased to stations ({counts.free} free in leases, {counts.unrecorded} not recorded by "
+          f"a station yet), {counts.unleased} not leased")  # fmt: skip
+    print(f"  allocated {counts.allocated}, bound {counts.bound}, used {counts.used}, returned {counts.returned}, "
+          f"scrapped {counts.scrapped}; {'adds up' if counts.adds_up else 'DOES NOT ADD UP: inspect the stations'}")
+    for station, states in sorted(counts.by_station.items()):
+        listed = ", ".join(f"{state} {number}" for state, number in sorted(states.items()))
+        print(f"  {token(station)}: {listed}")
+    return EXIT_OK
 
 
 def _conflicts(arguments: argparse.Namespace, root: StationFactory) -> int:

@@ -77,6 +77,9 @@ class EventPrinter(LinePrinter):
         super().__init__(out)
         self._serial = serial
 
+    def identified(self, serial: str, device_id: str) -> None:
+        self._serial = serial  # a unit without a label has its serial from here on
+
     def step_finished(self, step: str, outcome: StepOutcome, detail: str) -> None:
         seconds = time.monotonic() - self._started.get(step, time.monotonic())
         print_event("step", self._out, serial=self._serial, step=step, outcome=outcome.value,
@@ -104,7 +107,10 @@ def outcome_fields(outcome: AttemptOutcome) -> dict[str, object]:
 def register(subparsers: Any) -> None:
     provision = subparsers.add_parser("provision", help="provision one unit: flash, credentials, lock, activate")
     provision.add_argument("--recipe", type=Path, required=True, help="the product's recipe (TOML)")
-    provision.add_argument("--serial", required=True, help="the scanned label text")
+    label = provision.add_mutually_exclusive_group(required=True)
+    label.add_argument("--serial", help="the scanned label text")
+    label.add_argument("--allocate-serial", action="store_true",
+                       help="the unit has no label: give it the next serial of the work order's rule")
     provision.add_argument("--probe", required=True, help="pyOCD probe unique id (sim:unit-0001 for a simulated unit)")
     provision.add_argument("--console", required=True, help="the unit's serial console port, e.g. /dev/ttyACM0")
     provision.add_argument("--operator", required=True, help="who runs the unit")
@@ -220,11 +226,14 @@ def _provision(arguments: argparse.Namespace, root: StationFactory) -> int:
                   f"{escape_text(settled.failure_message or '')}", flush=True)  # fmt: skip
         recipe = station.production.recipe
         assert recipe is not None
-        try:
-            serial = parse_scan(arguments.serial, recipe.serial_rule)
-        except ScanError as error:
-            return _print_outcome(arguments, AttemptOutcome.refused(arguments.serial, error))
-        outcome = station.units.provisioning_job(serial, slot, operator).run(_observer(arguments, serial.value))
+        serial: Serial | None = None
+        if not arguments.allocate_serial:
+            try:
+                serial = parse_scan(arguments.serial, recipe.serial_rule)
+            except ScanError as error:
+                return _print_outcome(arguments, AttemptOutcome.refused(arguments.serial, error))
+        observer = _observer(arguments, "" if serial is None else serial.value)
+        outcome = station.units.provisioning_job(serial, slot, operator).run(observer)
     return _print_outcome(arguments, outcome)
 
 

@@ -1,5 +1,6 @@
 """``station work-order set WO --quantity N``: how many units a work order may make;
-``serial-rule WO --template T --first N --last M`` and ``serials WO``: the serials it allocates.
+``serial-rule WO --template T --first N --last M``, ``serials WO`` and ``scrap-serial SERIAL``: the
+serials it allocates.
 
 The quantity is enforced when a unit's attempt opens, on every station of the line: the unit
 after the last is refused before it is touched (``FAIL <serial> scan WORK_ORDER_COMPLETE``).
@@ -17,7 +18,7 @@ from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
 from station.cli.pins import PIN_FILE_OPTION, obtain_pin
 from station.domain.serial_numbers import parse_numbering
-from station.domain.text import token
+from station.domain.text import escape_text, token
 from station.operations.serials import serial_allocator
 from station.operations.station import StationFactory
 
@@ -79,6 +80,35 @@ def _register_serials(commands: Any) -> None:
     add_store_options(counts)
     add_json_option(counts)
     counts.set_defaults(handler=_serials)
+    scrap = commands.add_parser(
+        "scrap-serial", help="supervisor: take a serial out for good (a label lost or torn), with the reason"
+    )
+    scrap.add_argument("serial", metavar="SERIAL", help="the serial (allocated, bound or returned; never a used one)")
+    scrap.add_argument("--reason", required=True, help="why it is scrapped (recorded with it and in the audit log)")
+    scrap.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
+    scrap.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
+    add_store_options(scrap)
+    add_json_option(scrap)
+    scrap.set_defaults(handler=_scrap)
+
+
+def _scrap(arguments: argparse.Namespace, root: StationFactory) -> int:
+    pin = obtain_pin(arguments.supervisor, arguments.pin_file)  # refused before anything is changed
+    station = root.open_station(station_options(arguments))
+    try:
+        record = serial_allocator(station).scrap(arguments.serial.strip(), arguments.supervisor, pin, arguments.reason)
+    finally:
+        station.close()
+    if json_wanted(arguments):
+        print_document({"serial": record.serial, "work_order": record.work_order, "state": record.state.value,
+                        "scrapped_by": record.scrapped_by, "reason": record.scrap_reason})  # fmt: skip
+        return EXIT_OK
+    print(f"serial {token(record.serial)} of work order {token(record.work_order)} scrapped by "
+          f"{token(record.scrapped_by or '')}: {escape_text(record.scrap_reason or '')}")  # fmt: skip
+    return EXIT_OK
 
 
 def _set(arguments: argparse.Namespace, root: StationFactory) -> int:

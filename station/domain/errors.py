@@ -266,6 +266,13 @@ class SerialRangeExhaustedError(SerialAllocationError):
     needs_person = True
 
 
+class NoLeasedSerialError(SerialAllocationError):
+    """A station on a line has handed out every serial of its leased blocks and the line
+    database did not lease it another (it does not answer): no unlabelled unit until it does."""
+
+    code = "NO_LEASED_SERIAL"
+
+
 class DeviceInProgressError(StationError):
     """Another open attempt holds this device (the same board under another label)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from station.domain.errors import StationError
+from station.domain.label import LabelJobRecord
 from station.domain.records import AttemptRecord, AttemptResult
 from station.domain.text import escape_text, token
 
@@ -19,13 +20,16 @@ REFUSED_STEP = "scan"
 
 @dataclass(frozen=True)
 class AttemptOutcome:
-    """``record`` is None when the unit was refused before an attempt was opened."""
+    """``record`` is None when the unit was refused before an attempt was opened; ``label`` is
+    the PASS's label job as it stood when the job ended (None: no label, or none made), so that
+    a front end can say whether the label printed without asking the printer or the store."""
 
     serial: str
     record: AttemptRecord | None = None
     error: StationError | None = None
     failure_step: str | None = None
     resumed: bool = False
+    label: LabelJobRecord | None = None
 
     @classmethod
     def refused(cls, scan_text: str, error: StationError) -> AttemptOutcome:

@@ -179,6 +179,10 @@ class SerialState(enum.StrEnum):
     SCRAPPED = "scrapped"  # a supervisor took it out for good (a label printed and lost...)
 
 
+# A serial its station holds for a unit whose attempt runs (or that a crash left unsettled).
+HELD_STATES = frozenset({SerialState.ALLOCATED, SerialState.BOUND})
+
+
 @dataclass(frozen=True)
 class AllocatedSerialRecord:
     serial: str
@@ -197,9 +201,11 @@ class AllocatedSerialRecord:
 
 @dataclass(frozen=True)
 class SerialCounts:
-    """A work order's serials: ``leased`` running numbers are each ``free`` (in a station's lease,
-    never handed out) or in one state; ``unleased`` are left in the range. ``returns`` counts
-    every time a serial came back (it may have been handed out again since)."""
+    """A work order's serials in one database: ``leased`` running numbers are each ``free`` (in a
+    station's lease, never handed out) or in one state; ``unleased`` are left in the range
+    beyond every block this database holds. ``returns`` counts every time a serial came back (it
+    may have been handed out again since). On a line, each station's database holds only its own
+    blocks (the numbers between them are other stations'): the line's leases are counted there."""
 
     work_order: str
     range_size: int
@@ -219,7 +225,8 @@ class SerialCounts:
 
     @property
     def adds_up(self) -> bool:
-        return self.leased == self.free + self.handed_out and self.range_size == self.leased + self.unleased
+        """Every leased number is free or in exactly one state; none is leased beyond the range."""
+        return self.leased == self.free + self.handed_out and self.leased + self.unleased <= self.range_size
 
     def to_document(self) -> dict[str, object]:
         return {"work_order": self.work_order, "range": self.range_size, "leased": self.leased,

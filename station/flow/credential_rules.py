@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from station.domain.records import CredentialRecord, CredentialState, JournalState
+from station.domain.records import AttemptResult, CredentialRecord, CredentialState, JournalState
 from station.flow.ports import CredentialJournal
 
 # Journal states after which the unit may hold its credential behind a lock.
@@ -31,3 +31,13 @@ def resumable_credential(credentials: CredentialJournal, serial: str) -> Credent
         if credential.state is CredentialState.INJECTED
     ]
     return injected[-1] if injected else None
+
+
+def serial_may_be_carried(credentials: CredentialJournal, serial: str, result: AttemptResult | None) -> bool:
+    """Whether a unit may carry ``serial`` after an attempt that did not pass (``result``; None:
+    none opened): a credential for it is on a unit that got locked (it resumes under that
+    serial), or nobody knows how far the attempt went (NEEDS_INSPECTION). Such a serial is never
+    handed to another unit."""
+    if result is AttemptResult.NEEDS_INSPECTION:
+        return True
+    return result is not None and resumable_credential(credentials, serial) is not None

@@ -24,6 +24,7 @@ from station.domain.records import (
     StepRecord,
     UnitRecord,
 )
+from station.domain.scan import SerialRule
 from station.flow.flash_plan import ChipErasePermission, FlashReport
 
 ProgressCallback = Callable[[float], None]
@@ -193,6 +194,29 @@ class LineClaims(Protocol):
 
     def release(self, serial: str, *, passed: bool) -> None:
         """The attempt ended: a passed serial stays claimed; any other end frees it. Never raises."""
+        ...
+
+
+class SerialPool(Protocol):
+    """Serials a work order's rule makes, for units that come without a label. A serial is
+    taken at the start, bound to the unit once its device id is read, and either used (the
+    unit passed), returned to the pool (the unit failed while it could not carry the serial
+    yet) or kept bound (it may carry its credential: scanned again, it resumes as that serial)."""
+
+    def allocate_serial(self, work_order: str, recipe_rule: SerialRule | None = None) -> str:
+        """SerialAllocationError when the work order has no rule or nothing is left."""
+        ...
+
+    def bind(self, serial: str, attempt_id: int, device_id: str) -> object:
+        """SerialAllocationError when the device carries another serial already."""
+        ...
+
+    def release(self, serial: str) -> object: ...
+
+    def mark_used(self, serial: str) -> object: ...
+
+    def holds(self, serial: str) -> bool:
+        """Whether ``serial`` is one this station handed out and has not settled (allocated or bound)."""
         ...
 
 

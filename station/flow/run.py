@@ -27,6 +27,7 @@ from station.flow.ports import (
     IssuedCredentialView,
     Journal,
     SecretToken,
+    SerialPool,
     TokenSource,
     UnitConsole,
     UnitProbe,
@@ -72,6 +73,8 @@ class UnitRun:
     resume_credential: CredentialRecord | None = None
     fresh_part_erase: str | None = None  # what erasing a factory-fresh part did (None: not one)
     token: SecretToken | None = None
+    # The pool this attempt's serial came from (a unit without a label); bound at connect.
+    allocated_from: SerialPool | None = None
     _unit: AttachedUnit | None = field(default=None, repr=False)
     _session: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
     _console: UnitConsole | None = field(default=None, repr=False)

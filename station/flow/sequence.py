@@ -36,6 +36,7 @@ from station.domain.errors import (
     InternalError,
     PermanentLockError,
     ResultNotRecordedError,
+    SerialAllocationError,
     SerialInProgressError,
     StationError,
     UnitReworkedError,
@@ -44,7 +45,7 @@ from station.domain.identity import Serial
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import Recipe, StepName
 from station.domain.records import AttemptRecord, AttemptResult
-from station.flow.credential_rules import MAY_BE_LOCKED_STATES, void_all
+from station.flow.credential_rules import MAY_BE_LOCKED_STATES, serial_may_be_carried, void_all
 from station.flow.observer import ProvisioningObserver, QuietObserver
 from station.flow.ports import (
     AttemptOwnership,
@@ -52,6 +53,7 @@ from station.flow.ports import (
     DevelopmentUnitRegistry,
     Journal,
     LineClaims,
+    SerialPool,
     TokenSource,
 )
 from station.flow.recovery import recover_attempt, recover_unfinished
@@ -117,11 +119,13 @@ class UnitProvisioner:
         ownership: AttemptOwnership | None = None,
         watchdog: Watchdog | None = None,
         line_claims: LineClaims | None = None,
+        serial_pool: SerialPool | None = None,
     ) -> None:
         """``ownership`` names the owner of the attempts this provisioner opens and judges whether
         another attempt's owner is gone; without it (single-process tools, tests) every open
         attempt found is taken as left by a crash. ``line_claims``: the line database's claims on
-        serials, on a line whose stations share one; None: the station's journal alone."""
+        serials, on a line whose stations share one; None: the station's journal alone. ``serial_pool``:
+        serials from work orders' rules, for units without a label (``provision_unlabelled``)."""
         self.recipe = recipe
         self.journal = journal
         self.issuer = issuer
@@ -129,6 +133,7 @@ class UnitProvisioner:
         self.development_registry = development_registry
         self.ownership = ownership
         self.line_claims = line_claims
+        self.serial_pool = serial_pool
         self._runner = StepRunner(watchdog or Watchdog.shared())
 
     # ---- provisioning -----------------------------------------------------------------------
@@ -137,7 +142,39 @@ class UnitProvisioner:
         self, serial: Serial, slot: Slot, context: StationContext, observer: ProvisioningObserver | None = None
     ) -> AttemptOutcome:
         """Provision the unit with this serial; never raises for a unit's failure."""
-        serial_text = str(serial)
+        return self._provision(str(serial), slot, context, observer, allocated=False)
+
+    def provision_unlabelled(
+        self, slot: Slot, context: StationContext, observer: ProvisioningObserver | None = None
+    ) -> AttemptOutcome:
+        """Provision a unit that came without a label: its serial is the next of the work
+        order's rule, bound to the unit once its device id is read (``SerialPool``). A unit
+        that fails before it may carry its credential gives the serial back to the pool; one
+        that may carry it keeps it (scanned with that serial, it resumes); a passed unit's is used."""
+        pool, work_order = self.serial_pool, context.work_order
+        try:
+            if pool is None or work_order is None:
+                raise SerialAllocationError(
+                    "units without a label need a work order with a serial rule (station work-order serial-rule)"
+                )
+            serial = pool.allocate_serial(work_order, self.recipe.serial_rule)
+            earlier = self.journal.attempts.latest_attempt(serial)
+            if earlier is not None and (  # a unit has it (labelled by hand with a number of the range)
+                earlier.result is not AttemptResult.FAILED
+                or serial_may_be_carried(self.journal.credentials, serial, earlier.result)
+            ):
+                raise SerialAllocationError(
+                    f"serial {serial} of work order {work_order} was already used by attempt {earlier.id} (a unit "
+                    "labelled by hand?): it stays allocated for a supervisor to scrap; the unit was not touched"
+                )
+        except StationError as error:
+            return AttemptOutcome.refused("", error)
+        return self._provision(serial, slot, context, observer, allocated=True)
+
+    def _provision(
+        self, serial_text: str, slot: Slot, context: StationContext, observer: ProvisioningObserver | None, *,
+        allocated: bool,
+    ) -> AttemptOutcome:  # fmt: skip
         claimed = False
         try:
             latest = self.journal.attempts.latest_attempt(serial_text)
@@ -154,11 +191,37 @@ class UnitProvisioner:
         except StationError as error:  # refused before the unit was touched
             if claimed and self.line_claims is not None:
                 self.line_claims.release(serial_text, passed=False)
+            if allocated and not isinstance(error, (AlreadyPassedError, SerialInProgressError)):
+                self._settle_serial(serial_text, None)  # the serial is free to go to the next unit
+            elif allocated:  # the line says another station uses it: never to another unit here
+                LOG.error("serial %s: %s; it stays allocated for a supervisor to scrap", serial_text, error)
             return AttemptOutcome.refused(serial_text, error)
+        if allocated:
+            run.allocated_from = self.serial_pool
         outcome = self._execute(run, PROVISIONING_STEPS, self._passed)
         if self.line_claims is not None:
             self.line_claims.release(serial_text, passed=outcome.passed)
+        if allocated or (outcome.passed and self._pool_holds(serial_text)):
+            self._settle_serial(serial_text, outcome)
         return outcome
+
+    def _pool_holds(self, serial: str) -> bool:
+        """Whether a labelled unit's serial is one the pool handed out (a unit resumed by its serial)."""
+        return self.serial_pool is not None and self.serial_pool.holds(serial)
+
+    def _settle_serial(self, serial: str, outcome: AttemptOutcome | None) -> None:
+        """The serial's end with its attempt's (see ``provision_unlabelled``); never raises: a
+        serial left unsettled is settled at the next start (``settle_left_over``)."""
+        pool = self.serial_pool
+        if pool is None:
+            return
+        try:
+            if outcome is not None and outcome.passed:
+                pool.mark_used(serial)
+            elif not serial_may_be_carried(self.journal.credentials, serial, _result_of(outcome)):
+                pool.release(serial)
+        except StationError as error:
+            LOG.error("serial %s: not settled (%s); settled at the next start", serial, error)
 
     def _owner_gone(self, attempt: AttemptRecord) -> bool:
         return self.ownership is None or self.ownership.is_gone(attempt)
@@ -302,3 +365,7 @@ class UnitProvisioner:
             failure_message=str(error),
         )
         return AttemptOutcome(run.serial, record, error, failure_step=step, resumed=run.resume_credential is not None)
+
+
+def _result_of(outcome: AttemptOutcome | None) -> AttemptResult | None:
+    return None if outcome is None or outcome.record is None else outcome.record.result

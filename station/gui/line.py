@@ -27,6 +27,7 @@ from station.domain.records import AttemptRecord, StepOutcome
 from station.flow.sequence import INTERNAL_STEP, displayed_as
 from station.gui.engineer_actions import EngineerActions
 from station.gui.errors import ErrorSink, describe_error
+from station.gui.label_actions import LabelActions
 from station.gui.scanning import ScanDebouncer
 from station.gui.selftest_actions import SelfTestActions
 from station.gui.slot_states import ANY_SLOT, ActionResult, Banner, BannerLevel, SlotState, StepState, Verdict
@@ -89,6 +90,7 @@ class StationLine(QObject):
         self._figures_stale = False
         self.engineer = EngineerActions(self)
         self.selftest = SelfTestActions(self)
+        self.labels = LabelActions(self)
         self._build_slots(station.settings.slots)
         self.refresh_counters()
         if station.production.recipe_problem:
@@ -193,6 +195,9 @@ class StationLine(QObject):
             self._badge_scan(text)
             return
         fixture = self.chooser.fixture_for(text)
+        if fixture is not None and self.station.units.takes_unlabelled_units():
+            self.start_unlabelled(fixture)  # no label to scan: the fixture's scan starts its unit
+            return
         if fixture is not None:
             self.chooser.choose_fixture(fixture)
             self.next_slot_changed.emit()
@@ -314,6 +319,24 @@ class StationLine(QObject):
         self._submit(job)
         return True
 
+    def start_unlabelled(self, slot_name: str) -> bool:
+        """Start the unit in ``slot_name`` that came without a label: it gets the next serial of
+        the work order's rule when its job runs; False (with a message) if it cannot start."""
+        problems = self.readiness_problems()
+        if problems:
+            self._attention(problems[0][1], until_ready=True)
+            return False
+        user = self.user
+        if user is None:
+            self._attention(self.tr("Scan your badge first."))
+            return False
+        if self.slot_busy(slot_name):
+            self._attention(refusal_words(SlotBusyError(f"slot {slot_name} is not free", slot=slot_name)),
+                            until_slot_free=slot_name)  # fmt: skip
+            return False
+        self._submit(self.station.units.provisioning_job(None, self._slot_settings(slot_name), user.name))
+        return True
+
     def rework(self, serial_text: str, slot_name: str, pin: str) -> None:
         """Supervisor: erase the unit in ``slot_name`` (the only way to erase a locked unit).
 
@@ -329,9 +352,9 @@ class StationLine(QObject):
         self._submit(job)
 
     def _submit(self, job: UnitJob) -> None:
-        self.slot_states[job.slot].start(job.kind.value, str(job.serial), self.clock())
+        self.slot_states[job.slot].start(job.kind.value, job.serial_text, self.clock())
         self._clear_banner()
-        self.runners[job.slot].submit(SlotJob(job.kind.value, str(job.serial), job.run))
+        self.runners[job.slot].submit(SlotJob(job.kind.value, job.serial_text, job.run))
         self.slot_changed.emit(job.slot)
 
     def slot_busy(self, name: str) -> bool:
@@ -411,6 +434,7 @@ class StationLine(QObject):
         if state is None:
             return
         state.device_id = device_id
+        state.serial = serial  # a unit without a label shows its allocated serial from here on
         self.slot_changed.emit(slot)
 
     @Slot(str, str)
@@ -433,6 +457,7 @@ class StationLine(QObject):
         self.sounds.play(PASS if passed else FAIL if verdict is Verdict.FAIL else ATTENTION)
         if kind == JobKind.PROVISION.value:
             self.refresh_counters()
+            self.labels.unit_finished(outcome.label)
         LOG.info("slot %s: %s", slot, outcome.summary)
         self._slot_freed(slot)
         self.slot_changed.emit(slot)
@@ -604,5 +629,6 @@ class StationLine(QObject):
         self.selftest.runner.wait_idle(30.0)
         stopped = self.chores.stop() and stopped
         stopped = self.selftest.stop() and stopped
+        stopped = self.labels.stop() and stopped
         return stopped
 

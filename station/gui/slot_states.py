@@ -8,10 +8,12 @@ copied from it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
 from station.domain.errors import AlreadyPassedError, UnitReworkedError
+from station.domain.label import LabelJobRecord, LabelState
 from station.domain.outcome import AttemptOutcome
 from station.domain.recipe import StepInstruction
 from station.domain.records import StepOutcome
@@ -163,6 +165,24 @@ class SlotState:
     @property
     def verdict(self) -> Verdict | None:
         return None if self.outcome is None else verdict_of(self.outcome)
+
+    @property
+    def label(self) -> LabelJobRecord | None:
+        """The shown unit's label job, as it stood when its PASS ended or a retry last told."""
+        return None if self.outcome is None else self.outcome.label
+
+    @property
+    def label_waiting(self) -> bool:
+        """The shown unit's label has not been taken by the printer yet."""
+        return self.label is not None and self.label.state in (LabelState.PENDING, LabelState.PRINTING)
+
+    def label_updated(self, job: LabelJobRecord) -> bool:
+        """``job`` as it stands now (a retry printed it); True when this slot shows that job and
+        it changed, so the tile is drawn again."""
+        if self.outcome is None or self.label is None or self.label.id != job.id or self.label == job:
+            return False
+        self.outcome = dataclasses.replace(self.outcome, label=job)
+        return True
 
     @property
     def failure_step(self) -> str | None:

@@ -28,7 +28,7 @@ from station.gui.resources import icon_path
 from station.gui.slot_instruction import InstructionPanel
 from station.gui.slot_states import DISPLAY_STEPS, SlotState, StepState, Verdict
 from station.gui.tile_fit import TileFitter
-from station.gui.wording import step_title, verdict_fail, verdict_pass, verdict_reworked
+from station.gui.wording import label_words, step_title, verdict_fail, verdict_pass, verdict_reworked
 
 STEP_ICON_SIZE = QSize(24, 24)
 VERDICT_ICON_SIZE = QSize(84, 84)
@@ -344,7 +344,7 @@ class SlotTile(QFrame):
         self.verdict_icon.setPixmap(_verdict_pixmap(icons[verdict]))
         if verdict is Verdict.PASS:
             self.verdict_reason.setText(self.tr("Move the unit on."))
-            self.verdict_code.setText("")
+            self.verdict_code.setText("" if state.label is None else label_words(state.label))
         elif verdict is Verdict.ALREADY_PASSED:  # calm: it passed before and was not touched now
             self.verdict_reason.setText(state.headline)
             self.verdict_code.setText("")
@@ -356,8 +356,16 @@ class SlotTile(QFrame):
                 if step else self.tr("Code {code}").format(code=state.failure_code or "?")
             )
         self.verdict_code.setToolTip(escape_text(state.detail))
+        self._show_label_state(state.label.state.value if verdict is Verdict.PASS and state.label is not None else "")
         if self.verdict_panel.property("verdict") != verdict.value:
             self.verdict_panel.setProperty("verdict", verdict.value)
             repolish(self.verdict_panel)
             for child in self.verdict_panel.findChildren(QLabel):
                 repolish(child)
+
+    def _show_label_state(self, label: str) -> None:
+        """Under a PASS the code's line says what became of the unit's label: a pending one
+        stands out (amber), as the operator must see that the unit has no label yet."""
+        if self.verdict_code.property("label") != label:
+            self.verdict_code.setProperty("label", label)
+            repolish(self.verdict_code)

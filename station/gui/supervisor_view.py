@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from station.domain.errors import StationError
 from station.gui.dialogs import PinDialog, secret_field
 from station.gui.history import local_time
+from station.gui.labels_group import LabelsGroup
 from station.gui.line import ActionResult, StationLine
 from station.gui.slot_states import Verdict, rework_slot_for
 from station.gui.slot_tile import repolish
@@ -108,6 +109,10 @@ class SupervisorView(QScrollArea):
         self._line_timer.setInterval(LINE_REFRESH_MS)
         self._line_timer.timeout.connect(self.refresh_line)
         self._line_timer.start()
+
+        # labels the printer has not taken yet: retry now, or a supervisor's reprint
+        self.labels_group = LabelsGroup(line, lambda what: self.ask_pin(what))
+        layout.addWidget(self.labels_group)
 
         # rework
         self.rework_group = QGroupBox()
@@ -202,6 +207,7 @@ class SupervisorView(QScrollArea):
         self.vault_passphrase_label.setText(self.tr("Vault passphrase"))
         self.line_group.setTitle(self.tr("Line database"))
         self.line_state_label.setText(self.tr("State"))
+        self.labels_group.retranslate()
         self.unlock_button.setText(self.tr("Unlock for the shift"))
         self.lock_button.setText(self.tr("Lock"))
         self.rework_group.setTitle(self.tr("Rework"))

@@ -28,18 +28,23 @@ from station.domain.errors import (
     IdentityError,
     InternalError,
     InterruptedLockedError,
+    LabelError,
     LineConflictError,
     LineOfflineError,
     LockError,
     MayBeLockedError,
+    NoLeasedSerialError,
     NoProbeError,
     NoRecipeError,
+    PrinterError,
     ProbeError,
     RecoveryRunningError,
     ResultNotRecordedError,
     ScanError,
     SelfTestRequiredError,
+    SerialAllocationError,
     SerialInProgressError,
+    SerialRangeExhaustedError,
     SlotBusyError,
     SlotError,
     StationError,
@@ -53,6 +58,7 @@ from station.domain.errors import (
     WorkOrderCompleteError,
     error_class_for,
 )
+from station.domain.label import LabelJobRecord, LabelState
 from station.domain.recipe import StepName
 from station.domain.text import escape_text
 
@@ -140,6 +146,23 @@ def _messages() -> dict[str, str]:
             "OperatorMessages", "The unit finished, but its result could not be saved. It is not passed: scan it again."
         ),
         InternalError.code: translate("OperatorMessages", "Station problem. Call an engineer."),
+        PrinterError.code: translate(
+            "OperatorMessages", "The label printer did not take it. Check that the printer is on, connected and has "
+            "labels: the label prints once it does."
+        ),
+        LabelError.code: translate(
+            "OperatorMessages", "The label cannot be made for this unit. Put the unit aside and call an engineer."
+        ),
+        SerialAllocationError.code: translate(
+            "OperatorMessages", "No serial number could be given to this unit. Put it aside and call a supervisor."
+        ),
+        SerialRangeExhaustedError.code: translate(
+            "OperatorMessages", "This work order has no serial numbers left. Call a supervisor."
+        ),
+        NoLeasedSerialError.code: translate(
+            "OperatorMessages", "This station has no serial numbers left and the line database does not answer. "
+            "Call a supervisor."
+        ),
     }
 
 
@@ -167,6 +190,17 @@ def error_words(error: StationError) -> str:
             "OperatorMessages", "This unit is being provisioned at {where}. Leave it there and take the next unit."
         ).format(where=error.holder)
     return plain_words(error.code)
+
+
+def label_words(job: LabelJobRecord) -> str:
+    """What the PASS tile says of the unit's label: printed, pending (and what to check), or
+    not made at all. The printer's own words (an address, a socket error) are for the tooltip."""
+    translate = QCoreApplication.translate
+    if job.state is LabelState.PRINTED:
+        return translate("OperatorMessages", "Label printed.")
+    if job.state is LabelState.FAILED:
+        return translate("OperatorMessages", "No label: {why}").format(why=plain_words(LabelError.code))
+    return translate("OperatorMessages", "LABEL PENDING. {why}").format(why=plain_words(PrinterError.code))
 
 
 def readiness_words(problem: StationError) -> str:

@@ -27,6 +27,7 @@ from station.flow.ports import DevelopmentUnitRegistry
 from station.store import Database
 from station.store.forwarding import ForwardReport, LineComparison, compare_with_line, forward
 from station.store.line import LineDatabase
+from station.store.line_serials import LineSerialCounts, LineSerials
 
 LOG = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ class LineLink:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def line(self) -> LineDatabase:
+        """The line database itself (its serial leases are taken through it)."""
+        return self._line
 
     # ---- forwarding ------------------------------------------------------------------------------
 
@@ -242,6 +248,19 @@ def line_conflicts(settings: LineSettings) -> list[tuple[str, str, str, datetime
         line.ensure_schema()
         line.find_conflicts()
         return line.conflicts()
+    finally:
+        line.dispose()
+
+
+def line_serial_counts(settings: LineSettings, work_order: str) -> LineSerialCounts:
+    """A work order's serials on the whole line (``station line serials``): leased, free,
+    allocated, bound, used, returned and scrapped, per station too."""
+    if settings.database_url is None:
+        raise LineDatabaseError("no line database is configured ([line] database_url in the station settings)")
+    line = LineDatabase(settings.database_url)
+    try:
+        line.ensure_schema()
+        return LineSerials(line).counts(work_order)
     finally:
         line.dispose()
 

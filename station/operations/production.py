@@ -31,7 +31,7 @@ from station.domain.errors import (
 from station.domain.identity import Serial
 from station.domain.recipe import Recipe
 from station.domain.scan import parse_scan
-from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegistry, Journal
+from station.flow.ports import AttemptOwnership, AuditTrail, DevelopmentUnitRegistry, Journal, SerialPool
 from station.flow.sequence import UnitProvisioner
 from station.flow.watchdog import Watchdog
 from station.operations.custody import KeyCustody
@@ -66,6 +66,8 @@ class Production:
         self.custody = custody
         # The line database's link, when the station forwards to one: its policy may stop scans.
         self.line_link: LineLink | None = None
+        # Serials from work orders' rules, for units without a label (None: labelled units only).
+        self.serial_pool: SerialPool | None = None
         self._journal = journal
         self._paths = paths
         self._audit = audit
@@ -183,6 +185,7 @@ class Production:
             ownership=self._ownership,
             watchdog=self._watchdog,
             line_claims=self.line_link,
+            serial_pool=self.serial_pool,
         )
 
     # ---- the recipe -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from station.operations.line_link import LineLink
 from station.operations.people import People
 from station.operations.production import Production
 from station.operations.selftests import SelfTests
+from station.operations.serials import SerialAllocator
 from station.operations.supervision import Supervision
 from station.operations.units import Units
 from station.security.station_key import StationPublicKey
@@ -80,6 +81,7 @@ class Station:
     training: Training | None = None
     custody: KeyCustody | None = None
     line_link: LineLink | None = None
+    serials: SerialAllocator | None = None  # serials from work orders' rules (leased from the line on one)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     closed: bool = False
 

@@ -227,17 +227,25 @@ class Sealer:
         self.actor = actor
 
     def seal(self, connection: Connection, changes: ChangeSet) -> ChainHead | None:
-        """Write the entries for ``changes`` in ``connection``'s transaction; the new head."""
+        """Write the entries for ``changes`` in ``connection``'s transaction; the new head.
+
+        The rows and their digests are made before the chain's lock is taken: the rows are this
+        transaction's own (no other transaction can change them before it commits), and on a
+        shared PostgreSQL every station's commit waits for that lock. Under it remain only the
+        chain's tail, the entries' hashes, the signature, the two inserts and the commit."""
         if not changes.items:
             return None
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
         items = list(_deduplicated(changes.items))
         cursor = connection.connection.cursor()  # the transaction's own DBAPI connection
         try:
+            stored = _rows_as_stored(cursor, connection.dialect.paramstyle, items)
+            pending = list(self._pending_entries(items, stored))
+            if not pending:
+                return None
+            if connection.dialect.name == "postgresql":
+                cursor.execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
             cursor.execute(_LAST_ENTRY_SQL)
             last = cursor.fetchone()
-            stored = _rows_as_stored(cursor, connection.dialect.paramstyle, items)
         finally:
             cursor.close()
         sequence = 0 if last is None else int(last[0])
@@ -245,32 +253,21 @@ class Sealer:
         now = utc_now()
         rows: list[dict[str, Any]] = []
         images: list[tuple[int, str]] = []  # (sequence, the row as committed): the outbox
-        for item in items:
-            if isinstance(item, _Event):
-                actor, action, detail, record = item.actor, item.action, item.detail, None
-                recorded_at = (item.at or now).astimezone(UTC)
-            else:
-                table, row_id, operation = item
-                values = stored.get((table, row_id))
-                if values is None and operation == "insert":
-                    continue  # inserted in a savepoint that was rolled back
-                action, detail = describe_change(table, row_id, operation, values)
-                document = None if values is None else row_document(values)
-                record = RecordRef(table, row_id, None if document is None else document_digest(document))
-                actor, recorded_at = self.actor, now
-                if document is not None:
-                    images.append((sequence + 1, document))
+        for entry in pending:
             sequence += 1
-            entry_hash = audit_entry_hash(sequence, recorded_at, actor, action, detail, previous_hash, record)
+            recorded_at = now if entry.at is None else entry.at.astimezone(UTC)
+            record = entry.record
+            entry_hash = audit_entry_hash(sequence, recorded_at, entry.actor, entry.action, entry.detail,
+                                          previous_hash, record)  # fmt: skip
             rows.append({
-                "sequence": sequence, "recorded_at": recorded_at, "actor": actor, "action": action,
-                "detail": detail, "previous_hash": previous_hash, "entry_hash": entry_hash, "signature": b"",
+                "sequence": sequence, "recorded_at": recorded_at, "actor": entry.actor, "action": entry.action,
+                "detail": entry.detail, "previous_hash": previous_hash, "entry_hash": entry_hash, "signature": b"",
                 "record_table": record.table if record else None, "record_id": record.row_id if record else None,
                 "record_digest": record.digest if record else None,
-            })
+            })  # fmt: skip
+            if entry.document is not None:
+                images.append((sequence, entry.document))
             previous_hash = entry_hash
-        if not rows:
-            return None
         signature = b"" if self.signer is None else self.signer.sign(signed_bytes(previous_hash))
         rows[-1]["signature"] = signature
         _insert_entries(connection, rows)
@@ -278,6 +275,36 @@ class Sealer:
         changes.sealed = ChainHead(sequence, previous_hash, rows[-1]["recorded_at"], signature)
         changes.items.clear()
         return changes.sealed
+
+    def _pending_entries(
+        self, items: list[tuple[str, int, str] | _Event], stored: dict[tuple[str, int], dict[str, Any]]
+    ) -> Iterator[_PendingEntry]:
+        """The entries ``items`` make, before they have a place in the chain."""
+        for item in items:
+            if isinstance(item, _Event):
+                yield _PendingEntry(item.actor, item.action, item.detail, None, None, item.at)
+                continue
+            table, row_id, operation = item
+            values = stored.get((table, row_id))
+            if values is None and operation == "insert":
+                continue  # inserted in a savepoint that was rolled back
+            action, detail = describe_change(table, row_id, operation, values)
+            document = None if values is None else row_document(values)
+            record = RecordRef(table, row_id, None if document is None else document_digest(document))
+            yield _PendingEntry(self.actor, action, detail, record, document, None)
+
+
+@dataclass(frozen=True)
+class _PendingEntry:
+    """An entry to be: what it says and records; its place and hashes come under the lock.
+    ``at``: an event's own time (None: the sealing's)."""
+
+    actor: str
+    action: str
+    detail: str
+    record: RecordRef | None
+    document: str | None
+    at: datetime | None
 
 
 def _deduplicated(items: list[tuple[str, int, str] | _Event]) -> Iterator[tuple[str, int, str] | _Event]:

@@ -144,7 +144,8 @@ class LineDatabase:
         self._engine.dispose()
 
     @contextmanager
-    def _transaction(self, doing: str) -> Iterator[Connection]:
+    def transaction(self, doing: str) -> Iterator[Connection]:
+        """One transaction on the line; ``doing`` names it in the error when the line fails."""
         try:
             with self._engine.begin() as connection:
                 yield connection
@@ -154,12 +155,14 @@ class LineDatabase:
             raise LineDatabaseError(f"the line database refused {doing}: {describe(error)}") from None
 
     def ensure_schema(self) -> None:
-        with self._transaction("creating its tables") as connection:
+        from station.store import line_serials  # noqa: F401  (its tables are the line's too)
+
+        with self.transaction("creating its tables") as connection:
             LINE_METADATA.create_all(connection, checkfirst=True)
 
     def last_entry(self, station: str) -> LineHead | None:
         """The newest entry the line holds from ``station``; None before its first."""
-        with self._transaction("reading a station's newest entry") as connection:
+        with self.transaction("reading a station's newest entry") as connection:
             row = connection.execute(
                 select(LINE_ENTRIES.c.sequence, LINE_ENTRIES.c.entry_hash, LINE_ENTRIES.c.signature)
                 .where(LINE_ENTRIES.c.station == station)
@@ -176,7 +179,7 @@ class LineDatabase:
         now = utc_now()
         rows = [{"station": station, "received_at": now, **{name: getattr(entry, name) for name in _ENTRY_FIELDS}}
                 for entry in entries]  # fmt: skip
-        with self._transaction("storing forwarded entries") as connection:
+        with self.transaction("storing forwarded entries") as connection:
             before = self._count(connection, station)
             connection.execute(_insert_ignoring_duplicates(connection, LINE_ENTRIES), rows)
             connection.execute(
@@ -194,7 +197,7 @@ class LineDatabase:
 
     def entries(self, station: str, after: int = 0, limit: int = 10_000) -> list[ForwardedEntry]:
         """The line's entries of ``station`` after sequence ``after``, in order."""
-        with self._transaction("reading forwarded entries") as connection:
+        with self.transaction("reading forwarded entries") as connection:
             rows = connection.execute(
                 select(*(LINE_ENTRIES.c[name] for name in _ENTRY_FIELDS))
                 .where(LINE_ENTRIES.c.station == station, LINE_ENTRIES.c.sequence > after)
@@ -205,7 +208,7 @@ class LineDatabase:
 
     def heads(self, station: str) -> list[LineHead]:
         """Every signed head ``station`` forwarded, oldest first."""
-        with self._transaction("reading a station's heads") as connection:
+        with self.transaction("reading a station's heads") as connection:
             rows = connection.execute(
                 select(LINE_HEADS.c.sequence, LINE_HEADS.c.entry_hash, LINE_HEADS.c.signature)
                 .where(LINE_HEADS.c.station == station)
@@ -219,8 +222,8 @@ class LineDatabase:
         WorkOrderCompleteError when ``work_order``'s ``quantity`` places are taken on the whole line
         (passed or in progress, at any station). The station's own claims are its journal's
         business (its own rules say what may repeat)."""
-        with self._transaction("claiming a serial") as connection:
-            _serialize_claims(connection)  # one claim at a time: the count below stays true
+        with self.transaction("claiming a serial") as connection:
+            take_write_lock(connection, LINE_CLAIMS)  # one claim at a time: the count below stays true
             query = select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)
             if connection.dialect.name == "postgresql":
                 query = query.with_for_update()
@@ -250,7 +253,7 @@ class LineDatabase:
     def release(self, serial: str, station: str, *, passed: bool) -> None:
         """The attempt that claimed ``serial`` here ended: passed (kept, refused elsewhere) or not
         (the claim goes: another station may take the unit)."""
-        with self._transaction("releasing a serial") as connection:
+        with self.transaction("releasing a serial") as connection:
             mine = (LINE_CLAIMS.c.serial == serial) & (LINE_CLAIMS.c.station == station)
             if passed:
                 connection.execute(LINE_CLAIMS.update().where(mine).values(state="passed", updated_at=utc_now()))
@@ -262,7 +265,7 @@ class LineDatabase:
         port once): refused at every station of the line from then on."""
         needle = json.dumps(device_id)  # as the canonical row JSON spells it
         pattern = "%" + f'"device_id":{needle}'.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._transaction("looking up a device") as connection:
+        with self.transaction("looking up a device") as connection:
             rows = connection.execute(
                 select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_id, LINE_ENTRIES.c.row_json)
                 .where(LINE_ENTRIES.c.record_table == "units", LINE_ENTRIES.c.row_json.like(pattern, escape="\\"))
@@ -276,7 +279,7 @@ class LineDatabase:
         that PASSED at two stations (they worked apart, each on its own journal). Each becomes a
         row of ``line_conflicts`` for a supervisor to inspect; nothing is merged or changed."""
         passed: dict[str, set[str]] = {}
-        with self._transaction("looking for conflicts") as connection:
+        with self.transaction("looking for conflicts") as connection:
             rows = connection.execute(
                 select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_table, LINE_ENTRIES.c.record_id,
                        LINE_ENTRIES.c.row_json)
@@ -310,22 +313,22 @@ class LineDatabase:
 
     def conflicts(self) -> list[tuple[str, str, str, datetime]]:
         """Every conflict found so far: (kind, subject, stations, found at)."""
-        with self._transaction("reading conflicts") as connection:
+        with self.transaction("reading conflicts") as connection:
             return [(str(row.kind), str(row.subject), str(row.stations), row.found_at) for row in connection.execute(
                 select(LINE_CONFLICTS).order_by(LINE_CONFLICTS.c.found_at, LINE_CONFLICTS.c.subject))]  # fmt: skip
 
     def stations(self) -> list[str]:
-        with self._transaction("listing stations") as connection:
+        with self.transaction("listing stations") as connection:
             return [str(name) for name in connection.execute(select(LINE_ENTRIES.c.station).distinct()).scalars()]
 
 
-def _serialize_claims(connection: Connection) -> None:
-    """Take the claims' write lock first: PostgreSQL's table lock (claims of every station
-    queue), SQLite's write lock (a no-op write takes it)."""
+def take_write_lock(connection: Connection, table: Table) -> None:
+    """Take ``table``'s write lock first: PostgreSQL's table lock (every station's writers of
+    it queue), SQLite's write lock (a no-op write takes it)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("LOCK TABLE line_claims IN SHARE ROW EXCLUSIVE MODE"))
+        connection.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
     else:
-        connection.execute(LINE_CLAIMS.delete().where(text("0 = 1")))
+        connection.execute(table.delete().where(text("0 = 1")))
 
 
 def _insert_ignoring_duplicates(connection: Connection, table: Table) -> Executable:

@@ -27,9 +27,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from station.domain.errors import SerialAllocationError, SerialRangeExhaustedError, StoreError
+from station.domain.errors import (
+    NoLeasedSerialError,
+    SerialAllocationError,
+    SerialRangeExhaustedError,
+    StoreError,
+)
 from station.domain.scan import SerialRule
 from station.domain.serial_numbers import (
+    HELD_STATES,
     AllocatedSerialRecord,
     SerialCounts,
     SerialNumbering,
@@ -41,7 +47,7 @@ from station.store.models import AllocatedSerial, SerialBlock, SerialRuleRow, St
 from station.store.repository_helpers import get_or_create, moment
 from station.store.session import Sessions
 
-_HELD = (SerialState.ALLOCATED.value, SerialState.BOUND.value)
+_HELD = tuple(state.value for state in HELD_STATES)
 
 
 class SerialAllocationRepository:
@@ -85,13 +91,94 @@ class SerialAllocationRepository:
             ).first()  # fmt: skip
             return None if row is None else _numbering(row)
 
+    def add_leased_block(
+        self, work_order: str, numbering: SerialNumbering, first: int, last: int, station: str, lease: timedelta,
+        *, leased_by: str,
+    ) -> None:  # fmt: skip
+        """Record a block the line database leased to ``station`` (its numbers are this station's
+        to hand out). The work order's rule is the line's: taken with the first block, and a
+        block under another rule is refused. The local counter moves past the block, so that
+        nothing is ever cut here over a number the line gave."""
+        if not numbering.first <= first <= last <= numbering.last:
+            raise SerialAllocationError(f"the line leased {first}..{last}, outside the range of {numbering.describe()}")
+        now = utc_now()
+        with self._sessions.writing() as session:
+            order = get_or_create(session, WorkOrder, WorkOrder.code == work_order, code=work_order, product=None,
+                                  quantity=None, created_at=now)  # fmt: skip
+            station_id = get_or_create(session, Station, Station.name == station, name=station, description="",
+                                       created_at=now).id  # fmt: skip
+            session.flush()
+            rule = session.scalars(
+                select(SerialRuleRow).where(SerialRuleRow.work_order_id == order.id).with_for_update()
+            ).first()
+            if rule is None:
+                rule = SerialRuleRow(
+                    work_order_id=order.id, template=numbering.template, first_seq=numbering.first,
+                    last_seq=numbering.last, check_digit=numbering.check_digit.value, next_seq=numbering.first,
+                    created_by=leased_by, created_at=now,
+                )  # fmt: skip
+                session.add(rule)
+            elif _numbering(rule) != numbering:
+                raise SerialAllocationError(
+                    f"work order {work_order}'s serial rule here ({_numbering(rule).describe()}) is not the line's "
+                    f"({numbering.describe()}): a supervisor must settle which is right"
+                )
+            overlapping = session.scalar(select(SerialBlock.id).where(
+                SerialBlock.work_order_id == order.id, SerialBlock.first_seq <= last, SerialBlock.last_seq >= first))
+            if overlapping is not None:
+                raise SerialAllocationError(f"the line leased {first}..{last} of work order {work_order}, which "
+                                            "overlaps a block this station holds already")  # fmt: skip
+            rule.next_seq = max(rule.next_seq, last + 1)
+            session.add(SerialBlock(work_order_id=order.id, station_id=station_id, first_seq=first, last_seq=last,
+                                    next_seq=first, leased_at=now, expires_at=now + lease))  # fmt: skip
+
+    def spare(self, work_order: str, station: str) -> int:
+        """How many serials ``station`` can still hand out of ``work_order`` without a new block:
+        the free numbers of its blocks and the serials returned to its pool."""
+        with self._sessions.reading() as session:
+            station_id = session.scalar(select(Station.id).where(Station.name == station))
+            order_id = session.scalar(select(WorkOrder.id).where(WorkOrder.code == work_order))
+            if station_id is None or order_id is None:
+                return 0
+            free = session.scalar(
+                select(func.coalesce(func.sum(SerialBlock.last_seq - SerialBlock.next_seq + 1), 0))
+                .where(SerialBlock.work_order_id == order_id, SerialBlock.station_id == station_id,
+                       SerialBlock.next_seq <= SerialBlock.last_seq)
+            )  # fmt: skip
+            pooled = session.scalar(select(func.count()).select_from(AllocatedSerial).where(
+                AllocatedSerial.work_order_id == order_id, AllocatedSerial.station_id == station_id,
+                AllocatedSerial.state == SerialState.RETURNED.value))  # fmt: skip
+            return int(free or 0) + int(pooled or 0)
+
+    def block_starts(self, work_order: str, station: str) -> set[int]:
+        """The first number of every block of ``work_order`` ``station`` holds here."""
+        with self._sessions.reading() as session:
+            return set(session.scalars(
+                select(SerialBlock.first_seq).join(WorkOrder, WorkOrder.id == SerialBlock.work_order_id)
+                .join(Station, Station.id == SerialBlock.station_id)
+                .where(WorkOrder.code == work_order, Station.name == station)
+            ))  # fmt: skip
+
+    def held(self, station: str) -> list[AllocatedSerialRecord]:
+        """``station``'s serials that are allocated or bound: each belongs to an attempt that is
+        running, or that a crash ended before the serial was settled."""
+        with self._sessions.reading() as session:
+            rows = session.execute(
+                select(AllocatedSerial, WorkOrder.code)
+                .join(WorkOrder, WorkOrder.id == AllocatedSerial.work_order_id)
+                .join(Station, Station.id == AllocatedSerial.station_id)
+                .where(Station.name == station, AllocatedSerial.state.in_(_HELD)).order_by(AllocatedSerial.id)
+            ).all()  # fmt: skip
+            return [_record(row, str(code), station) for row, code in rows]
+
     def allocate(
         self, work_order: str, station: str, *, day: date, block_size: int, lease: timedelta,
-        recipe_rule: SerialRule | None = None, at: datetime | None = None,
+        recipe_rule: SerialRule | None = None, at: datetime | None = None, cut_blocks: bool = True,
     ) -> AllocatedSerialRecord:  # fmt: skip
         """A serial of ``work_order`` for a unit at ``station`` (see the module's docstring); its
         text made on ``day`` and checked against ``recipe_rule`` when given (nothing is taken
-        when it does not satisfy it)."""
+        when it does not satisfy it). ``cut_blocks`` False: on a line, where only the line
+        database cuts blocks (``add_leased_block``); NoLeasedSerialError when none is left here."""
         if block_size < 1:
             raise StoreError(f"a block of serials holds at least 1 number, not {block_size}")
         now = moment(at)
@@ -116,6 +203,11 @@ class SerialAllocationRepository:
                 pooled.state, pooled.changed_at = SerialState.ALLOCATED.value, now
                 return _record(pooled, work_order, station)
             if block is None:
+                if not cut_blocks:
+                    raise NoLeasedSerialError(
+                        f"station {station} holds no serial of work order {work_order} any more: it leases "
+                        "its next block from the line database"
+                    )
                 block = _new_block(session, rule, station_id, block_size, work_order, now)
             block.leased_at, block.expires_at = now, now + lease
             seq = block.next_seq

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,25 @@ def test_work_order_serial_rule_and_serials(demo: Demo, tmp_path: Path, capsys: 
     counts = document(capsys, "work-order", "serials", "WO-SN", "--json", *demo.data)
     assert (counts["range"], counts["leased"], counts["unleased"], counts["used"], counts["adds_up"]) == (
         500, 0, 500, 0, True)
+
+    database = open_database(demo.environment.paths.db_url)
+    try:
+        serial = database.serials.allocate("WO-SN", "st-json", day=date(2026, 3, 4), block_size=5,
+                                           lease=timedelta(hours=1)).serial  # fmt: skip
+    finally:
+        database.dispose()
+    scrap = ["work-order", "scrap-serial", serial, "--supervisor", DEMO_SUPERVISOR, "--pin-file", pin_file(tmp_path),
+             "--json", *demo.data]  # fmt: skip
+    assert main([*scrap[:3], *scrap[3:-3], "--reason", " ", *scrap[-3:]]) == 2  # no reason: refused
+    capsys.readouterr()
+    scrapped = document(capsys, *scrap[:3], "--reason", "label torn", *scrap[3:])
+    assert scrapped == {"serial": serial, "work_order": "WO-SN", "state": "scrapped", "scrapped_by": DEMO_SUPERVISOR,
+                        "reason": "label torn"}  # fmt: skip
+    counts = document(capsys, "work-order", "serials", "WO-SN", "--json", *demo.data)
+    assert (counts["leased"], counts["scrapped"], counts["free"], counts["adds_up"]) == (5, 1, 4, True)
+    assert main([*scrap[:3], "--reason", "again", *scrap[3:]]) == 2  # a scrapped serial stays as it is
+    refusal = json.loads(capsys.readouterr().out)["error"]
+    assert refusal["code"] == "SERIAL_ALLOCATION" and "cannot be scrapped" in refusal["message"]
 
 
 def test_db_upgrade_status_and_verify(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:

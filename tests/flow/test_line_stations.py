@@ -27,8 +27,9 @@ from station.store.forwarding import compare_with_line
 from station.store.line import SERIAL_PASSED_TWICE, LineDatabase
 
 WORKER = Path(__file__).with_name("line_station_provisioner.py")
-PER_STATION = 5  # units each: 2 before the line goes away, 3 while it is away (one serial at both)
-SHARED_SERIAL = "TST-000999"
+PER_STATION = 20  # units each (issue 19's figure)
+AWAY_AFTER, BACK_AFTER = 6, 14  # the line stops after each station's 6th unit, returns after its 14th
+SHARED_SERIAL = "TST-000999"  # scanned at both stations while the line is away (their 8th unit)
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def test_two_stations_through_a_line_outage(line_server: postgres_server.Running
     pgpass.chmod(0o600)
     line_url = f"postgresql+psycopg://{address.username}@127.0.0.1:{address.port}{address.path}"
     recipe = str(environment.recipe_for("nrf52840"))
-    go = tmp_path / "line-back-soon"
+    away, back = tmp_path / "line-away", tmp_path / "line-back"
+    gates = f"{AWAY_AFTER}={away},{BACK_AFTER}={back}"
     stations: dict[str, tuple[Path, Path]] = {}
     workers: list[subprocess.Popen[str]] = []
     with environment.console_server() as consoles:
@@ -64,14 +66,14 @@ def test_two_stations_through_a_line_outage(line_server: postgres_server.Running
             for number in range(1, PER_STATION + 1):
                 unit = environment.units.create_unit()
                 consoles.wait_for_port(unit.unit_id)
-                serial = SHARED_SERIAL if number == 3 else f"TST-{index + 1}{number:05d}"
+                serial = SHARED_SERIAL if number == AWAY_AFTER + 2 else f"TST-{index + 1}{number:05d}"
                 units.append(f"{serial}|{unit.probe_id}|{environment.console_path(unit)}")
             progress = tmp_path / f"{station}.progress"
             stations[station] = (data, progress)
             environ = {**os.environ, "STATION_NAME": station, "PGPASSFILE": str(pgpass),
                        "STATION_CA_PASSPHRASE": DEMO_CA_PASSPHRASE, "STATION_VAULT_PASSPHRASE": DEMO_VAULT_PASSPHRASE}
             workers.append(subprocess.Popen(
-                [sys.executable, str(WORKER), str(data), recipe, str(progress), str(go), "2", *units],
+                [sys.executable, str(WORKER), str(data), recipe, str(progress), gates, *units],
                 env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
 
         def done(station: str) -> int:
@@ -88,11 +90,13 @@ def test_two_stations_through_a_line_outage(line_server: postgres_server.Running
                 time.sleep(0.05)
 
         try:
-            wait_until(lambda: all(done(station) >= 2 for station in stations), "both stations passed 2 units")
+            wait_until(lambda: all(done(station) >= AWAY_AFTER for station in stations), "the first units ran")
             line_server.stop_immediately()
-            go.touch()
-            wait_until(lambda: all(done(station) >= PER_STATION for station in stations), "every unit ran")
+            away.touch()
+            wait_until(lambda: all(done(station) >= BACK_AFTER for station in stations), "units ran while away")
             line_server.start_again()
+            back.touch()
+            wait_until(lambda: all(done(station) >= PER_STATION for station in stations), "every unit ran")
             errors = []
             for worker in workers:
                 _, err = worker.communicate(timeout=240)

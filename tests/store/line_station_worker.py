@@ -8,6 +8,7 @@ and at the end until the line answers.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,13 @@ from station.domain.records import AttemptResult, JournalState, StepEnd, StepOut
 from station.store import open_database
 from station.store.forwarding import forward
 from station.store.line import LineDatabase
+
+
+def _report(progress: Path, text: str) -> None:
+    """Replace the progress file whole: the test reads it while this process writes."""
+    partial = progress.with_suffix(".partial")
+    partial.write_text(text)
+    os.replace(partial, progress)
 
 
 def main(station: str, data_dir: Path, line_url: str, units: int, progress: Path) -> int:
@@ -38,7 +46,7 @@ def main(station: str, data_dir: Path, line_url: str, units: int, progress: Path
             forward(database, line, station)
         except LineDatabaseError:
             failed_forwards += 1
-        progress.write_text(f"{number} {failed_forwards}\n")
+        _report(progress, f"{number} {failed_forwards}\n")
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -49,7 +57,7 @@ def main(station: str, data_dir: Path, line_url: str, units: int, progress: Path
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    progress.write_text(f"{units} {failed_forwards} done {report.line_sequence}\n")
+    _report(progress, f"{units} {failed_forwards} done {report.line_sequence}\n")
     line.dispose()
     database.dispose()
     return 0

@@ -53,6 +53,9 @@ class ConnectStep(Step):
             run.journal.attempts.set_attempt_fields(run.attempt_id, device_id=run.device_id)
             refuse_if_relabelled(run, run.device_id or "")
         _check_device_may_be_used(run, run.device_id or "")
+        if run.allocated_from is not None:  # the unit came without a label: its serial is bound now
+            run.allocated_from.bind(run.serial, run.attempt_id, run.device_id or "")
+            step.detail += f"; serial {run.serial} allocated"
         if run.resume_credential is None:
             # The unit is unlocked: no credential of an earlier attempt is on a locked unit.
             void_all(run.journal.credentials, run.journal.credentials.credentials_for_serial(run.serial))
