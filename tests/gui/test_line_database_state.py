@@ -15,6 +15,7 @@ from station.app.windows import build_line_window
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.config.line import LineSettings
 from station.config.settings import SlotSettings, StationSettings, save_settings
+from station.operations.people import SUPERVISOR
 from station.operations.station import StationOptions
 from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_VAULT_PASSPHRASE, prepare_demo
 from station.sim.units import SIM_DIR_ENVIRONMENT_VARIABLE
@@ -83,7 +84,8 @@ def test_under_stop_scans_are_refused_while_the_line_is_away_and_resume_when_it_
     monkeypatch.setenv(VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE, DEMO_VAULT_PASSPHRASE)
     environment = prepare_demo(tmp_path / "demo")
     unit = environment.create_units(1)[0]
-    with postgres_server.throwaway_server() as server:
+    with postgres_server.throwaway_server() as server, environment.console_server() as consoles:
+        consoles.wait_for_port(unit.unit_id)
         address = urlsplit(server.url)
         pgpass = tmp_path / "pgpass"
         pgpass.write_text(f"127.0.0.1:{address.port}:*:{address.username}:{address.password}\n")
@@ -103,6 +105,8 @@ def test_under_stop_scans_are_refused_while_the_line_is_away_and_resume_when_it_
         try:
             qtbot.addWidget(station.window)
             line = station.line
+            station.operations.people.add("sue", SUPERVISOR, "4711")
+            line.sign_in("sue", "4711")
 
             def refused() -> bool:
                 return "LINE_OFFLINE" in dict(line.readiness_problems())
@@ -112,8 +116,15 @@ def test_under_stop_scans_are_refused_while_the_line_is_away_and_resume_when_it_
             assert not refused()
             server.stop_immediately()
             qtbot.waitUntil(refused, timeout=30_000)
+            # A scan now: refused with the line's reason on the banner, and the unit not started.
+            assert not line.start_unit("TST-000501")
+            assert "line database does not answer" in line.banner.text and not line.slot_states["A"].running
             server.start_again()
             qtbot.waitUntil(lambda: not refused(), timeout=30_000)
+            assert line.start_unit("TST-000502")  # scans resume once the line answers
+            qtbot.waitUntil(lambda: not line.slot_states["A"].running and line.slot_states["A"].outcome is not None,
+                            timeout=60_000)  # fmt: skip
+            assert line.slot_states["A"].outcome is not None and line.slot_states["A"].outcome.passed
         finally:
             station.close()
             unit.close()
