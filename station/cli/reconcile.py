@@ -87,6 +87,11 @@ def _work_order_lines(result: Reconciliation, *, serials: bool) -> list[str]:
         f"  token uses     {result.token_uses} ({result.activations} activations; "
         f"{result.token_uses_released} more given back)",
     ]
+    allocated = result.serials
+    if allocated is not None:
+        lines.append(f"  allocated      {allocated.leased} leased, {allocated.free} free: {allocated.used} used, "
+                     f"{allocated.returned} returned, {allocated.scrapped} scrapped, {allocated.allocated} allocated, "
+                     f"{allocated.bound} bound")  # fmt: skip
     if serials:
         lines.append("  passed serials " + (" ".join(token(serial) for serial in result.passed_serials) or "-"))
     if result.reconciled:

@@ -3,7 +3,9 @@
 A work order is reconciled when every unit that passed holds the credential it was given and
 was activated with a token use the unit accepted, every credential that reached a unit sits in
 a unit that passed, every token use that counts went into an activation, and no more units
-passed than ordered. The store gathers the facts (``WorkOrderLedger``); the rule here, pure
+passed than ordered; and, for a work order whose serials a rule allocates, every passed unit's
+serial is used, every used serial has a passed unit, and every number leased is free or in one
+state (``SerialCounts.adds_up``). The store gathers the facts (``WorkOrderLedger``); the rule here, pure
 Python, decides what disagrees, so that the command line, the window and the tests judge a
 work order alike.
 
@@ -23,6 +25,7 @@ import enum
 from dataclasses import dataclass
 
 from station.domain.records import AttemptResult, CredentialState, WorkOrderRecord
+from station.domain.serial_numbers import SerialCounts, SerialState
 
 
 class TokenUseState(enum.StrEnum):
@@ -42,6 +45,9 @@ class MismatchKind(enum.StrEnum):
     PASSED_WITHOUT_CREDENTIAL = "PASSED_WITHOUT_CREDENTIAL"  # a passed unit without its injected credential
     PASSED_WITHOUT_TOKEN_USE = "PASSED_WITHOUT_TOKEN_USE"  # a passed unit without an accepted token use
     OVER_QUANTITY = "OVER_QUANTITY"  # more units passed than the work order's quantity
+    SERIAL_USED_WITHOUT_PASS = "SERIAL_USED_WITHOUT_PASS"  # an allocated serial marked used, no unit passed with it
+    PASSED_SERIAL_NOT_USED = "PASSED_SERIAL_NOT_USED"  # a unit passed with an allocated serial not marked used
+    SERIALS_DO_NOT_ADD_UP = "SERIALS_DO_NOT_ADD_UP"  # leased numbers neither free nor in exactly one state
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class WorkOrderLedger:
     attempts: tuple[LedgerAttempt, ...]
     credentials: tuple[LedgerCredential, ...]
     token_uses: tuple[LedgerTokenUse, ...]
+    serials: tuple[tuple[str, SerialState], ...] = ()  # the serials its rule allocated here, and their states
+    serial_counts: SerialCounts | None = None  # None: the work order has no serial rule here
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class Reconciliation:
     activations: int  # uses the unit accepted
     passed_serials: tuple[str, ...]
     mismatches: tuple[Mismatch, ...]
+    serials: SerialCounts | None = None  # allocated, bound, used, returned, scrapped (None: no rule)
 
     @property
     def reconciled(self) -> bool:
@@ -140,6 +149,7 @@ def reconcile(ledger: WorkOrderLedger) -> Reconciliation:
         *_passed_unit_mismatches(passed, activated_serials),
         *_credential_mismatches(ledger.credentials),
         *_token_mismatches(counted, attempts),
+        *_serial_mismatches(ledger, set(passed_serials)),
     ]
     quantity = ledger.work_order.quantity
     if quantity is not None and len(passed_serials) > quantity:
@@ -162,7 +172,24 @@ def reconcile(ledger: WorkOrderLedger) -> Reconciliation:
         activations=len(accepted),
         passed_serials=tuple(passed_serials),
         mismatches=tuple(sorted(mismatches, key=_mismatch_order)),
+        serials=ledger.serial_counts,
     )
+
+
+def _serial_mismatches(ledger: WorkOrderLedger, passed_serials: set[str]) -> list[Mismatch]:
+    found: list[Mismatch] = []
+    for serial, state in ledger.serials:
+        if state is SerialState.USED and serial not in passed_serials:
+            found.append(Mismatch(MismatchKind.SERIAL_USED_WITHOUT_PASS, serial, None,
+                                  "the serial is marked used but no unit passed with it"))  # fmt: skip
+        elif state is not SerialState.USED and serial in passed_serials:
+            detail = f"a unit passed with this allocated serial, which is {state.value}, not used"
+            found.append(Mismatch(MismatchKind.PASSED_SERIAL_NOT_USED, serial, None, detail))
+    counts = ledger.serial_counts
+    if counts is not None and not counts.adds_up:
+        detail = f"{counts.leased} numbers leased, {counts.free} free and {counts.handed_out} handed out"
+        found.append(Mismatch(MismatchKind.SERIALS_DO_NOT_ADD_UP, None, None, detail))
+    return found
 
 
 def _mismatch_order(mismatch: Mismatch) -> tuple[str, int, str]:

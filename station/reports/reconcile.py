@@ -15,6 +15,8 @@ shape is stable (fields are only ever added)::
         "credentials": {"issued": 13, "reserved": 0, "injected": 10, "voided": 3},
         "token_uses": 11, "token_uses_released": 1, "activations": 10,   # uses: all but the released
         "passed_serials": ["TST-000001", "..."],                               # sorted
+        "allocated_serials": {"range": 500, "leased": 50, "free": 38, "allocated": 0, "bound": 1,
+                              "used": 10, "returned": 1, "scrapped": 0, "adds_up": true, ...},  # null: no rule
         "mismatches": [{"kind": "TOKEN_USE_WITHOUT_ACTIVATION", "serial": "TST-000007",
                         "attempt_id": 9, "certificate_serial": null, "detail": "..."}]
       }]
@@ -87,6 +89,7 @@ def _work_order_json(result: Reconciliation) -> dict[str, Any]:
         "token_uses_released": result.token_uses_released,
         "activations": result.activations,
         "passed_serials": list(result.passed_serials),
+        "allocated_serials": None if result.serials is None else result.serials.to_document(),
         "mismatches": [_mismatch_json(mismatch) for mismatch in result.mismatches],
     }
 

@@ -1,4 +1,4 @@
-"""The facts a work order's reconciliation judges: its attempts, credentials and token uses.
+"""The facts a work order's reconciliation judges: its attempts, credentials, token uses and serials.
 
 The reads run in one transaction (one snapshot), each over indexed columns: the work order's
 attempts (with, per attempt, whether its activation ran and passed, and the state of the
@@ -21,7 +21,9 @@ from station.domain.reconciliation import (
     WorkOrderLedger,
 )
 from station.domain.records import AttemptResult, CredentialState, StepOutcome
-from station.store.models import Attempt, Credential, Step, TokenUse, Unit, WorkOrder
+from station.domain.serial_numbers import SerialState
+from station.store.models import AllocatedSerial, Attempt, Credential, Step, TokenUse, Unit, WorkOrder
+from station.store.serial_allocation import serial_counts
 from station.store.work_orders import work_order_record
 
 
@@ -39,7 +41,18 @@ def work_order_ledger(session: Session, code: str) -> WorkOrderLedger | None:
         attempts=tuple(_attempts(session, order.id)),
         credentials=tuple(_credentials(session, order.id)),
         token_uses=tuple(_token_uses(session, order.id)),
+        serials=tuple(_serials(session, order.id)),
+        serial_counts=serial_counts(session, code),
     )
+
+
+def _serials(session: Session, work_order_id: int) -> list[tuple[str, SerialState]]:
+    """The serials the work order's rule allocated here, with their states, in number order."""
+    rows = session.execute(
+        select(AllocatedSerial.serial, AllocatedSerial.state)
+        .where(AllocatedSerial.work_order_id == work_order_id).order_by(AllocatedSerial.seq)
+    )  # fmt: skip
+    return [(str(serial), SerialState(state)) for serial, state in rows]
 
 
 def _attempts(session: Session, work_order_id: int) -> list[LedgerAttempt]:

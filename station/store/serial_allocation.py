@@ -288,30 +288,39 @@ class SerialAllocationRepository:
     def counts(self, work_order: str) -> SerialCounts:
         """The work order's serials by state, and its leased, free and unleased numbers."""
         with self._sessions.reading() as session:
-            rule = session.scalars(
-                select(SerialRuleRow).join(WorkOrder, WorkOrder.id == SerialRuleRow.work_order_id)
-                .where(WorkOrder.code == work_order)
-            ).first()  # fmt: skip
-            if rule is None:
-                raise SerialAllocationError(f"work order {work_order} has no serial rule")
-            leased, free = session.execute(
-                select(func.coalesce(func.sum(SerialBlock.last_seq - SerialBlock.first_seq + 1), 0),
-                       func.coalesce(func.sum(SerialBlock.last_seq - SerialBlock.next_seq + 1), 0))
-                .where(SerialBlock.work_order_id == rule.work_order_id)
-            ).one()  # fmt: skip
-            by_state = {str(state): int(count) for state, count in session.execute(
-                select(AllocatedSerial.state, func.count()).where(AllocatedSerial.work_order_id == rule.work_order_id)
-                .group_by(AllocatedSerial.state)
-            )}  # fmt: skip
-            returns = session.scalar(select(func.coalesce(func.sum(AllocatedSerial.times_returned), 0))
-                                     .where(AllocatedSerial.work_order_id == rule.work_order_id))  # fmt: skip
-            return SerialCounts(
-                work_order=work_order, range_size=rule.last_seq - rule.first_seq + 1, leased=int(leased),
-                unleased=rule.last_seq - rule.next_seq + 1, free=int(free),
-                allocated=by_state.get(SerialState.ALLOCATED.value, 0), bound=by_state.get(SerialState.BOUND.value, 0),
-                used=by_state.get(SerialState.USED.value, 0), returned=by_state.get(SerialState.RETURNED.value, 0),
-                scrapped=by_state.get(SerialState.SCRAPPED.value, 0), returns=int(returns or 0),
-            )  # fmt: skip
+            counted = serial_counts(session, work_order)
+        if counted is None:
+            raise SerialAllocationError(f"work order {work_order} has no serial rule")
+        return counted
+
+
+def serial_counts(session: Session, work_order: str) -> SerialCounts | None:
+    """``work_order``'s serials by state, and its leased, free and unleased numbers (None: it has
+    no serial rule here); in ``session``'s snapshot (the reconciliation reads all in one)."""
+    rule = session.scalars(
+        select(SerialRuleRow).join(WorkOrder, WorkOrder.id == SerialRuleRow.work_order_id)
+        .where(WorkOrder.code == work_order)
+    ).first()  # fmt: skip
+    if rule is None:
+        return None
+    leased, free = session.execute(
+        select(func.coalesce(func.sum(SerialBlock.last_seq - SerialBlock.first_seq + 1), 0),
+               func.coalesce(func.sum(SerialBlock.last_seq - SerialBlock.next_seq + 1), 0))
+        .where(SerialBlock.work_order_id == rule.work_order_id)
+    ).one()  # fmt: skip
+    by_state = {str(state): int(count) for state, count in session.execute(
+        select(AllocatedSerial.state, func.count()).where(AllocatedSerial.work_order_id == rule.work_order_id)
+        .group_by(AllocatedSerial.state)
+    )}  # fmt: skip
+    returns = session.scalar(select(func.coalesce(func.sum(AllocatedSerial.times_returned), 0))
+                             .where(AllocatedSerial.work_order_id == rule.work_order_id))  # fmt: skip
+    return SerialCounts(
+        work_order=work_order, range_size=rule.last_seq - rule.first_seq + 1, leased=int(leased),
+        unleased=rule.last_seq - rule.next_seq + 1, free=int(free),
+        allocated=by_state.get(SerialState.ALLOCATED.value, 0), bound=by_state.get(SerialState.BOUND.value, 0),
+        used=by_state.get(SerialState.USED.value, 0), returned=by_state.get(SerialState.RETURNED.value, 0),
+        scrapped=by_state.get(SerialState.SCRAPPED.value, 0), returns=int(returns or 0),
+    )  # fmt: skip
 
 
 def _numbering(row: SerialRuleRow) -> SerialNumbering:

@@ -15,6 +15,7 @@ from station.domain.reconciliation import (
     reconcile,
 )
 from station.domain.records import AttemptResult, CredentialState, WorkOrderRecord
+from station.domain.serial_numbers import SerialCounts, SerialState
 
 ORDER = WorkOrderRecord(code="WO-1", product="ACME-TOASTER", quantity=3, created_at=datetime(2026, 3, 1, tzinfo=UTC))
 
@@ -165,3 +166,27 @@ def test_a_unit_erased_after_it_passed_is_counted_and_its_void_credential_expect
     )  # fmt: skip
     result = reconcile(ledger)
     assert result.reconciled and (result.units_passed, result.reworked_after_pass, result.serials_seen) == (1, 1, 1)
+
+
+def _serial_counts(**changes: int) -> SerialCounts:
+    values = {"range_size": 100, "leased": 10, "unleased": 90, "free": 7, "allocated": 0, "bound": 0, "used": 2,
+              "returned": 1, "scrapped": 0, "returns": 1}  # fmt: skip
+    values.update(changes)
+    return SerialCounts(work_order="WO-1", **values)
+
+
+def test_allocated_serials_reconcile_with_the_units_that_passed() -> None:
+    serials = (("SN-1", SerialState.USED), ("SN-2", SerialState.USED), ("SN-3", SerialState.RETURNED))
+    clean = replace(_clean(), serials=serials, serial_counts=_serial_counts())
+    result = reconcile(clean)
+    assert result.reconciled and result.serials is not None and result.serials.used == 2
+
+    # A serial marked used whose unit never passed; a passed unit whose serial is still bound.
+    wrong = replace(clean, serials=(("SN-1", SerialState.BOUND), ("SN-2", SerialState.USED),
+                                    ("SN-3", SerialState.USED)))  # fmt: skip
+    kinds = {(mismatch.kind, mismatch.serial) for mismatch in reconcile(wrong).mismatches}
+    assert kinds == {(MismatchKind.PASSED_SERIAL_NOT_USED, "SN-1"), (MismatchKind.SERIAL_USED_WITHOUT_PASS, "SN-3")}
+
+    # A number lost: leased, yet neither free nor in a state.
+    lost = replace(clean, serial_counts=_serial_counts(free=6))
+    assert [mismatch.kind for mismatch in reconcile(lost).mismatches] == [MismatchKind.SERIALS_DO_NOT_ADD_UP]

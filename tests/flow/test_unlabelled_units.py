@@ -18,6 +18,7 @@ from station.domain.outcome import AttemptOutcome
 from station.domain.serial_numbers import SerialState
 from station.operations import serials as serial_operations
 from station.operations.serials import SerialAllocator, serial_allocator
+from station.reports.reconcile import reconcile_work_orders
 from station.sim import board
 from station.sim.demo import DEMO_CA_PASSPHRASE, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PIN, DEMO_VAULT_PASSPHRASE
 from station.sim.units import SimUnit
@@ -75,6 +76,9 @@ def test_a_unit_failing_before_it_may_carry_its_serial_gives_it_to_the_next_unit
     assert used.times_returned == 1
     counts = allocator.allocation_counts(WORK_ORDER)
     assert (counts.used, counts.returns, counts.returned, counts.adds_up) == (1, 1, 0, True)
+    (reconciled,) = reconcile_work_orders(line.station.database, [WORK_ORDER])  # the report agrees
+    assert reconciled.reconciled, reconciled.mismatches
+    assert reconciled.serials is not None and (reconciled.serials.used, reconciled.serials.returns) == (1, 1)
 
 
 def test_a_unit_that_may_carry_its_serial_keeps_it_and_resumes_under_it(line: Line) -> None:
