@@ -811,6 +811,10 @@
         <translation>{product}  ·  firmware {version}</translation>
     </message>
     <message>
+        <source>Work order {code}: units without a label, serials from its rule</source>
+        <translation>Orden de trabajo {code}: unidades sin etiqueta, números de serie según su regla</translation>
+    </message>
+    <message>
         <source>Work order {code}</source>
         <translation>Orden de trabajo {code}</translation>
     </message>
@@ -1144,6 +1148,10 @@
     <message>
         <source>Next scan →</source>
         <translation>Siguiente escaneo →</translation>
+    </message>
+    <message>
+        <source>Ready. Put a unit in and scan this slot&apos;s fixture label.</source>
+        <translation>Listo. Coloque una unidad y escanee la etiqueta del útil de esta posición.</translation>
     </message>
     <message>
         <source>Ready. Scan a unit, or press Simulate scan.</source>

@@ -811,6 +811,10 @@
         <translation>{product}  ·  固件 {version}</translation>
     </message>
     <message>
+        <source>Work order {code}: units without a label, serials from its rule</source>
+        <translation>工单 {code}：设备无标签，序列号按其规则分配</translation>
+    </message>
+    <message>
         <source>Work order {code}</source>
         <translation>工单 {code}</translation>
     </message>
@@ -1144,6 +1148,10 @@
     <message>
         <source>Next scan →</source>
         <translation>下次扫描 →</translation>
+    </message>
+    <message>
+        <source>Ready. Put a unit in and scan this slot&apos;s fixture label.</source>
+        <translation>就绪。放入设备并扫描此工位夹具上的标签。</translation>
     </message>
     <message>
         <source>Ready. Scan a unit, or press Simulate scan.</source>

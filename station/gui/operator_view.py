@@ -270,10 +270,12 @@ class OperatorView(QWidget):
             tile.deleteLater()
         self.tiles.clear()
         names = self.line.slot_names
+        unlabelled = self.line.station.units.takes_unlabelled_units()
         for name in names:
             tile = SlotTile(name)
             if self.training:
                 tile.set_training(True)
+            tile.set_unlabelled(unlabelled)
             tile.set_product(self._slot_product(name))
             self.tiles[name] = tile
             tile.show_state(self.line.slot_states[name], self.line.clock())
@@ -369,6 +371,11 @@ class OperatorView(QWidget):
                 for recipe in recipes
             ))
         work_order = self.line.settings.work_order
+        unlabelled = self.line.station.units.takes_unlabelled_units()
         self.work_order_label.setText(
-            self.tr("Work order {code}").format(code=work_order) if work_order else self.tr("No work order")
-        )
+            (self.tr("Work order {code}: units without a label, serials from its rule") if unlabelled
+             else self.tr("Work order {code}")).format(code=work_order) if work_order
+            else self.tr("No work order")
+        )  # fmt: skip
+        for tile in self.tiles.values():
+            tile.set_unlabelled(unlabelled)

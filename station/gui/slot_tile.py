@@ -201,6 +201,7 @@ class SlotTile(QFrame):
         self._words = 0  # counts retranslations
         self.fitter = TileFitter(self)
         self.training = False  # the training window: the idle tile says how to start a unit there
+        self.unlabelled = False  # units without a label: the fixture's scan starts them
         self.retranslate()
 
     # ---- size ----------------------------------------------------------------------------
@@ -225,8 +226,11 @@ class SlotTile(QFrame):
         self._words += 1  # every text is set again, maybe in another language
         self._show_name()
         self.next_marker.setText(self.tr("Next scan →"))
-        self.idle_hint.setText(self.tr("Ready. Scan a unit, or press Simulate scan.") if self.training
-                               else self.tr("Ready. Scan a unit."))  # fmt: skip
+        if self.unlabelled:  # the work order's rule gives the serial: the fixture's scan starts the unit
+            self.idle_hint.setText(self.tr("Ready. Put a unit in and scan this slot's fixture label."))
+        else:
+            self.idle_hint.setText(self.tr("Ready. Scan a unit, or press Simulate scan.") if self.training
+                                   else self.tr("Ready. Scan a unit."))  # fmt: skip
         for step, label in self.step_labels.items():
             label.setText(step_title(step))
         self._shown.pop("device id", None)  # its words are translated
@@ -248,6 +252,12 @@ class SlotTile(QFrame):
     def set_training(self, training: bool) -> None:
         self.training = training
         self.retranslate()
+
+    def set_unlabelled(self, unlabelled: bool) -> None:
+        """Units come without a label (the work order has a serial rule): the idle tile says so."""
+        if unlabelled != self.unlabelled:
+            self.unlabelled = unlabelled
+            self.retranslate()
 
     def set_next(self, is_next: bool) -> None:
         """Mark (or unmark) this slot as the one the next scan goes to: the marker and a frame."""

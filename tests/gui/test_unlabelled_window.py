@@ -31,6 +31,8 @@ def test_a_fixture_scan_starts_an_unlabelled_unit_with_the_rules_next_serial(
     operations.units.work_order = "WO-UNLABELLED"
     serial_allocator(operations).set_rule("WO-UNLABELLED", "TST-{seq:06d}", 800001, 800100, DEMO_SUPERVISOR,
                                           DEMO_SUPERVISOR_PIN)  # fmt: skip
+    line.production_changed.emit()  # the window looks again: its idle tiles say how unlabelled units start
+    assert "scan this slot's fixture label" in view.tiles["2"].idle_hint.text()
     scanner_types(qtbot, view, "slot-1", gap_ms=1)  # the same fixture (another spelling: not a repeat)
     assert line.slot_states["1"].running
     wait_finished(qtbot, line, "1")
