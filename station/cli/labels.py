@@ -9,12 +9,11 @@ passed unit, a supervisor's decision that needs their PIN and is audited
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
-from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.cli.pins import add_supervisor_options, obtain_pin
 from station.domain.label import LabelJobRecord, LabelState
 from station.domain.text import escape_text
 from station.operations.labels import Labels
@@ -40,11 +39,7 @@ def register(subparsers: Any) -> None:
 
     reprint = commands.add_parser("reprint", help="supervisor: print another label for a passed unit (audited)")
     reprint.add_argument("serial", metavar="SERIAL")
-    reprint.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor approving (recorded)")
-    reprint.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
+    add_supervisor_options(reprint, "approving")
     add_store_options(reprint)
     add_json_option(reprint)
     reprint.set_defaults(handler=_reprint)

@@ -14,7 +14,13 @@ from station.cli.output import add_json_option, json_wanted, print_document
 from station.config.paths import configured_station_name
 from station.domain.errors import LineDatabaseError
 from station.domain.text import token
-from station.operations.line_link import forward_once, line_conflicts, line_holds, line_serial_counts
+from station.operations.line_link import (
+    describe_conflict,
+    forward_once,
+    line_conflicts,
+    line_holds,
+    line_serial_counts,
+)
 from station.operations.station import StationFactory
 
 EXIT_OK = 0
@@ -32,9 +38,9 @@ def register(subparsers: Any) -> None:
         add_store_options(command)
         add_json_option(command)
         command.set_defaults(handler=_run)
-    conflicts = commands.add_parser(
-        "conflicts", help="what stations did apart that disagrees (a serial passed at two): for a supervisor"
-    )
+    conflicts = commands.add_parser("conflicts", help=(
+        "what stations did apart that disagrees (a serial passed at two, a device under two serials, a development "
+        "unit passed): for a supervisor"))  # fmt: skip
     add_store_options(conflicts, uses_database=False)
     add_json_option(conflicts)
     conflicts.set_defaults(handler=_conflicts)
@@ -49,16 +55,18 @@ def register(subparsers: Any) -> None:
 
 def _serials(arguments: argparse.Namespace, root: StationFactory) -> int:
     settings = root.settings(station_options(arguments)).line
-    counts = line_serial_counts(settings, arguments.work_order)
+    on_line = line_serial_counts(settings, arguments.work_order)
     if json_wanted(arguments):
-        print_document(counts.to_document())
+        print_document(on_line.to_document())
         return EXIT_OK
+    counts = on_line.totals
     print(f"work order {token(counts.work_order)} on the line: {counts.range_size} serials in its range, "
-          f"{counts.leased} leased to stations ({counts.free} free in leases, {counts.unrecorded} not recorded by "
+          f"{counts.leased} leased to stations ({counts.free} free in leases, {on_line.unrecorded} not recorded by "
           f"a station yet), {counts.unleased} not leased")  # fmt: skip
+    verdict = "adds up" if on_line.adds_up else "DOES NOT ADD UP: inspect the stations"
     print(f"  allocated {counts.allocated}, bound {counts.bound}, used {counts.used}, returned {counts.returned}, "
-          f"scrapped {counts.scrapped}; {'adds up' if counts.adds_up else 'DOES NOT ADD UP: inspect the stations'}")
-    for station, states in sorted(counts.by_station.items()):
+          f"scrapped {counts.scrapped}; {verdict}")
+    for station, states in sorted(on_line.by_station.items()):
         listed = ", ".join(f"{state} {number}" for state, number in sorted(states.items()))
         print(f"  {token(station)}: {listed}")
     return EXIT_OK
@@ -75,7 +83,7 @@ def _conflicts(arguments: argparse.Namespace, root: StationFactory) -> int:
     if not found:
         print("no conflicts between stations")
     for kind, subject, stations, found_at in found:
-        print(f"{found_at:%Y-%m-%d %H:%M:%S} {kind}: {subject} at {stations.replace(',', ' and ')}")
+        print(f"{found_at:%Y-%m-%d %H:%M:%S} {token(kind)}: {describe_conflict(kind, subject, stations)}")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ refused before anything is touched.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 from pathlib import Path
 
@@ -17,6 +18,15 @@ from station.domain.errors import PinRequiredError
 from station.security.keys import read_private_first_line
 
 PIN_FILE_OPTION = "--pin-file"
+
+
+def add_supervisor_options(parser: argparse.ArgumentParser, what: str = "deciding", *, required: bool = True) -> None:
+    """``--supervisor NAME`` (recorded as ``what`` they do) and ``--pin-file FILE`` for their PIN."""
+    parser.add_argument("--supervisor", required=required, metavar="NAME", help=f"the supervisor {what} (recorded)")
+    parser.add_argument(
+        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
+        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
+    )  # fmt: skip
 
 
 def obtain_pin(person: str, pin_file: Path | None) -> str:

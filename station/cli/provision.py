@@ -23,7 +23,7 @@ from station.cli.display import WINDOW_ADVICE, window_problem
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document, print_event
 from station.cli.passphrase import obtain_passphrase
-from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.cli.pins import add_supervisor_options, obtain_pin
 from station.config import CA_PASSPHRASE_ENVIRONMENT_VARIABLE, VAULT_PASSPHRASE_ENVIRONMENT_VARIABLE
 from station.config.settings import SlotSettings
 from station.domain.errors import ConfigurationError, ScanError, UnitReworkedError
@@ -125,7 +125,7 @@ def register(subparsers: Any) -> None:
     rework.add_argument("--recipe", type=Path, required=True)
     rework.add_argument("--serial", required=True)
     rework.add_argument("--probe", required=True)
-    _add_supervisor_options(rework, "approving the erase (recorded)")
+    add_supervisor_options(rework, "approving the erase")
     add_store_options(rework)
     add_json_option(rework, stream=True)
     rework.set_defaults(handler=_rework)
@@ -142,7 +142,7 @@ def register(subparsers: Any) -> None:
     recover.add_argument("--inspected", type=int, metavar="ATTEMPT", default=None,
                          help="the attempt a supervisor has inspected")  # fmt: skip
     recover.add_argument("--note", default=None, help="what the inspection found (recorded with the attempt)")
-    _add_supervisor_options(recover, "who inspected the unit", required=False)
+    add_supervisor_options(recover, "who inspected the unit", required=False)
     add_store_options(recover)
     add_json_option(recover)
     recover.set_defaults(handler=_recover)
@@ -171,14 +171,6 @@ def register(subparsers: Any) -> None:
                         help="the window's language: " + ", ".join(LANGUAGES) + " (default: the system's)")
     add_json_option(demo, stream=True)  # a window prints nothing: --json runs the demo headless
     demo.set_defaults(handler=_demo)
-
-
-def _add_supervisor_options(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
-    parser.add_argument("--supervisor", required=required, metavar="NAME", help=f"the supervisor {what}")
-    parser.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
 
 
 @contextmanager

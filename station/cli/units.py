@@ -16,7 +16,7 @@ from typing import Any
 from station.cli.labels import label_job_document
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
-from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.cli.pins import add_supervisor_options, obtain_pin
 from station.cli.provision import CLI_SLOT
 from station.config.settings import SlotSettings
 from station.domain.errors import ConfigurationError, StoreError
@@ -42,11 +42,7 @@ def register(subparsers: Any) -> None:
     )
     golden.add_argument("serial", metavar="SERIAL")
     golden.add_argument("--unmark", action="store_true", help="the unit is no longer a golden unit")
-    golden.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
-    golden.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
+    add_supervisor_options(golden, "deciding")
     golden.add_argument("--recipe", type=Path, default=None,
                         help="with --probe and --console: read the reference from the unit, against this recipe")
     golden.add_argument("--probe", default=None, help="the probe the unit is on (its reference is read from it)")

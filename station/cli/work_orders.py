@@ -11,12 +11,11 @@ Setting it is a supervisor's decision, approved with their PIN and audited
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from station.cli.options import add_store_options, station_options
 from station.cli.output import add_json_option, json_wanted, print_document
-from station.cli.pins import PIN_FILE_OPTION, obtain_pin
+from station.cli.pins import add_supervisor_options, obtain_pin
 from station.domain.serial_numbers import parse_numbering
 from station.domain.text import escape_text, token
 from station.operations.serials import serial_allocator
@@ -45,11 +44,7 @@ def register(subparsers: Any) -> None:
     setter.add_argument("--quantity", required=True, type=_quantity, metavar="N",
                         help="units that may pass in it (not below those passed or in progress already)")
     setter.add_argument("--product", default=None, metavar="CODE", help="the product it is for (a new work order)")
-    setter.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
-    setter.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
+    add_supervisor_options(setter, "deciding")
     add_store_options(setter)
     add_json_option(setter)
     setter.set_defaults(handler=_set)
@@ -67,11 +62,7 @@ def _register_serials(commands: Any) -> None:
     rule.add_argument("--last", required=True, type=int, metavar="N", help="the range's last running number")
     rule.add_argument("--check-digit", choices=("none", "gs1"), default="none",
                       help="append the GS1 mod-10 check digit of the serial's digits")
-    rule.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
-    rule.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
+    add_supervisor_options(rule, "deciding")
     add_store_options(rule)
     add_json_option(rule)
     rule.set_defaults(handler=_serial_rule)
@@ -85,11 +76,7 @@ def _register_serials(commands: Any) -> None:
     )
     scrap.add_argument("serial", metavar="SERIAL", help="the serial (allocated, bound or returned; never a used one)")
     scrap.add_argument("--reason", required=True, help="why it is scrapped (recorded with it and in the audit log)")
-    scrap.add_argument("--supervisor", required=True, metavar="NAME", help="the supervisor deciding (recorded)")
-    scrap.add_argument(
-        PIN_FILE_OPTION, type=Path, default=None, metavar="FILE", dest="pin_file",
-        help="read the supervisor's PIN from this file (readable by its owner only); default: ask on the terminal",
-    )  # fmt: skip
+    add_supervisor_options(scrap, "deciding")
     add_store_options(scrap)
     add_json_option(scrap)
     scrap.set_defaults(handler=_scrap)

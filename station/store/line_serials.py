@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, DateTime, Integer, Row, String, Table, func, select
 
 from station.domain.errors import SerialAllocationError, SerialRangeExhaustedError
-from station.domain.serial_numbers import SerialNumbering, parse_numbering
+from station.domain.serial_numbers import SerialCounts, SerialNumbering, SerialState, parse_numbering
 from station.store.line import LINE_ENTRIES, LINE_METADATA, LineDatabase, take_write_lock
 from station.store.models import utc_now
 
@@ -167,8 +167,8 @@ class LineSerials:
         order_ids = {(station, number) for (station, table, number), values in newest.items()
                      if table == "work_orders" and values.get("code") == work_order}  # fmt: skip
         recorded: set[tuple[str, int]] = set()  # (station, first number) of each block a station holds
-        free = 0
-        states = {state: 0 for state in ("allocated", "bound", "used", "returned", "scrapped")}
+        free = returns = 0
+        states = dict.fromkeys(SerialState, 0)
         by_station: dict[str, dict[str, int]] = {}
         for (station, table, _), values in newest.items():
             if (station, values.get("work_order_id")) not in order_ids:
@@ -177,19 +177,21 @@ class LineSerials:
                 recorded.add((station, int(values["first_seq"])))
                 free += int(values["last_seq"]) - int(values["next_seq"]) + 1
             elif table == "serials":
-                state = str(values.get("state"))
-                states[state] = states.get(state, 0) + 1
+                state = SerialState(str(values.get("state")))
+                states[state] += 1
+                returns += int(values.get("times_returned") or 0)
                 mine = by_station.setdefault(station, {})
-                mine[state] = mine.get(state, 0) + 1
+                mine[state.value] = mine.get(state.value, 0) + 1
         leased = sum(int(lease.last_seq) - int(lease.first_seq) + 1 for lease in leases)
         unrecorded = sum(int(lease.last_seq) - int(lease.first_seq) + 1 for lease in leases
                          if (lease.station, int(lease.first_seq)) not in recorded)  # fmt: skip
-        return LineSerialCounts(
+        totals = SerialCounts(
             work_order=work_order, range_size=int(rule.last_seq) - int(rule.first_seq) + 1, leased=leased,
-            unleased=int(rule.last_seq) - int(rule.next_seq) + 1, free=free, allocated=states["allocated"],
-            bound=states["bound"], used=states["used"], returned=states["returned"], scrapped=states["scrapped"],
-            unrecorded=unrecorded, by_station=by_station,
+            unleased=int(rule.last_seq) - int(rule.next_seq) + 1, free=free, allocated=states[SerialState.ALLOCATED],
+            bound=states[SerialState.BOUND], used=states[SerialState.USED], returned=states[SerialState.RETURNED],
+            scrapped=states[SerialState.SCRAPPED], returns=returns,
         )  # fmt: skip
+        return LineSerialCounts(totals, unrecorded, by_station)
 
     def leased_count(self, work_order: str) -> int:
         with self._line.transaction("counting leased serials") as connection:
@@ -201,40 +203,27 @@ class LineSerials:
 
 @dataclass(frozen=True)
 class LineSerialCounts:
-    """A work order's serials on the whole line: what the line leased, and what the stations'
-    forwarded records say became of each number (a station's records reach the line when it
-    forwards them). ``unrecorded``: numbers the line leased that no station's forwarded blocks
-    hold yet (a station that has not forwarded since, or that stopped between the lease and
-    recording it: it adopts the block at its next lease)."""
+    """A work order's serials on the whole line: ``totals`` has the line's leased and unleased
+    numbers and, summed over every station's forwarded records, the free numbers and the
+    serials in each state (a station's records reach the line when it forwards them).
+    ``unrecorded``: numbers the line leased that no station's forwarded blocks hold yet (a
+    station that has not forwarded since, or that stopped between the lease and recording it:
+    it adopts the block at its next lease)."""
 
-    work_order: str
-    range_size: int
-    leased: int
-    unleased: int
-    free: int
-    allocated: int
-    bound: int
-    used: int
-    returned: int
-    scrapped: int
+    totals: SerialCounts
     unrecorded: int
     by_station: dict[str, dict[str, int]]
 
     @property
-    def handed_out(self) -> int:
-        return self.allocated + self.bound + self.used + self.returned + self.scrapped
-
-    @property
     def adds_up(self) -> bool:
         """Every number the line leased is free at a station, in one state, or not yet recorded."""
-        return (self.leased == self.free + self.handed_out + self.unrecorded
-                and self.range_size == self.leased + self.unleased)  # fmt: skip
+        totals = self.totals
+        return (totals.leased == totals.free + totals.handed_out + self.unrecorded
+                and totals.range_size == totals.leased + totals.unleased)  # fmt: skip
 
     def to_document(self) -> dict[str, object]:
-        return {"work_order": self.work_order, "range": self.range_size, "leased": self.leased,
-                "unleased": self.unleased, "free": self.free, "allocated": self.allocated, "bound": self.bound,
-                "used": self.used, "returned": self.returned, "scrapped": self.scrapped,
-                "unrecorded": self.unrecorded, "adds_up": self.adds_up, "by_station": self.by_station}  # fmt: skip
+        return {**self.totals.to_document(), "unrecorded": self.unrecorded, "adds_up": self.adds_up,
+                "by_station": self.by_station}  # fmt: skip
 
 
 def _rule_row(connection: Connection, work_order: str, *, for_update: bool = False) -> Row[Any] | None:
