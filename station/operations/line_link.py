@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 
 from station.config.line import LineSettings
 from station.domain.errors import LineConflictError, LineDatabaseError, LineOfflineError
+from station.domain.text import token
 from station.flow.ports import DevelopmentUnitRegistry
 from station.store import Database
 from station.store.forwarding import ForwardReport, LineComparison, compare_with_line, forward
-from station.store.line import LineDatabase
+from station.store.line import DEVELOPMENT_UNIT_PASSED, DEVICE_PASSED_TWICE, SERIAL_PASSED_TWICE, LineDatabase
 from station.store.line_serials import LineSerialCounts, LineSerials
 
 LOG = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class LineState:
     offline_since: datetime | None = None
     conflict: str | None = None
     last_error: str | None = None
-    to_inspect: int = 0  # conflicts between stations the line found (a serial passed at two)
+    to_inspect: int = 0  # conflicts between stations the line found (describe_conflict says which)
 
     def describe(self) -> str:
         if not self.configured:
@@ -250,6 +251,21 @@ def line_conflicts(settings: LineSettings) -> list[tuple[str, str, str, datetime
         return line.conflicts()
     finally:
         line.dispose()
+
+
+_CONFLICT_WORDS = {
+    SERIAL_PASSED_TWICE: "serial {subject} PASSED at {stations}",
+    DEVICE_PASSED_TWICE: "device {subject} PASSED under two serials (one board, two labels): {stations}",
+    DEVELOPMENT_UNIT_PASSED: "device {subject} PASSED at one station after another erased it (a development unit): "
+    "{stations}",
+}
+
+
+def describe_conflict(kind: str, subject: str, stations: str) -> str:
+    """A conflict the line found, in a supervisor's words (a kind this station does not know, as
+    a newer station recorded it: its subject and stations)."""
+    words = _CONFLICT_WORDS.get(kind, "{subject} at {stations}")
+    return words.format(subject=token(subject), stations=" and ".join(token(name) for name in stations.split(",")))
 
 
 def line_serial_counts(settings: LineSettings, work_order: str) -> LineSerialCounts:

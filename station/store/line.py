@@ -6,7 +6,9 @@ copy of every station's chain entries, each with the row it recorded as committe
 appending: an entry forwarded twice is stored once (its station and sequence are its key), an
 entry that differs from the one the line holds under the same key is a conflict, never an
 overwrite. From it the line can check any station's chain without the station, and a station's
-database that lost its newest entries is found (``station db verify --against-line``).
+database that lost its newest entries is found (``station db verify --against-line``). What the
+conflict search and the development-unit lookup ask is answered by an index of units and passes
+kept with the entries (``station.store.line_index``), not by re-reading them.
 
 The line's tables live in a metadata of their own: the line database may be the PostgreSQL a
 whole line shares (``[line] database_url``), which holds nothing else of a station's schema.
@@ -14,7 +16,6 @@ whole line shares (``[line] database_url``), which holds nothing else of a stati
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -38,7 +40,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.sql.expression import Executable
 
 from station.domain.errors import (
     AlreadyPassedError,
@@ -101,7 +102,10 @@ LINE_CLAIMS = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-SERIAL_PASSED_TWICE = "serial-passed-at-two-stations"
+# The conflicts between stations (``line_conflicts.kind``), found by ``find_conflicts``.
+SERIAL_PASSED_TWICE = "serial-passed-at-two-stations"  # subject: the serial
+DEVICE_PASSED_TWICE = "device-passed-under-two-serials"  # subject: the device id (one board, two labels)
+DEVELOPMENT_UNIT_PASSED = "development-unit-passed-elsewhere"  # subject: the device id (kind: <= 40)
 
 _ENTRY_FIELDS = ("sequence", "recorded_at", "actor", "action", "detail", "previous_hash", "entry_hash", "signature",
                  "record_table", "record_id", "record_digest", "row_json")  # fmt: skip
@@ -156,9 +160,12 @@ class LineDatabase:
 
     def ensure_schema(self) -> None:
         from station.store import line_serials  # noqa: F401  (its tables are the line's too)
+        from station.store.line_index import ensure_index
 
         with self.transaction("creating its tables") as connection:
             LINE_METADATA.create_all(connection, checkfirst=True)
+        with self.transaction("indexing its units and passes") as connection:
+            ensure_index(connection)
 
     def last_entry(self, station: str) -> LineHead | None:
         """The newest entry the line holds from ``station``; None before its first."""
@@ -173,27 +180,26 @@ class LineDatabase:
 
     def append(self, station: str, entries: Sequence[ForwardedEntry], head: LineHead) -> int:
         """Store ``entries`` and the batch's signed ``head`` in one transaction; an entry the line
-        holds already is skipped (a batch sent twice is stored once). How many were new."""
+        holds already is skipped (a batch sent twice is stored once). The index of units and
+        passes takes the new entries in the same transaction. How many were new."""
+        from station.store.line_index import images_of, index_images
+
         if not entries:
             return 0
         now = utc_now()
         rows = [{"station": station, "received_at": now, **{name: getattr(entry, name) for name in _ENTRY_FIELDS}}
                 for entry in entries]  # fmt: skip
         with self.transaction("storing forwarded entries") as connection:
-            before = self._count(connection, station)
-            connection.execute(_insert_ignoring_duplicates(connection, LINE_ENTRIES), rows)
+            stored = set(connection.execute(
+                insert_ignoring_duplicates(connection, LINE_ENTRIES).returning(LINE_ENTRIES.c.sequence), rows
+            ).scalars())  # fmt: skip
             connection.execute(
-                _insert_ignoring_duplicates(connection, LINE_HEADS),
+                insert_ignoring_duplicates(connection, LINE_HEADS),
                 [{"station": station, "sequence": head.sequence, "entry_hash": head.entry_hash,
                   "signature": head.signature, "received_at": now}],
             )  # fmt: skip
-            return self._count(connection, station) - before
-
-    @staticmethod
-    def _count(connection: Connection, station: str) -> int:
-        return int(connection.execute(
-            select(func.count()).select_from(LINE_ENTRIES).where(LINE_ENTRIES.c.station == station)
-        ).scalar_one())  # fmt: skip
+            index_images(connection, station, images_of(entry for entry in entries if entry.sequence in stored))
+            return len(stored)
 
     def entries(self, station: str, after: int = 0, limit: int = 10_000) -> list[ForwardedEntry]:
         """The line's entries of ``station`` after sequence ``after``, in order."""
@@ -234,7 +240,7 @@ class LineDatabase:
                         LINE_CLAIMS.c.work_order == work_order)).scalar_one())  # fmt: skip
                     if taken >= quantity:
                         raise WorkOrderCompleteError(work_order, quantity, taken)
-                connection.execute(_insert_ignoring_duplicates(connection, LINE_CLAIMS), [
+                connection.execute(insert_ignoring_duplicates(connection, LINE_CLAIMS), [
                     {"serial": serial, "station": station, "state": "live", "work_order": work_order,
                      "updated_at": utc_now()}])  # fmt: skip
                 held = connection.execute(select(LINE_CLAIMS).where(LINE_CLAIMS.c.serial == serial)).first()
@@ -262,54 +268,21 @@ class LineDatabase:
 
     def is_development_device(self, device_id: str) -> bool:
         """Whether any station recorded this device as a development unit (erased through its debug
-        port once): refused at every station of the line from then on."""
-        needle = json.dumps(device_id)  # as the canonical row JSON spells it
-        pattern = "%" + f'"device_id":{needle}'.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        port once): refused at every station of the line from then on. Answered by the index."""
+        from station.store.line_index import is_development_device
+
         with self.transaction("looking up a device") as connection:
-            rows = connection.execute(
-                select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_id, LINE_ENTRIES.c.row_json)
-                .where(LINE_ENTRIES.c.record_table == "units", LINE_ENTRIES.c.row_json.like(pattern, escape="\\"))
-                .order_by(LINE_ENTRIES.c.sequence)
-            ).all()
-        latest = {(row.station, row.record_id): json.loads(row.row_json) for row in rows}
-        return any(values.get("device_id") == device_id and values.get("is_development") for values in latest.values())
+            return is_development_device(connection, device_id)
 
     def find_conflicts(self) -> list[tuple[str, str, str]]:
-        """Record (and return the new) conflicts between stations' forwarded records: a serial
-        that PASSED at two stations (they worked apart, each on its own journal). Each becomes a
-        row of ``line_conflicts`` for a supervisor to inspect; nothing is merged or changed."""
-        passed: dict[str, set[str]] = {}
-        with self.transaction("looking for conflicts") as connection:
-            rows = connection.execute(
-                select(LINE_ENTRIES.c.station, LINE_ENTRIES.c.record_table, LINE_ENTRIES.c.record_id,
-                       LINE_ENTRIES.c.row_json)
-                .where(LINE_ENTRIES.c.record_table.in_(("units", "attempts")), LINE_ENTRIES.c.row_json.is_not(None))
-                .order_by(LINE_ENTRIES.c.station, LINE_ENTRIES.c.sequence)
-            ).all()  # fmt: skip
-            latest: dict[tuple[str, str, int], dict[str, object]] = {}
-            for row in rows:  # each row's newest image, per station
-                latest[(row.station, row.record_table, int(row.record_id))] = json.loads(row.row_json)
-            serial_of = {(station, number): str(values.get("serial"))
-                         for (station, table, number), values in latest.items() if table == "units"}  # fmt: skip
-            for (station, table, _), values in latest.items():
-                if table == "attempts" and values.get("result") == "PASSED" and not values.get("is_rework"):
-                    unit = values.get("unit_id")
-                    serial = serial_of.get((station, int(unit))) if isinstance(unit, int) else None
-                    if serial is not None:
-                        passed.setdefault(serial, set()).add(station)
-            found = [(SERIAL_PASSED_TWICE, serial, ",".join(sorted(stations)))
-                     for serial, stations in sorted(passed.items()) if len(stations) > 1]  # fmt: skip
-            if not found:
-                return []
-            recorded = connection.execute(select(LINE_CONFLICTS.c.kind, LINE_CONFLICTS.c.subject))
-            known = {(row.kind, row.subject) for row in recorded}
-            new = [conflict for conflict in found if conflict[:2] not in known]
-            if new:
-                now = utc_now()
-                connection.execute(_insert_ignoring_duplicates(connection, LINE_CONFLICTS), [
-                    {"kind": kind, "subject": subject, "stations": stations, "found_at": now}
-                    for kind, subject, stations in new])  # fmt: skip
-            return new
+        """Record (and return the new) conflicts between what stations did apart, each on its own
+        journal: a serial PASSED at two stations, a device PASSED under two serials, a device
+        PASSED at one station after another erased it. Each becomes a row of ``line_conflicts``
+        for a supervisor to inspect, once; nothing is merged or changed. Only the records the
+        line received since the last search are looked at (``station.store.line_index``)."""
+        from station.store.line_index import find_conflicts
+
+        return find_conflicts(self)
 
     def conflicts(self) -> list[tuple[str, str, str, datetime]]:
         """Every conflict found so far: (kind, subject, stations, found at)."""
@@ -331,10 +304,15 @@ def take_write_lock(connection: Connection, table: Table) -> None:
         connection.execute(table.delete().where(text("0 = 1")))
 
 
-def _insert_ignoring_duplicates(connection: Connection, table: Table) -> Executable:
+def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
     """INSERT that leaves a row whose key is there already (the same entry sent again)."""
+    return dialect_insert(connection, table).on_conflict_do_nothing()
+
+
+def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The line database's own INSERT (its ON CONFLICT clauses)."""
     if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
     if connection.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table)
     raise LineDatabaseError(f"a line database on {connection.dialect.name} is not supported (PostgreSQL, SQLite)")

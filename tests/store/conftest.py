@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
 from station.store import Database, open_database
+from station.store.line import LineDatabase
 
 RECIPE_TEXT = '[product]\ncode = "ACME-TOASTER"\n'
 
@@ -119,3 +120,17 @@ def signer() -> TestSigner:
 @pytest.fixture
 def recipe_hash(database: Database) -> str:
     return database.registry.record_recipe(RECIPE_TEXT, "ACME-TOASTER").sha256
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def line(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LineDatabase]:
+    """An empty line database of each backend, its tables made."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'line.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+    opened = LineDatabase(url)
+    opened.ensure_schema()
+    yield opened
+    opened.dispose()

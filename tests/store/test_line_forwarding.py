@@ -40,21 +40,6 @@ def record_units(database: Database, station: str, first: int, count: int) -> No
         database.attempts.finish_attempt(attempt.id, AttemptResult.PASSED)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def line(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LineDatabase]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'line.db'}"
-    else:
-        from .conftest import _reset_postgres
-
-        url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
-    opened = LineDatabase(url)
-    opened.ensure_schema()
-    yield opened
-    opened.dispose()
-
-
 def test_a_stations_chain_reaches_the_line_once_in_order_and_truncation_is_found(
     line: LineDatabase, tmp_path: Path
 ) -> None:

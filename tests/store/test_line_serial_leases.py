@@ -9,7 +9,6 @@ import itertools
 import json
 import multiprocessing
 import random
-from collections.abc import Iterator
 from datetime import date
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -34,21 +33,6 @@ TEMPLATE = "ACME{yy}{ww}{seq:06d}"
 PROCESSES = 4
 UNITS_EACH = 50
 BLOCK = 6
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def line(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LineDatabase]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'line.db'}"
-    else:
-        from .conftest import _reset_postgres
-
-        url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
-    opened = LineDatabase(url)
-    opened.ensure_schema()
-    yield opened
-    opened.dispose()
 
 
 def _station_database(tmp_path: Path, name: str) -> Database:
