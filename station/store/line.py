@@ -16,6 +16,7 @@ whole line shares (``[line] database_url``), which holds nothing else of a stati
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -296,12 +297,19 @@ class LineDatabase:
 
 
 def take_write_lock(connection: Connection, table: Table) -> None:
-    """Take ``table``'s write lock first: PostgreSQL's table lock (every station's writers of
-    it queue), SQLite's write lock (a no-op write takes it)."""
+    """Take ``table``'s write lock first, until the transaction ends: every station's writers
+    that take it queue. PostgreSQL: a transaction-scoped advisory lock named after the table
+    (a station's role needs no right beyond its statements' for it, where ``LOCK TABLE`` would
+    need UPDATE, DELETE or TRUNCATE); SQLite: its one write lock (a no-op write takes it)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table.name)})
     else:
         connection.execute(table.delete().where(text("0 = 1")))
+
+
+def _lock_key(name: str) -> int:
+    """A stable 64-bit advisory lock key for ``name`` (the same in every station's process)."""
+    return int.from_bytes(hashlib.sha256(f"station-line:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:

@@ -27,7 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
 from station.domain.errors import StoreError
+from station.store import line_index, line_serials  # noqa: F401  (their tables are the line's too)
+from station.store.line import LINE_METADATA
 from station.store.models import Base
 
 APPEND_ONLY_TABLES = frozenset({"audit_log"})
@@ -36,6 +41,21 @@ APPEND_ONLY_TABLES = frozenset({"audit_log"})
 
 READ_ONLY_TABLES = ("alembic_version",)
 """Tables outside the models a station only reads: the schema revision it checks at start."""
+
+LINE_TABLE_RIGHTS: dict[str, str] = {
+    "line_entries": "SELECT, INSERT",  # every station's chain, appended only
+    "line_heads": "SELECT, INSERT",
+    "line_conflicts": "SELECT, INSERT",
+    "line_claims": "SELECT, INSERT, UPDATE, DELETE",  # a live claim ends with its attempt
+    "line_serial_rules": "SELECT, INSERT, UPDATE",
+    "line_serial_blocks": "SELECT, INSERT",
+    "line_units": "SELECT, INSERT, UPDATE, DELETE",  # the index: rebuilt from line_entries when asked
+    "line_passes": "SELECT, INSERT, UPDATE, DELETE",
+    "line_index_state": "SELECT, INSERT, DELETE",
+}
+"""The line database's own tables (``station.store.line``: the forwarded chains, the claims, the
+serial leases and the index) and the writer's rights on each: what the statements there need,
+no more. Their locks are advisory (``take_write_lock``): no right beyond these."""
 
 WRITER_RIGHTS = "SELECT, INSERT, UPDATE"
 APPEND_RIGHTS = "SELECT, INSERT"
@@ -84,6 +104,27 @@ def writer_tables() -> dict[str, str]:
             for name in sorted(Base.metadata.tables)}
 
 
+def line_tables() -> dict[str, str]:
+    """The line database's tables and the writer's rights on each (every table has its rights:
+    a table added to the line's metadata without them is refused here, never left ungranted)."""
+    missing = sorted(set(LINE_METADATA.tables) - set(LINE_TABLE_RIGHTS))
+    if missing:
+        raise StoreError(f"no rights are defined for the line tables {', '.join(missing)} (LINE_TABLE_RIGHTS)")
+    return {name: LINE_TABLE_RIGHTS[name] for name in sorted(LINE_METADATA.tables)}
+
+
+def line_table_statements() -> list[str]:
+    """The line's own tables and their indexes, made if they are not there (the migration
+    owner's: a station's role makes no table)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    statements = []
+    for table in LINE_METADATA.sorted_tables:
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)).strip())
+        statements.extend(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)).strip()
+                          for index in sorted(table.indexes, key=lambda index: str(index.name)))  # fmt: skip
+    return [" ".join(statement.split()) for statement in statements]
+
+
 def database_statements(names: LineNames) -> tuple[list[str], list[str]]:
     """What the line's administrator runs once as the PostgreSQL superuser: the roles and the
     database (connected to ``postgres``), then the schema's privileges (connected to the line
@@ -112,10 +153,12 @@ def grants_statements(names: LineNames) -> list[str]:
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {SCHEMA} FROM {roles}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {SCHEMA} FROM {roles}",
     ]
+    statements.extend(line_table_statements())
     statements.extend(f"GRANT {rights} ON {table} TO {names.writer}" for table, rights in writer_tables().items())
+    statements.extend(f"GRANT {rights} ON {table} TO {names.writer}" for table, rights in line_tables().items())
     statements.extend(f"GRANT SELECT ON {table} TO {names.writer}" for table in READ_ONLY_TABLES)
     statements.extend(_lock_right(table, names.writer) for table in sorted(APPEND_ONLY_TABLES))
-    every_table = sorted([*Base.metadata.tables, *READ_ONLY_TABLES])
+    every_table = sorted([*Base.metadata.tables, *LINE_METADATA.tables, *READ_ONLY_TABLES])
     statements.extend(f"GRANT SELECT ON {table} TO {names.auditor}" for table in every_table)
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {names.writer}")
     statements.append(f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {names.auditor}")
@@ -169,6 +212,8 @@ def grants_script(names: LineNames | None = None) -> str:
         f"{', '.join(sorted(APPEND_ONLY_TABLES))};",
         "no DELETE (the store deletes nothing), no DDL. The TRUNCATE (MAINTAIN from PostgreSQL 17) on audit_log",
         "lets the sealing lock the table; the append-only trigger refuses TRUNCATE itself.",
+        "The line database's own tables (forwarded chains, claims, serial leases, their index) are made here",
+        "if they are not there, with the writer's rights each needs (line_entries and line_heads: SELECT, INSERT).",
         f"{names.auditor}: SELECT on every table.",
         "Rendered by `python -m station.store.line_roles packaging`; do not edit (docs/line-database.md).",
     )

@@ -32,19 +32,24 @@ from sqlalchemy.exc import DBAPIError
 
 from station.domain.errors import StoreError
 from station.domain.records import AttemptOwner, AttemptResult, CredentialState, JournalState, SealedToken, StepOutcome
+from station.domain.serial_numbers import parse_numbering
 from station.domain.vault_and_signing import VaultParameters
 from station.store import open_database
 from station.store.backup import copy_database
+from station.store.forwarding import forward
+from station.store.line import LineDatabase
 from station.store.line_roles import (
     DATABASE_FILE,
     GRANTS_FILE,
     LineNames,
     database_script,
     grants_script,
+    line_tables,
     station_role,
     station_statements,
     writer_tables,
 )
+from station.store.line_serials import LineSerials
 
 from .conftest import RECIPE_TEXT, TestSigner
 
@@ -180,13 +185,18 @@ def test_every_table_the_migrations_make_has_its_rights(line: Line) -> None:
     try:
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
-            assert tables == {*writer_tables(), "alembic_version"}
+            assert tables == {*writer_tables(), *line_tables(), "alembic_version"}
 
             def may(role: str, table: str, privilege: str) -> bool:
                 return bool(connection.execute(text("SELECT has_table_privilege(:role, :table, :privilege)"),
                                                {"role": role, "table": table, "privilege": privilege}).scalar())
 
-            for table in sorted(tables):
+            for table, rights in line_tables().items():  # the line's own tables: what their statements need
+                granted = {privilege for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+                           if may(NAMES.writer, table, privilege)}  # fmt: skip
+                assert granted == set(rights.split(", ")), table
+                assert may(NAMES.auditor, table, "SELECT") and not may(NAMES.auditor, table, "INSERT"), table
+            for table in sorted(tables - set(line_tables())):
                 assert may(NAMES.writer, table, "SELECT") and may(NAMES.auditor, table, "SELECT")
                 assert not may(NAMES.writer, table, "DELETE"), table
                 for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"):
@@ -287,6 +297,38 @@ def test_the_right_on_audit_log_is_what_lets_the_sealing_lock_it(line: Line) -> 
 
 
 # -- the auditor ------------------------------------------------------------------------------
+
+
+def test_a_station_role_works_the_line_database_with_the_rights_it_has(
+    line: Line, station_signer: TestSigner, tmp_path: Path
+) -> None:
+    """Store and forward as a station's role: its chain forwarded, a serial claimed and released,
+    a block of serials leased, conflicts looked for; every lock taken is advisory (no right beyond
+    the statements'). The tables are the owner's (the grants script made them): none is made here."""
+    journal = open_database(f"sqlite:///{tmp_path / 'station.db'}")
+    journal.upgrade()
+    journal.seal_with(station_signer, actor="station:line1-st1")
+    journal.audit_log(station_signer).append_audit("station:line1-st1", "test.start", "a station's first entry")
+    as_station = LineDatabase(line.station)
+    try:
+        as_station.ensure_schema()  # the tables are there: nothing to make
+        assert forward(journal, as_station, "line1-st1").pending == 0
+        held = [entry.sequence for entry in as_station.entries("line1-st1")]
+        assert held == list(range(1, journal.last_sequence() + 1)) and held
+        as_station.claim("TST-000001", "line1-st1", "WO-1", 10)
+        as_station.release("TST-000001", "line1-st1", passed=False)
+        serials = LineSerials(as_station)
+        serials.set_rule("WO-1", parse_numbering("TST-{seq:06d}", 1, 100, "none"), "sue")
+        assert (serials.lease_block("WO-1", "line1-st1", 10).first, serials.counts("WO-1").totals.leased) == (1, 10)
+        assert as_station.find_conflicts() == []
+    finally:
+        as_station.dispose()
+        journal.dispose()
+    for statement in ("DELETE FROM line_entries", "UPDATE line_entries SET detail = 'x'", "TRUNCATE line_heads",
+                      "UPDATE line_serial_blocks SET station = 'other'", "DELETE FROM line_conflicts",
+                      "DROP TABLE line_claims", "CREATE TABLE line_shadow (id integer)"):  # fmt: skip
+        error = _refused(line.station, statement)
+        assert getattr(error.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE, (statement, error)
 
 
 def test_the_auditor_reads_everything_and_writes_nothing(line: Line, station_signer: TestSigner) -> None:
