@@ -1,6 +1,6 @@
 """Station benchmarks (issue 7): each prints a table of ratios measured side by side, and JSON.
 
-    python benchmarks/run.py [cycle|scripted|slots|window|profile|sim|core|store|all] [--quick]
+    python benchmarks/run.py [cycle|scripted|slots|window|profile|sim|core|store|line|all] [--quick]
 
 cycle     station time per unit (scan accepted -> PASS committed) against two floors: the flash
           controller's modelled busy time, and the least flash work that reaches the image from
@@ -20,6 +20,11 @@ core      the simulated core: emulated instructions per second per unit (paced a
           (benchmarks/core_speed.py)
 store     1,000,000 attempts: look-up, insert, export vs the sqlite3 shell, memory
           (benchmarks/export_scale.py)
+line      the store on a line: per-unit store time of 1 station on SQLite against 4 stations x 8
+          slots, each on its own SQLite forwarding to a line database on PostgreSQL as the
+          product does (goal 1.05 x), and all four directly on one PostgreSQL; the forwarding
+          backlog drained per second after an outage of the line database
+          (benchmarks/line_store.py; needs PostgreSQL)
 
 The simulated units run in a simulator host (``station sim host``, started by each benchmark):
 their emulated core, flash timing and console live in processes of their own, as a real
@@ -532,7 +537,7 @@ def run_script(name: str, quick: bool) -> dict[str, Any]:
     arguments = [sys.executable, str(script)]
     if quick and name == "export_scale.py":
         arguments += ["--rows", "100000"]
-    if quick and name == "core_speed.py":
+    if quick and name in ("core_speed.py", "line_store.py"):
         arguments.append("--quick")
     subprocess.run(arguments, check=True)
     return {"benchmark": name}
@@ -547,6 +552,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "sim": lambda quick: run_script("sim_timing.py", quick),
     "core": lambda quick: run_script("core_speed.py", quick),
     "store": lambda quick: run_script("export_scale.py", quick),
+    "line": lambda quick: run_script("line_store.py", quick),
 }
 
 
@@ -563,7 +569,7 @@ def main() -> None:
         result = BENCHMARKS[name](arguments.quick)
         result["wall_seconds"] = time.perf_counter() - started
         result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-        if name not in ("sim", "core", "store"):  # these scripts write their own results
+        if name not in ("sim", "core", "store", "line"):  # these scripts write their own results
             write_results(name, result)
     shutil.rmtree(Path(tempfile.gettempdir()) / "scripted-line-unused", ignore_errors=True)
 

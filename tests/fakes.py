@@ -337,8 +337,9 @@ class FakeIssuer:
 
     device_generated = False
 
-    def __init__(self) -> None:
-        self._numbers = itertools.count(1)
+    def __init__(self, first_number: int = 1) -> None:
+        """``first_number``: the first certificate's number (stations of one line number theirs apart)."""
+        self._numbers = itertools.count(first_number)
 
     def endpoint_name(self, serial: str, device_id: str) -> str:
         return f"endpoint-{device_id.lower()}"
