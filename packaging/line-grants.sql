@@ -11,6 +11,7 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM station_writer, station_auditor;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM station_writer, station_auditor;
 CREATE TABLE IF NOT EXISTS line_claims ( serial VARCHAR(200) NOT NULL, station VARCHAR(120) NOT NULL, state VARCHAR(10) NOT NULL, work_order VARCHAR(200), updated_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (serial) );
+CREATE INDEX IF NOT EXISTS ix_line_claims_work_order ON line_claims (work_order);
 CREATE TABLE IF NOT EXISTS line_conflicts ( kind VARCHAR(40) NOT NULL, subject VARCHAR(200) NOT NULL, stations TEXT NOT NULL, found_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (kind, subject) );
 CREATE TABLE IF NOT EXISTS line_entries ( station VARCHAR(120) NOT NULL, sequence INTEGER NOT NULL, recorded_at TIMESTAMP WITH TIME ZONE NOT NULL, actor VARCHAR(200) NOT NULL, action VARCHAR(200) NOT NULL, detail TEXT NOT NULL, previous_hash VARCHAR(64) NOT NULL, entry_hash VARCHAR(64) NOT NULL, signature BYTEA NOT NULL, record_table VARCHAR(40), record_id INTEGER, record_digest VARCHAR(64), row_json TEXT, received_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (station, sequence) );
 CREATE TABLE IF NOT EXISTS line_heads ( station VARCHAR(120) NOT NULL, sequence INTEGER NOT NULL, entry_hash VARCHAR(64) NOT NULL, signature BYTEA NOT NULL, received_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (station, sequence) );

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Index,
     Insert,
     Integer,
     LargeBinary,
@@ -101,6 +102,7 @@ LINE_CLAIMS = Table(
     Column("state", String(10), nullable=False),  # live, passed
     Column("work_order", String(200)),  # the places a work order has on the whole line
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_line_claims_work_order", "work_order"),  # a claim counts its work order's places
 )
 
 # The conflicts between stations (``line_conflicts.kind``), found by ``find_conflicts``.
@@ -165,6 +167,9 @@ class LineDatabase:
 
         with self.transaction("creating its tables") as connection:
             LINE_METADATA.create_all(connection, checkfirst=True)
+            for table in LINE_METADATA.sorted_tables:  # an index added since its table was made
+                for index in table.indexes:
+                    index.create(connection, checkfirst=True)
         with self.transaction("indexing its units and passes") as connection:
             ensure_index(connection)
 
