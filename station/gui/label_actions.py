@@ -24,7 +24,6 @@ from station.gui.slot_states import ActionResult
 from station.gui.workers import ChoreRunner
 from station.operations.labels import Labels
 from station.operations.people import SUPERVISOR
-from station.store import Database
 
 if TYPE_CHECKING:
     from station.gui.line import StationLine
@@ -43,10 +42,9 @@ class LabelSnapshot:
     shown: list[LabelJobRecord] = field(default_factory=list)
 
 
-def read_snapshot(labels: Labels, database: Database, shown: list[int]) -> LabelSnapshot:
+def read_snapshot(labels: Labels, shown: list[int]) -> LabelSnapshot:
     """On the labels thread: what the supervisor's list and the tiles show."""
-    jobs = [database.labels.get(job_id) for job_id in shown]
-    return LabelSnapshot(labels.pending(), [job for job in jobs if job is not None])
+    return LabelSnapshot(labels.pending(), labels.jobs_by_id(shown))
 
 
 def retry_words(tried: list[LabelJobRecord], still: int) -> ActionResult:
@@ -112,8 +110,8 @@ class LabelActions(QObject):
         labels = self.labels
         if labels is None:
             return
-        database, shown = self._line.station.database, self._shown_waiting()
-        self.runner.run("labels", lambda: read_snapshot(labels, database, shown), self._apply, self._failed)
+        shown = self._shown_waiting()
+        self.runner.run("labels", lambda: read_snapshot(labels, shown), self._apply, self._failed)
 
     def retry_in_background(self) -> None:
         """The timer's retry: only while labels are pending and no label work is under way."""
@@ -129,10 +127,10 @@ class LabelActions(QObject):
         labels = self.labels
         if labels is None:
             return
-        database, shown = self._line.station.database, self._shown_waiting()
+        shown = self._shown_waiting()
 
         def work() -> tuple[list[LabelJobRecord], LabelSnapshot]:
-            return labels.retry_pending(), read_snapshot(labels, database, shown)
+            return labels.retry_pending(), read_snapshot(labels, shown)
 
         def done(result: Any) -> None:
             tried, snapshot = result

@@ -107,6 +107,10 @@ class Labels:
     def pending(self) -> list[LabelJobRecord]:
         return self._database.labels.pending()
 
+    def jobs_by_id(self, job_ids: list[int]) -> list[LabelJobRecord]:
+        """The label jobs with these ids as recorded now (a tile following the ones it shows)."""
+        return [job for job in map(self._database.labels.get, job_ids) if job is not None]
+
     # ---- sending ------------------------------------------------------------------------------
 
     def _send(self, job: LabelJobRecord, attempt: AttemptRecord, recipe: Recipe) -> LabelJobRecord:

@@ -32,14 +32,14 @@ def test_the_json_shape_is_stable(database: Database) -> None:
                 "units": {"serials_seen": 0, "passed": 0, "in_progress": 0, "not_passed": 0, "reworked_after_pass": 0},
                 "credentials": {"issued": 0, "reserved": 0, "injected": 0, "voided": 0},
                 "token_uses": 0, "token_uses_released": 0, "activations": 0, "passed_serials": [],
-                "mismatches": [],
+                "allocated_serials": None, "mismatches": [],
             },
             {
                 "work_order": "WO-J", "product": "ACME-TOASTER", "quantity": 2, "reconciled": False,
                 "units": {"serials_seen": 1, "passed": 1, "in_progress": 0, "not_passed": 0, "reworked_after_pass": 0},
                 "credentials": {"issued": 0, "reserved": 0, "injected": 0, "voided": 0},
                 "token_uses": 0, "token_uses_released": 0, "activations": 0, "passed_serials": ["SN-\x1b[2J1"],
-                "mismatches": [
+                "allocated_serials": None, "mismatches": [
                     {"kind": "PASSED_WITHOUT_CREDENTIAL", "serial": "SN-\x1b[2J1", "attempt_id": attempt.id,
                      "certificate_serial": None,
                      "detail": f"unit passed in attempt {attempt.id} with no credential, not an injected one"},
