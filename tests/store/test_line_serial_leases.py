@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import random
 from datetime import date
 from multiprocessing.synchronize import Barrier
@@ -27,6 +26,7 @@ from station.store.line import LineDatabase
 from station.store.line_serials import LineSerials
 
 from .conftest import TestSigner
+from .station_processes import run_stations
 
 DAY = date(2026, 3, 4)
 TEMPLATE = "ACME{yy}{ww}{seq:06d}"
@@ -212,22 +212,12 @@ def test_four_stations_on_one_line_use_no_serial_twice_and_lose_none(
     LineSerials(line).set_rule("WO-LINE", parse_numbering(TEMPLATE, 1, 999999, "gs1"), "sue")
     key_path = tmp_path / "station-key.pem"
     signer.write_private_pem(key_path)
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
-    results = [tmp_path / f"st{index}.json" for index in range(PROCESSES)]
     for index in range(PROCESSES):
         (tmp_path / f"st{index}").mkdir()
-    processes = [
-        context.Process(target=_line_station, args=(postgres_url, str(key_path), str(tmp_path / f"st{index}"),
-                                                    f"st{index}", 100 + index, barrier, str(results[index])))
+    reported = run_stations(_line_station, [
+        (postgres_url, str(key_path), str(tmp_path / f"st{index}"), f"st{index}", 100 + index)
         for index in range(PROCESSES)
-    ]  # fmt: skip
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=900)
-    assert [process.exitcode for process in processes] == [0] * PROCESSES
-    reported = [json.loads(path.read_text(encoding="utf-8")) for path in results]
+    ], tmp_path)  # fmt: skip
     used = [serial for result in reported for serial in result["used"]]
     failures = sum(int(result["failures"]) for result in reported)
     assert len(used) + failures == PROCESSES * UNITS_EACH

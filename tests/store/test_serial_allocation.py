@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +23,7 @@ from station.security.station_key import load_station_key
 from station.store import Database, open_database
 
 from .conftest import TestSigner
+from .station_processes import run_stations
 
 DAY = date(2026, 3, 4)
 LEASE = timedelta(hours=1)
@@ -192,20 +192,8 @@ def test_four_stations_at_once_use_no_serial_twice_and_lose_none(
     _rule(database, first=1, last=999999, work_order="WO-LINE")
     key_path = tmp_path / "station-key.pem"
     signer.write_private_pem(key_path)
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
-    results = [tmp_path / f"st{index}.json" for index in range(PROCESSES)]
-    processes = [
-        context.Process(target=_station, args=(db_url, str(key_path), f"st{index}", 100 + index, barrier,
-                                               str(results[index])))
-        for index in range(PROCESSES)
-    ]  # fmt: skip
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=900)
-    assert [process.exitcode for process in processes] == [0] * PROCESSES
-    reported = [json.loads(path.read_text(encoding="utf-8")) for path in results]
+    stations = [(db_url, str(key_path), f"st{index}", 100 + index) for index in range(PROCESSES)]
+    reported = run_stations(_station, stations, tmp_path)
     used = [serial for result in reported for serial in result["used"]]
     failures = sum(int(result["failures"]) for result in reported)
     assert len(used) + failures == PROCESSES * UNITS_EACH
