@@ -25,6 +25,7 @@ from station.domain.errors import (
     LineDatabaseError,
     NoLeasedSerialError,
     SerialAllocationError,
+    StationError,
     StoreError,
 )
 from station.domain.records import AttemptResult
@@ -214,24 +215,34 @@ class SerialAllocator:
         settled = []
         now = datetime.now(UTC)
         for held in self._database.serials.held(self.station):
-            attempt = journal.latest_attempt(held.serial)
-            if attempt is None:
-                if now - held.changed_at >= UNSTARTED_GRACE:  # younger: another process may be starting it
-                    settled.append(self.release(held.serial))
+            try:
+                record = self._settle(held, journal, credentials, now)
+            except StationError as error:  # one serial's trouble does not keep the station from starting
+                LOG.error("serial %s: not settled at start (%s)", held.serial, error)
                 continue
-            if attempt.result is AttemptResult.IN_PROGRESS:
-                continue
-            if held.state is SerialState.ALLOCATED and attempt.started_at < held.allocated_at:
-                LOG.error("serial %s was used by attempt %s before it was allocated: left for a supervisor to scrap",
-                          held.serial, attempt.id)  # fmt: skip
-                continue
-            if attempt.result is AttemptResult.PASSED and held.state is SerialState.BOUND:
-                settled.append(self.mark_used(held.serial))
-            elif attempt.result is not AttemptResult.PASSED and not serial_may_be_carried(
-                credentials, held.serial, attempt.result
-            ):
-                settled.append(self.release(held.serial))
+            if record is not None:
+                settled.append(record)
         return settled
+
+    def _settle(
+        self, held: AllocatedSerialRecord, journal: AttemptJournal, credentials: CredentialJournal, now: datetime
+    ) -> AllocatedSerialRecord | None:
+        attempt = journal.latest_attempt(held.serial)
+        if attempt is None:
+            if now - held.changed_at >= UNSTARTED_GRACE:  # younger: another process may be starting it
+                return self.release(held.serial)
+            return None
+        if attempt.result is AttemptResult.IN_PROGRESS:
+            return None
+        if held.state is SerialState.ALLOCATED and attempt.started_at < held.allocated_at:
+            LOG.error("serial %s was used by attempt %s before it was allocated: left for a supervisor to scrap",
+                      held.serial, attempt.id)  # fmt: skip
+            return None
+        if attempt.result is AttemptResult.PASSED:
+            return self.mark_used(held.serial) if held.state is SerialState.BOUND else None
+        if serial_may_be_carried(credentials, held.serial, attempt.result):
+            return None
+        return self.release(held.serial)
 
     def allocation_counts(self, work_order: str) -> SerialCounts:
         """Allocated, bound, used, returned, scrapped and free serials of ``work_order``."""

@@ -14,7 +14,9 @@ import pytest
 from station.app import main
 from station.config.line import LineSettings
 from station.config.settings import StationSettings, save_settings
+from station.domain.errors import StoreError
 from station.domain.outcome import AttemptOutcome
+from station.domain.scan import SerialRule
 from station.domain.serial_numbers import SerialState
 from station.operations import serials as serial_operations
 from station.operations.serials import SerialAllocator, serial_allocator
@@ -201,3 +203,40 @@ def test_a_serial_of_the_range_a_labelled_unit_used_is_never_given_again(line: L
     assert passed.passed and passed.serial == "TST-900002", passed.summary
     journal = line.station.database
     assert allocator.settle_left_over(journal.attempts, journal.credentials) == []  # left as it is at a restart
+
+
+class _StoppedBeforeUse:
+    """The station's pool, but the station stops between the committed PASS and marking its serial used."""
+
+    def __init__(self, pool: SerialAllocator) -> None:
+        self._pool = pool
+
+    def allocate_serial(self, work_order: str, recipe_rule: SerialRule | None = None) -> str:
+        return self._pool.allocate_serial(work_order, recipe_rule)
+
+    def bind(self, serial: str, attempt_id: int, device_id: str) -> object:
+        return self._pool.bind(serial, attempt_id, device_id)
+
+    def release(self, serial: str) -> object:
+        return self._pool.release(serial)
+
+    def holds(self, serial: str) -> bool:
+        return self._pool.holds(serial)
+
+    def mark_used(self, serial: str) -> object:
+        raise StoreError("the station stopped here")
+
+
+def test_a_passed_units_serial_left_bound_by_a_stop_is_used_at_the_next_start(line: Line) -> None:
+    allocator = _with_rule(line)
+    line.provisioner.serial_pool = _StoppedBeforeUse(allocator)
+    unit = line.new_unit()
+    outcome = _unlabelled(line, unit)
+    assert outcome.passed, outcome.summary  # the PASS is committed; the serial's end is not
+    left = line.station.database.serials.get(outcome.serial)
+    assert left is not None and left.state is SerialState.BOUND
+    journal = line.station.database
+    settled = allocator.settle_left_over(journal.attempts, journal.credentials)
+    assert [(record.serial, record.state) for record in settled] == [(outcome.serial, SerialState.USED)]
+    (reconciled,) = reconcile_work_orders(journal, [WORK_ORDER])
+    assert reconciled.reconciled, reconciled.mismatches
