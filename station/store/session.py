@@ -16,7 +16,9 @@ same moment share one transaction and one commit. The first becomes the leader a
 write queued by then, each in its own savepoint (a failing one is undone alone), commits
 once, and hands each writer its result; nobody returns before the commit that holds its
 write, so nothing is less durable, but eight slots no longer pay for eight commits and eight
-hand-overs of the lock.
+hand-overs of the lock. On PostgreSQL, where a station's slots may write at once, it spares
+the same commits and, above all, the sealings: each takes the chain's lock, for which every
+station of a line that shares the server queues.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ class Sessions:
         self.sealer = Sealer()
         self.head_file: HeadFile | None = None
         self._writers: AbstractContextManager[object] = contextlib.nullcontext()
-        self._group_commit = engine.dialect.name == "sqlite"
         self._queue: list[_QueuedWrite[Any]] = []
         self._queue_lock = threading.Lock()
         self._leading = False
@@ -102,9 +103,6 @@ class Sessions:
     def write_journal(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, sharing it with journal writes of other threads
         that arrive meanwhile (see the module's docstring); returns once it is committed."""
-        if not self._group_commit:
-            with self.writing_core() as connection:
-                return work(connection)
         queued: _QueuedWrite[T] = _QueuedWrite(work)
         with self._queue_lock:
             self._queue.append(queued)

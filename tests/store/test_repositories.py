@@ -559,20 +559,22 @@ def test_a_step_boundary_is_one_commit_and_all_or_nothing(database: Database, re
     assert [step.name for step in database.attempts.get_attempt(attempt.id).steps] == ["connect", "flash", "verify"]
 
 
-def test_journal_writes_queued_behind_a_commit_share_the_next_one(sqlite_database: Database) -> None:
-    """White-box check of SQLite group commit: writes that queue while the write lock is held
-    go into one transaction, each in its own savepoint, and a refused one is undone alone."""
-    database = sqlite_database
-    attempt = _attempt(database, database.registry.record_recipe(RECIPE_TEXT, "ACME-TOASTER").sha256)
+def test_journal_writes_queued_behind_a_commit_share_the_next_one(database: Database, recipe_hash: str) -> None:
+    """White-box check of the group commit (SQLite and PostgreSQL): writes that queue while a
+    journal transaction is open go into the next one, each in its own savepoint, and a refused
+    one is undone alone."""
+    attempt = _attempt(database, recipe_hash)
     sessions = database.attempts._sessions
     commits: list[int] = []
     event.listen(database.engine, "commit", lambda _connection: commits.append(1))
     results: dict[str, object] = {}
 
-    def write(name: str, refuse: bool) -> None:
+    def write(name: str, refuse: bool, hold: bool = False) -> None:
         def work(connection: Connection) -> str:
             statement = text("UPDATE attempts SET probe_id = :name WHERE id = :id")
             connection.execute(statement, {"name": name, "id": attempt.id})
+            while hold and len(sessions._queue) < 2:  # the first write's transaction stays open until two queue
+                time.sleep(0.001)
             if refuse:
                 raise StoreError(f"{name} refused")
             return name
@@ -582,19 +584,16 @@ def test_journal_writes_queued_behind_a_commit_share_the_next_one(sqlite_databas
         except StoreError as error:
             results[name] = error
 
-    with sessions._writers:  # as if another write were committing now
-        first = threading.Thread(target=write, args=("first", False))
-        first.start()
-        while not sessions._leading:
-            time.sleep(0.001)
-        queued = [threading.Thread(target=write, args=(name, name == "refused")) for name in ("second", "refused")]
-        for thread in queued:
-            thread.start()
-        while len(sessions._queue) < 2:
-            time.sleep(0.001)
-        commits.clear()
+    commits.clear()
+    first = threading.Thread(target=write, args=("first", False, True))
+    first.start()
+    while not sessions._leading:
+        time.sleep(0.001)
+    queued = [threading.Thread(target=write, args=(name, name == "refused")) for name in ("second", "refused")]
+    for thread in queued:
+        thread.start()
     for thread in [first, *queued]:
-        thread.join()
+        thread.join(timeout=60)
 
     assert results["first"] == "first" and results["second"] == "second"
     assert isinstance(results["refused"], StoreError)
