@@ -29,11 +29,11 @@ from cryptography.x509.oid import NameOID
 from station.domain.errors import CaError
 from station.domain.recipe import KeyType
 from station.security.certificates import (
+    CaCertificateFacts,
     CertificateContents,
     CertificateSigner,
     PrivateKeySigner,
     build_certificate,
-    ca_key_type,
     ca_key_usage,
     extension,
 )
@@ -56,20 +56,12 @@ MINIMUM_PASSPHRASE_LENGTH: Final = 8
 
 
 @dataclass(frozen=True)
-class FactoryCa:
+class FactoryCa(CaCertificateFacts):
     """The CA, opened with its passphrase: it can sign. The key never leaves this object."""
 
     certificate: x509.Certificate
     private_key: ec.EllipticCurvePrivateKey = field(repr=False, compare=False)
     key_file: Path | None = field(default=None, compare=False)
-
-    @property
-    def fingerprint(self) -> str:
-        return certificate_fingerprint(self.certificate)
-
-    @property
-    def key_type(self) -> KeyType:
-        return ca_key_type(self.certificate)
 
     @property
     def signer(self) -> CertificateSigner:
@@ -78,10 +70,6 @@ class FactoryCa:
     @property
     def key_location(self) -> str:
         return f"file {self.key_file}" if self.key_file is not None else "a key file"
-
-    @property
-    def certificate_der(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.DER)
 
     def __repr__(self) -> str:
         return f"FactoryCa(subject={self.certificate.subject.rfc4514_string()!r}, fingerprint={self.fingerprint})"

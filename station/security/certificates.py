@@ -25,6 +25,7 @@ from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from station.domain.errors import CredentialError
@@ -200,6 +201,24 @@ def ca_key_type(certificate: x509.Certificate) -> KeyType:
     if key_type is None:
         raise CredentialError("the CA certificate's key is not EC P-256 or P-384")
     return key_type
+
+
+class CaCertificateFacts:
+    """What a CA tells of its certificate, whichever holds its key (a file, a token)."""
+
+    certificate: x509.Certificate
+
+    @property
+    def fingerprint(self) -> str:
+        return certificate_fingerprint(self.certificate)
+
+    @property
+    def key_type(self) -> KeyType:
+        return ca_key_type(self.certificate)
+
+    @property
+    def certificate_der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _time(moment: dt.datetime) -> asn1_x509.Time:

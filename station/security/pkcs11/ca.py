@@ -23,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from station.domain.errors import CaError, CredentialError, StationError
-from station.domain.recipe import KeyType
 from station.security.ca import (
     CA_TOKEN_KEY_FILE,
     DEFAULT_COMMON_NAME,
@@ -33,8 +32,13 @@ from station.security.ca import (
     ca_paths,
     check_ca_parameters,
 )
-from station.security.certificates import CertificateSigner, build_certificate, ca_key_type, check_ca_key_matches
-from station.security.keys import SigningAlgorithm, certificate_fingerprint, write_new_secret_file, write_public_file
+from station.security.certificates import (
+    CaCertificateFacts,
+    CertificateSigner,
+    build_certificate,
+    check_ca_key_matches,
+)
+from station.security.keys import SigningAlgorithm, write_new_secret_file, write_public_file
 from station.security.pkcs11.keys import TokenSigningKey, destroy_new_key, generate_signing_key, open_signing_key
 from station.security.pkcs11.token import TokenSession
 from station.security.pkcs11.uri import Pkcs11Uri, parse_pkcs11_uri
@@ -44,7 +48,7 @@ _CA_ALGORITHMS: Final = (SigningAlgorithm.ECDSA_P256_SHA256, SigningAlgorithm.EC
 
 
 @dataclass(frozen=True)
-class TokenCa:
+class TokenCa(CaCertificateFacts):
     """The CA, its key in an open token session: a ``CertificateAuthority`` like ``FactoryCa``."""
 
     certificate: x509.Certificate
@@ -55,20 +59,8 @@ class TokenCa:
         return self.key
 
     @property
-    def fingerprint(self) -> str:
-        return certificate_fingerprint(self.certificate)
-
-    @property
-    def key_type(self) -> KeyType:
-        return ca_key_type(self.certificate)
-
-    @property
     def key_location(self) -> str:
         return f"token {self.key.uri}"
-
-    @property
-    def certificate_der(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.DER)
 
     def __repr__(self) -> str:
         return f"TokenCa(subject={self.certificate.subject.rfc4514_string()!r}, fingerprint={self.fingerprint})"
