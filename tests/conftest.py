@@ -47,3 +47,14 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     with postgres_server.throwaway_server() as server:
         yield server.url
+
+
+@pytest.fixture
+def line_server() -> Iterator[postgres_server.RunningServer]:
+    """A PostgreSQL of this test's own, to stop and start as a line's server goes away and comes
+    back (the session's ``postgres_url`` server is shared by every test)."""
+    reason = postgres_server.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_server.throwaway_server() as server:
+        yield server

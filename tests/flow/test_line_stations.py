@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,15 +30,6 @@ WORKER = Path(__file__).with_name("line_station_provisioner.py")
 PER_STATION = 20  # units each (issue 19's figure)
 AWAY_AFTER, BACK_AFTER = 6, 14  # the line stops after each station's 6th unit, returns after its 14th
 SHARED_SERIAL = "TST-000999"  # scanned at both stations while the line is away (their 8th unit)
-
-
-@pytest.fixture
-def line_server() -> Iterator[postgres_server.RunningServer]:
-    reason = postgres_server.unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres_server.throwaway_server() as server:
-        yield server
 
 
 def test_two_stations_through_a_line_outage(line_server: postgres_server.RunningServer, tmp_path: Path,

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import postgres_server
@@ -94,16 +93,6 @@ def test_a_changed_outbox_row_is_not_forwarded(line: LineDatabase, tmp_path: Pat
         assert line.last_entry("st2") is None
     finally:
         database.dispose()
-
-
-@pytest.fixture
-def line_server() -> Iterator[postgres_server.RunningServer]:
-    """A PostgreSQL of this test's own, to stop and start (the session's server is shared)."""
-    reason = postgres_server.unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres_server.throwaway_server() as server:
-        yield server
 
 
 def test_two_stations_forward_through_a_line_outage(line_server: postgres_server.RunningServer,
